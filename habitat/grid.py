@@ -1,0 +1,245 @@
+"""GridSpec: the analysis grid as a frozen, hashable value.
+
+Axis-order rule: arrays are indexed ``[row, col]`` = ``[y, x]``; shapes are ``(height, width)``;
+bounds are ``(xmin, ymin, xmax, ymax)``; resolutions are given as one positive cell size in CRS
+units (square cells, north-up).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS, Geod
+
+from habitat.errors import InvalidParameterError, MissingCRSError
+
+#: Default analysis CRS: an Albers equal-area conic fitted to Central Asia (standard parallels
+#: 37 N and 45 N enclose the Bukhara deer range, 36-47 N; central meridian 68 E). Area distortion
+#: is zero by construction; scale distortion along meridians stays under about 1 % in 36-47 N.
+DEFAULT_CRS = (
+    "+proj=aea +lat_0=40 +lon_0=68 +lat_1=37 +lat_2=45 +x_0=0 +y_0=0 "
+    "+datum=WGS84 +units=m +no_defs"
+)
+
+
+def _canonical_crs(crs: object) -> str:
+    if crs is None or crs == "":
+        raise MissingCRSError("grid.crs: no CRS given; name one, e.g. 'EPSG:32642' or 'default'")
+    if isinstance(crs, str) and crs.strip().lower() == "default":
+        crs = DEFAULT_CRS
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj raises CRSError with a long message
+        raise InvalidParameterError(
+            f"grid.crs: {crs!r} is not a CRS pyproj understands; use 'EPSG:<code>', a PROJ string "
+            "or WKT"
+        ) from exc
+    epsg = parsed.to_epsg(min_confidence=100)
+    return f"EPSG:{epsg}" if epsg is not None else parsed.to_wkt()
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """An analysis grid: CRS, affine transform and shape.
+
+    Parameters
+    ----------
+    crs : str
+        Canonical CRS string (``EPSG:<code>`` or WKT); use :meth:`create` or
+        :meth:`from_bounds` to build one from any user input.
+    transform : tuple of 6 float
+        ``(a, b, c, d, e, f)`` of the affine pixel-to-map transform (rasterio order); north-up
+        square cells: ``b = d = 0``, ``a = -e > 0``.
+    shape : tuple of 2 int
+        ``(height, width)`` in cells.
+
+    Notes
+    -----
+    The grid is a value: equal grids compare and hash equal, so a grid can be part of a cache
+    key. Cell ``(row, col)`` covers ``[c + col a, c + (col+1) a) x (f + (row+1) e, f + row e]``
+    and its centre is at ``(c + (col + 0.5) a, f + (row + 0.5) e)``.
+    """
+
+    crs: str
+    transform: tuple[float, float, float, float, float, float]
+    shape: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        a, b, _, d, e, _ = self.transform
+        if b != 0 or d != 0:
+            raise InvalidParameterError("grid.transform: rotated grids are not supported")
+        if a <= 0 or e >= 0 or not math.isclose(a, -e, rel_tol=1e-9):
+            raise InvalidParameterError(
+                "grid.transform: cells must be square and north-up (a = -e > 0)"
+            )
+        if self.shape[0] <= 0 or self.shape[1] <= 0:
+            raise InvalidParameterError(f"grid.shape: {self.shape} must be positive")
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, crs: object, transform: Affine | tuple, shape: tuple[int, int]) -> GridSpec:
+        """Build a grid from any CRS input, an Affine (or 6-tuple) and ``(height, width)``."""
+        t = tuple(float(v) for v in tuple(transform)[:6])
+        return cls(_canonical_crs(crs), t, (int(shape[0]), int(shape[1])))
+
+    @classmethod
+    def from_bounds(
+        cls, bounds: tuple[float, float, float, float], crs: object, resolution: float
+    ) -> GridSpec:
+        """Grid covering ``bounds`` with square cells of ``resolution`` CRS units.
+
+        The bounds are snapped outwards to whole multiples of ``resolution`` so that grids of
+        the same resolution and CRS always align.
+
+        Examples
+        --------
+        >>> g = GridSpec.from_bounds((0, 0, 250, 100), "EPSG:32642", 100)
+        >>> g.shape, g.bounds
+        ((1, 3), (0.0, 0.0, 300.0, 100.0))
+        """
+        res = float(resolution)
+        if not math.isfinite(res) or res <= 0:
+            raise InvalidParameterError(
+                f"grid.resolution_m: {resolution} must be a positive number of CRS units"
+            )
+        xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+        if not (xmax > xmin and ymax > ymin):
+            raise InvalidParameterError(
+                f"grid.bounds: {tuple(bounds)} must be (xmin, ymin, xmax, ymax) with max > min"
+            )
+        # A tiny tolerance keeps bounds that are already multiples from growing by a cell.
+        eps = res * 1e-9
+        x0 = math.floor((xmin + eps) / res) * res
+        y1 = math.ceil((ymax - eps) / res) * res
+        width = max(1, math.ceil((xmax - eps - x0) / res))
+        height = max(1, math.ceil((y1 - (ymin + eps)) / res))
+        return cls.create(crs, (res, 0.0, x0, 0.0, -res, y1), (height, width))
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"crs": self.crs, "transform": list(self.transform), "shape": list(self.shape)}
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, no spaces); equal grids give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | dict) -> GridSpec:
+        d = json.loads(text) if isinstance(text, str) else text
+        return cls(d["crs"], tuple(float(v) for v in d["transform"]), tuple(d["shape"]))
+
+    # -- geometry ---------------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.shape[1]
+
+    @property
+    def resolution(self) -> float:
+        """Cell size in CRS units (metres on a projected grid, degrees on a geographic one)."""
+        return self.transform[0]
+
+    @property
+    def affine(self) -> Affine:
+        return Affine(*self.transform)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        a, _, c, _, e, f = self.transform
+        return (c, f + e * self.height, c + a * self.width, f)
+
+    @cached_property
+    def pyproj_crs(self) -> CRS:
+        return CRS.from_user_input(self.crs)
+
+    @property
+    def is_geographic(self) -> bool:
+        return bool(self.pyproj_crs.is_geographic)
+
+    @property
+    def x_coords(self) -> np.ndarray:
+        """Cell-centre x coordinates, west to east."""
+        a, _, c, *_ = self.transform
+        return c + (np.arange(self.width) + 0.5) * a
+
+    @property
+    def y_coords(self) -> np.ndarray:
+        """Cell-centre y coordinates, north to south."""
+        e, f = self.transform[4], self.transform[5]
+        return f + (np.arange(self.height) + 0.5) * e
+
+    def cell_area_m2(self) -> np.ndarray:
+        """Area of every cell in m², shape ``(height, width)``, float64.
+
+        On a projected grid the cell area is ``resolution**2`` times the squared linear unit in
+        metres (exact on an equal-area projection). On a geographic grid it is the geodesic area
+        of each cell on the CRS ellipsoid (pyproj ``Geod.polygon_area_perimeter``), which depends
+        on the row only.
+        """
+        crs = self.pyproj_crs
+        if not crs.is_geographic:
+            unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+            return np.full(self.shape, (self.resolution * unit) ** 2, dtype=np.float64)
+        geod = crs.get_geod() or Geod(ellps="WGS84")
+        a, _, c, _, e, f = self.transform
+        row_area = np.empty(self.height)
+        for row in range(self.height):
+            top, bottom = f + row * e, f + (row + 1) * e
+            lons = [c, c + a, c + a, c]
+            lats = [bottom, bottom, top, top]
+            area, _ = geod.polygon_area_perimeter(lons, lats)
+            row_area[row] = abs(area)
+        return np.repeat(row_area[:, None], self.width, axis=1)
+
+    def is_equal_area(self) -> bool:
+        """True when the CRS is an equal-area projection (areas need no correction)."""
+        crs = self.pyproj_crs
+        if crs.is_geographic:
+            return False
+        method = (crs.coordinate_operation.method_name or "").lower() if crs.coordinate_operation else ""
+        return "equal area" in method or "albers" in method or "mollweide" in method or (
+            "sinusoidal" in method
+        )
+
+    # -- blocks -----------------------------------------------------------------------------
+    def window(self, row_off: int, col_off: int, height: int, width: int) -> GridSpec:
+        """The sub-grid of ``height x width`` cells starting at ``(row_off, col_off)``."""
+        a, b, c, d, e, f = self.transform
+        return GridSpec(
+            self.crs, (a, b, c + col_off * a, d, e, f + row_off * e), (int(height), int(width))
+        )
+
+    def tiles(self, tile_shape: tuple[int, int]) -> Iterator[tuple[tuple[slice, slice], GridSpec]]:
+        """Split the grid into tiles of at most ``tile_shape`` cells, row-major.
+
+        Yields ``((row_slice, col_slice), sub_grid)``; the slices index an array on this grid.
+        """
+        th, tw = int(tile_shape[0]), int(tile_shape[1])
+        if th <= 0 or tw <= 0:
+            raise InvalidParameterError(f"tile_shape {tile_shape} must be positive")
+        for r0 in range(0, self.height, th):
+            for c0 in range(0, self.width, tw):
+                h, w = min(th, self.height - r0), min(tw, self.width - c0)
+                yield (slice(r0, r0 + h), slice(c0, c0 + w)), self.window(r0, c0, h, w)
+
+    def rowcol(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of the cells holding map points ``(x, y)`` (may be outside the grid)."""
+        a, _, c, _, e, f = self.transform
+        col = np.floor((np.asarray(x, dtype=float) - c) / a).astype(np.int64)
+        row = np.floor((np.asarray(y, dtype=float) - f) / e).astype(np.int64)
+        return row, col
+
+    def __repr__(self) -> str:
+        return (
+            f"GridSpec(crs={self.crs if len(self.crs) < 40 else self.crs[:37] + '...'}, "
+            f"shape={self.shape}, resolution={self.resolution}, bounds={self.bounds})"
+        )

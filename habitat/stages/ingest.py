@@ -1,0 +1,201 @@
+"""The ingest stage: every pipeline input onto the analysis grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio import features
+
+from habitat.config import IngestParams, VectorInput
+from habitat.errors import ConfigError, HabitatError
+from habitat.grid import GridSpec
+from habitat.io.align import align_to_grid
+from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
+from habitat.io.vectors import (
+    clean_geometries,
+    distance_to_presence_m,
+    rasterize_fraction,
+    rasterize_presence,
+    read_vector,
+    to_grid_crs,
+)
+from habitat.layers import make_layer
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+
+T = TypeVar("T")
+
+_DIST = dict(kind="raster", dtype="float32", units="m", nodata=float("nan"))
+_FRAC = dict(kind="raster", dtype="float32", units="fraction", nodata=float("nan"))
+_CLASS = dict(kind="raster", dtype="uint8", units="habitat class code (1..10)", nodata=0)
+
+OUTPUTS = (
+    LayerSpec(id="habitat_class_current", **_CLASS, doc="habitat classes of the latest land-cover epoch"),
+    LayerSpec(id="habitat_class_baseline", **_CLASS, optional=True,
+              doc="habitat classes of the earlier land-cover epoch (when two are given)"),
+    LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
+    LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
+              doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
+    LayerSpec(id="tugai_cover_current", **_FRAC, optional=True,
+              doc="fraction of each cell covered by the latest tugai polygons"),
+    LayerSpec(id="tugai_cover_baseline", **_FRAC, optional=True,
+              doc="fraction of each cell covered by the earlier tugai polygons"),
+    LayerSpec(id="canal_distance_m", **_DIST, optional=True, doc="distance to the nearest canal cell"),
+    LayerSpec(id="road_distance_m", **_DIST, optional=True, doc="distance to the nearest road cell"),
+    LayerSpec(id="settlement_distance_m", **_DIST, optional=True, doc="distance to the nearest settlement cell"),
+    LayerSpec(id="protected_fraction", **_FRAC, optional=True,
+              doc="fraction of each cell inside protected areas"),
+    LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
+              optional=True, doc="index of the reporting unit covering each cell centre"),
+    LayerSpec(id="reporting_units", kind="vector", optional=True,
+              doc="reporting units in the grid CRS with unit_index, unit_id, unit_name"),
+    LayerSpec(id="populations", kind="vector", optional=True,
+              doc="population sites in the grid CRS with site_id, site_name, count"),
+    LayerSpec(id="ingest_report", kind="table",
+              doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
+)
+
+
+def _keyed(key: str, fn: Callable[[], T]) -> T:
+    """Run ``fn``; prefix any user error with the pipeline key it concerns."""
+    try:
+        return fn()
+    except HabitatError as exc:
+        raise type(exc)(f"{key}: {exc}") from exc
+
+
+def _vector(key: str, item: VectorInput, ctx: StageContext, report: list[dict]) -> gpd.GeoDataFrame:
+    def load() -> gpd.GeoDataFrame:
+        gdf = read_vector(item.path, layer=item.layer)
+        gdf, repair = clean_geometries(gdf, source=str(item.path))
+        gdf = to_grid_crs(gdf, ctx.grid, source=str(item.path))
+        report.append(
+            {"key": key, "file": item.path.name, "features": repair.n_features,
+             "repaired": repair.n_repaired, "empty_dropped": repair.n_empty_dropped}
+        )
+        if repair.n_repaired:
+            ctx.log(f"{key}: repaired {repair.n_repaired} invalid geometr"
+                    f"{'y' if repair.n_repaired == 1 else 'ies'} in {item.path.name} (make_valid)")
+        return gdf
+
+    return _keyed(key, load)
+
+
+def _require_columns(key: str, gdf: gpd.GeoDataFrame, columns: dict[str, str]) -> None:
+    for option, column in columns.items():
+        if column not in gdf.columns:
+            raise ConfigError(
+                f"{key.removesuffix('.path')}.{option}: column {column!r} is not in the layer "
+                f"(columns: {', '.join(map(str, gdf.columns.drop('geometry')))}); name the right one"
+            )
+
+
+def run_ingest(ctx: StageContext) -> dict[str, Any]:
+    """Read, repair, reproject and rasterize every input of the pipeline onto the grid."""
+    params: IngestParams = ctx.params  # type: ignore[assignment]
+    inputs = ctx.pipeline.inputs
+    grid = ctx.grid
+    out: dict[str, Any] = {}
+    report: list[dict] = []
+
+    rivers = _vector("inputs.rivers", inputs.rivers, ctx, report)
+    river_presence = rasterize_presence(rivers.geometry.values, grid)
+    river_distance = distance_to_presence_m(river_presence, grid)
+    floodplain = floodplain_mask(river_distance, buffer_m=params.floodplain_buffer_m)
+    out["river_distance_m"] = make_layer(river_distance, grid, name="river_distance_m", units="m")
+    out["floodplain"] = make_layer(floodplain.astype(np.uint8), grid, name="floodplain")
+
+    epochs = sorted(enumerate(inputs.landcover), key=lambda pair: pair[1].year)
+    names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
+    for name, (i, item) in zip(names, epochs):
+        key = f"inputs.landcover[{i}]"
+
+        def load(item=item) -> np.ndarray:
+            crosswalk = read_crosswalk(item.product)
+            codes, nodata = align_to_grid(
+                item.path, grid, kind="categorical", resampling=item.resampling, band=item.band
+            )
+            return map_landcover(
+                codes, crosswalk, floodplain=floodplain, nodata=nodata,
+                unknown=params.unknown_landcover_codes,
+            )
+
+        classes = _keyed(key, load)
+        layer_id = f"habitat_class_{name}"
+        out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
+        out[layer_id].attrs["year"] = item.year
+        report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
+
+    tugai = sorted(enumerate(inputs.tugai), key=lambda pair: pair[1].year)
+    tugai_names = ["current"] if len(tugai) == 1 else ["baseline", "current"]
+    for name, (i, item) in zip(tugai_names, tugai):
+        gdf = _vector(f"inputs.tugai[{i}]", item, ctx, report)
+        layer_id = f"tugai_cover_{name}"
+        out[layer_id] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
+                                   name=layer_id, units="fraction")
+        out[layer_id].attrs["year"] = item.year
+
+    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m"),
+                          ("settlements", "settlement_distance_m")):
+        item = getattr(inputs, key)
+        if item is not None:
+            gdf = _vector(f"inputs.{key}", item, ctx, report)
+            presence = rasterize_presence(gdf.geometry.values, grid)
+            out[layer_id] = make_layer(distance_to_presence_m(presence, grid), grid, name=layer_id, units="m")
+
+    if inputs.protected_areas is not None:
+        gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)
+        out["protected_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
+                                               name="protected_fraction", units="fraction")
+
+    if inputs.reporting_units is not None:
+        item = inputs.reporting_units
+        gdf = _vector("inputs.reporting_units", item, ctx, report)
+        _require_columns("inputs.reporting_units", gdf, {"id_column": item.id_column, "name_column": item.name_column})
+        units = gpd.GeoDataFrame(
+            {"unit_id": gdf[item.id_column].astype(str).to_numpy(),
+             "unit_name": gdf[item.name_column].astype(str).to_numpy()},
+            geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+        ).sort_values("unit_id", kind="stable").reset_index(drop=True)
+        units.insert(0, "unit_index", np.arange(1, len(units) + 1, dtype=np.int32))
+        out["reporting_units"] = units
+        out["reporting_unit"] = make_layer(_unit_raster(units, grid), grid, name="reporting_unit", nodata=0)
+
+    if inputs.populations is not None:
+        item = inputs.populations
+        gdf = _vector("inputs.populations", item, ctx, report)
+        _require_columns("inputs.populations", gdf, {"id_column": item.id_column, "name_column": item.name_column,
+                                                     "count_column": item.count_column})
+        out["populations"] = gpd.GeoDataFrame(
+            {"site_id": gdf[item.id_column].astype(str).to_numpy(),
+             "site_name": gdf[item.name_column].astype(str).to_numpy(),
+             "count": pd.to_numeric(gdf[item.count_column], errors="coerce").to_numpy()},
+            geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+        ).sort_values("site_id", kind="stable").reset_index(drop=True)
+
+    counts = ["features", "repaired", "empty_dropped", "cells"]
+    table = pd.DataFrame(report, columns=["key", "file", *counts])
+    out["ingest_report"] = table.astype({c: "Int64" for c in counts})
+    return out
+
+
+def _unit_raster(units: gpd.GeoDataFrame, grid: GridSpec) -> np.ndarray:
+    return features.rasterize(
+        zip(units.geometry.values, units["unit_index"].tolist()), out_shape=grid.shape,
+        transform=grid.affine, fill=0, dtype="int32",
+    )
+
+
+STAGE = StageSpec(
+    id="ingest",
+    version="1",
+    doc="Put land cover (mapped to habitat classes), tugai polygons and context layers on the grid.",
+    inputs=(),
+    outputs=OUTPUTS,
+    params=IngestParams,
+    run=run_ingest,
+    reads_pipeline_inputs=True,
+)

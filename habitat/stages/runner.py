@@ -1,0 +1,307 @@
+"""Run a pipeline: resolve the grid, order the stages, reuse cached outputs, write atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import BaseModel
+from rasterio.warp import transform_bounds
+
+import habitat
+from habitat.config import Pipeline, load_pipeline
+from habitat.errors import ConfigError, StageContractError
+from habitat.grid import GridSpec
+from habitat.io.atomic import write_text_atomic
+from habitat.io.rasters import open_raster, read_band, write_raster
+from habitat.io.tables import write_table
+from habitat.io.vectors import read_vector, write_vector
+from habitat.layers import grid_of, make_layer
+from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
+from habitat.stages.registry import STAGES, execution_order, get_stage, producers
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+
+STAGE_RECORD = "_stage.json"
+
+
+def resolve_grid(pipeline: Pipeline) -> GridSpec:
+    """The analysis grid of a pipeline: its bounds, or the extent of the current land cover."""
+    cfg = pipeline.grid
+    probe = GridSpec.from_bounds((0, 0, 1, 1), cfg.crs, cfg.resolution_m)  # validates crs, resolution
+    if cfg.bounds is not None:
+        bounds = cfg.bounds
+        if cfg.bounds_crs is not None:
+            bounds = transform_bounds(cfg.bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
+    else:
+        current = max(pipeline.inputs.landcover, key=lambda item: item.year)
+        with open_raster(current.path) as ds:
+            bounds = transform_bounds(ds.crs, probe.pyproj_crs.to_wkt(), *ds.bounds, densify_pts=21)
+    return GridSpec.from_bounds(bounds, probe.crs, cfg.resolution_m)
+
+
+def selected_stages(
+    pipeline: Pipeline, *, only: str | None = None, from_stage: str | None = None, to_stage: str | None = None
+) -> list[str]:
+    """The stages to run, in order: those configured in the pipeline (plus dependencies),
+    narrowed by ``only`` or by the ``from``/``to`` range of that order."""
+    configured = {name for name, value in pipeline.stages if value is not None}
+    order = execution_order(configured)
+    for option, value in (("--only", only), ("--from", from_stage), ("--to", to_stage)):
+        if value is not None and value not in order:
+            raise ConfigError(f"{option} {value}: not a stage of this pipeline; choose one of {', '.join(order)}")
+    if only is not None:
+        return [only]
+    start = order.index(from_stage) if from_stage else 0
+    stop = order.index(to_stage) + 1 if to_stage else len(order)
+    return order[start:stop]
+
+
+@dataclass
+class StageResult:
+    id: str
+    cached: bool
+    seconds: float
+    record: dict
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    stages: list[StageResult]
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.out_dir / "manifest.json"
+
+
+def _pipeline_inputs_json(pipeline: Pipeline) -> str:
+    """The input settings (years, products, layers, columns) without file locations."""
+    data = pipeline.inputs.model_dump(mode="json")
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "path"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(data), sort_keys=True, separators=(",", ":"))
+
+
+def _stage_params(pipeline: Pipeline, stage: StageSpec) -> BaseModel:
+    value = getattr(pipeline.stages, stage.id, None)
+    return value if value is not None else stage.params()
+
+
+def _read_record(stage_dir: Path) -> dict | None:
+    try:
+        return json.loads((stage_dir / STAGE_RECORD).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _record_is_intact(out_dir: Path, record: dict) -> bool:
+    """Every output a record lists still exists with the recorded hash."""
+    for info in record["outputs"].values():
+        path = out_dir / info["path"]
+        if not path.exists() or file_sha256(path) != info["sha256"]:
+            return False
+    return True
+
+
+def _load_output(out_dir: Path, spec: LayerSpec, info: dict) -> Any:
+    path = out_dir / info["path"]
+    if spec.kind == "raster":
+        with open_raster(path) as ds:
+            grid = GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
+            layer = make_layer(read_band(ds), grid, name=spec.id, units=spec.units, nodata=ds.nodata)
+            layer.attrs.update({k: v for k, v in info.get("attrs", {}).items()})
+            return layer
+    if spec.kind == "vector":
+        return read_vector(path)
+    return pd.read_csv(path)
+
+
+def _write_output(out_dir: Path, stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec) -> dict:
+    rel = Path(stage.id) / f"{spec.id}{spec.suffix}"
+    path = out_dir / rel
+    attrs: dict = {}
+    if spec.kind == "raster":
+        if not isinstance(value, xr.DataArray) or grid_of(value) != grid:
+            raise StageContractError(f"stage {stage.id}: output {spec.id} is not a DataArray on the run's grid")
+        array = np.asarray(value.values)
+        if spec.dtype and array.dtype != np.dtype(spec.dtype):
+            raise StageContractError(
+                f"stage {stage.id}: output {spec.id} has dtype {array.dtype}, declared {spec.dtype}"
+            )
+        attrs = {k: v for k, v in value.attrs.items() if k in ("year",)}
+        write_raster(array, path, grid, nodata=spec.nodata, units=spec.units, description=spec.doc)
+    elif spec.kind == "vector":
+        if not isinstance(value, gpd.GeoDataFrame):
+            raise StageContractError(f"stage {stage.id}: output {spec.id} is not a GeoDataFrame")
+        write_vector(value, path, layer=spec.id)
+    else:
+        if not isinstance(value, pd.DataFrame):
+            raise StageContractError(f"stage {stage.id}: output {spec.id} is not a DataFrame")
+        write_table(value, path)
+    info = {"path": rel.as_posix(), "sha256": file_sha256(path), "kind": spec.kind}
+    if spec.units:
+        info["units"] = spec.units
+    if attrs:
+        info["attrs"] = attrs
+    return info
+
+
+@contextlib.contextmanager
+def _timer() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    yield lambda: time.perf_counter() - start
+
+
+def run_pipeline(
+    pipeline_path: str | Path,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    only: str | None = None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    on_stage_start: Callable[[str], None] | None = None,
+    on_stage_end: Callable[[StageResult], None] | None = None,
+) -> RunResult:
+    """Run (or reuse from the cache) the stages of a pipeline and write ``OUT/manifest.json``.
+
+    A stage is reused when its key (stage id, version, code, params, grid, input content
+    hashes) equals the one recorded beside its outputs and every output still has its recorded
+    hash. Before a stage runs its record is deleted, and it is written again only after all its
+    outputs are in place, so an interrupted stage is never taken for a finished one.
+    """
+    pipeline_path = Path(pipeline_path)
+    pipeline = load_pipeline(pipeline_path)
+    grid = resolve_grid(pipeline)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
+    made_by = producers(STAGES)
+    results: list[StageResult] = []
+    records: dict[str, dict] = {}
+
+    for stage_id in order:
+        stage = get_stage(stage_id)
+        params = _stage_params(pipeline, stage)
+        if on_stage_start:
+            on_stage_start(stage_id)
+        with _timer() as elapsed:
+            inputs, input_hashes = _gather_inputs(stage, pipeline, out_dir, made_by, records)
+            code_hash = code_sha256(stage)
+            key = stage_key(stage, params, grid, input_hashes, code_hash=code_hash)
+            stage_dir = out_dir / stage.id
+            previous = _read_record(stage_dir)
+            cached = (not force and previous is not None and previous.get("key") == key
+                      and _record_is_intact(out_dir, previous))
+            log: list[str] = []
+            if cached:
+                record = previous
+            else:
+                (stage_dir / STAGE_RECORD).unlink(missing_ok=True)
+                loaded = {name: loader() for name, loader in inputs.items()}
+                ctx = StageContext(grid=grid, params=params, inputs=loaded, pipeline=pipeline, log=log.append)
+                produced = stage.run(ctx)
+                record = _write_stage(out_dir, stage, produced, grid, key, params, input_hashes, log)
+        records[stage.id] = record
+        result = StageResult(stage.id, cached, elapsed(), record, log)
+        results.append(result)
+        if on_stage_end:
+            on_stage_end(result)
+
+    _write_manifest(out_dir, pipeline, pipeline_path, grid, made_by)
+    return RunResult(out_dir, results)
+
+
+def _gather_inputs(
+    stage: StageSpec, pipeline: Pipeline, out_dir: Path, made_by: dict[str, StageSpec], records: dict[str, dict]
+) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
+    """Loaders and content hashes of a stage's inputs (upstream outputs or pipeline files)."""
+    loaders: dict[str, Callable[[], Any]] = {}
+    hashes: dict[str, str] = {}
+    if stage.reads_pipeline_inputs:
+        for key, path in pipeline.inputs.files().items():
+            hashes[key] = input_sha256(path)
+        hashes["inputs.settings"] = _pipeline_inputs_json(pipeline)
+    for spec in stage.inputs:
+        producer = made_by.get(spec.id)
+        record = records.get(producer.id) if producer else None
+        if record is None and producer is not None:
+            record = _read_record(out_dir / producer.id)
+        info = record["outputs"].get(spec.id) if record else None
+        if info is None:
+            if spec.optional:
+                continue
+            raise ConfigError(
+                f"stage {stage.id} needs {spec.id!r} from stage {producer.id if producer else '?'}, which has "
+                f"not been run into {out_dir}; run without --only/--from first"
+            )
+        hashes[spec.id] = info["sha256"]
+        loaders[spec.id] = lambda spec=spec, info=info: _load_output(out_dir, spec, info)
+    return loaders, hashes
+
+
+def _write_stage(
+    out_dir: Path, stage: StageSpec, produced: dict[str, Any], grid: GridSpec, key: str,
+    params: BaseModel, input_hashes: dict[str, str], log: list[str],
+) -> dict:
+    declared = {spec.id for spec in stage.outputs}
+    unknown = set(produced) - declared
+    if unknown:
+        raise StageContractError(f"stage {stage.id} returned undeclared outputs {sorted(unknown)}")
+    outputs: dict[str, dict] = {}
+    for spec in stage.outputs:
+        if spec.id not in produced:
+            if not spec.optional:
+                raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
+            (out_dir / stage.id / f"{spec.id}{spec.suffix}").unlink(missing_ok=True)
+            continue
+        outputs[spec.id] = _write_output(out_dir, stage, spec, produced[spec.id], grid)
+    record = {
+        "stage": stage.id,
+        "version": stage.version,
+        "key": key,
+        "params": json.loads(params_json(params)),
+        "inputs": {k: v for k, v in sorted(input_hashes.items()) if k != "inputs.settings"},
+        "outputs": outputs,
+        "log": log,
+    }
+    write_text_atomic(out_dir / stage.id / STAGE_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return record
+
+
+def _write_manifest(
+    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, made_by: dict[str, StageSpec]
+) -> None:
+    stages = {}
+    for stage_id in execution_order({name for name, value in pipeline.stages if value is not None}):
+        record = _read_record(out_dir / stage_id)
+        if record is not None:
+            stages[stage_id] = {k: record[k] for k in ("version", "key", "params", "inputs", "outputs", "log")}
+    files = {
+        key: {"path": path.name, "sha256": input_sha256(path)}
+        for key, path in pipeline.inputs.files().items()
+    }
+    manifest = {
+        "habitat_version": habitat.__version__,
+        "pipeline": {"name": pipeline.name, "file": pipeline_path.name, "sha256": file_sha256(pipeline_path)},
+        "grid": grid.to_dict(),
+        "input_files": files,
+        "stages": stages,
+    }
+    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")

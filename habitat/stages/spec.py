@@ -1,0 +1,70 @@
+"""Stage declarations: what a stage reads, writes and takes as parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from habitat.config import Pipeline
+from habitat.grid import GridSpec
+
+
+class LayerSpec(BaseModel):
+    """One declared input or output of a stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    kind: Literal["raster", "vector", "table"]
+    dtype: str | None = None
+    units: str | None = None
+    nodata: float | int | None = None
+    optional: bool = False
+    doc: str
+
+    @property
+    def suffix(self) -> str:
+        return {"raster": ".tif", "vector": ".gpkg", "table": ".csv"}[self.kind]
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What the runner hands a stage's ``run``: loaded inputs, params and the grid.
+
+    ``pipeline`` gives the ingest stage the input files; other stages use only ``inputs``.
+    ``log`` records a line for the run report (e.g. geometry repairs).
+    """
+
+    grid: GridSpec
+    params: BaseModel
+    inputs: Mapping[str, Any]
+    pipeline: Pipeline
+    log: Callable[[str], None] = field(default=print)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage: id, version, declared inputs and outputs, a params model and ``run``.
+
+    ``run(ctx) -> dict[output id, value]`` returns DataArrays for rasters, GeoDataFrames for
+    vectors and DataFrames for tables; optional outputs may be left out. ``sources`` lists
+    the ``inputs`` keys of the pipeline file whose bytes the stage reads (ingest only).
+    """
+
+    id: str
+    version: str
+    doc: str
+    inputs: tuple[LayerSpec, ...]
+    outputs: tuple[LayerSpec, ...]
+    params: type[BaseModel]
+    run: Callable[[StageContext], dict[str, Any]]
+    reads_pipeline_inputs: bool = False
+
+    def output(self, output_id: str) -> LayerSpec:
+        for spec in self.outputs:
+            if spec.id == output_id:
+                return spec
+        raise KeyError(output_id)
