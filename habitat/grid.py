@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 from affine import Affine
-from pyproj import CRS, Geod
+from pyproj import CRS
 
 from habitat.errors import InvalidParameterError, MissingCRSError
 
@@ -181,23 +181,30 @@ class GridSpec:
         """Area of every cell in m², shape ``(height, width)``, float64.
 
         On a projected grid the cell area is ``resolution**2`` times the squared linear unit in
-        metres (exact on an equal-area projection). On a geographic grid it is the geodesic area
-        of each cell on the CRS ellipsoid (pyproj ``Geod.polygon_area_perimeter``), which depends
-        on the row only.
+        metres (exact on an equal-area projection). On a geographic grid each cell is a
+        quadrangle bounded by meridians and parallels on the CRS ellipsoid, with the exact area
+
+        ``A = Δλ · b²/2 · [q(φ2) - q(φ1)]``,
+        ``q(φ) = sin φ / (1 - e² sin² φ) + ln((1 + e sin φ)/(1 - e sin φ)) / (2e)``
+
+        (Δλ in radians, b the semi-minor axis, e the eccentricity), which depends on the row only.
         """
         crs = self.pyproj_crs
         if not crs.is_geographic:
             unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
             return np.full(self.shape, (self.resolution * unit) ** 2, dtype=np.float64)
-        geod = crs.get_geod() or Geod(ellps="WGS84")
-        a, _, c, _, e, f = self.transform
-        row_area = np.empty(self.height)
-        for row in range(self.height):
-            top, bottom = f + row * e, f + (row + 1) * e
-            lons = [c, c + a, c + a, c]
-            lats = [bottom, bottom, top, top]
-            area, _ = geod.polygon_area_perimeter(lons, lats)
-            row_area[row] = abs(area)
+        ellipsoid = crs.ellipsoid
+        a_m, b_m = ellipsoid.semi_major_metre, ellipsoid.semi_minor_metre
+        e2 = 1.0 - (b_m / a_m) ** 2
+        edges = np.deg2rad(self.transform[5] + np.arange(self.height + 1) * self.transform[4])
+        sin = np.sin(edges)
+        if e2 > 0:
+            e = np.sqrt(e2)
+            q = sin / (1 - e2 * sin**2) + np.log((1 + e * sin) / (1 - e * sin)) / (2 * e)
+        else:  # sphere: the limit e -> 0 of the expression above
+            q = 2 * sin
+        dlon = np.deg2rad(self.resolution)
+        row_area = np.abs(dlon * b_m**2 / 2 * np.diff(q))
         return np.repeat(row_area[:, None], self.width, axis=1)
 
     def is_equal_area(self) -> bool:

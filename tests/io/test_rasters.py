@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from habitat.errors import InputFileError, MissingCRSError
+from habitat.grid import GridSpec
+from habitat.io.rasters import grid_of_raster, open_raster, read_band, write_raster
+
+GRID = GridSpec.from_bounds((0, 0, 300, 200), "EPSG:32642", 100)
+
+
+def test_write_read_round_trip_is_cog_and_reproducible(tmp_path):
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    a = write_raster(data, tmp_path / "a" / "x.tif", GRID, nodata=np.nan, units="m")
+    b = write_raster(data, tmp_path / "b" / "x.tif", GRID, nodata=np.nan, units="m")
+    assert a.read_bytes() == b.read_bytes()
+    with open_raster(a) as ds:
+        np.testing.assert_array_equal(read_band(ds), data)
+        assert ds.tags(1)["units"] == "m" and np.isnan(ds.nodata)
+        assert ds.profile["compress"].lower() == "deflate"
+    assert grid_of_raster(a) == GRID
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputFileError, match="not found"):
+        with open_raster(tmp_path / "nope.tif"):
+            pass
+
+
+def test_corrupt_geotiff(tmp_path):
+    good = write_raster(np.ones((2, 3), np.uint8), tmp_path / "good.tif", GRID)
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(InputFileError, match="corrupt"):
+        with open_raster(bad) as ds:
+            read_band(ds)
+
+
+def test_raster_without_crs(tmp_path):
+    path = tmp_path / "nocrs.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=2, height=2, count=1, dtype="uint8",
+                       transform=from_origin(0, 2, 1, 1)) as dst:
+        dst.write(np.zeros((2, 2), np.uint8), 1)
+    with pytest.raises(MissingCRSError, match="no CRS"):
+        with open_raster(path):
+            pass
