@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.windows import Window
 
 from habitat.errors import InputFileError, MissingCRSError
 from habitat.grid import GridSpec
@@ -41,11 +42,23 @@ def open_raster(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
             "GeoTIFF"
         ) from exc
     with ds:
+        _check_readable(ds)
         if ds.crs is None:
             raise MissingCRSError(
                 f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:32642)"
             )
         yield ds
+
+
+def _check_readable(ds: rasterio.io.DatasetReader) -> None:
+    """Read the first and last pixel: a truncated or corrupt file fails here, not mid-stage."""
+    try:
+        for row, col in ((0, 0), (ds.height - 1, ds.width - 1)):
+            ds.read(1, window=Window(col, row, 1, 1))
+    except RasterioError as exc:
+        raise InputFileError(
+            f"{ds.name}: not a readable raster (truncated or corrupt); re-export it as GeoTIFF"
+        ) from exc
 
 
 def read_band(ds: rasterio.io.DatasetReader, band: int = 1, **kwargs) -> np.ndarray:

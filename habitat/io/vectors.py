@@ -128,7 +128,7 @@ def to_grid_crs(gdf: gpd.GeoDataFrame, grid: GridSpec, *, source: str = "layer")
     out = gdf.to_crs(grid.pyproj_crs)
     if len(out) and not out.intersects(shapely.box(*grid.bounds)).any():
         raise NoOverlapError(
-            f"{source}: no feature overlaps the study area {tuple(round(v) for v in grid.bounds)}; "
+            f"{source}: does not overlap the study area {tuple(round(v) for v in grid.bounds)} (no feature in it); "
             "check the file or the grid bounds"
         )
     return out

@@ -1,0 +1,87 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from habitat.errors import ConfigError
+from habitat.stages import runner
+from habitat.stages.runner import STAGE_RECORD, run_pipeline
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_second_run_is_cached_force_recomputes_and_folders_match(tiny_pipeline, tmp_path):
+    first = run_pipeline(tiny_pipeline, tmp_path / "out1")
+    assert [r.cached for r in first.stages] == [False]
+    again = run_pipeline(tiny_pipeline, tmp_path / "out1")
+    assert [r.cached for r in again.stages] == [True]
+    forced = run_pipeline(tiny_pipeline, tmp_path / "out1", force=True)
+    assert [r.cached for r in forced.stages] == [False]
+    run_pipeline(tiny_pipeline, tmp_path / "out2")
+    assert _files(tmp_path / "out1") == _files(tmp_path / "out2")
+
+
+def test_manifest_lists_every_output_with_hash(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    outputs = manifest["stages"]["ingest"]["outputs"]
+    assert {"habitat_class_current", "habitat_class_baseline", "river_distance_m", "floodplain",
+            "tugai_cover_current", "reporting_units", "populations", "ingest_report"} <= set(outputs)
+    from habitat.stages.cache import file_sha256
+
+    for info in outputs.values():
+        assert file_sha256(out / info["path"]) == info["sha256"]
+    assert manifest["stages"]["ingest"]["params"] == {"floodplain_buffer_m": 300.0, "unknown_landcover_codes": "error"}
+    assert set(manifest["input_files"]) >= {"inputs.landcover[0].path", "inputs.rivers.path"}
+
+
+def test_changed_input_bytes_or_params_invalidate(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    data = yaml.safe_load(tiny_pipeline.read_text())
+    data["stages"]["ingest"]["floodplain_buffer_m"] = 400
+    tiny_pipeline.write_text(yaml.safe_dump(data))
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [True]
+    rivers = tiny_pipeline.parent / "data" / "rivers.gpkg"
+    import geopandas as gpd
+
+    gdf = gpd.read_file(rivers)
+    gdf["name"] = ["Renamed"]
+    gdf.to_file(rivers, driver="GPKG")
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+
+
+def test_tampered_output_is_recomputed(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    (out / "ingest" / "floodplain.tif").write_bytes(b"truncated")
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+
+
+def test_crash_inside_a_stage_leaves_no_stage_record(tiny_pipeline, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(runner, "write_table", boom)
+    with pytest.raises(RuntimeError):
+        run_pipeline(tiny_pipeline, out, force=True)
+    assert not (out / "ingest" / STAGE_RECORD).exists()
+    assert not [p for p in out.rglob("*") if ".partial" in p.name]
+    monkeypatch.undo()
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+
+
+def test_subset_options(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    assert [r.id for r in run_pipeline(tiny_pipeline, out, only="ingest").stages] == ["ingest"]
+    assert [r.id for r in run_pipeline(tiny_pipeline, out, from_stage="ingest", to_stage="ingest").stages] == ["ingest"]
+    with pytest.raises(ConfigError, match="--only nosuch"):
+        run_pipeline(tiny_pipeline, out, only="nosuch")

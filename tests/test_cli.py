@@ -1,0 +1,140 @@
+"""The command line: user errors are one line on stderr, exit code 2, and no output written."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from habitat import cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import tiny_codes, write_landcover  # noqa: E402
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["habitat", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
+
+
+def _edit(pipeline: Path, change):
+    data = yaml.safe_load(pipeline.read_text())
+    change(data)
+    pipeline.write_text(yaml.safe_dump(data))
+
+
+def _files(folder: Path):
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_run_ok(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert code == 0
+    assert "ingest" in err and (tmp_path / "out" / "manifest.json").exists()
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert code == 0 and "cached" in err
+
+
+def _missing_file(p):
+    _edit(p, lambda d: d["inputs"]["landcover"][1].update(path="data/nope.tif"))
+
+
+def _missing_crs(p):
+    write_landcover(p.parent / "data" / "lc_2020.tif", tiny_codes(2), crs=None)
+
+
+def _no_overlap(p):
+    _edit(p, lambda d: d["grid"].update(bounds=[900000, 1000000, 901000, 1001000]))
+
+
+def _corrupt_tiff(p):
+    f = p.parent / "data" / "lc_2020.tif"
+    f.write_bytes(f.read_bytes()[:300])
+
+
+def _unrepairable(p):
+    import geopandas as gpd
+    import shapely
+
+    gdf = gpd.read_file(p.parent / "data" / "tugai_2.gpkg")
+    flat = shapely.from_wkt("POLYGON((69 42.4, 69.01 42.4, 69.02 42.4, 69 42.4))")
+    gpd.GeoDataFrame({"type": ["forest", "forest"]}, geometry=[gdf.geometry.iloc[0], flat], crs=gdf.crs).to_file(
+        p.parent / "data" / "tugai_2.gpkg", driver="GPKG")
+
+
+def _unknown_code(p):
+    codes = tiny_codes(2)
+    codes[5, 4:7] = [123, 124, 124]
+    write_landcover(p.parent / "data" / "lc_2020.tif", codes)
+
+
+def _misspelt_key(p):
+    _edit(p, lambda d: d["stages"].update(ingest={"floodplain_bufer_m": 300}))
+
+
+def _negative_resolution(p):
+    _edit(p, lambda d: d["grid"].update(resolution_m=-100))
+
+
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (_missing_file, "inputs.landcover[1].path: file not found"),
+        (_missing_crs, "lc_2020.tif: raster has no CRS"),
+        (_no_overlap, "does not overlap the study area"),
+        (_corrupt_tiff, "lc_2020.tif: not a readable raster"),
+        (_unrepairable, "inputs.tugai[1]: "),
+        (_unknown_code, "123, 124"),
+        (_misspelt_key, "stages.ingest.floodplain_bufer_m: unknown key"),
+        (_negative_resolution, "grid.resolution_m: "),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else None,
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(monkeypatch, capsys, tiny_pipeline, tmp_path, breakage, expected):
+    breakage(tiny_pipeline)
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", out)
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2
+    assert len(error_lines) == 1 and "Traceback" not in err
+    assert expected in error_lines[0]
+    assert _files(out) == []
+
+
+def test_unknown_code_error_names_the_fix(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    _unknown_code(tiny_pipeline)
+    _, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert "inputs.landcover[1]" in err and "unknown_landcover_codes" in err
+    _edit(tiny_pipeline, lambda d: d["stages"]["ingest"].update(unknown_landcover_codes="nodata"))
+    code, _, _ = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert code == 0
+
+
+def test_validate_reports_every_problem_in_one_pass(monkeypatch, capsys, tiny_pipeline):
+    _edit(tiny_pipeline, lambda d: (d["grid"].update(resolution_m=-1, resolutoin=5),
+                                    d["stages"].update(ingest={"floodplain_bufer_m": 1})))
+    code, _, err = run_cli(monkeypatch, capsys, "validate", tiny_pipeline)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 3
+    assert any("grid.resolution_m" in line for line in lines)
+    assert any("grid.resolutoin: unknown key" in line for line in lines)
+    assert any("stages.ingest.floodplain_bufer_m: unknown key" in line for line in lines)
+
+
+def test_validate_ok_and_stages_list(monkeypatch, capsys, tiny_pipeline):
+    assert run_cli(monkeypatch, capsys, "validate", tiny_pipeline)[0] == 0
+    code, out, _ = run_cli(monkeypatch, capsys, "stages")
+    assert code == 0 and "ingest" in out
+
+
+def test_debug_shows_the_traceback(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    _negative_resolution(tiny_pipeline)
+    monkeypatch.setattr(sys, "argv", ["habitat", "--debug", "run", str(tiny_pipeline), "--out", str(tmp_path / "o")])
+    from habitat.errors import HabitatError
+
+    with pytest.raises(HabitatError):
+        cli.main()
