@@ -568,8 +568,9 @@ def _tugai_polygons(lc, floodplain, grid):
         geoms.append(shapely.geometry.shape(geom))
         codes.append(int(value))
     geoms = np.asarray(geoms, dtype=object)
-    # Coverage simplification keeps neighbouring polygons edge-matched.
-    simplified = shapely.coverage_simplify(geoms, 1.0 * grid.cell_size_m)
+    # Coverage simplification keeps neighbouring polygons edge-matched; the tolerance
+    # is fixed in metres so reduced-scale runs are simplified no more than the full one.
+    simplified = shapely.coverage_simplify(geoms, BASE_CELL_SIZE_M)
     out_geoms, out_codes = [], []
     for geom, code in zip(simplified, codes):
         if not geom.is_valid:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import rasterio
 import yaml
 
@@ -38,5 +39,6 @@ def test_demo_pipeline_end_to_end(tmp_path):
     assert np.isin(after, tugai).sum() < np.isin(before, tugai).sum()  # the demo's built-in loss
     assert lost.sum() > 0 and (after[lost] == 6).any()  # some of it to cropland
     assert (before > 0).all() and (after > 0).all()  # the study area lies inside the data
-    report = (out / written["ingest_report"]["path"]).read_text()
-    assert "inputs.tugai[1],tugai_2020.gpkg,251,1,0," in report  # the demo's one repaired polygon
+    report = pd.read_csv(out / written["ingest_report"]["path"]).set_index("key")
+    assert report.loc["inputs.tugai[1]", "repaired"] == 1  # the demo's one invalid polygon
+    assert report.loc["inputs.tugai[0]", "repaired"] == 0
