@@ -154,6 +154,10 @@ class IngestParams(Strict):
     floodplain_buffer_m: float = Field(
         3000.0, gt=0, description="tree/shrub/wetland count as tugai within this distance of a river [A]"
     )
+    context_pad_m: float = Field(
+        5000.0, ge=0, description="distances are computed on the grid grown by this margin, so features "
+        "just outside the study area count (at least the largest threat distance)",
+    )
     unknown_landcover_codes: Literal["error", "nodata"] = Field(
         "error", description="what to do with land-cover codes missing from the crosswalk"
     )

@@ -225,6 +225,13 @@ class GridSpec:
             self.crs, (a, b, c + col_off * a, d, e, f + row_off * e), (int(height), int(width))
         )
 
+    def pad(self, cells: int) -> GridSpec:
+        """The grid grown by ``cells`` cells on every side (same CRS, resolution, alignment)."""
+        n = int(cells)
+        if n < 0:
+            raise InvalidParameterError(f"pad of {cells} cells must be >= 0")
+        return self.window(-n, -n, self.height + 2 * n, self.width + 2 * n)
+
     def tiles(self, tile_shape: tuple[int, int]) -> Iterator[tuple[tuple[slice, slice], GridSpec]]:
         """Split the grid into tiles of at most ``tile_shape`` cells, row-major.
 

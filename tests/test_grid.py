@@ -84,3 +84,11 @@ def test_rowcol_of_points():
     rows, cols = grid.rowcol([50, 299, 150], [199, 1, 100.0])
     np.testing.assert_array_equal(rows, [0, 1, 1])
     np.testing.assert_array_equal(cols, [0, 2, 1])
+
+
+def test_pad_grows_every_side_and_keeps_alignment():
+    grid = GridSpec.from_bounds((0, 0, 300, 200), "EPSG:32642", 100)
+    big = grid.pad(2)
+    assert big.shape == (6, 7) and big.bounds == (-200.0, -200.0, 500.0, 400.0)
+    np.testing.assert_array_equal(big.x_coords[2:5], grid.x_coords)
+    assert grid.pad(0) == grid

@@ -11,9 +11,10 @@ import pandas as pd
 from rasterio import features
 
 from habitat.config import IngestParams, VectorInput
-from habitat.errors import ConfigError, HabitatError
+from habitat.errors import ConfigError, HabitatError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid
+from habitat.io.landcover import HABITAT_CLASS_CODES as CLASS
 from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
 from habitat.io.vectors import (
     clean_geometries,
@@ -45,7 +46,10 @@ OUTPUTS = (
               doc="fraction of each cell covered by the earlier tugai polygons"),
     LayerSpec(id="canal_distance_m", **_DIST, optional=True, doc="distance to the nearest canal cell"),
     LayerSpec(id="road_distance_m", **_DIST, optional=True, doc="distance to the nearest road cell"),
-    LayerSpec(id="settlement_distance_m", **_DIST, optional=True, doc="distance to the nearest settlement cell"),
+    LayerSpec(id="settlement_distance_m", **_DIST,
+              doc="distance to the nearest built-up cell or settlement point"),
+    LayerSpec(id="water_distance_m", **_DIST, doc="distance to the nearest water cell or river"),
+    LayerSpec(id="cropland_distance_m", **_DIST, doc="distance to the nearest cropland cell"),
     LayerSpec(id="protected_fraction", **_FRAC, optional=True,
               doc="fraction of each cell inside protected areas"),
     LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
@@ -67,11 +71,15 @@ def _keyed(key: str, fn: Callable[[], T]) -> T:
         raise type(exc)(f"{key}: {exc}") from exc
 
 
-def _vector(key: str, item: VectorInput, ctx: StageContext, report: list[dict]) -> gpd.GeoDataFrame:
+def _vector(
+    key: str, item: VectorInput, ctx: StageContext, report: list[dict], *, extent: GridSpec | None = None
+) -> gpd.GeoDataFrame:
+    """Read, repair and reproject one vector input; it must overlap ``extent`` (default: the grid)."""
+
     def load() -> gpd.GeoDataFrame:
         gdf = read_vector(item.path, layer=item.layer)
         gdf, repair = clean_geometries(gdf, source=str(item.path))
-        gdf = to_grid_crs(gdf, ctx.grid, source=str(item.path))
+        gdf = to_grid_crs(gdf, extent or ctx.grid, source=str(item.path))
         report.append(
             {"key": key, "file": item.path.name, "features": repair.n_features,
              "repaired": repair.n_repaired, "empty_dropped": repair.n_empty_dropped}
@@ -93,41 +101,69 @@ def _require_columns(key: str, gdf: gpd.GeoDataFrame, columns: dict[str, str]) -
             )
 
 
+def _pad_cells(grid: GridSpec, pad_m: float) -> int:
+    metres_per_unit = 111_320.0 if grid.is_geographic else grid.pyproj_crs.axis_info[0].unit_conversion_factor
+    return int(np.ceil(pad_m / (grid.resolution * metres_per_unit)))
+
+
 def run_ingest(ctx: StageContext) -> dict[str, Any]:
-    """Read, repair, reproject and rasterize every input of the pipeline onto the grid."""
+    """Read, repair, reproject and rasterize every input of the pipeline onto the grid.
+
+    Distances (to rivers, water, cropland, settlements, roads, canals) are computed on the grid
+    padded by ``context_pad_m`` and then cropped, so features just outside the study area count.
+    """
     params: IngestParams = ctx.params  # type: ignore[assignment]
     inputs = ctx.pipeline.inputs
     grid = ctx.grid
+    pad = _pad_cells(grid, params.context_pad_m)
+    big = grid.pad(pad)
+    inner = (slice(pad, pad + grid.height), slice(pad, pad + grid.width))
     out: dict[str, Any] = {}
     report: list[dict] = []
 
-    rivers = _vector("inputs.rivers", inputs.rivers, ctx, report)
-    river_presence = rasterize_presence(rivers.geometry.values, grid)
-    river_distance = distance_to_presence_m(river_presence, grid)
-    floodplain = floodplain_mask(river_distance, buffer_m=params.floodplain_buffer_m)
-    out["river_distance_m"] = make_layer(river_distance, grid, name="river_distance_m", units="m")
-    out["floodplain"] = make_layer(floodplain.astype(np.uint8), grid, name="floodplain")
+    def distance_layer(layer_id: str, presence_big: np.ndarray) -> None:
+        out[layer_id] = make_layer(distance_to_presence_m(presence_big, big)[inner], grid, name=layer_id, units="m")
+
+    rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
+    river_presence = rasterize_presence(rivers.geometry.values, big)
+    river_distance_big = distance_to_presence_m(river_presence, big)
+    floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
+    out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
+    out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
     epochs = sorted(enumerate(inputs.landcover), key=lambda pair: pair[1].year)
     names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
+    classes_big = np.zeros(big.shape, np.uint8)
     for name, (i, item) in zip(names, epochs):
         key = f"inputs.landcover[{i}]"
 
         def load(item=item) -> np.ndarray:
             crosswalk = read_crosswalk(item.product)
             codes, nodata = align_to_grid(
-                item.path, grid, kind="categorical", resampling=item.resampling, band=item.band
+                item.path, big, kind="categorical", resampling=item.resampling, band=item.band
             )
+            if codes[inner].size and (codes[inner] == nodata).all():
+                raise NoOverlapError(f"{item.path}: does not overlap the study area (all cells are nodata)")
             return map_landcover(
-                codes, crosswalk, floodplain=floodplain, nodata=nodata,
+                codes, crosswalk, floodplain=floodplain_big, nodata=nodata,
                 unknown=params.unknown_landcover_codes,
             )
 
-        classes = _keyed(key, load)
+        classes_big = _keyed(key, load)
+        classes = classes_big[inner]
         layer_id = f"habitat_class_{name}"
         out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
         out[layer_id].attrs["year"] = item.year
         report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
+
+    # context from the current land cover (the last epoch mapped above)
+    distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
+    distance_layer("cropland_distance_m", classes_big == CLASS["cropland"])
+    built = classes_big == CLASS["built"]
+    if inputs.settlements is not None:
+        gdf = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big)
+        built |= rasterize_presence(gdf.geometry.values, big)
+    distance_layer("settlement_distance_m", built)
 
     tugai = sorted(enumerate(inputs.tugai), key=lambda pair: pair[1].year)
     tugai_names = ["current"] if len(tugai) == 1 else ["baseline", "current"]
@@ -138,13 +174,11 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
                                    name=layer_id, units="fraction")
         out[layer_id].attrs["year"] = item.year
 
-    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m"),
-                          ("settlements", "settlement_distance_m")):
+    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m")):
         item = getattr(inputs, key)
         if item is not None:
-            gdf = _vector(f"inputs.{key}", item, ctx, report)
-            presence = rasterize_presence(gdf.geometry.values, grid)
-            out[layer_id] = make_layer(distance_to_presence_m(presence, grid), grid, name=layer_id, units="m")
+            gdf = _vector(f"inputs.{key}", item, ctx, report, extent=big)
+            distance_layer(layer_id, rasterize_presence(gdf.geometry.values, big))
 
     if inputs.protected_areas is not None:
         gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)

@@ -298,6 +298,7 @@ def threat_degradation(
     access: xr.DataArray | None = None,
     lulc_nodata: int | None = None,
     intensity_weighted: bool = False,
+    threat_distances_m: Mapping[str, xr.DataArray] | None = None,
 ) -> xr.DataArray:
     """Total threat degradation ``D_x`` per cell (InVEST Habitat Quality ``deg_sum``).
 
@@ -320,6 +321,10 @@ def threat_degradation(
     intensity_weighted : bool, default False
         Off (InVEST >= 3.13): any value > 0 is presence. On: ``i_rx = max_y r_y i(d_xy)``, the
         strongest intensity-scaled impact of any threat cell y (r_y in [0, 1]).
+    threat_distances_m : mapping of str to DataArray, optional
+        Threats given instead as the distance (metres) from each lulc cell to the nearest
+        threat cell, on the lulc grid; e.g. distances computed on a padded grid upstream, so
+        threats outside the study area count. Presence semantics (no intensity).
 
     Returns
     -------
@@ -332,7 +337,11 @@ def threat_degradation(
     applied to the Euclidean distance (metres) from x to the nearest threat-r cell.
     ``D_x`` ranges from 0 to ``max_j max_r S_jr`` (<= 1).
     """
-    threat_names = list(threats)
+    distances = dict(threat_distances_m or {})
+    both = set(threats) & set(distances)
+    if both:
+        raise InvalidParameterError(f"threats {sorted(both)} are given both as layers and as distances; give each once")
+    threat_names = list(threats) + list(distances)
     table = _check_threat_table(threat_table, threat_names)
     sens = _check_sensitivity_table(sensitivity_table, threat_names)
     cell_m = _cell_size_m(lulc, "lulc")
@@ -352,7 +361,15 @@ def threat_degradation(
     weight_sum = float(table["weight"].sum())
     index = _class_index(codes, valid, sens)
     total = np.zeros(lulc.shape)
-    for name in threat_names:
+    for name, layer in distances.items():
+        if layer.shape != lulc.shape:
+            raise GridMismatchError(f"threat distance {name!r} has shape {layer.shape}, lulc {lulc.shape}")
+        row = table.loc[name]
+        dist = np.asarray(layer.values, dtype=np.float64)
+        impact = threat_decay(np.where(np.isnan(dist), np.inf, dist), max_dist_m=float(row["max_dist_m"]),
+                              decay=str(row["decay"]))
+        total += impact * _reclass(index, valid, sens, name) * (float(row["weight"]) / weight_sum) * beta
+    for name in threats:
         layer = threats[name]
         if not isinstance(layer, xr.DataArray):
             raise GridMismatchError(f"threat {name!r} is not a DataArray with x/y coordinates; load it on the grid")
@@ -452,6 +469,7 @@ def habitat_quality(
     baseline_lulc: xr.DataArray | None = None,
     lulc_nodata: int | None = None,
     intensity_weighted: bool = False,
+    threat_distances_m: Mapping[str, xr.DataArray] | None = None,
 ) -> xr.Dataset:
     """Threat degradation and habitat quality (InVEST Habitat Quality 3.20 semantics).
 
@@ -477,6 +495,8 @@ def habitat_quality(
         Nodata code; default from ``attrs``/``encoding`` ``_FillValue`` or ``nodata``.
     intensity_weighted : bool, default False
         Scale impacts by threat intensity (see :func:`threat_degradation`); off = InVEST.
+    threat_distances_m : mapping of str to DataArray, optional
+        Threats given as distances in metres on the lulc grid (see :func:`threat_degradation`).
 
     Returns
     -------
@@ -513,6 +533,7 @@ def habitat_quality(
         access=access,
         lulc_nodata=lulc_nodata,
         intensity_weighted=intensity_weighted,
+        threat_distances_m=threat_distances_m,
     )
     valid = _lulc_valid(lulc, lulc_nodata)
     sens = sensitivity_table.set_index("lucode")

@@ -35,7 +35,8 @@ def test_manifest_lists_every_output_with_hash(tiny_pipeline, tmp_path):
 
     for info in outputs.values():
         assert file_sha256(out / info["path"]) == info["sha256"]
-    assert manifest["stages"]["ingest"]["params"] == {"floodplain_buffer_m": 300.0, "unknown_landcover_codes": "error"}
+    assert manifest["stages"]["ingest"]["params"] == {
+        "context_pad_m": 5000.0, "floodplain_buffer_m": 300.0, "unknown_landcover_codes": "error"}
     assert set(manifest["input_files"]) >= {"inputs.landcover[0].path", "inputs.rivers.path"}
 
 

@@ -289,3 +289,26 @@ def test_default_threat_and_sensitivity_tables_run():
     # no threat present: D = 0 and Q = H everywhere
     assert_allclose(ds["degradation"].values, np.zeros((2, 4)))
     assert_allclose(ds["quality"].values, sens["habitat"].to_numpy().reshape(2, 4))
+
+
+def test_threats_given_as_distances_equal_threats_given_as_layers():
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+    from scipy import ndimage
+
+    from habitat.suitability.quality import habitat_quality
+
+    coords = {"y": [3.5, 2.5, 1.5, 0.5], "x": [0.5, 1.5, 2.5, 3.5, 4.5]}
+    lulc = xr.DataArray(np.array([[1, 1, 2, 2, 1]] * 4), dims=("y", "x"), coords=coords)
+    roads = np.zeros((4, 5))
+    roads[0, 0] = roads[3, 4] = 1
+    table = pd.DataFrame({"threat": ["roads"], "max_dist_m": [3.0], "weight": [1.0], "decay": ["exponential"]})
+    sens = pd.DataFrame({"lucode": [1, 2], "habitat": [1.0, 0.5], "roads": [1.0, 0.4]})
+    by_layer = habitat_quality(lulc, {"roads": lulc.copy(data=roads)}, threat_table=table,
+                               sensitivity_table=sens, half_saturation=0.3)
+    dist = lulc.copy(data=ndimage.distance_transform_edt(roads == 0))
+    by_distance = habitat_quality(lulc, {}, threat_distances_m={"roads": dist}, threat_table=table,
+                                  sensitivity_table=sens, half_saturation=0.3)
+    np.testing.assert_allclose(by_distance["degradation"].values, by_layer["degradation"].values, rtol=1e-12)
+    np.testing.assert_allclose(by_distance["quality"].values, by_layer["quality"].values, rtol=1e-12)

@@ -1,0 +1,59 @@
+"""The ingest stage on the tiny project, on a grid that shares the data's CRS (exact answers)."""
+
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+import yaml
+
+from habitat.stages.runner import run_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import ORIGIN_X, ORIGIN_Y, UTM, tiny_codes, write_project  # noqa: E402
+
+
+def _utm_project(tmp_path: Path, **ingest) -> Path:
+    pipeline = write_project(tmp_path / "p", ingest=ingest or None)
+    data = yaml.safe_load(pipeline.read_text())
+    data["grid"] = {"crs": UTM, "resolution_m": 100,
+                    "bounds": [ORIGIN_X + 200, ORIGIN_Y - 2200, ORIGIN_X + 2800, ORIGIN_Y - 200]}
+    pipeline.write_text(yaml.safe_dump(data))
+    return pipeline
+
+
+def _read(out: Path, name: str) -> np.ndarray:
+    with rasterio.open(out / "ingest" / f"{name}.tif") as ds:
+        return ds.read(1)
+
+
+def test_classes_and_distances_are_exact_on_an_aligned_grid(tmp_path):
+    pipeline = _utm_project(tmp_path, floodplain_buffer_m=150)
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out)
+    codes = tiny_codes(2)[2:22, 2:28]  # the grid is the source inset by 2 cells
+    classes = _read(out, "habitat_class_current")
+    # inside the floodplain (river row 12 +- 150 m = rows 11..13): tree -> tugai_forest (1);
+    # shrub rows 10 and 14 lie outside it -> other (10); river -> water (4); desert -> bare (8)
+    expected = np.select([codes == 10, codes == 20, codes == 80, codes == 40, codes == 50, codes == 60],
+                         [1, 10, 4, 6, 7, 8])
+    expected[(codes == 20) & (np.abs(np.arange(2, 22)[:, None] - 12) <= 1)] = 2
+    np.testing.assert_array_equal(classes, expected)
+    rows = np.arange(2, 22)[:, None].repeat(26, axis=1)
+    np.testing.assert_array_equal(_read(out, "river_distance_m"), np.abs(rows - 12) * 100.0)
+    np.testing.assert_array_equal(_read(out, "floodplain"), (np.abs(rows - 12) <= 1).astype(np.uint8))
+
+
+def test_features_outside_the_study_area_count_in_distances(tmp_path):
+    pipeline = _utm_project(tmp_path)
+    settlements = pipeline.parent / "data" / "settlements.gpkg"
+    # a village 200 m north of the grid's top edge, above grid column 8
+    gpd.GeoDataFrame({"name": ["Edge"], "population": [300]},
+                     geometry=[shapely.Point(ORIGIN_X + 1050, ORIGIN_Y - 50)], crs=UTM).to_file(settlements, driver="GPKG")
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out)
+    dist = _read(out, "settlement_distance_m")
+    assert dist[0, 8] == 200.0
+    assert dist[1, 8] == 300.0
