@@ -103,6 +103,20 @@ def stages() -> None:
     Console().print(table)
 
 
+@app.command()
+def circuit(
+    job: Annotated[Path, typer.Argument(help="Circuitscape job file (.ini)")],
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's output_file folder")] = None,
+) -> None:
+    """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
+    from habitat.connectivity.circuit import run_job
+
+    with console.status(f"solving {job} ..."):
+        written = run_job(job, output_dir=output_dir)
+    for path in written:
+        console.print(f"  wrote {path}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

@@ -138,3 +138,19 @@ def test_debug_shows_the_traceback(monkeypatch, capsys, tiny_pipeline, tmp_path)
 
     with pytest.raises(HabitatError):
         cli.main()
+
+
+def test_circuit_job_writes_circuitscape_outputs(monkeypatch, capsys, tmp_path):
+    reference = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "circuitscape"
+    monkeypatch.chdir(reference)
+    code, _, _ = run_cli(monkeypatch, capsys, "circuit", "input/raster/pairwise/2/sgVerify2.ini", "--output-dir", tmp_path)
+    assert code == 0
+    ours = np.loadtxt(tmp_path / "sgVerify2_resistances.out")
+    expected = np.loadtxt(reference / "output_verify" / "sgVerify2_resistances.out")
+    np.testing.assert_allclose(ours, expected, atol=1e-3)
+    assert ours[4, 5] == pytest.approx(0.75, abs=1e-9)  # METHODS.md 6 hand check: R45 = 0.75
+
+
+def test_circuit_job_missing_file_is_a_user_error(monkeypatch, capsys, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "circuit", tmp_path / "nope.ini")
+    assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1

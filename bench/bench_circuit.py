@@ -1,0 +1,161 @@
+"""Benchmark the circuit engine against Circuitscape 4.0.5 (Python 2.7) in the same run.
+
+Usage: python bench/bench_circuit.py [--size 1000] [--points 20] [--big 4000] [--no-peer]
+Writes its job files under bench/_work/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from habitat.connectivity.circuit import run_job
+
+WORK = Path(__file__).resolve().parent / "_work"
+CS4 = WORK / "cs4"
+
+
+def _grid(size, seed):
+    rng = np.random.default_rng(seed)
+    res = rng.uniform(1, 100, (size, size))
+    res[rng.random((size, size)) < 0.05] = -9999  # some nodata
+    return res
+
+
+def _write_asc(path, arr, nodata=-9999):
+    with open(path, "w") as fh:
+        fh.write(f"ncols {arr.shape[1]}\nnrows {arr.shape[0]}\nxllcorner 0\nyllcorner 0\n"
+                 f"cellsize 1\nNODATA_value {nodata}\n")
+        np.savetxt(fh, arr, fmt="%.6g")
+
+
+def _job(folder, name, size, n_points, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    res = _grid(size, seed)
+    rng = np.random.default_rng(seed + 1)
+    pts = np.zeros((size, size))
+    placed = 0
+    while placed < n_points:
+        i, j = rng.integers(0, size, 2)
+        if res[i, j] > 0 and pts[i, j] == 0:
+            pts[i, j] = placed + 1
+            placed += 1
+    _write_asc(folder / "res.asc", res)
+    _write_asc(folder / "pts.asc", np.where(pts > 0, pts, -9999))
+    ini = folder / f"{name}.ini"
+    ini.write_text(f"""[Circuitscape mode]
+data_type = raster
+scenario = pairwise
+[Habitat raster or graph]
+habitat_file = {folder / 'res.asc'}
+habitat_map_is_resistances = True
+[Options for pairwise and one-to-all and all-to-one modes]
+point_file = {folder / 'pts.asc'}
+use_included_pairs = False
+included_pairs_file = None
+[Connection scheme for raster habitat data]
+connect_four_neighbors_only = False
+connect_using_avg_resistances = False
+[Calculation options]
+solver = cg+amg
+low_memory_mode = False
+[Output options]
+output_file = {folder / name}.out
+write_cur_maps = False
+write_volt_maps = False
+write_cum_cur_map_only = False
+write_max_cur_maps = False
+[Short circuit regions (aka polygons)]
+use_polygons = False
+polygon_file = None
+[Mask file]
+use_mask = False
+mask_file = None
+[Options for advanced mode]
+source_file = None
+ground_file = None
+ground_file_is_resistances = False
+remove_src_or_gnd = keepall
+use_unit_currents = False
+use_direct_grounds = False
+[Options for one-to-all and all-to-one modes]
+use_variable_source_strengths = False
+variable_source_file = None
+""")
+    return ini
+
+
+def _ours(ini):
+    t0 = time.perf_counter()
+    run_job(ini, cwd=ini.parent)
+    dt = time.perf_counter() - t0
+    out = ini.with_suffix("").as_posix() + "_resistances.out"
+    return dt, np.loadtxt(out)
+
+
+def _peer(ini):
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None, "pyenv not found"
+    py = Path(root) / "versions" / "2.7.18" / "bin" / "python2.7"
+    if not py.exists():
+        return None, f"{py} missing"
+    env = dict(os.environ, PYTHONPATH=str(CS4))
+    if not (CS4 / "circuitscape").is_dir():
+        steps = [[str(py), "-m", "pip", "install", "-q", "--target", str(CS4), "numpy==1.11.3", "scipy==0.19.1"],
+                 [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target", str(CS4), "pyamg==3.3.2"],
+                 [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target", str(CS4), "circuitscape==4.0.5"]]
+        for cmd in steps:
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if r.returncode:
+                return None, "Circuitscape 4 install failed: " + r.stderr.strip().splitlines()[-1:][0]
+    ini4 = ini.with_name(ini.stem + "_cs4.ini")
+    ini4.write_text(ini.read_text().replace(f"{ini.with_suffix('')}.out", f"{ini.with_suffix('')}_cs4.out"))
+    t0 = time.perf_counter()
+    r = subprocess.run([str(py), "-c", f"from circuitscape.compute import Compute; Compute({str(ini4)!r}, None).compute()"],
+                       env=env, capture_output=True, text=True, cwd=ini.parent)
+    dt = time.perf_counter() - t0
+    if r.returncode:
+        return None, "Circuitscape 4 run failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+    return dt, np.loadtxt(f"{ini.with_suffix('')}_cs4_resistances.out")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=1000)
+    ap.add_argument("--points", type=int, default=20)
+    ap.add_argument("--big", type=int, default=0, help="also run a single pair on big x big")
+    ap.add_argument("--no-peer", action="store_true")
+    a = ap.parse_args()
+    for label, npts in ((f"{a.points} points", a.points), ("single pair", 2)):
+        ini = _job(WORK / f"grid{a.size}_{npts}", f"bench{npts}", a.size, npts, seed=42)
+        ours, r_ours = _ours(ini)
+        line = f"{a.size}x{a.size} {label}: habitat {ours:.1f} s"
+        if a.no_peer:
+            print(line + "; Circuitscape 4 skipped (--no-peer)")
+            continue
+        theirs, r_cs4 = _peer(ini)
+        if theirs is None:
+            print(line + f"; Circuitscape 4 skipped: {r_cs4}")
+            continue
+        diff = np.max(np.abs(r_ours[1:, 1:] - r_cs4[1:, 1:]))
+        print(line + f"; Circuitscape 4 {theirs:.1f} s; speed-up {theirs / ours:.1f}x; "
+              f"max |dR| {diff:.2e} ({'OK' if diff < 1e-3 else 'DIFFERENT'})")
+    if a.big:
+        ini = _job(WORK / f"grid{a.big}_2", "bench_big", a.big, 2, seed=7)
+        ours, r = _ours(ini)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"{a.big}x{a.big} single pair: habitat {ours:.1f} s, R = {r[1, 2]:.4f}, "
+              f"peak RSS {peak:.2f} GiB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Circuit graph of a conductance raster: node map, adjacency and Laplacian."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from habitat.errors import InvalidParameterError
+
+_SQRT2 = np.sqrt(2.0)
+
+
+def conductance_from_raster(values, *, is_resistance, nodata=None):
+    """Convert a resistance or conductance raster to conductances.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        2-D raster (ohm per cell when ``is_resistance``, siemens per cell otherwise).
+    is_resistance : bool
+        Whether ``values`` holds resistances.
+    nodata : float, optional
+        Nodata marker; those cells (and NaN) become conductance 0 (no node).
+
+    Returns
+    -------
+    numpy.ndarray
+        Conductance per cell (float64, >= 0; 0 means not part of the graph).
+
+    Notes
+    -----
+    ``G = 1 / R`` for resistances. Zero resistance is refused: use short-circuit regions.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    missing = ~np.isfinite(arr)
+    if nodata is not None:
+        missing |= arr == nodata
+    if is_resistance:
+        if np.any((arr == 0) & ~missing):
+            raise InvalidParameterError(
+                "resistance raster has cells with resistance 0; give them a small positive "
+                "resistance or put them in a short-circuit region (polygon_file)"
+            )
+        with np.errstate(divide="ignore"):
+            out = np.where(missing, 0.0, 1.0 / np.where(missing, 1.0, arr))
+    else:
+        out = np.where(missing, 0.0, arr)
+    return out
+
+
+def build_node_map(conductance, *, regions=None):
+    """Number the graph nodes of a raster, collapsing short-circuit regions.
+
+    Parameters
+    ----------
+    conductance : numpy.ndarray
+        2-D conductances; cells with conductance > 0 are nodes.
+    regions : numpy.ndarray of int, optional
+        Same shape; cells sharing a non-zero id form one node. A region cell with
+        conductance 0 joins its region's node when the region has at least one valid cell
+        (Circuitscape semantics).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Node index + 1 per cell, 0 where there is no node. Numbering follows the
+        column-major order of the first cell of each node.
+    """
+    g = np.asarray(conductance)
+    valid = g > 0
+    if regions is None or not np.any(regions):
+        keys = np.where(valid.T.ravel(), np.arange(g.size), -1)
+    else:
+        reg_t = np.asarray(regions).T.ravel()
+        valid_t = valid.T.ravel()
+        flat = np.arange(g.size)
+        # a region's node exists only where it touches at least one valid cell
+        live = np.unique(reg_t[valid_t & (reg_t != 0)])
+        in_live = (reg_t != 0) & np.isin(reg_t, live)
+        first = {}
+        for idx in flat[in_live]:
+            first.setdefault(reg_t[idx], idx)
+        keys = np.where(valid_t, flat, -1)
+        if first:
+            region_ids = np.array(list(first.keys()))
+            region_first = np.array(list(first.values()))
+            order = np.argsort(region_ids)
+            pos = np.searchsorted(region_ids[order], reg_t[in_live])
+            keys[in_live] = region_first[order][pos]
+    node_t = np.zeros(g.size, dtype=np.int64)
+    has = keys >= 0
+    uniq, inv = np.unique(keys[has], return_inverse=True)
+    node_t[has] = inv + 1
+    return node_t.reshape(g.shape[::-1]).T.copy()
+
+
+def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistance=False):
+    """Symmetric conductance adjacency matrix between raster nodes.
+
+    Parameters
+    ----------
+    conductance : numpy.ndarray
+        2-D cell conductances (siemens).
+    node_map : numpy.ndarray of int
+        From :func:`build_node_map`.
+    four_neighbors : bool, optional
+        Connect only orthogonal neighbours (default 8 neighbours).
+    avg_resistance : bool, optional
+        Average resistances instead of conductances.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``n_nodes x n_nodes`` conductances, zero diagonal.
+
+    Notes
+    -----
+    Average conductance: orthogonal ``(G_a + G_b) / 2``, diagonal ``(G_a + G_b) / (2 sqrt 2)``.
+    Average resistance: orthogonal ``1 / ((R_a + R_b) / 2)``, diagonal
+    ``1 / (sqrt 2 (R_a + R_b) / 2)``. Cell size is not used. Edges inside one node
+    (short-circuit region) are dropped.
+    """
+    g = np.asarray(conductance, dtype=np.float64)
+    nm = np.asarray(node_map)
+    n = int(nm.max())
+    nrows, ncols = g.shape
+    rows, cols, vals = [], [], []
+    offsets = [(0, 1, False), (1, 0, False)]
+    if not four_neighbors:
+        offsets += [(1, 1, True), (-1, 1, True)]
+    for di, dj, diag in offsets:
+        i0, i1 = max(0, -di), nrows - max(0, di)
+        j0, j1 = 0, ncols - dj
+        a = nm[i0:i1, j0:j1]
+        b = nm[i0 + di:i1 + di, j0 + dj:j1 + dj]
+        ga = g[i0:i1, j0:j1]
+        gb = g[i0 + di:i1 + di, j0 + dj:j1 + dj]
+        keep = (a != 0) & (b != 0) & (a != b)
+        ga, gb = ga[keep], gb[keep]
+        if avg_resistance:
+            with np.errstate(divide="ignore"):
+                w = 1.0 / ((1.0 / ga + 1.0 / gb) / 2.0)
+            if diag:
+                w = w / _SQRT2
+        else:
+            w = (ga + gb) / 2.0
+            if diag:
+                w = w / _SQRT2
+        rows.append(a[keep] - 1)
+        cols.append(b[keep] - 1)
+        vals.append(w)
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    keep = v > 0
+    adj = sp.coo_matrix((v[keep], (r[keep], c[keep])), shape=(n, n)).tocsr()
+    adj = (adj + adj.T).tocsr()
+    adj.sum_duplicates()
+    return adj
+
+
+def laplacian(adjacency):
+    """Graph Laplacian ``L = D - A`` of a conductance adjacency matrix (CSR)."""
+    a = sp.csr_matrix(adjacency)
+    a = a - sp.diags(a.diagonal())
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    return (sp.diags(deg) - a).tocsr()
+
+
+def components(adjacency):
+    """Connected components as a list of sorted node-index arrays."""
+    n = adjacency.shape[0]
+    if n == 0:
+        return []
+    ncomp, labels = connected_components(adjacency, directed=False)
+    order = np.argsort(labels, kind="stable")
+    splits = np.cumsum(np.bincount(labels, minlength=ncomp))[:-1]
+    return [np.sort(c) for c in np.split(order, splits)]

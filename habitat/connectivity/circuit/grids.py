@@ -1,0 +1,156 @@
+"""Read and write the grids and tables of Circuitscape jobs (ASCII grid, gzip, GeoTIFF)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from habitat.errors import InputFileError
+
+CS_NODATA = -9999.0
+
+
+@dataclass(frozen=True)
+class GridMeta:
+    """Header of an ASCII grid (lower-left corner, square cells)."""
+
+    ncols: int
+    nrows: int
+    xllcorner: float
+    yllcorner: float
+    cellsize: float
+    nodata: float | None
+
+
+def _open_text(path):
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found; check the path in the job file")
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except OSError as exc:
+            raise InputFileError(f"{path}: not a valid gzip file ({exc}); re-export it") from exc
+    return data.decode("utf-8", errors="replace")
+
+
+def is_geotiff(path):
+    """Whether ``path`` names a GeoTIFF (``.tif``/``.tiff``, optionally gzipped)."""
+    name = str(path).lower().removesuffix(".gz")
+    return name.endswith(".tif") or name.endswith(".tiff")
+
+
+def read_grid(path):
+    """Read a grid; nodata cells become -9999 (Circuitscape's convention).
+
+    Returns
+    -------
+    values : numpy.ndarray of float64
+    meta : GridMeta
+    """
+    path = Path(path)
+    if is_geotiff(path):
+        return _read_geotiff(path)
+    text = _open_text(path)
+    lines = text.splitlines()
+    header = {}
+    k = 0
+    while k < len(lines) and lines[k].strip() and lines[k].split()[0][0].isalpha():
+        key, val = lines[k].split()[:2]
+        header[key.lower()] = val
+        k += 1
+    try:
+        meta = GridMeta(int(header["ncols"]), int(header["nrows"]),
+                        float(header.get("xllcorner", header.get("xllcenter", 0))),
+                        float(header.get("yllcorner", header.get("yllcenter", 0))),
+                        float(header["cellsize"]),
+                        float(header["nodata_value"]) if "nodata_value" in header else None)
+        values = np.loadtxt(io.StringIO("\n".join(lines[k:])), dtype=np.float64, ndmin=2)
+    except (KeyError, ValueError) as exc:
+        raise InputFileError(f"{path}: not a valid ASCII grid ({exc}); fix the header or values") from exc
+    if values.shape != (meta.nrows, meta.ncols):
+        raise InputFileError(
+            f"{path}: header says {meta.nrows} x {meta.ncols} cells but holds {values.shape}; "
+            "fix the grid"
+        )
+    if meta.nodata is not None:
+        values[values == meta.nodata] = CS_NODATA
+    return values, meta
+
+
+def _read_geotiff(path):
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found; check the path in the job file")
+    try:
+        if path.name.endswith(".gz"):
+            with MemoryFile(gzip.decompress(path.read_bytes())) as mem, mem.open() as src:
+                arr, tr, nod = src.read(1).astype(np.float64), src.transform, src.nodata
+        else:
+            with rasterio.open(path) as src:
+                arr, tr, nod = src.read(1).astype(np.float64), src.transform, src.nodata
+    except rasterio.errors.RasterioError as exc:
+        raise InputFileError(f"{path}: cannot read GeoTIFF ({exc}); re-export it") from exc
+    nrows, ncols = arr.shape
+    meta = GridMeta(ncols, nrows, tr.c, tr.f + tr.e * nrows, tr.a, nod)
+    if nod is not None:
+        arr[arr == nod] = CS_NODATA
+    return arr, meta
+
+
+def read_table(path):
+    """Whitespace-separated numeric table (2-D float array)."""
+    text = _open_text(path)
+    try:
+        return np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise InputFileError(f"{path}: not a numeric table ({exc}); fix the file") from exc
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _fmt(x):
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.10g}"
+
+
+def format_table(rows):
+    """Space-separated rows with up to 10 significant digits (Circuitscape style)."""
+    arr = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+    return "".join(" ".join(_fmt(v) for v in row) + "\n" for row in arr)
+
+
+def write_ascii_grid(path, values, meta):
+    """Write an ASCII grid with Circuitscape's header layout; values rounded to 8 decimals."""
+    vals = np.round(np.asarray(values, dtype=np.float64), 8)
+    nod = CS_NODATA if meta.nodata is None else meta.nodata
+    head = (f"ncols         {meta.ncols}\nnrows         {meta.nrows}\n"
+            f"xllcorner     {meta.xllcorner!r}\nyllcorner     {meta.yllcorner!r}\n"
+            f"cellsize      {meta.cellsize!r}\nNODATA_value  {nod!r}\n")
+    buf = io.StringIO()
+    np.savetxt(buf, vals, fmt="%.10g", delimiter=" ")
+    return atomic_write_text(path, head + buf.getvalue())
