@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
+from habitat.params import IngestParams, PatchesParams, SuitabilityParams
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -148,25 +149,12 @@ class Inputs(Strict):
         return out
 
 
-class IngestParams(Strict):
-    """Parameters of the ingest stage."""
-
-    floodplain_buffer_m: float = Field(
-        3000.0, gt=0, description="tree/shrub/wetland count as tugai within this distance of a river [A]"
-    )
-    context_pad_m: float = Field(
-        5000.0, ge=0, description="distances are computed on the grid grown by this margin, so features "
-        "just outside the study area count (at least the largest threat distance)",
-    )
-    unknown_landcover_codes: Literal["error", "nodata"] = Field(
-        "error", description="what to do with land-cover codes missing from the crosswalk"
-    )
-
-
 class StagesConfig(Strict):
     """Parameters per stage; a stage listed here runs (with its dependencies)."""
 
     ingest: IngestParams | None = None
+    suitability: SuitabilityParams | None = None
+    patches: PatchesParams | None = None
 
 
 class Pipeline(Strict):

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from rasterio import features
 
-from habitat.config import IngestParams, VectorInput
+from habitat.config import VectorInput
+from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid

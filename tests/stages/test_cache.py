@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from habitat.config import IngestParams
+from habitat.params import IngestParams
 from habitat.grid import GridSpec
 from habitat.stages.cache import file_sha256, input_sha256, stage_key
 from habitat.stages.ingest import STAGE

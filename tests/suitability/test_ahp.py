@@ -66,15 +66,3 @@ def test_invalid_matrices_rejected(matrix):
 
 def test_ri_table_values_from_methods():
     assert [RANDOM_INDEX_SAATY_1980[n] for n in (3, 4, 5, 6, 7)] == [0.58, 0.90, 1.12, 1.24, 1.32]
-
-
-def test_default_criteria_config_weights_are_consistent():
-    import yaml
-    from pathlib import Path
-
-    cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "suitability" / "criteria.yaml").read_text())
-    ahp = cfg["combination"]["ahp"]
-    r = ahp_weights(ahp["matrix"], names=ahp["names"])
-    assert r.consistent
-    assert set(r.weights) == {c["name"] for c in cfg["criteria"]}
-    assert_allclose(list(r.weights.values()), [0.4236, 0.2270, 0.1223, 0.2270], atol=5e-5)

@@ -182,12 +182,3 @@ def test_cover_within_radius_chunked_equals_whole():
     assert_allclose(blocks, whole, rtol=1e-12)
     arr = xr.DataArray(da.from_array(cover, chunks=(3, 3)), dims=("y", "x"))
     assert_allclose(cover_within_radius(arr, radius_m=25.0, cell_size_m=10.0).values, whole, rtol=1e-12)
-
-
-def test_default_class_score_table_scores_every_class():
-    from pathlib import Path
-
-    table = pd.read_csv(Path(__file__).resolve().parents[2] / "config" / "suitability" / "habitat_class_scores.csv")
-    assert table["provenance"].str.len().min() > 0
-    out = class_scores(table["code"].to_numpy(), table[["code", "score"]])
-    assert_allclose(out, table["score"].to_numpy())

@@ -188,15 +188,3 @@ def test_patch_polygons_areas_and_validity():
     assert gdf.geometry.is_valid.all()
     # patch 4 is the single cell at row 4, col 0: x 0..100, y -500..-400
     assert_allclose(gdf.geometry.iloc[3].bounds, (0.0, -500.0, 100.0, -400.0))
-
-
-def test_default_patch_config_matches_code_default():
-    from pathlib import Path
-
-    import yaml
-
-    cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "suitability" / "patches.yaml").read_text())
-    assert cfg["density_per_km2"] == DEFAULT_DENSITY_PER_KM2
-    assert cfg["connectivity"] == 8
-    lo, hi = cfg["density_range_per_km2"]
-    assert lo <= cfg["density_per_km2"] <= hi

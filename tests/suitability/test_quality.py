@@ -274,22 +274,6 @@ def test_access_out_of_range_and_non_square_cells():
         _call(lulc=lulc, threats={"settlements": grid(SETTLEMENTS).assign_coords(y=[0.0, -20.0]), "roads": grid(ROADS).assign_coords(y=[0.0, -20.0])})
 
 
-def test_default_threat_and_sensitivity_tables_run():
-    from pathlib import Path
-
-    cfg = Path(__file__).resolve().parents[2] / "config" / "suitability"
-    threats = pd.read_csv(cfg / "threats.csv")
-    sens = pd.read_csv(cfg / "sensitivity.csv")
-    scores = pd.read_csv(cfg / "habitat_class_scores.csv")
-    assert sens["lucode"].tolist() == scores["code"].tolist()
-    assert_allclose(sens["habitat"], scores["score"])  # habitat column is the class score
-    lulc = grid(np.arange(1, 9).reshape(2, 4), cell_m=100.0)
-    layers = {name: grid(np.zeros((2, 4)), cell_m=100.0) for name in threats["threat"]}
-    ds = habitat_quality(lulc, layers, threat_table=threats, sensitivity_table=sens, half_saturation=0.5)
-    # no threat present: D = 0 and Q = H everywhere
-    assert_allclose(ds["degradation"].values, np.zeros((2, 4)))
-    assert_allclose(ds["quality"].values, sens["habitat"].to_numpy().reshape(2, 4))
-
 
 def test_threats_given_as_distances_equal_threats_given_as_layers():
     import numpy as np

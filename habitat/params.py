@@ -1,0 +1,165 @@
+"""Parameter models of the stages (the ``stages:`` section of a pipeline file).
+
+Every model is frozen and rejects unknown keys. Defaults for the deer live in ``config/`` with
+their provenance and are loaded here, so a pipeline that says ``suitability: {}`` gets them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from habitat.io.landcover import HABITAT_CLASSES
+
+#: Shipped default parameter files (config/ sits beside the package in the repository).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+HabitatClass = Literal[
+    "tugai_forest", "tugai_shrub", "reed_wetland", "water", "grassland",
+    "cropland", "built", "bare", "snow", "other",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+@cache
+def _defaults(name: str) -> dict:
+    return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
+
+
+# -- ingest ---------------------------------------------------------------------------------
+class IngestParams(Strict):
+    """Parameters of the ingest stage."""
+
+    floodplain_buffer_m: float = Field(
+        3000.0, gt=0, description="tree/shrub/wetland count as tugai within this distance of a river [A]"
+    )
+    context_pad_m: float = Field(
+        5000.0, ge=0, description="distances are computed on the grid grown by this margin, so features "
+        "just outside the study area count (at least the largest threat distance)",
+    )
+    unknown_landcover_codes: Literal["error", "nodata"] = Field(
+        "error", description="what to do with land-cover codes missing from the crosswalk"
+    )
+
+
+# -- suitability ----------------------------------------------------------------------------
+#: Layers a suitability criterion may read (outputs of ingest, plus the stage's own quality).
+CriterionLayer = Literal[
+    "habitat_class", "tugai_cover", "water_distance_m", "river_distance_m", "settlement_distance_m",
+    "road_distance_m", "canal_distance_m", "cropland_distance_m", "protected_fraction", "quality",
+]
+MembershipName = Literal["large", "small", "gaussian", "near", "linear", "exponential_decay", "class_scores"]
+ThreatName = Literal["settlements", "roads", "canals", "cropland"]
+
+
+class CriterionParams(Strict):
+    """One criterion on the layer it is keyed by: an optional neighbourhood mean, then a
+    membership function."""
+
+    function: MembershipName
+    params: dict[str, float] = Field(default_factory=dict, description="keyword parameters of the function")
+    class_scores: dict[HabitatClass, float] | None = Field(
+        None, description="score in [0, 1] per habitat class (function class_scores)"
+    )
+    radius_m: float | None = Field(None, gt=0, description="mean of the layer within this radius first")
+    provenance: str = ""
+
+    @model_validator(mode="after")
+    def _scores_for_class_function(self) -> CriterionParams:
+        if (self.function == "class_scores") != (self.class_scores is not None):
+            raise ValueError("class_scores is required with function class_scores, and only with it")
+        return self
+
+
+class AHPParams(Strict):
+    """Pairwise comparison matrix over the criteria, in the order of ``criteria``."""
+
+    matrix: list[list[float]]
+    accept_inconsistent: bool = False
+
+
+class ThreatParams(Strict):
+    """One threat (InVEST Habitat Quality threat table row)."""
+
+    max_dist_m: float = Field(gt=0)
+    weight: float = Field(gt=0)
+    decay: Literal["linear", "exponential"]
+    provenance: str = ""
+
+
+class SensitivityParams(Strict):
+    """Habitat score H_j and sensitivity S_jr to each threat, for one habitat class."""
+
+    habitat: float = Field(ge=0, le=1)
+    settlements: float = Field(0.0, ge=0, le=1)
+    roads: float = Field(0.0, ge=0, le=1)
+    canals: float = Field(0.0, ge=0, le=1)
+    cropland: float = Field(0.0, ge=0, le=1)
+
+
+class SuitabilityParams(Strict):
+    """Criteria, their combination, hard constraints and threat degradation (METHODS.md 1-2)."""
+
+    criteria: dict[CriterionLayer, CriterionParams] = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["criteria"]
+    )
+    combination: Literal[
+        "weighted_linear", "weighted_geometric_mean", "fuzzy_and", "fuzzy_or", "fuzzy_product",
+        "fuzzy_sum", "fuzzy_gamma",
+    ] = "weighted_linear"
+    gamma: float | None = Field(None, ge=0, le=1)
+    weights: dict[str, float] | None = Field(None, description="weights by criterion name (or give ahp)")
+    ahp: AHPParams | None = Field(default_factory=lambda: _defaults("suitability/defaults.yaml")["ahp"])
+    exclude_classes: list[HabitatClass] = Field(
+        default_factory=lambda: ["built"], description="hard constraint: these classes score 0"
+    )
+    floodplain_only: bool = Field(True, description="hard constraint: 0 outside the floodplain mask")
+    threats: dict[ThreatName, ThreatParams] = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["threats"]
+    )
+    sensitivity: dict[HabitatClass, SensitivityParams] = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["sensitivity"]
+    )
+    half_saturation: float = Field(0.5, gt=0, description="InVEST half-saturation constant k")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SuitabilityParams:
+        names = list(self.criteria)
+        weighted = self.combination in ("weighted_linear", "weighted_geometric_mean")
+        if weighted and self.weights is not None:
+            if set(self.weights) != set(names):
+                raise ValueError(f"weights must name exactly the criteria {names}")
+        if weighted and self.weights is None and self.ahp is None:
+            raise ValueError("a weighted combination needs weights or ahp")
+        if self.ahp is not None and len(self.ahp.matrix) != len(names):
+            raise ValueError(f"ahp.matrix must be {len(names)} x {len(names)} (one row per criterion, in order)")
+        if not weighted and self.weights is not None:
+            raise ValueError(f"combination {self.combination} takes no weights; remove them")
+        for layer, criterion in self.criteria.items():
+            if (criterion.function == "class_scores") != (layer == "habitat_class"):
+                raise ValueError(f"criteria.{layer}: class_scores is the function for habitat_class, and only for it")
+        if self.combination == "fuzzy_gamma" and self.gamma is None:
+            raise ValueError("fuzzy_gamma needs gamma in [0, 1]")
+        missing = [c for c in HABITAT_CLASSES if c not in self.sensitivity]
+        if missing:
+            raise ValueError(f"sensitivity lacks the classes {missing}")
+        return self
+
+
+# -- patches --------------------------------------------------------------------------------
+class PatchesParams(Strict):
+    """Habitat patches from suitability (METHODS.md 3; DOMAIN.md 3.4 and 8)."""
+
+    threshold: float = Field(0.5, ge=0, le=1, description="suitability >= threshold is habitat [A]")
+    neighbours: Literal[4, 8] = Field(8, description="patch rule (FRAGSTATS default 8)")
+    min_patch_area_ha: float = Field(50.0, ge=0, description="drop smaller patches [A]")
+    edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A]")
+    density_per_km2: float = Field(5.0, gt=0, description="sustainable density, DOMAIN.md 8: 5-10 [A]")
+    usable_area: Literal["area", "core_area", "quality_weighted"] = "area"

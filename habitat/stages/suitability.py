@@ -1,0 +1,161 @@
+"""The suitability stage: criteria memberships, threat degradation and quality, combination."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from habitat.errors import ConfigError
+from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.layers import make_layer
+from habitat.params import CriterionLayer, SuitabilityParams
+from habitat.stages import ingest
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.suitability.ahp import ahp_weights
+from habitat.suitability.combine import apply_constraints, combine_memberships
+from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
+from habitat.suitability.quality import habitat_quality
+
+_SCORE = dict(kind="raster", dtype="float32", units="score 0-1", nodata=float("nan"))
+
+#: Ingest layer behind each criterion layer name and each threat.
+CRITERION_SOURCES = {
+    "habitat_class": "habitat_class_current",
+    "tugai_cover": "tugai_cover_current",
+    "water_distance_m": "water_distance_m",
+    "river_distance_m": "river_distance_m",
+    "settlement_distance_m": "settlement_distance_m",
+    "road_distance_m": "road_distance_m",
+    "canal_distance_m": "canal_distance_m",
+    "cropland_distance_m": "cropland_distance_m",
+    "protected_fraction": "protected_fraction",
+}
+THREAT_SOURCES = {
+    "settlements": "settlement_distance_m",
+    "roads": "road_distance_m",
+    "canals": "canal_distance_m",
+    "cropland": "cropland_distance_m",
+}
+
+_OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m", "protected_fraction"}
+INPUTS = tuple(
+    ingest.STAGE.output(layer_id).model_copy(update={"optional": layer_id in _OPTIONAL_INPUTS})
+    for layer_id in ("habitat_class_current", "floodplain", *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}))
+)
+OUTPUTS = (
+    LayerSpec(id="suitability", **_SCORE, doc="combined habitat suitability after hard constraints"),
+    LayerSpec(id="degradation", kind="raster", dtype="float32", units="InVEST D", nodata=float("nan"),
+              doc="total threat degradation D_x (InVEST Habitat Quality 3.20)"),
+    LayerSpec(id="quality", **_SCORE, doc="habitat quality Q_x (InVEST Habitat Quality 3.20)"),
+    *(LayerSpec(id=f"membership_{name}", **_SCORE, optional=True, doc=f"membership of the {name} criterion")
+      for name in get_args(CriterionLayer)),
+    LayerSpec(id="criteria", kind="table", doc="criteria: function, parameters, weight, provenance; AHP consistency"),
+)
+
+
+def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
+    if name == "quality":
+        return quality
+    source = CRITERION_SOURCES[name]
+    if source not in ctx.inputs:
+        raise ConfigError(
+            f"stages.suitability.criteria.{name}: needs layer {source}, which ingest did not write "
+            "(give the matching input, or drop the criterion)"
+        )
+    return ctx.inputs[source].astype(np.float64)
+
+
+def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, float] | None, dict]:
+    if params.combination not in ("weighted_linear", "weighted_geometric_mean"):
+        return None, {}
+    if params.weights is not None:
+        total = sum(params.weights.values())
+        return {k: v / total for k, v in params.weights.items()}, {}
+    result = ahp_weights(params.ahp.matrix, names=names, accept_inconsistent=params.ahp.accept_inconsistent)
+    stats = {"ahp_lambda_max": result.lambda_max, "ahp_ci": result.ci, "ahp_cr": result.cr,
+             "ahp_ri": result.ri, "ahp_ri_table": result.ri_table}
+    return {name: float(result.weights[name]) for name in names}, stats
+
+
+def run_suitability(ctx: StageContext) -> dict[str, Any]:
+    """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2)."""
+    params: SuitabilityParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    if grid.is_geographic:
+        raise ConfigError("grid.crs: the suitability stage needs a projected grid in metres (e.g. 'default')")
+    classes = ctx.inputs["habitat_class_current"]
+    valid = classes.values > 0
+    codes = {name: HABITAT_CLASS_CODES[name] for name in params.sensitivity}
+
+    threats = {name: ctx.inputs[THREAT_SOURCES[name]] for name in params.threats if THREAT_SOURCES[name] in ctx.inputs}
+    for name in sorted(set(params.threats) - set(threats)):
+        ctx.log(f"threat {name}: no {THREAT_SOURCES[name]} layer (input not given); left out")
+    threat_table = pd.DataFrame(
+        [{"threat": n, "max_dist_m": t.max_dist_m, "weight": t.weight, "decay": t.decay}
+         for n, t in params.threats.items() if n in threats]
+    )
+    sensitivity = pd.DataFrame(
+        [{"lucode": codes[c], "habitat": s.habitat, **{n: getattr(s, n) for n in threats}}
+         for c, s in params.sensitivity.items()]
+    )
+    if threats:
+        hq = habitat_quality(classes, {}, threat_distances_m=threats, threat_table=threat_table,
+                             sensitivity_table=sensitivity, half_saturation=params.half_saturation, lulc_nodata=0)
+        degradation, quality = hq["degradation"], hq["quality"]
+    else:
+        habitat_score = np.zeros(256)
+        habitat_score[list(codes.values())] = [s.habitat for s in params.sensitivity.values()]
+        quality = classes.copy(data=np.where(valid, habitat_score[classes.values], np.nan))
+        degradation = classes.copy(data=np.where(valid, 0.0, np.nan))
+
+    memberships: dict[str, xr.DataArray] = {}
+    for name, criterion in params.criteria.items():
+        values = _criterion_values(name, ctx, quality)
+        if criterion.radius_m is not None:
+            values = cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.resolution)
+        if criterion.function == "class_scores":
+            table = {HABITAT_CLASS_CODES[c]: v for c, v in criterion.class_scores.items()}
+            membership = class_scores(classes, table, nodata=0)
+        else:
+            membership = apply_membership(values, criterion.function, criterion.params)
+        memberships[name] = xr.where(valid, membership, np.nan)
+
+    weights, ahp_stats = _weights(params, list(memberships))
+    score = combine_memberships(memberships, method=params.combination, weights=weights, gamma=params.gamma)
+    constraints = {"exclude_classes": classes.copy(data=~np.isin(classes.values, [codes[c] for c in params.exclude_classes]))}
+    if params.floodplain_only:
+        constraints["floodplain"] = ctx.inputs["floodplain"] > 0
+    score = apply_constraints(score, constraints)
+
+    def raster(name: str, data: xr.DataArray, units: str) -> xr.DataArray:
+        array = np.where(valid, np.asarray(data, dtype=np.float64), np.nan).astype(np.float32)
+        return make_layer(array, grid, name=name, units=units)
+
+    out: dict[str, Any] = {
+        "suitability": raster("suitability", score, "score 0-1"),
+        "degradation": raster("degradation", degradation, "InVEST D"),
+        "quality": raster("quality", quality, "score 0-1"),
+    }
+    for name, membership in memberships.items():
+        out[f"membership_{name}"] = raster(f"membership_{name}", membership, "score 0-1")
+    out["criteria"] = pd.DataFrame(
+        [{"criterion": name, "function": c.function, "radius_m": c.radius_m,
+          "params": ";".join(f"{k}={v}" for k, v in sorted(c.params.items())),
+          "weight": None if weights is None else weights[name], "provenance": c.provenance, **ahp_stats}
+         for name, c in params.criteria.items()]
+    )
+    return out
+
+
+STAGE = StageSpec(
+    id="suitability",
+    version="1",
+    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, constraints.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    params=SuitabilityParams,
+    run=run_suitability,
+)

@@ -1,0 +1,74 @@
+"""The suitability stage on the tiny project: whole arrays derived by hand."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import yaml
+
+from habitat.params import SuitabilityParams
+from habitat.stages.runner import run_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import ORIGIN_X, ORIGIN_Y, UTM, write_project  # noqa: E402
+
+SCORES = {"tugai_forest": 1.0, "tugai_shrub": 0.8, "reed_wetland": 0.6, "water": 0.3, "grassland": 0.2,
+          "cropland": 0.1, "built": 0.9, "bare": 0.05, "snow": 0.0, "other": 0.1}
+
+
+def _run(tmp_path: Path, suitability: dict) -> Path:
+    pipeline = write_project(tmp_path / "p", ingest={"floodplain_buffer_m": 150})
+    data = yaml.safe_load(pipeline.read_text())
+    data["grid"] = {"crs": UTM, "resolution_m": 100,
+                    "bounds": [ORIGIN_X + 200, ORIGIN_Y - 2200, ORIGIN_X + 2800, ORIGIN_Y - 200]}
+    data["stages"]["suitability"] = suitability
+    pipeline.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out)
+    return out
+
+
+def _read(out: Path, stage: str, name: str) -> np.ndarray:
+    with rasterio.open(out / stage / f"{name}.tif") as ds:
+        return ds.read(1)
+
+
+def test_class_scores_with_constraints(tmp_path):
+    out = _run(tmp_path, {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
+                          "weights": {"habitat_class": 1.0}, "ahp": None})
+    classes = _read(out, "ingest", "habitat_class_current")
+    floodplain = _read(out, "ingest", "floodplain")
+    lookup = np.array([np.nan, *SCORES.values()])
+    expected = lookup[classes] * floodplain * (classes != 7)  # built (7) excluded even with score 0.9
+    np.testing.assert_allclose(_read(out, "suitability", "suitability"), expected.astype(np.float32))
+    np.testing.assert_allclose(_read(out, "suitability", "membership_habitat_class"), lookup[classes].astype(np.float32))
+
+
+def test_quality_from_one_threat_by_hand(tmp_path):
+    params = {
+        "criteria": {"quality": {"function": "linear", "params": {"minimum": 0.0, "maximum": 1.0}}},
+        "weights": {"quality": 1.0}, "ahp": None, "floodplain_only": False, "exclude_classes": [],
+        "threats": {"cropland": {"max_dist_m": 400, "weight": 1.0, "decay": "linear"}},
+        "sensitivity": {c: {"habitat": 1.0, "cropland": 1.0} for c in SCORES},
+        "half_saturation": 0.5,
+    }
+    out = _run(tmp_path, params)
+    dist = _read(out, "ingest", "cropland_distance_m").astype(np.float64)
+    d = np.where(dist > 400, 0.0, 1 - dist / 400)
+    q = 1 - d**2.5 / (d**2.5 + 0.5**2.5)
+    np.testing.assert_allclose(_read(out, "suitability", "degradation"), d.astype(np.float32), atol=1e-6)
+    np.testing.assert_allclose(_read(out, "suitability", "quality"), q.astype(np.float32), atol=1e-6)
+    np.testing.assert_allclose(_read(out, "suitability", "suitability"), q.astype(np.float32), atol=1e-6)
+
+
+def test_defaults_are_complete_and_consistent():
+    params = SuitabilityParams()
+    assert list(params.criteria) == ["habitat_class", "tugai_cover", "water_distance_m", "quality"]
+    assert all(c.provenance for c in params.criteria.values())
+    assert all(t.provenance for t in params.threats.values())
+    from habitat.suitability.ahp import ahp_weights
+
+    result = ahp_weights(params.ahp.matrix, names=list(params.criteria))
+    assert result.cr < 0.10
+    np.testing.assert_allclose(list(result.weights.values()), [0.4236, 0.2270, 0.1223, 0.2270], atol=5e-5)
