@@ -157,7 +157,9 @@ class SuitabilityParams(Strict):
 class PatchesParams(Strict):
     """Habitat patches from suitability (METHODS.md 3; DOMAIN.md 3.4 and 8)."""
 
-    threshold: float = Field(0.5, ge=0, le=1, description="suitability >= threshold is habitat [A]")
+    threshold: float = Field(
+        0.6, ge=0, le=1, description="suitability >= threshold is habitat [A]; above open water (about 0.54)"
+    )
     neighbours: Literal[4, 8] = Field(8, description="patch rule (FRAGSTATS default 8)")
     min_patch_area_ha: float = Field(50.0, ge=0, description="drop smaller patches [A]")
     edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A]")

@@ -1,0 +1,70 @@
+"""The patches stage: habitat patches from suitability, with area, core, quality and capacity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from habitat.errors import ConfigError
+from habitat.layers import make_layer
+from habitat.params import PatchesParams
+from habitat.stages import ingest, suitability
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.suitability.patches import habitat_mask, label_patches, patch_polygons, patch_table
+
+INPUTS = (
+    suitability.STAGE.output("suitability"),
+    suitability.STAGE.output("quality"),
+    ingest.STAGE.output("populations"),
+)
+OUTPUTS = (
+    LayerSpec(id="patch_id", kind="raster", dtype="int32", units="patch id (1..n)", nodata=0,
+              doc="habitat patches (suitability >= threshold, min area applied), 0 = no patch"),
+    LayerSpec(id="patches", kind="vector", doc="patch outlines with the patch table's attributes"),
+    LayerSpec(id="patch_table", kind="table",
+              doc="per patch: area_ha, core_area_ha, mean suitability and quality, usable area, capacity, sites"),
+)
+
+
+def run_patches(ctx: StageContext) -> dict[str, Any]:
+    """Threshold suitability, label patches (8- or 4-neighbour), drop small ones, describe them."""
+    params: PatchesParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    if grid.is_geographic:
+        raise ConfigError("grid.crs: the patches stage needs a projected grid in metres (e.g. 'default')")
+    suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
+    labels = label_patches(
+        habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.resolution,
+        connectivity=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
+    )
+    labels = np.asarray(labels, dtype=np.int32)
+    layer = make_layer(labels, grid, name="patch_id", nodata=0)
+    sites = None
+    if "populations" in ctx.inputs:
+        pops = ctx.inputs["populations"]
+        sites = pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y})
+    table = patch_table(
+        layer, cell_size_m=grid.resolution, suitability=suit, quality=quality,
+        edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
+        usable_area=params.usable_area, sites=sites,
+    )
+    ctx.log(f"{len(table)} patches at suitability >= {params.threshold} and >= {params.min_patch_area_ha} ha")
+    if len(table):
+        polygons = patch_polygons(layer, crs=grid.pyproj_crs).merge(table, on="patch_id", how="left")
+    else:
+        polygons = gpd.GeoDataFrame(table.assign(geometry=None), geometry="geometry", crs=grid.pyproj_crs)
+    return {"patch_id": layer, "patches": polygons, "patch_table": table}
+
+
+STAGE = StageSpec(
+    id="patches",
+    version="1",
+    doc="Habitat patches: threshold, 8-neighbour labels, minimum area, core area, quality, capacity.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    params=PatchesParams,
+    run=run_patches,
+)
