@@ -12,7 +12,7 @@ from rasterio import features
 
 from habitat.config import VectorInput
 from habitat.params import IngestParams
-from habitat.errors import ConfigError, HabitatError, NoOverlapError
+from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid
 from habitat.io.landcover import HABITAT_CLASS_CODES as CLASS
@@ -59,6 +59,8 @@ OUTPUTS = (
               doc="reporting units in the grid CRS with unit_index, unit_id, unit_name"),
     LayerSpec(id="populations", kind="vector", optional=True,
               doc="population sites in the grid CRS with site_id, site_name, count"),
+    LayerSpec(id="census", kind="table", optional=True,
+              doc="population census series: site_id, year, count, method, source (sorted)"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )
@@ -211,10 +213,37 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
             geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
         ).sort_values("site_id", kind="stable").reset_index(drop=True)
 
+    if inputs.census is not None:
+        out["census"] = _keyed("inputs.census", lambda: read_census(inputs.census.path))
+
     counts = ["features", "repaired", "empty_dropped", "cells"]
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
     return out
+
+
+CENSUS_COLUMNS = ("site_id", "year", "count", "method", "source")
+
+
+def read_census(path) -> pd.DataFrame:
+    """Read a census CSV (site_id, year, count, method, source), checked and sorted."""
+    if not path.exists():
+        raise InputFileError(f"{path}: file not found; check the path")
+    try:
+        table = pd.read_csv(path, dtype={"site_id": str, "method": str, "source": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]}); fix the file") from exc
+    missing = [c for c in CENSUS_COLUMNS if c not in table.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing columns {missing}; a census needs {', '.join(CENSUS_COLUMNS)}")
+    for column in ("year", "count"):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table.index[values.isna() | (values < 0)]
+        if len(bad):
+            raise ConfigError(f"{path}: row {int(bad[0]) + 2}: {column} must be a number >= 0")
+        table[column] = values.astype(np.int64)
+    table = table[list(CENSUS_COLUMNS)].fillna("")
+    return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)
 
 
 def _unit_raster(units: gpd.GeoDataFrame, grid: GridSpec) -> np.ndarray:

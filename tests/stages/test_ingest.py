@@ -57,3 +57,21 @@ def test_features_outside_the_study_area_count_in_distances(tmp_path):
     dist = _read(out, "settlement_distance_m")
     assert dist[0, 8] == 200.0
     assert dist[1, 8] == 300.0
+
+
+def test_census_is_checked_and_sorted(tmp_path):
+    import pytest
+
+    from habitat.errors import ConfigError
+    from habitat.stages.ingest import read_census
+
+    path = tmp_path / "census.csv"
+    path.write_text("site_id,year,count,method,source\nB,2010,5,aerial,x\nA,2012,7,ground,y\nA,2001,3,ground,y\n")
+    table = read_census(path)
+    assert table[["site_id", "year", "count"]].values.tolist() == [["A", 2001, 3], ["A", 2012, 7], ["B", 2010, 5]]
+    path.write_text("site_id,year,count,method,source\nA,2001,many,ground,y\n")
+    with pytest.raises(ConfigError, match="row 2: count"):
+        read_census(path)
+    path.write_text("site,year,count\nA,2001,3\n")
+    with pytest.raises(ConfigError, match="missing columns"):
+        read_census(path)
