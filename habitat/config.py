@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
-from habitat.params import IngestParams, PatchesParams, SuitabilityParams
+from habitat.params import ConnectivityParams, IngestParams, PatchesParams, ResistanceParams, SuitabilityParams
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -93,6 +93,11 @@ class ReportingUnitsInput(VectorInput):
     name_column: str = "name"
 
 
+class ProtectedAreasInput(VectorInput):
+    id_column: str = "pa_id"
+    name_column: str = "name"
+
+
 class PopulationsInput(VectorInput):
     id_column: str = "site_id"
     name_column: str = "name"
@@ -118,7 +123,7 @@ class Inputs(Strict):
     canals: VectorInput | None = None
     roads: VectorInput | None = None
     settlements: VectorInput | None = None
-    protected_areas: VectorInput | None = None
+    protected_areas: ProtectedAreasInput | None = None
     reporting_units: ReportingUnitsInput | None = None
     populations: PopulationsInput | None = None
     census: TableInput | None = None
@@ -155,6 +160,8 @@ class StagesConfig(Strict):
     ingest: IngestParams | None = None
     suitability: SuitabilityParams | None = None
     patches: PatchesParams | None = None
+    resistance: ResistanceParams | None = None
+    connectivity: ConnectivityParams | None = None
 
 
 class Pipeline(Strict):

@@ -165,3 +165,51 @@ class PatchesParams(Strict):
     edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A]")
     density_per_km2: float = Field(5.0, gt=0, description="sustainable density, DOMAIN.md 8: 5-10 [A]")
     usable_area: Literal["area", "core_area", "quality_weighted"] = "area"
+
+
+# -- resistance -----------------------------------------------------------------------------
+class ResistanceParams(Strict):
+    """Resistance from suitability plus barrier overrides (METHODS.md 5; DOMAIN.md 3.3)."""
+
+    transform: Literal["linear", "negative_exponential"] = Field(
+        "negative_exponential", description="suitability -> resistance (Keeley et al. 2016 for the exponential)"
+    )
+    shape: float = Field(8.0, gt=0, description="shape c of the negative exponential (Keeley et al. 2016 use 0.25-16)")
+    min_resistance: float = Field(1.0, gt=0)
+    max_resistance: float = Field(100.0, gt=0)
+    barrier_classes: dict[HabitatClass, float | None] = Field(
+        default_factory=lambda: {"built": None, "water": 300.0},
+        description="resistance per habitat class overriding the transform; null = impassable. "
+        "DOMAIN.md 3.3: settlements are barriers; main channels hinder crossing (Ili, WWF 2007) [A]",
+    )
+    canal_resistance: float | None = Field(
+        500.0, gt=0, description="resistance of canal cells; null = impassable (DOMAIN.md 3.3) [A]"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> ResistanceParams:
+        if self.max_resistance <= self.min_resistance:
+            raise ValueError("max_resistance must exceed min_resistance")
+        return self
+
+
+# -- connectivity (least cost and graph) ----------------------------------------------------
+class ConnectivityParams(Strict):
+    """Least-cost corridors between populations, barrier scores and patch graph indices."""
+
+    neighbours: Literal[4, 8, 16] = Field(8, description="moves: 16 adds knight's moves (GRASS r.cost -k)")
+    core_radius_m: float = Field(
+        1000.0, gt=0, description="population core = passable cells within this radius of the site point [A]"
+    )
+    nearest: int | None = Field(None, ge=1, description="link each population to its k nearest by LCD; null = all pairs")
+    corridor_cutoff: float | None = Field(
+        50_000.0, gt=0, description="keep corridor cells with NLCC below this (resistance x m) [A]"
+    )
+    barrier_radii_m: list[float] = Field(
+        default_factory=lambda: [300.0, 600.0, 1000.0], description="restoration window radii (McRae et al. 2012) [A]"
+    )
+    pc_distance: float = Field(
+        20_000.0, gt=0, description="cost distance (resistance x m) at which dispersal probability is pc_probability [A]"
+    )
+    pc_probability: float = Field(0.5, gt=0, lt=1)
+    max_graph_patches: int = Field(300, ge=2, description="largest patches kept for graph indices (one cost run each)")

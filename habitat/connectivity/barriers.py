@@ -121,7 +121,7 @@ def barrier_improvement(
     min_b = ndimage.minimum_filter(
         np.nan_to_num(cwd_b, nan=np.inf), footprint=ring, mode="constant", cval=np.inf
     )
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         score = (lcd - min_a - min_b - diameter) / diameter
     score[~np.isfinite(score)] = 0.0
     np.maximum(score, 0.0, out=score)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from rasterio import features
 
-from habitat.config import VectorInput
+from habitat.config import ProtectedAreasInput, VectorInput
 from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
@@ -53,6 +53,8 @@ OUTPUTS = (
     LayerSpec(id="cropland_distance_m", **_DIST, doc="distance to the nearest cropland cell"),
     LayerSpec(id="protected_fraction", **_FRAC, optional=True,
               doc="fraction of each cell inside protected areas"),
+    LayerSpec(id="protected_areas", kind="vector", optional=True,
+              doc="protected areas in the grid CRS with pa_id, pa_name"),
     LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
               optional=True, doc="index of the reporting unit covering each cell centre"),
     LayerSpec(id="reporting_units", kind="vector", optional=True,
@@ -187,6 +189,7 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)
         out["protected_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
                                                name="protected_fraction", units="fraction")
+        out["protected_areas"] = _protected_areas(inputs.protected_areas, gdf)
 
     if inputs.reporting_units is not None:
         item = inputs.reporting_units
@@ -244,6 +247,20 @@ def read_census(path) -> pd.DataFrame:
         table[column] = values.astype(np.int64)
     table = table[list(CENSUS_COLUMNS)].fillna("")
     return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)
+
+
+def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Protected areas with ``pa_id`` and ``pa_name``; a default column the layer lacks falls
+    back to the row number (id) or the id (name), a column named in the pipeline must exist."""
+    key = "inputs.protected_areas"
+    named = {o: getattr(item, o) for o in ("id_column", "name_column") if o in item.model_fields_set}
+    _require_columns(key, gdf, named)
+    ids = (gdf[item.id_column].astype(str).to_numpy() if item.id_column in gdf.columns
+           else np.arange(1, len(gdf) + 1).astype(str))
+    names = gdf[item.name_column].astype(str).to_numpy() if item.name_column in gdf.columns else ids
+    return gpd.GeoDataFrame(
+        {"pa_id": ids, "pa_name": names}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs
+    ).sort_values("pa_id", kind="stable").reset_index(drop=True)
 
 
 def _unit_raster(units: gpd.GeoDataFrame, grid: GridSpec) -> np.ndarray:

@@ -1,0 +1,55 @@
+"""The resistance stage: a cost surface from suitability with barrier overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
+from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.layers import make_layer
+from habitat.params import ResistanceParams
+from habitat.stages import ingest, suitability
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+
+INPUTS = (
+    suitability.STAGE.output("suitability"),
+    ingest.STAGE.output("habitat_class_current"),
+    ingest.STAGE.output("canal_distance_m"),
+)
+OUTPUTS = (
+    LayerSpec(id="resistance", kind="raster", dtype="float32", units="resistance (1 = easiest)",
+              nodata=float("nan"), doc="movement resistance per cell; NaN = impassable or no data"),
+)
+
+
+def run_resistance(ctx: StageContext) -> dict[str, Any]:
+    """Resistance = transform(suitability), then class and canal overrides; NaN = impassable."""
+    params: ResistanceParams = ctx.params  # type: ignore[assignment]
+    classes = ctx.inputs["habitat_class_current"].values
+    resistance = resistance_from_suitability(
+        np.asarray(ctx.inputs["suitability"].values, dtype=np.float64), transform=params.transform,
+        shape=params.shape, min_resistance=params.min_resistance, max_resistance=params.max_resistance,
+    )
+    for name, value in params.barrier_classes.items():
+        mask = classes == HABITAT_CLASS_CODES[name]
+        resistance = apply_barrier(resistance, mask, resistance_value=np.inf if value is None else value, rule="set")
+    if "canal_distance_m" in ctx.inputs:
+        # canal cells are those the canal lines touch (distance 0 in the ingest raster)
+        canals = ctx.inputs["canal_distance_m"].values == 0
+        value = np.inf if params.canal_resistance is None else params.canal_resistance
+        resistance = apply_barrier(resistance, canals, resistance_value=value, rule="max")
+    resistance = np.where(np.isfinite(resistance) & (classes > 0), resistance, np.nan).astype(np.float32)
+    return {"resistance": make_layer(resistance, ctx.grid, name="resistance", units=OUTPUTS[0].units)}
+
+
+STAGE = StageSpec(
+    id="resistance",
+    version="1",
+    doc="Resistance from suitability (linear or Keeley 2016 negative exponential) plus barriers.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    params=ResistanceParams,
+    run=run_resistance,
+)

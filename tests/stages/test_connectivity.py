@@ -1,0 +1,69 @@
+"""Resistance and connectivity stages on the tiny project (grid aligned with the data)."""
+
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+import yaml
+
+from habitat.stages.runner import run_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import ORIGIN_X, ORIGIN_Y, UTM  # noqa: E402
+from test_suitability import SCORES, _read, _run  # noqa: E402
+
+CLASS_ONLY = {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
+              "weights": {"habitat_class": 1.0}, "ahp": None}
+
+
+def _two_populations(pipeline: Path) -> None:
+    y = ORIGIN_Y - 11.5 * 100  # source row 11 = grid row 9 (tugai forest in both epochs east of col 8)
+    gpd.GeoDataFrame({"site_id": ["A", "B"], "name": ["West", "East"], "count": [10, 20]},
+                     geometry=[shapely.Point(ORIGIN_X + 550, y), shapely.Point(ORIGIN_X + 1750, y)],
+                     crs=UTM).to_file(pipeline.parent / "data" / "populations.gpkg", driver="GPKG")
+
+
+def _connectivity_run(tmp_path: Path) -> Path:
+    out = _run(tmp_path, CLASS_ONLY)
+    pipeline = tmp_path / "p" / "pipeline.yaml"
+    _two_populations(pipeline)
+    data = yaml.safe_load(pipeline.read_text())
+    data["stages"]["resistance"] = {"transform": "linear", "barrier_classes": {"built": None, "water": 300.0}}
+    data["stages"]["connectivity"] = {"core_radius_m": 100, "corridor_cutoff": 1e9, "barrier_radii_m": [100]}
+    pipeline.write_text(yaml.safe_dump(data))
+    run_pipeline(pipeline, out)
+    return out
+
+
+def test_resistance_is_the_linear_transform_with_barriers(tmp_path):
+    out = _connectivity_run(tmp_path)
+    classes = _read(out, "ingest", "habitat_class_current")
+    suit = _read(out, "suitability", "suitability").astype(np.float64)
+    expected = 100.0 - 99.0 * suit
+    expected[classes == 4] = 300.0           # water
+    expected[classes == 7] = np.nan          # built: impassable
+    np.testing.assert_allclose(_read(out, "resistance", "resistance"), expected.astype(np.float32))
+
+
+def test_link_follows_the_tugai_strip(tmp_path):
+    out = _connectivity_run(tmp_path)
+    cores = _read(out, "connectivity", "population_cores")
+    expected = np.zeros((20, 26), np.int32)
+    expected[9, 2:5] = expected[8, 3] = expected[10, 3] = 1   # disc of 100 m around A (grid row 9, col 3)
+    expected[9, 14:17] = expected[8, 15] = expected[10, 15] = 2
+    np.testing.assert_array_equal(cores, expected)
+    links = pd.read_csv(out / "connectivity" / "links.csv")
+    assert links[["from_site", "to_site"]].values.tolist() == [["A", "B"]]
+    # 10 steps of 100 m at resistance 1 along the forest row between the cores
+    assert links.loc[0, "lcd"] == 1000.0
+    assert links.loc[0, "path_length_m"] == 1000.0
+    path = gpd.read_file(out / "connectivity" / "least_cost_paths.gpkg").geometry.iloc[0]
+    np.testing.assert_allclose(np.asarray(path.coords)[:, 1], ORIGIN_Y - 11.5 * 100)
+    corridor = _read(out, "connectivity", "corridors")
+    np.testing.assert_array_equal(corridor[9, 4:15], 0.0)       # NLCC is 0 on the path
+    assert np.nanmin(corridor) >= 0
