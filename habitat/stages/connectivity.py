@@ -111,7 +111,10 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
         links.insert(0, "to_site", links["to_id"].astype(int).map(site))
         links.insert(0, "from_site", links["from_id"].astype(int).map(site))
         out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST["units"])
-        score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=params.barrier_radii_m, cell_size=cell)
+        radii = [r for r in params.barrier_radii_m if r >= cell]
+        if len(radii) < len(params.barrier_radii_m):
+            ctx.log(f"barrier radii below the cell size {cell} m dropped; using {radii or [cell]}")
+        score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell], cell_size=cell)
         out["barrier_improvement"] = make_layer(np.where(np.isfinite(res), score, np.nan).astype(np.float32), grid,
                                                 name="barrier_improvement", units="score")
         lines = [path_to_line(result.paths[(int(a), int(b))], grid.affine)
