@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
-from habitat.params import ConnectivityParams, IngestParams, PatchesParams, ResistanceParams, SuitabilityParams
+from habitat.params import CircuitParams, ConnectivityParams, IngestParams, PatchesParams, ResistanceParams, SuitabilityParams
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -162,6 +162,7 @@ class StagesConfig(Strict):
     patches: PatchesParams | None = None
     resistance: ResistanceParams | None = None
     connectivity: ConnectivityParams | None = None
+    circuit: CircuitParams | None = None
 
 
 class Pipeline(Strict):

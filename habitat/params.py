@@ -213,3 +213,49 @@ class ConnectivityParams(Strict):
     )
     pc_probability: float = Field(0.5, gt=0, lt=1)
     max_graph_patches: int = Field(300, ge=2, description="largest patches kept for graph indices (one cost run each)")
+
+
+# -- indicators -----------------------------------------------------------------------------
+class IndicatorsParams(Strict):
+    """Two-epoch habitat indicators per reporting unit, and population status (METHODS.md 3, 4, 7)."""
+
+    habitat_source: Literal["landcover", "tugai_cover"] = Field(
+        "landcover", description="habitat mask per epoch from land-cover classes or from tugai polygon cover"
+    )
+    habitat_classes: list[HabitatClass] = Field(
+        default_factory=lambda: ["tugai_forest", "tugai_shrub", "reed_wetland"],
+        description="classes that are habitat (habitat_source landcover); DOMAIN.md 8 habitat classes",
+    )
+    tugai_cover_threshold: float = Field(
+        0.5, gt=0, le=1, description="cell is habitat when its tugai polygon cover fraction is >= this "
+        "(habitat_source tugai_cover) [A]",
+    )
+    population_buffer_m: float = Field(
+        10_000.0, gt=0, description="population area = disc of this radius around each site [A]"
+    )
+    neighbours: Literal[4, 8] = Field(8, description="patch rule for fragmentation and graph (FRAGSTATS default 8)")
+    edge_depth_m: float = Field(100.0, gt=0, description="edge depth for core area (TCA), at least one cell [A]")
+    dispersal_distance_m: float = Field(
+        5000.0, gt=0, description="edge-to-edge distance at which dispersal probability is dispersal_probability; "
+        "no Bukhara deer value known (DOMAIN.md 3.2-3.3) [A]",
+    )
+    dispersal_probability: float = Field(0.5, gt=0, lt=1)
+    graph_min_patch_ha: float = Field(
+        10.0, ge=0, description="habitat patches smaller than this are left out of PC/EC [A]"
+    )
+    overstocked_density_per_km2: float = Field(
+        10.0, gt=0, description="a site above this density in its patch is overstocked: upper end of the "
+        "sustainable 5-10 deer/km2 (DOMAIN.md 8 [A]); 24 deer/km2 visibly damages tugai (DOMAIN.md 3.2, "
+        "Cornelis et al. 2020)",
+    )
+
+
+# -- circuit ---------------------------------------------------------------------------------
+class CircuitParams(Strict):
+    """Circuit theory between populations (Circuitscape pairwise semantics, METHODS.md 6)."""
+
+    neighbours: Literal[4, 8] = Field(8, description="cell connections (Circuitscape default 8)")
+    average: Literal["conductance", "resistance"] = Field(
+        "conductance", description="edge weight from the average conductance (Circuitscape default) or resistance"
+    )
+    solver: Literal["auto", "direct", "amg"] = Field("auto", description="linear solver (auto: by size and memory)")
