@@ -53,27 +53,43 @@ def focal_cells(populations, cores: np.ndarray, grid) -> list[tuple[int, int] | 
     return out
 
 
-def run_circuit(ctx: StageContext) -> dict[str, Any]:
-    """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
-    params: CircuitParams = ctx.params  # type: ignore[assignment]
-    grid = ctx.grid
-    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-    conductance = conductance_from_raster(res, is_resistance=True)
+def effective_resistance_matrix(
+    resistance: np.ndarray, cells: list[tuple[int, int] | None], params: CircuitParams, *, with_current: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Effective resistance (ohm) between focal cells of a resistance raster, pairwise.
+
+    Each cell's resistance is in ohms (cell size is not used, as in Circuitscape); NaN and
+    inf are not part of the circuit. Returns the ``k x k`` matrix (-1 where not connected or
+    the cell is None) and, with ``with_current``, the cumulative current map over all pairs
+    (1 A per pair; NaN off the circuit).
+    """
+    conductance = conductance_from_raster(resistance, is_resistance=True)
     node_map = build_node_map(conductance)
     adjacency = build_adjacency(conductance, node_map, four_neighbors=params.neighbours == 4,
                                 avg_resistance=params.average == "resistance")
-    pops = ctx.inputs.get("populations")
-    sites = [] if pops is None else pops["site_id"].astype(str).tolist()
-    cells = focal_cells(pops, np.asarray(ctx.inputs["population_cores"].values), grid) if sites else []
     focal = [int(node_map[c]) - 1 if c is not None else -1 for c in cells]
     cumulative = np.zeros(adjacency.shape[0])
 
     def add_currents(solution) -> None:
         cumulative[solution.nodes] += node_currents(solution.adjacency, solution.voltages)
 
-    matrix = (pairwise_resistances(adjacency, focal, on_pair=add_currents, method=params.solver)
+    matrix = (pairwise_resistances(adjacency, focal, on_pair=add_currents if with_current else None,
+                                   method=params.solver)
               if len(focal) >= 2 else -np.ones((len(focal), len(focal))))
-    current = np.where(node_map > 0, cumulative[np.maximum(node_map - 1, 0)], np.nan)
+    if not with_current:
+        return matrix, None
+    return matrix, np.where(node_map > 0, cumulative[np.maximum(node_map - 1, 0)], np.nan)
+
+
+def run_circuit(ctx: StageContext) -> dict[str, Any]:
+    """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
+    params: CircuitParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    pops = ctx.inputs.get("populations")
+    sites = [] if pops is None else pops["site_id"].astype(str).tolist()
+    cells = focal_cells(pops, np.asarray(ctx.inputs["population_cores"].values), grid) if sites else []
+    matrix, current = effective_resistance_matrix(res, cells, params, with_current=True)
     out: dict[str, Any] = {
         "cumulative_current": make_layer(current.astype(np.float32), grid, name="cumulative_current",
                                          units=_CURRENT["units"]),
