@@ -7,18 +7,22 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
 import numpy as np
 import rasterio
+import rioxarray
+import xarray as xr
+from rasterio.shutil import copy as rio_copy
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from habitat.errors import InputFileError, MissingCRSError
 from habitat.grid import GridSpec
 from habitat.io.atomic import atomic_path
-
-#: Creation options for every raster habitat writes: COG, deflate, fixed block size.
-COG_OPTIONS = {"driver": "COG", "compress": "DEFLATE", "blocksize": 256, "overviews": "NONE"}
-
+from habitat.layers import make_layer
 
 @contextlib.contextmanager
 def open_raster(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
@@ -71,6 +75,77 @@ def read_band(ds: rasterio.io.DatasetReader, band: int = 1, **kwargs) -> np.ndar
         ) from exc
 
 
+#: Chunk size (cells per side) of lazily read layers; a multiple of the COG block size.
+CHUNK_CELLS = 1024
+
+
+@dataclass(frozen=True)
+class RasterOutput:
+    """One raster to write: a 2-D numpy or dask array on ``grid`` and its metadata."""
+
+    array: Any
+    path: Path
+    grid: GridSpec
+    nodata: float | int | None = None
+    units: str | None = None
+    description: str | None = None
+
+
+class _WindowWriter:
+    """A ``dask.array.store`` target that writes each block into a window of an open raster."""
+
+    def __init__(self, dataset: rasterio.io.DatasetWriter) -> None:
+        self.dataset = dataset
+
+    def __setitem__(self, key: tuple[slice, slice], block: np.ndarray) -> None:
+        rows, cols = key
+        window = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+        self.dataset.write(np.asarray(block), 1, window=window)
+
+
+def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
+    """Write rasters as Cloud Optimized GeoTIFFs, block by block, atomically.
+
+    Arrays may be numpy or dask (lazy): all of them are computed together with
+    ``dask.array.store`` (shared upstream work is done once) and written window by window into
+    tiled temporary GeoTIFFs, which are then copied into COGs beside the targets and renamed
+    into place. Memory stays bounded by the chunks in flight, not by the grid size. The output
+    is byte-identical for identical inputs: no timestamps are written.
+    """
+    with contextlib.ExitStack() as stack:
+        sources, targets, staged = [], [], []
+        for out in outputs:
+            if tuple(out.array.shape) != out.grid.shape:
+                raise ValueError(f"{out.path.name}: array shape {out.array.shape} is not the grid shape {out.grid.shape}")
+            dtype = np.dtype("uint8") if out.array.dtype == np.bool_ else np.dtype(out.array.dtype)
+            final = stack.enter_context(atomic_path(out.path))
+            work = final.with_name(final.name + ".tiled.tif")
+            stack.callback(work.unlink, missing_ok=True)
+            profile = dict(
+                driver="GTiff", tiled=True, blockxsize=256, blockysize=256, compress="DEFLATE",
+                width=out.grid.width, height=out.grid.height, count=1, dtype=dtype.name,
+                crs=out.grid.pyproj_crs.to_wkt(), transform=out.grid.affine, nodata=out.nodata,
+            )
+            dataset = stack.enter_context(rasterio.open(work, "w", **profile))
+            if out.units:
+                dataset.update_tags(1, units=out.units)
+                dataset.units = (out.units,)
+            if out.description:
+                dataset.set_band_description(1, out.description)
+            array = out.array.astype(dtype) if out.array.dtype != dtype else out.array
+            if not isinstance(array, da.Array):
+                array = da.from_array(array, chunks=CHUNK_CELLS)
+            sources.append(array)
+            targets.append(_WindowWriter(dataset))
+            staged.append((dataset, work, final))
+        # GDAL datasets are not thread-safe: one block is written at a time
+        da.store(sources, targets, lock=True)
+        for dataset, work, final in staged:
+            dataset.close()
+            rio_copy(work, final, driver="COG", compress="DEFLATE", blocksize=256, overviews="NONE")
+    return [out.path for out in outputs]
+
+
 def write_raster(
     array: np.ndarray,
     path: str | os.PathLike,
@@ -80,50 +155,26 @@ def write_raster(
     units: str | None = None,
     description: str | None = None,
 ) -> Path:
-    """Write a 2-D array on ``grid`` as a Cloud Optimized GeoTIFF, atomically.
+    """Write one 2-D array on ``grid`` as a Cloud Optimized GeoTIFF, atomically.
 
-    Parameters
-    ----------
-    array : ndarray
-        ``(height, width)`` array on ``grid``; its dtype is kept.
-    path : path
-        Target file; written to a temporary name in the same folder and renamed into place.
-    grid : GridSpec
-        The array's grid.
-    nodata : number, optional
-        Nodata value recorded in the file (NaN for float layers by convention).
-    units, description : str, optional
-        Stored as the band's unit and description.
-
-    Notes
-    -----
-    The output is byte-identical for identical inputs: no timestamps are written.
+    See :func:`write_rasters`; ``array`` may be numpy or dask.
     """
-    if array.shape != grid.shape:
-        raise ValueError(f"array shape {array.shape} is not the grid shape {grid.shape}")
-    path = Path(path)
-    profile = dict(
-        COG_OPTIONS,
-        width=grid.width,
-        height=grid.height,
-        count=1,
-        dtype=array.dtype.name,
-        crs=grid.pyproj_crs.to_wkt(),
-        transform=grid.affine,
-        nodata=nodata,
-    )
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8)
-        profile["dtype"] = "uint8"
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(array, 1)
-            if units:
-                dst.update_tags(1, units=units)
-                dst.units = (units,)
-            if description:
-                dst.set_band_description(1, description)
-    return path
+    return write_rasters([RasterOutput(array, Path(path), grid, nodata, units, description)])[0]
+
+
+def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int = CHUNK_CELLS) -> xr.DataArray:
+    """Open a single-band raster lazily as a dask-backed DataArray on its grid.
+
+    Windows are read only when a computation needs them, so stages can work on rasters larger
+    than memory. The layer carries its grid (``attrs["grid"]``), ``nodata`` and ``units`` like
+    :func:`habitat.layers.make_layer`.
+    """
+    with open_raster(path) as ds:
+        grid = GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
+        nodata, units = ds.nodata, ds.tags(1).get("units")
+    lazy = rioxarray.open_rasterio(path, chunks={"y": chunks, "x": chunks}, masked=False, cache=False)
+    data = lazy.data[0]
+    return make_layer(data, grid, name=name or Path(path).stem, units=units, nodata=nodata)
 
 
 def grid_of_raster(path: str | os.PathLike) -> GridSpec:

@@ -22,10 +22,10 @@ from habitat.config import Pipeline, load_pipeline
 from habitat.errors import ConfigError, StageContractError
 from habitat.grid import GridSpec
 from habitat.io.atomic import write_text_atomic
-from habitat.io.rasters import open_raster, read_band, write_raster
+from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
 from habitat.io.tables import write_table
 from habitat.io.vectors import read_vector, write_vector
-from habitat.layers import grid_of, make_layer
+from habitat.layers import grid_of
 from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
 from habitat.stages.registry import STAGES, execution_order, get_stage, producers
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
@@ -122,44 +122,55 @@ def _record_is_intact(out_dir: Path, record: dict) -> bool:
 def _load_output(out_dir: Path, spec: LayerSpec, info: dict) -> Any:
     path = out_dir / info["path"]
     if spec.kind == "raster":
-        with open_raster(path) as ds:
-            grid = GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
-            layer = make_layer(read_band(ds), grid, name=spec.id, units=spec.units, nodata=ds.nodata)
-            layer.attrs.update({k: v for k, v in info.get("attrs", {}).items()})
-            return layer
+        layer = open_layer(path, name=spec.id)  # lazy: windows are read when a stage needs them
+        layer.attrs.update(info.get("attrs", {}))
+        return layer
     if spec.kind == "vector":
         return read_vector(path)
     return pd.read_csv(path)
 
 
-def _write_output(out_dir: Path, stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec) -> dict:
-    rel = Path(stage.id) / f"{spec.id}{spec.suffix}"
-    path = out_dir / rel
-    attrs: dict = {}
+def _check_output(stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec) -> None:
+    kinds = {"raster": xr.DataArray, "vector": gpd.GeoDataFrame, "table": pd.DataFrame}
+    if not isinstance(value, kinds[spec.kind]):
+        raise StageContractError(f"stage {stage.id}: output {spec.id} is not a {kinds[spec.kind].__name__}")
     if spec.kind == "raster":
-        if not isinstance(value, xr.DataArray) or grid_of(value) != grid:
-            raise StageContractError(f"stage {stage.id}: output {spec.id} is not a DataArray on the run's grid")
-        array = np.asarray(value.values)
-        if spec.dtype and array.dtype != np.dtype(spec.dtype):
+        if grid_of(value) != grid:
+            raise StageContractError(f"stage {stage.id}: output {spec.id} is not on the run's grid")
+        if spec.dtype and value.dtype != np.dtype(spec.dtype):
             raise StageContractError(
-                f"stage {stage.id}: output {spec.id} has dtype {array.dtype}, declared {spec.dtype}"
+                f"stage {stage.id}: output {spec.id} has dtype {value.dtype}, declared {spec.dtype}"
             )
-        attrs = {k: v for k, v in value.attrs.items() if k in ("year",)}
-        write_raster(array, path, grid, nodata=spec.nodata, units=spec.units, description=spec.doc)
-    elif spec.kind == "vector":
-        if not isinstance(value, gpd.GeoDataFrame):
-            raise StageContractError(f"stage {stage.id}: output {spec.id} is not a GeoDataFrame")
-        write_vector(value, path, layer=spec.id)
-    else:
-        if not isinstance(value, pd.DataFrame):
-            raise StageContractError(f"stage {stage.id}: output {spec.id} is not a DataFrame")
-        write_table(value, path)
-    info = {"path": rel.as_posix(), "sha256": file_sha256(path), "kind": spec.kind}
-    if spec.units:
-        info["units"] = spec.units
-    if attrs:
-        info["attrs"] = attrs
-    return info
+
+
+def _write_outputs(out_dir: Path, stage: StageSpec, produced: dict[str, Any], grid: GridSpec) -> dict[str, dict]:
+    """Write a stage's outputs (rasters computed together, block by block); return their records."""
+    rasters: list[RasterOutput] = []
+    infos: dict[str, dict] = {}
+    for spec in stage.outputs:
+        if spec.id not in produced:
+            continue
+        value = produced[spec.id]
+        _check_output(stage, spec, value, grid)
+        rel = Path(stage.id) / f"{spec.id}{spec.suffix}"
+        path = out_dir / rel
+        info: dict = {"path": rel.as_posix(), "kind": spec.kind}
+        if spec.units:
+            info["units"] = spec.units
+        if spec.kind == "raster":
+            rasters.append(RasterOutput(value.data, path, grid, spec.nodata, spec.units, spec.doc))
+            attrs = {k: v for k, v in value.attrs.items() if k in ("year",)}
+            if attrs:
+                info["attrs"] = attrs
+        elif spec.kind == "vector":
+            write_vector(value, path, layer=spec.id)
+        else:
+            write_table(value, path)
+        infos[spec.id] = info
+    write_rasters(rasters)
+    for info in infos.values():
+        info["sha256"] = file_sha256(out_dir / info["path"])
+    return infos
 
 
 @contextlib.contextmanager
@@ -264,14 +275,12 @@ def _write_stage(
     unknown = set(produced) - declared
     if unknown:
         raise StageContractError(f"stage {stage.id} returned undeclared outputs {sorted(unknown)}")
-    outputs: dict[str, dict] = {}
     for spec in stage.outputs:
         if spec.id not in produced:
             if not spec.optional:
                 raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
             (out_dir / stage.id / f"{spec.id}{spec.suffix}").unlink(missing_ok=True)
-            continue
-        outputs[spec.id] = _write_output(out_dir, stage, spec, produced[spec.id], grid)
+    outputs = _write_outputs(out_dir, stage, produced, grid)
     record = {
         "stage": stage.id,
         "version": stage.version,
