@@ -18,7 +18,10 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
-from habitat.params import CircuitParams, ConnectivityParams, IngestParams, PatchesParams, ResistanceParams, SuitabilityParams
+from habitat.params import (
+    CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams,
+    ResistanceParams, SuitabilityParams,
+)
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -163,6 +166,7 @@ class StagesConfig(Strict):
     resistance: ResistanceParams | None = None
     connectivity: ConnectivityParams | None = None
     circuit: CircuitParams | None = None
+    indicators: IndicatorsParams | None = None
 
 
 class Pipeline(Strict):

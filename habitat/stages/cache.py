@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
+from functools import cache
 import json
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -46,10 +45,23 @@ def input_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@cache
+def _package_sha256() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def code_sha256(stage: StageSpec) -> str:
-    """Hash of the source of the module that defines the stage's ``run`` (its code version)."""
-    module = sys.modules[stage.run.__module__]
-    return hashlib.sha256(inspect.getsource(module).encode("utf-8")).hexdigest()
+    """Code version of a stage: the hash of every habitat module's source.
+
+    A stage calls pure functions across the package, so the whole package counts (a change
+    anywhere recomputes the stages; cheap compared with a stale cached result).
+    """
+    return _package_sha256()
 
 
 def params_json(params: BaseModel) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -80,6 +81,31 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
     return {name: float(result.weights[name]) for name in names}, stats
 
 
+def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
+             sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
+    """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
+    names = list(threats)
+
+    def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
+        coords = {"y": -np.arange(codes.shape[0], dtype=float), "x": np.arange(codes.shape[1], dtype=float)}
+        lulc = xr.DataArray(codes, dims=("y", "x"), coords=coords)
+        if not names:
+            lookup = np.zeros(256)
+            lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
+            valid = codes > 0
+            return np.stack([np.where(valid, 0.0, np.nan), np.where(valid, lookup[codes], np.nan)])
+        hq = habitat_quality(
+            lulc, {}, threat_distances_m={n: lulc.copy(data=d) for n, d in zip(names, distances)},
+            threat_table=threat_table, sensitivity_table=sensitivity, half_saturation=half_saturation, lulc_nodata=0,
+        )
+        return np.stack([hq["degradation"].values, hq["quality"].values])
+
+    base = da.asarray(classes.data)
+    arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]
+    stacked = da.map_blocks(block, *arrays, new_axis=0, chunks=((2,), *base.chunks), dtype=np.float64)
+    return stacked[0], stacked[1]
+
+
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2)."""
     params: SuitabilityParams = ctx.params  # type: ignore[assignment]
@@ -87,7 +113,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     if grid.is_geographic:
         raise ConfigError("grid.crs: the suitability stage needs a projected grid in metres (e.g. 'default')")
     classes = ctx.inputs["habitat_class_current"]
-    valid = classes.values > 0
+    valid = classes > 0
     codes = {name: HABITAT_CLASS_CODES[name] for name in params.sensitivity}
 
     threats = {name: ctx.inputs[THREAT_SOURCES[name]] for name in params.threats if THREAT_SOURCES[name] in ctx.inputs}
@@ -101,15 +127,8 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
         [{"lucode": codes[c], "habitat": s.habitat, **{n: getattr(s, n) for n in threats}}
          for c, s in params.sensitivity.items()]
     )
-    if threats:
-        hq = habitat_quality(classes, {}, threat_distances_m=threats, threat_table=threat_table,
-                             sensitivity_table=sensitivity, half_saturation=params.half_saturation, lulc_nodata=0)
-        degradation, quality = hq["degradation"], hq["quality"]
-    else:
-        habitat_score = np.zeros(256)
-        habitat_score[list(codes.values())] = [s.habitat for s in params.sensitivity.values()]
-        quality = classes.copy(data=np.where(valid, habitat_score[classes.values], np.nan))
-        degradation = classes.copy(data=np.where(valid, 0.0, np.nan))
+    degradation, quality = _quality(classes, threats, threat_table, sensitivity, params.half_saturation)
+    degradation, quality = classes.copy(data=degradation), classes.copy(data=quality)
 
     memberships: dict[str, xr.DataArray] = {}
     for name, criterion in params.criteria.items():
@@ -125,14 +144,14 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
 
     weights, ahp_stats = _weights(params, list(memberships))
     score = combine_memberships(memberships, method=params.combination, weights=weights, gamma=params.gamma)
-    constraints = {"exclude_classes": classes.copy(data=~np.isin(classes.values, [codes[c] for c in params.exclude_classes]))}
+    constraints = {"exclude_classes": ~classes.isin([codes[c] for c in params.exclude_classes])}
     if params.floodplain_only:
         constraints["floodplain"] = ctx.inputs["floodplain"] > 0
     score = apply_constraints(score, constraints)
 
     def raster(name: str, data: xr.DataArray, units: str) -> xr.DataArray:
-        array = np.where(valid, np.asarray(data, dtype=np.float64), np.nan).astype(np.float32)
-        return make_layer(array, grid, name=name, units=units)
+        array = xr.where(valid, data, np.nan).astype(np.float32)
+        return make_layer(array.data, grid, name=name, units=units)
 
     out: dict[str, Any] = {
         "suitability": raster("suitability", score, "score 0-1"),

@@ -1,0 +1,255 @@
+"""Two-epoch habitat indicators per reporting unit, in long form, with their definitions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from habitat.connectivity.graph import (
+    equivalent_connectivity,
+    probability_of_connectivity,
+)
+from habitat.errors import InvalidParameterError
+from habitat.indicators.change import annual_rate, effective_mesh_size, habitat_change
+from habitat.indicators.fragmentation import class_metrics
+from habitat.indicators.patch_graph import edge_to_edge_distances, habitat_patches
+
+LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
+_M2_PER_HA = 10_000.0
+#: Direct links weaker than this dispersal probability are dropped from the patch graph: such a
+#: pair adds at most a_i a_j 1e-6 to the PC numerator.
+_MIN_LINK_PROBABILITY = 1e-6
+
+#: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
+#: change t2 - t1 for the per-date indicators.
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "unit_area_ha": ("ha", "area of the reporting unit on the analysis grid (cells whose centre lies inside)"),
+    "habitat_area_ha": ("ha", "habitat area in the unit: sum of cell areas of habitat cells (METHODS.md 4)"),
+    "habitat_share_pct": ("%", "habitat area / unit area x 100"),
+    "habitat_protected_pct": ("%", ("share of the unit's habitat inside protected areas: "
+                              "sum(a x protected fraction) over habitat cells / habitat area x 100")),
+    "habitat_loss_ha": ("ha", "area habitat at t1 and not at t2 (METHODS.md 4)"),
+    "habitat_gain_ha": ("ha", "area habitat at t2 and not at t1 (METHODS.md 4)"),
+    "habitat_net_ha": ("ha", "gain - loss = area t2 - area t1"),
+    "habitat_loss_pct": ("%", "loss / habitat area at t1 x 100 (NaN without habitat at t1)"),
+    "annual_rate_per_yr": ("1/yr", "annual rate of change r = ln(A2/A1) / (t2 - t1) (Puyravaud 2003; FAO)"),
+    "quality_weighted_area_ha": ("ha", ("sum over habitat cells of quality Q_x x cell area (InVEST quality of the "
+                                 "current land cover, so only at the current date)")),
+    "NP": ("count", "number of habitat patches inside the unit, cut at its boundary (FRAGSTATS NP)"),
+    "LPI": ("%", "largest habitat patch / unit area x 100 (FRAGSTATS LPI)"),
+    "ED": ("m/ha", ("habitat edge length against non-habitat inside the unit / unit area (FRAGSTATS ED; "
+           "unit boundary not counted)")),
+    "AREA_MN": ("ha", "mean habitat patch area (FRAGSTATS AREA_MN)"),
+    "TCA": ("ha", "total core area: habitat left after eroding patches by the edge depth (FRAGSTATS TCA)"),
+    "MESH_CUT": ("ha", "effective mesh size, patches cut at the unit boundary: sum a_i^2 / A (Jaeger 2000)"),
+    "MESH_CBC": ("ha", ("effective mesh size, cross-boundary connections: sum a_i^in a_i^complete / A "
+                 "(Moser et al. 2007)")),
+    "graph_patches": ("count", ("habitat patches inside the unit at least graph_min_patch_ha large: the nodes "
+                      "of the PC/EC graph")),
+    "PC": ("1", ("probability of connectivity sum a_i a_j p*_ij / A^2, A = unit area, p = exp(-k d) from "
+           "edge-to-edge distances d (Saura & Pascual-Hortal 2007; METHODS.md 7)")),
+    "EC_ha": ("ha", "equivalent connectivity sqrt(sum a_i a_j p*_ij) (Saura et al. 2011)"),
+}
+#: Per-date indicators whose change t2 - t1 is also reported under the period epoch.
+_DELTA = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "NP", "LPI", "ED", "AREA_MN",
+          "TCA", "MESH_CUT", "MESH_CBC", "graph_patches", "PC", "EC_ha")
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
+    boxes = ndimage.find_objects(mask.astype(np.int8))
+    return boxes[0] if boxes else None
+
+
+def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+    """Greedily pack unit masks into zone rasters of non-overlapping units (id = position + 1)."""
+    layers: list[tuple[np.ndarray, list[int]]] = []
+    for pos, mask in enumerate(masks):
+        for zone, members in layers:
+            if not np.any(zone[mask]):
+                zone[mask] = pos + 1
+                members.append(pos)
+                break
+        else:
+            zone = np.zeros(mask.shape, np.int32)
+            zone[mask] = pos + 1
+            layers.append((zone, [pos]))
+    return layers
+
+
+def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float, neighbours: int,
+                   edge_depth: int) -> dict[str, float]:
+    classes = np.where(mask, np.where(habitat, 1, 2), 0).astype(np.uint8)
+    table = class_metrics(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth)
+    if 1 not in table.index:
+        return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
+    row = table.loc[1]
+    return {name: float(row[name]) for name in ("NP", "LPI", "ED", "AREA_MN", "TCA")}
+
+
+def _graph(habitat: np.ndarray, mask: np.ndarray, unit_area_ha: float, *, cell_size_m: float,
+           neighbours: int, min_area_ha: float, ref_distance_m: float, ref_probability: float) -> dict[str, float]:
+    labels, area_ha = habitat_patches(habitat & mask, cell_area_m2=cell_size_m**2, neighbours=neighbours,
+                                      min_area_ha=min_area_ha)
+    if area_ha.size == 0:
+        return {"graph_patches": 0.0, "PC": 0.0, "EC_ha": 0.0}
+    cutoff = ref_distance_m * math.log(_MIN_LINK_PROBABILITY) / math.log(ref_probability)
+    dist = edge_to_edge_distances(labels, cell_size_m=cell_size_m, max_distance_m=cutoff)
+    kw = {"ref_distance": ref_distance_m, "ref_probability": ref_probability}
+    return {
+        "graph_patches": float(area_ha.size),
+        "PC": probability_of_connectivity(area_ha, dist, landscape_area=unit_area_ha, **kw),
+        "EC_ha": equivalent_connectivity(area_ha, dist, **kw),
+    }
+
+
+# Public API
+
+
+def unit_indicators(
+    habitat_t1,
+    habitat_t2,
+    units: Sequence[tuple[str, str, str, np.ndarray]],
+    *,
+    year_t1: int,
+    year_t2: int,
+    cell_size_m: float,
+    protected_fraction=None,
+    quality=None,
+    neighbours: int = 8,
+    edge_depth: int = 1,
+    dispersal_distance_m: float,
+    dispersal_probability: float,
+    graph_min_patch_ha: float = 0.0,
+) -> pd.DataFrame:
+    """Habitat area, change, protection, quality, fragmentation and connectivity per unit.
+
+    Parameters
+    ----------
+    habitat_t1, habitat_t2 : array_like of bool, shape (rows, cols)
+        Habitat masks at the two dates on one projected equal-area grid of square cells.
+    units : sequence of (unit_type, unit_id, unit_name, mask)
+        Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit).
+        Units may overlap (e.g. population buffers).
+    year_t1, year_t2 : int
+        The two dates, ``year_t2 > year_t1``.
+    cell_size_m : float
+        Cell side in metres (> 0); cell area ``cell_size_m ** 2``.
+    protected_fraction : array_like of float, optional
+        Fraction of each cell inside protected areas, [0, 1] (NaN = 0).
+    quality : array_like of float, optional
+        Habitat quality in [0, 1] at t2 (NaN = 0).
+    neighbours : {8, 4}
+        Patch rule for fragmentation, MESH and the patch graph.
+    edge_depth : int
+        Edge depth for TCA in cells (>= 1).
+    dispersal_distance_m, dispersal_probability : float
+        Dispersal kernel: probability ``dispersal_probability`` at ``dispersal_distance_m``.
+    graph_min_patch_ha : float
+        Smaller patches are not nodes of the PC/EC graph.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long form, columns ``LONG_COLUMNS``; ``epoch`` is ``"t1"``/``"t2"`` as the year, or the
+        period ``"t1-t2"`` for change figures (and for ``unit_area_ha``). Indicators and units
+        of measure as :data:`DEFINITIONS`.
+
+    Notes
+    -----
+    Formulas in :data:`DEFINITIONS` (METHODS.md 3, 4 and 7). Fragmentation (NP, LPI, ED,
+    AREA_MN, TCA) and the patch graph look only inside the unit (patches cut at its boundary);
+    MESH_CBC sees patches whole across the boundary. Patch graph distances are edge-to-edge
+    (:func:`habitat.indicators.patch_graph.edge_to_edge_distances`); direct links with
+    ``p < 1e-6`` are dropped.
+    """
+    h1 = np.asarray(habitat_t1, dtype=bool)
+    h2 = np.asarray(habitat_t2, dtype=bool)
+    if h1.shape != h2.shape or h1.ndim != 2:
+        raise InvalidParameterError(f"habitat_t1 {h1.shape} and habitat_t2 {h2.shape} must be one 2-D grid")
+    if not year_t2 > year_t1:
+        raise InvalidParameterError(f"year_t2 ({year_t2}) must be later than year_t1 ({year_t1})")
+    cell_area = float(cell_size_m) ** 2
+    masks = [np.asarray(u[3], dtype=bool) for u in units]
+    for (kind, uid, _, _), m in zip(units, masks):
+        if m.shape != h1.shape:
+            raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
+    pf = None if protected_fraction is None else np.nan_to_num(np.asarray(protected_fraction, np.float64))
+    q = None if quality is None else np.nan_to_num(np.asarray(quality, np.float64))
+    e1, e2, period = str(year_t1), str(year_t2), f"{year_t1}-{year_t2}"
+
+    values: list[dict[tuple[str, str], float]] = [{} for _ in units]
+    for zone, members in _pack(masks):
+        change = habitat_change(h1, h2, cell_area_m2=cell_area, units=zone)
+        mesh = [effective_mesh_size(h, cell_area_m2=cell_area, units=zone, neighbours=neighbours) for h in (h1, h2)]
+        for pos in members:
+            out, uid = values[pos], pos + 1
+            if uid not in change.index:
+                continue
+            c = change.loc[uid]
+            out[("unit_area_ha", period)] = c["unit_area_ha"]
+            out[("habitat_area_ha", e1)], out[("habitat_area_ha", e2)] = c["area_t1_ha"], c["area_t2_ha"]
+            for name, col in (("habitat_loss_ha", "loss_ha"), ("habitat_gain_ha", "gain_ha"),
+                              ("habitat_net_ha", "net_ha"), ("habitat_loss_pct", "loss_pct")):
+                out[(name, period)] = c[col]
+            out[("annual_rate_per_yr", period)] = annual_rate(c["area_t1_ha"], c["area_t2_ha"],
+                                                              year_t1=year_t1, year_t2=year_t2)
+            for epoch, m in zip((e1, e2), mesh):
+                out[("MESH_CUT", epoch)] = m.loc[uid, "MESH_CUT"]
+                out[("MESH_CBC", epoch)] = m.loc[uid, "MESH_CBC"]
+
+    for pos, mask in enumerate(masks):
+        out = values[pos]
+        box = _bbox(mask)
+        if box is None:
+            continue
+        m = mask[box]
+        unit_ha = out[("unit_area_ha", period)]
+        for epoch, h in ((e1, h1[box]), (e2, h2[box])):
+            area_ha = out[("habitat_area_ha", epoch)]
+            out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
+            if pf is not None:
+                inside = float(pf[box][m & h].sum()) * cell_area / _M2_PER_HA
+                out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
+            frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_depth)
+            graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
+                           min_area_ha=graph_min_patch_ha, ref_distance_m=dispersal_distance_m,
+                           ref_probability=dispersal_probability)
+            for name, value in {**frag, **graph}.items():
+                out[(name, epoch)] = value
+        if q is not None:
+            out[("quality_weighted_area_ha", e2)] = float(q[box][m & h2[box]].sum()) * cell_area / _M2_PER_HA
+        for name in _DELTA:
+            if (name, e1) in out:
+                out[(name, period)] = out[(name, e2)] - out[(name, e1)]
+
+    order = {name: i for i, name in enumerate(DEFINITIONS)}
+    epoch_order = {e1: 0, e2: 1, period: 2}
+    rows = []
+    for (kind, uid, name, _), out in zip(units, values):
+        for (indicator, epoch), value in sorted(out.items(), key=lambda kv: (order[kv[0][0]], epoch_order[kv[0][1]])):
+            rows.append((kind, uid, name, indicator, epoch, float(value), DEFINITIONS[indicator][0]))
+    return pd.DataFrame(rows, columns=list(LONG_COLUMNS))
+
+
+def wide_table(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit, one column per ``indicator_epoch`` (in the long table's order).
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"unit_type": ["u"], "unit_id": ["A"], "unit_name": ["a"],
+    ...     "indicator": ["NP"], "epoch": ["2000"], "value": [3.0], "unit_of_measure": ["count"]})
+    >>> wide_table(long).columns.tolist()
+    ['unit_type', 'unit_id', 'unit_name', 'NP_2000']
+    """
+    keys = ["unit_type", "unit_id", "unit_name"]
+    column = long["indicator"] + "_" + long["epoch"].astype(str)
+    columns = list(dict.fromkeys(column))
+    units = list(dict.fromkeys(map(tuple, long[keys].to_numpy().tolist())))
+    table = long.assign(column=column).pivot_table(index=keys, columns="column", values="value",
+                                                   aggfunc="first", dropna=False)
+    table = table.reindex(index=pd.MultiIndex.from_tuples(units, names=keys), columns=columns)
+    return table.reset_index().rename_axis(columns=None)

@@ -1,0 +1,281 @@
+"""The indicators stage: two-epoch habitat indicators per reporting unit, population status."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rasterio import features
+
+from habitat.errors import ConfigError
+from habitat.grid import GridSpec
+from habitat.indicators.change import CHANGE_NODATA, change_map
+from habitat.indicators.population import census_trend, population_status
+from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
+from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.layers import make_layer
+from habitat.params import IndicatorsParams
+from habitat.stages import ingest, patches, suitability
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+
+_INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_baseline", "tugai_cover_current",
+           "protected_fraction", "protected_areas", "reporting_unit", "reporting_units", "populations", "census")
+INPUTS = (
+    *(ingest.STAGE.output(i).model_copy(update={"optional": i != "habitat_class_current"}) for i in _INGEST),
+    suitability.STAGE.output("quality").model_copy(update={"optional": True}),
+    patches.STAGE.output("patch_id").model_copy(update={"optional": True}),
+    patches.STAGE.output("patch_table").model_copy(update={"optional": True}),
+)
+OUTPUTS = (
+    LayerSpec(id="indicators", kind="table",
+              doc="long form: unit_type, unit_id, unit_name, indicator, epoch, value, unit_of_measure"),
+    LayerSpec(id="indicators_wide", kind="table", doc="one row per unit, one column per indicator_epoch"),
+    LayerSpec(id="habitat_change", kind="raster", dtype="uint8", nodata=int(CHANGE_NODATA),
+              units="0 never, 1 stable, 2 lost, 3 gained habitat",
+              doc="habitat change between the two epochs (codes of habitat.indicators.change.CHANGE_CODES)"),
+    LayerSpec(id="population_status", kind="table", optional=True,
+              doc="per site: census trend, patch, density vs capacity, overstocked, translocation_source"),
+    LayerSpec(id="national_report", kind="table", optional=True,
+              doc="per Range State (reporting unit): habitat, protected-area and population items, "
+                  "baseline and current values"),
+    LayerSpec(id="data_dictionary", kind="table", doc="one definition line per indicator and column"),
+)
+_REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "habitat_loss_ha",
+                 "habitat_gain_ha", "habitat_net_ha", "habitat_loss_pct", "annual_rate_per_yr",
+                 "quality_weighted_area_ha", "NP", "MESH_CBC", "EC_ha")
+_SUBJECT_ITEMS = ("habitat_area_ha", "habitat_protected_pct", "habitat_loss_pct", "annual_rate_per_yr")
+
+
+def _habitat_masks(ctx: StageContext, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Habitat at both epochs, cells with data at both, and the two years."""
+    if params.habitat_source == "landcover":
+        ids, what = ("habitat_class_baseline", "habitat_class_current"), "two land-cover epochs (inputs.landcover)"
+    else:
+        ids, what = ("tugai_cover_baseline", "tugai_cover_current"), "two tugai epochs (inputs.tugai)"
+    if any(i not in ctx.inputs for i in ids):
+        raise ConfigError(f"stages.indicators.habitat_source={params.habitat_source}: needs {what}; give both")
+    layers = [ctx.inputs[i] for i in ids]
+    years = [int(layer.attrs.get("year", 0)) for layer in layers]
+    if params.habitat_source == "landcover":
+        codes = [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]
+        masks = [np.isin(layer.values, codes) for layer in layers]
+        valid = (layers[0].values > 0) & (layers[1].values > 0)
+    else:
+        masks = [np.nan_to_num(layer.values) >= params.tugai_cover_threshold for layer in layers]
+        valid = np.isfinite(layers[0].values) & np.isfinite(layers[1].values)
+    return masks[0] & valid, masks[1] & valid, valid, years[0], years[1]
+
+
+def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
+    if geometry is None or geometry.is_empty:
+        return np.zeros(grid.shape, bool)
+    return features.rasterize([(geometry, 1)], out_shape=grid.shape, transform=grid.affine, fill=0,
+                              dtype="uint8").astype(bool)
+
+
+def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, np.ndarray]]:
+    grid, inputs = ctx.grid, ctx.inputs
+    units = [("study_area", "ALL", "study area", np.ones(grid.shape, bool))]
+    if "reporting_unit" in inputs and "reporting_units" in inputs:
+        raster = inputs["reporting_unit"].values
+        for row in inputs["reporting_units"].itertuples():
+            units.append(("range_state", str(row.unit_id), str(row.unit_name), raster == int(row.unit_index)))
+    if "protected_areas" in inputs:
+        for row in inputs["protected_areas"].itertuples():
+            units.append(("protected_area", str(row.pa_id), str(row.pa_name), _rasterize(row.geometry, grid)))
+    if "populations" in inputs:
+        for row in inputs["populations"].itertuples():
+            disc = None if row.geometry is None else row.geometry.buffer(params.population_buffer_m, 64)
+            units.append(("population_area", str(row.site_id), str(row.site_name), _rasterize(disc, grid)))
+    return units
+
+
+def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFrame | None:
+    if "populations" not in ctx.inputs:
+        return None
+    pops = ctx.inputs["populations"]
+    sites = pd.DataFrame({"site_id": pops["site_id"].astype(str), "site_name": pops["site_name"].astype(str),
+                          "count": pd.to_numeric(pops["count"], errors="coerce"), "count_year": np.nan})
+    trend = None
+    if "census" in ctx.inputs and len(ctx.inputs["census"]):
+        trend = census_trend(ctx.inputs["census"])
+        latest = trend.set_index("site_id")
+        known = sites["site_id"].isin(latest.index)
+        sites.loc[known, "count"] = latest.loc[sites.loc[known, "site_id"], "last_count"].to_numpy()
+        sites.loc[known, "count_year"] = latest.loc[sites.loc[known, "site_id"], "last_year"].to_numpy()
+    patch_id = np.full(len(sites), np.nan)
+    area = np.full(len(sites), np.nan)
+    capacity = np.full(len(sites), np.nan)
+    if "patch_id" in ctx.inputs and "patch_table" in ctx.inputs:
+        labels = ctx.inputs["patch_id"].values
+        table = ctx.inputs["patch_table"].set_index("patch_id")
+        grid = ctx.grid
+        for k, geom in enumerate(pops.geometry):
+            if geom is None or geom.is_empty:
+                continue
+            row, col = (int(v) for v in grid.rowcol(geom.x, geom.y))
+            if 0 <= row < grid.height and 0 <= col < grid.width and labels[row, col] > 0:
+                pid = int(labels[row, col])
+                patch_id[k], area[k], capacity[k] = pid, table.loc[pid, "area_ha"], table.loc[pid, "capacity_deer"]
+    sites["patch_id"], sites["patch_area_ha"], sites["capacity_deer"] = patch_id, area, capacity
+    status = population_status(sites, overstocked_density_per_km2=params.overstocked_density_per_km2)
+    status["count_year"] = status["count_year"].astype("Int64")
+    status["patch_id"] = status["patch_id"].astype("Int64")
+    status.insert(1, "site_name", sites["site_name"].to_numpy())
+    if trend is not None:
+        status = status.merge(trend.drop(columns=["last_count", "last_year"]), on="site_id", how="left")
+        status = status.astype({"n_counts": "Int64", "first_year": "Int64"})
+    else:
+        for column in ("n_counts", "first_year", "first_count", "growth_rate_per_yr", "lambda_per_yr"):
+            status[column] = np.nan
+    return status
+
+
+def _home_state(mask: np.ndarray, states: list[tuple[str, str, np.ndarray]]) -> tuple[str, str] | None:
+    """The Range State holding most of a unit's cells."""
+    counts = [int(np.count_nonzero(mask & m)) for _, _, m in states]
+    if not counts or max(counts) == 0:
+        return None
+    best = int(np.argmax(counts))
+    return states[best][0], states[best][1]
+
+
+def _national_report(long: pd.DataFrame, units, status: pd.DataFrame | None, y1: int, y2: int) -> pd.DataFrame | None:
+    states = [(uid, name, mask) for kind, uid, name, mask in units if kind == "range_state"]
+    if not states:
+        return None
+    e1, e2, period = str(y1), str(y2), f"{y1}-{y2}"
+    value = long.set_index(["unit_type", "unit_id", "indicator", "epoch"])["value"]
+    value = value[~value.index.duplicated()]
+
+    def get(kind, uid, indicator, epoch):
+        return float(value.get((kind, uid, indicator, epoch), math.nan))
+
+    rows = []
+
+    def add(state, section, kind, uid, name, items):
+        for item in items:
+            uom = DEFINITIONS[item][0]
+            if (kind, uid, item, e1) in value.index or (kind, uid, item, e2) in value.index:
+                base, cur = get(kind, uid, item, e1), get(kind, uid, item, e2)
+                rows.append((*state, section, uid, name, item, y1, base, y2, cur, get(kind, uid, item, period), uom))
+            elif (kind, uid, item, period) in value.index:
+                rows.append((*state, section, uid, name, item, y1, math.nan, y2, math.nan,
+                             get(kind, uid, item, period), uom))
+
+    for uid, name, _ in states:
+        add((uid, name), "1 habitat", "range_state", uid, name, _REPORT_ITEMS)
+    for kind, section in (("protected_area", "2 protected areas"), ("population_area", "3 populations")):
+        for k, uid, name, mask in units:
+            if k != kind:
+                continue
+            home = _home_state(mask, states)
+            if home is not None:
+                add(home, section, kind, uid, name, _SUBJECT_ITEMS)
+    if status is not None:
+        for _, site in status.iterrows():
+            # the population itself belongs to the state its buffer mostly falls in
+            mask = next((m for k, u, _, m in units if k == "population_area" and u == site["site_id"]), None)
+            home = None if mask is None else _home_state(mask, states)
+            if home is None:
+                continue
+            for item, uom, cur in (("census_count", "animals", site["count"]),
+                                   ("growth_rate_per_yr", "1/yr", site["growth_rate_per_yr"]),
+                                   ("density_per_km2", "animals/km2", site["density_per_km2"]),
+                                   ("overstocked", "flag", float(bool(site["overstocked"])))):
+                year = site["count_year"] if item in ("census_count", "density_per_km2") else math.nan
+                rows.append((*home, "3 populations", site["site_id"], site["site_name"], item,
+                             math.nan, math.nan, year, float(cur), math.nan, uom))
+    columns = ["range_state_id", "range_state_name", "section", "subject_id", "subject_name", "item",
+               "baseline_year", "baseline_value", "current_year", "current_value", "change", "unit_of_measure"]
+    table = pd.DataFrame(rows, columns=columns)
+    table = table.astype({"baseline_year": "Int64", "current_year": "Int64"})
+    return table.sort_values(["range_state_id", "section", "subject_id"], kind="stable").reset_index(drop=True)
+
+
+def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFrame:
+    if params.habitat_source == "landcover":
+        rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)}"
+    else:
+        rule = f"habitat = tugai polygon cover >= {params.tugai_cover_threshold:g} of the cell"
+    rule += f" on a {cell_size_m:g} m grid; patches {params.neighbours}-neighbour"
+    rows = [(name, uom, definition) for name, (uom, definition) in DEFINITIONS.items()]
+    rows.append(("habitat", "", rule))
+    rows += [
+        ("epoch", "", "year of the date; 't1-t2' = the period: change figures, and t2 - t1 for per-date indicators"),
+        ("unit_type", "", ("study_area (whole grid), range_state (reporting unit), protected_area, population_area "
+                          f"(disc of {params.population_buffer_m:g} m around the site)")),
+        ("PC/EC kernel", "", (f"p = {params.dispersal_probability:g} at {params.dispersal_distance_m:g} m edge-to-edge; "
+                             f"nodes = patches >= {params.graph_min_patch_ha:g} ha")),
+        ("TCA edge depth", "m", f"{params.edge_depth_m:g}"),
+        ("count", "animals", "latest census count (census table), else the populations layer count"),
+        ("growth_rate_per_yr", "1/yr", "slope of ln(count) on year over the census series (least squares)"),
+        ("lambda_per_yr", "1", "exp(growth_rate_per_yr); 1 = stable"),
+        ("patch_count", "animals", "sum of the counts of the sites in the same patch (they share its capacity)"),
+        ("density_per_km2", "animals/km2", "patch_count / area of the habitat patch (patches stage) holding the site"),
+        ("sustainable_density_per_km2", "animals/km2", "capacity_deer / patch area (patches stage density)"),
+        ("stocking_ratio", "1", "patch_count / capacity_deer"),
+        ("surplus_deer", "animals", "max(patch_count - capacity_deer, 0)"),
+        ("overstocked", "flag", (f"density_per_km2 > {params.overstocked_density_per_km2:g} deer/km2 "
+                                "(DOMAIN.md 8: sustainable 5-10 [A]; 24/km2 damages tugai, DOMAIN.md 3.2)")),
+        ("translocation_source", "flag", "overstocked sites: candidate sources of animals for the sites stage"),
+    ]
+    return pd.DataFrame(rows, columns=["indicator", "unit_of_measure", "definition"])
+
+
+def run_indicators(ctx: StageContext) -> dict[str, Any]:
+    """Habitat indicators for the study area, Range States, protected areas and population areas;
+    the loss/gain raster; population status; the national-report table; the data dictionary."""
+    params: IndicatorsParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    if grid.is_geographic:
+        raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
+    h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
+    if not y2 > y1:
+        raise ConfigError(f"inputs: the two habitat epochs need distinct years, got {y1} and {y2}")
+    units = _units(ctx, params)
+    for kind, uid, _, mask in units:
+        if not mask.any():
+            ctx.log(f"{kind} {uid}: no cell centre on the grid; left out of the tables")
+    protected = ctx.inputs["protected_fraction"].values if "protected_fraction" in ctx.inputs else None
+    quality = ctx.inputs["quality"].values if "quality" in ctx.inputs else None
+    long = unit_indicators(
+        h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.resolution,
+        protected_fraction=protected, quality=quality, neighbours=params.neighbours,
+        edge_depth=max(1, round(params.edge_depth_m / grid.resolution)),
+        dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
+        graph_min_patch_ha=params.graph_min_patch_ha,
+    )
+    study = long[(long["unit_type"] == "study_area") & (long["indicator"] == "habitat_loss_pct")]
+    if len(study):
+        ctx.log(f"habitat {y1}-{y2}: {study['value'].iloc[0]:.1f} % of the {y1} habitat lost (study area)")
+    out: dict[str, Any] = {
+        "indicators": long,
+        "indicators_wide": wide_table(long),
+        "habitat_change": make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",
+                                     nodata=int(CHANGE_NODATA)),
+        "data_dictionary": _data_dictionary(params, grid.resolution),
+    }
+    status = _population_status(ctx, params)
+    if status is not None:
+        out["population_status"] = status
+        flagged = status.loc[status["overstocked"], "site_id"].tolist()
+        if flagged:
+            ctx.log(f"overstocked (translocation sources): {', '.join(flagged)}")
+    report = _national_report(long, units, status, y1, y2)
+    if report is not None:
+        out["national_report"] = report
+    return out
+
+
+STAGE = StageSpec(
+    id="indicators",
+    version="1",
+    doc="Two-epoch habitat area, loss, fragmentation, protection and connectivity per unit; population status.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    params=IndicatorsParams,
+    run=run_indicators,
+)
