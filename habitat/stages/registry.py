@@ -34,11 +34,15 @@ def producers(stages: tuple[StageSpec, ...] = STAGES) -> dict[str, StageSpec]:
     return out
 
 
-def dependencies(stage: StageSpec, stages: tuple[StageSpec, ...] = STAGES) -> set[str]:
-    """Ids of the stages whose outputs ``stage`` reads."""
+def dependencies(
+    stage: StageSpec, stages: tuple[StageSpec, ...] = STAGES, *, required_only: bool = False
+) -> set[str]:
+    """Ids of the stages whose outputs ``stage`` reads (only its required inputs, if asked)."""
     made_by = producers(stages)
     deps = set()
     for spec in stage.inputs:
+        if spec.optional and required_only:
+            continue
         if spec.id not in made_by:
             if spec.optional:
                 continue
@@ -48,15 +52,19 @@ def dependencies(stage: StageSpec, stages: tuple[StageSpec, ...] = STAGES) -> se
 
 
 def execution_order(stage_ids: set[str] | None = None, stages: tuple[StageSpec, ...] = STAGES) -> list[str]:
-    """Stage ids in dependency order, closed over dependencies; ties broken by id."""
+    """Stage ids in dependency order; ties broken by id.
+
+    The set is closed over *required* inputs: a stage whose optional input comes from a stage
+    that is not wanted runs without it, and runs after that stage when both are wanted.
+    """
     wanted = set(s.id for s in stages) if stage_ids is None else set(stage_ids)
     by_id = {s.id: s for s in stages}
     todo = list(wanted)
     while todo:
-        deps = dependencies(get_stage(todo.pop(), stages), stages)
+        deps = dependencies(get_stage(todo.pop(), stages), stages, required_only=True)
         todo.extend(deps - wanted)
         wanted |= deps
-    sorter = TopologicalSorter({sid: dependencies(by_id[sid], stages) for sid in wanted})
+    sorter = TopologicalSorter({sid: dependencies(by_id[sid], stages) & wanted for sid in wanted})
     try:
         sorter.prepare()
     except CycleError as exc:

@@ -66,3 +66,18 @@ def test_outputs_appear_as_declared(stage, full_run):
                 assert (ds.nodata is None) == (spec.nodata is None)
                 if spec.units:
                     assert ds.tags(1).get("units") == spec.units
+
+
+def test_optional_inputs_do_not_pull_in_their_producers():
+    from habitat.stages.spec import LayerSpec, StageSpec
+    from habitat.params import IngestParams
+
+    def stage(sid, inputs, outputs):
+        return StageSpec(id=sid, version="1", doc="d", params=IngestParams, run=lambda ctx: {},
+                         inputs=tuple(LayerSpec(id=i, kind="table", optional=opt, doc="d") for i, opt in inputs),
+                         outputs=tuple(LayerSpec(id=o, kind="table", doc="d") for o in outputs))
+
+    toy = (stage("a", [], ["x"]), stage("b", [("x", False)], ["y"]), stage("c", [("y", False), ("z", True)], ["w"]),
+           stage("d", [("x", False)], ["z"]))
+    assert execution_order({"c"}, toy) == ["a", "b", "c"]            # d is optional for c: not pulled in
+    assert execution_order({"c", "d"}, toy) == ["a", "b", "d", "c"]  # but ordered before c when wanted
