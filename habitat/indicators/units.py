@@ -131,11 +131,12 @@ def unit_indicators(
     ----------
     habitat_t1, habitat_t2 : array_like of bool, shape (rows, cols)
         Habitat masks at the two dates on one projected equal-area grid of square cells.
+        ``habitat_t1=None`` (one date): current-state indicators only, no change figures.
     units : sequence of (unit_type, unit_id, unit_name, mask)
         Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit).
         Units may overlap (e.g. population buffers).
     year_t1, year_t2 : int
-        The two dates, ``year_t2 > year_t1``.
+        The two dates, ``year_t2 > year_t1`` (``year_t1`` is ignored with one date).
     cell_size_m : float
         Cell side in metres (> 0); cell area ``cell_size_m ** 2``.
     protected_fraction : array_like of float, optional
@@ -166,11 +167,12 @@ def unit_indicators(
     (:func:`habitat.indicators.patch_graph.edge_to_edge_distances`); direct links with
     ``p < 1e-6`` are dropped.
     """
-    h1 = np.asarray(habitat_t1, dtype=bool)
+    single = habitat_t1 is None
     h2 = np.asarray(habitat_t2, dtype=bool)
+    h1 = h2 if single else np.asarray(habitat_t1, dtype=bool)
     if h1.shape != h2.shape or h1.ndim != 2:
         raise InvalidParameterError(f"habitat_t1 {h1.shape} and habitat_t2 {h2.shape} must be one 2-D grid")
-    if not year_t2 > year_t1:
+    if not single and not year_t2 > year_t1:
         raise InvalidParameterError(f"year_t2 ({year_t2}) must be later than year_t1 ({year_t1})")
     cell_area = float(cell_size_m) ** 2
     masks = [np.asarray(u[3], dtype=bool) for u in units]
@@ -179,25 +181,29 @@ def unit_indicators(
             raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
     pf = None if protected_fraction is None else np.nan_to_num(np.asarray(protected_fraction, np.float64))
     q = None if quality is None else np.nan_to_num(np.asarray(quality, np.float64))
-    e1, e2, period = str(year_t1), str(year_t2), f"{year_t1}-{year_t2}"
+    e1, e2 = str(year_t1), str(year_t2)
+    period = e2 if single else f"{year_t1}-{year_t2}"
+    dates = ((e2, h2),) if single else ((e1, h1), (e2, h2))
 
     values: list[dict[tuple[str, str], float]] = [{} for _ in units]
     for zone, members in _pack(masks):
         change = habitat_change(h1, h2, cell_area_m2=cell_area, units=zone)
-        mesh = [effective_mesh_size(h, cell_area_m2=cell_area, units=zone, neighbours=neighbours) for h in (h1, h2)]
+        mesh = {e: effective_mesh_size(h, cell_area_m2=cell_area, units=zone, neighbours=neighbours) for e, h in dates}
         for pos in members:
             out, uid = values[pos], pos + 1
             if uid not in change.index:
                 continue
             c = change.loc[uid]
             out[("unit_area_ha", period)] = c["unit_area_ha"]
-            out[("habitat_area_ha", e1)], out[("habitat_area_ha", e2)] = c["area_t1_ha"], c["area_t2_ha"]
-            for name, col in (("habitat_loss_ha", "loss_ha"), ("habitat_gain_ha", "gain_ha"),
-                              ("habitat_net_ha", "net_ha"), ("habitat_loss_pct", "loss_pct")):
-                out[(name, period)] = c[col]
-            out[("annual_rate_per_yr", period)] = annual_rate(c["area_t1_ha"], c["area_t2_ha"],
-                                                              year_t1=year_t1, year_t2=year_t2)
-            for epoch, m in zip((e1, e2), mesh):
+            out[("habitat_area_ha", e2)] = c["area_t2_ha"]
+            if not single:
+                out[("habitat_area_ha", e1)] = c["area_t1_ha"]
+                for name, col in (("habitat_loss_ha", "loss_ha"), ("habitat_gain_ha", "gain_ha"),
+                                  ("habitat_net_ha", "net_ha"), ("habitat_loss_pct", "loss_pct")):
+                    out[(name, period)] = c[col]
+                out[("annual_rate_per_yr", period)] = annual_rate(c["area_t1_ha"], c["area_t2_ha"],
+                                                                  year_t1=year_t1, year_t2=year_t2)
+            for epoch, m in mesh.items():
                 out[("MESH_CUT", epoch)] = m.loc[uid, "MESH_CUT"]
                 out[("MESH_CBC", epoch)] = m.loc[uid, "MESH_CBC"]
 
@@ -208,7 +214,7 @@ def unit_indicators(
             continue
         m = mask[box]
         unit_ha = out[("unit_area_ha", period)]
-        for epoch, h in ((e1, h1[box]), (e2, h2[box])):
+        for epoch, h in ((e, h[box]) for e, h in dates):
             area_ha = out[("habitat_area_ha", epoch)]
             out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
             if pf is not None:
@@ -222,7 +228,7 @@ def unit_indicators(
                 out[(name, epoch)] = value
         if q is not None:
             out[("quality_weighted_area_ha", e2)] = float(q[box][m & h2[box]].sum()) * cell_area / _M2_PER_HA
-        for name in _DELTA:
+        for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]
 

@@ -33,7 +33,7 @@ OUTPUTS = (
               doc="long form: unit_type, unit_id, unit_name, indicator, epoch, value, unit_of_measure"),
     LayerSpec(id="indicators_wide", kind="table", doc="one row per unit, one column per indicator_epoch"),
     LayerSpec(id="habitat_change", kind="raster", dtype="uint8", nodata=int(CHANGE_NODATA),
-              units="0 never, 1 stable, 2 lost, 3 gained habitat",
+              units="0 never, 1 stable, 2 lost, 3 gained habitat", optional=True,
               doc="habitat change between the two epochs (codes of habitat.indicators.change.CHANGE_CODES)"),
     LayerSpec(id="population_status", kind="table", optional=True,
               doc="per site: census trend, patch, density vs capacity, overstocked, translocation_source"),
@@ -48,14 +48,26 @@ _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct"
 _SUBJECT_ITEMS = ("habitat_area_ha", "habitat_protected_pct", "habitat_loss_pct", "annual_rate_per_yr")
 
 
-def _habitat_masks(ctx: StageContext, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Habitat at both epochs, cells with data at both, and the two years."""
+def _habitat_masks(
+    ctx: StageContext, params: IndicatorsParams
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int | None, int]:
+    """Habitat at both epochs, cells with data at both, and the two years (None for a single epoch)."""
     if params.habitat_source == "landcover":
         ids, what = ("habitat_class_baseline", "habitat_class_current"), "two land-cover epochs (inputs.landcover)"
     else:
         ids, what = ("tugai_cover_baseline", "tugai_cover_current"), "two tugai epochs (inputs.tugai)"
-    if any(i not in ctx.inputs for i in ids):
-        raise ConfigError(f"stages.indicators.habitat_source={params.habitat_source}: needs {what}; give both")
+    if ids[1] not in ctx.inputs:
+        raise ConfigError(f"stages.indicators.habitat_source={params.habitat_source}: needs {what}")
+    if ids[0] not in ctx.inputs:
+        ctx.log(f"one epoch only ({what} has a single date): current-state indicators, no change figures")
+        layer = ctx.inputs[ids[1]]
+        if params.habitat_source == "landcover":
+            valid = layer.values > 0
+            mask = np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes])
+        else:
+            valid = np.isfinite(layer.values)
+            mask = np.nan_to_num(layer.values) >= params.tugai_cover_threshold
+        return None, mask & valid, valid, None, int(layer.attrs.get("year", 0))
     layers = [ctx.inputs[i] for i in ids]
     years = [int(layer.attrs.get("year", 0)) for layer in layers]
     if params.habitat_source == "landcover":
@@ -233,7 +245,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     if grid.is_geographic:
         raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
     h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
-    if not y2 > y1:
+    if h1 is not None and not y2 > y1:
         raise ConfigError(f"inputs: the two habitat epochs need distinct years, got {y1} and {y2}")
     units = _units(ctx, params)
     for kind, uid, _, mask in units:
@@ -254,10 +266,11 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {
         "indicators": long,
         "indicators_wide": wide_table(long),
-        "habitat_change": make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",
-                                     nodata=int(CHANGE_NODATA)),
         "data_dictionary": _data_dictionary(params, grid.resolution),
     }
+    if h1 is not None:
+        out["habitat_change"] = make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",
+                                           nodata=int(CHANGE_NODATA))
     status = _population_status(ctx, params)
     if status is not None:
         out["population_status"] = status

@@ -168,3 +168,26 @@ def test_tugai_cover_source(tmp_path):
     np.testing.assert_array_equal(change, expected)
     long = pd.read_csv(out / "indicators" / "indicators.csv")
     np.testing.assert_allclose(_values(long, "habitat_loss_ha", "2000-2020"), [18, 18, 0, 18, 0])
+
+
+def test_one_epoch_gives_current_state_only(tmp_path):
+    import yaml
+
+    from habitat.stages.runner import run_pipeline
+
+    pipeline = write_project(tmp_path / "p", ingest={"floodplain_buffer_m": 150})
+    data = yaml.safe_load(pipeline.read_text())
+    data["grid"] = {"crs": UTM, "resolution_m": 100,
+                    "bounds": [ORIGIN_X + 200, ORIGIN_Y - 2200, ORIGIN_X + 2800, ORIGIN_Y - 200]}
+    data["inputs"]["landcover"] = data["inputs"]["landcover"][1:]
+    data["stages"] = {"ingest": {"floodplain_buffer_m": 150}, "indicators": {}}
+    pipeline.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out)
+    long = pd.read_csv(out / "indicators" / "indicators.csv")
+    assert set(long["epoch"].astype(str)) == {"2020"}
+    assert "habitat_loss_ha" not in set(long["indicator"])
+    study = long[(long["unit_type"] == "study_area") & (long["indicator"] == "habitat_area_ha")]
+    # tugai forest (1) inside the 150 m floodplain: rows 11 and 13 minus the 2020 cropland = 26 + 20 cells of 1 ha
+    assert study["value"].tolist() == [46.0]
+    assert not (out / "indicators" / "habitat_change.tif").exists()
