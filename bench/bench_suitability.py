@@ -57,8 +57,8 @@ def run_habitat(folder: Path) -> dict:
     from habitat.stages.suitability import STAGE
 
     grid = GridSpec.from_json((folder / "grid.json").read_text())
-    inputs = {n: open_layer(folder / f"{n}.tif", name=n) for n in LAYERS}
     start = time.perf_counter()
+    inputs = {n: open_layer(folder / f"{n}.tif", name=n) for n in LAYERS}
     ctx = StageContext(grid=grid, params=SuitabilityParams(), inputs=inputs, pipeline=None, log=lambda _: None)
     produced = STAGE.run(ctx)
     out = folder / "habitat_out"
@@ -111,14 +111,23 @@ def numpy_suitability(layers: dict[str, np.ndarray], cell_m: float) -> dict[str,
 
 
 def run_numpy(folder: Path) -> dict:
+    """Whole arrays: read every layer, compute, write three COGs (the same work as habitat's run)."""
     import rasterio
 
-    layers = {}
+    start = time.perf_counter()
+    layers, profile = {}, None
     for n in LAYERS:
         with rasterio.open(folder / f"{n}.tif") as ds:
             layers[n] = ds.read(1)
-    start = time.perf_counter()
+            profile = profile or dict(ds.profile)
     out = numpy_suitability(layers, 100.0)
+    (folder / "numpy_out").mkdir(exist_ok=True)
+    profile.update(driver="COG", dtype="float32", nodata=float("nan"), compress="DEFLATE", blocksize=256)
+    for k in ("tiled", "blockxsize", "blockysize", "interleave"):
+        profile.pop(k, None)
+    for name, array in out.items():
+        with rasterio.open(folder / "numpy_out" / f"{name}.tif", "w", **profile) as dst:
+            dst.write(array, 1)
     seconds = time.perf_counter() - start
     np.save(folder / "numpy_suitability.npy", out["suitability"])
     return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
