@@ -53,6 +53,17 @@ def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: s
     finally:
         status.stop()
     console.print(f"wrote {result.manifest_path}")
+    if any(stage.id == "report" for stage in result.stages):
+        _write_report(out, None)
+
+
+def _write_report(out: Path, language: str | None) -> None:
+    from habitat.stages.report import write_report
+
+    with console.status("writing the report ..."):
+        written = write_report(out, language=language)
+    html = next((p for p in written if p.name == "report.html"), None)
+    console.print(f"wrote {len(written)} report files; open {html}")
 
 
 @app.command()
@@ -75,6 +86,15 @@ def demo(
 ) -> None:
     """Run the demo pipeline (pipelines/demo.yaml) on the shipped demo data."""
     _run(DEMO_PIPELINE, out, force, None, None, None)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Argument(help="output folder of a pipeline run (holds manifest.json)")],
+    language: Annotated[Optional[str], typer.Option("--language", help="en or ru (default: the report stage's setting)")] = None,
+) -> None:
+    """Regenerate OUT/report/ (report.html, figures, QGIS styles) from an existing output folder."""
+    _write_report(out, language)
 
 
 @app.command()

@@ -19,8 +19,8 @@ from pydantic import (
 
 from habitat.errors import ConfigError
 from habitat.params import (
-    CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams,
-    ResistanceParams, SuitabilityParams,
+    CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
+    ResistanceParams, SitesParams, SuitabilityParams,
 )
 
 
@@ -167,6 +167,8 @@ class StagesConfig(Strict):
     connectivity: ConnectivityParams | None = None
     circuit: CircuitParams | None = None
     indicators: IndicatorsParams | None = None
+    report: ReportParams | None = None
+    sites: SitesParams | None = None
 
 
 class Pipeline(Strict):

@@ -259,3 +259,123 @@ class CircuitParams(Strict):
         "conductance", description="edge weight from the average conductance (Circuitscape default) or resistance"
     )
     solver: Literal["auto", "direct", "amg"] = Field("auto", description="linear solver (auto: by size and memory)")
+
+
+# -- report ----------------------------------------------------------------------------------
+class ReportParams(Strict):
+    """Map figures, QGIS styles and the offline HTML report (habitat.report)."""
+
+    language: Literal["en", "ru"] = Field("en", description="language of figures, tables and report.html")
+    dpi: int = Field(300, ge=50, le=1200, description="resolution of the PNG figures")
+    formats: list[Literal["png", "pdf"]] = Field(default_factory=lambda: ["png", "pdf"],
+                                                description="figure file formats")
+    per_unit_figures: bool = Field(True, description="also draw every figure zoomed to each reporting unit")
+    credits: str = Field("", description="data credits printed on every figure (default: see the methods)")
+    change_classes: list[HabitatClass] = Field(
+        default_factory=lambda: ["tugai_forest", "tugai_shrub"],
+        description="classes that count as habitat in the loss/gain map when the indicators stage has not run",
+    )
+    max_overlay_px: int = Field(1024, ge=64, le=4096, description="longest side of a map overlay image")
+
+
+# -- sites -----------------------------------------------------------------------------------
+class HardCriterionParams(Strict):
+    """One hard (pass/fail) criterion on a column of the candidate table (habitat.sites.criteria)."""
+
+    column: str = Field(description="candidate table column, unit in the name (e.g. mean_degradation)")
+    op: Literal[">=", ">", "<=", "<", "==", "!="]
+    threshold: float | bool | str
+    units: str = ""
+    provenance: str = ""
+    name: str | None = None
+
+
+class SiteCriterionParams(Strict):
+    """One scoring criterion (habitat.sites.ranking.Criterion)."""
+
+    name: str = Field(description="candidate table column, unit in the name")
+    direction: Literal["benefit", "cost"]
+    weight: float = Field(ge=0)
+    normalization: Literal["minmax", "max", "target"] = "minmax"
+    target: float | None = None
+    label: str | None = None
+    units: str | None = None
+    provenance: str = ""
+
+
+def _default_site_criteria() -> list[dict]:
+    # [A] weights: carrying capacity and habitat condition first (IUCN/SSC 2013: enough area,
+    # needs met, causes of loss reduced), then connectivity to sources, protection and logistics.
+    spec = [
+        ("capacity_deer", "benefit", 0.20, "capacity", "deer", "deer at the sustainable density"),
+        ("mean_quality", "benefit", 0.15, "mean habitat quality", "", "InVEST habitat quality, 0-1"),
+        ("core_area_ha", "benefit", 0.10, "core area", "ha", "area beyond the edge depth of the patch"),
+        ("lcd_to_source", "cost", 0.10, "least-cost distance to a population", "resistance x m",
+         "cost distance from the nearest population core"),
+        ("effective_resistance_to_source_ohm", "cost", 0.05, "effective resistance to a population", "ohm",
+         "circuit resistance from the release point to the nearest population"),
+        ("dpc_parent_patch", "benefit", 0.05, "importance of the parent patch (dPC)", "%",
+         "dPC of the habitat patch the site lies in"),
+        ("distance_to_source_m", "cost", 0.05, "distance to the nearest population", "m",
+         "translocation logistics, from the release point"),
+        ("share_protected", "benefit", 0.10, "share inside protected areas", "", "0-1"),
+        ("mean_degradation", "cost", 0.10, "mean threat degradation", "", "threat exposure, InVEST D"),
+        ("mean_water_distance_m", "cost", 0.10, "mean distance to water", "m", "water access"),
+    ]
+    return [{"name": n, "direction": d, "weight": w, "label": label, "units": units, "provenance": f"[A] {why}"}
+            for n, d, w, label, units, why in spec]
+
+
+def _default_hard_criteria() -> list[dict]:
+    return [
+        {"column": "mean_degradation", "op": "<=", "threshold": 0.1, "units": "InVEST D",
+         "name": "threat exposure", "provenance": "[A] mean InVEST degradation at most 0.1 (threats "
+         "reduced, IUCN/SSC 2013); demo habitat patches are mostly below 0.05"},
+        {"column": "mean_water_distance_m", "op": "<=", "threshold": 1500.0, "units": "m",
+         "name": "water within reach", "provenance": "[A] deer drink daily and stay in riparian tugai "
+         "(DOMAIN.md 3); exact distance unknown"},
+    ]
+
+
+class SitesParams(Strict):
+    """Candidate reintroduction sites: hard criteria, scoring, sensitivity (METHODS.md 8)."""
+
+    occupied_radius_m: float = Field(
+        5000.0, ge=0, description="habitat within this distance of a population site is occupied; home "
+        "range / foray scale, no deer-specific value in DOMAIN.md 3.2-3.3 [A]",
+    )
+    cluster_gap_m: float = Field(0.0, ge=0, description="merge candidate pieces this close (edge to edge); 0 = off")
+    min_candidate_area_ha: float = Field(
+        50.0, ge=0, description="pieces smaller than this are slivers, not candidates (as patches min_patch_area_ha) [A]"
+    )
+    require_historical_range: bool = Field(
+        False, description="hard criterion 'inside the historical range'; needs a range layer (not available yet)"
+    )
+    target_herd: float = Field(100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]")
+    density_per_km2: float = Field(5.0, gt=0, description="sustainable density for capacity; DOMAIN.md 8: 5-10 [A]")
+    usable_area: Literal["area", "core_area", "quality_weighted"] = "area"
+    edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A] (as patches)")
+    hard_criteria: list[HardCriterionParams] = Field(
+        default_factory=_default_hard_criteria,
+        description="hard criteria besides the minimum usable area (which follows target_herd and density)",
+    )
+    criteria: list[SiteCriterionParams] = Field(default_factory=_default_site_criteria, min_length=1)
+    ahp: AHPParams | None = Field(None, description="pairwise matrix over criteria (in order) instead of weights")
+    oat_change: float = Field(0.2, gt=0, lt=1, description="one-at-a-time weight change (+-20 %)")
+    n_draws: int = Field(1000, ge=1, description="Dirichlet Monte Carlo weight draws")
+    seed: int = Field(0, ge=0, description="seed of the Monte Carlo draws")
+    top_n: int = Field(3, ge=1, description="N for P(top N) and the number of sites explained")
+    concentration: float | None = Field(
+        None, gt=0, description="None: flat Dirichlet; a number: Dirichlet centred on the weights"
+    )
+    pareto_objectives: dict[str, Literal["benefit", "cost"]] = Field(
+        default_factory=lambda: {"capacity_x_quality": "benefit", "lcd_to_source": "cost",
+                                 "mean_degradation": "cost"},
+        description="trade-off objectives (METHODS.md 8: quality x area, connectivity, threat)",
+    )
+
+    @model_validator(mode="after")
+    def _ahp_size(self) -> SitesParams:
+        if self.ahp is not None and len(self.ahp.matrix) != len(self.criteria):
+            raise ValueError(f"ahp.matrix must be {len(self.criteria)} x {len(self.criteria)} (one row per criterion)")
+        return self

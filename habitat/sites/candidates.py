@@ -1,0 +1,402 @@
+"""Candidate release sites from rasters: unoccupied pieces of habitat patches and their criteria."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from habitat.errors import InvalidParameterError
+from habitat.suitability.patches import core_mask
+
+__all__ = [
+    "distance_to_points",
+    "extract_candidates",
+    "central_cells",
+    "candidate_criteria",
+    "candidate_ids",
+]
+
+_M2_PER_HA = 1.0e4
+_HA_PER_KM2 = 100.0
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidParameterError(f"{name}={value!r}: give a finite number {bound}")
+    return v
+
+
+def distance_to_points(x_coords: np.ndarray, y_coords: np.ndarray, points_xy: np.ndarray) -> np.ndarray:
+    """Euclidean distance from every cell centre to the nearest of a set of points.
+
+    Parameters
+    ----------
+    x_coords, y_coords : numpy.ndarray
+        Cell-centre coordinates of the columns and rows (grid CRS, metres).
+    points_xy : numpy.ndarray
+        Shape ``(n, 2)``: point x, y in the grid CRS (metres); ``n`` may be 0.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape ``(len(y_coords), len(x_coords))``
+        ``min_p sqrt((x - x_p)^2 + (y - y_p)^2)`` in metres; inf everywhere when there are no
+        points.
+
+    Examples
+    --------
+    >>> distance_to_points(np.array([0.0, 10.0]), np.array([0.0]), np.array([[0.0, 0.0]])).tolist()
+    [[0.0, 10.0]]
+    """
+    x = np.asarray(x_coords, dtype=np.float64)
+    y = np.asarray(y_coords, dtype=np.float64)
+    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    out = np.full((y.size, x.size), np.inf)
+    for px, py in pts:
+        # Separable squares keep memory at one grid plus two vectors per point.
+        np.minimum(out, np.sqrt((y[:, None] - py) ** 2 + (x[None, :] - px) ** 2), out=out)
+    return out
+
+
+def _relabel_in_raster_order(labels: np.ndarray) -> np.ndarray:
+    """Renumber labels 1..n by the raster position of each label's first cell."""
+    flat = labels.ravel()
+    present = np.flatnonzero(flat)
+    if present.size == 0:
+        return np.zeros_like(labels, dtype=np.int32)
+    uniq, first = np.unique(flat[present], return_index=True)
+    order = np.argsort(present[first], kind="stable")
+    lut = np.zeros(int(uniq.max()) + 1, dtype=np.int32)
+    lut[uniq[order]] = np.arange(1, uniq.size + 1, dtype=np.int32)
+    return lut[labels]
+
+
+def _merge_within_gap(labels: np.ndarray, n: int, gap_cells: float) -> np.ndarray:
+    """Union pieces whose nearest cell centres lie within ``gap_cells + 1`` cells."""
+    # Only boundary cells can hold the nearest pair of two pieces, so the tree stays small.
+    mask = labels > 0
+    edge = mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1),
+                                          border_value=0)
+    rows, cols = np.nonzero(edge)
+    parent = np.arange(n + 1)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    if rows.size:
+        tree = cKDTree(np.column_stack([rows, cols]).astype(np.float64))
+        owner = labels[rows, cols]
+        for a, b in tree.query_pairs(r=gap_cells + 1.0 + 1e-9, output_type="ndarray"):
+            ra, rb = find(int(owner[a])), find(int(owner[b]))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(n + 1)])
+    return roots[labels]
+
+
+def extract_candidates(
+    patch_id: np.ndarray,
+    occupied: np.ndarray,
+    *,
+    cell_size_m: float,
+    cluster_gap_m: float = 0.0,
+    min_area_ha: float = 0.0,
+) -> np.ndarray:
+    """Candidate sites: connected pieces of habitat patches outside the occupied areas.
+
+    Parameters
+    ----------
+    patch_id : numpy.ndarray of int
+        Habitat patch labels, 0 = no patch.
+    occupied : numpy.ndarray of bool
+        Cells occupied by a current population (e.g. within a radius of a population site).
+    cell_size_m : float
+        Side of a square cell in metres, > 0.
+    cluster_gap_m : float
+        Pieces whose nearest cells are at most this far apart (edge to edge, metres) form one
+        candidate; 0 (default) keeps every 8-connected piece on its own.
+    min_area_ha : float
+        Candidates smaller than this (ha, after clustering) are dropped as slivers, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray of int32
+        Candidate ids 1..n, numbered in raster order of each candidate's first cell; 0
+        elsewhere.
+
+    Notes
+    -----
+    Cells with ``patch_id > 0`` and not ``occupied`` are labelled 8-connected. With a gap
+    ``g > 0`` two pieces merge when the centres of their nearest cells are at most
+    ``g + cell_size_m`` apart (for pieces side by side that is an empty strip of at most ``g``
+    between them), transitively. A candidate keeps every patch it touches as a parent.
+
+    Examples
+    --------
+    >>> strip = np.ones((1, 7), int)
+    >>> extract_candidates(strip, (np.arange(7) == 3)[None], cell_size_m=100.0).tolist()
+    [[1, 1, 1, 0, 2, 2, 2]]
+    """
+    cs = _check_positive("cell_size_m", cell_size_m)
+    gap = _check_positive("cluster_gap_m", cluster_gap_m, allow_zero=True)
+    min_ha = _check_positive("min_area_ha", min_area_ha, allow_zero=True)
+    patches = np.asarray(patch_id)
+    occ = np.asarray(occupied, dtype=bool)
+    if patches.shape != occ.shape or patches.ndim != 2:
+        raise InvalidParameterError(
+            f"patch_id {patches.shape} and occupied {occ.shape}: give two 2-D arrays of one grid"
+        )
+    labels, n = ndimage.label((patches > 0) & ~occ, structure=_EIGHT)
+    if gap > 0 and n > 1:
+        labels = _merge_within_gap(labels, n, gap / cs)
+    if min_ha > 0 and labels.any():
+        counts = np.bincount(labels.ravel())
+        small = counts * cs * cs / _M2_PER_HA < min_ha
+        small[0] = False
+        labels = np.where(small[labels], 0, labels)
+    return _relabel_in_raster_order(labels)
+
+
+def candidate_ids(n: int) -> list[str]:
+    """Site ids ``C1``... for candidates 1..n, zero-padded so text order is number order.
+
+    Examples
+    --------
+    >>> candidate_ids(10)[:2]
+    ['C01', 'C02']
+    """
+    width = len(str(max(int(n), 1)))
+    return [f"C{k:0{width}d}" for k in range(1, int(n) + 1)]
+
+
+def central_cells(labels: np.ndarray, *, passable: np.ndarray | None = None) -> list[tuple[int, int] | None]:
+    """Per candidate 1..n, its most central cell: the one farthest from the candidate's edge.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of int
+        Candidate ids 1..n, 0 elsewhere.
+    passable : numpy.ndarray of bool, optional
+        Only these cells may be chosen (e.g. finite resistance); default every cell.
+
+    Returns
+    -------
+    list of (row, col) or None
+        One entry per id 1..n; None when a candidate has no allowed cell.
+
+    Notes
+    -----
+    Centrality is the Euclidean distance transform of the candidate mask (distance in cells
+    to the nearest cell of another id or background; the grid border counts as outside). Ties
+    go to the tied cell nearest the mean position of the tied cells, then to raster order.
+
+    Examples
+    --------
+    >>> central_cells(np.array([[1, 1, 1, 1, 1]]))
+    [(0, 2)]
+    """
+    lab = np.asarray(labels)
+    n = int(lab.max()) if lab.size else 0
+    if n == 0:
+        return []
+    allowed = np.ones(lab.shape, dtype=bool) if passable is None else np.asarray(passable, dtype=bool)
+    out: list[tuple[int, int] | None] = [None] * n
+    for k, window in enumerate(ndimage.find_objects(lab), start=1):
+        if window is None:
+            continue
+        mine = lab[window] == k
+        # Pad the window so the grid border and other labels count as outside.
+        depth = ndimage.distance_transform_edt(np.pad(mine, 1))[1:-1, 1:-1]
+        depth = np.where(mine & allowed[window], depth, 0.0)
+        peak = depth.max()
+        if peak <= 0:
+            continue
+        rows, cols = np.nonzero(depth == peak)
+        # Ties (a strip one cell wide) go to the tied cell nearest their mean position.
+        k_best = int(np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2))
+        out[k - 1] = (int(rows[k_best] + window[0].start), int(cols[k_best] + window[1].start))
+    return out
+
+
+def _per_label_mean(values: np.ndarray | None, flat: np.ndarray, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.shape != flat.shape:
+        raise InvalidParameterError("criteria layers must have the shape of the candidate labels (one grid)")
+    ok = np.isfinite(v) & (flat > 0)
+    total = np.bincount(flat[ok], weights=v[ok], minlength=n + 1)[1:]
+    count = np.bincount(flat[ok], minlength=n + 1)[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count
+
+
+def candidate_criteria(
+    labels: np.ndarray,
+    patch_id: np.ndarray,
+    *,
+    cell_size_m: float,
+    quality: np.ndarray,
+    degradation: np.ndarray,
+    water_distance_m: np.ndarray,
+    protected_fraction: np.ndarray | None = None,
+    cost_to_source: np.ndarray | None = None,
+    distance_to_source_m: np.ndarray | None = None,
+    dpc_by_patch: Mapping[int, float] | None = None,
+    centres: list[tuple[int, int] | None] | None = None,
+    edge_depth_m: float = 100.0,
+    density_per_km2: float = 5.0,
+    usable_area: Literal["area", "core_area", "quality_weighted"] = "area",
+) -> pd.DataFrame:
+    """Per candidate: area, core area, quality, capacity, connectivity, threat, water, protection.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of int
+        Candidate ids 1..n (from :func:`extract_candidates`), 0 elsewhere.
+    patch_id : numpy.ndarray of int
+        Habitat patch labels the candidates were cut from (0 = no patch).
+    cell_size_m : float
+        Side of a square cell in metres, > 0.
+    quality, degradation, water_distance_m : numpy.ndarray
+        Habitat quality Q in [0, 1], threat degradation D (InVEST, >= 0) and distance to
+        water (m); NaN cells are left out of the means.
+    protected_fraction : numpy.ndarray, optional
+        Fraction of each cell inside protected areas, [0, 1]; absent means 0 everywhere.
+    cost_to_source : numpy.ndarray, optional
+        Least-cost distance from the nearest source population (resistance x m; inf where
+        unreachable); the column is NaN when absent.
+    distance_to_source_m : numpy.ndarray, optional
+        Euclidean distance to the nearest population site (m); read at each candidate's
+        release point; NaN when absent.
+    dpc_by_patch : mapping of int to float, optional
+        dPC (%) of each habitat patch; patches not listed count 0 (they were left out of
+        the graph as the smallest).
+    centres : list of (row, col) or None, optional
+        Release point of each candidate 1..n (see :func:`central_cells`); default the
+        central cells of ``labels``.
+    edge_depth_m : float
+        Edge depth for the core area (m, >= 0).
+    density_per_km2 : float
+        Sustainable density for capacity (deer/km2, > 0); DOMAIN.md 8: 5-10 [A].
+    usable_area : {'area', 'core_area', 'quality_weighted'}
+        Area that carries deer, as in :func:`habitat.suitability.patches.patch_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per candidate, by id: ``candidate_id``, ``site_id`` (``C01``...),
+        ``parent_patch_id`` (patch holding most of its cells), ``parent_patch_ids``
+        (``";"``-joined), ``n_cells``, ``area_ha``, ``core_area_ha``, ``usable_area_ha``,
+        ``capacity_deer``, ``mean_quality``, ``mean_degradation``, ``mean_water_distance_m``,
+        ``share_protected``, ``lcd_to_source``, ``distance_to_source_m``,
+        ``dpc_parent_patch``.
+
+    Notes
+    -----
+    With ``a = cs^2 / 10^4`` ha per cell and ``C`` the candidate's cells:
+    ``area_ha = |C| a``; ``core_area_ha = |C ∩ core(patches)| a``, where the core is that of
+    the whole parent patch (:func:`habitat.suitability.patches.core_mask`), so the cut at an
+    occupied area is not treated as a habitat edge; ``usable_area_ha`` is the area, the core
+    area or ``Σ_C Q a``; ``capacity_deer = usable_area_ha / 100 · density``; means are over the
+    finite cells of C; ``lcd_to_source = min_C cost`` (the candidate's best-connected cell);
+    ``distance_to_source_m = d`` at the release point (the central cell; translocation
+    logistics, and unlike ``min_C d`` not pinned to the occupied radius by construction);
+    ``dpc_parent_patch = max`` of the parents' dPC.
+
+    Examples
+    --------
+    >>> lab = np.array([[1, 1, 0, 2]])
+    >>> one = np.ones((1, 4))
+    >>> t = candidate_criteria(lab, one.astype(int), cell_size_m=100.0, quality=one,
+    ...                        degradation=0 * one, water_distance_m=100 * one, edge_depth_m=0.0)
+    >>> t[["site_id", "area_ha", "capacity_deer"]].values.tolist()
+    [['C1', 2.0, 0.1], ['C2', 1.0, 0.05]]
+    """
+    cs = _check_positive("cell_size_m", cell_size_m)
+    density = _check_positive("density_per_km2", density_per_km2)
+    if usable_area not in ("area", "core_area", "quality_weighted"):
+        raise InvalidParameterError(f"usable_area={usable_area!r}; use 'area', 'core_area' or 'quality_weighted'")
+    lab = np.asarray(labels).astype(np.int64)
+    patches = np.asarray(patch_id).astype(np.int64)
+    if lab.shape != patches.shape:
+        raise InvalidParameterError(f"labels {lab.shape} and patch_id {patches.shape}: give arrays of one grid")
+    n = int(lab.max()) if lab.size else 0
+    flat = lab.ravel()
+    cell_ha = cs * cs / _M2_PER_HA
+    n_cells = np.bincount(flat, minlength=n + 1)[1:]
+    core = np.asarray(core_mask(patches, edge_depth_m=edge_depth_m, cell_size_m=cs)).ravel()
+    n_core = np.bincount(flat, weights=core.astype(np.float64), minlength=n + 1)[1:]
+    mean_q = _per_label_mean(quality, flat, n)
+    q = np.nan_to_num(np.asarray(quality, dtype=np.float64).ravel(), nan=0.0)
+    sum_q = np.bincount(flat, weights=np.where(flat > 0, q, 0.0), minlength=n + 1)[1:]
+    area_ha = n_cells * cell_ha
+    core_ha = n_core * cell_ha
+    usable_ha = {"area": area_ha, "core_area": core_ha, "quality_weighted": sum_q * cell_ha}[usable_area]
+    index = np.arange(1, n + 1)
+    if centres is None:
+        centres = central_cells(lab)
+    if len(centres) != n:
+        raise InvalidParameterError(f"centres: {len(centres)} cells for {n} candidates; give one per candidate")
+    if distance_to_source_m is None:
+        release_distance = np.full(n, np.nan)
+    else:
+        d = np.asarray(distance_to_source_m, dtype=np.float64)
+        if d.shape != lab.shape:
+            raise InvalidParameterError("criteria layers must have the shape of the candidate labels (one grid)")
+        release_distance = np.array([d[c] if c is not None else np.nan for c in centres], dtype=np.float64)
+
+    def per_label_min(surface: np.ndarray | None) -> np.ndarray:
+        if surface is None or n == 0:
+            return np.full(n, np.nan)
+        s = np.asarray(surface, dtype=np.float64)
+        if s.shape != lab.shape:
+            raise InvalidParameterError("criteria layers must have the shape of the candidate labels (one grid)")
+        # NaN cells (off the cost surface) must not win the minimum.
+        return np.atleast_1d(ndimage.minimum(np.where(np.isnan(s), np.inf, s), lab, index)).astype(np.float64)
+
+    dpc_map = {int(k): float(v) for k, v in (dpc_by_patch or {}).items()}
+    inside = (flat > 0) & (patches.ravel() > 0)
+    pairs, pair_cells = np.unique(np.column_stack([flat[inside], patches.ravel()[inside]]), axis=0,
+                                  return_counts=True)
+    parents, main_parent, dpc = [], np.zeros(n, dtype=np.int64), np.zeros(n)
+    for k in range(n):
+        rows = pairs[:, 0] == k + 1
+        ids, counts = pairs[rows, 1], pair_cells[rows]
+        parents.append(";".join(str(int(i)) for i in ids))
+        if ids.size:
+            main_parent[k] = int(ids[np.argmax(counts)])
+            dpc[k] = max(dpc_map.get(int(i), 0.0) for i in ids)
+    protected = (np.zeros(n) if protected_fraction is None
+                 else np.nan_to_num(_per_label_mean(protected_fraction, flat, n), nan=0.0))
+    return pd.DataFrame(
+        {
+            "candidate_id": index.astype(np.int64),
+            "site_id": pd.Series(candidate_ids(n), dtype=object),
+            "parent_patch_id": main_parent,
+            "parent_patch_ids": pd.Series(parents, dtype=object),
+            "n_cells": n_cells.astype(np.int64),
+            "area_ha": area_ha,
+            "core_area_ha": core_ha,
+            "usable_area_ha": usable_ha,
+            "capacity_deer": usable_ha / _HA_PER_KM2 * density,
+            "mean_quality": mean_q,
+            "mean_degradation": _per_label_mean(degradation, flat, n),
+            "mean_water_distance_m": _per_label_mean(water_distance_m, flat, n),
+            "share_protected": protected,
+            "lcd_to_source": per_label_min(cost_to_source),
+            "distance_to_source_m": release_distance,
+            "dpc_parent_patch": dpc,
+        }
+    )

@@ -1,0 +1,174 @@
+"""The report stage and ``habitat report OUT``: figures, QGIS styles and the offline HTML report.
+
+The stage declares every layer the report can show as an optional input (an input no stage
+writes yet is skipped by the registry), so it runs after whatever the pipeline has. Its ``run``
+records what the report will show (``report_contents``). The report files themselves are
+written by :func:`write_report` from the finished output folder, because the methods section is
+built from ``OUT/manifest.json``, which the runner writes only after the last stage; the CLI
+calls it after every run that includes this stage, and ``habitat report OUT`` calls it alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from habitat.errors import InputFileError
+from habitat.grid import GridSpec
+from habitat.io.atomic import write_bytes_atomic
+from habitat.io.rasters import open_raster, read_band
+from habitat.io.vectors import read_vector
+from habitat.params import ReportParams
+from habitat.report.build import ReportData, ReportOptions, build_report
+from habitat.report.styles import data_range
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+
+REPORT_DIR = "report"
+
+
+def _raster(layer_id: str, dtype: str, doc: str) -> LayerSpec:
+    return LayerSpec(id=layer_id, kind="raster", dtype=dtype, optional=True, doc=doc)
+
+
+def _layer(layer_id: str, kind: str, doc: str) -> LayerSpec:
+    return LayerSpec(id=layer_id, kind=kind, optional=True, doc=doc)
+
+
+# Every input is optional: the report draws what the pipeline produced. Ids without a producer
+# (the sites stage has not landed) are skipped by the registry until a stage writes them.
+INPUTS = (
+    _raster("habitat_class_baseline", "uint8", "habitat classes of the earlier epoch (loss/gain map)"),
+    _raster("habitat_class_current", "uint8", "habitat classes of the latest epoch"),
+    _layer("populations", "vector", "population sites (markers with popups)"),
+    _layer("reporting_units", "vector", "reporting units (per-unit figures, outlines)"),
+    _raster("suitability", "float32", "habitat suitability (figure, overlay)"),
+    _raster("quality", "float32", "habitat quality (style)"),
+    _raster("patch_id", "int32", "habitat patch labels (style)"),
+    _layer("patches", "vector", "patch outlines (figure, map)"),
+    _layer("patch_table", "table", "per-patch table"),
+    _raster("resistance", "float32", "movement resistance (overlay)"),
+    _raster("corridors", "float32", "least-cost corridors (figure, overlay)"),
+    _raster("barrier_improvement", "float32", "barrier improvement score (style)"),
+    _layer("least_cost_paths", "vector", "least-cost paths (figure, map)"),
+    _layer("links", "table", "population links"),
+    _raster("cumulative_current", "float32", "cumulative current density (figure, overlay)"),
+    _raster("pinch_points", "float32", "pinch points (figure, overlay)"),
+    _layer("effective_resistance", "table", "effective resistance between populations"),
+    _raster("habitat_change", "uint8", "habitat change codes (loss/gain map)"),
+    _layer("indicators_wide", "table", "indicators, one row per reporting unit"),
+    _layer("sites", "vector", "ranked candidate sites with explanations"),
+    _layer("site_ranking", "table", "ranked site table"),
+    _layer("site_sensitivity", "table", "rank sensitivity to the weights"),
+)
+OUTPUTS = (
+    LayerSpec(id="report_contents", kind="table",
+              doc="per layer the report shows: kind, and its value range (rasters) or size (vectors, tables); "
+                  "the report itself is OUT/report/report.html, figures/, styles/"),
+)
+
+
+def _summary(layer_id: str, value: Any) -> dict:
+    row: dict = {"layer": layer_id, "low": np.nan, "high": np.nan, "count": np.nan}
+    if isinstance(value, xr.DataArray):
+        low, high = data_range(np.asarray(value.values, dtype=np.float64))
+        row.update(kind="raster", low=low, high=high, count=int(np.isfinite(np.asarray(value.values, float)).sum()))
+    elif hasattr(value, "geometry"):
+        row.update(kind="vector", count=len(value))
+    else:
+        row.update(kind="table", count=len(value))
+    return row
+
+
+def run_report(ctx: StageContext) -> dict[str, Any]:
+    """List the layers the report will show, with their style range or size."""
+    rows = [_summary(spec.id, ctx.inputs[spec.id]) for spec in INPUTS if spec.id in ctx.inputs]
+    table = pd.DataFrame(rows, columns=["layer", "kind", "low", "high", "count"])
+    ctx.log(f"report: {len(table)} layers to show; the files go to OUT/report/ after the run")
+    return {"report_contents": table}
+
+
+STAGE = StageSpec(
+    id="report",
+    version="1",
+    doc="Map figures (PNG/PDF), QGIS styles and an offline HTML report from whatever layers the run has.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    params=ReportParams,
+    run=run_report,
+)
+
+
+# -- I/O: read an output folder, write OUT/report/ -------------------------------------------
+def load_manifest(out_dir: Path) -> dict:
+    path = Path(out_dir) / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputFileError(f"{path}: not found; run a pipeline into {out_dir} first (habitat run ... --out {out_dir})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}: not valid JSON; run the pipeline again to rewrite it") from exc
+
+
+def load_report_data(out_dir: str | Path) -> ReportData:
+    """Every raster, vector and table an output folder's manifest lists, keyed by output id."""
+    out_dir = Path(out_dir)
+    manifest = load_manifest(out_dir)
+    grid = GridSpec.from_json(manifest["grid"])
+    data = ReportData(grid=grid, manifest=manifest)
+    for stage_id, record in manifest.get("stages", {}).items():
+        if stage_id == STAGE.id:
+            continue
+        for layer_id, info in record.get("outputs", {}).items():
+            path = out_dir / info["path"]
+            data.files[layer_id] = info["path"]
+            if info["kind"] == "raster":
+                with open_raster(path) as ds:
+                    values = read_band(ds)
+                    if values.shape != grid.shape:
+                        continue
+                    if ds.nodata is not None and values.dtype.kind == "f":
+                        values = np.where(values == ds.nodata, np.nan, values)
+                data.rasters[layer_id] = values
+                if "year" in info.get("attrs", {}):
+                    data.years[layer_id] = int(info["attrs"]["year"])
+            elif info["kind"] == "vector":
+                data.vectors[layer_id] = read_vector(path)
+            else:
+                data.tables[layer_id] = pd.read_csv(path)
+    return data
+
+
+def report_options(manifest: dict, *, language: str | None = None) -> ReportOptions:
+    """Options from the report stage's recorded params (defaults when it did not run)."""
+    recorded = manifest.get("stages", {}).get(STAGE.id, {}).get("params", {})
+    params = ReportParams(**recorded) if recorded else ReportParams()
+    return ReportOptions(
+        language=language or params.language, dpi=params.dpi, formats=tuple(params.formats),
+        per_unit_figures=params.per_unit_figures, credits=params.credits,
+        change_classes=tuple(params.change_classes), max_overlay_px=params.max_overlay_px,
+    )
+
+
+def write_report(out_dir: str | Path, *, language: str | None = None) -> list[Path]:
+    """(Re)write ``OUT/report/``: report.html, figures/*.png|pdf, styles/*.qml. Returns the paths.
+
+    Files are written atomically; figures and styles of layers no longer present are removed.
+    """
+    out_dir = Path(out_dir)
+    data = load_report_data(out_dir)
+    files = build_report(data, report_options(data.manifest, language=language))
+    target = out_dir / REPORT_DIR
+    for folder in ("figures", "styles"):
+        for old in sorted((target / folder).glob("*")) if (target / folder).exists() else []:
+            if f"{folder}/{old.name}" not in files and old.suffix in (".png", ".pdf", ".qml"):
+                old.unlink()
+    written = []
+    for rel, content in sorted(files.items()):
+        write_bytes_atomic(target / rel, content)
+        written.append(target / rel)
+    return written

@@ -1,0 +1,276 @@
+"""The sites stage: candidate reintroduction sites, screened, scored, ranked, tested and explained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from habitat.connectivity.cost_distance import cost_distance
+from habitat.errors import ConfigError
+from habitat.layers import make_layer
+from habitat.params import CircuitParams, SitesParams
+from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
+from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria, screen_candidates
+from habitat.sites.explain import explain_top_sites
+from habitat.sites.pareto import pareto_dominance
+from habitat.sites.ranking import parse_criteria, score_sites
+from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
+from habitat.stages import circuit, connectivity, indicators, ingest, patches, resistance, suitability
+from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.suitability.ahp import ahp_weights
+from habitat.suitability.patches import patch_polygons
+
+INPUTS = (
+    patches.STAGE.output("patch_id"),
+    suitability.STAGE.output("quality"),
+    suitability.STAGE.output("degradation"),
+    ingest.STAGE.output("water_distance_m"),
+    ingest.STAGE.output("protected_fraction"),
+    ingest.STAGE.output("populations"),
+    resistance.STAGE.output("resistance"),
+    connectivity.STAGE.output("population_cores"),
+    connectivity.STAGE.output("patch_importance"),
+    indicators.STAGE.output("population_status"),
+)
+OUTPUTS = (
+    LayerSpec(id="candidates", kind="raster", dtype="int32", units="candidate id (1..n)", nodata=0,
+              doc="candidate sites: unoccupied pieces of habitat patches, 0 = none"),
+    LayerSpec(id="sites", kind="vector",
+              doc="ranked candidate sites: outlines with criteria, score, rank, contributions, explanation"),
+    LayerSpec(id="site_ranking", kind="table",
+              doc="ranked sites: criteria with units, normalized values, weights, contributions, score, rank, "
+                  "Monte Carlo robustness, Pareto flags, explanation"),
+    LayerSpec(id="excluded", kind="table",
+              doc="candidates failing a hard criterion (or not scorable): failed criteria, value and shortfall"),
+    LayerSpec(id="site_sensitivity", kind="table",
+              doc="long form: one-at-a-time weight changes (+-oat_change) and the Monte Carlo rank summary"),
+    LayerSpec(id="site_criteria", kind="table",
+              doc="hard and scoring criteria: column, rule or direction, normalization, weight, units, provenance"),
+)
+
+#: Scoring columns that need at least one source population to be defined.
+_SOURCE_COLUMNS = ("lcd_to_source", "effective_resistance_to_source_ohm", "distance_to_source_m")
+
+
+def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | None, str]:
+    """Scoring criteria records for habitat.sites.ranking, AHP weights if given, and a note."""
+    spec = [c.model_dump(exclude={"provenance"}, exclude_none=True) for c in params.criteria]
+    parse_criteria(spec)
+    if params.ahp is None:
+        return spec, None, "weights from config"
+    names = [c.name for c in params.criteria]
+    result = ahp_weights(params.ahp.matrix, names=names, accept_inconsistent=params.ahp.accept_inconsistent)
+    return spec, result.weights, f"AHP weights, CR = {result.cr:.3f}"
+
+
+def _hard_spec(params: SitesParams) -> list[dict]:
+    area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=params.density_per_km2)
+    records = [{
+        "column": "usable_area_ha", "op": ">=", "threshold": area, "units": "ha", "name": "minimum usable area",
+        "provenance": f"target herd {params.target_herd:g} at {params.density_per_km2:g} deer/km2 "
+                      "(DOMAIN.md 8: 100-250 animals at 5-10 deer/km2 [A])",
+    }]
+    records += [c.model_dump() for c in params.hard_criteria]
+    parse_hard_criteria(records)
+    return records
+
+
+def _effective_resistance_to_sources(
+    res: np.ndarray, centres: list[tuple[int, int] | None], source_cells: list[tuple[int, int] | None]
+) -> np.ndarray:
+    """Per candidate, min over populations of the effective resistance (ohm) from its release cell."""
+    n = len(centres)
+    if n == 0 or not any(c is not None for c in source_cells):
+        return np.full(n, np.nan)
+    matrix, _ = circuit.effective_resistance_matrix(res, list(centres) + list(source_cells), CircuitParams())
+    # -1 marks pairs in different components (or without a cell): not connected.
+    to_sources = np.where(matrix[:n, n:] >= 0, matrix[:n, n:], np.inf)
+    best = to_sources.min(axis=1)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per release point: index of the nearest point and the Euclidean distance to it (m)."""
+    d = np.hypot(release_xy[:, 0, None] - points[None, :, 0], release_xy[:, 1, None] - points[None, :, 1])
+    # A candidate without a passable cell has no release point (NaN): no nearest point either.
+    nearest = np.argmin(np.nan_to_num(d, nan=np.inf), axis=1)
+    return nearest, d[np.arange(len(d)), nearest]
+
+
+def _translocation_sources(ctx: StageContext, pops: gpd.GeoDataFrame | None) -> pd.DataFrame | None:
+    status = ctx.inputs.get("population_status")
+    if status is None or pops is None or "translocation_source" not in status.columns:
+        return None
+    flagged = status.loc[status["translocation_source"].astype(str).str.lower() == "true", "site_id"]
+    ids = set(flagged.astype(str))
+    return pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y}
+                        ).loc[lambda d: d["site_id"].isin(ids)]
+
+
+def _unscorable(passed: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off candidates with a missing/infinite scoring value; they cannot be ranked."""
+    values = passed[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    rows = bad.any(axis=1)
+    records = []
+    for i in np.flatnonzero(rows):
+        cols = [names[k] for k in np.flatnonzero(bad[i])]
+        records.append({
+            "site_id": passed["site_id"].iloc[i], "n_failed": len(cols),
+            "failed_criteria": "; ".join(f"scorable: {c}" for c in cols),
+            "reason": "; ".join(f"{c}: no finite value (unreachable from every source population, "
+                                "or no population given)" for c in cols),
+        })
+    return passed.loc[~rows], pd.DataFrame(records, columns=["site_id", "n_failed", "failed_criteria", "reason"])
+
+
+def _sensitivity_table(oat: pd.DataFrame, mc) -> pd.DataFrame:
+    oat = oat.assign(analysis="one_at_a_time")
+    rho = mc.draws["spearman_rho"].to_numpy()
+    summary = mc.sites.assign(analysis="monte_carlo", criterion="all weights (Dirichlet)",
+                              spearman_rho=float(np.nanmean(rho)) if np.isfinite(rho).any() else np.nan)
+    out = pd.concat([oat, summary], ignore_index=True)
+    for column in ("base_rank", "rank", "rank_shift"):
+        out[column] = out[column].astype("Int64")
+    first = ["analysis", "criterion", "weight_change", "weight", "site_id", "base_rank", "rank", "rank_shift",
+             "score", "spearman_rho"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, float] | None) -> pd.DataFrame:
+    rows = [{"kind": "hard", "criterion": h["name"] or h["column"], "column": h["column"],
+             "rule": f"{h['op']} {h['threshold']}", "direction": "", "normalization": "", "weight": np.nan,
+             "units": h["units"], "provenance": h["provenance"]} for h in hard]
+    total = sum(c.weight for c in params.criteria)
+    for c in params.criteria:
+        weight = weights[c.name] if weights is not None else c.weight / total
+        rows.append({"kind": "score", "criterion": c.label or c.name, "column": c.name, "rule": "",
+                     "direction": c.direction, "normalization": c.normalization, "weight": weight,
+                     "units": c.units or "", "provenance": c.provenance})
+    rows.append({"kind": "hard", "criterion": "inside historical range", "column": "inside_historical_range",
+                 "rule": "not assessed", "direction": "", "normalization": "", "weight": np.nan, "units": "",
+                 "provenance": "no historical-range layer is an input yet (require_historical_range: false)"})
+    return pd.DataFrame(rows)
+
+
+def run_sites(ctx: StageContext) -> dict[str, Any]:
+    """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
+    params: SitesParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    if grid.is_geographic:
+        raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
+    if params.require_historical_range:
+        raise ConfigError("stages.sites.require_historical_range: no historical-range layer is available yet; "
+                          "set it to false")
+    spec, weights, weight_note = _criteria_spec(params)
+    hard = _hard_spec(params)
+    cs = grid.resolution
+    pid = np.asarray(ctx.inputs["patch_id"].values)
+    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    cores = np.asarray(ctx.inputs["population_cores"].values)
+    pops = ctx.inputs.get("populations")
+    if pops is not None and len(pops) == 0:
+        pops = None
+    xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
+    points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
+    to_site = distance_to_points(xs, ys, points)
+    labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cs,
+                                cluster_gap_m=params.cluster_gap_m, min_area_ha=params.min_candidate_area_ha)
+    n = int(labels.max())
+    ctx.log(f"{n} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m from every "
+            f"population site, >= {params.min_candidate_area_ha:g} ha")
+    if pops is None:
+        ctx.log("no populations: every patch is a candidate, and the source criteria are undefined")
+    importance = ctx.inputs.get("patch_importance")
+    dpc = ({} if importance is None or not len(importance)
+           else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
+    cost = cost_distance(res, cores > 0, cell_size=cs, neighbours=8) if (cores > 0).any() else None
+    centres = central_cells(labels, passable=np.isfinite(res))
+    protected = ctx.inputs.get("protected_fraction")
+    table = candidate_criteria(
+        labels, pid, cell_size_m=cs, quality=ctx.inputs["quality"].values,
+        degradation=ctx.inputs["degradation"].values, water_distance_m=ctx.inputs["water_distance_m"].values,
+        protected_fraction=None if protected is None else protected.values, cost_to_source=cost,
+        distance_to_source_m=to_site if pops is not None else None, dpc_by_patch=dpc,
+        centres=centres, edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
+        usable_area=params.usable_area,
+    )
+    source_cells = circuit.focal_cells(pops, cores, grid) if pops is not None else []
+    eff = _effective_resistance_to_sources(res, centres, source_cells)
+    table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
+    table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
+    table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
+    table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
+    table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+    release = table[["centre_x", "centre_y"]].to_numpy(dtype=float)
+    table["nearest_source_site"] = ""
+    if pops is not None and n:
+        index, _ = _nearest_points(release, points)
+        table["nearest_source_site"] = np.where(np.isfinite(release[:, 0]),
+                                                pops["site_id"].astype(str).to_numpy()[index], "")
+    table["inside_historical_range"] = "not assessed"
+    sources = _translocation_sources(ctx, pops)
+    table["nearest_translocation_source"] = ""
+    table["distance_to_translocation_source_m"] = np.nan
+    if sources is not None and len(sources) and n:
+        index, dist = _nearest_points(release, sources[["x", "y"]].to_numpy(dtype=float))
+        table["nearest_translocation_source"] = np.where(np.isfinite(dist), sources["site_id"].to_numpy()[index], "")
+        table["distance_to_translocation_source_m"] = dist
+        ctx.log(f"translocation sources (overstocked): {', '.join(sources['site_id'])}")
+    elif sources is not None:
+        ctx.log("no population is flagged as a translocation source")
+
+    screened = screen_candidates(table, hard)
+    names = [c["name"] for c in spec]
+    passed, unscorable = _unscorable(screened.passed, names)
+    reasons = pd.concat([screened.excluded, unscorable], ignore_index=True)
+    reasons = reasons.sort_values("site_id", kind="stable").reset_index(drop=True)
+    excluded = reasons.merge(table, on="site_id", how="left")
+    ctx.log(f"{len(excluded)} excluded by hard criteria, {len(passed)} ranked ({weight_note})")
+
+    if len(passed):
+        ranked = score_sites(passed, spec, weights=weights)
+        oat = one_at_a_time(passed, spec, change_fraction=params.oat_change, weights=weights)
+        mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
+                                 concentration=params.concentration, weights=weights)
+        pareto = pareto_dominance(passed, params.pareto_objectives)
+        explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
+        robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
+        ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
+                  .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
+        ranked["explanation"] = ranked["explanation"].fillna("")
+        sensitivity = _sensitivity_table(oat, mc)
+    else:
+        ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
+                                        explanation=pd.Series(dtype=str))
+        sensitivity = pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
+                                            "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
+    layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
+    if len(ranked):
+        outlines = patch_polygons(layer, crs=grid.pyproj_crs).rename(columns={"patch_id": "candidate_id"})
+        sites = outlines.merge(ranked, on="candidate_id", how="inner").sort_values("rank", kind="stable")
+        sites = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry="geometry", crs=grid.pyproj_crs)
+    else:
+        sites = gpd.GeoDataFrame(ranked.assign(geometry=None), geometry="geometry", crs=grid.pyproj_crs)
+    return {
+        "candidates": layer,
+        "sites": sites,
+        "site_ranking": ranked.reset_index(drop=True),
+        "excluded": excluded,
+        "site_sensitivity": sensitivity,
+        "site_criteria": _criteria_table(hard, params, weights),
+    }
+
+
+STAGE = StageSpec(
+    id="sites",
+    version="1",
+    doc="Candidate reintroduction sites: hard criteria, weighted score and rank, sensitivity, Pareto, explanations.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    params=SitesParams,
+    run=run_sites,
+)

@@ -1,0 +1,50 @@
+import math
+
+import numpy as np
+import pytest
+
+from habitat.grid import GridSpec
+from habitat.report.figures import (
+    MapFigure, RasterLayer, draw_map, figure_pdf, figure_png, nice_scale_length, north_angle_deg,
+)
+from habitat.report.i18n import Messages
+from habitat.report.styles import raster_style
+
+
+def test_nice_scale_length():
+    assert [nice_scale_length(w) for w in (76_000.0, 2_800.0, 9.0, 5.0, 100.0)] == [10_000.0, 500.0, 1.0, 1.0, 20.0]
+
+
+def test_north_angle_is_zero_on_the_central_meridian_and_turns_east_of_it():
+    grid = GridSpec.from_bounds((0.0, 280_000.0, 3000.0, 282_400.0), "default", 100.0)
+    assert north_angle_deg(grid, 0.0, 281_000.0) == pytest.approx(0.0, abs=1e-9)
+    # Albers: meridians converge towards the pole by n * dlon, n = (sin 37 + sin 45) / 2
+    east = north_angle_deg(grid, 80_000.0, 281_000.0)
+    from pyproj import Transformer
+
+    lon, _ = Transformer.from_crs(grid.pyproj_crs, "EPSG:4326", always_xy=True).transform(80_000.0, 281_000.0)
+    n = (math.sin(math.radians(37)) + math.sin(math.radians(45))) / 2
+    assert east == pytest.approx(-n * (lon - 68.0), abs=1e-3)
+    assert north_angle_deg(GridSpec.from_bounds((68, 42, 69, 43), "EPSG:4326", 0.1), 68.5, 42.5) == 0.0
+
+
+def _figure(data, language="en"):
+    values = data.rasters["suitability"]
+    spec = MapFigure("Test <$x$>", [RasterLayer(values, raster_style("suitability", values), "suit")])
+    return draw_map(spec, data.grid, Messages(language), credits="demo", version="0")
+
+
+def test_two_renders_are_byte_identical(report_data):
+    assert figure_png(_figure(report_data), dpi=60) == figure_png(_figure(report_data), dpi=60)
+    pdf = figure_pdf(_figure(report_data, "ru"))
+    assert pdf == figure_pdf(_figure(report_data, "ru"))
+    assert b"CreationDate" not in pdf and b"ModDate" not in pdf
+
+
+def test_png_has_the_requested_size(report_data):
+    from PIL import Image
+    import io
+
+    image = Image.open(io.BytesIO(figure_png(_figure(report_data), dpi=100)))
+    assert image.size == (750, 600)  # 7.5 x 6 inches
+    assert image.info.get("Software") == "habitat"

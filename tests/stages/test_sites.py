@@ -1,0 +1,169 @@
+"""The sites stage function on a hand-made context with known candidates, ranks and exclusions."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from habitat.errors import ConfigError
+from habitat.grid import GridSpec
+from habitat.layers import make_layer
+from habitat.params import SitesParams
+from habitat.stages.sites import run_sites
+from habitat.stages.spec import StageContext
+
+# 6 x 13 cells of 100 m. A habitat strip (patch 1) on rows 1-3, columns 0-12, with population P1
+# at the centre of cell (2, 7); a 2-cell patch 2 on row 5. With occupied_radius_m = 150 the
+# cells of columns 6-8 are occupied, leaving candidate C1 (columns 0-5, 18 ha), C2 (columns
+# 9-12, 12 ha) and C3 (patch 2, 2 ha).
+ROWS, COLS = 6, 13
+
+
+def _ctx(*, with_population=True, status=True, **overrides):
+    grid = GridSpec.from_bounds((0, 0, 100 * COLS, 100 * ROWS), "EPSG:32642", 100)
+    patch_id = np.zeros((ROWS, COLS), np.int32)
+    patch_id[1:4, :] = 1
+    patch_id[5, 0:2] = 2
+    quality = np.zeros((ROWS, COLS), np.float32)
+    quality[1:4, 0:6] = 0.9
+    quality[1:4, 6:] = 0.6
+    quality[5, 0:2] = 0.5
+    cores = np.zeros((ROWS, COLS), np.int32)
+    cores[1:4, 6:9] = 1
+    inputs = {
+        "patch_id": make_layer(patch_id, grid, name="patch_id"),
+        "quality": make_layer(quality, grid, name="quality"),
+        "degradation": make_layer(np.zeros((ROWS, COLS), np.float32), grid, name="degradation"),
+        "water_distance_m": make_layer(np.full((ROWS, COLS), 100.0, np.float32), grid, name="water_distance_m"),
+        "resistance": make_layer(np.ones((ROWS, COLS), np.float32), grid, name="resistance"),
+        "population_cores": make_layer(cores if with_population else 0 * cores, grid, name="population_cores"),
+        "patch_importance": pd.DataFrame({"patch_id": [1, 2], "dPC": [50.0, 1.0]}),
+    }
+    if with_population:
+        inputs["populations"] = gpd.GeoDataFrame(
+            {"site_id": ["P1"], "site_name": ["One"], "count": [40]},
+            geometry=[shapely.Point(grid.x_coords[7], grid.y_coords[2])], crs=grid.pyproj_crs,
+        )
+        if status:
+            inputs["population_status"] = pd.DataFrame({"site_id": ["P1"], "translocation_source": [True]})
+    settings = dict(
+        occupied_radius_m=150.0, min_candidate_area_ha=0.0, target_herd=1, density_per_km2=20.0,  # 5 ha
+        edge_depth_m=0.0, n_draws=50, seed=3, top_n=2,
+        criteria=[{"name": "capacity_deer", "direction": "benefit", "weight": 1},
+                  {"name": "mean_quality", "direction": "benefit", "weight": 1}],
+    )
+    settings.update(overrides)
+    logs = []
+    return StageContext(grid=grid, params=SitesParams(**settings), inputs=inputs, pipeline=None, log=logs.append)
+
+
+def test_candidates_ranks_and_exclusions():
+    out = run_sites(_ctx())
+    expected = np.zeros((ROWS, COLS), np.int32)
+    expected[1:4, 0:6] = 1
+    expected[1:4, 9:13] = 2
+    expected[5, 0:2] = 3
+    np.testing.assert_array_equal(out["candidates"].values, expected)
+
+    ranked = out["site_ranking"]
+    assert ranked["site_id"].tolist() == ["C1", "C2"]
+    # C1 is best on both criteria: normalized 1 on each, C2 0 on each
+    np.testing.assert_allclose(ranked["score"], [1.0, 0.0])
+    np.testing.assert_array_equal(ranked["rank"], [1, 2])
+    np.testing.assert_allclose(ranked[["contrib_capacity_deer", "contrib_mean_quality"]].sum(axis=1), ranked["score"])
+    np.testing.assert_allclose(ranked["area_ha"], [18.0, 12.0])
+    np.testing.assert_allclose(ranked["capacity_deer"], [18.0 / 100 * 20, 12.0 / 100 * 20])
+    np.testing.assert_allclose(ranked["mean_quality"], [0.9, 0.6], rtol=1e-6)
+    # least cost: the pieces touch the core (columns 6-8) across one 100 m step of resistance 1
+    np.testing.assert_allclose(ranked["lcd_to_source"], [100.0, 100.0])
+    # release points (2, 2) and (2, 10); the site is at the centre of (2, 7)
+    np.testing.assert_allclose(ranked["distance_to_source_m"], [500.0, 300.0])
+    np.testing.assert_allclose(ranked["distance_to_translocation_source_m"], [500.0, 300.0])
+    assert ranked["nearest_translocation_source"].tolist() == ["P1", "P1"]
+    assert ranked["nearest_source_site"].tolist() == ["P1", "P1"]
+    r = ranked["effective_resistance_to_source_ohm"].to_numpy()
+    assert np.all(r > 0) and r[0] > r[1]  # farther release point through the same strip
+    np.testing.assert_allclose(ranked["dpc_parent_patch"], [50.0, 50.0])
+    np.testing.assert_allclose(ranked["share_protected"], [0.0, 0.0])
+    assert (ranked["inside_historical_range"] == "not assessed").all()
+    # C1 beats C2 on capacity x quality and ties on least cost and threat
+    assert ranked["pareto_dominated"].tolist() == [False, True]
+    assert ranked["dominated_by"].tolist() == ["", "C1"]
+    assert ranked["explanation"].str.startswith("Site C1 ranks 1 of 2").iloc[0]
+
+    excluded = out["excluded"]
+    assert excluded["site_id"].tolist() == ["C3"]
+    assert excluded["failed_criteria"].tolist() == ["minimum usable area"]
+    assert excluded["reason"].tolist() == ["usable_area_ha >= 5.0 ha: value 2.0 (short by 3 ha)"]
+
+    sites = out["sites"]
+    assert sites["site_id"].tolist() == ["C1", "C2"] and sites["rank"].tolist() == [1, 2]
+    np.testing.assert_allclose(sites.geometry.area, [18e4, 12e4])
+
+
+def test_pareto_trade_off_leaves_both_sites_undominated():
+    # more threat on C1: it wins on capacity x quality, C2 on threat, so neither dominates
+    ctx = _ctx()
+    degradation = np.zeros((ROWS, COLS), np.float32)
+    degradation[:, :6] = 0.05
+    ctx.inputs["degradation"] = make_layer(degradation, ctx.grid, name="degradation")
+    ranked = run_sites(ctx)["site_ranking"]
+    np.testing.assert_allclose(ranked["mean_degradation"], [0.05, 0.0], rtol=1e-6)
+    assert ranked["pareto_dominated"].tolist() == [False, False]
+
+
+def test_hard_criterion_excludes_exactly_the_failing_candidates():
+    hard = [{"column": "mean_quality", "op": ">=", "threshold": 0.7, "units": "", "name": "good habitat"}]
+    out = run_sites(_ctx(hard_criteria=hard))
+    assert out["site_ranking"]["site_id"].tolist() == ["C1"]
+    excluded = out["excluded"].set_index("site_id")
+    assert excluded.index.tolist() == ["C2", "C3"]
+    assert excluded.loc["C2", "failed_criteria"] == "good habitat"
+    assert excluded.loc["C3", "failed_criteria"] == "minimum usable area; good habitat"
+    assert excluded.loc["C3", "n_failed"] == 2
+
+
+def test_sensitivity_is_seeded_and_long_form():
+    a = run_sites(_ctx())["site_sensitivity"]
+    b = run_sites(_ctx())["site_sensitivity"]
+    pd.testing.assert_frame_equal(a, b)
+    oat = a[a["analysis"] == "one_at_a_time"]
+    assert len(oat) == 2 * 2 * 2  # criteria x (-20 %, +20 %) x sites
+    np.testing.assert_allclose(sorted(set(oat["weight_change"])), [-0.2, 0.2])
+    mc = a[a["analysis"] == "monte_carlo"]
+    assert mc["site_id"].tolist() == ["C1", "C2"]
+    # C1 is best on every criterion, so every weight draw ranks it first
+    np.testing.assert_allclose(mc["p_rank_1"], [1.0, 0.0])
+    other = run_sites(_ctx(seed=4))["site_sensitivity"]
+    assert len(other) == len(a)
+
+
+def test_without_populations_sources_are_undefined_and_sites_unscorable():
+    out = run_sites(_ctx(with_population=False, criteria=[
+        {"name": "capacity_deer", "direction": "benefit", "weight": 1},
+        {"name": "lcd_to_source", "direction": "cost", "weight": 1}]))
+    # no occupied area: the whole strip is one candidate, patch 2 another (excluded by area)
+    assert out["candidates"].values.max() == 2
+    assert len(out["site_ranking"]) == 0 and len(out["site_sensitivity"]) == 0
+    excluded = out["excluded"].set_index("site_id")
+    assert excluded.loc["C1", "failed_criteria"] == "scorable: lcd_to_source"
+    assert len(out["sites"]) == 0
+
+
+def test_status_without_sources_and_historical_range_switch():
+    ctx = _ctx()
+    ctx.inputs["population_status"] = pd.DataFrame({"site_id": ["P1"], "translocation_source": [False]})
+    ranked = run_sites(ctx)["site_ranking"]
+    assert (ranked["nearest_translocation_source"].fillna("") == "").all()
+    assert ranked["distance_to_translocation_source_m"].isna().all()
+    with pytest.raises(ConfigError, match="require_historical_range"):
+        run_sites(_ctx(require_historical_range=True))
+
+
+def test_ahp_weights_replace_config_weights():
+    out = run_sites(_ctx(ahp={"matrix": [[1, 3], [1 / 3, 1]]}))
+    ranked = out["site_ranking"]
+    np.testing.assert_allclose(ranked["weight_capacity_deer"], [0.75, 0.75])
+    criteria = out["site_criteria"]
+    np.testing.assert_allclose(criteria.loc[criteria["kind"] == "score", "weight"], [0.75, 0.25])
