@@ -147,6 +147,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--child", choices=["habitat", "numpy"])
+    parser.add_argument("--reuse", action="store_true", help="keep inputs already in --workdir")
+    parser.add_argument("--sides", nargs="+", default=["habitat", "numpy"], choices=["habitat", "numpy"])
     args = parser.parse_args()
     if args.child:
         fn = run_habitat if args.child == "habitat" else run_numpy
@@ -155,18 +157,20 @@ def main() -> None:
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="bench_suit_"))
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    make_inputs(folder, args.size)
-    print(f"inputs {args.size} x {args.size} written in {time.perf_counter() - t0:.1f} s to {folder}")
+    if not (args.reuse and (folder / "grid.json").exists()):
+        make_inputs(folder, args.size)
+    print(f"inputs {args.size} x {args.size} ready in {time.perf_counter() - t0:.1f} s in {folder}")
     cells = args.size**2 / 1e6
     results = {}
-    for child in ("habitat", "numpy"):
+    for child in args.sides:
         proc = subprocess.run([sys.executable, __file__, "--child", child, "--workdir", str(folder)],
                               capture_output=True, text=True, check=True)
         results[child] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[child]
         print(f"{child:8s} {r['seconds']:8.1f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB")
-    print(f"throughput ratio habitat/numpy: {results['numpy']['seconds'] / results['habitat']['seconds']:.2f}")
-    print(f"max |suitability difference|: {compare(folder):.2e}")
+    if len(results) == 2:
+        print(f"throughput ratio habitat/numpy: {results['numpy']['seconds'] / results['habitat']['seconds']:.2f}")
+        print(f"max |suitability difference|: {compare(folder):.2e}")
 
 
 if __name__ == "__main__":

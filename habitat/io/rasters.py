@@ -78,6 +78,9 @@ def read_band(ds: rasterio.io.DatasetReader, band: int = 1, **kwargs) -> np.ndar
 #: Chunk size (cells per side) of lazily read layers; a multiple of the COG block size.
 CHUNK_CELLS = 1024
 
+#: GDAL block cache while rasters are computed and written block by block (MB).
+GDAL_CACHE_MB = 128
+
 
 @dataclass(frozen=True)
 class RasterOutput:
@@ -138,8 +141,10 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
             sources.append(array)
             targets.append(_WindowWriter(dataset))
             staged.append((dataset, work, final))
-        # GDAL datasets are not thread-safe: one block is written at a time
-        da.store(sources, targets, lock=True)
+        # GDAL datasets are not thread-safe: one block is written at a time. GDAL's block cache
+        # defaults to 5 % of RAM; a small one keeps memory bounded by the chunks in flight.
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            da.store(sources, targets, lock=True)
         for dataset, work, final in staged:
             dataset.close()
             rio_copy(work, final, driver="COG", compress="DEFLATE", blocksize=256, overviews="NONE")
