@@ -270,7 +270,8 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     payload, legends = map_data(data, options, m)
     pipeline_name = data.manifest.get("pipeline", {}).get("name", "")
     page = page_html.Page(title=m("report.title"), subtitle=m("report.subtitle", name=pipeline_name, version=version),
-                          map_data=payload, legends=legends, figures=shown)
+                          map_data=payload, legends=legends, figures=shown,
+                          description=data.manifest.get("pipeline", {}).get("description", ""))
     page.sites_html = _sites_html(data, m)
     indicator_id = _first(INDICATOR_IDS, data.tables)
     page.indicators_html = (page_html.table_html(data.tables[indicator_id], m, file_name=data.files.get(indicator_id, ""))

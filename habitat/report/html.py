@@ -84,6 +84,7 @@ class Page:
     title: str
     subtitle: str
     map_data: dict
+    description: str = ""  # the pipeline file's description: what the run can and cannot show
     legends: list[str] = field(default_factory=list)
     figures: list[tuple[str, str, list[str]]] = field(default_factory=list)  # title, png data URI, file names
     sites_html: str = ""
@@ -222,6 +223,7 @@ def render_page(page: Page, messages: Messages) -> str:
 <header><h1>{esc(page.title)}</h1><p>{esc(page.subtitle)}</p><p>{esc(m('report.offline_note'))}</p></header>
 <nav>{nav}</nav>
 <main>
+{f'<section id="sec-about"><p class="about">{esc(page.description)}</p></section>' if page.description else ''}
 <section id="sec-map"><h2>{esc(m('section.map'))}</h2>
 <p class="note">{esc(m('map.layers_hint'))} {esc(m('map.background'))}</p>{no_layers}
 <div id="map"></div>

@@ -308,7 +308,8 @@ def _write_manifest(
     }
     manifest = {
         "habitat_version": habitat.__version__,
-        "pipeline": {"name": pipeline.name, "file": pipeline_path.name, "sha256": file_sha256(pipeline_path)},
+        "pipeline": {"name": pipeline.name, "description": pipeline.description, "file": pipeline_path.name,
+                     "sha256": file_sha256(pipeline_path)},
         "grid": grid.to_dict(),
         "input_files": files,
         "stages": stages,

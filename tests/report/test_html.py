@@ -25,3 +25,14 @@ def test_table_cells_are_escaped_and_formatted():
 def test_long_tables_are_cut_with_a_note():
     html = table_html(pd.DataFrame({"a": range(250)}), Messages("en"), file_name="x.csv")
     assert html.count("<tr>") == 201 and "200 of 250 rows shown; the full table is x.csv." in html
+
+
+def test_pipeline_description_is_shown_escaped():
+    from habitat.report.html import Page, render_page
+    from habitat.report.i18n import Messages
+
+    page = Page(title="t", subtitle="s", map_data={"rasters": [], "vectors": []},
+                description="5 km cells cannot show tugai strips <narrower> than a cell & more")
+    html = render_page(page, Messages("en"))
+    assert "5 km cells cannot show tugai strips &lt;narrower&gt; than a cell &amp; more" in html
+    assert "sec-about" not in render_page(Page(title="t", subtitle="s", map_data={"rasters": [], "vectors": []}), Messages("en"))
