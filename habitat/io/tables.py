@@ -16,3 +16,52 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
     return path
+
+
+#: Date stamped into workbook properties and zip entries, so equal tables give equal bytes.
+_FIXED_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+def write_workbook(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "table") -> Path:
+    """Write a DataFrame as a one-sheet XLSX workbook, atomically and byte-reproducibly.
+
+    openpyxl stamps the current time into the document properties and every zip entry; both are
+    replaced by a fixed date.
+    """
+    import datetime
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    table = book.active
+    table.title = sheet[:31]
+    table.append([str(c) for c in df.columns])
+    for row in df.itertuples(index=False):
+        table.append([None if (isinstance(v, float) and v != v) or v is pd.NA else
+                      (v.item() if hasattr(v, "item") else v) for v in row])
+    fixed = datetime.datetime(*_FIXED_DATE)
+    book.properties.created = book.properties.modified = fixed
+    raw = io.BytesIO()
+    book.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = _pin_core_dates(data, fixed)
+            entry = zipfile.ZipInfo(info.filename, date_time=_FIXED_DATE)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, data)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(out.getvalue())
+    return path
+
+
+def _pin_core_dates(xml: bytes, fixed) -> bytes:
+    import re
+
+    stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    return re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)", rb"\g<1>" + stamp + rb"\g<3>", xml)

@@ -40,6 +40,8 @@ OUTPUTS = (
     LayerSpec(id="national_report", kind="table", optional=True,
               doc="per Range State (reporting unit): habitat, protected-area and population items, "
                   "baseline and current values"),
+    LayerSpec(id="national_report_xlsx", kind="workbook", optional=True,
+              doc="the national report table as an Excel workbook (same rows as national_report.csv)"),
     LayerSpec(id="data_dictionary", kind="table", doc="one definition line per indicator and column"),
 )
 _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "habitat_loss_ha",
@@ -280,6 +282,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     report = _national_report(long, units, status, y1, y2)
     if report is not None:
         out["national_report"] = report
+        out["national_report_xlsx"] = report
     return out
 
 

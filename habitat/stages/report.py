@@ -138,7 +138,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
                     data.years[layer_id] = int(info["attrs"]["year"])
             elif info["kind"] == "vector":
                 data.vectors[layer_id] = read_vector(path)
-            else:
+            elif info["kind"] == "table":
                 data.tables[layer_id] = pd.read_csv(path)
     return data
 

@@ -23,7 +23,7 @@ from habitat.errors import ConfigError, StageContractError
 from habitat.grid import GridSpec
 from habitat.io.atomic import write_text_atomic
 from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
-from habitat.io.tables import write_table
+from habitat.io.tables import write_table, write_workbook
 from habitat.io.vectors import read_vector, write_vector
 from habitat.layers import grid_of
 from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
@@ -127,11 +127,13 @@ def _load_output(out_dir: Path, spec: LayerSpec, info: dict) -> Any:
         return layer
     if spec.kind == "vector":
         return read_vector(path)
+    if spec.kind == "workbook":
+        return pd.read_excel(path, sheet_name=spec.id)
     return pd.read_csv(path)
 
 
 def _check_output(stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec) -> None:
-    kinds = {"raster": xr.DataArray, "vector": gpd.GeoDataFrame, "table": pd.DataFrame}
+    kinds = {"raster": xr.DataArray, "vector": gpd.GeoDataFrame, "table": pd.DataFrame, "workbook": pd.DataFrame}
     if not isinstance(value, kinds[spec.kind]):
         raise StageContractError(f"stage {stage.id}: output {spec.id} is not a {kinds[spec.kind].__name__}")
     if spec.kind == "raster":
@@ -164,6 +166,8 @@ def _write_outputs(out_dir: Path, stage: StageSpec, produced: dict[str, Any], gr
                 info["attrs"] = attrs
         elif spec.kind == "vector":
             write_vector(value, path, layer=spec.id)
+        elif spec.kind == "workbook":
+            write_workbook(value, path, sheet=spec.id)
         else:
             write_table(value, path)
         infos[spec.id] = info

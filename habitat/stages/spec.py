@@ -18,7 +18,7 @@ class LayerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
-    kind: Literal["raster", "vector", "table"]
+    kind: Literal["raster", "vector", "table", "workbook"]
     dtype: str | None = None
     units: str | None = None
     nodata: float | int | None = None
@@ -27,7 +27,7 @@ class LayerSpec(BaseModel):
 
     @property
     def suffix(self) -> str:
-        return {"raster": ".tif", "vector": ".gpkg", "table": ".csv"}[self.kind]
+        return {"raster": ".tif", "vector": ".gpkg", "table": ".csv", "workbook": ".xlsx"}[self.kind]
 
 
 @dataclass(frozen=True)
