@@ -20,7 +20,7 @@ from pydantic import (
 from habitat.errors import ConfigError
 from habitat.params import (
     CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
-    ResistanceParams, SitesParams, SuitabilityParams,
+    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams,
 )
 
 
@@ -131,6 +131,7 @@ class Inputs(Strict):
     populations: PopulationsInput | None = None
     census: TableInput | None = None
     dem: RasterInput | None = None
+    occurrences: VectorInput | None = None
 
     @model_validator(mode="after")
     def _distinct_years(self) -> Inputs:
@@ -169,6 +170,7 @@ class StagesConfig(Strict):
     indicators: IndicatorsParams | None = None
     report: ReportParams | None = None
     sites: SitesParams | None = None
+    presence: PresenceParams | None = None
 
 
 class Pipeline(Strict):

@@ -379,3 +379,49 @@ class SitesParams(Strict):
         if self.ahp is not None and len(self.ahp.matrix) != len(self.criteria):
             raise ValueError(f"ahp.matrix must be {len(self.criteria)} x {len(self.criteria)} (one row per criterion)")
         return self
+
+
+# -- presence -------------------------------------------------------------------------------
+#: Ingest layers the presence model may use as covariates.
+PresenceCovariate = Literal[
+    "water_distance_m", "river_distance_m", "settlement_distance_m", "cropland_distance_m",
+    "road_distance_m", "canal_distance_m", "tugai_cover_current", "habitat_class_current", "protected_fraction",
+]
+
+
+class PresenceParams(Strict):
+    """Presence/background (MaxEnt-style) model, fitted with elapid (METHODS.md 9)."""
+
+    covariates: list[PresenceCovariate] = Field(
+        default_factory=lambda: ["water_distance_m", "river_distance_m", "settlement_distance_m",
+                                 "cropland_distance_m", "tugai_cover_current", "habitat_class_current"],
+        min_length=1, description="ingest layers used as covariates; a missing optional layer is left out (logged)",
+    )
+    categorical: list[PresenceCovariate] = Field(
+        default_factory=lambda: ["habitat_class_current"], description="covariates holding class codes (one-hot)"
+    )
+    n_background: int = Field(10000, ge=10, description="background cells drawn in the mask (MaxEnt default 10000)")
+    background_mask: Literal["floodplain", "grid"] = Field(
+        "floodplain", description="where background is drawn: the river valleys (floodplain) or every valid cell"
+    )
+    restrict_to_mask: bool = Field(
+        True, description="cells outside the background mask score 0 (as the suitability floodplain constraint)"
+    )
+    n_folds: int = Field(4, ge=2, description="geographic folds (k-means of the occurrences) for AUC")
+    feature_types: list[Literal["linear", "quadratic", "product", "hinge", "threshold"]] = Field(
+        default_factory=lambda: ["linear", "hinge", "product"], min_length=1,
+        description="MaxEnt feature classes (elapid defaults)",
+    )
+    beta_multiplier: float = Field(1.5, gt=0, description="regularization multiplier (elapid default 1.5)")
+    one_per_cell: bool = Field(True, description="keep one occurrence per grid cell (as MaxEnt)")
+    seed: int = Field(0, ge=0, description="seed of the background draw, the folds and the solver")
+    require_occurrences: bool = Field(
+        False, description="True: a pipeline without inputs.occurrences is an error; False: the stage writes nothing"
+    )
+
+    @model_validator(mode="after")
+    def _categorical_are_covariates(self) -> PresenceParams:
+        extra = sorted(set(self.categorical) - set(self.covariates))
+        if extra:
+            raise ValueError(f"categorical {extra} must also be listed in covariates")
+        return self

@@ -63,6 +63,8 @@ OUTPUTS = (
               doc="population sites in the grid CRS with site_id, site_name, count"),
     LayerSpec(id="census", kind="table", optional=True,
               doc="population census series: site_id, year, count, method, source (sorted)"),
+    LayerSpec(id="occurrences", kind="vector", optional=True,
+              doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )
@@ -219,6 +221,10 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     if inputs.census is not None:
         out["census"] = _keyed("inputs.census", lambda: read_census(inputs.census.path))
 
+    if inputs.occurrences is not None:
+        gdf = _vector("inputs.occurrences", inputs.occurrences, ctx, report)
+        out["occurrences"] = _keyed("inputs.occurrences", lambda: _occurrence_points(gdf, inputs.occurrences.path))
+
     counts = ["features", "repaired", "empty_dropped", "cells"]
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
@@ -261,6 +267,17 @@ def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.Ge
     return gpd.GeoDataFrame(
         {"pa_id": ids, "pa_name": names}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs
     ).sort_values("pa_id", kind="stable").reset_index(drop=True)
+
+
+def _occurrence_points(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
+    """Occurrence points (multipoints split) with ``occurrence_id`` 1..n in input order."""
+    kinds = set(gdf.geom_type)
+    if not kinds <= {"Point", "MultiPoint"}:
+        raise InputFileError(f"{path}: holds {', '.join(sorted(kinds - {'Point', 'MultiPoint'}))} geometries; "
+                             "occurrences must be points")
+    points = gdf.geometry.explode(index_parts=False).reset_index(drop=True)
+    return gpd.GeoDataFrame({"occurrence_id": np.arange(1, len(points) + 1, dtype=np.int64)},
+                            geometry=points.to_numpy(), crs=gdf.crs)
 
 
 def _unit_raster(units: gpd.GeoDataFrame, grid: GridSpec) -> np.ndarray:
