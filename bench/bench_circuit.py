@@ -1,22 +1,25 @@
 """Benchmark the circuit engine against Circuitscape 4.0.5 (Python 2.7) in the same run.
 
 Usage: python bench/bench_circuit.py [--size 1000] [--points 20] [--big 4000] [--no-peer]
-Writes its job files under bench/_work/ (git-ignored).
+
+Random resistance grid (uniform 1..100, 5 % nodata), focal points at random valid cells,
+pairwise mode without maps. Both tools run as child processes on the same INI job, so each
+time covers start-up, reading the grids, solving and writing ``_resistances.out``; peak RSS
+is the child's. Circuitscape 4.0.5 (Python 2.7 via pyenv, recipe in PEERS.md) is installed
+into bench/_work/cs4 on first use; without pyenv or Python 2.7.18 the peer is skipped with a
+message. Job files (cached between runs) live under bench/_work/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-from habitat.connectivity.circuit import run_job
 
 WORK = Path(__file__).resolve().parent / "_work"
 CS4 = WORK / "cs4"
@@ -47,8 +50,13 @@ def _job(folder, name, size, n_points, seed):
         if res[i, j] > 0 and pts[i, j] == 0:
             pts[i, j] = placed + 1
             placed += 1
-    _write_asc(folder / "res.asc", res)
-    _write_asc(folder / "pts.asc", np.where(pts > 0, pts, -9999))
+    stamp = folder / "grids.stamp"
+    key = f"size={size} points={n_points} seed={seed}"
+    # writing a 4000 x 4000 grid as text takes about a minute: reuse the files of an earlier run
+    if not (stamp.is_file() and stamp.read_text() == key and (folder / "pts.asc").is_file()):
+        _write_asc(folder / "res.asc", res)
+        _write_asc(folder / "pts.asc", np.where(pts > 0, pts, -9999))
+        stamp.write_text(key)
     ini = folder / f"{name}.ini"
     ini.write_text(f"""[Circuitscape mode]
 data_type = raster
@@ -92,12 +100,25 @@ variable_source_file = None
     return ini
 
 
-def _ours(ini):
+def _run_child(cmd, env=None, cwd=None):
+    """Run ``cmd``; return (seconds, peak RSS in GiB, returncode, stderr)."""
     t0 = time.perf_counter()
-    run_job(ini, cwd=ini.parent)
-    dt = time.perf_counter() - t0
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t0, usage.ru_maxrss / 2**20, proc.returncode, err
+
+
+def _ours(ini):
+    code = ("from pathlib import Path; from habitat.connectivity.circuit import run_job; "
+            f"run_job(Path({str(ini)!r}), cwd=Path({str(ini.parent)!r}))")
+    dt, rss, rc, err = _run_child([sys.executable, "-c", code])
+    if rc:
+        raise SystemExit("habitat run failed: " + err.strip()[-2000:])
     out = ini.with_suffix("").as_posix() + "_resistances.out"
-    return dt, np.loadtxt(out)
+    return dt, rss, np.loadtxt(out)
 
 
 def _peer(ini):
@@ -114,18 +135,17 @@ def _peer(ini):
                  [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target", str(CS4), "pyamg==3.3.2"],
                  [str(py), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target", str(CS4), "circuitscape==4.0.5"]]
         for cmd in steps:
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if r.returncode:
                 return None, "Circuitscape 4 install failed: " + r.stderr.strip().splitlines()[-1:][0]
     ini4 = ini.with_name(ini.stem + "_cs4.ini")
     ini4.write_text(ini.read_text().replace(f"{ini.with_suffix('')}.out", f"{ini.with_suffix('')}_cs4.out"))
-    t0 = time.perf_counter()
-    r = subprocess.run([str(py), "-c", f"from circuitscape.compute import Compute; Compute({str(ini4)!r}, None).compute()"],
-                       env=env, capture_output=True, text=True, cwd=ini.parent)
-    dt = time.perf_counter() - t0
-    if r.returncode:
-        return None, "Circuitscape 4 run failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
-    return dt, np.loadtxt(f"{ini.with_suffix('')}_cs4_resistances.out")
+    dt, rss, rc, err = _run_child(
+        [str(py), "-c", f"from circuitscape.compute import Compute; Compute({str(ini4)!r}, None).compute()"],
+        env=env, cwd=ini.parent)
+    if rc:
+        return None, "Circuitscape 4 run failed: " + (err.strip().splitlines() or ["?"])[-1]
+    return (dt, rss), np.loadtxt(f"{ini.with_suffix('')}_cs4_resistances.out")
 
 
 def main():
@@ -134,27 +154,33 @@ def main():
     ap.add_argument("--points", type=int, default=20)
     ap.add_argument("--big", type=int, default=0, help="also run a single pair on big x big")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--only-big", action="store_true", help="skip the --size runs")
     a = ap.parse_args()
-    for label, npts in ((f"{a.points} points", a.points), ("single pair", 2)):
+    runs = [] if a.only_big else [(f"{a.points} points", a.points), ("single pair", 2)]
+    for label, npts in runs:
         ini = _job(WORK / f"grid{a.size}_{npts}", f"bench{npts}", a.size, npts, seed=42)
-        ours, r_ours = _ours(ini)
-        line = f"{a.size}x{a.size} {label}: habitat {ours:.1f} s"
+        ours, rss, r_ours = _ours(ini)
+        line = f"{a.size}x{a.size} {label}: habitat {ours:.1f} s (peak {rss:.2f} GiB)"
         if a.no_peer:
-            print(line + "; Circuitscape 4 skipped (--no-peer)")
+            print(line + "; Circuitscape 4 skipped (--no-peer)", flush=True)
             continue
         theirs, r_cs4 = _peer(ini)
         if theirs is None:
-            print(line + f"; Circuitscape 4 skipped: {r_cs4}")
+            print(line + f"; Circuitscape 4 skipped: {r_cs4}", flush=True)
+            continue
+        t4, rss4 = theirs
+        if r_ours.shape != r_cs4.shape:
+            print(line + f"; Circuitscape 4 {t4:.1f} s; result shapes differ "
+                  f"{r_ours.shape} vs {r_cs4.shape}", flush=True)
             continue
         diff = np.max(np.abs(r_ours[1:, 1:] - r_cs4[1:, 1:]))
-        print(line + f"; Circuitscape 4 {theirs:.1f} s; speed-up {theirs / ours:.1f}x; "
-              f"max |dR| {diff:.2e} ({'OK' if diff < 1e-3 else 'DIFFERENT'})")
+        print(line + f"; Circuitscape 4 {t4:.1f} s (peak {rss4:.2f} GiB); speed-up {t4 / ours:.1f}x; "
+              f"max |dR| {diff:.2e} ({'OK' if diff < 1e-3 else 'DIFFERENT'})", flush=True)
     if a.big:
         ini = _job(WORK / f"grid{a.big}_2", "bench_big", a.big, 2, seed=7)
-        ours, r = _ours(ini)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        ours, rss, r = _ours(ini)
         print(f"{a.big}x{a.big} single pair: habitat {ours:.1f} s, R = {r[1, 2]:.4f}, "
-              f"peak RSS {peak:.2f} GiB")
+              f"peak RSS {rss:.2f} GiB", flush=True)
 
 
 if __name__ == "__main__":

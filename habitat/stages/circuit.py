@@ -11,6 +11,7 @@ from habitat.connectivity.circuit import (
     build_adjacency,
     build_node_map,
     conductance_from_raster,
+    node_coordinates,
     node_currents,
     pairwise_resistances,
 )
@@ -74,7 +75,7 @@ def effective_resistance_matrix(
         cumulative[solution.nodes] += node_currents(solution.adjacency, solution.voltages)
 
     matrix = (pairwise_resistances(adjacency, focal, on_pair=add_currents if with_current else None,
-                                   method=params.solver)
+                                   method=params.solver, node_coords=node_coordinates(node_map))
               if len(focal) >= 2 else -np.ones((len(focal), len(focal))))
     if not with_current:
         return matrix, None

@@ -90,7 +90,7 @@ def build_node_map(conductance, *, regions=None):
             keys[in_live] = region_first[order][pos]
     node_t = np.zeros(g.size, dtype=np.int64)
     has = keys >= 0
-    uniq, inv = np.unique(keys[has], return_inverse=True)
+    _, inv = np.unique(keys[has], return_inverse=True)
     node_t[has] = inv + 1
     return node_t.reshape(g.shape[::-1]).T.copy()
 
@@ -125,7 +125,8 @@ def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistan
     nm = np.asarray(node_map)
     n = int(nm.max())
     nrows, ncols = g.shape
-    rows, cols, vals = [], [], []
+    itype = np.int32 if n < 2**31 - 1 else np.int64
+    parts = []
     offsets = [(0, 1, False), (1, 0, False)]
     if not four_neighbors:
         offsets += [(1, 1, True), (-1, 1, True)]
@@ -141,21 +142,31 @@ def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistan
         if avg_resistance:
             with np.errstate(divide="ignore"):
                 w = 1.0 / ((1.0 / ga + 1.0 / gb) / 2.0)
-            if diag:
-                w = w / _SQRT2
         else:
             w = (ga + gb) / 2.0
-            if diag:
-                w = w / _SQRT2
-        rows.append(a[keep] - 1)
-        cols.append(b[keep] - 1)
-        vals.append(w)
-    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    v = np.concatenate(vals) if vals else np.zeros(0)
-    keep = v > 0
-    adj = sp.coo_matrix((v[keep], (r[keep], c[keep])), shape=(n, n)).tocsr()
-    adj = (adj + adj.T).tocsr()
+        if diag:
+            w /= _SQRT2
+        ok = w > 0
+        parts.append(((a[keep] - 1)[ok].astype(itype), (b[keep] - 1)[ok].astype(itype), w[ok]))
+        del a, b, ga, gb, keep, w, ok
+    # both directions in one preallocated COO, filled part by part to bound peak memory
+    # (a 4000 x 4000 grid has 120 million stored entries); duplicates, from cells of one
+    # short-circuit region touching the same neighbour, are summed by the CSR conversion
+    m = sum(p[2].size for p in parts)
+    r = np.empty(2 * m, dtype=itype)
+    c = np.empty(2 * m, dtype=itype)
+    v = np.empty(2 * m)
+    pos = 0
+    while parts:
+        pr, pc, pv = parts.pop(0)
+        k = pv.size
+        r[pos:pos + k], c[pos:pos + k], v[pos:pos + k] = pr, pc, pv
+        r[m + pos:m + pos + k], c[m + pos:m + pos + k], v[m + pos:m + pos + k] = pc, pr, pv
+        pos += k
+        del pr, pc, pv
+    adj = sp.coo_matrix((v, (r, c)), shape=(n, n))
+    del r, c, v
+    adj = adj.tocsr()
     adj.sum_duplicates()
     return adj
 
@@ -163,9 +174,52 @@ def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistan
 def laplacian(adjacency):
     """Graph Laplacian ``L = D - A`` of a conductance adjacency matrix (CSR)."""
     a = sp.csr_matrix(adjacency)
-    a = a - sp.diags(a.diagonal())
+    diag = a.diagonal()
+    if np.any(diag):
+        a = a - sp.diags(diag)
     deg = np.asarray(a.sum(axis=1)).ravel()
     return (sp.diags(deg) - a).tocsr()
+
+
+def principal_submatrix(matrix, nodes):
+    """``matrix[nodes][:, nodes]`` of a symmetric sparse matrix, as CSC with sorted indices.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Symmetric ``n x n`` matrix.
+    nodes : numpy.ndarray of int
+        Distinct node indices, in the order wanted for the result.
+
+    Returns
+    -------
+    scipy.sparse.csc_matrix
+        ``len(nodes) x len(nodes)``.
+
+    Notes
+    -----
+    Row selection of the CSR form plus a relabelling of the column indices; for a
+    symmetric matrix the CSR arrays of the result are also its CSC arrays. About 5x
+    faster than scipy's ``m[nodes][:, nodes]``, whose column fancy-indexing dominates
+    on large grids.
+    """
+    m = sp.csr_matrix(matrix)
+    idx = np.asarray(nodes, dtype=np.int64)
+    rows = m[idx]
+    newpos = np.full(m.shape[1], -1, dtype=np.int64)
+    newpos[idx] = np.arange(idx.size)
+    cols = newpos[rows.indices]
+    keep = cols >= 0
+    if keep.all():  # a whole component: its rows name only its own nodes
+        indptr = rows.indptr.astype(np.int64)
+    else:
+        indptr = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])[rows.indptr]
+    itype = np.int32 if max(idx.size, int(keep.sum())) < 2**31 else np.int64
+    data, cols = (rows.data, cols) if keep.all() else (rows.data[keep], cols[keep])
+    out = sp.csc_matrix((data, cols.astype(itype), indptr.astype(itype)),
+                        shape=(idx.size, idx.size))
+    out.sort_indices()
+    return out
 
 
 def components(adjacency):

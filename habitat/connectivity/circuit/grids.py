@@ -44,7 +44,7 @@ def _open_text(path):
 def is_geotiff(path):
     """Whether ``path`` names a GeoTIFF (``.tif``/``.tiff``, optionally gzipped)."""
     name = str(path).lower().removesuffix(".gz")
-    return name.endswith(".tif") or name.endswith(".tiff")
+    return name.endswith((".tif", ".tiff"))
 
 
 def read_grid(path):

@@ -12,7 +12,8 @@ from habitat.errors import ConfigError, InputFileError
 
 from . import grids
 from .currents import branch_currents, node_currents
-from .graph import build_adjacency, build_node_map, components, conductance_from_raster
+from .graph import build_adjacency, build_node_map, conductance_from_raster
+from .ordering import node_coordinates
 from .solve import pairwise_resistances, resolve_sources_grounds, solve_sources_grounds
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -155,7 +156,7 @@ def _read_points(job, path, meta):
 
 def _read_layer(job, key, meta):
     path = job.path(key)
-    vals, m = grids.read_grid(path)
+    vals, _ = grids.read_grid(path)
     if vals.shape != (meta.nrows, meta.ncols):
         raise InputFileError(f"{path}: grid is {vals.shape[0]} x {vals.shape[1]} but the habitat "
                              f"grid is {meta.nrows} x {meta.ncols}; align it")
@@ -195,7 +196,6 @@ def _pair_excluded(inc, a, b):
 
 
 def _run_raster(job):
-    cfg = job
     hab, meta = grids.read_grid(job.path("habitat_file"))
     is_res = job.flag("habitat_map_is_resistances", True)
     cell = conductance_from_raster(np.where(hab == grids.CS_NODATA, np.nan, hab), is_resistance=is_res)
@@ -208,13 +208,13 @@ def _run_raster(job):
         cell = cell * (np.where(mk == grids.CS_NODATA, 0, mk) > 0)
         if not np.any(cell > 0):
             raise InputFileError(f"{job.path('mask_file')}: the mask removes every cell; check it")
-    opts = dict(four_neighbors=job.flag("connect_four_neighbors_only"),
-                avg_resistance=job.flag("connect_using_avg_resistances"))
-    out = dict(volt=job.flag("write_volt_maps"), cur=job.flag("write_cur_maps"),
-               cum_only=job.flag("write_cum_cur_map_only"), max=job.flag("write_max_cur_maps"),
-               null_cur=job.flag("set_null_currents_to_nodata"),
-               null_volt=job.flag("set_null_voltages_to_nodata"),
-               log=job.flag("log_transform_maps"))
+    opts = {"four_neighbors": job.flag("connect_four_neighbors_only"),
+            "avg_resistance": job.flag("connect_using_avg_resistances")}
+    out = {"volt": job.flag("write_volt_maps"), "cur": job.flag("write_cur_maps"),
+           "cum_only": job.flag("write_cum_cur_map_only"), "max": job.flag("write_max_cur_maps"),
+           "null_cur": job.flag("set_null_currents_to_nodata"),
+           "null_volt": job.flag("set_null_voltages_to_nodata"),
+           "log": job.flag("log_transform_maps")}
     if out["cum_only"]:
         out["cur"] = True
     if job.scenario == "advanced":
@@ -320,7 +320,7 @@ def _raster_pairwise(job, cell, polymap, meta, opts, out):
                        if _pair_excluded(inc, ids[p], ids[q])}
         want = out["volt"] or out["cur"]
         res = pairwise_resistances(
-            adj, focal, exclude=exclude, method=job.method,
+            adj, focal, exclude=exclude, method=job.method, node_coords=node_coordinates(nodemap),
             on_pair=_make_pair_writer(job, cell, nodemap, meta, out, cum, ids) if want else None)
     else:
         res = -np.ones((len(uniq), len(uniq)))
@@ -337,6 +337,7 @@ def _raster_pairwise(job, cell, polymap, meta, opts, out):
                 focal = [nodemap[ii[fa], jj[fa]] - 1, nodemap[ii[fb], jj[fb]] - 1]
                 writer = _make_pair_writer(job, cell, nodemap, meta, out, cum, [pa, pb])
                 r = pairwise_resistances(adj, focal, method=job.method,
+                                         node_coords=node_coordinates(nodemap),
                                          on_pair=writer if (out["volt"] or out["cur"]) else None)
                 res[p, q] = res[q, p] = r[0, 1]
         np.fill_diagonal(res, 0.0)
@@ -401,7 +402,8 @@ def _node_values(nodemap, cell_values, n):
 
 def _solve_and_maps(adj, sources, grounds, policy, nodemap, only_node, method):
     s, g, fg = resolve_sources_grounds(sources, grounds, policy=policy)
-    volts, solved = solve_sources_grounds(adj, s, g, fg, only_node=only_node, method=method)
+    volts, solved = solve_sources_grounds(adj, s, g, fg, only_node=only_node, method=method,
+                                          node_coords=node_coordinates(nodemap))
     vmap = np.zeros(nodemap.shape)
     cmap = np.zeros(nodemap.shape)
     for comp in solved:
@@ -438,7 +440,7 @@ def _raster_advanced(job, cell, polymap, meta, opts, out):
     policy = job.cfg.get("remove_src_or_gnd", "keepall").strip().lower()
     if policy in ("not entered", ""):
         policy = "keepall"
-    _, solved, vmap, cmap = _solve_and_maps(adj, sources, grounds, policy, nodemap, None, job.method)
+    _, _, vmap, cmap = _solve_and_maps(adj, sources, grounds, policy, nodemap, None, job.method)
     if out["volt"]:
         job.write_grid("_voltmap.asc", vmap, meta)
     if out["cur"]:
@@ -505,7 +507,7 @@ def _raster_one_all(job, cell, polymap, meta, opts, out):
         sources = _node_values(nodemap, src_map, n)
         grounds = _node_values(nodemap, gnd_map, n)
         check = nodemap[ii[first], jj[first]] - 1
-        volts, solved, vmap, cmap = _solve_and_maps(adj, sources, grounds, policy, nodemap,
+        _, solved, vmap, cmap = _solve_and_maps(adj, sources, grounds, policy, nodemap,
                                                     int(check), job.method)
         if not solved:
             results.append(-1.0)
@@ -591,7 +593,7 @@ def _run_network(job):
     if policy in ("not entered", ""):
         policy = "keepall"
     s, g, fg = resolve_sources_grounds(sources, grounds, policy=policy)
-    volts, solved = solve_sources_grounds(adj, s, g, fg, method=job.method)
+    volts, _ = solve_sources_grounds(adj, s, g, fg, method=job.method)
     nodes = np.arange(n)
     if want_v:
         job.write_text("_voltages.txt", grids.format_table(np.column_stack([nodes, volts])))

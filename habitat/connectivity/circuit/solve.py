@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,10 +10,13 @@ import scipy.sparse as sp
 
 from habitat.errors import InvalidParameterError
 
-from .graph import components, laplacian
-from .solvers import GroundedSolver, choose_method
+from .graph import components, laplacian, principal_submatrix
+from .solvers import GroundedSolver, choose_method, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
+_SCHUR_MIN_NODES = 8
+_SPLIT_MIN_NODES = 100_000  # below, two half factorizations do not pay for the threads
+_CG_TOL = 1e-8  # AMG-CG relative residual: resistances to ~1e-7 relative (Circuitscape: 1e-6)
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class PairSolution:
 
 
 def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
-                         method="auto", memory_limit_bytes=None):
+                         method="auto", memory_limit_bytes=None, node_coords=None):
     """Effective resistance between every pair of focal nodes.
 
     Parameters
@@ -49,6 +53,10 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
         Linear solver, see :func:`habitat.connectivity.circuit.solvers.choose_method`.
     memory_limit_bytes : int, optional
         Refuse (ResourceError) above this; default the available memory.
+    node_coords : numpy.ndarray, optional
+        ``(n, 2)`` cell row/column per node (raster graphs, from
+        :func:`habitat.connectivity.circuit.ordering.node_coordinates`); lets the direct
+        solver use a nested-dissection order.
 
     Returns
     -------
@@ -60,7 +68,13 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     -----
     Per component, one node ``a`` (the first focal node) is grounded and the grounded
     Laplacian is factorized once; ``m - 1`` solves ``L_a x_k = e_k`` give every pair:
-    ``x_q - x_p`` solves ``L x = e_q - e_p``, so ``R_pq = (x_q - x_p)_q - (x_q - x_p)_p``.
+    ``x_q - x_p`` solves ``L x = e_q - e_p``, so ``R_pq = (x_q - x_p)_q - (x_q - x_p)_p``,
+    i.e. ``R_pq = G_pp + G_qq - G_pq - G_qp`` with ``G = L_a^-1`` restricted to the focal
+    nodes. Without ``on_pair`` only ``G`` is needed: with ``node_coords`` and the direct
+    solver the focal nodes are eliminated last and ``G`` is the inverse of the trailing
+    Schur complement read from the factor (no solves at all); components of 100,000 nodes
+    or more are cut along their middle row or column and the two halves factorized on two
+    cores at once (:func:`habitat.connectivity.circuit.solvers.split_inverse_block`).
     """
     focal = np.asarray(focal_nodes, dtype=np.int64)
     k = focal.size
@@ -71,46 +85,82 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     comps = components(adj)
     for ci, comp in enumerate(comps):
         comp_label[comp] = ci
-    for ci, comp in enumerate(comps):
+    for ci in sorted({int(comp_label[f]) for f in focal if f >= 0}):
+        comp = comps[ci]
         members = [p for p in range(k) if focal[p] >= 0 and comp_label[focal[p]] == ci]
-        if not members:
-            continue
         uniq_nodes = list(dict.fromkeys(int(focal[p]) for p in members))
-        local = {node: pos for pos, node in enumerate(np.searchsorted(comp, uniq_nodes))}
-        sub = adj[comp][:, comp]
+        targets = np.searchsorted(comp, uniq_nodes)
+        if comp.size == adj.shape[0]:
+            sub = adj  # one component: no copy (a 4000 x 4000 grid's matrix is 1.5 GB)
+        else:
+            sym = principal_submatrix(adj, comp)
+            # symmetric: the CSC arrays are also the CSR arrays
+            sub = sp.csr_matrix((sym.data, sym.indices, sym.indptr), shape=sym.shape)
+            del sym
+        coords = None if node_coords is None else np.asarray(node_coords)[comp]
+        if on_pair is None:
+            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes)
+            u = [uniq_nodes.index(int(focal[p])) for p in members]
+            res[np.ix_(members, members)] = r[np.ix_(u, u)]
+            for p, q in exclude:
+                if p in members and q in members:
+                    res[p, q] = res[q, p] = -1.0
+            continue
         lap = laplacian(sub)
-        anchor = int(np.searchsorted(comp, uniq_nodes[0]))
+        anchor = int(targets[0])
         chosen = choose_method(lap.shape[0], lap.nnz, method=method,
                                n_rhs=max(1, len(uniq_nodes) - 1),
-                               memory_limit_bytes=memory_limit_bytes)
-        solver = GroundedSolver(lap, anchor, method=chosen)
-        targets = [int(np.searchsorted(comp, nd)) for nd in uniq_nodes]
+                               memory_limit_bytes=memory_limit_bytes,
+                               ordering=_ordering(coords))
+        solver = GroundedSolver(lap, anchor, method=chosen, tol=_CG_TOL, coords=coords)
         rhs = np.zeros((lap.shape[0], len(targets)))
         for col, t in enumerate(targets):
             if t != anchor:
                 rhs[t, col] = 1.0
         x = solver.solve(rhs)
-        col_of = {int(focal[p]): targets.index(int(np.searchsorted(comp, focal[p])))
-                  for p in members}
-        del local
+        col_of = {int(focal[p]): uniq_nodes.index(int(focal[p])) for p in members}
         for a_pos, p in enumerate(members):
             for q in members[a_pos + 1:]:
                 if (p, q) in exclude or (q, p) in exclude:
                     continue
                 if focal[p] == focal[q]:
                     res[p, q] = res[q, p] = 0.0
-                    if on_pair is not None:
-                        on_pair(PairSolution(p, q, comp, np.zeros(comp.size), 0.0, sub))
+                    on_pair(PairSolution(p, q, comp, np.zeros(comp.size), 0.0, sub))
                     continue
                 tp, tq = targets[col_of[int(focal[p])]], targets[col_of[int(focal[q])]]
                 v = x[:, col_of[int(focal[q])]] - x[:, col_of[int(focal[p])]]
                 v = v - v[tp]
                 r = float(v[tq] - v[tp])
                 res[p, q] = res[q, p] = r
-                if on_pair is not None:
-                    on_pair(PairSolution(p, q, comp, v, r, sub))
+                on_pair(PairSolution(p, q, comp, v, r, sub))
     np.fill_diagonal(res, 0.0)
     return res
+
+
+def _component_resistances(sub, targets, coords, method, memory_limit_bytes):
+    """Resistances between the distinct local nodes ``targets`` of one component."""
+    m = len(targets)
+    if m < 2:
+        return np.zeros((m, m))
+    lap = laplacian(sub)
+    chosen = choose_method(lap.shape[0], lap.nnz, method=method, n_rhs=m - 1,
+                           memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
+    others = np.asarray(targets[1:], dtype=np.int64)
+    g = np.zeros((m, m))
+    block = None
+    if chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
+        block = split_inverse_block(lap, int(targets[0]), others, coords,
+                                    workers=min(2, os.cpu_count() or 1))
+    if block is None:
+        # reading the factor's trailing block costs about as much as 10 solves (L, U to CSC)
+        last = others if others.size >= _SCHUR_MIN_NODES else None
+        solver = GroundedSolver(lap, int(targets[0]), method=chosen, tol=_CG_TOL,
+                                coords=coords, last_nodes=last, overwrite=True)
+        del lap
+        block = solver.inverse_block(others)
+    g[1:, 1:] = block
+    d = np.diag(g)
+    return d[:, None] + d[None, :] - g - g.T
 
 
 def resolve_sources_grounds(sources, grounds, *, policy="keepall"):
@@ -151,7 +201,7 @@ def resolve_sources_grounds(sources, grounds, *, policy="keepall"):
 
 
 def solve_sources_grounds(adjacency, sources, grounds, finite_grounds, *, only_node=None,
-                          method="auto", memory_limit_bytes=None):
+                          method="auto", memory_limit_bytes=None, node_coords=None):
     """Voltages for current sources and (direct or finite) grounds on a graph.
 
     Parameters
@@ -162,6 +212,8 @@ def solve_sources_grounds(adjacency, sources, grounds, finite_grounds, *, only_n
         As returned by :func:`resolve_sources_grounds`.
     only_node : int, optional
         Solve only the component holding this node.
+    method, memory_limit_bytes, node_coords
+        As for :func:`pairwise_resistances`.
 
     Returns
     -------
@@ -193,12 +245,19 @@ def solve_sources_grounds(adjacency, sources, grounds, finite_grounds, *, only_n
         a = lap[keep][:, keep]
         v = np.zeros(comp.size)
         if a.shape[0]:
+            coords = None if node_coords is None else np.asarray(node_coords)[comp][keep]
             chosen = choose_method(a.shape[0], a.nnz, method=method,
-                                   memory_limit_bytes=memory_limit_bytes)
-            v[keep] = GroundedSolver(a, None, method=chosen).solve(s_l[keep])
+                                   memory_limit_bytes=memory_limit_bytes,
+                                   ordering=_ordering(coords))
+            v[keep] = GroundedSolver(a, None, method=chosen, tol=_CG_TOL,
+                                     coords=coords).solve(s_l[keep])
         volts[comp] = v
         solved.append(comp)
     return volts, solved
+
+
+def _ordering(coords):
+    return "minimum_degree" if coords is None else "nested_dissection"
 
 
 def _contains(sorted_nodes, node):

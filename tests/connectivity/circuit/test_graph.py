@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from habitat.connectivity.circuit import (build_adjacency, build_node_map, components,
-                                          conductance_from_raster, laplacian)
+from habitat.connectivity.circuit import (
+    build_adjacency,
+    build_node_map,
+    components,
+    conductance_from_raster,
+    laplacian,
+)
 from habitat.errors import InvalidParameterError
 
 

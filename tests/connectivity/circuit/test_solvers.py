@@ -5,10 +5,16 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-from habitat.connectivity.circuit import (build_adjacency, build_node_map, choose_method,
-                                          estimate_memory_bytes, node_currents,
-                                          pairwise_resistances, resolve_sources_grounds,
-                                          solve_sources_grounds)
+from habitat.connectivity.circuit import (
+    build_adjacency,
+    build_node_map,
+    choose_method,
+    estimate_memory_bytes,
+    node_currents,
+    pairwise_resistances,
+    resolve_sources_grounds,
+    solve_sources_grounds,
+)
 from habitat.errors import ResourceError
 
 
@@ -50,7 +56,7 @@ def test_advanced_finite_and_direct_ground():
     sources = np.array([1.0, 0.0, 0.0])
     grounds = np.array([0.0, 0.5, np.inf])
     s, g, fg = resolve_sources_grounds(sources, grounds, policy="keepall")
-    v, solved = solve_sources_grounds(adj, s, g, fg)
+    v, _ = solve_sources_grounds(adj, s, g, fg)
     # 1 A reaches node 1 and leaves by 0.5 S to ground and 1 S to node 2 (0 V):
     # 1 = 0.5 v1 + v1 -> v1 = 2/3, v0 = v1 + 1 = 5/3
     assert_allclose(v, [5 / 3, 2 / 3, 0.0])
@@ -65,7 +71,17 @@ def test_conflict_policies():
 
 
 def test_memory_formula_and_refusal():
-    assert estimate_memory_bytes(100, 900, method="direct") == 12 * 900 * 30 + 8 * 100 * 5
+    # 18 * 6.5 * n log2 n + 24 nnz + 16 n n_rhs + 32 n with n = 1024, nnz = 9000
+    assert estimate_memory_bytes(1024, 9000, method="direct") == int(
+        18 * 6.5 * 1024 * 10 + 24 * 9000 + 16 * 1024 + 32 * 1024)
+    assert estimate_memory_bytes(1024, 9000, method="direct", ordering="minimum_degree") == int(
+        18 * 8.0 * 1024 * 10 + 24 * 9000 + 16 * 1024 + 32 * 1024)
+    assert estimate_memory_bytes(1024, 9000, method="amg", n_rhs=3) == 80 * 9000 + 8 * 1024 * 11
     with pytest.raises(ResourceError, match="coarsen"):
         choose_method(10**8, 9 * 10**8, memory_limit_bytes=10**9)
     assert choose_method(1000, 9000, memory_limit_bytes=10**12) == "direct"
+    # a 4000 x 4000 grid does not fit the direct factor in 24 GiB, AMG does
+    n, nnz = 16 * 10**6, 144 * 10**6
+    assert choose_method(n, nnz, memory_limit_bytes=24 * 2**30) == "amg"
+    with pytest.raises(ResourceError, match="direct"):
+        choose_method(n, nnz, method="direct", memory_limit_bytes=24 * 2**30)
