@@ -144,6 +144,29 @@ def format_table(rows):
     return "".join(" ".join(_fmt(v) for v in row) + "\n" for row in arr)
 
 
+def write_geotiff(path, values, meta):
+    """Write a grid as a GeoTIFF (float64, deflate) with the grid's transform and nodata.
+
+    Values are rounded to 8 decimals as in :func:`write_ascii_grid`; no CRS is written (Circuitscape
+    grids carry none). Written to a temporary name and renamed into place.
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from habitat.io.atomic import atomic_path
+
+    vals = np.round(np.asarray(values, dtype=np.float64), 8)
+    nod = CS_NODATA if meta.nodata is None else meta.nodata
+    top = meta.yllcorner + meta.nrows * meta.cellsize
+    profile = dict(driver="GTiff", width=meta.ncols, height=meta.nrows, count=1, dtype="float64",
+                   transform=from_origin(meta.xllcorner, top, meta.cellsize, meta.cellsize), nodata=nod,
+                   compress="DEFLATE")
+    path = Path(path)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(vals, 1)
+    return path
+
+
 def write_ascii_grid(path, values, meta):
     """Write an ASCII grid with Circuitscape's header layout; values rounded to 8 decimals."""
     vals = np.round(np.asarray(values, dtype=np.float64), 8)

@@ -97,7 +97,10 @@ class _Job:
         self.written.append(grids.atomic_write_text(self.out(suffix), text))
 
     def write_grid(self, suffix, values, meta):
-        self.written.append(grids.write_ascii_grid(self.out(suffix), values, meta))
+        if self.flag("write_as_tif"):  # Circuitscape 5 option: GeoTIFF instead of ASCII grids
+            self.written.append(grids.write_geotiff(self.out(suffix.removesuffix(".asc") + ".tif"), values, meta))
+        else:
+            self.written.append(grids.write_ascii_grid(self.out(suffix), values, meta))
 
 
 def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None = None) -> list[Path]:

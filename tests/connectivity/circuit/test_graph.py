@@ -58,3 +58,31 @@ def test_laplacian_and_components():
     assert_allclose(laplacian(adj).toarray(), [[1, -1, 0], [-1, 1, 0], [0, 0, 0]])
     comps = components(adj)
     assert [c.tolist() for c in comps] == [[0, 1], [2]]
+
+
+def test_write_as_tif_writes_geotiffs_with_the_same_values(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+    import rasterio
+
+    from habitat.connectivity.circuit import run_job
+
+    reference = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "circuitscape"
+    job = tmp_path / "job.ini"
+    text = (reference / "input/raster/pairwise/2/sgVerify2.ini").read_text()
+    job.write_text(text + "\n[Output options]\nwrite_as_tif = True\n" if "write_as_tif" not in text
+                   else text.replace("write_as_tif = False", "write_as_tif = True"))
+    monkeypatch.chdir(reference)
+    written = run_job(job, output_dir=tmp_path / "out")
+    tifs = [p for p in written if p.suffix == ".tif"]
+    assert tifs and not [p for p in written if p.suffix == ".asc"]
+    asc_dir = tmp_path / "asc"
+    run_job(reference / "input/raster/pairwise/2/sgVerify2.ini", output_dir=asc_dir)
+    for tif in tifs:
+        with rasterio.open(tif) as ds:
+            ours = ds.read(1)
+        expected = np.loadtxt(asc_dir / (tif.stem + ".asc"), skiprows=6)
+        np.testing.assert_allclose(ours, expected, atol=1e-8)
+    shutil.rmtree(asc_dir)
