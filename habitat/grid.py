@@ -177,6 +177,21 @@ class GridSpec:
         e, f = self.transform[4], self.transform[5]
         return f + (np.arange(self.height) + 0.5) * e
 
+    @property
+    def metres_per_unit(self) -> float:
+        """Metres per CRS unit: the linear unit on a projected grid, a degree of latitude on a geographic one.
+
+        Notes
+        -----
+        Projected: the CRS axis unit's conversion factor (1 for metres, 0.3048 for feet; 1 when the
+        CRS names no axis). Geographic: 111 320 m per degree, the length of a degree of latitude
+        (and of longitude at the equator; multiply by ``cos(latitude)`` for longitude elsewhere).
+        """
+        crs = self.pyproj_crs
+        if crs.is_geographic:
+            return 111_320.0
+        return crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+
     def cell_area_m2(self) -> np.ndarray:
         """Area of every cell in m², shape ``(height, width)``, float64.
 
@@ -191,8 +206,7 @@ class GridSpec:
         """
         crs = self.pyproj_crs
         if not crs.is_geographic:
-            unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-            return np.full(self.shape, (self.resolution * unit) ** 2, dtype=np.float64)
+            return np.full(self.shape, (self.resolution * self.metres_per_unit) ** 2, dtype=np.float64)
         ellipsoid = crs.ellipsoid
         a_m, b_m = ellipsoid.semi_major_metre, ellipsoid.semi_minor_metre
         e2 = 1.0 - (b_m / a_m) ** 2

@@ -92,3 +92,12 @@ def test_pad_grows_every_side_and_keeps_alignment():
     assert big.shape == (6, 7) and big.bounds == (-200.0, -200.0, 500.0, 400.0)
     np.testing.assert_array_equal(big.x_coords[2:5], grid.x_coords)
     assert grid.pad(0) == grid
+
+
+def test_metres_per_unit_of_metre_foot_and_degree_grids():
+    assert GridSpec.from_bounds((0, 0, 300, 200), "EPSG:32642", 100).metres_per_unit == 1.0
+    # NAD83 / New York Long Island, US survey feet: 1200/3937 m per foot
+    feet = GridSpec.from_bounds((0, 0, 300, 200), "EPSG:2263", 100)
+    assert feet.metres_per_unit == pytest.approx(1200 / 3937, rel=1e-12)
+    np.testing.assert_allclose(feet.cell_area_m2(), np.full((2, 3), (100 * 1200 / 3937) ** 2), rtol=1e-12)
+    assert GridSpec.from_bounds((60, 40, 61, 42), "EPSG:4326", 0.5).metres_per_unit == 111_320.0

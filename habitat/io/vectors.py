@@ -188,6 +188,34 @@ def rasterize_presence(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
     ).astype(bool)
 
 
+def rasterize_labels(
+    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec
+) -> np.ndarray:
+    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32).
+
+    Parameters
+    ----------
+    geoms : GeoSeries or array of shapely geometries
+        Polygons in the grid CRS; missing and empty geometries are skipped.
+    labels : sequence of int
+        One label per geometry, in the int32 range; 0 would be indistinguishable from outside.
+    grid : GridSpec
+        The analysis grid.
+
+    Notes
+    -----
+    The cell-centre rule of GDAL rasterization (``all_touched=False``): a cell takes a label when
+    its centre lies inside the geometry, so unit areas are counted once per cell; where geometries
+    overlap, the later one in ``geoms`` wins. Compare :func:`rasterize_presence` (every touched
+    cell) and :func:`rasterize_fraction` (exact covered fraction).
+    """
+    pairs = [(g, int(v)) for g, v in zip(np.asarray(geoms, dtype=object), labels)
+             if g is not None and not g.is_empty]
+    if not pairs:
+        return np.zeros(grid.shape, dtype=np.int32)
+    return features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0, dtype="int32")
+
+
 def distance_to_presence_m(presence: np.ndarray, grid: GridSpec) -> np.ndarray:
     """Euclidean distance in metres from each cell centre to the nearest present cell centre.
 
@@ -197,13 +225,12 @@ def distance_to_presence_m(presence: np.ndarray, grid: GridSpec) -> np.ndarray:
     """
     if not presence.any():
         return np.full(grid.shape, np.inf, dtype=np.float32)
+    dy = grid.resolution * grid.metres_per_unit
     if grid.is_geographic:
         lat = np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)
-        dy = grid.resolution * 111_320.0
         sampling = (dy, dy * np.cos(lat))
     else:
-        unit = grid.pyproj_crs.axis_info[0].unit_conversion_factor
-        sampling = (grid.resolution * unit, grid.resolution * unit)
+        sampling = (dy, dy)
     return ndimage.distance_transform_edt(~presence, sampling=sampling).astype(np.float32)
 
 

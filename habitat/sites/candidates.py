@@ -16,6 +16,7 @@ from habitat.suitability.patches import core_mask
 
 __all__ = [
     "distance_to_points",
+    "nearest_point",
     "extract_candidates",
     "central_cells",
     "candidate_criteria",
@@ -56,14 +57,47 @@ def distance_to_points(x_coords: np.ndarray, y_coords: np.ndarray, points_xy: np
     >>> distance_to_points(np.array([0.0, 10.0]), np.array([0.0]), np.array([[0.0, 0.0]])).tolist()
     [[0.0, 10.0]]
     """
+    return nearest_point(x_coords, y_coords, points_xy)[0]
+
+
+def nearest_point(
+    x_coords: np.ndarray, y_coords: np.ndarray, points_xy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from every cell centre to the nearest of a set of points, and which point that is.
+
+    Parameters
+    ----------
+    x_coords, y_coords : numpy.ndarray
+        Cell-centre coordinates of the columns and rows (grid CRS, metres).
+    points_xy : numpy.ndarray
+        Shape ``(n, 2)``: point x, y in the grid CRS (metres); ``n`` may be 0.
+
+    Returns
+    -------
+    distance : numpy.ndarray of float64, shape ``(len(y_coords), len(x_coords))``
+        ``min_p sqrt((x - x_p)^2 + (y - y_p)^2)`` in metres; inf everywhere when there are no
+        points.
+    index : numpy.ndarray of int64, same shape
+        Row of ``points_xy`` of the nearest point (ties: the lower row); -1 when there are no
+        points.
+
+    Examples
+    --------
+    >>> d, i = nearest_point(np.array([0.0, 10.0]), np.array([0.0]), np.array([[0.0, 0.0], [12.0, 0.0]]))
+    >>> d.tolist(), i.tolist()
+    ([[0.0, 2.0]], [[0, 1]])
+    """
     x = np.asarray(x_coords, dtype=np.float64)
     y = np.asarray(y_coords, dtype=np.float64)
     pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
     out = np.full((y.size, x.size), np.inf)
-    for px, py in pts:
+    index = np.full(out.shape, -1, dtype=np.int64)
+    for k, (px, py) in enumerate(pts):
         # Separable squares keep memory at one grid plus two vectors per point.
-        np.minimum(out, np.sqrt((y[:, None] - py) ** 2 + (x[None, :] - px) ** 2), out=out)
-    return out
+        d = np.sqrt((y[:, None] - py) ** 2 + (x[None, :] - px) ** 2)
+        index[d < out] = k
+        np.minimum(out, d, out=out)
+    return out, index
 
 
 def _relabel_in_raster_order(labels: np.ndarray) -> np.ndarray:

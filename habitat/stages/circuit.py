@@ -17,6 +17,7 @@ from habitat.connectivity.circuit import (
 )
 from habitat.layers import make_layer
 from habitat.params import CircuitParams
+from habitat.sites.candidates import distance_to_points
 from habitat.stages import connectivity, ingest, patches, resistance
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
 
@@ -42,14 +43,14 @@ OUTPUTS = (
 
 def focal_cells(populations, cores: np.ndarray, grid) -> list[tuple[int, int] | None]:
     """Per population, the core cell nearest its site point (None when it has no core)."""
-    xs, ys = np.meshgrid(grid.x_coords, grid.y_coords)
     out: list[tuple[int, int] | None] = []
     for index, point in enumerate(populations.geometry, start=1):
         rows, cols = np.nonzero(cores == index)
         if rows.size == 0:
             out.append(None)
             continue
-        k = int(np.argmin(np.hypot(xs[rows, cols] - point.x, ys[rows, cols] - point.y)))
+        distance = distance_to_points(grid.x_coords, grid.y_coords, [[point.x, point.y]])
+        k = int(np.argmin(distance[rows, cols]))
         out.append((int(rows[k]), int(cols[k])))
     return out
 

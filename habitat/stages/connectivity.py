@@ -7,7 +7,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from habitat.connectivity.barriers import max_barrier_improvement
 from habitat.connectivity.corridors import LINK_COLUMNS, compute_corridors, path_to_line
@@ -23,6 +22,7 @@ from habitat.connectivity.graph import (
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
 from habitat.params import ConnectivityParams
+from habitat.sites.candidates import nearest_point
 from habitat.stages import ingest, patches, resistance
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
 
@@ -53,15 +53,11 @@ def population_cores(populations: gpd.GeoDataFrame, resistance: np.ndarray, grid
 
     Where two discs overlap, the nearer site wins (ties to the lower index).
     """
-    passable = np.isfinite(resistance)
-    out = np.zeros(grid.shape, np.int32)
-    best = np.full(grid.shape, np.inf)
-    xs, ys = np.meshgrid(grid.x_coords, grid.y_coords)
-    for index, point in enumerate(populations.geometry, start=1):
-        d = np.hypot(xs - point.x, ys - point.y)
-        take = (d <= radius_m) & (d < best) & passable
-        out[take], best[take] = index, d[take]
-    return out
+    points = np.column_stack([populations.geometry.x, populations.geometry.y])
+    distance, nearest = nearest_point(grid.x_coords, grid.y_coords, points)
+    # the nearest site is within the radius whenever any site is
+    take = (distance <= radius_m) & np.isfinite(resistance)
+    return np.where(take, nearest + 1, 0).astype(np.int32)
 
 
 def _patch_distances(resistance: np.ndarray, labels: np.ndarray, ids: list[int], cell_size: float,

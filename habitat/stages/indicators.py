@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rasterio import features
 
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
@@ -15,6 +14,7 @@ from habitat.indicators.change import CHANGE_NODATA, change_map
 from habitat.indicators.population import census_trend, population_status
 from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
 from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.io.vectors import rasterize_labels
 from habitat.layers import make_layer
 from habitat.params import IndicatorsParams
 from habitat.stages import ingest, patches, suitability
@@ -50,6 +50,13 @@ _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct"
 _SUBJECT_ITEMS = ("habitat_area_ha", "habitat_protected_pct", "habitat_loss_pct", "annual_rate_per_yr")
 
 
+def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
+    """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
+    if params.habitat_source == "landcover":
+        return np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), layer.values > 0
+    return np.nan_to_num(layer.values) >= params.tugai_cover_threshold, np.isfinite(layer.values)
+
+
 def _habitat_masks(
     ctx: StageContext, params: IndicatorsParams
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int | None, int]:
@@ -63,30 +70,18 @@ def _habitat_masks(
     if ids[0] not in ctx.inputs:
         ctx.log(f"one epoch only ({what} has a single date): current-state indicators, no change figures")
         layer = ctx.inputs[ids[1]]
-        if params.habitat_source == "landcover":
-            valid = layer.values > 0
-            mask = np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes])
-        else:
-            valid = np.isfinite(layer.values)
-            mask = np.nan_to_num(layer.values) >= params.tugai_cover_threshold
+        mask, valid = _habitat_and_valid(layer, params)
         return None, mask & valid, valid, None, int(layer.attrs.get("year", 0))
     layers = [ctx.inputs[i] for i in ids]
     years = [int(layer.attrs.get("year", 0)) for layer in layers]
-    if params.habitat_source == "landcover":
-        codes = [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]
-        masks = [np.isin(layer.values, codes) for layer in layers]
-        valid = (layers[0].values > 0) & (layers[1].values > 0)
-    else:
-        masks = [np.nan_to_num(layer.values) >= params.tugai_cover_threshold for layer in layers]
-        valid = np.isfinite(layers[0].values) & np.isfinite(layers[1].values)
-    return masks[0] & valid, masks[1] & valid, valid, years[0], years[1]
+    (mask1, valid1), (mask2, valid2) = (_habitat_and_valid(layer, params) for layer in layers)
+    valid = valid1 & valid2
+    return mask1 & valid, mask2 & valid, valid, years[0], years[1]
 
 
 def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
-    if geometry is None or geometry.is_empty:
-        return np.zeros(grid.shape, bool)
-    return features.rasterize([(geometry, 1)], out_shape=grid.shape, transform=grid.affine, fill=0,
-                              dtype="uint8").astype(bool)
+    """Cells whose centre lies inside ``geometry`` (none for a missing or empty geometry)."""
+    return rasterize_labels([geometry], [1], grid).astype(bool)
 
 
 def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, np.ndarray]]:

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from rasterio import features
 
 from habitat.config import ProtectedAreasInput, VectorInput
 from habitat.params import IngestParams
@@ -21,6 +20,7 @@ from habitat.io.vectors import (
     clean_geometries,
     distance_to_presence_m,
     rasterize_fraction,
+    rasterize_labels,
     rasterize_presence,
     read_vector,
     to_grid_crs,
@@ -109,8 +109,7 @@ def _require_columns(key: str, gdf: gpd.GeoDataFrame, columns: dict[str, str]) -
 
 
 def _pad_cells(grid: GridSpec, pad_m: float) -> int:
-    metres_per_unit = 111_320.0 if grid.is_geographic else grid.pyproj_crs.axis_info[0].unit_conversion_factor
-    return int(np.ceil(pad_m / (grid.resolution * metres_per_unit)))
+    return int(np.ceil(pad_m / (grid.resolution * grid.metres_per_unit)))
 
 
 def run_ingest(ctx: StageContext) -> dict[str, Any]:
@@ -204,7 +203,8 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         ).sort_values("unit_id", kind="stable").reset_index(drop=True)
         units.insert(0, "unit_index", np.arange(1, len(units) + 1, dtype=np.int32))
         out["reporting_units"] = units
-        out["reporting_unit"] = make_layer(_unit_raster(units, grid), grid, name="reporting_unit", nodata=0)
+        unit_raster = rasterize_labels(units.geometry.values, units["unit_index"].tolist(), grid)
+        out["reporting_unit"] = make_layer(unit_raster, grid, name="reporting_unit", nodata=0)
 
     if inputs.populations is not None:
         item = inputs.populations
@@ -278,13 +278,6 @@ def _occurrence_points(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     points = gdf.geometry.explode(index_parts=False).reset_index(drop=True)
     return gpd.GeoDataFrame({"occurrence_id": np.arange(1, len(points) + 1, dtype=np.int64)},
                             geometry=points.to_numpy(), crs=gdf.crs)
-
-
-def _unit_raster(units: gpd.GeoDataFrame, grid: GridSpec) -> np.ndarray:
-    return features.rasterize(
-        zip(units.geometry.values, units["unit_index"].tolist()), out_shape=grid.shape,
-        transform=grid.affine, fill=0, dtype="int32",
-    )
 
 
 STAGE = StageSpec(

@@ -9,6 +9,7 @@ from habitat.io.vectors import (
     clean_geometries,
     distance_to_presence_m,
     rasterize_fraction,
+    rasterize_labels,
     rasterize_presence,
     read_vector,
     to_grid_crs,
@@ -50,6 +51,17 @@ def test_large_polygon_interior_is_one():
     np.testing.assert_allclose(out, expected, atol=1e-7)
 
 
+def test_labels_take_cell_centres_and_the_later_geometry_wins():
+    # box 1 holds the centres of columns 0-1 of rows 1-2; box 2 (later) the centres of columns 1-2 of row 2;
+    # box 1's edge at x = 160 passes column 1 without reaching the centre of column 2 (x = 250)
+    boxes = [shapely.box(0, 0, 160, 200), shapely.box(120, 10, 290, 90), None, shapely.Polygon()]
+    expected = np.array([[0, 0, 0, 0], [1, 1, 0, 0], [1, 2, 2, 0]], np.int32)
+    out = rasterize_labels(boxes, [1, 2, 3, 4], GRID)
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(rasterize_labels([None], [1], GRID), np.zeros((3, 4), np.int32))
+
+
 def test_presence_and_distance_in_metres():
     line = shapely.LineString([(0, 250), (400, 250)])  # through row 0
     presence = rasterize_presence([line], GRID)
@@ -60,6 +72,16 @@ def test_presence_and_distance_in_metres():
     d = distance_to_presence_m(point, GRID)
     assert d[2, 3] == 0 and d[0, 0] == pytest.approx(np.hypot(200, 300))
     assert np.isinf(distance_to_presence_m(np.zeros((3, 4), bool), GRID)).all()
+
+
+def test_distance_on_a_geographic_grid_uses_metres_at_the_central_latitude():
+    grid = GridSpec.from_bounds((60, 40, 60.03, 40.02), "EPSG:4326", 0.01)  # 2 x 3 cells, centre lat 40.01
+    presence = np.zeros((2, 3), bool)
+    presence[0, 0] = True
+    dy = 0.01 * 111_320.0
+    dx = dy * np.cos(np.deg2rad(40.01))
+    expected = np.array([[0.0, dx, 2 * dx], [dy, np.hypot(dx, dy), np.hypot(2 * dx, dy)]], np.float32)
+    np.testing.assert_allclose(distance_to_presence_m(presence, grid), expected, rtol=1e-6)
 
 
 def test_repair_counts_and_drops_empties():

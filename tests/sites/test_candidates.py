@@ -10,6 +10,7 @@ from habitat.sites.candidates import (
     central_cells,
     distance_to_points,
     extract_candidates,
+    nearest_point,
 )
 
 
@@ -29,6 +30,15 @@ def test_distance_to_points_is_the_nearest_euclidean_distance():
     d = distance_to_points(np.array([0.0, 30.0]), np.array([40.0, 0.0]), np.array([[0.0, 0.0], [30.0, 40.0]]))
     np.testing.assert_allclose(d, [[30.0, 0.0], [0.0, 30.0]])
     assert np.isinf(distance_to_points(np.array([0.0]), np.array([0.0]), np.zeros((0, 2)))).all()
+
+
+def test_nearest_point_gives_the_distance_and_the_lower_index_on_ties():
+    # cells x = 0, 10, 20 on one row y = 0; points at x = 0 and x = 20: the middle cell is a tie
+    d, i = nearest_point(np.array([0.0, 10.0, 20.0]), np.array([0.0]), np.array([[0.0, 0.0], [20.0, 0.0]]))
+    np.testing.assert_array_equal(d, [[0.0, 10.0, 0.0]])
+    np.testing.assert_array_equal(i, [[0, 0, 1]])
+    d, i = nearest_point(np.array([0.0]), np.array([0.0, 1.0]), np.zeros((0, 2)))
+    assert np.isinf(d).all() and (i == -1).all() and i.shape == (2, 1)
 
 
 def test_occupied_disc_splits_the_strip_into_two_candidates():

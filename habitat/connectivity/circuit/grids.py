@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from habitat.errors import InputFileError
+from habitat.io.atomic import atomic_path, write_text_atomic
 
 CS_NODATA = -9999.0
 
@@ -117,19 +116,9 @@ def read_table(path):
 
 
 def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically (see :func:`habitat.io.atomic.write_text_atomic`); return the path."""
+    write_text_atomic(path, text)
+    return Path(path)
 
 
 def _fmt(x):
@@ -152,8 +141,6 @@ def write_geotiff(path, values, meta):
     """
     import rasterio
     from rasterio.transform import from_origin
-
-    from habitat.io.atomic import atomic_path
 
     vals = np.round(np.asarray(values, dtype=np.float64), 8)
     nod = CS_NODATA if meta.nodata is None else meta.nodata
