@@ -168,9 +168,9 @@ def _legend_handle(layer: VectorLayer):
 
 def _scale_bar(ax, extent, grid: GridSpec, messages: Messages) -> None:
     xmin, ymin, xmax, ymax = extent
-    metres_per_unit = 1.0
-    if grid.is_geographic:  # degrees of longitude at the centre latitude
-        metres_per_unit = 111_320.0 * math.cos(math.radians((ymin + ymax) / 2))
+    metres_per_unit = grid.metres_per_unit  # metres, feet, or degrees of latitude
+    if grid.is_geographic:  # the bar runs east-west: degrees of longitude at the centre latitude
+        metres_per_unit *= math.cos(math.radians((ymin + ymax) / 2))
     width_m = (xmax - xmin) * metres_per_unit
     length_m = nice_scale_length(width_m)
     length = length_m / metres_per_unit

@@ -75,3 +75,13 @@ def test_census_is_checked_and_sorted(tmp_path):
     path.write_text("site,year,count\nA,2001,3\n")
     with pytest.raises(ConfigError, match="missing columns"):
         read_census(path)
+
+
+def test_pad_covers_the_margin_in_every_direction():
+    from habitat.grid import GridSpec
+    from habitat.stages.ingest import _pad_cells
+
+    assert _pad_cells(GridSpec.from_bounds((0, 0, 1000, 1000), UTM, 100), 5000) == 50
+    # 0.01 degree cells at 60 N: a degree of longitude is half a degree of latitude long
+    geographic = GridSpec.from_bounds((60, 59, 61, 60), "EPSG:4326", 0.01)
+    assert _pad_cells(geographic, 5565) == 10   # 5565 m / (0.01 * 111320 m * cos 60)
