@@ -3,7 +3,9 @@
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pytest
 import pandas as pd
 import rasterio
 import yaml
@@ -24,9 +26,21 @@ def _coarse_demo(tmp_path: Path, resolution_m: float) -> Path:
     return path
 
 
-def test_demo_pipeline_end_to_end(tmp_path):
-    out = tmp_path / "out"
-    run_pipeline(_coarse_demo(tmp_path, 400), out)
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    out = folder / "out"
+    run_pipeline(_coarse_demo(folder, 400), out)
+    return out
+
+
+def _read(out: Path, rel: str) -> np.ndarray:
+    with rasterio.open(out / rel) as ds:
+        return ds.read(1)
+
+
+def test_demo_pipeline_end_to_end(demo_out):
+    out = demo_out
     manifest = json.loads((out / "manifest.json").read_text())
     written = manifest["stages"]["ingest"]["outputs"]
     assert set(written) == {spec.id for spec in get_stage("ingest").outputs}
@@ -42,3 +56,33 @@ def test_demo_pipeline_end_to_end(tmp_path):
     report = pd.read_csv(out / written["ingest_report"]["path"]).set_index("key")
     assert report.loc["inputs.tugai[1]", "repaired"] == 1  # the demo's one invalid polygon
     assert report.loc["inputs.tugai[0]", "repaired"] == 0
+
+
+def test_demo_paths_follow_the_river(demo_out):
+    river = _read(demo_out, "ingest/river_distance_m.tif")
+    grid_transform = rasterio.open(demo_out / "ingest/river_distance_m.tif").transform
+    paths = gpd.read_file(demo_out / "connectivity/least_cost_paths.gpkg")
+    assert len(paths) == 6  # all pairs of the four populations
+    for line in paths.geometry:
+        xy = np.asarray(line.coords)
+        cols = ((xy[:, 0] - grid_transform.c) / grid_transform.a).astype(int)
+        rows = ((xy[:, 1] - grid_transform.f) / grid_transform.e).astype(int)
+        # every cell of every least-cost path lies in the floodplain belt along the river
+        assert river[rows, cols].max() <= 3000.0
+
+
+def test_demo_current_concentrates_where_habitat_narrows(demo_out):
+    from scipy import stats
+
+    current = _read(demo_out, "circuit/cumulative_current.tif")
+    suitability = _read(demo_out, "suitability/suitability.tif")
+    xs = gpd.read_file(demo_out / "ingest/populations.gpkg").geometry.x.to_numpy()
+    transform = rasterio.open(demo_out / "circuit/cumulative_current.tif").transform
+    cols = ((xs - transform.c) / transform.a).astype(int)
+    habitat = suitability >= 0.6
+    span = slice(cols.min(), cols.max())  # between the outermost populations, where all flow passes
+    width = habitat[:, span].sum(axis=0)
+    mean_current = np.nanmean(np.where(habitat, current, np.nan)[:, span], axis=0)
+    keep = width > 0
+    rho = stats.spearmanr(width[keep], mean_current[keep]).statistic
+    assert rho < -0.4  # narrower habitat belt, denser current (full-resolution demo: rho = -0.67)
