@@ -53,8 +53,9 @@ def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: s
     finally:
         status.stop()
     console.print(f"wrote {result.manifest_path}")
-    if any(stage.id == "report" for stage in result.stages):
-        _write_report(out, None)
+    if result.files:
+        html = next((p for p in result.files if p.name == "report.html"), None)
+        console.print(f"wrote {len(result.files)} report files" + (f"; open {html}" if html else ""))
 
 
 def _write_report(out: Path, language: str | None) -> None:

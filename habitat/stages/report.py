@@ -4,8 +4,9 @@ The stage declares every layer the report can show as an optional input (an inpu
 writes yet is skipped by the registry), so it runs after whatever the pipeline has. Its ``run``
 records what the report will show (``report_contents``). The report files themselves are
 written by :func:`write_report` from the finished output folder, because the methods section is
-built from ``OUT/manifest.json``, which the runner writes only after the last stage; the CLI
-calls it after every run that includes this stage, and ``habitat report OUT`` calls it alone.
+built from ``OUT/manifest.json``, which the runner writes only after the last stage; the runner
+calls it (the stage's ``after_run``) after every run that includes this stage, and
+``habitat report OUT`` calls it alone.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ STAGE = StageSpec(
     outputs=OUTPUTS,
     params=ReportParams,
     run=run_report,
+    # the figures and report.html read the finished folder (manifest included): built after the run
+    after_run=lambda out_dir: write_report(out_dir),
 )
 
 

@@ -78,6 +78,7 @@ class StageResult:
 class RunResult:
     out_dir: Path
     stages: list[StageResult]
+    files: list[Path] = field(default_factory=list)  # written after the run (e.g. the report)
 
     @property
     def manifest_path(self) -> Path:
@@ -240,7 +241,8 @@ def run_pipeline(
             on_stage_end(result)
 
     _write_manifest(out_dir, pipeline, pipeline_path, grid, made_by)
-    return RunResult(out_dir, results)
+    files = [path for stage_id in order if (hook := get_stage(stage_id).after_run) for path in hook(out_dir)]
+    return RunResult(out_dir, results, files)
 
 
 def _gather_inputs(

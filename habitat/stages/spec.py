@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -62,6 +63,9 @@ class StageSpec:
     params: type[BaseModel]
     run: Callable[[StageContext], dict[str, Any]]
     reads_pipeline_inputs: bool = False
+    #: Called with the output folder after the run's manifest is written, for files that are built
+    #: from the finished folder (the report); returns the paths it wrote.
+    after_run: Callable[[Path], list[Path]] | None = None
 
     def output(self, output_id: str) -> LayerSpec:
         for spec in self.outputs:

@@ -74,3 +74,21 @@ def test_report_of_a_folder_without_manifest_is_a_user_error(tmp_path):
 
     with pytest.raises(InputFileError, match="manifest.json: not found"):
         report.write_report(tmp_path)
+
+
+def test_run_pipeline_writes_the_report_after_the_run(tmp_path):
+    import yaml
+
+    from habitat.stages.runner import run_pipeline
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from conftest import write_project
+
+    pipeline = write_project(tmp_path / "p")
+    data = yaml.safe_load(pipeline.read_text())
+    data["stages"]["report"] = {"dpi": 50, "formats": ["png"], "per_unit_figures": False}
+    pipeline.write_text(yaml.safe_dump(data))
+    result = run_pipeline(pipeline, tmp_path / "out")
+    html = tmp_path / "out" / "report" / "report.html"
+    assert html in result.files and html.exists()
+    assert "Pipeline tiny" in html.read_text(encoding="utf-8")
