@@ -24,7 +24,7 @@ OUTPUTS = (
     LayerSpec(id="patch_id", kind="raster", dtype="int32", units="patch id (1..n)", nodata=0,
               doc="habitat patches (suitability >= threshold, min area applied), 0 = no patch"),
     LayerSpec(id="patches", kind="vector", doc="patch outlines with the patch table's attributes"),
-    LayerSpec(id="patch_table", kind="table",
+    LayerSpec(id="patch_table", kind="table", file_stem="patches",
               doc="per patch: area_ha, core_area_ha, mean suitability and quality, usable area, capacity, sites"),
 )
 

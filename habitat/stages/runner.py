@@ -155,7 +155,7 @@ def _write_outputs(out_dir: Path, stage: StageSpec, produced: dict[str, Any], gr
             continue
         value = produced[spec.id]
         _check_output(stage, spec, value, grid)
-        rel = Path(stage.id) / f"{spec.id}{spec.suffix}"
+        rel = Path(stage.id) / spec.file_name
         path = out_dir / rel
         info: dict = {"path": rel.as_posix(), "kind": spec.kind}
         if spec.units:
@@ -285,7 +285,7 @@ def _write_stage(
         if spec.id not in produced:
             if not spec.optional:
                 raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
-            (out_dir / stage.id / f"{spec.id}{spec.suffix}").unlink(missing_ok=True)
+            (out_dir / stage.id / spec.file_name).unlink(missing_ok=True)
     outputs = _write_outputs(out_dir, stage, produced, grid)
     record = {
         "stage": stage.id,

@@ -25,10 +25,16 @@ class LayerSpec(BaseModel):
     nodata: float | int | None = None
     optional: bool = False
     doc: str
+    file_stem: str | None = None  # file name without suffix when it differs from the id
 
     @property
     def suffix(self) -> str:
         return {"raster": ".tif", "vector": ".gpkg", "table": ".csv", "workbook": ".xlsx"}[self.kind]
+
+    @property
+    def file_name(self) -> str:
+        """Name of the output file in the stage's folder: ``<file_stem or id><suffix>``."""
+        return f"{self.file_stem or self.id}{self.suffix}"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def test_two_tugai_strips_are_two_patches(tmp_path):
     expected[11, 6:] = 2        # tugai row south of it, minus the 2020 cropland (source row 13)
     np.testing.assert_array_equal(labels, expected)
 
-    table = pd.read_csv(out / "patches" / "patch_table.csv")
+    table = pd.read_csv(out / "patches" / "patches.csv")
     assert table["patch_id"].tolist() == [1, 2]
     np.testing.assert_allclose(table["area_ha"], [26.0, 20.0])
     np.testing.assert_allclose(table["core_area_ha"], [0.0, 0.0])  # one-cell strips are all edge
