@@ -40,7 +40,7 @@ OUTPUTS = (
     LayerSpec(id="national_report", kind="table", optional=True,
               doc="per Range State (reporting unit): habitat, protected-area and population items, "
                   "baseline and current values"),
-    LayerSpec(id="national_report_xlsx", kind="workbook", optional=True,
+    LayerSpec(id="national_report_xlsx", kind="workbook", optional=True, file_stem="national_report",
               doc="the national report table as an Excel workbook (same rows as national_report.csv)"),
     LayerSpec(id="data_dictionary", kind="table", doc="one definition line per indicator and column"),
 )
