@@ -31,6 +31,7 @@ from habitat.stages.registry import STAGES, execution_order, get_stage, producer
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
 
 STAGE_RECORD = "_stage.json"
+_OUTPUT_SUFFIXES = {".tif", ".gpkg", ".csv", ".xlsx"}
 
 
 def resolve_grid(pipeline: Pipeline) -> GridSpec:
@@ -282,11 +283,15 @@ def _write_stage(
     if unknown:
         raise StageContractError(f"stage {stage.id} returned undeclared outputs {sorted(unknown)}")
     for spec in stage.outputs:
-        if spec.id not in produced:
-            if not spec.optional:
-                raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
-            (out_dir / stage.id / spec.file_name).unlink(missing_ok=True)
+        if spec.id not in produced and not spec.optional:
+            raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
     outputs = _write_outputs(out_dir, stage, produced, grid)
+    # outputs of an earlier run that this run did not write (optional, renamed) must not linger
+    current = {Path(info["path"]).name for info in outputs.values()}
+    stage_dir = out_dir / stage.id
+    for old in stage_dir.iterdir() if stage_dir.exists() else ():
+        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
+            old.unlink()
     record = {
         "stage": stage.id,
         "version": stage.version,

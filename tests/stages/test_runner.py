@@ -86,3 +86,14 @@ def test_subset_options(tiny_pipeline, tmp_path):
     assert [r.id for r in run_pipeline(tiny_pipeline, out, from_stage="ingest", to_stage="ingest").stages] == ["ingest"]
     with pytest.raises(ConfigError, match="--only nosuch"):
         run_pipeline(tiny_pipeline, out, only="nosuch")
+
+
+def test_stale_outputs_of_an_earlier_run_are_removed(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    stale = out / "ingest" / "renamed_output.tif"
+    stale.write_bytes(b"from an older habitat")
+    keep = out / "ingest" / "notes.txt"
+    keep.write_text("the user's own file")
+    run_pipeline(tiny_pipeline, out, force=True)
+    assert not stale.exists() and keep.exists()
