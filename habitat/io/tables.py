@@ -18,6 +18,16 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
+#: Identifier columns of the stage tables: text, even when every id looks like a number ("01").
+ID_COLUMNS = ("site_id", "from_site", "to_site", "unit_id", "pa_id", "subject_id", "range_state_id", "sites",
+              "parent_patch_ids", "nearest_source_site", "nearest_translocation_source")
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_table`; the :data:`ID_COLUMNS` present stay text."""
+    return pd.read_csv(path, dtype={column: str for column in ID_COLUMNS})
+
+
 #: Date stamped into workbook properties and zip entries, so equal tables give equal bytes.
 _FIXED_DATE = (2000, 1, 1, 0, 0, 0)
 

@@ -253,7 +253,8 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     long = unit_indicators(
         h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.resolution,
         protected_fraction=protected, quality=quality, neighbours=params.neighbours,
-        edge_depth=max(1, round(params.edge_depth_m / grid.resolution)),
+        # cells as the patches stage counts them (core_mask): ceil, so the depth is never less than asked
+        edge_depth=max(1, math.ceil(params.edge_depth_m / grid.resolution - 1e-9)),
         dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
         graph_min_patch_ha=params.graph_min_patch_ha,
     )

@@ -64,6 +64,16 @@ def run_presence(ctx: StageContext) -> dict[str, Any]:
     for name in params.covariates:
         if name not in ctx.inputs:
             ctx.log(f"covariate {name}: not written by ingest (input not given); left out")
+    # A distance layer is inf everywhere when its feature is absent from the padded study area
+    # (e.g. no cropland at all); as a covariate it has no value anywhere and would void every cell.
+    empty = [n for n in names if not bool(_valid(ctx.inputs[n], n in params.categorical).any())]
+    for name in empty:
+        ctx.log(f"covariate {name}: no finite value on the grid (no such feature within the padded study area); "
+                "left out")
+    names = [n for n in names if n not in empty]
+    if not names:
+        raise ConfigError("stages.presence.covariates: no covariate has a value on the grid; list covariates "
+                          "whose features occur in or near the study area")
     categorical = [n for n in params.categorical if n in names]
     layers = {n: ctx.inputs[n] for n in names}
     valid = None

@@ -23,6 +23,7 @@ from habitat.errors import InputFileError
 from habitat.grid import GridSpec
 from habitat.io.atomic import write_bytes_atomic
 from habitat.io.rasters import open_raster, read_band
+from habitat.io.tables import read_table
 from habitat.io.vectors import read_vector
 from habitat.params import ReportParams
 from habitat.report.build import ReportData, ReportOptions, build_report
@@ -142,7 +143,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
             elif info["kind"] == "vector":
                 data.vectors[layer_id] = read_vector(path)
             elif info["kind"] == "table":
-                data.tables[layer_id] = pd.read_csv(path)
+                data.tables[layer_id] = read_table(path)
     return data
 
 

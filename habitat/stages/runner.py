@@ -23,7 +23,7 @@ from habitat.errors import ConfigError, StageContractError
 from habitat.grid import GridSpec
 from habitat.io.atomic import write_text_atomic
 from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
-from habitat.io.tables import write_table, write_workbook
+from habitat.io.tables import read_table, write_table, write_workbook
 from habitat.io.vectors import read_vector, write_vector
 from habitat.layers import grid_of
 from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
@@ -131,7 +131,7 @@ def _load_output(out_dir: Path, spec: LayerSpec, info: dict) -> Any:
         return read_vector(path)
     if spec.kind == "workbook":
         return pd.read_excel(path, sheet_name=spec.id)
-    return pd.read_csv(path)
+    return read_table(path)
 
 
 def _check_output(stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec) -> None:

@@ -191,3 +191,31 @@ def test_one_epoch_gives_current_state_only(tmp_path):
     # tugai forest (1) inside the 150 m floodplain: rows 11 and 13 minus the 2020 cropland = 26 + 20 cells of 1 ha
     assert study["value"].tolist() == [46.0]
     assert not (out / "indicators" / "habitat_change.tif").exists()
+
+
+def test_tca_edge_depth_in_cells_as_the_patches_stage(tmp_path):
+    # A 7 x 7 tugai block on a 100 m grid, edge depth 250 m. The patches stage erodes
+    # ceil(250 / 100) = 3 cells (core = the centre cell, 1 ha); TCA must use the same depth,
+    # not round(2.5) = 2 (banker's rounding: a 3 x 3 core, 9 ha).
+    from habitat.grid import GridSpec
+    from habitat.io.landcover import HABITAT_CLASS_CODES
+    from habitat.layers import make_layer
+    from habitat.params import IndicatorsParams
+    from habitat.stages.indicators import run_indicators
+    from habitat.stages.spec import StageContext
+    from habitat.suitability.patches import patch_table
+
+    grid = GridSpec.from_bounds((0, 0, 900, 900), UTM, 100)
+    classes = np.full(grid.shape, HABITAT_CLASS_CODES["bare"], np.uint8)
+    classes[1:8, 1:8] = HABITAT_CLASS_CODES["tugai_forest"]
+    layer = make_layer(classes, grid, name="habitat_class_current", nodata=0)
+    layer.attrs["year"] = 2020
+    params = IndicatorsParams(edge_depth_m=250)
+    ctx = StageContext(grid=grid, params=params, inputs={"habitat_class_current": layer}, pipeline=None,
+                       log=lambda _: None)
+    long = run_indicators(ctx)["indicators"]
+    tca = long[(long["indicator"] == "TCA") & (long["epoch"] == "2020")]["value"].to_numpy()
+    np.testing.assert_allclose(tca, [1.0])
+    core = patch_table((classes == HABITAT_CLASS_CODES["tugai_forest"]).astype(int), cell_size_m=100,
+                       edge_depth_m=250)["core_area_ha"].to_numpy()
+    np.testing.assert_allclose(core, tca)

@@ -19,7 +19,7 @@ from habitat.errors import ConfigError, InputFileError
 from habitat.stages.runner import run_pipeline, selected_stages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ORIGIN_X, ORIGIN_Y, RES, UTM, write_project
+from conftest import ORIGIN_X, ORIGIN_Y, RES, UTM, write_landcover, write_project
 
 #: Data (row, col) cells of the sightings: tugai rows 11 and 13 beside the river (row 12).
 CELLS = [(11, 3), (13, 5), (11, 8), (13, 11), (11, 14), (13, 17), (11, 20), (13, 23), (11, 25), (13, 6)]
@@ -123,3 +123,26 @@ def test_occurrences_must_be_points(tmp_path):
     pipeline = _project(tmp_path, presence={}, occurrences=polygons)
     with pytest.raises(InputFileError, match=r"^inputs\.occurrences: .*Polygon geometries; occurrences must be points"):
         run_pipeline(pipeline, tmp_path / "out")
+
+
+def test_covariate_without_any_feature_is_left_out(tmp_path):
+    # No cropland anywhere: cropland_distance_m is inf on every cell (nothing to measure from).
+    # The covariate carries no information; it must be left out, not turn every cell into nodata.
+    pipeline = _project(tmp_path, presence={"n_folds": 2, "n_background": 80}, occurrences=_points())
+    for name in ("lc_2000.tif", "lc_2020.tif"):
+        path = pipeline.parent / "data" / name
+        with rasterio.open(path) as ds:
+            codes = ds.read(1)
+        write_landcover(path, np.where(codes == 40, 60, codes))
+    logs = {}
+    run_pipeline(pipeline, tmp_path / "out", on_stage_end=lambda r: logs.setdefault(r.id, r.log))
+    with rasterio.open(tmp_path / "out" / "ingest" / "cropland_distance_m.tif") as ds:
+        assert np.isinf(ds.read(1)).all()
+    assert ("covariate cropland_distance_m: no finite value on the grid (no such feature within the padded "
+            "study area); left out") in logs["presence"]
+    assert logs["presence"][1].startswith("occurrences: 12 points, 1 off the grid, 0 on nodata, 10 used")
+    model = pd.read_csv(tmp_path / "out" / "presence" / "presence_model.csv")
+    assert "cropland_distance_m" not in set(model["covariate"])
+    score = _read(tmp_path / "out", "presence", "presence_suitability")
+    classes = _read(tmp_path / "out", "ingest", "habitat_class_current")
+    np.testing.assert_array_equal(np.isnan(score), classes == 0)
