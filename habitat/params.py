@@ -212,6 +212,9 @@ class ConnectivityParams(Strict):
         20_000.0, gt=0, description="cost distance (resistance x m) at which dispersal probability is pc_probability [A]"
     )
     pc_probability: float = Field(0.5, gt=0, lt=1)
+    iic_link_distance: float | None = Field(
+        None, gt=0, description="IIC links patches closer than this cost distance; default pc_distance [A]"
+    )
     max_graph_patches: int = Field(300, ge=2, description="largest patches kept for graph indices (one cost run each)")
 
 

@@ -130,13 +130,14 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
         pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability)
         importance = patch_importance_pc(area, distance, **pc_args)
         importance.insert(0, "patch_id", ids)
-        importance.insert(1, "component", graph_components(distance))
-        importance["dIIC"] = patch_importance_iic(area, distance) if len(ids) > 1 else 100.0
+        link = params.iic_link_distance or params.pc_distance  # IIC and components: linked or not
+        importance.insert(1, "component", graph_components(distance, max_distance=link))
+        importance["dIIC"] = patch_importance_iic(area, distance, max_distance=link) if len(ids) > 1 else 100.0
         indices = {
             "PC": probability_of_connectivity(area, distance, landscape_area=landscape_ha, **pc_args),
             "EC_ha": equivalent_connectivity(area, distance, **pc_args),
-            "IIC": integral_index_of_connectivity(area, distance, landscape_area=landscape_ha),
-            "components": int(len(np.unique(graph_components(distance)))),
+            "IIC": integral_index_of_connectivity(area, distance, landscape_area=landscape_ha, max_distance=link),
+            "components": int(len(np.unique(graph_components(distance, max_distance=link)))),
             "patches": len(ids),
         }
     else:

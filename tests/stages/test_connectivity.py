@@ -83,3 +83,29 @@ def test_population_cores_nearer_site_wins_ties_go_to_the_lower_index_and_skip_i
     assert cores.dtype == np.int32
     no_sites = gpd.GeoDataFrame(geometry=[], crs=UTM)
     np.testing.assert_array_equal(population_cores(no_sites, resistance, grid, 150.0), np.zeros((1, 6), np.int32))
+
+
+def _graph_run(tmp_path: Path, iic_link_distance: float) -> pd.DataFrame:
+    out = _run(tmp_path, CLASS_ONLY)
+    pipeline = tmp_path / "p" / "pipeline.yaml"
+    _two_populations(pipeline)
+    data = yaml.safe_load(pipeline.read_text())
+    data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
+    data["stages"]["resistance"] = {"transform": "linear", "barrier_classes": {"built": None, "water": 300.0}}
+    data["stages"]["connectivity"] = {"core_radius_m": 100, "barrier_radii_m": [100],
+                                      "iic_link_distance": iic_link_distance}
+    pipeline.write_text(yaml.safe_dump(data))
+    run_pipeline(pipeline, out)
+    return pd.read_csv(out / "connectivity" / "graph_indices.csv").set_index("index")["value"]
+
+
+def test_iic_links_only_patches_within_the_link_distance(tmp_path):
+    # two forest strips (26 and 20 ha, resistance 1) either side of the river row (resistance 300):
+    # crossing costs 2 steps x 100 m x (1 + 300) / 2 = 30100
+    res = _read(_connectivity_run(tmp_path / "r"), "resistance", "resistance")
+    landscape_ha = float(np.isfinite(res).sum())  # 1 ha cells
+    apart = _graph_run(tmp_path / "a", 30000.0)
+    linked = _graph_run(tmp_path / "b", 30200.0)
+    np.testing.assert_allclose(apart["IIC"], (26**2 + 20**2) / landscape_ha**2)
+    np.testing.assert_allclose(linked["IIC"], (26**2 + 20**2 + 2 * 26 * 20 / 2) / landscape_ha**2)
+    assert apart["components"] == 2 and linked["components"] == 1
