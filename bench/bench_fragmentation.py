@@ -18,19 +18,9 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from habitat.indicators.fragmentation import class_metrics
+from habitat.indicators.fragmentation import PYLANDSTATS_NAMES, class_metrics
 
-SHARED = {
-    "number_of_patches": "NP",
-    "patch_density": "PD",
-    "largest_patch_index": "LPI",
-    "total_edge": "TE",
-    "edge_density": "ED",
-    "area_mn": "AREA_MN",
-    "total_core_area": "TCA",
-    "effective_mesh_size": "MESH",
-    "euclidean_nearest_neighbor_mn": "ENN_MN",
-}
+SHARED = PYLANDSTATS_NAMES
 CELL_SIZE = 30.0
 
 

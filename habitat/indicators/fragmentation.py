@@ -26,6 +26,20 @@ METRIC_COLUMNS = (
 )
 _M2_PER_HA = 10_000.0
 
+#: pylandstats method name of each column that pylandstats computes the same way (FRAGSTATS
+#: definitions); for side-by-side checks and benchmarks.
+PYLANDSTATS_NAMES = {
+    "number_of_patches": "NP",
+    "patch_density": "PD",
+    "largest_patch_index": "LPI",
+    "total_edge": "TE",
+    "edge_density": "ED",
+    "area_mn": "AREA_MN",
+    "total_core_area": "TCA",
+    "effective_mesh_size": "MESH",
+    "euclidean_nearest_neighbor_mn": "ENN_MN",
+}
+
 
 
 def _validate(classes, cell_size, nodata, neighbours, edge_depth) -> np.ndarray:

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from habitat.errors import InvalidParameterError
 from habitat.indicators import _landscape
-from habitat.indicators.fragmentation import METRIC_COLUMNS, class_metrics, landscape_metrics
+from habitat.indicators.fragmentation import METRIC_COLUMNS, PYLANDSTATS_NAMES, class_metrics, landscape_metrics
 
 # 3x3 cells of 10 m: a 2x2 block of class 1, a 2x1 column of class 2, a 1x3 row of class 3.
 BLOCKS = np.array([[1, 1, 2], [1, 1, 2], [3, 3, 3]])
@@ -127,17 +127,7 @@ def test_agrees_with_pylandstats_on_random_landscapes(neighbours, seed):
     if seed == 2:
         land[rng.random(land.shape) < 0.1] = 0
     nodata = 0 if seed == 2 else None
-    names = {
-        "number_of_patches": "NP",
-        "patch_density": "PD",
-        "largest_patch_index": "LPI",
-        "total_edge": "TE",
-        "edge_density": "ED",
-        "area_mn": "AREA_MN",
-        "total_core_area": "TCA",
-        "effective_mesh_size": "MESH",
-        "euclidean_nearest_neighbor_mn": "ENN_MN",
-    }
+    names = PYLANDSTATS_NAMES
     ls = pls.Landscape(land, res=(30, 30), nodata=0, neighborhood_rule=str(neighbours))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
