@@ -210,6 +210,8 @@ def run_pipeline(
     out_dir.mkdir(parents=True, exist_ok=True)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
     made_by = producers(STAGES)
+    # each input file is hashed once per run: for the ingest cache key and for the manifest
+    file_hashes = {key: input_sha256(path) for key, path in pipeline.inputs.files().items()}
     results: list[StageResult] = []
     records: dict[str, dict] = {}
 
@@ -219,7 +221,7 @@ def run_pipeline(
         if on_stage_start:
             on_stage_start(stage_id)
         with _timer() as elapsed:
-            inputs, input_hashes = _gather_inputs(stage, pipeline, out_dir, made_by, records)
+            inputs, input_hashes = _gather_inputs(stage, pipeline, out_dir, made_by, records, file_hashes)
             code_hash = code_sha256(stage)
             key = stage_key(stage, params, grid, input_hashes, code_hash=code_hash)
             stage_dir = out_dir / stage.id
@@ -241,20 +243,20 @@ def run_pipeline(
         if on_stage_end:
             on_stage_end(result)
 
-    _write_manifest(out_dir, pipeline, pipeline_path, grid, made_by)
+    _write_manifest(out_dir, pipeline, pipeline_path, grid, file_hashes)
     files = [path for stage_id in order if (hook := get_stage(stage_id).after_run) for path in hook(out_dir)]
     return RunResult(out_dir, results, files)
 
 
 def _gather_inputs(
-    stage: StageSpec, pipeline: Pipeline, out_dir: Path, made_by: dict[str, StageSpec], records: dict[str, dict]
+    stage: StageSpec, pipeline: Pipeline, out_dir: Path, made_by: dict[str, StageSpec], records: dict[str, dict],
+    file_hashes: dict[str, str],
 ) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
     """Loaders and content hashes of a stage's inputs (upstream outputs or pipeline files)."""
     loaders: dict[str, Callable[[], Any]] = {}
     hashes: dict[str, str] = {}
     if stage.reads_pipeline_inputs:
-        for key, path in pipeline.inputs.files().items():
-            hashes[key] = input_sha256(path)
+        hashes.update(file_hashes)
         hashes["inputs.settings"] = _pipeline_inputs_json(pipeline)
     for spec in stage.inputs:
         producer = made_by.get(spec.id)
@@ -306,17 +308,14 @@ def _write_stage(
 
 
 def _write_manifest(
-    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, made_by: dict[str, StageSpec]
+    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, file_hashes: dict[str, str]
 ) -> None:
     stages = {}
     for stage_id in execution_order({name for name, value in pipeline.stages if value is not None}):
         record = _read_record(out_dir / stage_id)
         if record is not None:
             stages[stage_id] = {k: record[k] for k in ("version", "key", "params", "inputs", "outputs", "log")}
-    files = {
-        key: {"path": path.name, "sha256": input_sha256(path)}
-        for key, path in pipeline.inputs.files().items()
-    }
+    files = {key: {"path": path.name, "sha256": file_hashes[key]} for key, path in pipeline.inputs.files().items()}
     manifest = {
         "habitat_version": habitat.__version__,
         "pipeline": {"name": pipeline.name, "description": pipeline.description, "file": pipeline_path.name,
