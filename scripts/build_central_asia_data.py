@@ -30,6 +30,7 @@ import shapely
 from rasterio.transform import from_origin
 
 from habitat.errors import HabitatError, InputFileError
+from habitat.io.vectors import write_vector
 
 #: Study box (lon/lat, degrees): the Bukhara deer range states' river valleys, issue 9.
 STUDY_BOX = (58.0, 36.0, 80.0, 47.0)
@@ -121,6 +122,15 @@ POPULATION_SITES = (
     ("AF-DARQAD", "Darqad District", "AF", "Panj (upper Amu Darya)",
      37.45, 69.45, True, "present; ~120 in 1970s", None, "2013", "Moheb et al. 2016"),
 )
+#: Coordinates that replace a DOMAIN.md 2.3 approximation [D] with one a source states, as the
+#: table itself advises ("replace it with the protected-area polygon ... or a field GPS point").
+#: site_id: (lat, lon, source). The table's own coordinate is kept in lat_domain/lon_domain.
+SOURCED_COORDINATES = {
+    # The [D] point (40.8 N, 61.9 E) lies on desert 25 km north-west of the reserve; the infobox
+    # point is on the right bank 15 km north of Dargan-Ata, where the reserve's 30 km strip lies.
+    "UZ-KYZYLKUM": (40.608333, 62.191667,
+                    "ru.wikipedia, Kyzylkum State Reserve infobox: 40 36' 30\" N, 62 11' 30\" E"),
+}
 #: Sites of DOMAIN.md 2.3 left out because the table gives no coordinate.
 SITES_WITHOUT_COORDINATES = ("Khorezm National Nature Park (UZ, Amu Darya; 10 deer, spring 2023)",)
 
@@ -302,12 +312,35 @@ def settlements(json_path: Path, box: tuple[float, float, float, float], min_pop
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
 
 
+def apply_sourced_coordinates(table: pd.DataFrame, sourced: dict[str, tuple[float, float, str]]) -> pd.DataFrame:
+    """Replace table coordinates by sourced ones; keep the table's in ``lat_domain``/``lon_domain``.
+
+    A replaced coordinate is no longer approximate; ``coordinate_source`` says where each
+    coordinate comes from (the source, or ``DOMAIN.md 2.3`` with ``[D]`` for an approximation).
+    """
+    unknown = sorted(set(sourced) - set(table["site_id"]))
+    if unknown:
+        raise ValueError(f"sourced coordinates for unknown sites: {unknown}")
+    out = table.copy()
+    position = out.columns.get_loc("approximate") + 1
+    out.insert(position, "lon_domain", out["lon"])
+    out.insert(position, "lat_domain", out["lat"])
+    out.insert(position + 2, "coordinate_source",
+               np.where(out["approximate"], "DOMAIN.md 2.3 [D]", "DOMAIN.md 2.3"))
+    for site_id, (lat, lon, source) in sourced.items():
+        row = out["site_id"] == site_id
+        out.loc[row, ["lat", "lon", "approximate", "coordinate_source"]] = [lat, lon, False, source]
+    out["approximate"] = out["approximate"].astype(bool)
+    return out
+
+
 def populations() -> gpd.GeoDataFrame:
     """The population sites of DOMAIN.md 2.3 that have a coordinate, as points."""
     columns = ["site_id", "name", "country", "river", "lat", "lon", "approximate", "estimate", "count",
                "year", "source"]
     table = pd.DataFrame(POPULATION_SITES, columns=columns)
     table["count"] = pd.to_numeric(table["count"]).astype("float64")
+    table = apply_sourced_coordinates(table, SOURCED_COORDINATES)
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
 
 
@@ -341,20 +374,20 @@ def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
     if not rivers_path.exists():
         raise InputFileError(f"{rivers_path}: not found; run 'apt-get install gmt-gshhg-high' or pass --gshhg-dir")
     rivers = select_main_rivers(read_binned_rivers(rivers_path, RASTER_BOX))
-    rivers.to_file(out / "rivers.gpkg", layer="rivers", driver="GPKG")
+    write_vector(rivers, out / "rivers.gpkg", layer="rivers")
     versions["gmt-gshhg-high"] = "GSHHG 2.3.7 (Debian gmt-gshhg-high 2.3.7)"
 
     path = package_file(*NATURAL_EARTH)
-    countries(path, STUDY_BOX).to_file(out / "countries.gpkg", layer="countries", driver="GPKG")
+    write_vector(countries(path, STUDY_BOX), out / "countries.gpkg", layer="countries")
     versions[NATURAL_EARTH[0]] = package_version(NATURAL_EARTH[0])
 
     path = package_file(*GEONAMES)
-    settlements(path, RASTER_BOX, MIN_SETTLEMENT_POPULATION).to_file(
-        out / "settlements.gpkg", layer="settlements", driver="GPKG")
+    write_vector(settlements(path, RASTER_BOX, MIN_SETTLEMENT_POPULATION), out / "settlements.gpkg",
+                 layer="settlements")
     versions[GEONAMES[0]] = package_version(GEONAMES[0])
 
     pops = populations()
-    pops.to_file(out / "populations.gpkg", layer="populations", driver="GPKG")
+    write_vector(pops, out / "populations.gpkg", layer="populations")
     pops.drop(columns="geometry").to_csv(out / "populations.csv", index=False)
     return versions
 

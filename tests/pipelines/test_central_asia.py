@@ -33,10 +33,11 @@ KNOWN_MISSES = {
     # [D] coordinates (+-0.1-0.3 degrees = 2-6 cells): the true site may be on the green cells
     "AF-DARQAD": "[D] coordinate; its cells are MODIS cropland (the Panj floodplain is farmed)",
     "KZ-ALTYNEMEL": "[D] coordinate on the dry right bank; the nearest floodplain cells are steppe grassland",
-    "UZ-KYZYLKUM": "[D] coordinate 1-2 cells west of the green Amu Darya cells, on desert",
-    "UZ-ZARAFSHAN": "a 46 km x ~0.5 km strip inside 5 km cropland cells: invisible at this scale",
-    # a point for a 4,150 km2 reserve, about 19 cells from the WDBII Ili (its delta arms are not in WDBII)
-    "KZ-ILEBALKHASH": "reserve point far from the WDBII Ili main channel",
+    "UZ-ZARAFSHAN": "[D] coordinate; a 46 km x ~0.5 km strip inside 5 km cropland cells: invisible at this scale",
+    # the label point of a two-branch reserve (ile-balkhash.kz: Pribalkhash 356,296 ha and Ili delta
+    # 58,868 ha); the deer were released in the delta branch, and the point lies on steppe 17 cells
+    # from the floodplain of the WDBII Ili, which has no delta arms
+    "KZ-ILEBALKHASH": "reserve label point, not the delta branch where the deer live",
 }
 #: Largest distance (cells) allowed for the [D] misses: 0.2 degrees of latitude is about 4.4 cells.
 APPROX_TOLERANCE_CELLS = 4
@@ -167,3 +168,21 @@ def test_select_main_rivers_by_level_and_box():
     gdf = build.select_main_rivers(segments, rules=(rule,))
     assert list(gdf["river"]) == ["Test"] and list(gdf["wdbii_level"]) == [1]
     assert gdf.geometry.iloc[0].equals(shapely.LineString([(1, 1), (2, 2), (3, 3), (4, 4)]))
+
+
+def test_sourced_coordinates_replace_the_table_and_keep_it():
+    build = _load_script()
+    table = pd.DataFrame({"site_id": ["A", "B"], "lat": [40.8, 37.0], "lon": [61.9, 68.0],
+                          "approximate": [True, False], "estimate": ["1", "2"]})
+    out = build.apply_sourced_coordinates(table, {"A": (40.6, 62.2, "a gazetteer")})
+    assert list(out.columns) == ["site_id", "lat", "lon", "approximate", "lat_domain", "lon_domain",
+                                 "coordinate_source", "estimate"]
+    assert_array_equal(out["lat"], [40.6, 37.0])
+    assert_array_equal(out["lon"], [62.2, 68.0])
+    assert_array_equal(out["lat_domain"], [40.8, 37.0])
+    assert_array_equal(out["lon_domain"], [61.9, 68.0])
+    assert_array_equal(out["approximate"], [False, False])
+    assert list(out["coordinate_source"]) == ["a gazetteer", "DOMAIN.md 2.3"]
+    assert table["lat"].tolist() == [40.8, 37.0]  # the input is not changed
+    with pytest.raises(ValueError, match="unknown sites"):
+        build.apply_sourced_coordinates(table, {"Z": (0.0, 0.0, "x")})
