@@ -127,6 +127,9 @@ class Inputs(Strict):
     roads: VectorInput | None = None
     settlements: VectorInput | None = None
     protected_areas: ProtectedAreasInput | None = None
+    #: the species' historical (indigenous) range as polygons; candidate sites outside it fail
+    #: the IUCN 'inside the indigenous range' test (DOMAIN.md 6.2)
+    historical_range: VectorInput | None = None
     reporting_units: ReportingUnitsInput | None = None
     populations: PopulationsInput | None = None
     census: TableInput | None = None

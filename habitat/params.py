@@ -348,11 +348,20 @@ class SitesParams(Strict):
         "range / foray scale, no deer-specific value in DOMAIN.md 3.2-3.3 [A]",
     )
     cluster_gap_m: float = Field(0.0, ge=0, description="merge candidate pieces this close (edge to edge); 0 = off")
+    reach_tile_m: float = Field(
+        0.0, ge=0, description="cut candidates by square tiles of this side (m) into reaches a planner can visit; "
+        "0 = off [A]",
+    )
     min_candidate_area_ha: float = Field(
         50.0, ge=0, description="pieces smaller than this are slivers, not candidates (as patches min_patch_area_ha) [A]"
     )
     require_historical_range: bool = Field(
-        False, description="hard criterion 'inside the historical range'; needs a range layer (not available yet)"
+        False, description="hard criterion 'inside the historical range' (IUCN/SSC 2013, DOMAIN.md 6.2); "
+        "needs inputs.historical_range. Without it, the share inside the range is reported when the layer is given",
+    )
+    min_historical_range_share: float = Field(
+        0.5, ge=0, le=1, description="a candidate is inside the historical range when at least this share of its "
+        "area is (majority rule) [A]",
     )
     target_herd: float = Field(100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]")
     density_per_km2: float = Field(5.0, gt=0, description="sustainable density for capacity; DOMAIN.md 8: 5-10 [A]")

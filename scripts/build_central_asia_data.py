@@ -30,6 +30,7 @@ import shapely
 from rasterio.transform import from_origin
 
 from habitat.errors import HabitatError, InputFileError
+from habitat.grid import DEFAULT_CRS
 from habitat.io.vectors import write_vector
 
 #: Study box (lon/lat, degrees): the Bukhara deer range states' river valleys, issue 9.
@@ -283,6 +284,36 @@ def select_main_rivers(segments: list[tuple[int, np.ndarray]], rules=MAIN_RIVERS
     return merged[["river", "wdbii_level", "geometry"]]
 
 
+# -- historical range ------------------------------------------------------------------------
+#: Range States of the subspecies (DOMAIN.md 1: Kyrgyzstan is not one).
+RANGE_STATES = ("AF", "KZ", "TJ", "TM", "UZ")
+#: Half-width of a river valley in the range layer [A]: wider than the 7.5 km floodplain of the
+#: pipeline, so the layer bounds where along the rivers the range runs, not how wide tugai is.
+RANGE_VALLEY_HALF_WIDTH_M = 20_000.0
+
+
+def historical_range(rivers: gpd.GeoDataFrame, countries: gpd.GeoDataFrame, *,
+                     half_width_m: float = RANGE_VALLEY_HALF_WIDTH_M,
+                     range_states: tuple[str, ...] = RANGE_STATES) -> gpd.GeoDataFrame:
+    """The historical range as river valleys inside the Range States, one polygon.
+
+    ``range = buffer(rivers, half_width_m) ∩ ∪ countries[unit_id ∈ range_states]``, buffered in
+    the equal-area DEFAULT_CRS (metres) and returned in the CRS of ``rivers``. DOMAIN.md 6.2 names
+    the valleys (Amu Darya and Syr Darya to the Aral, Zeravshan, Tedzhen, Murghab, Ili; CMS listing
+    proposal); the Vakhsh holds a natural population (Tigrovaya Balka), so it is range too.
+    """
+    crs = rivers.crs
+    valleys = rivers.to_crs(DEFAULT_CRS).geometry.buffer(half_width_m).union_all()
+    states = countries[countries["unit_id"].isin(range_states)].to_crs(DEFAULT_CRS).geometry.union_all()
+    shape = shapely.intersection(valleys, states)
+    out = gpd.GeoDataFrame({"name": ["Bukhara deer historical range (river valleys in the Range States) [A]"],
+                            "rivers": [";".join(sorted(rivers["river"]))]},
+                           geometry=[shape], crs=DEFAULT_CRS).to_crs(crs)
+    # about 1 km in degrees: far below the 5 km grid, and keeps the file small
+    out["geometry"] = out.geometry.simplify(0.01)
+    return out
+
+
 # -- vectors ---------------------------------------------------------------------------------
 def countries(zip_path: Path, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
     """Natural Earth admin-0 polygons of COUNTRIES clipped to ``box``, simplified to ~1 km."""
@@ -378,7 +409,9 @@ def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
     versions["gmt-gshhg-high"] = "GSHHG 2.3.7 (Debian gmt-gshhg-high 2.3.7)"
 
     path = package_file(*NATURAL_EARTH)
-    write_vector(countries(path, STUDY_BOX), out / "countries.gpkg", layer="countries")
+    units = countries(path, STUDY_BOX)
+    write_vector(units, out / "countries.gpkg", layer="countries")
+    write_vector(historical_range(rivers, units), out / "historical_range.gpkg", layer="historical_range")
     versions[NATURAL_EARTH[0]] = package_version(NATURAL_EARTH[0])
 
     path = package_file(*GEONAMES)

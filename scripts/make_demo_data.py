@@ -62,6 +62,7 @@ OUTPUT_FILES = (
     "roads.gpkg",
     "settlements.gpkg",
     "protected_areas.gpkg",
+    "historical_range.gpkg",
     "reporting_units.gpkg",
     "populations.gpkg",
     "census.csv",
@@ -545,6 +546,15 @@ def _protected_areas():
     ]
 
 
+def _historical_range():
+    """The documented historical range: the main valley, 6 km either side of the river.
+
+    The tributary valley in the north lies outside it (no record of deer there), so a candidate
+    up the tributary fails the 'inside the historical range' test (IUCN/SSC 2013).
+    """
+    return shapely.simplify(_centreline(0.0, EXTENT_X_M).buffer(6000.0), 150.0)
+
+
 def _border_line():
     """International border between the two fictional countries, north to south."""
     return shapely.LineString([
@@ -756,6 +766,10 @@ def build_demo(*, scale=1.0, seed=SEED):
         {"pa_id": np.array([p[0] for p in pas], dtype=np.int64), "name": [p[1] for p in pas],
          "designation": [p[2] for p in pas]},
         geometry=_utm([p[3] for p in pas]), crs=CRS_UTM))
+
+    data.layers["historical_range"] = ("historical_range", gpd.GeoDataFrame(
+        {"name": ["Demo Darya valley (documented range, demo)"]},
+        geometry=_utm([_historical_range()]), crs=CRS_UTM))
 
     study = shapely.box(0.0, 0.0, EXTENT_X_M, EXTENT_Y_M)
     west, east = sorted(shapely.get_parts(shapely.ops.split(study, _border_line())),

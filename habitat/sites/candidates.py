@@ -145,6 +145,7 @@ def extract_candidates(
     *,
     cell_size_m: float,
     cluster_gap_m: float = 0.0,
+    reach_tile_m: float = 0.0,
     min_area_ha: float = 0.0,
 ) -> np.ndarray:
     """Candidate sites: connected pieces of habitat patches outside the occupied areas.
@@ -160,8 +161,13 @@ def extract_candidates(
     cluster_gap_m : float
         Pieces whose nearest cells are at most this far apart (edge to edge, metres) form one
         candidate; 0 (default) keeps every 8-connected piece on its own.
+    reach_tile_m : float
+        Side (m) of square tiles, anchored at the grid's first cell, that cut candidates into
+        reaches: a valley strip hundreds of km long becomes sections a planner can visit. The
+        part of a candidate inside one tile is a candidate. 0 (default) = no cut; else
+        >= cell_size_m, rounded to whole cells.
     min_area_ha : float
-        Candidates smaller than this (ha, after clustering) are dropped as slivers, >= 0.
+        Candidates smaller than this (ha, after clustering and cutting) are dropped as slivers, >= 0.
 
     Returns
     -------
@@ -181,9 +187,14 @@ def extract_candidates(
     >>> strip = np.ones((1, 7), int)
     >>> extract_candidates(strip, (np.arange(7) == 3)[None], cell_size_m=100.0).tolist()
     [[1, 1, 1, 0, 2, 2, 2]]
+    >>> extract_candidates(strip, 0 * strip, cell_size_m=100.0, reach_tile_m=300.0).tolist()
+    [[1, 1, 1, 2, 2, 2, 3]]
     """
     cs = _check_positive("cell_size_m", cell_size_m)
     gap = _check_positive("cluster_gap_m", cluster_gap_m, allow_zero=True)
+    tile_m = _check_positive("reach_tile_m", reach_tile_m, allow_zero=True)
+    if 0 < tile_m < cs:
+        raise InvalidParameterError(f"reach_tile_m={tile_m:g} is below one cell ({cs:g} m); use 0 or >= {cs:g}")
     min_ha = _check_positive("min_area_ha", min_area_ha, allow_zero=True)
     patches = np.asarray(patch_id)
     occ = np.asarray(occupied, dtype=bool)
@@ -194,12 +205,26 @@ def extract_candidates(
     labels, n = ndimage.label((patches > 0) & ~occ, structure=_EIGHT)
     if gap > 0 and n > 1:
         labels = _merge_within_gap(labels, n, gap / cs)
+    if tile_m > 0:
+        labels = _cut_by_tiles(labels, int(round(tile_m / cs)))
     if min_ha > 0 and labels.any():
         counts = np.bincount(labels.ravel())
         small = counts * cs * cs / _M2_PER_HA < min_ha
         small[0] = False
         labels = np.where(small[labels], 0, labels)
     return _relabel_in_raster_order(labels)
+
+
+def _cut_by_tiles(labels: np.ndarray, tile_cells: int) -> np.ndarray:
+    """Relabel so that the part of each label inside one tile has its own label."""
+    rows, cols = np.indices(labels.shape)
+    tiles_across = -(-labels.shape[1] // tile_cells)
+    tile = (rows // tile_cells) * tiles_across + cols // tile_cells
+    n_tiles = int(tile.max()) + 1
+    key = np.where(labels > 0, labels.astype(np.int64) * n_tiles + tile, 0)
+    # any distinct positive numbers do: _relabel_in_raster_order renumbers them 1..n
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return (inverse + (0 if uniq[0] == 0 else 1)).reshape(labels.shape)
 
 
 def candidate_ids(n: int) -> list[str]:
@@ -285,6 +310,7 @@ def candidate_criteria(
     degradation: np.ndarray,
     water_distance_m: np.ndarray,
     protected_fraction: np.ndarray | None = None,
+    historical_range_fraction: np.ndarray | None = None,
     cost_to_source: np.ndarray | None = None,
     distance_to_source_m: np.ndarray | None = None,
     dpc_by_patch: Mapping[int, float] | None = None,
@@ -308,6 +334,9 @@ def candidate_criteria(
         water (m); NaN cells are left out of the means.
     protected_fraction : numpy.ndarray, optional
         Fraction of each cell inside protected areas, [0, 1]; absent means 0 everywhere.
+    historical_range_fraction : numpy.ndarray, optional
+        Fraction of each cell inside the historical range, [0, 1]; absent means not assessed
+        (the column is NaN).
     cost_to_source : numpy.ndarray, optional
         Least-cost distance from the nearest source population (resistance x m; inf where
         unreachable); the column is NaN when absent.
@@ -334,7 +363,7 @@ def candidate_criteria(
         ``parent_patch_id`` (patch holding most of its cells), ``parent_patch_ids``
         (``";"``-joined), ``n_cells``, ``area_ha``, ``core_area_ha``, ``usable_area_ha``,
         ``capacity_deer``, ``mean_quality``, ``mean_degradation``, ``mean_water_distance_m``,
-        ``share_protected``, ``lcd_to_source``, ``distance_to_source_m``,
+        ``share_protected``, ``share_historical_range``, ``lcd_to_source``, ``distance_to_source_m``,
         ``dpc_parent_patch``.
 
     Notes
@@ -414,6 +443,8 @@ def candidate_criteria(
             dpc[k] = max(dpc_map.get(int(i), 0.0) for i in ids)
     protected = (np.zeros(n) if protected_fraction is None
                  else np.nan_to_num(_per_label_mean(protected_fraction, flat, n), nan=0.0))
+    in_range = (np.full(n, np.nan) if historical_range_fraction is None
+                else np.nan_to_num(_per_label_mean(historical_range_fraction, flat, n), nan=0.0))
     return pd.DataFrame(
         {
             "candidate_id": index.astype(np.int64),
@@ -429,6 +460,7 @@ def candidate_criteria(
             "mean_degradation": _per_label_mean(degradation, flat, n),
             "mean_water_distance_m": _per_label_mean(water_distance_m, flat, n),
             "share_protected": protected,
+            "share_historical_range": in_range,
             "lcd_to_source": per_label_min(cost_to_source),
             "distance_to_source_m": release_distance,
             "dpc_parent_patch": dpc,

@@ -291,7 +291,10 @@ def evaluate_hard_criteria(
 
 def _describe_failure(row: Mapping[str, object]) -> str:
     units = f" {row['units']}" if row["units"] else ""
-    head = f"{row['column']} {row['op']} {row['threshold']}{units}: value {row['value']}"
+    value = row["value"]
+    # numbers to 6 significant digits, as the shortfall; flags and text as they are
+    shown = str(float(f"{value:.6g}")) if isinstance(value, (float, np.floating)) else f"{value}"
+    head = f"{row['column']} {row['op']} {row['threshold']}{units}: value {shown}"
     shortfall = row["shortfall"]
     if isinstance(shortfall, float) and math.isnan(shortfall):
         return f"{head} (missing)" if _is_missing(row["value"]) else head

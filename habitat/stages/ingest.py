@@ -55,6 +55,8 @@ OUTPUTS = (
               doc="fraction of each cell inside protected areas"),
     LayerSpec(id="protected_areas", kind="vector", optional=True,
               doc="protected areas in the grid CRS with pa_id, pa_name"),
+    LayerSpec(id="historical_range_fraction", **_FRAC, optional=True,
+              doc="fraction of each cell inside the historical range polygons"),
     LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
               optional=True, doc="index of the reporting unit covering each cell centre"),
     LayerSpec(id="reporting_units", kind="vector", optional=True,
@@ -196,6 +198,11 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         out["protected_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
                                                name="protected_fraction", units="fraction")
         out["protected_areas"] = _protected_areas(inputs.protected_areas, gdf)
+
+    if inputs.historical_range is not None:
+        gdf = _vector("inputs.historical_range", inputs.historical_range, ctx, report)
+        out["historical_range_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
+                                                      name="historical_range_fraction", units="fraction")
 
     if inputs.reporting_units is not None:
         item = inputs.reporting_units

@@ -29,6 +29,7 @@ INPUTS = (
     suitability.STAGE.output("degradation"),
     ingest.STAGE.output("water_distance_m"),
     ingest.STAGE.output("protected_fraction"),
+    ingest.STAGE.output("historical_range_fraction"),
     ingest.STAGE.output("populations"),
     resistance.STAGE.output("resistance"),
     connectivity.STAGE.output("population_cores"),
@@ -74,6 +75,13 @@ def _hard_spec(params: SitesParams) -> list[dict]:
                       "(DOMAIN.md 8: 100-250 animals at 5-10 deer/km2 [A])",
     }]
     records += [c.model_dump() for c in params.hard_criteria]
+    if params.require_historical_range:
+        records.append({
+            "column": "share_historical_range", "op": ">=", "threshold": params.min_historical_range_share,
+            "units": "fraction of area", "name": "inside historical range",
+            "provenance": "IUCN/SSC 2013: a reintroduction is a release inside the indigenous range "
+                          "(DOMAIN.md 6.2); range from inputs.historical_range",
+        })
     parse_hard_criteria(records)
     return records
 
@@ -140,7 +148,8 @@ def _sensitivity_table(oat: pd.DataFrame, mc) -> pd.DataFrame:
     return out[first + [c for c in out.columns if c not in first]]
 
 
-def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, float] | None) -> pd.DataFrame:
+def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, float] | None,
+                    has_range: bool) -> pd.DataFrame:
     rows = [{"kind": "hard", "criterion": h["name"] or h["column"], "column": h["column"],
              "rule": f"{h['op']} {h['threshold']}", "direction": "", "normalization": "", "weight": np.nan,
              "units": h["units"], "provenance": h["provenance"]} for h in hard]
@@ -150,9 +159,14 @@ def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, fl
         rows.append({"kind": "score", "criterion": c.label or c.name, "column": c.name, "rule": "",
                      "direction": c.direction, "normalization": c.normalization, "weight": weight,
                      "units": c.units or "", "provenance": c.provenance})
-    rows.append({"kind": "hard", "criterion": "inside historical range", "column": "inside_historical_range",
-                 "rule": "not assessed", "direction": "", "normalization": "", "weight": np.nan, "units": "",
-                 "provenance": "no historical-range layer is an input yet (require_historical_range: false)"})
+    if not params.require_historical_range:
+        rule = (f"reported, not required (share >= {params.min_historical_range_share:g})" if has_range
+                else "not assessed")
+        provenance = ("inputs.historical_range; require_historical_range: false" if has_range
+                      else "no inputs.historical_range layer")
+        rows.append({"kind": "hard", "criterion": "inside historical range", "column": "inside_historical_range",
+                     "rule": rule, "direction": "", "normalization": "", "weight": np.nan,
+                     "units": "fraction of area" if has_range else "", "provenance": provenance})
     return pd.DataFrame(rows)
 
 
@@ -162,9 +176,10 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
-    if params.require_historical_range:
-        raise ConfigError("stages.sites.require_historical_range: no historical-range layer is available yet; "
-                          "set it to false")
+    in_range = ctx.inputs.get("historical_range_fraction")
+    if params.require_historical_range and in_range is None:
+        raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
+                          "add the layer or set it to false")
     spec, weights, weight_note = _criteria_spec(params)
     hard = _hard_spec(params)
     cs = grid.resolution
@@ -178,7 +193,8 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
     to_site = distance_to_points(xs, ys, points)
     labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cs,
-                                cluster_gap_m=params.cluster_gap_m, min_area_ha=params.min_candidate_area_ha)
+                                cluster_gap_m=params.cluster_gap_m, reach_tile_m=params.reach_tile_m,
+                                min_area_ha=params.min_candidate_area_ha)
     n = int(labels.max())
     ctx.log(f"{n} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m from every "
             f"population site, >= {params.min_candidate_area_ha:g} ha")
@@ -193,7 +209,8 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     table = candidate_criteria(
         labels, pid, cell_size_m=cs, quality=ctx.inputs["quality"].values,
         degradation=ctx.inputs["degradation"].values, water_distance_m=ctx.inputs["water_distance_m"].values,
-        protected_fraction=None if protected is None else protected.values, cost_to_source=cost,
+        protected_fraction=None if protected is None else protected.values,
+        historical_range_fraction=None if in_range is None else in_range.values, cost_to_source=cost,
         distance_to_source_m=to_site if pops is not None else None, dpc_by_patch=dpc,
         centres=centres, edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
         usable_area=params.usable_area,
@@ -211,7 +228,9 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
         index, _ = _nearest_points(release, points)
         table["nearest_source_site"] = np.where(np.isfinite(release[:, 0]),
                                                 pops["site_id"].astype(str).to_numpy()[index], "")
-    table["inside_historical_range"] = "not assessed"
+    table["inside_historical_range"] = (
+        "not assessed" if in_range is None
+        else np.where(table["share_historical_range"] >= params.min_historical_range_share, "yes", "no"))
     sources = _translocation_sources(ctx, pops)
     table["nearest_translocation_source"] = ""
     table["distance_to_translocation_source_m"] = np.nan
@@ -261,7 +280,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
         "site_ranking": ranked.reset_index(drop=True),
         "excluded": excluded,
         "site_sensitivity": sensitivity,
-        "site_criteria": _criteria_table(hard, params, weights),
+        "site_criteria": _criteria_table(hard, params, weights, has_range=in_range is not None),
     }
 
 

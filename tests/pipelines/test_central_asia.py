@@ -114,7 +114,7 @@ def test_least_cost_path_tigrovaya_balka_to_kyzylkum_follows_the_amu_darya(out):
 def test_committed_data_is_small_and_complete():
     files = {p.name: p.stat().st_size for p in DATA.iterdir()}
     assert {"landcover_2019.tif", "landcover_2019_green.tif", "mcd12c1_green.csv", "ndvi_max.tif",
-            "rivers.gpkg", "countries.gpkg", "settlements.gpkg", "populations.gpkg", "populations.csv",
+            "rivers.gpkg", "countries.gpkg", "historical_range.gpkg", "settlements.gpkg", "populations.gpkg", "populations.csv",
             "PROVENANCE.md"} <= set(files)
     assert sum(files.values()) < 3_000_000
     units = gpd.read_file(DATA / "countries.gpkg")
@@ -186,3 +186,23 @@ def test_sourced_coordinates_replace_the_table_and_keep_it():
     assert table["lat"].tolist() == [40.8, 37.0]  # the input is not changed
     with pytest.raises(ValueError, match="unknown sites"):
         build.apply_sourced_coordinates(table, {"Z": (0.0, 0.0, "x")})
+
+
+def test_historical_range_is_river_valleys_inside_range_states():
+    build = _load_script()
+    # two rivers 200 km apart in the equal-area CRS; country "KG" (not a Range State) holds the second
+    from habitat.grid import DEFAULT_CRS
+    rivers = gpd.GeoDataFrame({"river": ["B", "A"]},
+                              geometry=[shapely.LineString([(0, 0), (100_000, 0)]),
+                                        shapely.LineString([(0, 200_000), (100_000, 200_000)])],
+                              crs=DEFAULT_CRS)
+    units = gpd.GeoDataFrame({"unit_id": ["UZ", "KG"]},
+                             geometry=[shapely.box(-50_000, -50_000, 150_000, 100_000),
+                                       shapely.box(-50_000, 100_000, 150_000, 300_000)], crs=DEFAULT_CRS)
+    out = build.historical_range(rivers.to_crs("EPSG:4326"), units.to_crs("EPSG:4326"), half_width_m=10_000)
+    assert out.crs == "EPSG:4326" and len(out) == 1 and out["rivers"].iloc[0] == "A;B"
+    shape = out.to_crs(DEFAULT_CRS).geometry.iloc[0]
+    # the first river's valley: a 120 km x 20 km stadium (capsule) inside UZ; the second is in KG
+    expected = shapely.LineString([(0, 0), (100_000, 0)]).buffer(10_000)
+    assert abs(shape.area - expected.area) / expected.area < 0.02  # simplify(0.01 deg) and reprojection
+    assert shape.intersection(shapely.box(-50_000, 100_000, 150_000, 300_000)).area == 0

@@ -165,6 +165,7 @@ LAYERS = [
     ("roads.gpkg", "roads", 32642, "LineString", ["road_class"]),
     ("settlements.gpkg", "settlements", 32642, "Point", ["name", "population"]),
     ("protected_areas.gpkg", "protected_areas", 32642, "Polygon", ["pa_id", "name", "designation"]),
+    ("historical_range.gpkg", "historical_range", 32642, "Polygon", ["name"]),
     ("reporting_units.gpkg", "units", 4326, "Polygon", ["unit_id", "name"]),
     ("populations.gpkg", "populations", 32642, "Point", ["site_id", "name", "count", "year"]),
 ]

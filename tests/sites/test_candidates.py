@@ -78,6 +78,34 @@ def test_cluster_gap_merges_pieces_within_the_gap_edge_to_edge():
     )
 
 
+def test_reach_tiles_cut_candidates_into_reaches():
+    patch_id, dist = _strip_with_disc()
+    occupied = dist <= 150.0
+    # 400 m tiles from the first cell: columns 0-3, 4-7, 8-10 and rows 0-3, 4: candidate 2 (columns
+    # 7-10) is cut at column 8; patch 2 (row 4, columns 9-10) stays whole; with min_area_ha = 3.5
+    # the 3-cell cut piece (column 7) goes, as does the 2-cell patch
+    labels = extract_candidates(patch_id, occupied, cell_size_m=100.0, reach_tile_m=400.0)
+    expected = np.array([
+        [1, 1, 1, 1, 0, 0, 0, 2, 3, 3, 3],
+        [1, 1, 1, 1, 0, 0, 0, 2, 3, 3, 3],
+        [1, 1, 1, 1, 0, 0, 0, 2, 3, 3, 3],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4],
+    ])
+    np.testing.assert_array_equal(labels, expected)
+    trimmed = extract_candidates(patch_id, occupied, cell_size_m=100.0, reach_tile_m=400.0, min_area_ha=3.5)
+    np.testing.assert_array_equal(trimmed, np.select([expected == 1, expected == 3], [1, 2], 0))
+    # a clustered candidate stays one inside a tile although its pieces do not touch
+    three = np.array([[1, 0, 1, 0, 1, 1]])
+    np.testing.assert_array_equal(
+        extract_candidates(three, np.zeros_like(three, bool), cell_size_m=100.0, cluster_gap_m=100.0,
+                           reach_tile_m=400.0),
+        [[1, 0, 1, 0, 2, 2]],
+    )
+    with pytest.raises(InvalidParameterError, match="reach_tile_m"):
+        extract_candidates(patch_id, occupied, cell_size_m=100.0, reach_tile_m=50.0)
+
+
 def test_extract_candidates_rejects_bad_input():
     with pytest.raises(InvalidParameterError, match="occupied"):
         extract_candidates(np.ones((2, 2), int), np.zeros(4, bool), cell_size_m=100.0)

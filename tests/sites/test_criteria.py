@@ -99,6 +99,10 @@ def test_strict_ops_and_missing_values():
     assert_allclose(ev["shortfall"].to_numpy(), [0, 0, 0, 0, np.nan, np.nan])
     res = screen_candidates(df, [{"column": "x_m", "op": ">", "threshold": 5}])
     assert res.excluded["reason"].tolist() == ["x_m > 5: value 5.0 (short by 0)", "x_m > 5: value nan (missing)"]
+    # fractions are shown to 6 significant digits, like the shortfall
+    res = screen_candidates(pd.DataFrame({"site_id": ["a"], "share": [1 / 3]}),
+                            [{"column": "share", "op": ">=", "threshold": 0.5}])
+    assert res.excluded["reason"].tolist() == ["share >= 0.5: value 0.333333 (short by 0.166667)"]
 
 
 def test_flags_given_as_integers():

@@ -85,3 +85,20 @@ def test_pad_covers_the_margin_in_every_direction():
     # 0.01 degree cells at 60 N: a degree of longitude is half a degree of latitude long
     geographic = GridSpec.from_bounds((60, 59, 61, 60), "EPSG:4326", 0.01)
     assert _pad_cells(geographic, 5565) == 10   # 5565 m / (0.01 * 111320 m * cos 60)
+
+
+def test_historical_range_becomes_a_cell_fraction(tmp_path):
+    pipeline = _utm_project(tmp_path, floodplain_buffer_m=150)
+    # the range polygon ends half-way through grid column 3 (source x 200..550 m = grid columns 0..3)
+    gpd.GeoDataFrame({"name": ["range"]},
+                     geometry=[shapely.box(ORIGIN_X, ORIGIN_Y - 2400, ORIGIN_X + 550, ORIGIN_Y)],
+                     crs=UTM).to_file(pipeline.parent / "data" / "range.gpkg")
+    data = yaml.safe_load(pipeline.read_text())
+    data["inputs"]["historical_range"] = {"path": "data/range.gpkg"}
+    pipeline.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out, to_stage="ingest")
+    expected = np.zeros((20, 26), np.float32)
+    expected[:, 0:3] = 1.0
+    expected[:, 3] = 0.5
+    np.testing.assert_array_equal(_read(out, "historical_range_fraction"), expected)

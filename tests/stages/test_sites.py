@@ -167,3 +167,32 @@ def test_ahp_weights_replace_config_weights():
     np.testing.assert_allclose(ranked["weight_capacity_deer"], [0.75, 0.75])
     criteria = out["site_criteria"]
     np.testing.assert_allclose(criteria.loc[criteria["kind"] == "score", "weight"], [0.75, 0.25])
+
+
+def test_historical_range_share_is_reported_and_can_be_required():
+    # range covers C1 (columns 0-5) and C3 (row 5, columns 0-1) wholly, and column 9 of C2 (columns 9-12)
+    share = np.zeros((ROWS, COLS), np.float32)
+    share[:, 0:6] = 1.0
+    share[:, 9] = 1.0
+
+    def with_range(**overrides):
+        ctx = _ctx(**overrides)
+        ctx.inputs["historical_range_fraction"] = make_layer(share, ctx.grid, name="historical_range_fraction")
+        return ctx
+
+    out = run_sites(with_range())
+    ranked = out["site_ranking"]
+    assert ranked["site_id"].tolist() == ["C1", "C2"]
+    np.testing.assert_allclose(ranked["share_historical_range"], [1.0, 0.25])
+    assert ranked["inside_historical_range"].tolist() == ["yes", "no"]
+    row = out["site_criteria"].set_index("column").loc["inside_historical_range"]
+    assert row["rule"] == "reported, not required (share >= 0.5)"
+
+    out = run_sites(with_range(require_historical_range=True))
+    assert out["site_ranking"]["site_id"].tolist() == ["C1"]
+    excluded = out["excluded"].set_index("site_id")
+    assert excluded.loc["C2", "failed_criteria"] == "inside historical range"
+    assert excluded.loc["C2", "reason"] == "share_historical_range >= 0.5 fraction of area: value 0.25 (short by 0.25 fraction of area)"
+    assert excluded.loc["C3", "failed_criteria"] == "minimum usable area"  # inside the range, too small
+    criteria = out["site_criteria"]
+    assert criteria.loc[criteria["column"] == "share_historical_range", "rule"].tolist() == [">= 0.5"]
