@@ -1,6 +1,6 @@
 """The Central Asia pipeline on the committed real data (issue 9): facts that must hold on the map.
 
-Runs pipelines/central_asia.yaml itself (5 km grid, about 15 s) once per module; the build
+Runs pipelines/central_asia.yaml itself up to the sites stage (5 km grid, about 15 s) once per module; the build
 script's pure helpers are tested on hand-made inputs.
 """
 
@@ -54,7 +54,7 @@ def _load_script():
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     out_dir = tmp_path_factory.mktemp("central_asia") / "out"
-    run_pipeline(PIPELINE, out_dir, to_stage="connectivity")
+    run_pipeline(PIPELINE, out_dir, to_stage="sites")
     return out_dir
 
 
@@ -108,6 +108,25 @@ def test_least_cost_path_tigrovaya_balka_to_kyzylkum_follows_the_amu_darya(out):
     offsets_m = shapely.distance(shapely.points(shapely.get_coordinates(line)), amu)
     assert line.length > 500_000  # the path really runs down the valley (about 900 km)
     assert offsets_m.max() <= 4 * CELL_M  # "within a few cells": measured 17 km, 3.4 cells
+
+
+def test_candidate_reaches_lie_along_the_rivers_inside_the_historical_range(out):
+    sites = gpd.read_file(out / "sites" / "sites.gpkg")
+    assert len(sites) >= 20
+    assert (sites["inside_historical_range"] == "yes").all()
+    assert (sites["share_historical_range"] >= 0.5).all()
+    # along the rivers: every reach touches the 7.5 km floodplain of a main river
+    rivers = gpd.read_file(DATA / "rivers.gpkg").to_crs(sites.crs).geometry.union_all()
+    assert sites.geometry.distance(rivers).max() <= 7500.0
+    # reaches, not whole valleys: each fits in one 50 km tile (reach_tile_m)
+    bounds = sites.bounds
+    assert ((bounds["maxx"] - bounds["minx"]) <= 50_000).all() and ((bounds["maxy"] - bounds["miny"]) <= 50_000).all()
+    # the Ili reach beyond the Kazakh border (China is not a Range State) fails the range test
+    excluded = pd.read_csv(out / "sites" / "excluded.csv")
+    outside = excluded[excluded["failed_criteria"].str.contains("inside historical range")]
+    assert len(outside) == 1
+    lon, lat = gpd.GeoSeries(gpd.points_from_xy(outside["centre_x"], outside["centre_y"]), crs=sites.crs).to_crs(4326).iloc[0].coords[0]
+    assert lon > 79.9 and 43.5 < lat < 44.5
 
 
 # -- committed data --------------------------------------------------------------------------
