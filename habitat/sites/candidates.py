@@ -217,14 +217,17 @@ def extract_candidates(
 
 def _cut_by_tiles(labels: np.ndarray, tile_cells: int) -> np.ndarray:
     """Relabel so that the part of each label inside one tile has its own label."""
-    rows, cols = np.indices(labels.shape)
+    rows, cols = np.nonzero(labels)
+    out = np.zeros(labels.shape, dtype=np.int64)
+    if rows.size == 0:
+        return out
     tiles_across = -(-labels.shape[1] // tile_cells)
-    tile = (rows // tile_cells) * tiles_across + cols // tile_cells
-    n_tiles = int(tile.max()) + 1
-    key = np.where(labels > 0, labels.astype(np.int64) * n_tiles + tile, 0)
+    tile = (rows // tile_cells).astype(np.int64) * tiles_across + cols // tile_cells
+    n_tiles = (-(-labels.shape[0] // tile_cells)) * tiles_across
+    key = labels[rows, cols].astype(np.int64) * n_tiles + tile
     # any distinct positive numbers do: _relabel_in_raster_order renumbers them 1..n
-    uniq, inverse = np.unique(key, return_inverse=True)
-    return (inverse + (0 if uniq[0] == 0 else 1)).reshape(labels.shape)
+    out[rows, cols] = np.unique(key, return_inverse=True)[1].ravel() + 1
+    return out
 
 
 def candidate_ids(n: int) -> list[str]:
