@@ -36,7 +36,7 @@ MAP_RASTERS = ("habitat_class_current", "suitability", "resistance", "corridors"
                "habitat_change")
 MAP_VISIBLE = ("suitability",)
 #: Vector layers of the map, in drawing order.
-MAP_VECTORS = ("reporting_units", "patches", "least_cost_paths", "populations", *SITE_VECTOR_IDS)
+MAP_VECTORS = ("historical_range", "reporting_units", "patches", "least_cost_paths", "populations", *SITE_VECTOR_IDS)
 LABEL_FIELDS = {"populations": "site_name", "reporting_units": "unit_name", "sites": "rank",
                 "candidate_sites": "rank", "ranked_sites": "rank", "patches": "patch_id"}
 EXPLANATION_FIELDS = ("explanation", "why", "explain")
@@ -111,7 +111,7 @@ def _vector(data: ReportData, layer_id: str, messages: Messages) -> VectorLayer 
         return None
     geom_type = str(frame.geometry.geom_type.dropna().iloc[0]) if frame.geometry.notna().any() else "Polygon"
     label = LABEL_FIELDS.get(layer_id)
-    if layer_id in ("patches", "reporting_units"):
+    if layer_id in ("patches", "reporting_units", "historical_range"):
         label = None  # labels of every polygon clutter the figure; the map popups carry them
     return VectorLayer(frame, vector_symbol(layer_id, geom_type), messages.layer(layer_id),
                        label if label in frame.columns else None)
@@ -149,7 +149,8 @@ def figure_specs(data: ReportData, options: ReportOptions, messages: Messages) -
     site_id = _first(SITE_VECTOR_IDS, data.vectors)
     if site_id:
         rasters = [raster("suitability", alpha=0.6)] if "suitability" in data.rasters else []
-        specs.append(("sites", MapFigure(m("figure.sites"), rasters, vectors("reporting_units", "populations", site_id))))
+        specs.append(("sites", MapFigure(m("figure.sites"), rasters,
+                                         vectors("historical_range", "reporting_units", "populations", site_id))))
     change = change_layer(data, options)
     if change is not None:
         years = (data.years.get("habitat_class_baseline", "t1"), data.years.get("habitat_class_current", "t2"))

@@ -57,6 +57,8 @@ OUTPUTS = (
               doc="protected areas in the grid CRS with pa_id, pa_name"),
     LayerSpec(id="historical_range_fraction", **_FRAC, optional=True,
               doc="fraction of each cell inside the historical range polygons"),
+    LayerSpec(id="historical_range", kind="vector", optional=True,
+              doc="historical range polygons in the grid CRS with range_id (input order), for maps"),
     LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
               optional=True, doc="index of the reporting unit covering each cell centre"),
     LayerSpec(id="reporting_units", kind="vector", optional=True,
@@ -203,6 +205,8 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         gdf = _vector("inputs.historical_range", inputs.historical_range, ctx, report)
         out["historical_range_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
                                                       name="historical_range_fraction", units="fraction")
+        out["historical_range"] = gpd.GeoDataFrame({"range_id": np.arange(1, len(gdf) + 1)},
+                                                   geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
 
     if inputs.reporting_units is not None:
         item = inputs.reporting_units
