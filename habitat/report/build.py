@@ -40,6 +40,8 @@ MAP_VECTORS = ("historical_range", "reporting_units", "patches", "least_cost_pat
 LABEL_FIELDS = {"populations": "site_name", "reporting_units": "unit_name", "sites": "rank",
                 "candidate_sites": "rank", "ranked_sites": "rank", "patches": "patch_id"}
 EXPLANATION_FIELDS = ("explanation", "why", "explain")
+#: Figures label at most this many sites (the best ranked); the map popups carry every one.
+MAX_SITE_LABELS = 20
 #: Tables listed in the Tables section when present.
 EXTRA_TABLES = ("patch_table", "links", "effective_resistance", "graph_indices", "patch_importance",
                 "population_status", "national_report")
@@ -113,8 +115,12 @@ def _vector(data: ReportData, layer_id: str, messages: Messages) -> VectorLayer 
     label = LABEL_FIELDS.get(layer_id)
     if layer_id in ("patches", "reporting_units", "historical_range"):
         label = None  # labels of every polygon clutter the figure; the map popups carry them
+    max_labels = None
+    if layer_id in SITE_VECTOR_IDS and "rank" in frame.columns:
+        frame = frame.sort_values("rank", kind="stable")
+        max_labels = MAX_SITE_LABELS
     return VectorLayer(frame, vector_symbol(layer_id, geom_type), messages.layer(layer_id),
-                       label if label in frame.columns else None)
+                       label if label in frame.columns else None, max_labels)
 
 
 def figure_specs(data: ReportData, options: ReportOptions, messages: Messages) -> list[tuple[str, MapFigure]]:

@@ -57,6 +57,8 @@ class VectorLayer:
     symbol: tuple[str, str | None, str, float, float]
     title: str
     label_field: str | None = None
+    #: label only the first rows (e.g. the best-ranked sites); None labels every feature
+    max_labels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def _draw_vector(ax, layer: VectorLayer) -> None:
         size_pt = size_mm * 72 / 25.4
         ax.scatter(xy[:, 0], xy[:, 1], s=size_pt**2, c=fill or edge, edgecolors=edge, linewidths=width_pt, zorder=5)
     if layer.label_field and layer.label_field in layer.frame:
-        for geom, text in zip(layer.frame.geometry, layer.frame[layer.label_field]):
+        labelled = layer.frame if layer.max_labels is None else layer.frame.head(layer.max_labels)
+        for geom, text in zip(labelled.geometry, labelled[layer.label_field]):
             if geom is None or geom.is_empty:
                 continue
             point = geom if geom.geom_type == "Point" else geom.representative_point()

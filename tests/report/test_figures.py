@@ -48,3 +48,23 @@ def test_png_has_the_requested_size(report_data):
     image = Image.open(io.BytesIO(figure_png(_figure(report_data), dpi=100)))
     assert image.size == (750, 600)  # 7.5 x 6 inches
     assert image.info.get("Software") == "habitat"
+
+
+def test_max_labels_labels_only_the_first_features(report_data):
+    import geopandas as gpd
+    import shapely
+
+    from habitat.report.figures import VectorLayer
+
+    grid = report_data.grid
+    x0, y0 = grid.x_coords[2], grid.y_coords[2]
+    sites = gpd.GeoDataFrame({"rank": [1, 2, 3]}, geometry=[shapely.Point(x0 + 500 * i, y0) for i in range(3)],
+                             crs=grid.pyproj_crs)
+
+    def texts(max_labels):
+        layer = VectorLayer(sites, ("point", "#ffd700", "#000000", 0.6, 3.6), "Sites", "rank", max_labels)
+        fig = draw_map(MapFigure("t", [], [layer]), grid, Messages("en"), credits="", version="0")
+        return sorted(t.get_text() for t in fig.axes[0].texts)
+
+    assert [t for t in texts(None) if t in {"1", "2", "3"}] == ["1", "2", "3"]
+    assert [t for t in texts(2) if t in {"1", "2", "3"}] == ["1", "2"]
