@@ -1,6 +1,6 @@
 """The Central Asia pipeline on the committed real data (issue 9): facts that must hold on the map.
 
-Runs pipelines/central_asia.yaml itself up to the sites stage (5 km grid, about 15 s) once per module; the build
+Runs pipelines/central_asia.yaml itself up to the sites stage (5 km grid, about 5 s) once per module; the build
 script's pure helpers are tested on hand-made inputs.
 """
 
