@@ -61,6 +61,23 @@ def _check_finite(name: str, value: float) -> float:
 # --------------------------------------------------------------------------- Public API
 
 
+def _sigmoid(x: Any, *, spread: float, midpoint: float, rising: bool) -> Any:
+    """``1 / (1 + (x / f2) ** (-f1))`` when rising, ``1 / (1 + (x / f2) ** f1)`` when falling."""
+    f1 = _check_positive("spread", spread)
+    f2 = _check_positive("midpoint", midpoint)
+    exponent = -f1 if rising else f1
+    # the power of a non-positive base is undefined for fractional f1; use the limit at 0
+    at_zero = 0.0 if rising else 1.0
+
+    def _kernel(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float64, copy=False)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            mu = 1.0 / (1.0 + (a / f2) ** exponent)
+        return np.where(a <= 0, at_zero, mu)
+
+    return _map_cells(_kernel, x)
+
+
 def fuzzy_large(x: Any, *, spread: float, midpoint: float) -> Any:
     """Sigmoid membership that rises with ``x`` (large values are favourable).
 
@@ -89,17 +106,7 @@ def fuzzy_large(x: Any, *, spread: float, midpoint: float) -> Any:
     >>> fuzzy_large(np.array([0.0, 10.0, 20.0]), spread=1.0, midpoint=10.0).tolist()
     [0.0, 0.5, 0.6666666666666666]
     """
-    f1 = _check_positive("spread", spread)
-    f2 = _check_positive("midpoint", midpoint)
-
-    def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            mu = 1.0 / (1.0 + (a / f2) ** (-f1))
-        # the power of a non-positive base is undefined for fractional f1; use the limit
-        return np.where(a <= 0, 0.0, mu)
-
-    return _map_cells(_kernel, x)
+    return _sigmoid(x, spread=spread, midpoint=midpoint, rising=True)
 
 
 def fuzzy_small(x: Any, *, spread: float, midpoint: float) -> Any:
@@ -129,16 +136,7 @@ def fuzzy_small(x: Any, *, spread: float, midpoint: float) -> Any:
     >>> fuzzy_small(np.array([0.0, 10.0, 20.0]), spread=1.0, midpoint=10.0).tolist()
     [1.0, 0.5, 0.3333333333333333]
     """
-    f1 = _check_positive("spread", spread)
-    f2 = _check_positive("midpoint", midpoint)
-
-    def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            mu = 1.0 / (1.0 + (a / f2) ** f1)
-        return np.where(a <= 0, 1.0, mu)
-
-    return _map_cells(_kernel, x)
+    return _sigmoid(x, spread=spread, midpoint=midpoint, rising=False)
 
 
 def fuzzy_gaussian(x: Any, *, spread: float, midpoint: float) -> Any:
