@@ -12,6 +12,9 @@ from habitat.connectivity.graph import equivalent_connectivity
 from habitat.errors import InvalidParameterError
 
 _M2_PER_HA = 10_000.0
+#: Direct links weaker than this dispersal probability are dropped from the patch graph: such a
+#: pair adds at most a_i a_j 1e-6 to the PC numerator.
+_MIN_LINK_PROBABILITY = 1e-6
 _STRUCTURE = {4: ndimage.generate_binary_structure(2, 1), 8: ndimage.generate_binary_structure(2, 2)}
 
 
@@ -162,7 +165,7 @@ def habitat_eca(habitat, *, cell_size_m: float, ref_distance_m: float, ref_proba
     Notes
     -----
     Pairs farther apart than the distance at which ``p = 1e-6`` are not measured (such a pair
-    adds at most ``a_i a_j 1e-6`` to ECA²).
+    adds at most ``a_i a_j 1e-6`` to ECA²). ``PC = (ECA / A_L)^2`` (METHODS.md 11).
 
     Examples
     --------
@@ -176,6 +179,6 @@ def habitat_eca(habitat, *, cell_size_m: float, ref_distance_m: float, ref_proba
         return 0.0, labels
     if not (0 < ref_probability < 1):
         raise InvalidParameterError(f"ref_probability must lie strictly between 0 and 1, got {ref_probability!r}")
-    cutoff = ref_distance_m * math.log(1e-6) / math.log(ref_probability)
+    cutoff = ref_distance_m * math.log(_MIN_LINK_PROBABILITY) / math.log(ref_probability)
     dist = edge_to_edge_distances(labels, cell_size_m=cell_size_m, max_distance_m=cutoff)
     return equivalent_connectivity(area_ha, dist, ref_distance=ref_distance_m, ref_probability=ref_probability), labels

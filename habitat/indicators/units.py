@@ -9,20 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from habitat.connectivity.graph import (
-    equivalent_connectivity,
-    probability_of_connectivity,
-)
 from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate, effective_mesh_size, habitat_change
 from habitat.indicators.fragmentation import class_metrics
-from habitat.indicators.patch_graph import edge_to_edge_distances, habitat_patches
+from habitat.indicators.patch_graph import habitat_eca
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
-#: Direct links weaker than this dispersal probability are dropped from the patch graph: such a
-#: pair adds at most a_i a_j 1e-6 to the PC numerator.
-_MIN_LINK_PROBABILITY = 1e-6
 
 #: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
 #: change t2 - t1 for the per-date indicators.
@@ -92,18 +85,10 @@ def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float,
 
 def _graph(habitat: np.ndarray, mask: np.ndarray, unit_area_ha: float, *, cell_size_m: float,
            neighbours: int, min_area_ha: float, ref_distance_m: float, ref_probability: float) -> dict[str, float]:
-    labels, area_ha = habitat_patches(habitat & mask, cell_area_m2=cell_size_m**2, neighbours=neighbours,
-                                      min_area_ha=min_area_ha)
-    if area_ha.size == 0:
-        return {"graph_patches": 0.0, "PC": 0.0, "EC_ha": 0.0}
-    cutoff = ref_distance_m * math.log(_MIN_LINK_PROBABILITY) / math.log(ref_probability)
-    dist = edge_to_edge_distances(labels, cell_size_m=cell_size_m, max_distance_m=cutoff)
-    kw = {"ref_distance": ref_distance_m, "ref_probability": ref_probability}
-    return {
-        "graph_patches": float(area_ha.size),
-        "PC": probability_of_connectivity(area_ha, dist, landscape_area=unit_area_ha, **kw),
-        "EC_ha": equivalent_connectivity(area_ha, dist, **kw),
-    }
+    eca, labels = habitat_eca(habitat & mask, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
+                              ref_probability=ref_probability, neighbours=neighbours, min_area_ha=min_area_ha)
+    # PC = ECA^2 / A_L^2 (METHODS.md 11)
+    return {"graph_patches": float(labels.max()), "PC": (eca / unit_area_ha) ** 2, "EC_ha": eca}
 
 
 # Public API
