@@ -268,6 +268,10 @@ def protconn_nodes(protected, region, *, transboundary_distance_m: float):
     if g.size == 0:
         return np.empty(0, object), np.empty(0), np.empty(0, bool), np.empty(0)
     g = shapely.make_valid(g)
+    # Only protected areas inside or within reach of the region matter.
+    g = g[np.sort(shapely.STRtree(g).query(region, predicate="dwithin", distance=transboundary_distance_m))]
+    if g.size == 0:
+        return np.empty(0, object), np.empty(0), np.empty(0, bool), np.empty(0)
     inside = shapely.intersection(g, region)
     individual = shapely.area(inside)
     union = shapely.union_all(g)
