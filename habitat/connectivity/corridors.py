@@ -49,6 +49,7 @@ LINK_COLUMNS = (
 #: ``reason`` of a link whose LCD exceeds the maximum dispersal cost (Linkage Mapper's link
 #: type -12, "too long cost-weighted distance").
 BEYOND_MAX_COST = "lcd above max dispersal cost"
+_REACH_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,8 @@ def dispersal_reach(
     numpy.ndarray of bool
         ``OR over links (A, B) with LCD_AB <= max_cost of CWD_A(x) + CWD_B(x) <= max_cost``:
         x lies on some route from A to B whose cost stays within the budget; equivalently
-        ``NLCC_AB(x) <= max_cost - LCD_AB``. All False when no link is within reach.
+        ``NLCC_AB(x) <= max_cost - LCD_AB`` (with a relative tolerance of 1e-12 for rounding).
+        All False when no link is within reach.
 
     Notes
     -----
@@ -342,7 +344,9 @@ def dispersal_reach(
             if key not in cwds:
                 raise InvalidParameterError(f"links name population {key}, which has no CWD grid in cwds")
         with np.errstate(invalid="ignore"):
-            reach |= (np.asarray(cwds[a], dtype=np.float64) + np.asarray(cwds[b], dtype=np.float64)) <= max_cost
+            total = np.asarray(cwds[a], dtype=np.float64) + np.asarray(cwds[b], dtype=np.float64)
+        # A path cell's two CWDs can sum a few ulps above the LCD (another summation order).
+        reach |= total <= max_cost + _REACH_RTOL * max_cost
         within.update((a, b))
     if labels is not None and within:
         labels = np.asarray(labels)
