@@ -278,7 +278,9 @@ def dispersal_cost_limit(max_dispersal_m: float, *, base_resistance: float = 1.0
     100000.0
     """
     if isinstance(max_dispersal_m, bool) or not (float(max_dispersal_m) > 0):
-        raise InvalidParameterError(f"max_dispersal_m={max_dispersal_m!r} must be a distance > 0 in metres (inf = no limit)")
+        raise InvalidParameterError(
+            f"max_dispersal_m={max_dispersal_m!r} must be a distance > 0 in metres (inf = no limit)"
+        )
     if not (math.isfinite(base_resistance) and base_resistance > 0):
         raise InvalidParameterError(
             f"base_resistance={base_resistance!r} must be the finite resistance > 0 of the best habitat"
