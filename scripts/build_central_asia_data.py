@@ -95,17 +95,30 @@ class RiverRule:
 
 
 #: Level 1 is the largest class in binned_river_h.nc (the Amu Darya/Panj is drawn at level 1,
-#: the Syr Darya and Ili at 2, the Zeravshan and Vakhsh at 3).
+#: the Syr Darya and Ili at 2, the Zeravshan and Vakhsh at 3). Rules are tried in order; a river
+#: may have several rules (boxes), dissolved into one feature. Upstream ends: where the line
+#: leaves the valley lowland for a gorge, checked on elevation.tif along the line (PROVENANCE.md).
 MAIN_RIVERS = (
-    # Amu Darya from the Aral Sea to the Panj at Darqad; east of 71 E the Panj runs in
-    # mountain gorges (Darvaz, Wakhan) without a floodplain.
-    RiverRule("Amu Darya / Panj", (58.0, 36.5, 71.0, 44.5), 1, 2),
+    # Amu Darya from the Aral Sea to the Panj above Darqad: level 1 only, since the middle Syr
+    # Darya is level 2 in the same longitudes (a level 1-2 rule labelled it "Amu Darya").
+    # East of 69.7 E the Panj enters the Darvaz gorge: the line's elevation passes 500 m at
+    # 69.5-69.75 E and 1,000 m at 70.0 E (the desert belt with tugai ends near 500 m in
+    # Tajikistan: Great Soviet Encyclopedia, "Tajik SSR").
+    RiverRule("Amu Darya / Panj", (58.0, 36.5, 69.7, 44.5), 1, 1),
+    # Amu Darya delta arms, drawn at level 2 (58.9-59.2 E, 43.2-43.8 N); no other level-2 river
+    # lies west of 60.5 E in the box.
+    RiverRule("Amu Darya / Panj", (58.0, 42.5, 60.5, 44.5), 2, 2),
     # Syr Darya from the Aral Sea to the Fergana valley; east of 71.5 E it is the Naryn
     # (mountains, Kyrgyzstan) which is outside the deer's historical range.
     RiverRule("Syr Darya", (60.5, 40.0, 71.5, 47.0), 1, 2),
     RiverRule("Ili", (73.5, 43.4, 80.0, 45.6), 1, 2),
-    RiverRule("Zeravshan", (63.5, 39.2, 68.5, 40.4), 3, 3),
-    RiverRule("Vakhsh", (68.25, 37.05, 69.4, 38.45), 3, 3),
+    # Karakul to the upper end of the Zarafshan NNP (Pervomayskaya dam, about 67.4 E); upstream
+    # the line climbs from 870 m (67.25 E) to 1,100 m at Panjakent and into the gorge.
+    RiverRule("Zeravshan", (63.5, 39.2, 67.5, 40.4), 3, 3),
+    # The lower Vakhsh from the Panj confluence to the head of its valley at the Golovnaya dam
+    # (about 37.9 N); upstream the line climbs from 430 m (37.8 N) to 640 m (38.0 N) and 900 m
+    # in the Nurek gorge (issue 13: "the Vakhsh line runs into the mountains").
+    RiverRule("Vakhsh", (68.25, 37.05, 69.4, 37.9), 3, 3),
 )
 
 #: DOMAIN.md section 2.3, one row per site with a coordinate. ``count`` is the single number the
@@ -144,7 +157,72 @@ SOURCED_COORDINATES = {
     # point is on the right bank 15 km north of Dargan-Ata, where the reserve's 30 km strip lies.
     "UZ-KYZYLKUM": (40.608333, 62.191667,
                     "ru.wikipedia, Kyzylkum State Reserve infobox: 40 36' 30\" N, 62 11' 30\" E"),
+    # issue 13: the wildticketasia.com point (42 51.886' N, 68 00.325' E) lies 21 km north-west of
+    # the park's point, 8 km from the Syr Darya; the park is the Syr Darya riparian forest.
+    "KZ-SYRDARYA": (42.778704, 68.229332,
+                    "en.wikipedia, Syrdarya-Turkestan State Regional Natural Park infobox: 42 46' 43\" N, 68 13' 46\" E"),
+    # the [D] point (40.5 N, 62.2 E) is 100 km downstream of the reserve, which lies near Farap
+    # in Lebap (Nargyz section on the right bank, Gabakly and Gorelde on the left).
+    "TM-AMUDARYA": (39.65, 62.85,
+                    "it.wikipedia, Amudarya nature reserve infobox (WDPA 167070): 39 39' N, 62 51' E; "
+                    "KBA factsheet 20738 'Nargyz': 39.7080 N, 62.7697 E"),
+    "UZ-ARALPAYGAMBAR": (37.290417, 67.1525,
+                         "en.wikipedia, Aral-Paygambar infobox: 37 17' 25\" N, 67 09' 09\" E"),
+    # the reserve's label point (46.22 N, 75.13 E) is on steppe by the lake; the deer were released
+    # in the Ili delta branch (ile-balkhash.kz). The Ramsar site point is in the delta; no
+    # coordinate of the release enclosure itself was found.
+    "KZ-ILEBALKHASH": (45.597778, 74.738056,
+                       "Ramsar site 'Ili River Delta and South Lake Balkhash' (2012): 45 35' 52\" N, 74 44' 17\" E"),
 }
+#: Known places for the evaluation stage (METHODS.md 10), kept apart from the populations the
+#: model uses: places where Bukhara deer live or were released, each with its own source, and a
+#: mountain-gorge reference that must score low. kind: reserve (protected area with a resident
+#: population), release_site (reintroduction), gorge_reference (not a presence: a mountain
+#: reserve around 1,500 m, issue 13). coordinate: "stated" (the source gives it) or "derived" [D]
+#: (read off the source's description; +-0.1-0.2 deg).
+KNOWN_PLACES = (
+    # place_id, name, country, kind, lat, lon, coordinate, source, notes
+    ("UZ-LABR", "Lower Amudarya State Biosphere Reserve (Badai-Tugai core)", "UZ", "reserve", 41.95, 60.35,
+     "derived",
+     "karakalpakstan.travel/nature/biosphere-reserve (right bank of the Amu Darya, borders Gurlan district "
+     "across the river); Great Russian Encyclopaedic Dictionary 'Badai-Tugai' (tugai of the Amu Darya "
+     "floodplain below Beruni)",
+     "1,475 deer (census 2023, eco.gov.uz). The UNESCO MAB point (41.7037 N, 60.2547 E) lies on the left "
+     "bank in the Khorezm oasis, 25 km from the river, so it is not used"),
+    ("UZ-KYZYLKUM", "Kyzylkum State Reserve", "UZ", "reserve", 40.608333, 62.191667, "stated",
+     "ru.wikipedia, 'Kyzylkum State Reserve' infobox (40 36' 30\" N, 62 11' 30\" E)",
+     "186 deer (2023, eco.gov.uz); a 30 km strip on the right bank near Dargan-Ata"),
+    ("TM-AMUDARYA", "Amudarya State Nature Reserve (Nargyz section)", "TM", "reserve", 39.708, 62.7697, "stated",
+     "Key Biodiversity Areas factsheet 20738 'Nargyz', central coordinates (keybiodiversityareas.org)",
+     "Bukhara deer at most 40 (aarhusashgabat.org 2024); it.wikipedia gives 39.65 N, 62.85 E for the reserve"),
+    ("TJ-TIGROVAYA", "Tigrovaya Balka Nature Reserve", "TJ", "reserve", 37.25, 68.5, "stated",
+     "ru.wikipedia, 'Tigrovaya Balka' infobox (37 15' N, 68 30' E)",
+     "over 200 deer (Tajik MFA 2021); en.wikipedia gives 37.267 N, 68.467 E"),
+    ("UZ-ARALPAYGAMBAR", "Aral-Paygambar island (Surkhan reserve)", "UZ", "reserve", 37.290417, 67.1525, "stated",
+     "en.wikipedia, 'Aral-Paygambar' infobox (37 17' 25\" N, 67 09' 09\" E)",
+     "3,092 ha island reserve 'for the unique population of Bukhara deer' (uztravelguide.com); count unknown"),
+    ("KZ-SYRDARYA", "Syrdarya-Turkestan State Regional Natural Park", "KZ", "release_site", 42.778704, 68.229332,
+     "stated", "en.wikipedia, 'Syrdarya-Turkestan State Regional Natural Park' infobox (42 46' 43\" N, 68 13' 46\" E)",
+     "10 released 2009, 103 in 2016 (Kazpravda 4 Feb 2016); the only deer breeding station of the region"),
+    ("KZ-ILEDELTA", "Ile-Balkhash State Nature Reserve, Ili delta branch", "KZ", "release_site", 45.597778, 74.738056,
+     "stated", "Ramsar site 'Ili River Delta and South Lake Balkhash' (ramsar.org 2012: 45 35' 52\" N, 74 44' 17\" E)",
+     "over 150 deer released 2019-2022 (WWF Russia 2022) in the delta branch (ile-balkhash.kz); the point is the "
+     "Ramsar site's, in the delta, not the release enclosure"),
+    ("UZ-ZARAFSHAN", "Zarafshan National Nature Park", "UZ", "release_site", 39.72, 67.2, "derived",
+     "BirdLife datazone factsheet 22518 'Zarafshan State Nature Reserve' (right bank of the Zarafshan from "
+     "Chapan-Ata to the Pervomayskaya dam, 4 km from Djambay station, 15 km from Samarkand)",
+     "105 deer (2023, eco.gov.uz), reintroduced 2005/2007; a 47 km strip 100-140 m wide"),
+    ("KZ-KARACHINGIL", "Karachingil state hunting farm", "KZ", "release_site", 43.75, 78.4, "derived",
+     "wild-life.kz, Red Book of Kazakhstan 'Bukhara red deer' (acclimatised 1981 on the left bank of the middle Ile)",
+     "the source herd of the Kazakh releases (about 350, animals.qvision.kz)"),
+    ("KZ-ALTYNEMEL", "Altyn-Emel National Park, Ili right bank", "KZ", "release_site", 43.9, 78.6, "derived",
+     "WWF International news 16 Feb 2007 (released on the right bank of the Ili, across from the Karachingil reserve)",
+     "2 stags and 7 hinds released in February 2007; present status unknown"),
+    ("TJ-DASHTIJUM", "Dashtijum State Nature Reserve (Panj gorge, Darvaz range)", "TJ", "gorge_reference",
+     38.016667, 70.15, "stated", "ru.wikipedia, 'Dashtijum' infobox (38 01' N, 70 09' E)",
+     "NOT a deer place: a mountain reserve for markhor on the south slope of the Darvaz range, 1,300-2,500 m "
+     "(aroundus.com); a map fit for Bukhara deer must score it below the floodplain median (issue 13)"),
+)
 #: Sites of DOMAIN.md 2.3 left out because the table gives no coordinate.
 SITES_WITHOUT_COORDINATES = ("Khorezm National Nature Park (UZ, Amu Darya; 10 deer, spring 2023)",)
 
@@ -522,6 +600,10 @@ def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
     write_vector(settlements(path, RASTER_BOX, MIN_SETTLEMENT_POPULATION), out / "settlements.gpkg",
                  layer="settlements")
     versions[GEONAMES[0]] = package_version(GEONAMES[0])
+
+    places = pd.DataFrame(KNOWN_PLACES, columns=["place_id", "name", "country", "kind", "lat", "lon", "coordinate",
+                                                 "source", "notes"])
+    places.to_csv(out / "known_places.csv", index=False)
 
     pops = populations()
     write_vector(pops, out / "populations.gpkg", layer="populations")
