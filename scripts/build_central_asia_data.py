@@ -438,7 +438,7 @@ def read_binned_rivers(path: Path, box: tuple[float, float, float, float]) -> li
 
 
 def select_main_rivers(segments: list[tuple[int, np.ndarray]], rules=MAIN_RIVERS) -> gpd.GeoDataFrame:
-    """Named main rivers: segments whose level fits a rule and whose midpoint lies in its box."""
+    """Named main rivers: segments whose level fits a rule and whose midpoint lies in its box, clipped to the box."""
     rows = []
     for level, xy in segments:
         if len(xy) < 2:
@@ -447,7 +447,10 @@ def select_main_rivers(segments: list[tuple[int, np.ndarray]], rules=MAIN_RIVERS
         for rule in rules:
             x0, y0, x1, y1 = rule.box
             if rule.min_level <= level <= rule.max_level and x0 <= mid[0] <= x1 and y0 <= mid[1] <= y1:
-                rows.append({"river": rule.name, "wdbii_level": level, "geometry": shapely.LineString(xy)})
+                # WDBII segments end at 2-degree bin edges: clip so a river stops at its box edge
+                line = shapely.clip_by_rect(shapely.LineString(xy), x0, y0, x1, y1)
+                if not line.is_empty:
+                    rows.append({"river": rule.name, "wdbii_level": level, "geometry": line})
                 break
     gdf = gpd.GeoDataFrame(rows, columns=["river", "wdbii_level", "geometry"], geometry="geometry", crs="EPSG:4326")
     # one multi-line per river keeps the file small and the layer readable
