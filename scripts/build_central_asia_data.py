@@ -119,6 +119,13 @@ MAIN_RIVERS = (
     # (about 37.9 N); upstream the line climbs from 430 m (37.8 N) to 640 m (38.0 N) and 900 m
     # in the Nurek gorge (issue 13: "the Vakhsh line runs into the mountains").
     RiverRule("Vakhsh", (68.25, 37.05, 69.4, 37.9), 3, 3),
+    # The Murghab and Tedzhen valleys of Turkmenistan, named in the historical range (DOMAIN.md
+    # 6.2; WWF ecoregion PA1311 lists both among the tugai rivers). Murghab: from the Afghan
+    # border at Tagtabazar (35.9 N) to the end of the Mary delta; its line lies at 190-530 m.
+    RiverRule("Murghab", (61.3, 35.9, 64.1, 38.0), 3, 3),
+    # Tedzhen (Harirud): from Sarakhs on the Iranian border (36.0 N) to the end of its line at
+    # 38.1 N; 130-330 m below Sarakhs.
+    RiverRule("Tedzhen", (60.0, 36.0, 61.4, 38.2), 3, 3),
 )
 
 #: DOMAIN.md section 2.3, one row per site with a coordinate. ``count`` is the single number the
