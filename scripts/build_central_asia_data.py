@@ -192,8 +192,8 @@ KNOWN_PLACES = (
     ("UZ-LABR", "Lower Amudarya State Biosphere Reserve (Badai-Tugai core)", "UZ", "reserve", 41.95, 60.35,
      "derived",
      "karakalpakstan.travel/nature/biosphere-reserve (right bank of the Amu Darya, borders Gurlan district "
-     "across the river); Great Russian Encyclopaedic Dictionary 'Badai-Tugai' (tugai of the Amu Darya "
-     "floodplain below Beruni)",
+     "across the river); Bolshoy entsiklopedicheskiy slovar, 'Badai-Tugai' (slovar.cc: tugai of the "
+     "Amu Darya floodplain below Beruni)",
      "1,475 deer (census 2023, eco.gov.uz). The UNESCO MAB point (41.7037 N, 60.2547 E) lies on the left "
      "bank in the Khorezm oasis, 25 km from the river, so it is not used"),
     ("UZ-KYZYLKUM", "Kyzylkum State Reserve", "UZ", "reserve", 40.608333, 62.191667, "stated",
@@ -203,11 +203,11 @@ KNOWN_PLACES = (
      "Key Biodiversity Areas factsheet 20738 'Nargyz', central coordinates (keybiodiversityareas.org)",
      "Bukhara deer at most 40 (aarhusashgabat.org 2024); it.wikipedia gives 39.65 N, 62.85 E for the reserve"),
     ("TJ-TIGROVAYA", "Tigrovaya Balka Nature Reserve", "TJ", "reserve", 37.25, 68.5, "stated",
-     "ru.wikipedia, 'Tigrovaya Balka' infobox (37 15' N, 68 30' E)",
+     "ru.wikipedia, 'Tigrovaya Balka' infobox, read on a mirror (37 15' N, 68 30' E)",
      "over 200 deer (Tajik MFA 2021); en.wikipedia gives 37.267 N, 68.467 E"),
     ("UZ-ARALPAYGAMBAR", "Aral-Paygambar island (Surkhan reserve)", "UZ", "reserve", 37.290417, 67.1525, "stated",
      "en.wikipedia, 'Aral-Paygambar' infobox (37 17' 25\" N, 67 09' 09\" E)",
-     "3,092 ha island reserve 'for the unique population of Bukhara deer' (uztravelguide.com); count unknown"),
+     "island reserve (about 3,100 ha) 'for the unique population of Bukhara deer' (uztravelguide.com); count unknown"),
     ("KZ-SYRDARYA", "Syrdarya-Turkestan State Regional Natural Park", "KZ", "release_site", 42.778704, 68.229332,
      "stated", "en.wikipedia, 'Syrdarya-Turkestan State Regional Natural Park' infobox (42 46' 43\" N, 68 13' 46\" E)",
      "10 released 2009, 103 in 2016 (Kazpravda 4 Feb 2016); the only deer breeding station of the region"),
@@ -226,7 +226,7 @@ KNOWN_PLACES = (
      "WWF International news 16 Feb 2007 (released on the right bank of the Ili, across from the Karachingil reserve)",
      "2 stags and 7 hinds released in February 2007; present status unknown"),
     ("TJ-DASHTIJUM", "Dashtijum State Nature Reserve (Panj gorge, Darvaz range)", "TJ", "gorge_reference",
-     38.016667, 70.15, "stated", "ru.wikipedia, 'Dashtijum' infobox (38 01' N, 70 09' E)",
+     38.016667, 70.15, "stated", "ru.wikipedia, 'Dashti-Dzhum' infobox, read on a mirror (38 01' N, 70 09' E)",
      "NOT a deer place: a mountain reserve for markhor on the south slope of the Darvaz range, 1,300-2,500 m "
      "(aroundus.com); a map fit for Bukhara deer must score it below the floodplain median (issue 13)"),
 )
