@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 import rasterio.features
 import shapely
 from affine import Affine
 
 from habitat.errors import GridMismatchError, InvalidParameterError
 
-__all__ = ["BOTTOM_HALF_PERCENTILE", "percentile_among", "place_values"]
+__all__ = ["BOTTOM_HALF_PERCENTILE", "REFERENCE_KINDS", "percentile_among", "place_table", "place_values"]
 
 #: A place whose percentile is below this is "in the bottom half" of the reference cells.
 BOTTOM_HALF_PERCENTILE = 50.0
@@ -120,3 +121,49 @@ def percentile_among(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     at_or_below = np.searchsorted(ref, v, side="right")
     pct = 100.0 * (below + 0.5 * (at_or_below - below)) / ref.size
     return np.where(np.isnan(v), np.nan, pct)
+
+
+#: Kinds of known place that are references, not presences: they enter the table but not the
+#: Boyce index (a mountain-gorge or desert reserve that a sound map must score low).
+REFERENCE_KINDS = ("gorge_reference", "desert_reference")
+
+
+def place_table(
+    places: pd.DataFrame,
+    values: dict[str, np.ndarray],
+    references: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """The per-place evaluation table: each layer's value and percentile among reference cells.
+
+    Parameters
+    ----------
+    places : DataFrame
+        One row per known place, in the order of the value arrays (e.g. place_id, name, kind).
+    values : dict of name -> ndarray
+        Each layer's value at each place (:func:`place_values`), e.g. ``{"suitability": ...,
+        "quality": ...}``.
+    references : dict of name -> ndarray
+        The same layers' values over the reference cells (floodplain cells).
+
+    Returns
+    -------
+    DataFrame
+        ``places`` plus, per layer, ``<name>`` and ``<name>_percentile``, and ``bottom_half``:
+        True when the first layer's percentile is below 50 (NaN percentiles count as bottom
+        half: a place off the map or on nodata is not evidence that the map is right).
+    """
+    if not values:
+        raise InvalidParameterError("place table: give at least one layer")
+    missing = set(values) - set(references)
+    if missing:
+        raise InvalidParameterError(f"place table: no reference cells for {sorted(missing)}")
+    out = places.reset_index(drop=True).copy()
+    for name, vals in values.items():
+        vals = np.asarray(vals, dtype=np.float64)
+        if vals.shape != (len(out),):
+            raise GridMismatchError(f"place table: {name} has {vals.size} values for {len(out)} places")
+        out[name] = vals
+        out[f"{name}_percentile"] = percentile_among(vals, references[name])
+    first = f"{next(iter(values))}_percentile"
+    out["bottom_half"] = ~(out[first] >= BOTTOM_HALF_PERCENTILE)
+    return out

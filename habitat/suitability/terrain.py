@@ -24,6 +24,11 @@ Threshold sources (flags as in DOMAIN.md: [A] engineering assumption)
   Sabkha Ecosystems ch. 14, 2006), i.e. well under 1 degree. A 5 km cell that averages valley
   floor and terrace risers stays within a few degrees; ``SLOPE_FULL_DEG`` = 3, zero at
   ``SLOPE_ZERO_DEG`` = 10 (mountain sides and gorges) [A].
+  Slope depends on the grid: on the 5 km Central Asia grid (elevation.tif averaged to 5 km) the
+  floodplain cells' 99th percentile slope is 2.3 degrees and even the Dashtijum gorge cell is 4.4
+  degrees, so there the slope criterion barely bites and altitude and height above the river
+  exclude the gorges (measured, data/central_asia/PROVENANCE.md); on grids of 1 km or finer the
+  slope thresholds separate valley floors from valley sides.
 - Height above the river. Tugai needs groundwater within root reach: the minimum groundwater
   depths for young, near-mature, mature and over-mature *Populus euphratica* are 4.0, 5.0-5.4,
   6.9 and 7.8 m (Ling et al. 2015, Sci. Rep. 5:15418), and the water table of a floodplain sits

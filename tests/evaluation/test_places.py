@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from affine import Affine
@@ -41,3 +42,20 @@ def test_percentiles_by_hand():
     expected = 100 * np.array([1 / 6, 3.5 / 6, 4 / 6, 1.0, np.nan])
     assert_array_equal(np.round(percentile_among(places, floodplain), 12), np.round(expected, 12))
     assert np.isnan(percentile_among(np.array([1.0]), np.array([np.nan]))).all()
+
+
+def test_place_table_flags_the_bottom_half_by_the_first_layer():
+    from habitat.evaluation.places import place_table
+
+    places = pd.DataFrame({"place_id": ["a", "b", "c"], "kind": ["reserve", "release_site", "gorge_reference"]})
+    floodplain = {"suitability": np.array([0.0, 0.2, 0.4, 0.6]), "quality": np.array([1.0, 2.0, 3.0, 4.0])}
+    table = place_table(places, {"suitability": np.array([0.6, 0.2, np.nan]),
+                                 "quality": np.array([1.0, 4.0, 2.0])}, floodplain)
+    # suitability 0.6: (3 + 0.5) / 4 = 87.5; 0.2: (1 + 0.5) / 4 = 37.5; NaN stays NaN
+    assert_array_equal(table["suitability_percentile"], [87.5, 37.5, np.nan])
+    assert_array_equal(table["quality_percentile"], [12.5, 87.5, 37.5])
+    assert_array_equal(table["bottom_half"], [False, True, True])
+    assert list(table.columns) == ["place_id", "kind", "suitability", "suitability_percentile", "quality",
+                                   "quality_percentile", "bottom_half"]
+    with pytest.raises(InvalidParameterError):
+        place_table(places, {"x": np.zeros(3)}, floodplain)
