@@ -329,7 +329,8 @@ def altitude_membership(elevation_m, *, full_m: float = ALTITUDE_FULL_M, zero_m:
     [1.0, 1.0, 0.5, 0.0, 0.0]
     """
     _check_order("altitude", full_m, zero_m)
-    return fuzzy_linear(elevation_m, minimum=zero_m, maximum=full_m) + 0.0  # a decreasing ramp gives -0.0 at the zero point
+    # + 0.0: a decreasing ramp gives -0.0 at the zero point
+    return fuzzy_linear(elevation_m, minimum=zero_m, maximum=full_m) + 0.0
 
 
 def slope_membership(slope_deg, *, full_deg: float = SLOPE_FULL_DEG, zero_deg: float = SLOPE_ZERO_DEG):
@@ -341,7 +342,8 @@ def slope_membership(slope_deg, *, full_deg: float = SLOPE_FULL_DEG, zero_deg: f
     [1.0, 1.0, 0.5, 0.0]
     """
     _check_order("slope", full_deg, zero_deg)
-    return fuzzy_linear(slope_deg, minimum=zero_deg, maximum=full_deg) + 0.0  # a decreasing ramp gives -0.0 at the zero point
+    # + 0.0: a decreasing ramp gives -0.0 at the zero point
+    return fuzzy_linear(slope_deg, minimum=zero_deg, maximum=full_deg) + 0.0
 
 
 def height_above_river_membership(hand_m, *, full_m: float = HAND_FULL_M, zero_m: float = HAND_ZERO_M):
@@ -355,7 +357,8 @@ def height_above_river_membership(hand_m, *, full_m: float = HAND_FULL_M, zero_m
     [1.0, 1.0, 0.5, 0.0]
     """
     _check_order("height above river", full_m, zero_m)
-    return fuzzy_linear(hand_m, minimum=zero_m, maximum=full_m) + 0.0  # a decreasing ramp gives -0.0 at the zero point
+    # + 0.0: a decreasing ramp gives -0.0 at the zero point
+    return fuzzy_linear(hand_m, minimum=zero_m, maximum=full_m) + 0.0
 
 
 def _check_order(name: str, full: float, zero: float) -> None:
