@@ -17,33 +17,16 @@ from habitat.io.landcover import HABITAT_CLASS_CODES
 from habitat.io.vectors import rasterize_labels
 from habitat.layers import make_layer
 from habitat.params import IndicatorsParams
-from habitat.stages import ingest, patches, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
 _INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_baseline", "tugai_cover_current",
            "protected_fraction", "protected_areas", "reporting_unit", "reporting_units", "populations", "census")
 INPUTS = (
-    *(ingest.STAGE.output(i).model_copy(update={"optional": i != "habitat_class_current"}) for i in _INGEST),
-    suitability.STAGE.output("quality").model_copy(update={"optional": True}),
-    patches.STAGE.output("patch_id").model_copy(update={"optional": True}),
-    patches.STAGE.output("patch_table").model_copy(update={"optional": True}),
+    *(catalog.layers(i, optional=i != "habitat_class_current")[0] for i in _INGEST),
+    *catalog.layers("quality", "patch_id", "patch_table", optional=True),
 )
-OUTPUTS = (
-    LayerSpec(id="indicators", kind="table",
-              doc="long form: unit_type, unit_id, unit_name, indicator, epoch, value, unit_of_measure"),
-    LayerSpec(id="indicators_wide", kind="table", doc="one row per unit, one column per indicator_epoch"),
-    LayerSpec(id="habitat_change", kind="raster", dtype="uint8", nodata=int(CHANGE_NODATA),
-              units="0 never, 1 stable, 2 lost, 3 gained habitat", optional=True,
-              doc="habitat change between the two epochs (codes of habitat.indicators.change.CHANGE_CODES)"),
-    LayerSpec(id="population_status", kind="table", optional=True,
-              doc="per site: census trend, patch, density vs capacity, overstocked, translocation_source"),
-    LayerSpec(id="national_report", kind="table", optional=True,
-              doc="per Range State (reporting unit): habitat, protected-area and population items, "
-                  "baseline and current values"),
-    LayerSpec(id="national_report_xlsx", kind="workbook", optional=True, file_stem="national_report",
-              doc="the national report table as an Excel workbook (same rows as national_report.csv)"),
-    LayerSpec(id="data_dictionary", kind="table", doc="one definition line per indicator and column"),
-)
+OUTPUTS = catalog.outputs_of("indicators")
 _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "habitat_loss_ha",
                  "habitat_gain_ha", "habitat_net_ha", "habitat_loss_pct", "annual_rate_per_yr",
                  "quality_weighted_area_ha", "NP", "MESH_CBC", "EC_ha")

@@ -14,6 +14,7 @@ from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid
+from habitat.io.census import read_census
 from habitat.io.landcover import HABITAT_CLASS_CODES as CLASS
 from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
 from habitat.io.vectors import (
@@ -26,52 +27,12 @@ from habitat.io.vectors import (
     to_grid_crs,
 )
 from habitat.layers import make_layer
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
 T = TypeVar("T")
 
-_DIST = dict(kind="raster", dtype="float32", units="m", nodata=float("nan"))
-_FRAC = dict(kind="raster", dtype="float32", units="fraction", nodata=float("nan"))
-_CLASS = dict(kind="raster", dtype="uint8", units="habitat class code (1..10)", nodata=0)
-
-OUTPUTS = (
-    LayerSpec(id="habitat_class_current", **_CLASS, doc="habitat classes of the latest land-cover epoch"),
-    LayerSpec(id="habitat_class_baseline", **_CLASS, optional=True,
-              doc="habitat classes of the earlier land-cover epoch (when two are given)"),
-    LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
-    LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
-              doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
-    LayerSpec(id="tugai_cover_current", **_FRAC, optional=True,
-              doc="fraction of each cell covered by the latest tugai polygons"),
-    LayerSpec(id="tugai_cover_baseline", **_FRAC, optional=True,
-              doc="fraction of each cell covered by the earlier tugai polygons"),
-    LayerSpec(id="canal_distance_m", **_DIST, optional=True, doc="distance to the nearest canal cell"),
-    LayerSpec(id="road_distance_m", **_DIST, optional=True, doc="distance to the nearest road cell"),
-    LayerSpec(id="settlement_distance_m", **_DIST,
-              doc="distance to the nearest built-up cell or settlement point"),
-    LayerSpec(id="water_distance_m", **_DIST, doc="distance to the nearest water cell or river"),
-    LayerSpec(id="cropland_distance_m", **_DIST, doc="distance to the nearest cropland cell"),
-    LayerSpec(id="protected_fraction", **_FRAC, optional=True,
-              doc="fraction of each cell inside protected areas"),
-    LayerSpec(id="protected_areas", kind="vector", optional=True,
-              doc="protected areas in the grid CRS with pa_id, pa_name"),
-    LayerSpec(id="historical_range_fraction", **_FRAC, optional=True,
-              doc="fraction of each cell inside the historical range polygons"),
-    LayerSpec(id="historical_range", kind="vector", optional=True,
-              doc="historical range polygons in the grid CRS with range_id (input order), for maps"),
-    LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
-              optional=True, doc="index of the reporting unit covering each cell centre"),
-    LayerSpec(id="reporting_units", kind="vector", optional=True,
-              doc="reporting units in the grid CRS with unit_index, unit_id, unit_name"),
-    LayerSpec(id="populations", kind="vector", optional=True,
-              doc="population sites in the grid CRS with site_id, site_name, count"),
-    LayerSpec(id="census", kind="table", optional=True,
-              doc="population census series: site_id, year, count, method, source (sorted)"),
-    LayerSpec(id="occurrences", kind="vector", optional=True,
-              doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
-    LayerSpec(id="ingest_report", kind="table",
-              doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
-)
+OUTPUTS = catalog.outputs_of("ingest")
 
 
 def _keyed(key: str, fn: Callable[[], T]) -> T:
@@ -245,30 +206,6 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
     return out
-
-
-CENSUS_COLUMNS = ("site_id", "year", "count", "method", "source")
-
-
-def read_census(path) -> pd.DataFrame:
-    """Read a census CSV (site_id, year, count, method, source), checked and sorted."""
-    if not path.exists():
-        raise InputFileError(f"{path}: file not found; check the path")
-    try:
-        table = pd.read_csv(path, dtype={"site_id": str, "method": str, "source": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]}); fix the file") from exc
-    missing = [c for c in CENSUS_COLUMNS if c not in table.columns]
-    if missing:
-        raise ConfigError(f"{path}: missing columns {missing}; a census needs {', '.join(CENSUS_COLUMNS)}")
-    for column in ("year", "count"):
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = table.index[values.isna() | (values < 0)]
-        if len(bad):
-            raise ConfigError(f"{path}: row {int(bad[0]) + 2}: {column} must be a number >= 0")
-        table[column] = values.astype(np.int64)
-    table = table[list(CENSUS_COLUMNS)].fillna("")
-    return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -11,22 +11,12 @@ import pandas as pd
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
 from habitat.params import PatchesParams
-from habitat.stages import ingest, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.patches import habitat_mask, label_patches, patch_polygons, patch_table
 
-INPUTS = (
-    suitability.STAGE.output("suitability"),
-    suitability.STAGE.output("quality"),
-    ingest.STAGE.output("populations"),
-)
-OUTPUTS = (
-    LayerSpec(id="patch_id", kind="raster", dtype="int32", units="patch id (1..n)", nodata=0,
-              doc="habitat patches (suitability >= threshold, min area applied), 0 = no patch"),
-    LayerSpec(id="patches", kind="vector", doc="patch outlines with the patch table's attributes"),
-    LayerSpec(id="patch_table", kind="table", file_stem="patches",
-              doc="per patch: area_ha, core_area_ha, mean suitability and quality, usable area, capacity, sites"),
-)
+INPUTS = catalog.layers("suitability", "quality", "populations")
+OUTPUTS = catalog.outputs_of("patches")
 
 
 def run_patches(ctx: StageContext) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import xarray as xr
 from habitat.errors import ConfigError, InvalidParameterError
 from habitat.layers import make_layer
 from habitat.params import PresenceCovariate, PresenceParams
-from habitat.stages import ingest
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.presence import (
     cross_validate,
     fit_presence_model,
@@ -31,18 +31,11 @@ _ALWAYS = {"water_distance_m", "river_distance_m", "settlement_distance_m", "cro
 _ATTRIBUTION_ROWS = 1000
 
 INPUTS = (
-    ingest.STAGE.output("occurrences").model_copy(update={"optional": True}),
-    *(ingest.STAGE.output(layer_id).model_copy(update={"optional": layer_id not in _ALWAYS})
+    *catalog.layers("occurrences", optional=True),
+    *(catalog.layers(layer_id, optional=layer_id not in _ALWAYS)[0]
       for layer_id in ("floodplain", *get_args(PresenceCovariate))),
 )
-OUTPUTS = (
-    LayerSpec(id="presence_suitability", kind="raster", dtype="float32", units="score 0-1", nodata=float("nan"),
-              optional=True, doc="MaxEnt cloglog suitability from occurrences (0 outside the background mask)"),
-    LayerSpec(id="presence_folds", kind="table", optional=True,
-              doc="per geographic fold: fold, n_train, n_test (presences), background counts, auc"),
-    LayerSpec(id="presence_model", kind="table", optional=True,
-              doc="per model feature: feature, covariate it is built from, coefficient"),
-)
+OUTPUTS = catalog.outputs_of("presence")
 
 
 def _valid(layer: xr.DataArray, categorical: bool) -> xr.DataArray:

@@ -8,49 +8,28 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
 from habitat.connectivity.cost_distance import cost_distance
+from habitat.connectivity.populations import focal_cells
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
-from habitat.params import CircuitParams, SitesParams
+from habitat.params import CircuitParams, ConnectivityParams, SitesParams
 from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
 from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria, screen_candidates
 from habitat.sites.explain import explain_top_sites
 from habitat.sites.pareto import pareto_dominance
 from habitat.sites.ranking import parse_criteria, score_sites
 from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
-from habitat.stages import circuit, connectivity, indicators, ingest, patches, resistance, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.ahp import ahp_weights
 from habitat.suitability.patches import patch_polygons
 
-INPUTS = (
-    patches.STAGE.output("patch_id"),
-    suitability.STAGE.output("quality"),
-    suitability.STAGE.output("degradation"),
-    ingest.STAGE.output("water_distance_m"),
-    ingest.STAGE.output("protected_fraction"),
-    ingest.STAGE.output("historical_range_fraction"),
-    ingest.STAGE.output("populations"),
-    resistance.STAGE.output("resistance"),
-    connectivity.STAGE.output("population_cores"),
-    connectivity.STAGE.output("patch_importance"),
-    indicators.STAGE.output("population_status"),
+INPUTS = catalog.layers(
+    "patch_id", "quality", "degradation", "water_distance_m", "protected_fraction", "historical_range_fraction",
+    "populations", "resistance", "population_cores", "patch_importance", "population_status",
 )
-OUTPUTS = (
-    LayerSpec(id="candidates", kind="raster", dtype="int32", units="candidate id (1..n)", nodata=0,
-              doc="candidate sites: unoccupied pieces of habitat patches, 0 = none"),
-    LayerSpec(id="sites", kind="vector",
-              doc="ranked candidate sites: outlines with criteria, score, rank, contributions, explanation"),
-    LayerSpec(id="site_ranking", kind="table", file_stem="sites",
-              doc="ranked sites: criteria with units, normalized values, weights, contributions, score, rank, "
-                  "Monte Carlo robustness, Pareto flags, explanation"),
-    LayerSpec(id="excluded", kind="table",
-              doc="candidates failing a hard criterion (or not scorable): failed criteria, value and shortfall"),
-    LayerSpec(id="site_sensitivity", kind="table", file_stem="sensitivity",
-              doc="long form: one-at-a-time weight changes (+-oat_change) and the Monte Carlo rank summary"),
-    LayerSpec(id="site_criteria", kind="table",
-              doc="hard and scoring criteria: column, rule or direction, normalization, weight, units, provenance"),
-)
+OUTPUTS = catalog.outputs_of("sites")
 
 #: Scoring columns that need at least one source population to be defined.
 _SOURCE_COLUMNS = ("lcd_to_source", "effective_resistance_to_source_ohm", "distance_to_source_m")
@@ -87,13 +66,16 @@ def _hard_spec(params: SitesParams) -> list[dict]:
 
 
 def _effective_resistance_to_sources(
-    res: np.ndarray, centres: list[tuple[int, int] | None], source_cells: list[tuple[int, int] | None]
+    res: np.ndarray, centres: list[tuple[int, int] | None], source_cells: list[tuple[int, int] | None],
+    circuit: CircuitParams,
 ) -> np.ndarray:
-    """Per candidate, min over populations of the effective resistance (ohm) from its release cell."""
+    """Per candidate, min over populations of the effective resistance (ohm) from its release cell,
+    on the circuit the pipeline's circuit settings describe."""
     n = len(centres)
     if n == 0 or not any(c is not None for c in source_cells):
         return np.full(n, np.nan)
-    matrix, _ = circuit.effective_resistance_matrix(res, list(centres) + list(source_cells), CircuitParams())
+    matrix, _ = effective_resistance_matrix(res, list(centres) + list(source_cells), neighbours=circuit.neighbours,
+                                            average=circuit.average, solver=circuit.solver)
     # -1 marks pairs in different components (or without a cell): not connected.
     to_sources = np.where(matrix[:n, n:] >= 0, matrix[:n, n:], np.inf)
     best = to_sources.min(axis=1)
@@ -173,6 +155,8 @@ def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, fl
 def run_sites(ctx: StageContext) -> dict[str, Any]:
     """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
     params: SitesParams = ctx.params  # type: ignore[assignment]
+    connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
+    circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
@@ -203,7 +187,8 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     importance = ctx.inputs.get("patch_importance")
     dpc = ({} if importance is None or not len(importance)
            else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
-    cost = cost_distance(res, cores > 0, cell_size=cs, neighbours=8) if (cores > 0).any() else None
+    cost = (cost_distance(res, cores > 0, cell_size=cs, neighbours=connectivity.neighbours)
+            if (cores > 0).any() else None)
     centres = central_cells(labels, passable=np.isfinite(res))
     protected = ctx.inputs.get("protected_fraction")
     table = candidate_criteria(
@@ -215,8 +200,8 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
         centres=centres, edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
         usable_area=params.usable_area,
     )
-    source_cells = circuit.focal_cells(pops, cores, grid) if pops is not None else []
-    eff = _effective_resistance_to_sources(res, centres, source_cells)
+    source_cells = focal_cells(points, cores, xs, ys) if pops is not None else []
+    eff = _effective_resistance_to_sources(res, centres, source_cells, circuit)
     table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
     table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
     table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
@@ -292,4 +277,6 @@ STAGE = StageSpec(
     outputs=OUTPUTS,
     params=SitesParams,
     run=run_sites,
+    # least-cost distance and effective resistance to the sources follow the pipeline's settings
+    settings=("connectivity", "circuit"),
 )
