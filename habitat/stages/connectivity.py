@@ -31,71 +31,82 @@ OUTPUTS = catalog.outputs_of("connectivity")
 _COST_UNITS = catalog.layer("corridors").units
 
 
-def run_connectivity(ctx: StageContext) -> dict[str, Any]:
-    """Corridors and links between populations; barrier scores; patch graph indices."""
-    params: ConnectivityParams = ctx.params  # type: ignore[assignment]
+def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, res_inf: np.ndarray,
+               out: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Population cores, and with two or more populations the corridors, barrier scores and paths
+    (put in ``out``); returns the cores and the links table."""
     grid = ctx.grid
-    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-    res_inf = np.where(np.isnan(res), np.inf, res)
     cell = grid.resolution
-    out: dict[str, Any] = {}
-
     pops = ctx.inputs.get("populations")
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
-        cores = np.zeros(grid.shape, np.int32)
-        links = pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
-    else:
-        cores = population_cores(site_points(pops), res, grid.x_coords, grid.y_coords, params.core_radius_m)
-        empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (cores == i + 1).any()]
-        if empty:
-            raise ConfigError(
-                f"stages.connectivity.core_radius_m: no passable cell within {params.core_radius_m} m of "
-                f"population(s) {', '.join(empty)}; raise the radius or check the site coordinates"
-            )
-        result = compute_corridors(res_inf, cores, cell_size=cell, neighbours=params.neighbours,
-                                   nearest=params.nearest, cutoff=params.corridor_cutoff)
-        site = dict(enumerate(pops["site_id"].astype(str), start=1))
-        links = result.links.copy()
-        links.insert(0, "to_site", links["to_id"].astype(int).map(site))
-        links.insert(0, "from_site", links["from_id"].astype(int).map(site))
-        out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST_UNITS)
-        radii = [r for r in params.barrier_radii_m if r >= cell]
-        if len(radii) < len(params.barrier_radii_m):
-            ctx.log(f"barrier radii below the cell size {cell} m dropped; using {radii or [cell]}")
-        score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell], cell_size=cell)
-        out["barrier_improvement"] = make_layer(np.where(np.isfinite(res), score, np.nan).astype(np.float32), grid,
-                                                name="barrier_improvement", units="score")
-        lines = [path_to_line(result.paths[(int(a), int(b))], grid.affine)
-                 for a, b in zip(links["from_id"], links["to_id"])]
-        out["least_cost_paths"] = gpd.GeoDataFrame(links.reset_index(drop=True), geometry=lines, crs=grid.pyproj_crs)
-    out["population_cores"] = make_layer(cores, grid, name="population_cores", nodata=0)
-    out["links"] = links.reset_index(drop=True)
+        return np.zeros(grid.shape, np.int32), pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
+    cores = population_cores(site_points(pops), res, grid.x_coords, grid.y_coords, params.core_radius_m)
+    empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (cores == i + 1).any()]
+    if empty:
+        raise ConfigError(
+            f"stages.connectivity.core_radius_m: no passable cell within {params.core_radius_m} m of "
+            f"population(s) {', '.join(empty)}; raise the radius or check the site coordinates"
+        )
+    result = compute_corridors(res_inf, cores, cell_size=cell, neighbours=params.neighbours,
+                               nearest=params.nearest, cutoff=params.corridor_cutoff)
+    site = dict(enumerate(pops["site_id"].astype(str), start=1))
+    links = result.links.copy()
+    links.insert(0, "to_site", links["to_id"].astype(int).map(site))
+    links.insert(0, "from_site", links["from_id"].astype(int).map(site))
+    out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST_UNITS)
+    radii = [r for r in params.barrier_radii_m if r >= cell]
+    if len(radii) < len(params.barrier_radii_m):
+        ctx.log(f"barrier radii below the cell size {cell} m dropped; using {radii or [cell]}")
+    score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell], cell_size=cell)
+    out["barrier_improvement"] = make_layer(np.where(np.isfinite(res), score, np.nan).astype(np.float32), grid,
+                                            name="barrier_improvement", units="score")
+    lines = [path_to_line(result.paths[(int(a), int(b))], grid.affine)
+             for a, b in zip(links["from_id"], links["to_id"])]
+    out["least_cost_paths"] = gpd.GeoDataFrame(links.reset_index(drop=True), geometry=lines, crs=grid.pyproj_crs)
+    return cores, links
 
+
+def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
+                 res_inf: np.ndarray) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Patch importance (dPC, dIIC) and the graph indices of the largest patches."""
+    grid = ctx.grid
     labels = np.asarray(ctx.inputs["patch_id"].values)
     table = ctx.inputs["patch_table"]
     kept = table.sort_values(["area_ha", "patch_id"], ascending=[False, True]).head(params.max_graph_patches)
     ids = sorted(int(v) for v in kept["patch_id"])
     area = kept.set_index("patch_id").loc[ids, "area_ha"].to_numpy(dtype=np.float64)
-    if len(ids) > 0:
-        distance = patch_distances(res_inf, labels, ids, cell_size_m=cell, neighbours=params.neighbours)
-        landscape_ha = float(np.isfinite(res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
-        pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability)
-        importance = patch_importance_pc(area, distance, **pc_args)
-        importance.insert(0, "patch_id", ids)
-        link = params.iic_link_distance or params.pc_distance  # IIC and components: linked or not
-        importance.insert(1, "component", graph_components(distance, max_distance=link))
-        importance["dIIC"] = patch_importance_iic(area, distance, max_distance=link) if len(ids) > 1 else 100.0
-        indices = {
-            "PC": probability_of_connectivity(area, distance, landscape_area=landscape_ha, **pc_args),
-            "EC_ha": equivalent_connectivity(area, distance, **pc_args),
-            "IIC": integral_index_of_connectivity(area, distance, landscape_area=landscape_ha, max_distance=link),
-            "components": int(len(np.unique(graph_components(distance, max_distance=link)))),
-            "patches": len(ids),
-        }
-    else:
+    if not ids:
         importance = pd.DataFrame(columns=["patch_id", "component", "dPC", "dPCintra", "dPCflux", "dPCconnector", "dIIC"])
-        indices = {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
+        return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
+    distance = patch_distances(res_inf, labels, ids, cell_size_m=grid.resolution, neighbours=params.neighbours)
+    landscape_ha = float(np.isfinite(res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
+    pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability)
+    importance = patch_importance_pc(area, distance, **pc_args)
+    importance.insert(0, "patch_id", ids)
+    link = params.iic_link_distance or params.pc_distance  # IIC and components: linked or not
+    importance.insert(1, "component", graph_components(distance, max_distance=link))
+    importance["dIIC"] = patch_importance_iic(area, distance, max_distance=link) if len(ids) > 1 else 100.0
+    indices = {
+        "PC": probability_of_connectivity(area, distance, landscape_area=landscape_ha, **pc_args),
+        "EC_ha": equivalent_connectivity(area, distance, **pc_args),
+        "IIC": integral_index_of_connectivity(area, distance, landscape_area=landscape_ha, max_distance=link),
+        "components": int(len(np.unique(graph_components(distance, max_distance=link)))),
+        "patches": len(ids),
+    }
+    return importance, indices
+
+
+def run_connectivity(ctx: StageContext) -> dict[str, Any]:
+    """Corridors and links between populations; barrier scores; patch graph indices."""
+    params: ConnectivityParams = ctx.params  # type: ignore[assignment]
+    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    res_inf = np.where(np.isnan(res), np.inf, res)
+    out: dict[str, Any] = {}
+    cores, links = _corridors(ctx, params, res, res_inf, out)
+    out["population_cores"] = make_layer(cores, ctx.grid, name="population_cores", nodata=0)
+    out["links"] = links.reset_index(drop=True)
+    importance, indices = _patch_graph(ctx, params, res, res_inf)
     out["patch_importance"] = importance.reset_index(drop=True)
     out["graph_indices"] = pd.DataFrame([{"index": k, "value": v} for k, v in indices.items()])
     return out

@@ -107,7 +107,36 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
-    epochs = sorted(enumerate(inputs.landcover), key=lambda pair: pair[1].year)
+    classes_big = _landcover(ctx, big, inner, floodplain_big, out, report)
+
+    # context from the current land cover (the last epoch mapped above)
+    distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
+    distance_layer("cropland_distance_m", classes_big == CLASS["cropland"])
+    built = classes_big == CLASS["built"]
+    if inputs.settlements is not None:
+        gdf = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big)
+        built |= rasterize_presence(gdf.geometry.values, big)
+    distance_layer("settlement_distance_m", built)
+    _tugai(ctx, out, report)
+    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m")):
+        item = getattr(inputs, key)
+        if item is not None:
+            gdf = _vector(f"inputs.{key}", item, ctx, report, extent=big)
+            distance_layer(layer_id, rasterize_presence(gdf.geometry.values, big))
+    _polygon_layers(ctx, out, report)
+    _sites_and_counts(ctx, out, report)
+    counts = ["features", "repaired", "empty_dropped", "cells"]
+    table = pd.DataFrame(report, columns=["key", "file", *counts])
+    out["ingest_report"] = table.astype({c: "Int64" for c in counts})
+    return out
+
+
+def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
+               out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Habitat classes of each land-cover epoch (into ``out``); returns the current one on the padded grid."""
+    params: IngestParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    epochs = sorted(enumerate(ctx.pipeline.inputs.landcover), key=lambda pair: pair[1].year)
     names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
     classes_big = np.zeros(big.shape, np.uint8)
     for name, (i, item) in zip(names, epochs):
@@ -131,16 +160,12 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
         out[layer_id].attrs["year"] = item.year
         report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
+    return classes_big
 
-    # context from the current land cover (the last epoch mapped above)
-    distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
-    distance_layer("cropland_distance_m", classes_big == CLASS["cropland"])
-    built = classes_big == CLASS["built"]
-    if inputs.settlements is not None:
-        gdf = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big)
-        built |= rasterize_presence(gdf.geometry.values, big)
-    distance_layer("settlement_distance_m", built)
 
+def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
+    """Tugai polygon cover of each epoch."""
+    inputs, grid = ctx.pipeline.inputs, ctx.grid
     tugai = sorted(enumerate(inputs.tugai), key=lambda pair: pair[1].year)
     tugai_names = ["current"] if len(tugai) == 1 else ["baseline", "current"]
     for name, (i, item) in zip(tugai_names, tugai):
@@ -150,12 +175,10 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
                                    name=layer_id, units="fraction")
         out[layer_id].attrs["year"] = item.year
 
-    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m")):
-        item = getattr(inputs, key)
-        if item is not None:
-            gdf = _vector(f"inputs.{key}", item, ctx, report, extent=big)
-            distance_layer(layer_id, rasterize_presence(gdf.geometry.values, big))
 
+def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
+    """Protected areas, the historical range and the reporting units."""
+    inputs, grid = ctx.pipeline.inputs, ctx.grid
     if inputs.protected_areas is not None:
         gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)
         out["protected_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
@@ -183,6 +206,10 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         unit_raster = rasterize_labels(units.geometry.values, units["unit_index"].tolist(), grid)
         out["reporting_unit"] = make_layer(unit_raster, grid, name="reporting_unit", nodata=0)
 
+
+def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
+    """Population sites, the census table and the occurrence points."""
+    inputs = ctx.pipeline.inputs
     if inputs.populations is not None:
         item = inputs.populations
         gdf = _vector("inputs.populations", item, ctx, report)
@@ -201,11 +228,6 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     if inputs.occurrences is not None:
         gdf = _vector("inputs.occurrences", inputs.occurrences, ctx, report)
         out["occurrences"] = _keyed("inputs.occurrences", lambda: _occurrence_points(gdf, inputs.occurrences.path))
-
-    counts = ["features", "repaired", "empty_dropped", "cells"]
-    table = pd.DataFrame(report, columns=["key", "file", *counts])
-    out["ingest_report"] = table.astype({c: "Int64" for c in counts})
-    return out
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

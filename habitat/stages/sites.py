@@ -152,48 +152,37 @@ def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, fl
     return pd.DataFrame(rows)
 
 
-def run_sites(ctx: StageContext) -> dict[str, Any]:
-    """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
-    params: SitesParams = ctx.params  # type: ignore[assignment]
+def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFrame | None,
+                     points: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """Candidate labels and their criteria table (area, quality, threat, cost and circuit distance
+    to the sources, release point); least-cost and circuit distances follow the pipeline's
+    connectivity and circuit settings."""
     connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
     circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
-    grid = ctx.grid
-    if grid.is_geographic:
-        raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
-    in_range = ctx.inputs.get("historical_range_fraction")
-    if params.require_historical_range and in_range is None:
-        raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
-                          "add the layer or set it to false")
-    spec, weights, weight_note = _criteria_spec(params)
-    hard = _hard_spec(params)
+    grid, inputs = ctx.grid, ctx.inputs
     cs = grid.resolution
-    pid = np.asarray(ctx.inputs["patch_id"].values)
-    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-    cores = np.asarray(ctx.inputs["population_cores"].values)
-    pops = ctx.inputs.get("populations")
-    if pops is not None and len(pops) == 0:
-        pops = None
+    pid = np.asarray(inputs["patch_id"].values)
+    res = np.asarray(inputs["resistance"].values, dtype=np.float64)
+    cores = np.asarray(inputs["population_cores"].values)
     xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
-    points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
     to_site = distance_to_points(xs, ys, points)
     labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cs,
                                 cluster_gap_m=params.cluster_gap_m, reach_tile_m=params.reach_tile_m,
                                 min_area_ha=params.min_candidate_area_ha)
-    n = int(labels.max())
-    ctx.log(f"{n} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m from every "
-            f"population site, >= {params.min_candidate_area_ha:g} ha")
+    ctx.log(f"{int(labels.max())} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m "
+            f"from every population site, >= {params.min_candidate_area_ha:g} ha")
     if pops is None:
         ctx.log("no populations: every patch is a candidate, and the source criteria are undefined")
-    importance = ctx.inputs.get("patch_importance")
+    importance = inputs.get("patch_importance")
     dpc = ({} if importance is None or not len(importance)
            else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
     cost = (cost_distance(res, cores > 0, cell_size=cs, neighbours=connectivity.neighbours)
             if (cores > 0).any() else None)
     centres = central_cells(labels, passable=np.isfinite(res))
-    protected = ctx.inputs.get("protected_fraction")
+    protected, in_range = inputs.get("protected_fraction"), inputs.get("historical_range_fraction")
     table = candidate_criteria(
-        labels, pid, cell_size_m=cs, quality=ctx.inputs["quality"].values,
-        degradation=ctx.inputs["degradation"].values, water_distance_m=ctx.inputs["water_distance_m"].values,
+        labels, pid, cell_size_m=cs, quality=inputs["quality"].values,
+        degradation=inputs["degradation"].values, water_distance_m=inputs["water_distance_m"].values,
         protected_fraction=None if protected is None else protected.values,
         historical_range_fraction=None if in_range is None else in_range.values, cost_to_source=cost,
         distance_to_source_m=to_site if pops is not None else None, dpc_by_patch=dpc,
@@ -207,6 +196,14 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
     table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
     table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+    return labels, table
+
+
+def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, pops: gpd.GeoDataFrame | None,
+                 points: np.ndarray) -> None:
+    """Nearest population and nearest translocation source of each release point; inside the range."""
+    n = len(table)
+    in_range = ctx.inputs.get("historical_range_fraction")
     release = table[["centre_x", "centre_y"]].to_numpy(dtype=float)
     table["nearest_source_site"] = ""
     if pops is not None and n:
@@ -227,31 +224,55 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     elif sources is not None:
         ctx.log("no population is flagged as a translocation source")
 
+
+def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: dict[str, float] | None,
+          params: SitesParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores and ranks with Monte Carlo robustness, Pareto flags and explanations; the sensitivity table."""
+    if not len(passed):
+        ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
+                                        explanation=pd.Series(dtype=str))
+        return ranked, pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
+                                             "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
+    ranked = score_sites(passed, spec, weights=weights)
+    oat = one_at_a_time(passed, spec, change_fraction=params.oat_change, weights=weights)
+    mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
+                             concentration=params.concentration, weights=weights)
+    pareto = pareto_dominance(passed, params.pareto_objectives)
+    explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
+    robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
+    ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
+              .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
+    ranked["explanation"] = ranked["explanation"].fillna("")
+    return ranked, _sensitivity_table(oat, mc)
+
+
+def run_sites(ctx: StageContext) -> dict[str, Any]:
+    """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
+    params: SitesParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    if grid.is_geographic:
+        raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
+    in_range = ctx.inputs.get("historical_range_fraction")
+    if params.require_historical_range and in_range is None:
+        raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
+                          "add the layer or set it to false")
+    spec, weights, weight_note = _criteria_spec(params)
+    hard = _hard_spec(params)
+    pops = ctx.inputs.get("populations")
+    if pops is not None and len(pops) == 0:
+        pops = None
+    points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
+    labels, table = _candidate_table(ctx, params, pops, points)
+    _add_sources(ctx, params, table, pops, points)
+
     screened = screen_candidates(table, hard)
-    names = [c["name"] for c in spec]
-    passed, unscorable = _unscorable(screened.passed, names)
+    passed, unscorable = _unscorable(screened.passed, [c["name"] for c in spec])
     reasons = pd.concat([screened.excluded, unscorable], ignore_index=True)
     reasons = reasons.sort_values("site_id", kind="stable").reset_index(drop=True)
     excluded = reasons.merge(table, on="site_id", how="left")
     ctx.log(f"{len(excluded)} excluded by hard criteria, {len(passed)} ranked ({weight_note})")
+    ranked, sensitivity = _rank(passed, table, spec, weights, params)
 
-    if len(passed):
-        ranked = score_sites(passed, spec, weights=weights)
-        oat = one_at_a_time(passed, spec, change_fraction=params.oat_change, weights=weights)
-        mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
-                                 concentration=params.concentration, weights=weights)
-        pareto = pareto_dominance(passed, params.pareto_objectives)
-        explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
-        robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
-        ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
-                  .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
-        ranked["explanation"] = ranked["explanation"].fillna("")
-        sensitivity = _sensitivity_table(oat, mc)
-    else:
-        ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
-                                        explanation=pd.Series(dtype=str))
-        sensitivity = pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
-                                            "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
     layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
     if len(ranked):
         outlines = patch_polygons(layer, crs=grid.pyproj_crs).rename(columns={"patch_id": "candidate_id"})
