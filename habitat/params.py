@@ -1,22 +1,20 @@
 """Parameter models of the stages (the ``stages:`` section of a pipeline file).
 
-Every model is frozen and rejects unknown keys. Defaults for the deer live in ``config/`` with
+Every model is frozen and rejects unknown keys. Defaults for the deer live in ``habitat/defaults/`` (``config/``) with
 their provenance and are loaded here, so a pipeline that says ``suitability: {}`` gets them.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from habitat.defaults import default_file
 from habitat.io.landcover import HABITAT_CLASSES
 
-#: Shipped default parameter files (config/ sits beside the package in the repository).
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 HabitatClass = Literal[
     "tugai_forest", "tugai_shrub", "reed_wetland", "water", "grassland",
@@ -30,7 +28,7 @@ class Strict(BaseModel):
 
 @cache
 def _defaults(name: str) -> dict:
-    return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
+    return yaml.safe_load(default_file(*name.split("/")).read_text(encoding="utf-8"))
 
 
 # -- ingest ---------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.resources
 import os
 import re
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from habitat.defaults import default_file
 from habitat.errors import (
     ConfigError,
     CrosswalkError,
@@ -175,13 +175,7 @@ def _default_outside(habitat_class: str) -> str:
 
 
 def _shipped_crosswalk_dir() -> Path:
-    packaged = importlib.resources.files("habitat").joinpath("config", "landcover")
-    if packaged.is_dir():
-        return Path(str(packaged))
-    import habitat
-
-    # config/ lives at the repo top level; the project is installed in editable mode.
-    return Path(habitat.__file__).resolve().parents[1] / "config" / "landcover"
+    return default_file("landcover")
 
 
 def read_crosswalk(path_or_product_name: str | os.PathLike[str]) -> Crosswalk:
