@@ -10,20 +10,10 @@ from functools import cache
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from habitat.defaults import default_file
-from habitat.io.landcover import HABITAT_CLASSES
-
-
-HabitatClass = Literal[
-    "tugai_forest", "tugai_shrub", "reed_wetland", "water", "grassland",
-    "cropland", "built", "bare", "snow", "other",
-]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+from habitat.vocabulary import HABITAT_CLASSES, HabitatClass, Strict
 
 
 @cache

@@ -7,7 +7,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -21,6 +20,7 @@ from habitat.errors import (
     InputFileError,
     InvalidParameterError,
 )
+from habitat.vocabulary import HABITAT_CLASS_CODES, HABITAT_CLASSES
 
 __all__ = [
     "CROSSWALK_COLUMNS",
@@ -35,24 +35,6 @@ __all__ = [
     "map_landcover",
     "read_crosswalk",
 ]
-
-#: Habitat classes in raster-code order: class ``HABITAT_CLASSES[i]`` is written as ``i + 1``
-#: in the uint8 habitat-class raster; 0 is nodata. The order is part of the output contract.
-HABITAT_CLASSES: tuple[str, ...] = (
-    "tugai_forest",
-    "tugai_shrub",
-    "reed_wetland",
-    "water",
-    "grassland",
-    "cropland",
-    "built",
-    "bare",
-    "snow",
-    "other",
-)
-
-#: Raster code of each habitat class (1..10).
-HABITAT_CLASS_CODES = MappingProxyType({name: i + 1 for i, name in enumerate(HABITAT_CLASSES)})
 
 #: Crosswalk class name for product codes that carry no observation.
 NODATA_CLASS = "nodata"

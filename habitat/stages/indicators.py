@@ -14,7 +14,7 @@ from habitat.indicators.change import CHANGE_NODATA, change_map
 from habitat.indicators.national_report import national_report
 from habitat.indicators.population import census_trend, population_status
 from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
-from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.io.vectors import rasterize_labels
 from habitat.layers import make_layer
 from habitat.params import IndicatorsParams

@@ -15,7 +15,7 @@ from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapE
 from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid
 from habitat.io.census import read_census
-from habitat.io.landcover import HABITAT_CLASS_CODES as CLASS
+from habitat.vocabulary import HABITAT_CLASS_CODES as CLASS
 from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
 from habitat.io.vectors import (
     clean_geometries,

@@ -28,7 +28,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
     labels = label_patches(
         habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.resolution,
-        connectivity=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
+        neighbours=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
     )
     labels = np.asarray(labels, dtype=np.int32)
     layer = make_layer(labels, grid, name="patch_id", nodata=0)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
-from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.layers import make_layer
 from habitat.params import ResistanceParams
 from habitat.stages import catalog

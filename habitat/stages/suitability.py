@@ -10,7 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from habitat.errors import ConfigError
-from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.layers import make_layer
 from habitat.params import SuitabilityParams
 from habitat.stages import catalog
