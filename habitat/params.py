@@ -351,10 +351,10 @@ class SitesParams(Strict):
         0.5, ge=0, le=1, description="a candidate is inside the historical range when at least this share of its "
         "area is (majority rule) [A]",
     )
-    target_herd: float = Field(100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]")
-    density_per_km2: float = Field(5.0, gt=0, description="sustainable density for capacity; DOMAIN.md 8: 5-10 [A]")
-    usable_area: Literal["area", "core_area", "quality_weighted"] = "area"
-    edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A] (as patches)")
+    target_herd: float = Field(
+        100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]. Capacity and core area "
+        "use the patches stage's density_per_km2, edge_depth_m and usable_area",
+    )
     hard_criteria: list[HardCriterionParams] = Field(
         default_factory=_default_hard_criteria,
         description="hard criteria besides the minimum usable area (which follows target_herd and density)",

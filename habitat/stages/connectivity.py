@@ -36,7 +36,7 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
     """Population cores, and with two or more populations the corridors, barrier scores and paths
     (put in ``out``); returns the cores and the links table."""
     grid = ctx.grid
-    cell = grid.resolution
+    cell_size_m = grid.cell_size_m
     pops = ctx.inputs.get("populations")
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
@@ -48,17 +48,18 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
             f"stages.connectivity.core_radius_m: no passable cell within {params.core_radius_m} m of "
             f"population(s) {', '.join(empty)}; raise the radius or check the site coordinates"
         )
-    result = compute_corridors(res_inf, cores, cell_size=cell, neighbours=params.neighbours,
+    result = compute_corridors(res_inf, cores, cell_size=cell_size_m, neighbours=params.neighbours,
                                nearest=params.nearest, cutoff=params.corridor_cutoff)
     site = dict(enumerate(pops["site_id"].astype(str), start=1))
     links = result.links.copy()
     links.insert(0, "to_site", links["to_id"].astype(int).map(site))
     links.insert(0, "from_site", links["from_id"].astype(int).map(site))
     out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST_UNITS)
-    radii = [r for r in params.barrier_radii_m if r >= cell]
+    radii = [r for r in params.barrier_radii_m if r >= cell_size_m]
     if len(radii) < len(params.barrier_radii_m):
-        ctx.log(f"barrier radii below the cell size {cell} m dropped; using {radii or [cell]}")
-    score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell], cell_size=cell)
+        ctx.log(f"barrier radii below the cell size {cell_size_m} m dropped; using {radii or [cell_size_m]}")
+    score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell_size_m],
+                                       cell_size=cell_size_m)
     out["barrier_improvement"] = make_layer(np.where(np.isfinite(res), score, np.nan).astype(np.float32), grid,
                                             name="barrier_improvement", units="score")
     lines = [path_to_line(result.paths[(int(a), int(b))], grid.affine)
@@ -79,7 +80,7 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
     if not ids:
         importance = pd.DataFrame(columns=["patch_id", "component", "dPC", "dPCintra", "dPCflux", "dPCconnector", "dIIC"])
         return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
-    distance = patch_distances(res_inf, labels, ids, cell_size_m=grid.resolution, neighbours=params.neighbours)
+    distance = patch_distances(res_inf, labels, ids, cell_size_m=grid.cell_size_m, neighbours=params.neighbours)
     landscape_ha = float(np.isfinite(res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
     pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability)
     importance = patch_importance_pc(area, distance, **pc_args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -167,10 +166,8 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     protected = ctx.inputs["protected_fraction"].values if "protected_fraction" in ctx.inputs else None
     quality = ctx.inputs["quality"].values if "quality" in ctx.inputs else None
     long = unit_indicators(
-        h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.resolution,
-        protected_fraction=protected, quality=quality, neighbours=params.neighbours,
-        # cells as the patches stage counts them (core_mask): ceil, so the depth is never less than asked
-        edge_depth=max(1, math.ceil(params.edge_depth_m / grid.resolution - 1e-9)),
+        h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.cell_size_m,
+        protected_fraction=protected, quality=quality, neighbours=params.neighbours, edge_depth_m=params.edge_depth_m,
         dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
         graph_min_patch_ha=params.graph_min_patch_ha,
     )
@@ -180,7 +177,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {
         "indicators": long,
         "indicators_wide": wide_table(long),
-        "data_dictionary": _data_dictionary(params, grid.resolution),
+        "data_dictionary": _data_dictionary(params, grid.cell_size_m),
     }
     if h1 is not None:
         out["habitat_change"] = make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",

@@ -76,10 +76,10 @@ def _require_columns(key: str, gdf: gpd.GeoDataFrame, columns: dict[str, str]) -
 def _pad_cells(grid: GridSpec, pad_m: float) -> int:
     """Cells that cover ``pad_m`` metres in every direction (on a geographic grid, along the
     shortest degree of longitude, at the latitude farthest from the equator)."""
-    cell_m = grid.resolution * grid.metres_per_unit
+    cell_size_m = grid.cell_size_m
     if grid.is_geographic:
-        cell_m *= np.cos(np.deg2rad(min(89.0, max(abs(grid.bounds[1]), abs(grid.bounds[3])))))
-    return int(np.ceil(pad_m / cell_m))
+        cell_size_m *= np.cos(np.deg2rad(min(89.0, max(abs(grid.bounds[1]), abs(grid.bounds[3])))))
+    return int(np.ceil(pad_m / cell_size_m))
 
 
 def run_ingest(ctx: StageContext) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
         raise ConfigError("grid.crs: the patches stage needs a projected grid in metres (e.g. 'default')")
     suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
     labels = label_patches(
-        habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.resolution,
+        habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.cell_size_m,
         neighbours=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
     )
     labels = np.asarray(labels, dtype=np.int32)
@@ -37,7 +37,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
         pops = ctx.inputs["populations"]
         sites = pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y})
     table = patch_table(
-        layer, cell_size_m=grid.resolution, suitability=suit, quality=quality,
+        layer, cell_size_m=grid.cell_size_m, suitability=suit, quality=quality,
         edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
         usable_area=params.usable_area, sites=sites,
     )

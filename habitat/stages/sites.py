@@ -13,7 +13,7 @@ from habitat.connectivity.cost_distance import cost_distance
 from habitat.connectivity.populations import focal_cells
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
-from habitat.params import CircuitParams, ConnectivityParams, SitesParams
+from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
 from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
 from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria, screen_candidates
 from habitat.sites.explain import explain_top_sites
@@ -46,11 +46,11 @@ def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | 
     return spec, result.weights, f"AHP weights, CR = {result.cr:.3f}"
 
 
-def _hard_spec(params: SitesParams) -> list[dict]:
-    area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=params.density_per_km2)
+def _hard_spec(params: SitesParams, patches: PatchesParams) -> list[dict]:
+    area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=patches.density_per_km2)
     records = [{
         "column": "usable_area_ha", "op": ">=", "threshold": area, "units": "ha", "name": "minimum usable area",
-        "provenance": f"target herd {params.target_herd:g} at {params.density_per_km2:g} deer/km2 "
+        "provenance": f"target herd {params.target_herd:g} at {patches.density_per_km2:g} deer/km2 "
                       "(DOMAIN.md 8: 100-250 animals at 5-10 deer/km2 [A])",
     }]
     records += [c.model_dump() for c in params.hard_criteria]
@@ -159,14 +159,15 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     connectivity and circuit settings."""
     connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
     circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
+    patches: PatchesParams = ctx.setting("patches")  # type: ignore[assignment]
     grid, inputs = ctx.grid, ctx.inputs
-    cs = grid.resolution
+    cell_size_m = grid.cell_size_m
     pid = np.asarray(inputs["patch_id"].values)
     res = np.asarray(inputs["resistance"].values, dtype=np.float64)
     cores = np.asarray(inputs["population_cores"].values)
     xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
     to_site = distance_to_points(xs, ys, points)
-    labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cs,
+    labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cell_size_m,
                                 cluster_gap_m=params.cluster_gap_m, reach_tile_m=params.reach_tile_m,
                                 min_area_ha=params.min_candidate_area_ha)
     ctx.log(f"{int(labels.max())} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m "
@@ -176,18 +177,18 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     importance = inputs.get("patch_importance")
     dpc = ({} if importance is None or not len(importance)
            else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
-    cost = (cost_distance(res, cores > 0, cell_size=cs, neighbours=connectivity.neighbours)
+    cost = (cost_distance(res, cores > 0, cell_size=cell_size_m, neighbours=connectivity.neighbours)
             if (cores > 0).any() else None)
     centres = central_cells(labels, passable=np.isfinite(res))
     protected, in_range = inputs.get("protected_fraction"), inputs.get("historical_range_fraction")
     table = candidate_criteria(
-        labels, pid, cell_size_m=cs, quality=inputs["quality"].values,
+        labels, pid, cell_size_m=cell_size_m, quality=inputs["quality"].values,
         degradation=inputs["degradation"].values, water_distance_m=inputs["water_distance_m"].values,
         protected_fraction=None if protected is None else protected.values,
         historical_range_fraction=None if in_range is None else in_range.values, cost_to_source=cost,
         distance_to_source_m=to_site if pops is not None else None, dpc_by_patch=dpc,
-        centres=centres, edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
-        usable_area=params.usable_area,
+        centres=centres, edge_depth_m=patches.edge_depth_m, density_per_km2=patches.density_per_km2,
+        usable_area=patches.usable_area,
     )
     source_cells = focal_cells(points, cores, xs, ys) if pops is not None else []
     eff = _effective_resistance_to_sources(res, centres, source_cells, circuit)
@@ -257,7 +258,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
         raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
                           "add the layer or set it to false")
     spec, weights, weight_note = _criteria_spec(params)
-    hard = _hard_spec(params)
+    hard = _hard_spec(params, ctx.setting("patches"))  # type: ignore[arg-type]
     pops = ctx.inputs.get("populations")
     if pops is not None and len(pops) == 0:
         pops = None
@@ -298,6 +299,7 @@ STAGE = StageSpec(
     outputs=OUTPUTS,
     params=SitesParams,
     run=run_sites,
-    # least-cost distance and effective resistance to the sources follow the pipeline's settings
-    settings=("connectivity", "circuit"),
+    # least-cost distance and effective resistance to the sources follow the pipeline's settings;
+    # capacity and core area of a candidate follow the patches' density, edge depth and usable area
+    settings=("connectivity", "circuit", "patches"),
 )

@@ -123,7 +123,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     for name, criterion in params.criteria.items():
         values = _criterion_values(name, ctx, quality)
         if criterion.radius_m is not None:
-            values = cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.resolution)
+            values = cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.cell_size_m)
         if criterion.function == "class_scores":
             table = {HABITAT_CLASS_CODES[c]: v for c, v in criterion.class_scores.items()}
             membership = class_scores(classes, table, nodata=0)

@@ -9,7 +9,7 @@ import shapely
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
 from habitat.layers import make_layer
-from habitat.params import CircuitParams, ConnectivityParams, SitesParams
+from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
 from habitat.stages.sites import run_sites
 from habitat.stages.spec import StageContext
 
@@ -48,14 +48,14 @@ def _ctx(*, with_population=True, status=True, connectivity=None, circuit=None, 
         if status:
             inputs["population_status"] = pd.DataFrame({"site_id": ["P1"], "translocation_source": [True]})
     settings = dict(
-        occupied_radius_m=150.0, min_candidate_area_ha=0.0, target_herd=1, density_per_km2=20.0,  # 5 ha
-        edge_depth_m=0.0, n_draws=50, seed=3, top_n=2,
+        occupied_radius_m=150.0, min_candidate_area_ha=0.0, target_herd=1, n_draws=50, seed=3, top_n=2,
         criteria=[{"name": "capacity_deer", "direction": "benefit", "weight": 1},
                   {"name": "mean_quality", "direction": "benefit", "weight": 1}],
     )
     settings.update(overrides)
     logs = []
-    upstream = {"connectivity": ConnectivityParams(**(connectivity or {})), "circuit": CircuitParams(**(circuit or {}))}
+    upstream = {"connectivity": ConnectivityParams(**(connectivity or {})), "circuit": CircuitParams(**(circuit or {})),
+                "patches": PatchesParams(density_per_km2=20.0, edge_depth_m=0.0)}  # 1 deer needs 5 ha
     return StageContext(grid=grid, params=SitesParams(**settings), inputs=inputs, pipeline=None, log=logs.append,
                         settings=upstream)
 
