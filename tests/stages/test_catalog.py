@@ -68,3 +68,11 @@ def test_created_if_reads_the_pipeline(tmp_path):
     assert catalog.created(catalog.layer("pinch_points"), one, written={"corridors"}) is True
     assert catalog.created(catalog.layer("pinch_points"), one) is False
     assert catalog.created(catalog.layer("corridors"), one) is None  # data-dependent: two or more populations
+
+
+def test_declared_settings_name_registered_stages():
+    ids = {s.id for s in STAGES}
+    for stage in STAGES:
+        assert set(stage.settings) <= ids - {stage.id}, stage.id
+    sites = next(s for s in STAGES if s.id == "sites")
+    assert sites.settings == ("connectivity", "circuit", "patches")
