@@ -69,9 +69,9 @@ def targets(sources, block_size):
 def block_values(layer, ty, tx, block_size, *, how):
     """Median (``how="median"``) or mode (``"mode"``) of ``layer`` over each target's block.
 
-    NaN cells are skipped. The mode is the most frequent value, ties going to the first in
-    column-major order (StatsBase's ``mode``, which Omniscape uses); NaN when the block has
-    no data.
+    NaN cells are skipped; NaN when the block has no data. The mode is StatsBase's (which
+    Omniscape uses): scanning the block in column-major order, the value whose count first
+    exceeds every earlier count, so among tied values the one that reached the count first.
     """
     br = (block_size - 1) // 2
     a = np.asarray(layer, dtype=np.float64)
@@ -87,13 +87,21 @@ def block_values(layer, ty, tx, block_size, *, how):
         return out
     cm = np.transpose(blocks, (0, 2, 1)).reshape(ty.size, -1)  # column-major order
     for t in range(ty.size):
-        vals = cm[t][~np.isnan(cm[t])]
-        if vals.size == 0:
-            continue
-        uniq, first, counts = np.unique(vals, return_index=True, return_counts=True)
-        best = counts == counts.max()
-        out[t] = uniq[best][np.argmin(first[best])]
+        out[t] = _scan_mode(cm[t][~np.isnan(cm[t])])
     return out
+
+
+def _scan_mode(vals):
+    if vals.size == 0:
+        return np.nan
+    counts = {}
+    best, best_n = vals[0], 0
+    for v in vals.tolist():
+        c = counts.get(v, 0) + 1
+        counts[v] = c
+        if c > best_n:
+            best, best_n = v, c
+    return best
 
 
 @dataclass(frozen=True)
