@@ -307,14 +307,18 @@ class _Context:
     local: threading.local = field(default_factory=threading.local)
 
 
+_CHUNK_TARGETS = 256  # windows per chunk: ~0.5-1 s of work, a band of 2R + rows per worker
+
+
 def _chunks(ty, chunk_targets, workers, batch_size):
     """Slices of consecutive targets: whole target rows, about ``chunk_targets`` each."""
     n = ty.size
     if n == 0:
         return []
     if chunk_targets is None:
-        # enough chunks to keep every worker busy, each a few hundred windows
-        chunk_targets = int(min(2048, max(batch_size * 4, n // (8 * workers) + 1)))
+        # independent of the worker count, so that the summation order (hence every bit of
+        # the result) is too
+        chunk_targets = _CHUNK_TARGETS
     starts = np.flatnonzero(np.r_[True, ty[1:] != ty[:-1]])
     out = []
     first = 0
