@@ -1,0 +1,156 @@
+"""Benchmark the Omniscape moving window: whole runs, and cost per window against pyamg.
+
+Usage: python bench/bench_omniscape.py [--size 1000] [--radius 50] [--block 5] [--big 4000]
+                                       [--sample 40] [--workers 2]
+
+Random resistance (uniform 1..100, 5 % nodata), sources ``1 / R`` (Omniscape's
+``source_from_resistance``), block artifacts corrected (Omniscape's default), cumulative
+current only. Each whole run is a child process (time from start to the maps in memory,
+peak RSS its own). Then, in this process and on the same grid, a sample of windows is solved
+the plain way Omniscape.jl does by default (cg+amg): build the window's graph, a pyamg
+smoothed-aggregation hierarchy, preconditioned CG (relative residual 1e-8) and node currents,
+one window after the other on one core; its cost per window is set against ours (wall time
+x workers / windows, i.e. core-seconds per window, everything included). ``--big 0`` skips
+the large run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout, not an installed habitat
+
+
+def _grid(size, seed=0):
+    rng = np.random.default_rng(seed)
+    res = rng.uniform(1, 100, (size, size))
+    res[rng.random((size, size)) < 0.05] = np.nan
+    return res
+
+
+def _child(size, radius, block, workers):
+    from habitat.connectivity.omniscape import omniscape
+
+    res = _grid(size)
+    t0 = time.perf_counter()
+    out = omniscape(res, None, radius=radius, block_size=block, source_from_resistance_=True,
+                    workers=workers)
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": dt, "peak_rss": rss, "targets": out.n_targets,
+                      "solved": out.n_solved, "window_cells": out.stats["window_cells"],
+                      "checksum": float(np.nansum(out.cum_currmap))}))
+
+
+def _run_child(size, radius, block, workers):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--child", str(size), "--radius", str(radius),
+                           "--block", str(block), "--workers", str(workers)],
+                          capture_output=True, text=True, env=env, check=True)
+    wall = time.perf_counter() - t0
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_with_startup"] = wall
+    return out
+
+
+def _pyamg_windows(size, radius, block, sample, seed=1):
+    """Plain per-window cg+amg: seconds per window on the sampled interior targets."""
+    import pyamg
+    import scipy.sparse.linalg as spla
+
+    from habitat.connectivity.circuit.currents import node_currents
+    from habitat.connectivity.circuit.graph import (
+        build_adjacency,
+        build_node_map,
+        components,
+        laplacian,
+        principal_submatrix,
+    )
+    from habitat.connectivity.omniscape import source_from_resistance, targets
+
+    res = _grid(size)
+    src = source_from_resistance(res)
+    ty, tx, amps = targets(src, block)
+    inner = np.flatnonzero((ty >= radius) & (ty < size - radius) & (tx >= radius)
+                           & (tx < size - radius))
+    pick = np.random.default_rng(seed).choice(inner, size=min(sample, inner.size), replace=False)
+    ii, jj = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    circle = ii ** 2 + jj ** 2 <= radius ** 2
+    br = (block - 1) // 2
+    t0 = time.perf_counter()
+    for t in pick:
+        y, x = ty[t], tx[t]
+        r = res[y - radius:y + radius + 1, x - radius:x + radius + 1]
+        g = np.where(circle & ~np.isnan(r), 1.0 / np.nan_to_num(r, nan=1.0), 0.0)
+        s = np.where(circle, src[y - radius:y + radius + 1, x - radius:x + radius + 1], 0.0)
+        s[radius - br:radius + br + 1, radius - br:radius + br + 1] = 0.0
+        s *= amps[t] / s.sum()
+        nm = build_node_map(g)
+        adj = build_adjacency(g, nm)
+        gnode = nm[radius, radius] - 1
+        if gnode < 0:
+            continue
+        comp = next(c for c in components(adj) if np.any(c == gnode))
+        sub = principal_submatrix(adj, comp).tocsr()
+        lap = laplacian(sub)
+        keep = comp != gnode
+        a = lap[keep][:, keep].tocsr()
+        node_src = np.zeros(nm.max())
+        ci, cj = np.nonzero(nm)
+        node_src[nm[ci, cj] - 1] = s[ci, cj]
+        b = node_src[comp][keep]
+        ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
+        v_kept, _ = spla.cg(a, b, rtol=1e-8, atol=0.0, M=ml.aspreconditioner(cycle="V"),
+                            maxiter=2000)
+        v = np.zeros(comp.size)
+        v[keep] = v_kept
+        node_currents(sub, v)
+    return (time.perf_counter() - t0) / pick.size, pick.size
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, default=1000)
+    ap.add_argument("--radius", type=int, default=50)
+    ap.add_argument("--block", type=int, default=5)
+    ap.add_argument("--big", type=int, default=4000, help="size of the large run (0: skip)")
+    ap.add_argument("--sample", type=int, default=40, help="windows solved with pyamg")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    if args.child is not None:
+        _child(args.child, args.radius, args.block, args.workers)
+        return
+    print(f"load average {os.getloadavg()[0]:.1f}; {args.workers} workers")
+    sizes = [args.size] + ([args.big] if args.big else [])
+    ours = {}
+    for size in sizes:
+        r = _run_child(size, args.radius, args.block, args.workers)
+        ours[size] = r
+        per = r["seconds"] / r["targets"]
+        print(f"{size} x {size}, radius {args.radius}, block {args.block}: {r['targets']} windows "
+              f"({r['window_cells']} cells each) in {r['seconds']:.1f} s "
+              f"({r['wall_with_startup']:.1f} s with start-up), peak RSS "
+              f"{r['peak_rss'] / 2**20:,.0f} MiB; {per * 1e3:.2f} ms wall, "
+              f"{per * args.workers * 1e3:.2f} core-ms per window")
+    amg, n = _pyamg_windows(args.size, args.radius, args.block, args.sample)
+    core = ours[args.size]["seconds"] * args.workers / ours[args.size]["targets"]
+    print(f"pyamg cg+amg per window (plain, {n} interior windows, one core): {amg * 1e3:.1f} ms; "
+          f"habitat {core * 1e3:.2f} core-ms -> {amg / core:.1f}x less compute per window; "
+          f"{ours[args.size]['targets']} windows with pyamg on {args.workers} cores would take "
+          f"about {amg * ours[args.size]['targets'] / args.workers:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
