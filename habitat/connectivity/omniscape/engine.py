@@ -436,3 +436,46 @@ def _flow_potential_chunk(ctx, ty, tx, amps, cvals, cdy, cdx, y0, band_rows):
             gx0 = int(tx[t]) - big_r + ox
             band[gy0 - y0:gy0 - y0 + h, gx0:gx0 + w] += c2 * ctx.corr[cy0:cy0 + h, cx0:cx0 + w]
     return band
+
+
+def omniscape_dataset(resistance, sources=None, *, conditions=(), **kwargs):
+    """:func:`omniscape` on ``xarray.DataArray`` rasters; the maps as a ``Dataset``.
+
+    Parameters
+    ----------
+    resistance : xarray.DataArray
+        2-D resistance (ohm per cell; NaN nodata) on the analysis grid.
+    sources : xarray.DataArray, optional
+        Source strengths on the same grid.
+    conditions : sequence of Condition, optional
+        Their ``present``/``future`` may be DataArrays on the same grid.
+    **kwargs
+        The options of :func:`omniscape`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``cum_currmap`` and, when asked, ``flow_potential`` and ``normalized_cum_currmap``,
+        with the coordinates, dims and attributes (CRS, transform) of ``resistance``.
+    """
+    import xarray as xr
+
+    def vals(a):
+        return None if a is None else np.asarray(getattr(a, "values", a))
+
+    if sources is not None and tuple(sources.shape) != tuple(resistance.shape):
+        raise InvalidParameterError(
+            f"sources are {tuple(sources.shape)} cells but resistance "
+            f"{tuple(resistance.shape)}; put them on the same grid")
+    conds = [Condition(present=vals(c.present), comparison=c.comparison, lower=c.lower,
+                       upper=c.upper, future=vals(c.future)) for c in conditions]
+    out = omniscape(vals(resistance), vals(sources), conditions=conds, **kwargs)
+    maps = {"cum_currmap": (out.cum_currmap, "A"),
+            "flow_potential": (out.flow_potential, "A"),
+            "normalized_cum_currmap": (out.normalized_cum_currmap, "1")}
+    data = {}
+    for name, (arr, units) in maps.items():
+        if arr is not None:
+            data[name] = xr.DataArray(arr, coords=resistance.coords, dims=resistance.dims,
+                                      attrs={**resistance.attrs, "units": units})
+    return xr.Dataset(data, attrs={"n_targets": out.n_targets, "n_solved": out.n_solved})

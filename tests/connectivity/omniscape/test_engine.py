@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from habitat.connectivity.omniscape import omniscape, reclassify, source_from_resistance, targets
+from habitat.connectivity.omniscape import (
+    omniscape,
+    omniscape_dataset,
+    reclassify,
+    source_from_resistance,
+    targets,
+)
 from habitat.connectivity.omniscape.window import window_currents
 from habitat.errors import InvalidParameterError
 
@@ -180,3 +186,19 @@ def test_mask_nodata_and_refusals():
         omniscape(res, None, radius=2)
     with pytest.raises(InvalidParameterError, match="radius"):
         omniscape(res, src, radius=0)
+
+
+def test_dataset_wrapper_keeps_grid():
+    import xarray as xr
+
+    rng = np.random.default_rng(2)
+    res = xr.DataArray(rng.uniform(1, 5, (12, 14)), dims=("y", "x"),
+                       coords={"y": np.arange(12)[::-1] * 30.0, "x": np.arange(14) * 30.0},
+                       attrs={"crs": "EPSG:32642"})
+    src = xr.ones_like(res)
+    ds = omniscape_dataset(res, src, radius=3, calc_normalized_current=True, workers=1)
+    plain = omniscape(res.values, src.values, radius=3, calc_normalized_current=True, workers=1)
+    assert set(ds.data_vars) == {"cum_currmap", "normalized_cum_currmap"}
+    np.testing.assert_array_equal(ds.cum_currmap.values, plain.cum_currmap)
+    np.testing.assert_array_equal(ds.x.values, res.x.values)
+    assert ds.cum_currmap.attrs["crs"] == "EPSG:32642" and ds.cum_currmap.attrs["units"] == "A"
