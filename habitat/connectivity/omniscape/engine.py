@@ -248,7 +248,7 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
         cond_kind=cond_kind, cond_p_all=cond_p, cond_lower=cond_lower, cond_upper=cond_upper,
         pattern=circle_pattern(big_r, bool(four_neighbors)), corr=corr,
         four_neighbors=bool(four_neighbors), want_fp=want_fp, batch_size=int(batch_size))
-    del cond
+    del cond, res, src, valid  # the padded copies in ctx are all the windows read
 
     cum = np.zeros((nrows, ncols))
     fp = np.zeros((nrows, ncols)) if want_fp else None
@@ -277,9 +277,9 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
         if norm is not None:
             norm[nodata] = np.nan
     return OmniscapeResult(
-        cum_currmap=cum.astype(dtype),
-        flow_potential=fp.astype(dtype) if calc_flow_potential else None,
-        normalized_cum_currmap=None if norm is None else norm.astype(dtype),
+        cum_currmap=cum.astype(dtype, copy=False),
+        flow_potential=fp.astype(dtype, copy=False) if calc_flow_potential else None,
+        normalized_cum_currmap=None if norm is None else norm.astype(dtype, copy=False),
         classified_resistance=classified,
         n_targets=int(ty.size), n_solved=n_solved,
         stats={"block_size": block_size, "window_cells": ctx.pattern.n_cells,
