@@ -97,12 +97,24 @@ def test_outputs_only_as_asked(tmp_path):
     assert sorted(p.name for p in w4c) == ["config.ini", "cum_currmap.tif"]
 
 
-def test_repeated_runs_identical(tmp_path):
-    """config2 run twice (runtests.jl): byte-identical files; single and double agree."""
-    a = run_job(SUITE / "input" / "config2.ini", output_dir=tmp_path / "a", cwd=SUITE, workers=1)
-    b = run_job(SUITE / "input" / "config2.ini", output_dir=tmp_path / "b", cwd=SUITE, workers=2)
+@pytest.mark.parametrize("ini", ["config2.ini", "config.ini"])
+def test_repeated_runs_identical(ini, tmp_path):
+    """A job run twice (runtests.jl runs config2 twice), on 1 and 2 threads: identical bytes."""
+    a = run_job(SUITE / "input" / ini, output_dir=tmp_path / "a", cwd=SUITE, workers=1)
+    b = run_job(SUITE / "input" / ini, output_dir=tmp_path / "b", cwd=SUITE, workers=2)
+    assert [p.name for p in a] == [p.name for p in b]
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes()
+
+
+def test_single_and_double_agree():
+    """runtests.jl: config.ini and config_32bit.ini give the same maps (arrays_equal)."""
+    d = compute(load_job(SUITE / "input" / "config.ini", cwd=SUITE))
+    s = compute(load_job(SUITE / "input" / "config_32bit.ini", cwd=SUITE))
+    assert s.cum_currmap.dtype == np.float32 and d.cum_currmap.dtype == np.float64
+    for name in ("cum_currmap", "flow_potential", "normalized_cum_currmap"):
+        a, b = getattr(d, name), getattr(s, name)
+        assert arrays_equal(np.where(np.isnan(a), -9999, a), np.where(np.isnan(b), -9999, b))
 
 
 @pytest.mark.parametrize("ini", REFUSED)
