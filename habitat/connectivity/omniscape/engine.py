@@ -253,7 +253,7 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
     cum = np.zeros((nrows, ncols))
     fp = np.zeros((nrows, ncols)) if want_fp else None
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-    chunks = _chunks(ty, chunk_targets, workers, batch_size)
+    chunks = _chunks(ty, chunk_targets)
     n_solved = 0
 
     def task(sl):
@@ -310,7 +310,7 @@ class _Context:
 _CHUNK_TARGETS = 256  # windows per chunk: ~0.5-1 s of work, a band of 2R + rows per worker
 
 
-def _chunks(ty, chunk_targets, workers, batch_size):
+def _chunks(ty, chunk_targets):
     """Slices of consecutive targets: whole target rows, about ``chunk_targets`` each."""
     n = ty.size
     if n == 0:
