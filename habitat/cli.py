@@ -138,6 +138,20 @@ def circuit(
         console.print(f"  wrote {path}")
 
 
+
+@app.command()
+def omniscape(
+    job: Annotated[Path, typer.Argument(help="Omniscape.jl job file (.ini)")],
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's project_name folder")] = None,
+) -> None:
+    """Run an Omniscape job (INI file) and write Omniscape's output maps."""
+    from habitat.io.omniscape_job import run_job as run_omniscape_job
+
+    with console.status(f"moving window {job} ..."):
+        written = run_omniscape_job(job, output_dir=output_dir)
+    for path in written:
+        console.print(f"  wrote {path}")
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:
