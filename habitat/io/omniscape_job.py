@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from habitat.connectivity.circuit import grids
+from habitat.io.circuitscape import grids
 from habitat.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from habitat.cli import main
-from habitat.connectivity.circuit.grids import read_grid
+from habitat.io.circuitscape.grids import read_grid
 from habitat.io.omniscape_job import OmniscapeJobError, compute, load_job, run_job, write_outputs
 
 SUITE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "omniscape"
