@@ -154,3 +154,77 @@ def test_circuit_job_writes_circuitscape_outputs(monkeypatch, capsys, tmp_path):
 def test_circuit_job_missing_file_is_a_user_error(monkeypatch, capsys, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "circuit", tmp_path / "nope.ini")
     assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+# -- help, version, usage errors: exit 0 / 2 and never a traceback -----------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _subprocess(*args, cwd=None):
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "habitat.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, expected",
+    [
+        (["-h"], 0, "Usage"),
+        (["--help"], 0, "Usage"),
+        (["--version"], 0, "habitat "),
+        ([], 2, "Usage"),
+        (["run"], 2, "Missing argument"),
+        (["run", "-h"], 0, "--out"),
+        (["bogus"], 2, "No such command"),
+        (["run", "x.yaml", "--bogus"], 2, "No such option"),
+    ],
+    ids=["h", "help", "version", "no-args", "run-no-pipeline", "run-h", "unknown-command", "unknown-option"],
+)
+def test_help_version_and_usage_errors_exit_0_or_2_without_traceback(args, code, expected):
+    rc, out, err = _subprocess(*args)
+    assert rc == code
+    assert expected in out + err
+    assert "Traceback" not in out + err
+
+
+def test_version_is_the_package_version():
+    import habitat
+
+    assert _subprocess("--version")[1].strip() == f"habitat {habitat.__version__}"
+
+
+def test_piped_output_is_timestamped_unwrapped_lines_and_log_file_gets_them(tiny_pipeline, tmp_path):
+    import re
+
+    log_file = tmp_path / "logs" / "run.log"
+    rc, out, err = _subprocess("--log-file", log_file, "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert rc == 0, err
+    lines = err.splitlines()
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+    assert lines and all(stamp.match(line) for line in lines)
+    # the first line names pipeline and out dir in full: longer than 80 columns, yet one line
+    assert len(lines[0]) > 80 and str(tiny_pipeline) in lines[0]
+    assert any(re.search(r" ingest +done ", line) for line in lines)
+    logged = log_file.read_text(encoding="utf-8")
+    assert "ingest" in logged and "DEBUG steps: ingest" in logged
+
+
+def test_quiet_prints_nothing_on_success_and_errors_still_show(tiny_pipeline, tmp_path):
+    rc, out, err = _subprocess("-q", "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert rc == 0 and err == "" and out == ""
+    rc, _, err = _subprocess("-q", "run", tmp_path / "missing.yaml", "--out", tmp_path / "out2")
+    assert rc == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_stages_lists_full_output_names_when_piped():
+    from habitat.stages.registry import STAGES
+
+    rc, out, _ = _subprocess("stages")
+    assert rc == 0
+    for stage in STAGES:
+        for spec in stage.outputs:
+            assert spec.id in out  # never cut to fit 80 columns

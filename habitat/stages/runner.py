@@ -195,6 +195,7 @@ def run_pipeline(
     to_stage: str | None = None,
     on_stage_start: Callable[[str], None] | None = None,
     on_stage_end: Callable[[StageResult], None] | None = None,
+    on_plan: Callable[[list[str]], None] | None = None,
 ) -> RunResult:
     """Run (or reuse from the cache) the stages of a pipeline and write ``OUT/manifest.json``.
 
@@ -202,6 +203,10 @@ def run_pipeline(
     hashes) equals the one recorded beside its outputs and every output still has its recorded
     hash. Before a stage runs its record is deleted, and it is written again only after all its
     outputs are in place, so an interrupted stage is never taken for a finished one.
+
+    ``on_plan`` receives the step names before the first runs: the stage ids, then one
+    ``"<stage> files"`` step per stage that writes files after the run (the report);
+    ``on_stage_start``/``on_stage_end`` are called around every step.
     """
     pipeline_path = Path(pipeline_path)
     pipeline = load_pipeline(pipeline_path)
@@ -214,6 +219,9 @@ def run_pipeline(
     file_hashes = {key: input_sha256(path) for key, path in pipeline.inputs.files().items()}
     results: list[StageResult] = []
     records: dict[str, dict] = {}
+    after_run = [stage_id for stage_id in order if get_stage(stage_id).after_run is not None]
+    if on_plan:
+        on_plan(order + [f"{stage_id} files" for stage_id in after_run])
 
     for stage_id in order:
         stage = get_stage(stage_id)
@@ -244,7 +252,16 @@ def run_pipeline(
             on_stage_end(result)
 
     _write_manifest(out_dir, pipeline, pipeline_path, grid, file_hashes)
-    files = [path for stage_id in order if (hook := get_stage(stage_id).after_run) for path in hook(out_dir)]
+    files: list[Path] = []
+    for stage_id in after_run:
+        step = f"{stage_id} files"
+        if on_stage_start:
+            on_stage_start(step)
+        with _timer() as elapsed:
+            written = get_stage(stage_id).after_run(out_dir)
+        files.extend(written)
+        if on_stage_end:
+            on_stage_end(StageResult(step, False, elapsed(), {}, [f"{len(written)} files"]))
     return RunResult(out_dir, results, files)
 
 
