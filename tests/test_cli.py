@@ -228,3 +228,50 @@ def test_stages_lists_full_output_names_when_piped():
     for stage in STAGES:
         for spec in stage.outputs:
             assert spec.id in out  # never cut to fit 80 columns
+
+
+# -- two runs into one output folder -------------------------------------------------------------
+def test_second_run_into_a_locked_folder_exits_2_naming_the_running_process(tiny_pipeline, tmp_path):
+    import os
+
+    from habitat.stages.runner import output_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with output_lock(out):  # this test process plays the running habitat
+        rc, stdout, err = _subprocess("run", tiny_pipeline, "--out", out)
+    assert rc == 2 and "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and f"PID {os.getpid()}" in error_lines[0]
+    assert list(out.iterdir()) == []  # lock released and removed; nothing written
+    rc, _, err = _subprocess("run", tiny_pipeline, "--out", out)
+    assert rc == 0, err
+
+
+def test_two_concurrent_runs_both_finish_or_the_second_exits_2(tiny_pipeline, tmp_path):
+    import os
+    import subprocess
+    import time
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "habitat.cli", "run", str(tiny_pipeline), "--out", str(out)]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / ".lock").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    _, first_err = first.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    assert "Traceback" not in first_err + second.stderr
+    if second.returncode == 2:
+        assert f"PID {first.pid}" in second.stderr
+    else:
+        assert second.returncode == 0, second.stderr
+    from habitat.stages.cache import file_sha256
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    for record in manifest["stages"].values():
+        for info in record["outputs"].values():
+            assert file_sha256(out / info["path"]) == info["sha256"]

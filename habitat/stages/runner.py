@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from rasterio.warp import transform_bounds
 
 import habitat
 from habitat.config import Pipeline, load_pipeline
-from habitat.errors import ConfigError, StageContractError
+from habitat.errors import ConfigError, HabitatError, StageContractError
 from habitat.grid import GridSpec
 from habitat.io.atomic import write_text_atomic
 from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
@@ -32,6 +34,110 @@ from habitat.stages.spec import LayerSpec, StageContext, StageSpec
 
 STAGE_RECORD = "_stage.json"
 _OUTPUT_SUFFIXES = {".tif", ".gpkg", ".csv", ".xlsx"}
+#: Lock file of a running run (holds its PID) and prefixes of a run's private working folders.
+LOCK_FILE = ".lock"
+_STAGING_PREFIX = ".staging-"
+_TRASH_PREFIX = ".replaced-"
+
+
+class OutputFolderBusyError(HabitatError):
+    """Another habitat run is writing into the same output folder."""
+
+
+class OutputFolderError(HabitatError):
+    """The output folder is a file or cannot be written."""
+
+
+def prepare_out_dir(out_dir: Path) -> bool:
+    """Create ``out_dir`` if needed (return whether it was created); a file or an unwritable
+    folder is a user error named after ``--out``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputFolderError(f"--out {out_dir}: is a file, not a folder; choose another output folder")
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"--out {out_dir}: cannot create the folder ({exc.strerror}); choose a writable output folder") from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"--out {out_dir}: folder is not writable; choose a writable output folder")
+    return created
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``OUT/.lock`` (which holds our PID) for the whole run.
+
+    A second run into the same folder fails at once with :class:`OutputFolderBusyError` naming
+    the PID of the running one. The file is removed on release; a run that locked a file that
+    was just removed (the previous holder finishing) retries on the new file.
+    """
+    import fcntl
+
+    path = out_dir / LOCK_FILE
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputFolderBusyError(
+                f"--out {out_dir}: another habitat run (PID {holder}) is writing into this folder; "
+                f"wait for it to finish or choose another output folder") from None
+        try:
+            current = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Mirror ``source`` into ``target`` with hard links (copies where linking fails).
+
+    Safe because every writer replaces a file by renaming a new one onto it (habitat.io.atomic),
+    so a file in the staging folder is never modified in place.
+    """
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_dir():
+            (target / rel).mkdir(parents=True, exist_ok=True)
+        elif path.is_file() and ".partial" not in path.name:
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target / rel)
+            except OSError:
+                shutil.copy2(path, target / rel)
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Working folders of runs that were killed (we hold the lock, so none is running)."""
+    for path in out_dir.iterdir():
+        if path.is_dir() and path.name.startswith((_STAGING_PREFIX, _TRASH_PREFIX)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _commit(work: Path, out_dir: Path, changed: list[str]) -> None:
+    """Move the changed stage folders and then the manifest from ``work`` into ``out_dir``."""
+    trash = out_dir / f"{_TRASH_PREFIX}{os.getpid()}"
+    trash.mkdir()
+    for name in changed:
+        if (out_dir / name).exists():
+            os.replace(out_dir / name, trash / name)
+        if (work / name).exists():
+            os.replace(work / name, out_dir / name)
+    os.replace(work / "manifest.json", out_dir / "manifest.json")
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def resolve_grid(pipeline: Pipeline) -> GridSpec:
@@ -212,8 +318,36 @@ def run_pipeline(
     pipeline = load_pipeline(pipeline_path)
     grid = resolve_grid(pipeline)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
+    created = prepare_out_dir(out_dir)
+    try:
+        with output_lock(out_dir):
+            _remove_leftovers(out_dir)
+            work = out_dir / f"{_STAGING_PREFIX}{os.getpid()}"
+            try:
+                return _run_locked(pipeline, pipeline_path, grid, out_dir, work, order, force,
+                                   on_stage_start, on_stage_end, on_plan)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)  # nothing of a failed first run is left behind
+        raise
+
+
+def _run_locked(
+    pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, out_dir: Path, work: Path, order: list[str],
+    force: bool, on_stage_start: Callable[[str], None] | None, on_stage_end: Callable[[StageResult], None] | None,
+    on_plan: Callable[[list[str]], None] | None,
+) -> RunResult:
+    """The run proper: every stage writes into ``work`` (a hard-linked mirror of the stage folders
+    of ``out_dir``); only when every stage and the report succeeded are the changed folders and
+    the manifest moved into ``out_dir``. A failing run leaves an earlier output folder as it was."""
+    known = {stage.id for stage in STAGES}
+    work.mkdir()
+    for path in sorted(out_dir.iterdir()):
+        if path.is_dir() and path.name in known:
+            _link_tree(path, work / path.name)
     made_by = producers(STAGES)
     # each input file is hashed once per run: for the ingest cache key and for the manifest
     file_hashes = {key: input_sha256(path) for key, path in pipeline.inputs.files().items()}
@@ -222,6 +356,7 @@ def run_pipeline(
     after_run = [stage_id for stage_id in order if get_stage(stage_id).after_run is not None]
     if on_plan:
         on_plan(order + [f"{stage_id} files" for stage_id in after_run])
+    changed: list[str] = []
 
     for stage_id in order:
         stage = get_stage(stage_id)
@@ -229,13 +364,13 @@ def run_pipeline(
         if on_stage_start:
             on_stage_start(stage_id)
         with _timer() as elapsed:
-            inputs, input_hashes = _gather_inputs(stage, pipeline, out_dir, made_by, records, file_hashes)
+            inputs, input_hashes = _gather_inputs(stage, pipeline, work, made_by, records, file_hashes)
             code_hash = code_sha256(stage)
             key = stage_key(stage, params, grid, input_hashes, code_hash=code_hash)
-            stage_dir = out_dir / stage.id
+            stage_dir = work / stage.id
             previous = _read_record(stage_dir)
             cached = (not force and previous is not None and previous.get("key") == key
-                      and _record_is_intact(out_dir, previous))
+                      and _record_is_intact(work, previous))
             log: list[str] = []
             if cached:
                 record = previous
@@ -244,24 +379,30 @@ def run_pipeline(
                 loaded = {name: loader() for name, loader in inputs.items()}
                 ctx = StageContext(grid=grid, params=params, inputs=loaded, pipeline=pipeline, log=log.append)
                 produced = stage.run(ctx)
-                record = _write_stage(out_dir, stage, produced, grid, key, params, input_hashes, log)
+                record = _write_stage(work, stage, produced, grid, key, params, input_hashes, log)
+                changed.append(stage.id)
         records[stage.id] = record
         result = StageResult(stage.id, cached, elapsed(), record, log)
         results.append(result)
         if on_stage_end:
             on_stage_end(result)
 
-    _write_manifest(out_dir, pipeline, pipeline_path, grid, file_hashes)
+    _write_manifest(work, pipeline, pipeline_path, grid, file_hashes)
     files: list[Path] = []
     for stage_id in after_run:
         step = f"{stage_id} files"
         if on_stage_start:
             on_stage_start(step)
         with _timer() as elapsed:
-            written = get_stage(stage_id).after_run(out_dir)
-        files.extend(written)
+            written = get_stage(stage_id).after_run(work)
+        for path in written:
+            rel = Path(path).relative_to(work)
+            files.append(out_dir / rel)
+            if rel.parts[0] not in changed:
+                changed.append(rel.parts[0])
         if on_stage_end:
             on_stage_end(StageResult(step, False, elapsed(), {}, [f"{len(written)} files"]))
+    _commit(work, out_dir, changed)
     return RunResult(out_dir, results, files)
 
 

@@ -65,9 +65,10 @@ def test_tampered_output_is_recomputed(tiny_pipeline, tmp_path):
     assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
 
 
-def test_crash_inside_a_stage_leaves_no_stage_record(tiny_pipeline, tmp_path, monkeypatch):
+def test_crash_inside_a_stage_leaves_the_previous_folder_byte_identical(tiny_pipeline, tmp_path, monkeypatch):
     out = tmp_path / "out"
     run_pipeline(tiny_pipeline, out)
+    before = _files(out)
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -75,10 +76,32 @@ def test_crash_inside_a_stage_leaves_no_stage_record(tiny_pipeline, tmp_path, mo
     monkeypatch.setattr(runner, "write_table", boom)
     with pytest.raises(RuntimeError):
         run_pipeline(tiny_pipeline, out, force=True)
-    assert not (out / "ingest" / STAGE_RECORD).exists()
-    assert not [p for p in out.rglob("*") if ".partial" in p.name]
+    assert _files(out) == before  # no new record, no half-written stage, no staging folder
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     monkeypatch.undo()
-    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [True]
+
+
+def test_killed_run_leftovers_are_removed_and_ignored(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    before = _files(out)
+    (out / ".staging-999999" / "ingest").mkdir(parents=True)
+    (out / ".staging-999999" / "ingest" / "floodplain.tif").write_bytes(b"half")
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [True]
+    assert _files(out) == before
+
+
+def test_out_that_is_a_file_is_a_user_error(tiny_pipeline, tmp_path):
+    from habitat.stages.runner import OutputFolderError
+
+    target = tmp_path / "out.txt"
+    target.write_text("a file")
+    with pytest.raises(OutputFolderError, match=r"--out .*out.txt: is a file"):
+        run_pipeline(tiny_pipeline, target)
+    with pytest.raises(OutputFolderError, match="cannot create the folder"):
+        run_pipeline(tiny_pipeline, target / "sub")
+    assert target.read_text() == "a file"
 
 
 def test_subset_options(tiny_pipeline, tmp_path):
