@@ -22,7 +22,7 @@ from rasterio.warp import transform_bounds
 import habitat
 from habitat.config import Pipeline, load_pipeline
 from habitat.errors import ConfigError, HabitatError, StageContractError
-from habitat.grid import GridSpec
+from habitat.grid import GridSpec, grid_size_problem, parse_crs
 from habitat.io.atomic import write_text_atomic
 from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
 from habitat.io.tables import read_table, write_table, write_workbook
@@ -147,12 +147,21 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
     if cfg.bounds is not None:
         bounds = cfg.bounds
         if cfg.bounds_crs is not None:
-            bounds = transform_bounds(cfg.bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
+            bounds_crs = parse_crs(cfg.bounds_crs, "grid.bounds_crs").to_wkt()
+            bounds = transform_bounds(bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
     else:
         current = max(pipeline.inputs.landcover, key=lambda item: item.year)
         with open_raster(current.path) as ds:
             bounds = transform_bounds(ds.crs, probe.pyproj_crs.to_wkt(), *ds.bounds, densify_pts=21)
     return GridSpec.from_bounds(bounds, probe.crs, cfg.resolution_m)
+
+
+def check_grid_size(grid: GridSpec, order: list[str], out_dir: Path) -> None:
+    """Refuse, before anything is allocated, a grid this machine cannot hold (grid.resolution_m)."""
+    rasters = sum(1 for stage_id in order for spec in get_stage(stage_id).outputs if spec.kind == "raster")
+    problem = grid_size_problem(grid.shape, grid.resolution, raster_outputs=rasters, out_dir=out_dir)
+    if problem:
+        raise ConfigError(problem)
 
 
 def selected_stages(
@@ -319,6 +328,7 @@ def run_pipeline(
     grid = resolve_grid(pipeline)
     out_dir = Path(out_dir)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
+    check_grid_size(grid, order, out_dir)
     created = prepare_out_dir(out_dir)
     try:
         with output_lock(out_dir):
