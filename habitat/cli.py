@@ -227,7 +227,21 @@ def validate(pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")
     """Check a pipeline file and list every problem with its key path."""
     from habitat.config import config_problems
 
-    _, problems = config_problems(pipeline)
+    loaded, problems = config_problems(pipeline)
+    warnings: list[str] = []
+    if loaded is not None and not problems:
+        # what `run` checks before it starts: input files (layers, columns, geometry, values), the grid
+        from habitat.io.checks import input_problems
+        from habitat.stages.runner import check_grid_size, resolve_grid, selected_stages
+
+        input_errors, warnings = input_problems(loaded)
+        problems += [f"{pipeline}: {line}" for line in input_errors]
+        try:
+            check_grid_size(resolve_grid(loaded), selected_stages(loaded), Path("."))
+        except HabitatError as exc:
+            problems.append(f"{pipeline}: {_one_line(str(exc))}")
+    for line in warnings:
+        typer.echo(f"warning: {line}", err=True)
     if problems:
         for line in problems:
             typer.echo(f"error: {line}", err=True)

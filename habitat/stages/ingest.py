@@ -16,6 +16,7 @@ from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid
 from habitat.io.landcover import HABITAT_CLASS_CODES as CLASS
 from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
+from habitat.io.tables import read_census
 from habitat.io.vectors import (
     clean_geometries,
     distance_to_presence_m,
@@ -245,30 +246,6 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
     return out
-
-
-CENSUS_COLUMNS = ("site_id", "year", "count", "method", "source")
-
-
-def read_census(path) -> pd.DataFrame:
-    """Read a census CSV (site_id, year, count, method, source), checked and sorted."""
-    if not path.exists():
-        raise InputFileError(f"{path}: file not found; check the path")
-    try:
-        table = pd.read_csv(path, dtype={"site_id": str, "method": str, "source": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]}); fix the file") from exc
-    missing = [c for c in CENSUS_COLUMNS if c not in table.columns]
-    if missing:
-        raise ConfigError(f"{path}: missing columns {missing}; a census needs {', '.join(CENSUS_COLUMNS)}")
-    for column in ("year", "count"):
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = table.index[values.isna() | (values < 0)]
-        if len(bad):
-            raise ConfigError(f"{path}: row {int(bad[0]) + 2}: {column} must be a number >= 0")
-        table[column] = values.astype(np.int64)
-    table = table[list(CENSUS_COLUMNS)].fillna("")
-    return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -24,6 +25,7 @@ from habitat.config import Pipeline, load_pipeline
 from habitat.errors import ConfigError, HabitatError, StageContractError
 from habitat.grid import GridSpec, grid_size_problem, parse_crs
 from habitat.io.atomic import write_text_atomic
+from habitat.io.checks import input_problems
 from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
 from habitat.io.tables import read_table, write_table, write_workbook
 from habitat.io.vectors import read_vector, write_vector
@@ -31,6 +33,8 @@ from habitat.layers import grid_of
 from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
 from habitat.stages.registry import STAGES, execution_order, get_stage, producers
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+
+log = logging.getLogger("habitat")
 
 STAGE_RECORD = "_stage.json"
 _OUTPUT_SUFFIXES = {".tif", ".gpkg", ".csv", ".xlsx"}
@@ -329,6 +333,12 @@ def run_pipeline(
     out_dir = Path(out_dir)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
     check_grid_size(grid, order, out_dir)
+    problems, warnings = input_problems(pipeline)
+    if problems:
+        more = f" (and {len(problems) - 1} more: run 'habitat validate {pipeline_path}')" if len(problems) > 1 else ""
+        raise ConfigError(problems[0] + more)
+    for line in warnings:
+        log.warning(f"warning: {line}")
     created = prepare_out_dir(out_dir)
     try:
         with output_lock(out_dir):
