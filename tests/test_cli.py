@@ -275,3 +275,62 @@ def test_two_concurrent_runs_both_finish_or_the_second_exits_2(tiny_pipeline, tm
     for record in manifest["stages"].values():
         for info in record["outputs"].values():
             assert file_sha256(out / info["path"]) == info["sha256"]
+
+
+# -- Circuitscape jobs: bad grids are one line naming the file ----------------------------------
+_HEADER = "ncols 4\nnrows 3\nxllcorner 0\nyllcorner 0\ncellsize 1\nNODATA_value -9999\n"
+_CELLS = "1 2 1 1\n1 1 1 1\n1 1 -9999 1\n"
+_POINTS = "1 0 0 2\n0 0 0 0\n0 0 -9999 0\n"
+
+
+def _circuit_job(folder: Path, *, cells: str = _HEADER + _CELLS, points: str = _HEADER + _POINTS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cells.asc").write_text(cells)
+    (folder / "points.asc").write_text(points)
+    ini = folder / "job.ini"
+    ini.write_text(
+        "[Circuitscape mode]\ndata_type = raster\nscenario = pairwise\n"
+        "[Habitat raster or graph]\nhabitat_file = cells.asc\nhabitat_map_is_resistances = True\n"
+        "[Options for pairwise and one-to-all and all-to-one modes]\npoint_file = points.asc\n"
+        "[Output options]\noutput_file = out/job.out\n"
+    )
+    return ini
+
+
+def test_circuit_small_job_runs(monkeypatch, capsys, tmp_path):
+    ini = _circuit_job(tmp_path / "job")
+    code, _, err = run_cli(monkeypatch, capsys, "circuit", ini, "--output-dir", tmp_path / "res")
+    assert code == 0, err
+    resistances = np.loadtxt(tmp_path / "res" / "job_resistances.out")
+    assert resistances.shape == (3, 3) and resistances[1, 2] > 0
+
+
+@pytest.mark.parametrize(
+    "cells, points, expected",
+    [
+        (_HEADER.replace("cellsize 1", "cellsize") + _CELLS, None, "cells.asc: line 5: header key 'cellsize' has no value"),
+        (_HEADER + _CELLS.replace("1 2 1 1", "1 -2 1 1"), None, "cells.asc: 1 cell with negative resistance"),
+        (_HEADER + _CELLS.replace("1 2 1 1", "1 nan 1 1"), None, "cells.asc: 1 cell with NaN resistance"),
+        (_HEADER + _CELLS.replace("1 2 1 1", "1 inf 1 1"), None, "cells.asc: 1 cell with infinite resistance"),
+        (_HEADER + _CELLS.replace("1 2 1 1", "1 0 1 1"), None, "cells.asc: 1 cell with zero resistance"),
+        (None, _HEADER.replace("ncols 4", "ncols 3") + "1 0 2\n0 0 0\n0 0 0\n",
+         "points.asc: point grid is 3 x 3 but the habitat grid is 3 x 4"),
+    ],
+    ids=["header-no-value", "negative", "nan", "inf", "zero", "point-grid-shape"],
+)
+def test_circuit_bad_grid_is_one_line_naming_the_file(monkeypatch, capsys, tmp_path, cells, points, expected):
+    kwargs = {k: v for k, v in (("cells", cells), ("points", points)) if v is not None}
+    ini = _circuit_job(tmp_path / "job", **kwargs)
+    code, out, err = run_cli(monkeypatch, capsys, "circuit", ini, "--output-dir", tmp_path / "res")
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and expected in err
+    assert not (tmp_path / "res").exists()
+
+
+def test_circuit_output_dir_that_is_a_file(monkeypatch, capsys, tmp_path):
+    ini = _circuit_job(tmp_path / "job")
+    target = tmp_path / "res.txt"
+    target.write_text("keep me")
+    code, _, err = run_cli(monkeypatch, capsys, "circuit", ini, "--output-dir", target)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--output-dir" in err and "is a file" in err
+    assert target.read_text() == "keep me"
