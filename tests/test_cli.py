@@ -334,3 +334,195 @@ def test_circuit_output_dir_that_is_a_file(monkeypatch, capsys, tmp_path):
     code, _, err = run_cli(monkeypatch, capsys, "circuit", ini, "--output-dir", target)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--output-dir" in err and "is a file" in err
     assert target.read_text() == "keep me"
+
+
+# -- every bad input: exit 2, one line, an earlier good output folder left byte-identical -------
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    """The tiny project and a finished run of it, made once; tests copy both."""
+    from conftest import write_project
+
+    from habitat.stages.runner import run_pipeline
+
+    root = tmp_path_factory.mktemp("good")
+    pipeline = write_project(root / "project")
+    run_pipeline(pipeline, root / "out")
+    return pipeline, root / "out"
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _write_float_landcover(path: Path, values: np.ndarray) -> None:
+    import rasterio
+    from conftest import ORIGIN_X, ORIGIN_Y, RES, UTM
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+                       dtype="float32", crs=UTM, transform=from_origin(ORIGIN_X, ORIGIN_Y, RES, RES)) as dst:
+        dst.write(values.astype("float32"), 1)
+
+
+def _corrupt_tiles(p):
+    import rasterio
+    from conftest import ORIGIN_X, ORIGIN_Y, UTM
+    from rasterio.transform import from_origin
+
+    f = p.parent / "data" / "lc_2020.tif"
+    codes = np.repeat(np.repeat(tiny_codes(2), 10, axis=0), 10, axis=1)  # same map at 10 m
+    with rasterio.open(f, "w", driver="GTiff", width=codes.shape[1], height=codes.shape[0], count=1, dtype="uint8",
+                       crs=UTM, transform=from_origin(ORIGIN_X, ORIGIN_Y, 10, 10), nodata=0, tiled=True,
+                       blockxsize=64, blockysize=64, compress="deflate") as dst:
+        dst.write(codes, 1)
+    data = bytearray(f.read_bytes())
+    lo, hi = int(len(data) * 0.7), int(len(data) * 0.9)
+    data[lo:hi] = np.random.default_rng(1).integers(0, 256, hi - lo, dtype=np.uint8).tobytes()
+    f.write_bytes(bytes(data))  # the header (at the start) stays good; tile data in the middle is garbage
+
+
+def _float_nan_landcover(p):
+    codes = tiny_codes(2).astype(np.float32)
+    codes[5, 5], codes[6, 6] = np.nan, np.inf
+    _write_float_landcover(p.parent / "data" / "lc_2020.tif", codes)
+
+
+def _not_utf8(p):
+    p.write_bytes(p.read_bytes().replace(b"name: tiny", b"name: tiny\ndescription: caf\xe9"))
+
+
+def _gdf(columns, geometry):
+    import geopandas as gpd
+    from conftest import UTM
+
+    return gpd.GeoDataFrame(columns, geometry=geometry, crs=UTM)
+
+
+def _write_layer(p, name, gdf):
+    gdf.to_file(p.parent / "data" / f"{name}.gpkg", driver="GPKG")
+
+
+def _point():
+    import shapely
+
+    return shapely.Point(502050, 4698650)
+
+
+def _units_as_points(p):
+    _write_layer(p, "units", _gdf({"unit_id": ["A"], "name": ["x"]}, [_point()]))
+
+
+def _populations_as_polygons(p):
+    _write_layer(p, "populations", _gdf({"site_id": ["P1"], "name": ["x"], "count": [4]}, [_point().buffer(200)]))
+
+
+def _tugai_as_lines(p):
+    import shapely
+
+    _write_layer(p, "tugai_2", _gdf({"type": ["f"]}, [shapely.LineString([(500500, 4698800), (502000, 4698800)])]))
+
+
+def _protected_areas_as_points(p):
+    _write_layer(p, "protected", _gdf({"pa_id": ["A"], "name": ["x"]}, [_point()]))
+    _edit(p, lambda d: d["inputs"].update(protected_areas={"path": "data/protected.gpkg"}))
+
+
+def _count_text(p):
+    _write_layer(p, "populations", _gdf({"site_id": ["P1"], "name": ["x"], "count": ["many"]}, [_point()]))
+
+
+def _count_negative(p):
+    _write_layer(p, "populations", _gdf({"site_id": ["P1"], "name": ["x"], "count": [-5]}, [_point()]))
+
+
+def _census_year_inf(p):
+    (p.parent / "data" / "census.csv").write_text("site_id,year,count,method,source\nP1,2000,30,a,b\nP1,inf,40,a,b\n")
+    _edit(p, lambda d: d["inputs"].update(census={"path": "data/census.csv"}))
+
+
+_SUITABILITY = ["habitat_class", "tugai_cover", "water_distance_m", "quality"]
+
+BAD_INPUTS = [
+    (_corrupt_tiles, "lc_2020.tif: corrupt or unreadable raster data"),
+    (lambda p: _edit(p, lambda d: d["inputs"]["landcover"][0].update(band=3)),
+     "lc_2000.tif: band 3 does not exist (the raster has 1 band)"),
+    (_not_utf8, "pipeline.yaml: line 2: not UTF-8 text"),
+    (lambda p: _edit(p, lambda d: d["grid"].update(resolution_m=0.01)), "grid.resolution_m: 0.01 makes a grid of"),
+    (lambda p: _edit(p, lambda d: d["grid"].update(resolution_m=1e6)), "grid.resolution_m: 1e+06 makes a grid of only 1 x 1"),
+    (lambda p: _edit(p, lambda d: d["grid"].update(crs="EPSG:999999")), "grid.crs: 'EPSG:999999' is not a CRS"),
+    (lambda p: _edit(p, lambda d: d["grid"].update(bounds_crs="EPSG:999999")), "grid.bounds_crs: 'EPSG:999999'"),
+    (lambda p: _edit(p, lambda d: d["stages"].update(suitability={"weights": dict.fromkeys(_SUITABILITY, 0), "ahp": None})),
+     "stages.suitability.weights: every weight is 0"),
+    (lambda p: _edit(p, lambda d: d["stages"].update(
+        suitability={"ahp": {"matrix": [[1, 2, 3, 1], [0.5, 1, 1, 1], [1 / 3, 1, 1], [1, 1, 1, 1]]}})),
+     "stages.suitability.ahp.matrix[2]: row has 3 values but the matrix has 4 rows"),
+    (lambda p: _edit(p, lambda d: d["stages"].update(
+        sites={"criteria": [{"name": "capacity_deer", "direction": "benefit", "weight": 0}]})),
+     "stages.sites.criteria: every weight is 0"),
+    (_census_year_inf, "census.csv: row 3: year 'inf' must be a whole number >= 0"),
+    (_units_as_points, "inputs.reporting_units: units.gpkg holds Point geometries"),
+    (_populations_as_polygons, "inputs.populations: populations.gpkg holds Polygon geometries"),
+    (_tugai_as_lines, "inputs.tugai[1]: tugai_2.gpkg holds LineString geometries"),
+    (_protected_areas_as_points, "inputs.protected_areas: protected.gpkg holds Point geometries"),
+    (_count_text, "populations.gpkg, site P1: count 'many' is not a number >= 0"),
+    (_count_negative, "populations.gpkg, site P1: count '-5' is not a number >= 0"),
+    (lambda p: _edit(p, lambda d: d["inputs"]["populations"].update(count_column="n")),
+     "inputs.populations.count_column: column 'n' is not in populations.gpkg"),
+    (_float_nan_landcover, "lc_2020.tif: land cover holds NaN or infinite values"),
+]
+
+
+@pytest.mark.parametrize(
+    "breakage, expected", BAD_INPUTS,
+    ids=["corrupt-tiles", "band", "not-utf8", "memory", "huge-cell", "crs", "bounds-crs", "weights-0", "ahp-ragged",
+         "site-weights-0", "census-inf", "units-points", "populations-polygons", "tugai-lines", "protected-points",
+         "count-text", "count-negative", "missing-column", "landcover-nan"],
+)
+def test_bad_input_leaves_a_previous_good_output_byte_identical(monkeypatch, capsys, good_run, tmp_path,
+                                                                breakage, expected):
+    import shutil
+
+    pipeline, good_out = good_run
+    project, out = tmp_path / "project", tmp_path / "out"
+    shutil.copytree(pipeline.parent, project)
+    shutil.copytree(good_out, out)
+    before = _bytes(out)
+    breakage(project / pipeline.name)
+    code, stdout, err = run_cli(monkeypatch, capsys, "run", project / pipeline.name, "--out", out)
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2, err
+    assert len(error_lines) == 1 and "Traceback" not in err, err
+    assert expected in error_lines[0]
+    assert _bytes(out) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in good_out.iterdir())
+
+
+def test_empty_tugai_layer_is_a_warning(monkeypatch, capsys, good_run, tmp_path):
+    import shutil
+
+    pipeline, _ = good_run
+    project = tmp_path / "project"
+    shutil.copytree(pipeline.parent, project)
+    _write_layer(project / pipeline.name, "tugai_2", _gdf({"type": []}, []))
+    code, _, err = run_cli(monkeypatch, capsys, "run", project / pipeline.name, "--out", tmp_path / "out")
+    assert code == 0
+    assert "warning: inputs.tugai[1]: tugai_2.gpkg has no features" in err
+
+
+def test_validate_catches_what_run_rejects(monkeypatch, capsys, tiny_pipeline):
+    _count_negative(tiny_pipeline)
+    _edit(tiny_pipeline, lambda d: d["inputs"]["reporting_units"].update(name_column="nom"))
+    code, _, err = run_cli(monkeypatch, capsys, "validate", tiny_pipeline)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2
+    assert any("inputs.reporting_units.name_column: column 'nom' is not in units.gpkg" in line for line in lines)
+    assert any("count '-5' is not a number >= 0" in line for line in lines)
+
+
+def test_out_that_is_a_file_exits_2_and_keeps_the_file(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("keep me")
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", target)
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(error_lines) == 1 and "--out" in error_lines[0] and "is a file" in error_lines[0]
+    assert target.read_text() == "keep me"

@@ -135,3 +135,25 @@ def test_table_inputs_keep_text_site_ids(tmp_path):
     spec = connectivity.STAGE.output("links")
     back = _load_output(tmp_path, spec, {"path": "connectivity/links.csv", "kind": "table"})
     pd.testing.assert_frame_equal(back, links)
+
+
+def test_failure_after_a_stage_rewrote_its_outputs_leaves_the_folder_as_it_was(tiny_pipeline, tmp_path, monkeypatch):
+    # ingest reruns (its params changed) and succeeds; a later step fails: neither the new ingest
+    # outputs nor a new manifest may reach the folder (no "new ingest with failed patches" mix)
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    before = _files(out)
+    data = yaml.safe_load(tiny_pipeline.read_text())
+    data["stages"]["ingest"]["floodplain_buffer_m"] = 500
+    tiny_pipeline.write_text(yaml.safe_dump(data))
+
+    def later_step_fails(*args, **kwargs):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(runner, "_write_manifest", later_step_fails)
+    with pytest.raises(RuntimeError):
+        run_pipeline(tiny_pipeline, out)
+    assert _files(out) == before
+    monkeypatch.undo()
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+    assert _files(out)["ingest/floodplain.tif"] != before["ingest/floodplain.tif"]
