@@ -140,8 +140,8 @@ def test_debug_shows_the_traceback(monkeypatch, capsys, tiny_pipeline, tmp_path)
         cli.main()
 
 
-def test_circuit_job_writes_circuitscape_outputs(monkeypatch, capsys, tmp_path):
-    reference = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "circuitscape"
+def test_circuit_job_writes_circuitscape_outputs(monkeypatch, capsys, tmp_path, circuitscape_reference):
+    reference = circuitscape_reference
     monkeypatch.chdir(reference)
     code, _, _ = run_cli(monkeypatch, capsys, "circuit", "input/raster/pairwise/2/sgVerify2.ini", "--output-dir", tmp_path)
     assert code == 0
