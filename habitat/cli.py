@@ -235,7 +235,7 @@ def validate(pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")
         from habitat.stages.runner import check_grid_size, resolve_grid, selected_stages
 
         input_errors, warnings = input_problems(loaded)
-        problems += [f"{pipeline}: {line}" for line in input_errors]
+        problems += [f"{pipeline}: {error}" for error in input_errors]
         try:
             check_grid_size(resolve_grid(loaded), selected_stages(loaded), Path("."))
         except HabitatError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from habitat.errors import HabitatError
+from habitat.errors import ConfigError, HabitatError, InputFileError
 
 #: Geometry families by input key: what the stages do with the layer only makes sense for these.
 POLYGONS = ("Polygon", "MultiPolygon")
@@ -62,7 +62,7 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str]) -> None:
     kinds, n_features, fields = vector_geometry_types(path, getattr(item, "layer", None))
     allowed, why = _GEOMETRY.get(name, (None, ""))
     if allowed is not None and n_features and kinds - set(allowed):
-        raise HabitatError(f"{key}: {path.name} holds {', '.join(sorted(kinds - set(allowed)))} geometries; "
+        raise InputFileError(f"{key}: {path.name} holds {', '.join(sorted(kinds - set(allowed)))} geometries; "
                            f"{why}; convert the layer or point this key at the right file")
     if n_features == 0:
         if name == "tugai":
@@ -76,7 +76,7 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str]) -> None:
     for option in required:
         column = getattr(item, option)
         if column not in fields:
-            raise HabitatError(f"{key}.{option}: column {column!r} is not in {path.name} "
+            raise ConfigError(f"{key}.{option}: column {column!r} is not in {path.name} "
                                f"(columns: {', '.join(fields) or 'none'}); name the right one")
     if name == "populations" and n_features:
         _check_counts(key, path, item)
@@ -95,7 +95,7 @@ def _check_counts(key: str, path: Path, item: Any) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         site = gdf[item.id_column].iloc[row] if item.id_column in gdf.columns else row + 1
-        raise HabitatError(f"{key}.count_column: {path.name}, site {site}: count {str(raw.iloc[row])!r} is not a number "
+        raise InputFileError(f"{key}.count_column: {path.name}, site {site}: count {str(raw.iloc[row])!r} is not a number "
                            f">= 0; fix the value (leave it empty when unknown)")
 
 
@@ -107,11 +107,15 @@ def _check_raster(key: str, item: Any) -> None:
         check_band(item.path, ds, getattr(item, "band", 1))
 
 
-def input_problems(pipeline: Any) -> tuple[list[str], list[str]]:
-    """Every problem (``key: message``) and warning of a pipeline's input files, without running it."""
+def input_problems(pipeline: Any) -> tuple[list[HabitatError], list[str]]:
+    """Every problem of a pipeline's input files, without running it, and the warnings.
+
+    Each problem is the error (its type kept: InputFileError, ConfigError, ...) with a message
+    that starts with the input's key path.
+    """
     from habitat.io.tables import read_census
 
-    problems: list[str] = []
+    problems: list[HabitatError] = []
     warnings: list[str] = []
     inputs = pipeline.inputs
 
@@ -120,7 +124,7 @@ def input_problems(pipeline: Any) -> tuple[list[str], list[str]]:
             check(*args)
         except HabitatError as exc:
             message = " ".join(str(exc).split())
-            problems.append(message if message.startswith(key) else f"{key}: {message}")
+            problems.append(type(exc)(message if message.startswith(key) else f"{key}: {message}"))
 
     for name in type(inputs).model_fields:
         value = getattr(inputs, name)

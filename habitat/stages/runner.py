@@ -336,7 +336,7 @@ def run_pipeline(
     problems, warnings = input_problems(pipeline)
     if problems:
         more = f" (and {len(problems) - 1} more: run 'habitat validate {pipeline_path}')" if len(problems) > 1 else ""
-        raise ConfigError(problems[0] + more)
+        raise type(problems[0])(f"{problems[0]}{more}")
     for line in warnings:
         log.warning(f"warning: {line}")
     created = prepare_out_dir(out_dir)
