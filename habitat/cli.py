@@ -182,10 +182,14 @@ def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: s
 
 
 def _write_report(out: Path, language: str | None) -> None:
+    from contextlib import nullcontext
+
     from habitat.stages.report import write_report
+    from habitat.stages.runner import output_lock
 
     start = time.perf_counter()
-    with _spinner(f"writing the report of {out} ..."):
+    # the lock keeps a `habitat run` into the same folder from rewriting it meanwhile
+    with output_lock(out) if out.is_dir() else nullcontext(), _spinner(f"writing the report of {out} ..."):
         written = write_report(out, language=language)
     html = next((p for p in written if p.name == "report.html"), None)
     log.info(f"wrote {len(written)} report files in {time.perf_counter() - start:.2f} s; open {html}")
