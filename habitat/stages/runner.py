@@ -80,7 +80,12 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 
     path = out_dir / LOCK_FILE
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise OutputFolderBusyError(
+                f"--out {out_dir}: the folder was removed while this run started (by another habitat run "
+                f"that failed?); run again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -351,7 +356,10 @@ def run_pipeline(
                 shutil.rmtree(work, ignore_errors=True)
     except BaseException:
         if created:
-            shutil.rmtree(out_dir, ignore_errors=True)  # nothing of a failed first run is left behind
+            # nothing of a failed first run is left behind; rmdir, not rmtree: a folder another
+            # run has started to use meanwhile (it holds a lock file in it) is not empty
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
         raise
 
 
