@@ -142,10 +142,7 @@ def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None 
 # ---------------------------------------------------------------- raster inputs
 def _read_points(job, path, meta):
     if grids.is_geotiff(path) or ".asc" in path.name:
-        vals, _ = grids.read_grid(path)
-        if vals.shape != (meta.nrows, meta.ncols):
-            raise InputFileError(f"{path}: point grid is {vals.shape[0]} x {vals.shape[1]} but the habitat "
-                                 f"grid is {meta.nrows} x {meta.ncols}; align it")
+        vals = _read_on_grid(path, meta, "point grid")
         vals = np.where(vals == grids.CS_NODATA, 0, vals)
         jj, ii = np.nonzero(vals.T)  # column-major order, as Circuitscape
         ids = vals[ii, jj]
@@ -162,13 +159,17 @@ def _read_points(job, path, meta):
     return ii[order], jj[order], ids[order]
 
 
-def _read_layer(job, key, meta):
-    path = job.path(key)
+def _read_on_grid(path, meta, what):
+    """A grid that must have the habitat grid's shape (a mismatch names both shapes and the file)."""
     vals, _ = grids.read_grid(path)
     if vals.shape != (meta.nrows, meta.ncols):
-        raise InputFileError(f"{path}: grid is {vals.shape[0]} x {vals.shape[1]} but the habitat "
+        raise InputFileError(f"{path}: {what} is {vals.shape[0]} x {vals.shape[1]} but the habitat "
                              f"grid is {meta.nrows} x {meta.ncols}; align it")
     return vals
+
+
+def _read_layer(job, key, meta):
+    return _read_on_grid(job.path(key), meta, "grid")
 
 
 def _read_included(path):
@@ -475,12 +476,7 @@ def _raster_advanced(job, cell, polymap, meta, opts, out):
 
 def _read_source_ground(job, path, meta):
     if grids.is_geotiff(path) or ".asc" in path.name:
-        vals, _ = grids.read_grid(path)
-        if vals.shape != (meta.nrows, meta.ncols):
-            raise InputFileError(f"{path}: point grid is {vals.shape[0]} x {vals.shape[1]} but the habitat "
-                                 f"grid is {meta.nrows} x {meta.ncols}; align it")
-        if vals.shape != (meta.nrows, meta.ncols):
-            raise InputFileError(f"{path}: grid shape differs from the habitat grid; align it")
+        vals = _read_on_grid(path, meta, "grid")
         return vals
     ii, jj, _ = None, None, None
     tab = grids.read_table(path)
