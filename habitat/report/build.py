@@ -330,22 +330,60 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     files.update(style_files(data, m, options))
 
     payload, legends = map_data(data, options, m)
-    pipeline_name = data.manifest.get("pipeline", {}).get("name", "")
-    page = page_html.Page(title=m("report.title"), subtitle=m("report.subtitle", name=pipeline_name, version=version),
+    pipeline = data.manifest.get("pipeline", {})
+    description = options.description if options.description is not None else pipeline.get("description", "")
+    page = page_html.Page(title=m("report.title"), subtitle=m("report.subtitle", name=pipeline.get("name", ""),
+                                                                 version=version),
                           map_data=payload, legends=legends, figures=shown,
-                          description=data.manifest.get("pipeline", {}).get("description", ""))
-    page.sites_html = _sites_html(data, m)
+                          description=" ".join(filter(None, [m("synthetic.note") if options.synthetic_data else "",
+                                                             page_html.clean_references(description)])))
+    # the demo's tables each say they are synthetic, so no copied table loses the warning
+    note = f"<p class='synthetic'>{page_html.esc(m('synthetic.table'))}</p>" if options.synthetic_data else ""
+    page.sites_html = _sites_html(data, m, note=note)
     indicator_id = _first(INDICATOR_IDS, data.tables)
-    page.indicators_html = (page_html.table_html(data.tables[indicator_id], m, file_name=data.files.get(indicator_id, ""))
+    page.indicators_html = (note + page_html.table_html(data.tables[indicator_id], m,
+                                                        file_name=data.files.get(indicator_id, ""))
                             if indicator_id else f"<p class='empty'>{page_html.esc(m('indicators.none'))}</p>")
-    page.tables = [(m.layer(t), page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
+    page.tables = [(m.layer(t), note + page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
                    for t in EXTRA_TABLES if t in data.tables]
-    page.methods_html = page_html.methods_html(data.manifest, m)
+    page.methods_html = page_html.methods_html(data.manifest, m, synthetic_data=options.synthetic_data)
     files["report.html"] = page_html.render_page(page, m).encode("utf-8")
     return files
 
 
-def _sites_html(data: ReportData, m: Messages) -> str:
+#: Columns of the ranked-site table shown before the toggle, by role; the first present wins.
+SITE_NAME_COLUMNS = ("name", "site_name", "site_id", "candidate_id")
+
+
+def robustness_text(row: Mapping, n_sites: int, top_n: int, messages: Messages) -> str:
+    """How a site's rank holds up when the weights are drawn at random, in one sentence.
+
+    With more sites than ``top_n``: the share of draws that keep it in the top ``top_n`` and the
+    5-95 % rank range. With ``n_sites <= top_n`` every site is always in the top ``top_n``, so
+    only the rank range is given (and the number of sites, so the reader sees why).
+
+    Examples
+    --------
+    >>> m = Messages("en")
+    >>> robustness_text({"p_top_n": 0.8, "rank_p05": 2, "rank_p95": 4}, 9, 3, m)
+    'Top 3 in 80 % of weight draws; ranks 2-4 in 90 % of them.'
+    >>> robustness_text({"p_top_n": 1.0, "rank_p05": 1, "rank_p95": 2}, 2, 3, m)
+    'Ranks 1-2 in 90 % of weight draws (only 2 ranked sites).'
+    """
+    try:
+        low, high = int(row["rank_p05"]), int(row["rank_p95"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    spread = messages("sites.rank_one", rank=low) if low == high else messages("sites.rank_range", low=low, high=high)
+    p_top = row.get("p_top_n") if hasattr(row, "get") else None
+    if n_sites > top_n and p_top is not None and np.isfinite(float(p_top)):
+        return messages("sites.robust_top", top_n=top_n, percent=f"{100 * float(p_top):.0f}", spread=spread)
+    return messages("sites.robust_few", spread=spread[:1].upper() + spread[1:], n=n_sites)
+
+
+def _sites_html(data: ReportData, m: Messages, *, note: str = "") -> str:
+    """The ranked sites: rank, name, score, robustness and explanation first; every other
+    column of the ranking behind a toggle (``<details>``, no script)."""
     table_id = _first(SITE_TABLE_IDS, data.tables)
     vector_id = _first(SITE_VECTOR_IDS, data.vectors)
     if table_id is None and vector_id is None:
@@ -356,11 +394,31 @@ def _sites_html(data: ReportData, m: Messages) -> str:
         frame = pd.DataFrame(data.vectors[vector_id].drop(columns=data.vectors[vector_id].geometry.name))
     if "rank" in frame.columns:
         frame = frame.sort_values("rank", kind="stable")
-    parts = [page_html.table_html(frame, m, file_name=data.files.get(table_id or vector_id, ""))]
+    file_name = data.files.get(table_id or vector_id, "")
+    top_n = int(data.manifest.get("stages", {}).get("sites", {}).get("params", {}).get("top_n", 3))
+    name_col = _first(SITE_NAME_COLUMNS, frame.columns)
+    explanation = _first(EXPLANATION_FIELDS, frame.columns)
+    summary = pd.DataFrame(index=frame.index)
+    if "rank" in frame.columns:
+        summary[m("table.rank")] = frame["rank"]
+    if name_col:
+        summary[m("table.site")] = frame[name_col]
+    if "score" in frame.columns:
+        summary[m("table.score")] = frame["score"]
+    if {"rank_p05", "rank_p95"} <= set(frame.columns):
+        summary[m("table.robustness")] = [robustness_text(row, len(frame), top_n, m)
+                                          for row in frame.to_dict("records")]
+    if explanation:
+        summary[m("table.explanation")] = frame[explanation].fillna("")
+    parts = [note, page_html.table_html(summary, m, file_name=file_name, css_class="data sites")]
+    parts.append(page_html.details_html(m("sites.all_columns", n=len(frame.columns)),
+                                        page_html.table_html(frame, m, file_name=file_name)))
     sens_id = _first(SENSITIVITY_IDS, data.tables)
     if sens_id is not None:
-        parts.append(f"<h3>{page_html.esc(m('figure.sensitivity'))}</h3>")
-        parts.append(page_html.table_html(data.tables[sens_id], m, file_name=data.files.get(sens_id, "")))
+        parts.append(f"<h3>{page_html.esc(m('figure.sensitivity'))}</h3>{note}")
+        parts.append(page_html.details_html(m("sites.sensitivity_rows", n=len(data.tables[sens_id])),
+                                            page_html.table_html(data.tables[sens_id], m,
+                                                                 file_name=data.files.get(sens_id, ""))))
     return "".join(parts)
 
 

@@ -115,12 +115,11 @@ def north_angle_deg(grid: GridSpec, x: float, y: float) -> float:
 
 
 def _crs_label(grid: GridSpec) -> str:
-    crs = grid.pyproj_crs
+    from habitat.io.vectors import named_crs
+
+    crs = named_crs(grid.pyproj_crs)
     epsg = crs.to_epsg(min_confidence=90)
-    if epsg is not None:
-        return f"{crs.name} (EPSG:{epsg})"
-    method = crs.coordinate_operation.method_name if crs.coordinate_operation else crs.name
-    return f"{method}, {crs.datum.name if crs.datum else ''}".strip(", ")
+    return f"{crs.name} (EPSG:{epsg})" if epsg is not None else crs.name
 
 
 def _polygon_path(geom) -> MplPath:
@@ -228,11 +227,14 @@ def place_labels(ax, items: Sequence[LabelItem], obstacles: Sequence, *, fontsiz
         for ring, (dx, dy, ha, va) in [(r, p) for r in (1.0, 2.5) for p in positions]:
             # diagonal positions sit on the marker's circle, not its bounding square
             scale = max(gap, 2.0) * ring * (0.75 if dx and dy else 1.0)
+            # a label moved away from its anchor gets a leader line, so it is not read as another's
+            leader = dict(arrowstyle="-", linewidth=0.5, color="#333333", shrinkA=0, shrinkB=item.marker_radius_pt)
             text = ax.annotate(item.text, (item.x, item.y), xytext=(dx * scale, dy * scale),
                                textcoords="offset points", ha=ha, va=va, fontsize=fontsize, zorder=6,
                                parse_math=False, annotation_clip=False, gid=LABEL_GID,
+                               arrowprops=leader if ring > 1 else None,
                                path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")])
-            box = text.get_window_extent(renderer).padded(pad)
+            box = label_box(text, renderer).padded(pad)
             inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
             if inside and not any(box.overlaps(other) for other in taken):
                 taken.append(box)
@@ -240,6 +242,15 @@ def place_labels(ax, items: Sequence[LabelItem], obstacles: Sequence, *, fontsiz
                 break
             text.remove()
     return kept
+
+
+def label_box(text, renderer):
+    """Display box of a label's text (without its leader line)."""
+    from matplotlib.text import Annotation, Text
+
+    if isinstance(text, Annotation):
+        text.update_positions(renderer)  # places the text at its offset from the anchor
+    return Text.get_window_extent(text, renderer)
 
 
 def _marker_boxes(ax, items: Sequence[LabelItem]):
