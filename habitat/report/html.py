@@ -332,12 +332,19 @@ def parameter_rows(params: Mapping, messages: Messages, prefix: str = "") -> lis
     return rows
 
 
+#: The order the stages run in (habitat.stages.registry), for the methods text; others follow.
+STAGE_ORDER = ("ingest", "presence", "suitability", "patches", "resistance", "connectivity", "indicators", "circuit",
+               "sites", "report")
+
+
 def methods_html(manifest: Mapping, messages: Messages, *, synthetic_data: bool = False) -> str:
     """The methods in sentences a report author can paste, each stage's parameters as a table,
     and the content hashes in appendices; every text escaped.
     """
     m = messages
-    stages = manifest.get("stages", {})
+    recorded = manifest.get("stages", {})
+    order = {stage_id: i for i, stage_id in enumerate(STAGE_ORDER)}
+    stages = {k: recorded[k] for k in sorted(recorded, key=lambda k: (order.get(k, len(order)), k))}
     names = [m.stage(stage_id) for stage_id in stages]
     version = manifest.get("habitat_version", "")
     pipeline = manifest.get("pipeline", {}).get("name", "")
@@ -346,10 +353,12 @@ def methods_html(manifest: Mapping, messages: Messages, *, synthetic_data: bool 
     if grid:
         from habitat.grid import GridSpec
 
+        from habitat.io.vectors import named_crs
+
         spec = GridSpec.from_json(grid)
         unit = "°" if spec.is_geographic else m("methods.metres")
         area = float(np.sum(spec.cell_area_m2())) / 1e6 if not spec.is_geographic else float("nan")
-        sentences.append(m("methods.grid", crs=spec.pyproj_crs.name, width=spec.width, height=spec.height,
+        sentences.append(m("methods.grid", crs=named_crs(spec.pyproj_crs).name, width=spec.width, height=spec.height,
                            resolution=f"{spec.resolution:g}", unit=unit, area=f"{area:,.0f}".replace(",", " ")))
     stage_text = [m(f"methods.stage.{stage_id}") for stage_id in stages if m.has(f"methods.stage.{stage_id}")]
     files = manifest.get("input_files", {})
