@@ -262,7 +262,8 @@ def clean_references(text: str) -> str:
     """``text`` without references to the developers' design notes (files outside the project).
 
     A parenthesis that holds only such a reference goes, a leading "DOMAIN.md 3.1: " goes, a
-    clause ("; "-separated) that still cites one goes; what is left is tidied.
+    trailing "of DOMAIN.md 2.3" goes when at least four words of its clause are left, and a
+    clause ("; "-separated) that still cites one goes.
 
     Examples
     --------
@@ -279,10 +280,15 @@ def clean_references(text: str) -> str:
 
     text = re.sub(rf"\s*\((?:see\s+)?{_DOC_REF}\)", "", str(text))
     text = re.sub(rf"(?:(?<=^)|(?<=[;.]\s)){_DOC_REF}\s*:\s*", "", text)
-    text = re.sub(rf"\s+(?:of|in|from|see)\s+{_DOC_REF}(?=[.;,)]|$)", "", text)
-    clauses = [c.strip() for c in text.split(";")]
-    kept = [c for c in clauses if c and not re.search(_DOC_REF, c)]
-    return "; ".join(kept).strip()
+    kept = []
+    for clause in (c.strip() for c in text.split(";")):
+        if re.search(_DOC_REF, clause):
+            # "... sites of DOMAIN.md 2.3." keeps its sentence when enough of it is left
+            shorter = re.sub(rf"\s+(?:of|in|from|see)\s+{_DOC_REF}(?=[.;,)]|$)", "", clause)
+            clause = shorter if len(shorter.split()) >= 4 and not re.search(_DOC_REF, shorter) else ""
+        if clause:
+            kept.append(clause)
+    return "; ".join(kept)
 
 
 def _value_text(value: object, messages: Messages) -> str:
