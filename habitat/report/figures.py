@@ -309,12 +309,15 @@ def _north_arrow(ax, angle_deg: float, messages: Messages, map_size_in: tuple[fl
     tail = np.array([1 - 0.3 / width_in, 1 - 0.55 / height_in])
     rad = math.radians(angle_deg)
     tip = tail + 0.3 * np.array([math.sin(rad) / width_in, math.cos(rad) / height_in])
+    # a pale box keeps the arrow readable over outlines and dark rasters
+    backdrop = ax.add_patch(Rectangle((tail[0] - 0.16 / width_in, tail[1] - 0.06 / height_in), 0.32 / width_in,
+                                      0.62 / height_in, transform=ax.transAxes, facecolor="white", alpha=0.75,
+                                      edgecolor="none", zorder=7.5))
     arrow = ax.annotate("", xy=tuple(tip), xytext=tuple(tail), xycoords="axes fraction",
                         arrowprops=dict(arrowstyle="-|>", color="black", linewidth=1.2), zorder=8)
     letter = ax.text(tip[0], tip[1] + 0.03 / height_in, messages("figure.north"), transform=ax.transAxes,
-                     ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=8,
-                     bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1))
-    return [arrow, letter]
+                     ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=8)
+    return [backdrop, arrow, letter]
 
 
 # -- layout (inches): the map keeps the aspect of its extent and fills its frame -------------
