@@ -23,10 +23,6 @@ HabitatClass = Literal[
     "cropland", "built", "bare", "snow", "other",
 ]
 
-#: The land-cover classes that count as Bukhara deer habitat (DOMAIN.md 8): the default of the
-#: indicators' habitat mask and of the report's loss/gain map, so both count the same cells.
-HABITAT_MASK_CLASSES: tuple[str, ...] = ("tugai_forest", "tugai_shrub", "reed_wetland")
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
@@ -230,7 +226,7 @@ class IndicatorsParams(Strict):
         "landcover", description="habitat mask per epoch from land-cover classes or from tugai polygon cover"
     )
     habitat_classes: list[HabitatClass] = Field(
-        default_factory=lambda: list(HABITAT_MASK_CLASSES),
+        default_factory=lambda: ["tugai_forest", "tugai_shrub", "reed_wetland"],
         description="classes that are habitat (habitat_source landcover); DOMAIN.md 8 habitat classes",
     )
     tugai_cover_threshold: float = Field(
@@ -279,7 +275,8 @@ class ReportParams(Strict):
     per_unit_figures: bool = Field(True, description="also draw every figure zoomed to each reporting unit")
     credits: str = Field("", description="data credits printed on every figure (default: see the methods)")
     change_classes: list[HabitatClass] = Field(
-        default_factory=lambda: list(HABITAT_MASK_CLASSES),
+        # the indicators' habitat classes, so the map and the indicators count the same cells
+        default_factory=lambda: list(IndicatorsParams().habitat_classes),
         description="classes that count as habitat in the loss/gain map when the indicators stage has not run "
                     "(when it ran, the map and its note use the indicators' habitat_classes)",
     )

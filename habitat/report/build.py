@@ -19,16 +19,20 @@ import pandas as pd
 
 import habitat
 from habitat.grid import GridSpec
-from habitat.indicators.change import change_map
 from habitat.io.atomic import write_bytes_atomic
+from habitat.indicators.change import change_map
 from habitat.io.landcover import HABITAT_CLASSES
-from habitat.params import HABITAT_MASK_CLASSES, ReportParams
 from habitat.report import html as page_html
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages
 from habitat.report.overlay import data_uri, raster_overlay, to_geojson
 from habitat.report.qml import raster_qml, vector_qml
 from habitat.report.styles import RampStyle, change_style, raster_style, vector_symbol
+
+from habitat.params import IndicatorsParams, ReportParams  # noqa: E402 (kept apart from the class-list import)
+
+#: The classes the indicators count as habitat by default (one list: the loss/gain map counts the same).
+HABITAT_MASK_CLASSES: tuple[str, ...] = tuple(IndicatorsParams().habitat_classes)
 
 #: Ids the report looks for, by role; the first id present wins.
 CURRENT_IDS = ("cumulative_current", "current", "current_density")
