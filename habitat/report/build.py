@@ -19,20 +19,16 @@ import pandas as pd
 
 import habitat
 from habitat.grid import GridSpec
-from habitat.io.atomic import write_bytes_atomic
 from habitat.indicators.change import change_map
-from habitat.vocabulary import HABITAT_CLASSES
+from habitat.io.atomic import write_bytes_atomic
+from habitat.params import ReportParams
 from habitat.report import html as page_html
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages
 from habitat.report.overlay import data_uri, raster_overlay, to_geojson
 from habitat.report.qml import raster_qml, vector_qml
 from habitat.report.styles import RampStyle, change_style, raster_style, vector_symbol
-
-from habitat.params import IndicatorsParams, ReportParams  # noqa: E402 (kept apart from the class-list import)
-
-#: The classes the indicators count as habitat by default (one list: the loss/gain map counts the same).
-HABITAT_MASK_CLASSES: tuple[str, ...] = tuple(IndicatorsParams().habitat_classes)
+from habitat.vocabulary import DEER_HABITAT_CLASSES, HABITAT_CLASSES
 
 #: Ids the report looks for, by role; the first id present wins.
 CURRENT_IDS = ("cumulative_current", "current", "current_density")
@@ -65,7 +61,7 @@ class ReportOptions:
     formats: tuple[str, ...] = ("png", "pdf")
     per_unit_figures: bool = True
     credits: str = ""
-    change_classes: tuple[str, ...] = HABITAT_MASK_CLASSES
+    change_classes: tuple[str, ...] = DEER_HABITAT_CLASSES
     max_overlay_px: int = 1024
     #: the inputs are synthetic: every figure carries a stamp and every table a note
     synthetic_data: bool = False
@@ -222,7 +218,7 @@ def change_habitat_note(data: ReportData, options: ReportOptions, messages: Mess
     if "habitat_change" in data.rasters and params:
         if params.get("habitat_source", "landcover") != "landcover":
             return messages("figure.change_habitat_cover", threshold=f"{params.get('tugai_cover_threshold', 0.5):g}")
-        classes = params.get("habitat_classes", HABITAT_MASK_CLASSES)
+        classes = params.get("habitat_classes", DEER_HABITAT_CLASSES)
     return messages("figure.change_habitat", classes=", ".join(messages(f"class.{c}") for c in classes))
 
 

@@ -21,7 +21,6 @@ import xarray as xr
 
 from habitat.errors import InputFileError
 from habitat.grid import GridSpec
-from habitat.io.atomic import write_bytes_atomic
 from habitat.io.rasters import open_raster, read_band
 from habitat.io.tables import read_table
 from habitat.io.vectors import read_vector
