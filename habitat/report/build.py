@@ -169,7 +169,7 @@ def figure_specs(data: ReportData, options: ReportOptions, messages: Messages) -
             style = raster_style(strength_id, values)
             # only the strongest cells, so the corridors beneath stay visible
             shown = np.where(values >= style.low + 0.5 * (style.high - style.low), values, np.nan)
-            rasters.append(RasterLayer(shown, style, m.layer(strength_id),
+            rasters.append(RasterLayer(shown, style, m("figure.upper_half", layer=m.layer(strength_id)),
                                        units=unit_label(data.units.get(strength_id, ""), m)))
         specs.append(("connectivity", MapFigure(m("figure.connectivity"), rasters,
                                                 vectors("reporting_units", "least_cost_paths", "populations"))))
