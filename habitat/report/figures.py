@@ -310,8 +310,8 @@ def _north_arrow(ax, angle_deg: float, messages: Messages, map_size_in: tuple[fl
     rad = math.radians(angle_deg)
     tip = tail + 0.3 * np.array([math.sin(rad) / width_in, math.cos(rad) / height_in])
     # a pale box keeps the arrow readable over outlines and dark rasters
-    backdrop = ax.add_patch(Rectangle((tail[0] - 0.16 / width_in, tail[1] - 0.06 / height_in), 0.32 / width_in,
-                                      0.62 / height_in, transform=ax.transAxes, facecolor="white", alpha=0.75,
+    backdrop = ax.add_patch(Rectangle((tail[0] - 0.16 / width_in, tail[1] - 0.05 / height_in), 0.32 / width_in,
+                                      0.55 / height_in, transform=ax.transAxes, facecolor="white", alpha=0.75,
                                       edgecolor="none", zorder=7.5))
     arrow = ax.annotate("", xy=tuple(tip), xytext=tuple(tail), xycoords="axes fraction",
                         arrowprops=dict(arrowstyle="-|>", color="black", linewidth=1.2), zorder=8)
