@@ -276,7 +276,9 @@ def map_data(data: ReportData, options: ReportOptions, messages: Messages) -> tu
         overlay = raster_overlay(values, data.grid, style, hidden_classes=hidden, max_size_px=options.max_overlay_px)
         label = m.layer("change" if layer_id == "habitat_change" else layer_id)
         rasters.append({"id": layer_id, "label": label, "opacity": 0.85, "visible": layer_id in MAP_VISIBLE, **overlay})
-        legends.append(page_html.legend_html(label, style, m, hidden_classes=hidden))
+        legends.append(page_html.legend_html(label, style, m, hidden_classes=hidden,
+                                             units=unit_label(data.units.get(layer_id, ""), m)
+                                             or (m("units.none") if isinstance(style, RampStyle) else "")))
     vectors = []
     for layer_id in MAP_VECTORS:
         frame = data.vectors.get(layer_id)

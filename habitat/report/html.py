@@ -71,12 +71,15 @@ def details_html(summary: str, body_html: str) -> str:
 
 
 def legend_html(title: str, style: RampStyle | ClassStyle, messages: Messages, *,
-                hidden_classes: tuple[int, ...] = ()) -> str:
+                hidden_classes: tuple[int, ...] = (), units: str = "") -> str:
+    """A map legend: a ramp with its end values and ``units``, or the list of classes."""
     if isinstance(style, RampStyle):
         gradient = ", ".join(style.colours)
+        unit_line = f"<div class='ramp-units'>{esc(units)}</div>" if units else ""
         return (f"<div class='legend'><div class='legend-title'>{esc(title)}</div>"
                 f"<div class='ramp' style='background: linear-gradient(to right, {gradient})'></div>"
-                f"<div class='ramp-labels'><span>{style.low:.4g}</span><span>{style.high:.4g}</span></div></div>")
+                f"<div class='ramp-labels'><span>{style.low:.4g}</span><span>{style.high:.4g}</span></div>"
+                f"{unit_line}</div>")
     items = "".join(f"<li><span class='swatch' style='background:{colour}'></span>{esc(messages(key))}</li>"
                     for code, colour, key in style.classes if code not in hidden_classes)
     return f"<div class='legend'><div class='legend-title'>{esc(title)}</div><ul>{items}</ul></div>"
@@ -116,6 +119,7 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; font-size: 18px; }
 .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 6px; border: 1px solid #777; }
 .ramp { width: 180px; height: 12px; border: 1px solid #777; }
 .ramp-labels { display: flex; justify-content: space-between; width: 182px; }
+.ramp-units { font-size: 11px; color: #444; max-width: 182px; }
 figure { margin: 12px 0 24px 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 12px; color: #444; }

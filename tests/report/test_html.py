@@ -79,3 +79,12 @@ def test_clean_references_keeps_sources_inside_the_project():
     assert clean_references("[A] as the defaults (config/suitability/defaults.yaml)") \
         == "[A] as the defaults (config/suitability/defaults.yaml)"
     assert clean_references("DOMAIN.md 8") == ""
+
+
+def test_map_legends_of_ramps_carry_units():
+    from habitat.report.html import legend_html
+    from habitat.report.styles import RampStyle, change_style
+
+    ramp = legend_html("Current", RampStyle(("#000000", "#ffffff"), 0.0, 2.5), Messages("en"), units="A <per> cell")
+    assert "<div class='ramp-units'>A &lt;per&gt; cell</div>" in ramp and "<span>2.5</span>" in ramp
+    assert "ramp-units" not in legend_html("Change", change_style(), Messages("en"))
