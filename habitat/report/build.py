@@ -435,12 +435,10 @@ _SIDECAR_SUFFIXES = (".tif", ".gpkg")
 def code_sha256() -> str:
     """Hash of the report code, catalogues and embedded assets, and of the matplotlib version
     (figure bytes depend on both)."""
-    import importlib.resources
-
     import matplotlib
 
     digest = hashlib.sha256(matplotlib.__version__.encode())
-    root = Path(str(importlib.resources.files("habitat.report")))
+    root = Path(__file__).resolve().parent
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".js", ".css")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
