@@ -50,106 +50,171 @@ def moves(neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return offsets, lengths, side
 
 
-@njit(cache=True, nogil=True)
-def _dijkstra_numba(r, sources, step, length, side1, side2, has_side, limit, delta, nslots, nxt, prv):
-    """Label-correcting bucket Dijkstra (Delta-stepping, one thread) on a padded flat grid.
+# Entries per block of the bucket queue: 4 KiB of int32 cell indices, appended and read in order.
+_BLOCK = 1024
 
-    ``r`` is +inf on impassable and padding cells. A queued cell sits in bucket
-    ``floor(cost/delta)``; buckets live in a ring of ``nslots`` (a power of two larger than the
-    heaviest step over ``delta``), each an intrusive doubly linked list through ``nxt``/``prv``
-    (``prv = -1``: not queued; ``prv <= -2``: head of slot ``-prv - 2``), so a cheaper path moves
-    a cell between buckets in O(1) and nothing is ever allocated in the loop. When ``delta`` is
-    at most the lightest step, every cell taken from the current bucket is final (Dial's
-    algorithm); a larger ``delta`` only makes a cell be scanned again, never a wrong answer. The
-    result is the fixed point ``cost[v] = min_u cost[u] + w(u, v)``, as a heap Dijkstra gives.
-    Returns (cost in cell units, move index of the last step or -1).
+
+# Queue state between calls of the kernel (it returns to let the caller grow the pool).
+_CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
+
+
+@njit(cache=True, nogil=True)
+def _spread_numba(node, step, length, side1, side2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
+    """Bucket-queue Dijkstra (Dial / Delta-stepping, one thread) on a padded, interleaved grid.
+
+    ``node[2 i]`` holds half the resistance of padded cell ``i`` (+inf when impassable or
+    padding) and ``node[2 i + 1]`` its cost so far (+inf at start), so one cache line serves both
+    reads of a neighbour. Half resistances make a step cost ``(h_a + h_b) * L``, bit-identical to
+    ``0.5 * (R_a + R_b) * L`` (halving is exact in binary floating point). A cell is stored
+    negated once scanned; a cheaper path stores it positive again (that only happens when
+    ``delta`` exceeds the lightest step).
+
+    The queue is lazy: an improved cell is pushed onto bucket ``floor(cost / delta)`` of a ring
+    of ``tail.size`` buckets, each a stack of blocks of _BLOCK entries in ``pool`` linked by
+    ``blk_prev``; entries whose cell was scanned since are skipped when taken. Pushes and pops
+    are sequential (no random memory access besides the grid), and last-in first-out takes
+    cells whose neighbourhood is still in cache. When ``delta`` is at most the lightest step
+    every cell taken from the current bucket is final (Dial's algorithm); a larger ``delta``
+    only scans some cells again, never gives a wrong answer: the result is the fixed point
+    ``cost[v] = min_u cost[u] + w(u, v)``.
+
+    ``back`` receives the move index of the last step when it has one element per cell (size 0:
+    not wanted). Returns 0 when done, 1 when the pool may run out of blocks: the caller grows
+    ``pool`` and ``blk_prev`` and calls again (``state`` keeps the position). Costs are left
+    negated or +inf in ``node``; see :func:`_extract_numba`.
     """
-    n = r.size
-    dist = np.full(n, np.inf)
-    back = np.full(n, -1, dtype=np.int8)
+    want_back = back.size > 0
     nmoves = step.size
-    nplain = 0  # orthogonal and diagonal moves come first, knight's moves after
-    while nplain < nmoves and not has_side[nplain]:
-        nplain += 1
+    nslots = tail.size
     mask = nslots - 1
-    head = np.full(nslots, -1, dtype=nxt.dtype)
-    prv[:] = -1
-    queued = 0
-    for s in sources:
-        if dist[s] == 0.0:
-            continue
-        dist[s] = 0.0
-        h = head[0]
-        nxt[s] = h
-        prv[s] = -2
-        if h != -1:
-            prv[h] = s
-        head[0] = s
-        queued += 1
+    bs = _BLOCK
+    capacity = blk_prev.size
+    cur = state[_CUR]
+    last = state[_LAST]
+    free = state[_FREE]
+    nfree = state[_NFREE]
+    nused = state[_NUSED]
     inv_delta = 1.0 / delta
-    cur = 0
-    while queued > 0:
+    status = 0
+    while cur <= last:
         if cur * delta > limit:
             break
         slot = cur & mask
-        while head[slot] != -1:
-            u = head[slot]
-            h = nxt[u]
-            head[slot] = h
-            if h != -1:
-                prv[h] = -(slot + 2)
-            prv[u] = -1
-            queued -= 1
-            d = dist[u]
-            if d > limit:
+        while True:
+            t = tail[slot]
+            if t == -1:
+                break
+            f = fill[slot]
+            if f == 0:
+                p = blk_prev[t]
+                blk_prev[t] = free
+                free = t
+                nfree += 1
+                tail[slot] = p
+                fill[slot] = bs if p != -1 else 0
                 continue
-            ru = r[u]
+            # A scan pushes at most nmoves entries, each needing at most one new block.
+            if nfree + capacity - nused < nmoves:
+                status = 1
+                break
+            f -= 1
+            fill[slot] = f
+            u = pool[t * bs + f]
+            d = node[2 * u + 1]
+            if d < 0.0 or d > limit:
+                continue  # scanned since it was queued, or beyond the limit
+            node[2 * u + 1] = -d
+            hu = node[2 * u]
             for k in range(nmoves):
                 v = u + step[k]
-                rv = r[v]
-                if rv == np.inf:
-                    continue
                 if k < nplain:
-                    c = 0.5 * (ru + rv) * length[k]
+                    nd = d + (hu + node[2 * v]) * length[k]
                 else:
-                    # knight's move: mean of the two end cells and the two cells passed beside
-                    c = 0.25 * (ru + rv + r[u + side1[k]] + r[u + side2[k]]) * length[k]
-                    if c == np.inf:
-                        continue
-                nd = d + c
-                if nd < dist[v]:
-                    dist[v] = nd
-                    back[v] = k
-                    b = np.int64(nd * inv_delta)
-                    if b < cur:
-                        b = cur
-                    bs = b & mask
-                    p = prv[v]
-                    if p != -1:
-                        if p == -(bs + 2):
-                            continue  # already at the head of the right bucket
-                        # unlink v from the bucket it waits in
-                        h = nxt[v]
-                        if p >= 0:
-                            nxt[p] = h
+                    # knight's move: mean of the two end cells and the two passed beside
+                    nd = d + 0.5 * (hu + node[2 * v] + node[2 * (u + side1[k])] + node[2 * (u + side2[k])]) * length[k]
+                # +inf (impassable) never compares less; negated (scanned) costs compare by
+                # magnitude so that label-correcting rescans stay possible.
+                if nd < abs(node[2 * v + 1]):
+                    node[2 * v + 1] = nd
+                    if want_back:
+                        back[v] = k
+                    bk = np.int64(nd * inv_delta)
+                    if bk < cur:
+                        bk = cur
+                    if bk > last:
+                        last = bk
+                    sl = bk & mask
+                    tb = tail[sl]
+                    if tb == -1 or fill[sl] == bs:
+                        if free != -1:
+                            b = free
+                            free = blk_prev[b]
+                            nfree -= 1
                         else:
-                            head[-p - 2] = h
-                        if h != -1:
-                            prv[h] = p
-                    else:
-                        queued += 1
-                    h = head[bs]
-                    nxt[v] = h
-                    prv[v] = -(bs + 2)
-                    if h != -1:
-                        prv[h] = v
-                    head[bs] = v
+                            b = nused
+                            nused += 1
+                        blk_prev[b] = tb
+                        tail[sl] = b
+                        fill[sl] = 0
+                        tb = b
+                    pool[tb * bs + fill[sl]] = v
+                    fill[sl] += 1
+        if status:
+            break
         cur += 1
-    return dist, back
+    state[_CUR] = cur
+    state[_LAST] = last
+    state[_FREE] = free
+    state[_NFREE] = nfree
+    state[_NUSED] = nused
+    return status
 
 
-def _dijkstra_scipy(r, sources, step, length, side1, side2, has_side, limit, delta, nslots, nxt, prv):
-    """Same contract as the numba kernel, on an explicit sparse graph (more memory, slower)."""
+@njit(cache=True, nogil=True)
+def _prepare_numba(grid, pad):
+    """Interleaved padded node array for :func:`_spread_numba` and the finite range of ``grid``."""
+    ny, nx = grid.shape
+    ncols = nx + 2 * pad
+    node = np.empty(2 * (ny + 2 * pad) * ncols)
+    node[:] = np.inf
+    lo = np.inf
+    hi = -np.inf
+    for i in range(ny):
+        base = 2 * ((i + pad) * ncols + pad)
+        for j in range(nx):
+            x = grid[i, j]
+            # "not >= 0" also catches NaN
+            if x >= 0 and x != np.inf:
+                node[base + 2 * j] = 0.5 * x
+                if x < lo:
+                    lo = x
+                if x > hi:
+                    hi = x
+    return node, lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _extract_numba(node, shape, pad, scale, max_out, back, out_back):
+    """Costs (cell units x ``scale``, +inf beyond ``max_out``) and backlinks of the inner grid."""
+    ny, nx = shape
+    ncols = nx + 2 * pad
+    out = np.empty((ny, nx))
+    for i in range(ny):
+        base = (i + pad) * ncols + pad
+        for j in range(nx):
+            c = abs(node[2 * (base + j) + 1]) * scale
+            if c > max_out:
+                c = np.inf
+            out[i, j] = c
+            if out_back.size > 0:
+                out_back[i, j] = back[base + j] if c != np.inf else -1
+    return out
+
+
+def _dijkstra_scipy(r, sources, step, length, side1, side2, has_side, limit):
+    """Same costs as the numba kernel on a padded flat grid ``r`` (full resistances, +inf
+    impassable), on an explicit sparse graph (more memory, slower). Returns (cost in cell units,
+    move index of the last step or -1)."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import dijkstra
 
@@ -189,26 +254,8 @@ def _dijkstra_scipy(r, sources, step, length, side1, side2, has_side, limit, del
     return dist, back
 
 
-@njit(cache=True, nogil=True)
-def _pad_numba(grid, pad):
-    ny, nx = grid.shape
-    out = np.empty((ny + 2 * pad, nx + 2 * pad))
-    out[:pad, :] = np.inf
-    out[ny + pad :, :] = np.inf
-    out[:, :pad] = np.inf
-    out[:, nx + pad :] = np.inf
-    for i in range(ny):
-        for j in range(nx):
-            x = grid[i, j]
-            # "not >= 0" also catches NaN
-            out[i + pad, j + pad] = x if x >= 0 else np.inf
-    return out
-
-
 def pad_impassable(grid: np.ndarray) -> np.ndarray:
     """Copy of ``grid`` padded by PAD cells of +inf, with NaN and negative values set to +inf."""
-    if HAVE_NUMBA:
-        return _pad_numba(np.ascontiguousarray(grid, dtype=np.float64), PAD)
     padded = np.full((grid.shape[0] + 2 * PAD, grid.shape[1] + 2 * PAD), np.inf)
     inner = padded[PAD:-PAD, PAD:-PAD]
     inner[...] = grid
@@ -217,36 +264,14 @@ def pad_impassable(grid: np.ndarray) -> np.ndarray:
     return padded
 
 
-# Ring size cap: 2**22 slots is 32 MiB of list heads; beyond it delta grows instead.
+# Ring size cap: 2**22 buckets (48 MiB of ring arrays); beyond it delta grows instead.
 _MAX_SLOTS = 2**22
 
 
-@njit(cache=True, nogil=True)
-def _finite_range_numba(flat):
-    lo = np.inf
-    hi = -np.inf
-    for x in flat:
-        if x != np.inf:
-            if x < lo:
-                lo = x
-            if x > hi:
-                hi = x
-    return lo, hi
-
-
-def _finite_range(flat, use_numba):
-    if use_numba:
-        return _finite_range_numba(flat)
-    finite = flat[np.isfinite(flat)]
-    if finite.size == 0:
-        return np.inf, -np.inf
-    return float(finite.min()), float(finite.max())
-
-
-def _bucket_width(flat, max_length, use_numba):
-    """Bucket width and ring size: delta = the lightest possible step (exact, Dial) unless that
-    would need more than _MAX_SLOTS buckets to cover the heaviest step."""
-    r_min, r_max = _finite_range(flat, use_numba)
+def _bucket_width(r_min, r_max, max_length):
+    """Bucket width and ring size from the finite resistance range: delta = the lightest possible
+    step (exact, Dial) unless that would need more than _MAX_SLOTS buckets to cover the heaviest
+    step."""
     if r_min == np.inf:
         return 1.0, 2
     w_max = r_max * max_length * (1.0 + 1e-9)
@@ -260,36 +285,76 @@ def _bucket_width(flat, max_length, use_numba):
     return delta, nslots
 
 
-def dijkstra_grid(r_padded, sources_flat, neighbours, limit, *, use_numba=None):
-    """Run the kernel on a padded grid; returns padded (cost in cell units, backlink)."""
+def _spread(node, sources, step, lengths, side1, side2, nplain, limit, delta, nslots, back):
+    """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks."""
+    sources = np.unique(sources)
+    sources = sources[node[2 * sources + 1] != 0.0]
+    node[2 * sources + 1] = 0.0
+    # int32 queue entries halve the queue's memory traffic when the grid allows it.
+    index_dtype = np.int32 if node.size // 2 < 2**31 else np.int64
+    nblocks = max(64, 2 * (-(-sources.size // _BLOCK)) + 2 * step.size)
+    pool = np.empty(nblocks * _BLOCK, dtype=index_dtype)
+    blk_prev = np.empty(nblocks, dtype=np.int32)
+    tail = np.full(nslots, -1, dtype=np.int32)
+    fill = np.zeros(nslots, dtype=np.int32)
+    nseed = -(-sources.size // _BLOCK)
+    pool[: sources.size] = sources
+    blk_prev[:nseed] = np.arange(-1, nseed - 1, dtype=np.int32)
+    if nseed:
+        tail[0] = nseed - 1
+        fill[0] = sources.size - (nseed - 1) * _BLOCK
+    state = np.zeros(5, dtype=np.int64)
+    state[_FREE] = -1
+    state[_NUSED] = nseed
+    while _spread_numba(node, step, lengths, side1, side2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
+        grown = np.empty(2 * pool.size, dtype=pool.dtype)
+        grown[: pool.size] = pool
+        pool = grown
+        grown_prev = np.empty(2 * blk_prev.size, dtype=blk_prev.dtype)
+        grown_prev[: blk_prev.size] = blk_prev
+        blk_prev = grown_prev
+
+
+def flat_index(rows, cols, shape):
+    """Flat indices of (row, col) cells in the padded grid the kernels work on."""
+    return (np.asarray(rows, dtype=np.int64) + PAD) * (shape[1] + 2 * PAD) + np.asarray(cols, dtype=np.int64) + PAD
+
+
+def dijkstra_grid(grid, rows, cols, neighbours, limit, *, scale=1.0, max_out=np.inf, want_backlink=True, use_numba=None):
+    """Cost distance on an unpadded float64 grid (NaN, negative, inf: impassable).
+
+    ``rows, cols`` are passable source cells; ``limit`` stops the spread (cell units). Returns
+    (cost in cell units x ``scale`` with +inf beyond ``max_out``, int8 backlink with -1 where
+    the cost is inf, or None when not wanted).
+    """
     offsets, lengths, side = moves(neighbours)
-    ncols = r_padded.shape[1]
+    ny, nx = grid.shape
+    ncols = nx + 2 * PAD
     step = offsets[:, 0] * ncols + offsets[:, 1]
     side1 = side[:, 0, 0] * ncols + side[:, 0, 1]
     side2 = side[:, 1, 0] * ncols + side[:, 1, 1]
     has_side = (np.abs(offsets) == 2).any(axis=1)
-    flat = np.ascontiguousarray(r_padded, dtype=np.float64).ravel()
+    sources = flat_index(rows, cols, grid.shape)
     if use_numba is None:
         use_numba = HAVE_NUMBA
-    delta, nslots = _bucket_width(flat, lengths.max(), use_numba)
-    kernel = _dijkstra_numba if use_numba else _dijkstra_scipy
-    # int32 links halve the memory traffic of the queue when the grid allows it.
-    index_dtype = np.int32 if flat.size < 2**31 - 2 * _MAX_SLOTS - 4 else np.int64
-    if use_numba:
-        links = (np.empty(flat.size, dtype=index_dtype), np.empty(flat.size, dtype=index_dtype))
-    else:
-        links = (None, None)
-    dist, back = kernel(
-        flat,
-        np.asarray(sources_flat, dtype=np.int64),
-        step,
-        lengths,
-        side1,
-        side2,
-        has_side,
-        float(limit),
-        delta,
-        nslots,
-        *links,
-    )
-    return dist.reshape(r_padded.shape), back.reshape(r_padded.shape)
+    grid = np.ascontiguousarray(grid, dtype=np.float64)
+    if not use_numba:
+        flat = pad_impassable(grid).ravel()
+        dist, back = _dijkstra_scipy(flat, sources, step, lengths, side1, side2, has_side, float(limit))
+        inner = (slice(PAD, -PAD), slice(PAD, -PAD))
+        cost = np.multiply(dist.reshape(ny + 2 * PAD, ncols)[inner], scale)
+        cost[cost > max_out] = np.inf
+        if not want_backlink:
+            return cost, None
+        backlink = back.reshape(ny + 2 * PAD, ncols)[inner].copy()
+        backlink[~np.isfinite(cost)] = -1
+        return cost, backlink
+    node, r_min, r_max = _prepare_numba(grid, PAD)
+    delta, nslots = _bucket_width(r_min, r_max, lengths.max())
+    npad = node.size // 2
+    back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
+    nplain = int(np.count_nonzero(~has_side))
+    _spread(node, sources, step, lengths, side1, side2, nplain, float(limit), delta, nslots, back)
+    out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
+    cost = _extract_numba(node, (ny, nx), PAD, float(scale), float(max_out), back, out_back)
+    return cost, (out_back if want_backlink else None)

@@ -217,28 +217,26 @@ def _solve(resistance, sources, cell_size, neighbours, max_cost, *, want_backlin
             f"max_cost={max_cost!r} must be >= 0 (resistance x map units); pass None for no limit"
         )
     rows, cols = _source_cells(sources, grid.shape)
-    pad = _dijkstra.PAD
-    padded = _dijkstra.pad_impassable(grid)
-    passable = np.isfinite(padded[rows + pad, cols + pad])
+    values = grid[rows, cols]
+    # "not >= 0" also catches NaN; +inf is impassable too.
+    passable = (values >= 0) & (values != np.inf)
     if not passable.any():
         raise InvalidParameterError(
             "sources: every source cell has impassable resistance (NaN, inf or negative); "
             "move the sources onto passable cells"
         )
-    flat_sources = (rows[passable] + pad) * padded.shape[1] + cols[passable] + pad
     # The kernel works in cell units and scales once at the end, as MCP x cell size does.
     limit = np.inf if max_cost is None else max_cost / cell_size * (1.0 + 1e-12)
-    dist, back = _dijkstra.dijkstra_grid(padded, flat_sources, neighbours, limit)
-    del padded
-    cost = np.multiply(dist[pad:-pad, pad:-pad], cell_size)
-    del dist
-    if max_cost is not None:
-        cost[cost > max_cost] = np.inf
-    if not want_backlink:
-        return cost, None
-    backlink = back[pad:-pad, pad:-pad].copy()
-    backlink[~np.isfinite(cost)] = -1
-    return cost, backlink
+    return _dijkstra.dijkstra_grid(
+        grid,
+        rows[passable],
+        cols[passable],
+        neighbours,
+        limit,
+        scale=cell_size,
+        max_out=np.inf if max_cost is None else max_cost,
+        want_backlink=want_backlink,
+    )
 
 
 def _check_neighbours(neighbours: int) -> None:
