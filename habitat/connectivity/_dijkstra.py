@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 try:  # numba is optional: without it the scipy fallback gives the same answer, slower.
-    from numba import njit
+    from numba import njit, prange
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is missing
@@ -18,6 +18,8 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
             return func
 
         return wrap
+
+    prange = range
 
 
 # Padding keeps every neighbour index of a valid cell inside the array, so the kernel needs no
@@ -171,43 +173,90 @@ def _spread_numba(node, step, length, side1, side2, nplain, limit, delta, pool, 
 
 
 @njit(cache=True, nogil=True)
-def _prepare_numba(grid, pad):
-    """Interleaved padded node array for :func:`_spread_numba` and the finite range of ``grid``."""
+def _prepare_row(grid, pad, node, i, row_lo, row_hi):
     ny, nx = grid.shape
     ncols = nx + 2 * pad
-    node = np.empty(2 * (ny + 2 * pad) * ncols)
-    node[:] = np.inf
     lo = np.inf
     hi = -np.inf
-    for i in range(ny):
-        base = 2 * ((i + pad) * ncols + pad)
+    base = 2 * i * ncols
+    if i < pad or i >= ny + pad:
+        for j in range(2 * ncols):
+            node[base + j] = np.inf
+    else:
+        for j in range(2 * pad):
+            node[base + j] = np.inf
+            node[base + 2 * (nx + pad) + j] = np.inf
         for j in range(nx):
-            x = grid[i, j]
+            x = grid[i - pad, j]
             # "not >= 0" also catches NaN
-            if x >= 0 and x != np.inf:
-                node[base + 2 * j] = 0.5 * x
-                if x < lo:
-                    lo = x
-                if x > hi:
-                    hi = x
-    return node, lo, hi
+            h = 0.5 * x if x >= 0 else np.inf
+            node[base + 2 * (j + pad)] = h
+            node[base + 2 * (j + pad) + 1] = np.inf
+            if h < lo:
+                lo = h
+            if h > hi and h != np.inf:
+                hi = h
+    row_lo[i] = lo
+    row_hi[i] = hi
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _prepare_numba(grid, pad):
+    """Interleaved padded node array for :func:`_spread_numba` and the finite range of ``grid``.
+
+    Each element is written once, rows in parallel: the first touch of a large new array costs
+    as much as the arithmetic.
+    """
+    nrows = grid.shape[0] + 2 * pad
+    node = np.empty(2 * nrows * (grid.shape[1] + 2 * pad))
+    row_lo = np.empty(nrows)
+    row_hi = np.empty(nrows)
+    for i in prange(nrows):
+        _prepare_row(grid, pad, node, i, row_lo, row_hi)
+    # halves back to resistances: exact
+    return node, 2.0 * row_lo.min(), 2.0 * row_hi.max()
 
 
 @njit(cache=True, nogil=True)
+def _prepare_serial(grid, pad):
+    """:func:`_prepare_numba` on the calling thread (for runs side by side in threads)."""
+    nrows = grid.shape[0] + 2 * pad
+    node = np.empty(2 * nrows * (grid.shape[1] + 2 * pad))
+    row_lo = np.empty(nrows)
+    row_hi = np.empty(nrows)
+    for i in range(nrows):
+        _prepare_row(grid, pad, node, i, row_lo, row_hi)
+    return node, 2.0 * row_lo.min(), 2.0 * row_hi.max()
+
+
+@njit(cache=True, nogil=True)
+def _extract_row(node, pad, scale, max_out, back, out, out_back, i):
+    ny, nx = out.shape
+    base = (i + pad) * (nx + 2 * pad) + pad
+    for j in range(nx):
+        c = abs(node[2 * (base + j) + 1]) * scale
+        if c > max_out:
+            c = np.inf
+        out[i, j] = c
+        if out_back.size > 0:
+            out_back[i, j] = back[base + j] if c != np.inf else -1
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def _extract_numba(node, shape, pad, scale, max_out, back, out_back):
     """Costs (cell units x ``scale``, +inf beyond ``max_out``) and backlinks of the inner grid."""
-    ny, nx = shape
-    ncols = nx + 2 * pad
-    out = np.empty((ny, nx))
-    for i in range(ny):
-        base = (i + pad) * ncols + pad
-        for j in range(nx):
-            c = abs(node[2 * (base + j) + 1]) * scale
-            if c > max_out:
-                c = np.inf
-            out[i, j] = c
-            if out_back.size > 0:
-                out_back[i, j] = back[base + j] if c != np.inf else -1
+    out = np.empty(shape)
+    for i in prange(shape[0]):
+        _extract_row(node, pad, scale, max_out, back, out, out_back, i)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _extract_serial(node, shape, pad, scale, max_out, back, out_back):
+    """:func:`_extract_numba` on the calling thread."""
+    out = np.empty(shape)
+    for i in range(shape[0]):
+        _extract_row(node, pad, scale, max_out, back, out, out_back, i)
     return out
 
 
@@ -320,12 +369,15 @@ def flat_index(rows, cols, shape):
     return (np.asarray(rows, dtype=np.int64) + PAD) * (shape[1] + 2 * PAD) + np.asarray(cols, dtype=np.int64) + PAD
 
 
-def dijkstra_grid(grid, rows, cols, neighbours, limit, *, scale=1.0, max_out=np.inf, want_backlink=True, use_numba=None):
+def dijkstra_grid(
+    grid, rows, cols, neighbours, limit, *, scale=1.0, max_out=np.inf, want_backlink=True, use_numba=None, parallel=True
+):
     """Cost distance on an unpadded float64 grid (NaN, negative, inf: impassable).
 
     ``rows, cols`` are passable source cells; ``limit`` stops the spread (cell units). Returns
     (cost in cell units x ``scale`` with +inf beyond ``max_out``, int8 backlink with -1 where
-    the cost is inf, or None when not wanted).
+    the cost is inf, or None when not wanted). ``parallel=False`` keeps the numba path on the
+    calling thread (for runs side by side in threads).
     """
     offsets, lengths, side = moves(neighbours)
     ny, nx = grid.shape
@@ -349,12 +401,13 @@ def dijkstra_grid(grid, rows, cols, neighbours, limit, *, scale=1.0, max_out=np.
         backlink = back.reshape(ny + 2 * PAD, ncols)[inner].copy()
         backlink[~np.isfinite(cost)] = -1
         return cost, backlink
-    node, r_min, r_max = _prepare_numba(grid, PAD)
+    prepare, extract = (_prepare_numba, _extract_numba) if parallel else (_prepare_serial, _extract_serial)
+    node, r_min, r_max = prepare(grid, PAD)
     delta, nslots = _bucket_width(r_min, r_max, lengths.max())
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
     nplain = int(np.count_nonzero(~has_side))
     _spread(node, sources, step, lengths, side1, side2, nplain, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
-    cost = _extract_numba(node, (ny, nx), PAD, float(scale), float(max_out), back, out_back)
+    cost = extract(node, (ny, nx), PAD, float(scale), float(max_out), back, out_back)
     return cost, (out_back if want_backlink else None)
