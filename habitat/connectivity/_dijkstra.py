@@ -56,6 +56,9 @@ def moves(neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _BLOCK = 1024
 
 
+# Blocks the pool starts with (256 KiB of int32 entries); it doubles when the kernel asks.
+_INITIAL_BLOCKS = 64
+
 # Queue state between calls of the kernel (it returns to let the caller grow the pool).
 _CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
 
@@ -341,7 +344,7 @@ def _spread(node, sources, step, lengths, side1, side2, nplain, limit, delta, ns
     node[2 * sources + 1] = 0.0
     # int32 queue entries halve the queue's memory traffic when the grid allows it.
     index_dtype = np.int32 if node.size // 2 < 2**31 else np.int64
-    nblocks = max(64, 2 * (-(-sources.size // _BLOCK)) + 2 * step.size)
+    nblocks = max(_INITIAL_BLOCKS, 2 * (-(-sources.size // _BLOCK)) + 2 * step.size)
     pool = np.empty(nblocks * _BLOCK, dtype=index_dtype)
     blk_prev = np.empty(nblocks, dtype=np.int32)
     tail = np.full(nslots, -1, dtype=np.int32)
