@@ -204,14 +204,14 @@ def _prepare_row(grid, pad, node, i, row_lo, row_hi):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _prepare_numba(grid, pad):
-    """Interleaved padded node array for :func:`_spread_numba` and the finite range of ``grid``.
+def _prepare_numba(grid, pad, node):
+    """Fill the interleaved padded ``node`` array of :func:`_spread_numba`; returns it and the
+    finite range of ``grid``.
 
     Each element is written once, rows in parallel: the first touch of a large new array costs
     as much as the arithmetic.
     """
     nrows = grid.shape[0] + 2 * pad
-    node = np.empty(2 * nrows * (grid.shape[1] + 2 * pad))
     row_lo = np.empty(nrows)
     row_hi = np.empty(nrows)
     for i in prange(nrows):
@@ -221,10 +221,9 @@ def _prepare_numba(grid, pad):
 
 
 @njit(cache=True, nogil=True)
-def _prepare_serial(grid, pad):
+def _prepare_serial(grid, pad, node):
     """:func:`_prepare_numba` on the calling thread (for runs side by side in threads)."""
     nrows = grid.shape[0] + 2 * pad
-    node = np.empty(2 * nrows * (grid.shape[1] + 2 * pad))
     row_lo = np.empty(nrows)
     row_hi = np.empty(nrows)
     for i in range(nrows):
@@ -248,7 +247,7 @@ def _extract_row(node, pad, scale, max_out, back, out, out_back, i):
 @njit(cache=True, nogil=True, parallel=True)
 def _extract_numba(node, shape, pad, scale, max_out, back, out_back):
     """Costs (cell units x ``scale``, +inf beyond ``max_out``) and backlinks of the inner grid."""
-    out = np.empty(shape)
+    out = np.empty((shape[0], shape[1]))
     for i in prange(shape[0]):
         _extract_row(node, pad, scale, max_out, back, out, out_back, i)
     return out
@@ -315,6 +314,9 @@ def pad_impassable(grid: np.ndarray) -> np.ndarray:
     inner[~(inner >= 0)] = np.inf
     return padded
 
+
+# Grids from this many cells fill and read the node array with numba's thread pool.
+_PARALLEL_CELLS = 2**20
 
 # Ring size cap: 2**22 buckets (48 MiB of ring arrays); beyond it delta grows instead.
 _MAX_SLOTS = 2**22
@@ -404,8 +406,14 @@ def dijkstra_grid(
         backlink = back.reshape(ny + 2 * PAD, ncols)[inner].copy()
         backlink[~np.isfinite(cost)] = -1
         return cost, backlink
+    # Threads pay off on big grids only: below _PARALLEL_CELLS waking them costs more than the pass.
+    parallel = parallel and grid.size >= _PARALLEL_CELLS
     prepare, extract = (_prepare_numba, _extract_numba) if parallel else (_prepare_serial, _extract_serial)
-    node, r_min, r_max = prepare(grid, PAD)
+    # Allocated by numpy, not inside numba: numpy asks the kernel for transparent huge pages on
+    # large arrays, and the search jumps between rows (64 KiB apart on a 4000-column grid), so
+    # with 4 KiB pages nearly every step of a large grid missed the TLB.
+    node = np.empty(2 * (ny + 2 * PAD) * ncols)
+    node, r_min, r_max = prepare(grid, PAD, node)
     delta, nslots = _bucket_width(r_min, r_max, lengths.max())
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
