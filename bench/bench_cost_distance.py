@@ -217,7 +217,7 @@ def main() -> None:
         f"grid {n} x {n} ({n * n / 1e6:.1f} M cells), one source, {args.barrier_fraction:.0%} impassable, "
         f"{args.repeats} repeats, kernel: {'numba' if _dijkstra.HAVE_NUMBA else 'scipy'}"
     )
-    warm = np.ones((50, 50))
+    warm = np.ones((1100, 1100))  # above _PARALLEL_CELLS: loads the threaded passes too
     cost_distance(warm, [(0, 0)])  # compile / load the cached kernels outside the timing
     cost_distance(warm, [(0, 0)], neighbours=16)
 

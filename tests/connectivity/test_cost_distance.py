@@ -299,3 +299,15 @@ def test_cost_distance_many_bad_workers_fails_at_the_call():
         cost_distance_many(np.ones((2, 2)), [[(0, 0)]], workers=0)
     with pytest.raises(InvalidParameterError, match="neighbours"):
         cost_distance_many(np.ones((2, 2)), [[(0, 0)]], neighbours=6)
+
+
+@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="the threaded passes belong to the numba path")
+def test_threaded_prepare_and_extract_equal_serial(monkeypatch):
+    r = _random_grid(4, (33, 47))
+    r[0, 0] = 1.0
+    monkeypatch.setattr(_dijkstra, "_PARALLEL_CELLS", 10**12)
+    serial = cost_distance_backlink(r, [(0, 0)], neighbours=16, max_cost=500.0)
+    monkeypatch.setattr(_dijkstra, "_PARALLEL_CELLS", 0)
+    threaded = cost_distance_backlink(r, [(0, 0)], neighbours=16, max_cost=500.0)
+    assert_array_equal(threaded[0], serial[0])
+    assert_array_equal(threaded[1], serial[1])
