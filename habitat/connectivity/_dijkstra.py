@@ -64,7 +64,7 @@ _CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
 
 
 @njit(cache=True, nogil=True)
-def _spread_numba(node, step, length, side1, side2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
+def _spread_numba(node, step, length, side_move1, side_move2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
     """Bucket-queue Dijkstra (Dial / Delta-stepping, one thread) on a padded, interleaved grid.
 
     ``node[2 i]`` holds half the resistance of padded cell ``i`` (+inf when impassable or
@@ -101,6 +101,7 @@ def _spread_numba(node, step, length, side1, side2, nplain, limit, delta, pool, 
     nused = state[_NUSED]
     inv_delta = 1.0 / delta
     status = 0
+    near = np.empty(max(nplain, 1))  # half resistances of the plain-move targets of the cell
     while cur <= last:
         if cur * delta > limit:
             break
@@ -133,10 +134,13 @@ def _spread_numba(node, step, length, side1, side2, nplain, limit, delta, pool, 
             for k in range(nmoves):
                 v = u + step[k]
                 if k < nplain:
-                    nd = d + (hu + node[2 * v]) * length[k]
+                    hv = node[2 * v]
+                    near[k] = hv
+                    nd = d + (hu + hv) * length[k]
                 else:
-                    # knight's move: mean of the two end cells and the two passed beside
-                    nd = d + 0.5 * (hu + node[2 * v] + node[2 * (u + side1[k])] + node[2 * (u + side2[k])]) * length[k]
+                    # knight's move: mean of the two end cells and the two passed beside, which
+                    # are targets of plain moves, read above
+                    nd = d + 0.5 * (hu + node[2 * v] + near[side_move1[k]] + near[side_move2[k]]) * length[k]
                 # +inf (impassable) never compares less; negated (scanned) costs compare by
                 # magnitude so that label-correcting rescans stay possible.
                 if nd < abs(node[2 * v + 1]):
@@ -339,7 +343,7 @@ def _bucket_width(r_min, r_max, max_length):
     return delta, nslots
 
 
-def _spread(node, sources, step, lengths, side1, side2, nplain, limit, delta, nslots, back):
+def _spread(node, sources, step, lengths, side_move1, side_move2, nplain, limit, delta, nslots, back):
     """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks."""
     sources = np.unique(sources)
     sources = sources[node[2 * sources + 1] != 0.0]
@@ -360,7 +364,7 @@ def _spread(node, sources, step, lengths, side1, side2, nplain, limit, delta, ns
     state = np.zeros(5, dtype=np.int64)
     state[_FREE] = -1
     state[_NUSED] = nseed
-    while _spread_numba(node, step, lengths, side1, side2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
+    while _spread_numba(node, step, lengths, side_move1, side_move2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
         grown = np.empty(2 * pool.size, dtype=pool.dtype)
         grown[: pool.size] = pool
         pool = grown
@@ -418,7 +422,11 @@ def dijkstra_grid(
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
     nplain = int(np.count_nonzero(~has_side))
-    _spread(node, sources, step, lengths, side1, side2, nplain, float(limit), delta, nslots, back)
+    # The cells a knight's move passes beside are targets of plain moves: their move indices.
+    plain_index = {int(st): j for j, st in enumerate(step[:nplain])}
+    side_move1 = np.array([plain_index.get(int(x), 0) if h else 0 for x, h in zip(side1, has_side)], dtype=np.int64)
+    side_move2 = np.array([plain_index.get(int(x), 0) if h else 0 for x, h in zip(side2, has_side)], dtype=np.int64)
+    _spread(node, sources, step, lengths, side_move1, side_move2, nplain, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
     cost = extract(node, (ny, nx), PAD, float(scale), float(max_out), back, out_back)
     return cost, (out_back if want_backlink else None)
