@@ -64,7 +64,9 @@ _CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
 
 
 @njit(cache=True, nogil=True)
-def _spread_numba(node, step, length, side_move1, side_move2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
+def _spread_numba(
+    node, step, length, side_move1, side_move2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back
+):
     """Bucket-queue Dijkstra (Dial / Delta-stepping, one thread) on a padded, interleaved grid.
 
     ``node[2 i]`` holds half the resistance of padded cell ``i`` (+inf when impassable or
@@ -83,10 +85,11 @@ def _spread_numba(node, step, length, side_move1, side_move2, nplain, limit, del
     only scans some cells again, never gives a wrong answer: the result is the fixed point
     ``cost[v] = min_u cost[u] + w(u, v)``.
 
-    ``back`` receives the move index of the last step when it has one element per cell (size 0:
-    not wanted). Returns 0 when done, 1 when the pool may run out of blocks: the caller grows
-    ``pool`` and ``blk_prev`` and calls again (``state`` keeps the position). Costs are left
-    negated or +inf in ``node``; see :func:`_extract_numba`.
+    ``side_move1/2[k]`` of a knight's move k are the plain moves that reach the two cells it
+    passes beside. ``back`` receives the move index of the last step when it has one element
+    per cell (size 0: not wanted). Returns 0 when done, 1 when the pool may run out of blocks:
+    the caller grows ``pool`` and ``blk_prev`` and calls again (``state`` keeps the position).
+    Costs are left negated or +inf in ``node``; see :func:`_extract_numba`.
     """
     want_back = back.size > 0
     nmoves = step.size
@@ -364,7 +367,10 @@ def _spread(node, sources, step, lengths, side_move1, side_move2, nplain, limit,
     state = np.zeros(5, dtype=np.int64)
     state[_FREE] = -1
     state[_NUSED] = nseed
-    while _spread_numba(node, step, lengths, side_move1, side_move2, nplain, limit, delta, pool, blk_prev, tail, fill, state, back):
+    while _spread_numba(
+        node, step, lengths, side_move1, side_move2, nplain, limit, delta, pool, blk_prev, tail, fill, state,
+        back,
+    ):
         grown = np.empty(2 * pool.size, dtype=pool.dtype)
         grown[: pool.size] = pool
         pool = grown
@@ -375,11 +381,23 @@ def _spread(node, sources, step, lengths, side_move1, side_move2, nplain, limit,
 
 def flat_index(rows, cols, shape):
     """Flat indices of (row, col) cells in the padded grid the kernels work on."""
-    return (np.asarray(rows, dtype=np.int64) + PAD) * (shape[1] + 2 * PAD) + np.asarray(cols, dtype=np.int64) + PAD
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    return (rows + PAD) * (shape[1] + 2 * PAD) + cols + PAD
 
 
 def dijkstra_grid(
-    grid, rows, cols, neighbours, limit, *, scale=1.0, max_out=np.inf, want_backlink=True, use_numba=None, parallel=True
+    grid,
+    rows,
+    cols,
+    neighbours,
+    limit,
+    *,
+    scale=1.0,
+    max_out=np.inf,
+    want_backlink=True,
+    use_numba=None,
+    parallel=True,
 ):
     """Cost distance on an unpadded float64 grid (NaN, negative, inf: impassable).
 
@@ -424,8 +442,10 @@ def dijkstra_grid(
     nplain = int(np.count_nonzero(~has_side))
     # The cells a knight's move passes beside are targets of plain moves: their move indices.
     plain_index = {int(st): j for j, st in enumerate(step[:nplain])}
-    side_move1 = np.array([plain_index.get(int(x), 0) if h else 0 for x, h in zip(side1, has_side)], dtype=np.int64)
-    side_move2 = np.array([plain_index.get(int(x), 0) if h else 0 for x, h in zip(side2, has_side)], dtype=np.int64)
+    side_move1, side_move2 = (
+        np.array([plain_index[int(x)] if h else 0 for x, h in zip(sides, has_side, strict=True)])
+        for sides in (side1, side2)
+    )
     _spread(node, sources, step, lengths, side_move1, side_move2, nplain, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
     cost = extract(node, (ny, nx), PAD, float(scale), float(max_out), back, out_back)
