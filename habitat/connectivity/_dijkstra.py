@@ -56,8 +56,9 @@ def moves(neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _BLOCK = 1024
 
 
-# Blocks the pool starts with (256 KiB of int32 entries); it doubles when the kernel asks.
-_INITIAL_BLOCKS = 64
+# Blocks the pool starts with (1 MiB of int32 entries, one per bucket of a 256-bucket ring);
+# it doubles when the kernel asks.
+_INITIAL_BLOCKS = 256
 
 # Queue state between calls of the kernel (it returns to let the caller grow the pool).
 _CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
