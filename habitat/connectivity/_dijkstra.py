@@ -212,31 +212,19 @@ def _prepare_row(grid, pad, node, i, row_lo, row_hi):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _prepare_numba(grid, pad, node):
-    """Fill the interleaved padded ``node`` array of :func:`_spread_numba`; returns it and the
-    finite range of ``grid``.
-
-    Each element is written once, rows in parallel: the first touch of a large new array costs
-    as much as the arithmetic.
-    """
-    nrows = grid.shape[0] + 2 * pad
-    row_lo = np.empty(nrows)
-    row_hi = np.empty(nrows)
-    for i in prange(nrows):
+def _prepare_numba(grid, pad, node, row_lo, row_hi):
+    """Fill the interleaved padded ``node`` array of :func:`_spread_numba` and the finite range
+    of half resistances per row, rows in parallel (the first touch of a large new array costs as
+    much as the arithmetic)."""
+    for i in prange(row_lo.size):
         _prepare_row(grid, pad, node, i, row_lo, row_hi)
-    # halves back to resistances: exact
-    return node, 2.0 * row_lo.min(), 2.0 * row_hi.max()
 
 
 @njit(cache=True, nogil=True)
-def _prepare_serial(grid, pad, node):
+def _prepare_serial(grid, pad, node, row_lo, row_hi):
     """:func:`_prepare_numba` on the calling thread (for runs side by side in threads)."""
-    nrows = grid.shape[0] + 2 * pad
-    row_lo = np.empty(nrows)
-    row_hi = np.empty(nrows)
-    for i in range(nrows):
+    for i in range(row_lo.size):
         _prepare_row(grid, pad, node, i, row_lo, row_hi)
-    return node, 2.0 * row_lo.min(), 2.0 * row_hi.max()
 
 
 @njit(cache=True, nogil=True)
@@ -253,21 +241,17 @@ def _extract_row(node, pad, scale, max_out, back, out, out_back, i):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _extract_numba(node, shape, pad, scale, max_out, back, out_back):
+def _extract_numba(node, pad, scale, max_out, back, out, out_back):
     """Costs (cell units x ``scale``, +inf beyond ``max_out``) and backlinks of the inner grid."""
-    out = np.empty((shape[0], shape[1]))
-    for i in prange(shape[0]):
+    for i in prange(out.shape[0]):
         _extract_row(node, pad, scale, max_out, back, out, out_back, i)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _extract_serial(node, shape, pad, scale, max_out, back, out_back):
+def _extract_serial(node, pad, scale, max_out, back, out, out_back):
     """:func:`_extract_numba` on the calling thread."""
-    out = np.empty(shape)
-    for i in range(shape[0]):
+    for i in range(out.shape[0]):
         _extract_row(node, pad, scale, max_out, back, out, out_back, i)
-    return out
 
 
 def _dijkstra_scipy(r, sources, step, length, side1, side2, has_side, limit):
@@ -436,7 +420,11 @@ def dijkstra_grid(
     # large arrays, and the search jumps between rows (64 KiB apart on a 4000-column grid), so
     # with 4 KiB pages nearly every step of a large grid missed the TLB.
     node = np.empty(2 * (ny + 2 * PAD) * ncols)
-    node, r_min, r_max = prepare(grid, PAD, node)
+    row_lo = np.empty(ny + 2 * PAD)
+    row_hi = np.empty(ny + 2 * PAD)
+    prepare(grid, PAD, node, row_lo, row_hi)
+    # halves back to resistances: exact
+    r_min, r_max = 2.0 * row_lo.min(), 2.0 * row_hi.max()
     delta, nslots = _bucket_width(r_min, r_max, lengths.max())
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
@@ -449,5 +437,6 @@ def dijkstra_grid(
     )
     _spread(node, sources, step, lengths, side_move1, side_move2, nplain, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
-    cost = extract(node, (ny, nx), PAD, float(scale), float(max_out), back, out_back)
+    cost = np.empty((ny, nx))
+    extract(node, PAD, float(scale), float(max_out), back, cost, out_back)
     return cost, (out_back if want_backlink else None)
