@@ -334,7 +334,6 @@ def _bucket_width(r_min, r_max, max_length):
 def _spread(node, sources, step, lengths, side_move1, side_move2, nplain, limit, delta, nslots, back):
     """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks."""
     sources = np.unique(sources)
-    sources = sources[node[2 * sources + 1] != 0.0]
     node[2 * sources + 1] = 0.0
     # int32 queue entries halve the queue's memory traffic when the grid allows it.
     index_dtype = np.int32 if node.size // 2 < 2**31 else np.int64
