@@ -130,13 +130,27 @@ def circuit(
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's output_file folder")] = None,
 ) -> None:
     """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
-    from habitat.connectivity.circuit import run_job
+    from habitat.io.circuitscape import run_job
 
     with console.status(f"solving {job} ..."):
         written = run_job(job, output_dir=output_dir)
     for path in written:
         console.print(f"  wrote {path}")
 
+
+
+@app.command()
+def omniscape(
+    job: Annotated[Path, typer.Argument(help="Omniscape.jl job file (.ini)")],
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's project_name folder")] = None,
+) -> None:
+    """Run an Omniscape job (INI file) and write Omniscape's output maps."""
+    from habitat.io.omniscape_job import run_job as run_omniscape_job
+
+    with console.status(f"moving window {job} ..."):
+        written = run_omniscape_job(job, output_dir=output_dir)
+    for path in written:
+        console.print(f"  wrote {path}")
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""

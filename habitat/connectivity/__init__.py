@@ -4,6 +4,9 @@ from habitat.connectivity.barriers import annulus_footprint, barrier_improvement
 from habitat.connectivity.corridors import (
     CorridorResult,
     compute_corridors,
+    connected_links,
+    dispersal_cost_limit,
+    dispersal_reach,
     euclidean_edge_distance,
     least_cost_distance,
     mosaic_corridors,
@@ -26,12 +29,15 @@ from habitat.connectivity.graph import (
     patch_importance_iic,
     patch_importance_pc,
     probability_of_connectivity,
+    reachable_pairs,
+    unreachable_pairs,
 )
 from habitat.connectivity.resistance import (
     apply_barrier,
     linear_resistance,
     negative_exponential_resistance,
     resistance_from_suitability,
+    typical_resistance,
 )
 
 __all__ = [
@@ -42,4 +48,6 @@ __all__ = [
     "negative_exponential_resistance", "neighbour_offsets", "normalized_corridor", "patch_importance_iic",
     "patch_importance_pc", "path_length", "path_to_line", "probability_of_connectivity",
     "resistance_from_suitability", "trace_least_cost_path",
+    "connected_links", "dispersal_cost_limit", "dispersal_reach", "reachable_pairs", "typical_resistance",
+    "unreachable_pairs",
 ]

@@ -143,7 +143,8 @@ def max_barrier_improvement(
     cwds : mapping of population id -> 2-D float array
         Cost-weighted distance per population (``CorridorResult.cwds``).
     links : pandas.DataFrame or iterable of (from_id, to_id, lcd)
-        Linked pairs (``CorridorResult.links``: columns from_id, to_id, lcd).
+        Linked pairs (``CorridorResult.links``: columns from_id, to_id, lcd); rows with a
+        ``connected`` column False (beyond the maximum dispersal cost) are not scored.
     radii_m : sequence of float
         Search radii in map units, each >= cell_size.
     cell_size, ring_width_m
@@ -189,11 +190,33 @@ def max_barrier_improvement(
 # Private helpers
 
 
+def _connected(links: Any) -> np.ndarray:
+    """Boolean row mask of a links table's ``connected`` column (all True without one).
+
+    Accepts the strings a CSV round trip may leave ("True"/"False", "1"/"0").
+    """
+    if "connected" not in links.columns:
+        return np.ones(len(links), dtype=bool)
+    values = links["connected"]
+    if values.dtype == bool:
+        return values.to_numpy()
+    text = values.astype(str).str.strip().str.lower()
+    bad = ~text.isin(["true", "false", "1", "0", "1.0", "0.0"])
+    if bad.any():
+        raise InvalidParameterError(
+            f"links column 'connected' holds {values[bad].iloc[0]!r}; use True/False"
+        )
+    return text.isin(["true", "1", "1.0"]).to_numpy()
+
+
 def _link_triples(links: Any) -> Iterable[tuple[int, int, float]]:
+    """(from_id, to_id, lcd) of the connected links: rows whose ``connected`` column is False
+    (beyond the maximum dispersal cost) are skipped, as Linkage Mapper scores active links only."""
     if hasattr(links, "columns"):
         missing = {"from_id", "to_id", "lcd"} - set(links.columns)
         if missing:
             raise InvalidParameterError(f"links table lacks columns {sorted(missing)}")
+        links = links[_connected(links)]
         for a, b, lcd in links[["from_id", "to_id", "lcd"]].itertuples(index=False):
             yield int(a), int(b), float(lcd)
     else:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from habitat.connectivity.barriers import _connected, _link_triples
 from habitat.connectivity.cost_distance import (
     _as_grid,
     cost_distance_backlink,
@@ -22,6 +23,9 @@ from habitat.errors import InvalidParameterError
 __all__ = [
     "CorridorResult",
     "compute_corridors",
+    "connected_links",
+    "dispersal_cost_limit",
+    "dispersal_reach",
     "euclidean_edge_distance",
     "least_cost_distance",
     "mosaic_corridors",
@@ -38,7 +42,14 @@ LINK_COLUMNS = (
     "path_length_m",
     "cwd_to_euclidean_ratio",
     "cwd_to_path_length_ratio",
+    "connected",
+    "reason",
 )
+
+#: ``reason`` of a link whose LCD exceeds the maximum dispersal cost (Linkage Mapper's link
+#: type -12, "too long cost-weighted distance").
+BEYOND_MAX_COST = "lcd above max dispersal cost"
+_REACH_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -48,20 +59,25 @@ class CorridorResult:
     Attributes
     ----------
     links : pandas.DataFrame
-        One row per linked pair (``from_id < to_id``), columns ``LINK_COLUMNS``.
+        One row per linked pair (``from_id < to_id``), columns ``LINK_COLUMNS``;
+        ``connected`` is False (and ``reason`` says why) for a pair beyond the maximum
+        dispersal cost.
     paths : dict[(int, int), numpy.ndarray]
         Least-cost path per link: (row, col) cells from population ``from_id`` to ``to_id``.
     corridors : numpy.ndarray of float64
-        Normalized least-cost corridors mosaicked by minimum (resistance x map units), NaN
-        beyond the cutoff and where no corridor reaches.
+        Normalized least-cost corridors of the connected links mosaicked by minimum
+        (resistance x map units), NaN beyond the cutoff and where no corridor reaches.
     cwds : dict[int, numpy.ndarray]
         Cost-weighted distance from each population (input to barrier scores).
+    reach : numpy.ndarray of bool or None
+        Cells within dispersal reach (:func:`dispersal_reach`); None without a maximum cost.
     """
 
     links: pd.DataFrame
     paths: dict[tuple[int, int], np.ndarray]
     corridors: np.ndarray
     cwds: dict[int, np.ndarray]
+    reach: np.ndarray | None = None
 
 
 # Public API
@@ -222,6 +238,126 @@ def path_to_line(path: np.ndarray, transform: Any) -> Any:
     return LineString(coords)
 
 
+def connected_links(links: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a links table within the dispersal limit (``connected`` True; all rows without the column).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"from_id": [1, 1], "to_id": [2, 3], "lcd": [5.0, 9.0], "connected": ["True", "False"]})
+    >>> connected_links(t)["to_id"].tolist()
+    [2]
+    """
+    if not hasattr(links, "columns"):
+        raise InvalidParameterError("links must be a table (pandas.DataFrame) with a 'connected' column")
+    return links[_connected(links)]
+
+
+def dispersal_cost_limit(max_dispersal_m: float, *, base_resistance: float = 1.0) -> float:
+    """Maximum dispersal cost: a dispersal distance through the best habitat, in cost units.
+
+    Parameters
+    ----------
+    max_dispersal_m : float
+        Longest distance a disperser covers through the best habitat, in metres (> 0; inf =
+        no limit).
+    base_resistance : float, optional
+        Resistance of the best habitat (the transform's ``min_resistance``, > 0).
+
+    Returns
+    -------
+    float
+        ``max_dispersal_m * base_resistance`` (resistance x m), the cutoff for
+        :func:`compute_corridors` ``max_cost``. Through land of resistance R the same budget
+        carries a deer ``max_dispersal_m * base_resistance / R`` metres.
+
+    Examples
+    --------
+    >>> dispersal_cost_limit(50_000.0)
+    50000.0
+    >>> dispersal_cost_limit(50_000.0, base_resistance=2.0)
+    100000.0
+    """
+    if isinstance(max_dispersal_m, bool) or not (float(max_dispersal_m) > 0):
+        raise InvalidParameterError(
+            f"max_dispersal_m={max_dispersal_m!r} must be a distance > 0 in metres (inf = no limit)"
+        )
+    if not (math.isfinite(base_resistance) and base_resistance > 0):
+        raise InvalidParameterError(
+            f"base_resistance={base_resistance!r} must be the finite resistance > 0 of the best habitat"
+        )
+    return float(max_dispersal_m) * float(base_resistance)
+
+
+def dispersal_reach(
+    cwds: Mapping[int, np.ndarray],
+    links: Any,
+    *,
+    max_cost: float,
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cells a deer can use on a move between two connected populations within the cost budget.
+
+    Parameters
+    ----------
+    cwds : mapping of population id -> 2-D float array
+        Cost-weighted distance from each population (resistance x map units, inf unreachable).
+    links : pandas.DataFrame or iterable of (from_id, to_id, lcd)
+        Population pairs (``CorridorResult.links``); rows with ``connected`` False and pairs
+        with ``lcd > max_cost`` are ignored.
+    max_cost : float
+        Maximum dispersal cost (resistance x map units, >= 0).
+    labels : 2-D integer array, optional
+        Population id per cell; the cells of every population with a link within reach are
+        added (a population's own range is within its reach).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``OR over links (A, B) with LCD_AB <= max_cost of CWD_A(x) + CWD_B(x) <= max_cost``:
+        x lies on some route from A to B whose cost stays within the budget; equivalently
+        ``NLCC_AB(x) <= max_cost - LCD_AB`` (with a relative tolerance of 1e-12 for rounding).
+        All False when no link is within reach.
+
+    Notes
+    -----
+    Meant as the circuit domain (resistance set to nodata outside it), so current flows only
+    where a disperser between connected populations can go, as Linkage Mapper's Pinchpoint
+    Mapper runs Circuitscape inside corridors truncated at a cost-weighted distance.
+
+    Examples
+    --------
+    >>> cwds = {1: np.array([[0.0, 1.0, 2.0, 3.0]]), 2: np.array([[3.0, 2.0, 1.0, 0.0]])}
+    >>> dispersal_reach(cwds, [(1, 2, 3.0)], max_cost=3.0).tolist()
+    [[True, True, True, True]]
+    >>> dispersal_reach(cwds, [(1, 2, 3.0)], max_cost=2.5).tolist()
+    [[False, False, False, False]]
+    """
+    if not cwds:
+        raise InvalidParameterError("cwds is empty; pass the cost-weighted distance of each population")
+    if not (max_cost >= 0):
+        raise InvalidParameterError(f"max_cost={max_cost!r} must be >= 0 (resistance x map units)")
+    shape = next(iter(cwds.values())).shape
+    reach = np.zeros(shape, dtype=bool)
+    within: set[int] = set()
+    for a, b, lcd in _link_triples(links):
+        if not (lcd <= max_cost):
+            continue
+        for key in (a, b):
+            if key not in cwds:
+                raise InvalidParameterError(f"links name population {key}, which has no CWD grid in cwds")
+        with np.errstate(invalid="ignore"):
+            total = np.asarray(cwds[a], dtype=np.float64) + np.asarray(cwds[b], dtype=np.float64)
+        # A path cell's two CWDs can sum a few ulps above the LCD (another summation order).
+        reach |= total <= max_cost + _REACH_RTOL * max_cost
+        within.update((a, b))
+    if labels is not None and within:
+        labels = np.asarray(labels)
+        if labels.shape != shape:
+            raise InvalidParameterError(f"labels has shape {labels.shape}, the CWD grids {shape}")
+        reach |= np.isin(labels, sorted(within))
+    return reach
+
+
 def compute_corridors(
     resistance: Any,
     populations: Any,
@@ -230,6 +366,7 @@ def compute_corridors(
     neighbours: int = 8,
     nearest: int | None = None,
     cutoff: float | None = None,
+    max_cost: float | None = None,
 ) -> CorridorResult:
     """Least-cost links and corridors between every pair (or k nearest) of populations.
 
@@ -249,12 +386,19 @@ def compute_corridors(
     cutoff : float, optional
         Corridor width cutoff for the mosaic (resistance x map units), see
         :func:`mosaic_corridors`.
+    max_cost : float, optional
+        Maximum dispersal cost (resistance x map units, >= 0; see
+        :func:`dispersal_cost_limit`): a pair with ``lcd > max_cost`` stays in the table with
+        ``connected`` False and ``reason`` :data:`BEYOND_MAX_COST`, and its corridor is left
+        out of the mosaic (Linkage Mapper's maximum cost-weighted distance: such links are
+        dropped, ``lcd == max_cost`` is kept). Default: no limit, every link connected.
 
     Returns
     -------
     CorridorResult
-        Links table, paths, corridor mosaic and the CWD maps. Pairs that cannot reach each
-        other are left out of the table.
+        Links table, paths, corridor mosaic, the CWD maps and, with ``max_cost``, the cells
+        within dispersal reach. Pairs that cannot reach each other at all are left out of
+        the table.
 
     Notes
     -----
@@ -262,7 +406,10 @@ def compute_corridors(
     ``euclidean_distance_m`` edge to edge; ``path_length_m`` of the least-cost path (traced
     from the cell of B nearest A back into A); ``cwd_to_euclidean_ratio = lcd /
     euclidean_distance_m``; ``cwd_to_path_length_ratio = lcd / path_length_m``. Corridors:
-    ``NLCC_AB = CWD_A + CWD_B - LCD_AB`` mosaicked by minimum over the kept links.
+    ``NLCC_AB = CWD_A + CWD_B - LCD_AB`` mosaicked by minimum over the kept, connected links.
+    ``nearest`` picks pairs by LCD whatever ``max_cost``: per population the pairs within the
+    limit are a prefix of its LCD-sorted list, so its k nearest connected pairs are its k
+    nearest pairs that are connected.
     Cost: one cost-distance run per population; memory one float64 grid per population.
 
     Examples
@@ -280,6 +427,9 @@ def compute_corridors(
         )
     if nearest is not None and not (isinstance(nearest, int) and nearest >= 1):
         raise InvalidParameterError(f"nearest={nearest!r} must be an integer >= 1 or None for all pairs")
+    if max_cost is not None and (isinstance(max_cost, bool) or not (float(max_cost) >= 0)):
+        raise InvalidParameterError(f"max_cost={max_cost!r} must be >= 0 (resistance x map units) or None for no limit")
+    limit = math.inf if max_cost is None else float(max_cost)
 
     cwds: dict[int, np.ndarray] = {}
     backlinks: dict[int, np.ndarray] = {}
@@ -299,15 +449,19 @@ def compute_corridors(
         paths[(a, b)] = path
         euclid = euclidean_edge_distance(labels == a, labels == b, cell_size=cell_size)
         length = path_length(path, cell_size=cell_size)
-        rows.append((a, b, lcd, euclid, length, _ratio(lcd, euclid), _ratio(lcd, length)))
-        corridors.append(normalized_corridor(cwds[a], cwds[b], lcd))
+        connected = lcd <= limit
+        rows.append((a, b, lcd, euclid, length, _ratio(lcd, euclid), _ratio(lcd, length), connected,
+                     "" if connected else BEYOND_MAX_COST))
+        if connected:
+            corridors.append(normalized_corridor(cwds[a], cwds[b], lcd))
     links = pd.DataFrame(rows, columns=list(LINK_COLUMNS))
-    links = links.astype({"from_id": "int64", "to_id": "int64"})
+    links = links.astype({"from_id": "int64", "to_id": "int64", "connected": "bool", "reason": "object"})
     if corridors:
         mosaic = mosaic_corridors(corridors, cutoff=cutoff)
     else:
         mosaic = np.full(grid.shape, np.nan)
-    return CorridorResult(links=links, paths=paths, corridors=mosaic, cwds=cwds)
+    reach = None if max_cost is None else dispersal_reach(cwds, links, max_cost=limit, labels=labels)
+    return CorridorResult(links=links, paths=paths, corridors=mosaic, cwds=cwds, reach=reach)
 
 
 # Private helpers

@@ -49,6 +49,15 @@ def _check_max_distance(max_distance: float) -> float:
     return float(max_distance)
 
 
+def _limit(d: np.ndarray, max_distance: float) -> np.ndarray:
+    """Links longer than ``max_distance`` are absent (inf); the diagonal stays 0."""
+    if math.isinf(max_distance):
+        return d
+    out = np.where(d <= max_distance, d, np.inf)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
 def _decay(ref_distance: float, ref_probability: float) -> float:
     if not (math.isfinite(ref_distance) and ref_distance > 0):
         raise InvalidParameterError(f"ref_distance must be a positive finite distance, got {ref_distance!r}")
@@ -171,7 +180,13 @@ def graph_components(distance, *, max_distance: float = math.inf) -> np.ndarray:
 
 
 def probability_of_connectivity(
-    area, distance, *, landscape_area: float, ref_distance: float, ref_probability: float
+    area,
+    distance,
+    *,
+    landscape_area: float,
+    ref_distance: float,
+    ref_probability: float,
+    max_distance: float = math.inf,
 ) -> float:
     """Probability of connectivity PC (Saura & Pascual-Hortal 2007).
 
@@ -186,6 +201,11 @@ def probability_of_connectivity(
     ref_distance, ref_probability : float
         Dispersal kernel anchor: ``p = ref_probability`` at ``d = ref_distance`` (e.g. 0.5 at
         the median dispersal distance). ``ref_distance`` in the unit of ``distance``.
+    max_distance : float, optional
+        Dispersal limit in the unit of ``distance``: a link longer than this is absent
+        (``p_ij = 0``), as Graphab's thresholded graphs and Linkage Mapper's maximum
+        cost-weighted distance; patches beyond it still connect through stepping stones
+        whose links are each within it. Default: every finite link.
 
     Returns
     -------
@@ -196,7 +216,9 @@ def probability_of_connectivity(
     -----
     ``p_ij = exp(-k d_ij)`` with ``k = -ln(ref_probability) / ref_distance``;
     ``p*_ij`` is the maximum product probability over all paths (``p*_ii = 1``), computed as
-    ``exp(-k * shortest path on d)``. ``PC = sum_i sum_j a_i a_j p*_ij / A_L^2``.
+    ``exp(-k * shortest path on d)``. ``PC = sum_i sum_j a_i a_j p*_ij / A_L^2``. With
+    ``max_distance`` the paths use only links ``d_ij <= max_distance``; a pair with no such
+    path has ``p*_ij = 0``.
 
     Examples
     --------
@@ -205,17 +227,19 @@ def probability_of_connectivity(
     0.48
     """
     a = _attributes(area)
-    d = _distance(distance, a.size)
+    d = _limit(_distance(distance, a.size), _check_max_distance(max_distance))
     k = _decay(ref_distance, ref_probability)
     return _pc_numerator(a, d, k) / _landscape_area(landscape_area) ** 2
 
 
-def equivalent_connectivity(area, distance, *, ref_distance: float, ref_probability: float) -> float:
+def equivalent_connectivity(
+    area, distance, *, ref_distance: float, ref_probability: float, max_distance: float = math.inf
+) -> float:
     """Equivalent connectivity EC(PC) (Saura et al. 2011).
 
     Parameters
     ----------
-    area, distance, ref_distance, ref_probability
+    area, distance, ref_distance, ref_probability, max_distance
         As :func:`probability_of_connectivity`.
 
     Returns
@@ -234,7 +258,7 @@ def equivalent_connectivity(area, distance, *, ref_distance: float, ref_probabil
     5.0
     """
     a = _attributes(area)
-    d = _distance(distance, a.size)
+    d = _limit(_distance(distance, a.size), _check_max_distance(max_distance))
     k = _decay(ref_distance, ref_probability)
     return math.sqrt(_pc_numerator(a, d, k))
 
@@ -277,13 +301,13 @@ def integral_index_of_connectivity(
 
 
 def patch_importance_pc(
-    area, distance, *, ref_distance: float, ref_probability: float
+    area, distance, *, ref_distance: float, ref_probability: float, max_distance: float = math.inf
 ) -> pd.DataFrame:
     """Importance of each patch for PC: dPC and its intra, flux and connector fractions.
 
     Parameters
     ----------
-    area, distance, ref_distance, ref_probability
+    area, distance, ref_distance, ref_probability, max_distance
         As :func:`probability_of_connectivity` (``A_L`` cancels out of dPC).
 
     Returns
@@ -311,7 +335,7 @@ def patch_importance_pc(
     [33.33, 33.33]
     """
     a = _attributes(area)
-    d = _distance(distance, a.size)
+    d = _limit(_distance(distance, a.size), _check_max_distance(max_distance))
     k = _decay(ref_distance, ref_probability)
     pstar = np.exp(-k * _shortest(d))
     total = float(a @ pstar @ a)
@@ -363,3 +387,76 @@ def patch_importance_iic(area, distance, *, max_distance: float = math.inf) -> n
         ai, di = _without(a, d, i)
         out[i] = 100.0 * (total - (_iic_numerator(ai, di, max_distance) if ai.size else 0.0)) / total
     return out
+
+
+def reachable_pairs(distance, *, max_distance: float = math.inf, stepping_stones: bool = True) -> np.ndarray:
+    """Which pairs of nodes (populations, patches) lie within dispersal reach of each other.
+
+    Parameters
+    ----------
+    distance : array_like, shape (n, n)
+        Node-to-node distance (e.g. least-cost distance, resistance x m), ``inf`` = no link.
+    max_distance : float, optional
+        Dispersal limit in the unit of ``distance``: a link longer than this is absent
+        (Linkage Mapper drops links whose cost-weighted distance exceeds its maximum).
+        Default: every finite link.
+    stepping_stones : bool, optional
+        True (default): a pair is within reach when a chain of links, each within the limit,
+        joins it (same component of :func:`graph_components`), as for PC's ``p*``. False: only
+        a direct link within the limit counts.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n, n)
+        Symmetric; True on the diagonal.
+
+    Notes
+    -----
+    The circuit code should solve only the pairs marked True (pass
+    :func:`unreachable_pairs` as ``exclude`` to
+    :func:`habitat.connectivity.circuit.pairwise_resistances`), so no current is driven
+    between populations no deer can reach; :func:`graph_components` gives the groups.
+
+    Examples
+    --------
+    >>> reachable_pairs([[0, 1, 9], [1, 0, 2], [9, 2, 0]], max_distance=2).astype(int).tolist()
+    [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
+    >>> reachable_pairs([[0, 1, 9], [1, 0, 2], [9, 2, 0]], max_distance=2,
+    ...                 stepping_stones=False).astype(int).tolist()
+    [[1, 1, 0], [1, 1, 1], [0, 1, 1]]
+    """
+    d = np.asarray(distance, dtype=np.float64)
+    d = _distance(d, d.shape[0] if d.ndim == 2 else -1)
+    max_distance = _check_max_distance(max_distance)
+    if stepping_stones:
+        labels = graph_components(d, max_distance=max_distance)
+        return labels[:, None] == labels[None, :]
+    out = np.isfinite(d) & (d <= max_distance)
+    np.fill_diagonal(out, True)
+    return out
+
+
+def unreachable_pairs(
+    distance, *, max_distance: float = math.inf, stepping_stones: bool = True
+) -> set[tuple[int, int]]:
+    """Pairs ``(p, q)``, ``p < q``, outside dispersal reach (the complement of :func:`reachable_pairs`).
+
+    Parameters
+    ----------
+    distance, max_distance, stepping_stones
+        As :func:`reachable_pairs`.
+
+    Returns
+    -------
+    set of tuple of int
+        0-based positions, ready for the ``exclude`` argument of
+        :func:`habitat.connectivity.circuit.pairwise_resistances`.
+
+    Examples
+    --------
+    >>> sorted(unreachable_pairs([[0, 1, 9], [1, 0, 9], [9, 9, 0]], max_distance=5))
+    [(0, 2), (1, 2)]
+    """
+    mask = reachable_pairs(distance, max_distance=max_distance, stepping_stones=stepping_stones)
+    p, q = np.nonzero(np.triu(~mask, k=1))
+    return {(int(i), int(j)) for i, j in zip(p, q, strict=True)}

@@ -14,6 +14,7 @@ __all__ = [
     "linear_resistance",
     "negative_exponential_resistance",
     "resistance_from_suitability",
+    "typical_resistance",
 ]
 
 
@@ -82,6 +83,13 @@ def negative_exponential_resistance(
     Keeley et al. (2016) ``R = 100 - 99 (1 - exp(-c h)) / (1 - exp(-c))``.
     Keeley, Beier & Gagnon (2016) Landscape Ecology 31:2151-2162, doi:10.1007/s10980-016-0387-5.
 
+    With ``c = ln(R_max / R_min)`` the curve is the geometric interpolation
+    ``R = R_min^h * R_max^(1 - h)`` (log R linear in h): for ``R_min = 1, R_max = 1000``,
+    ``R = 1000^(1 - h)``, the ``1000^-HS`` transform rescaled to 1..1000 of Mateo-Sanchez et
+    al. (2015) Landscape Ecology 30:1405-1420 (brown bear gene flow); each 0.1 of
+    suitability lost doubles the resistance. Proof: put ``r = R_min / R_max``, then
+    ``exp(-c h) = r^h`` and the formula reduces to ``R_max r^h``.
+
     Examples
     --------
     >>> negative_exponential_resistance(np.array([0.0, 1.0])).tolist()
@@ -138,6 +146,47 @@ def resistance_from_suitability(
             suitability, shape=shape, min_resistance=min_resistance, max_resistance=max_resistance
         )
     raise InvalidParameterError(f"transform={transform!r} is unknown; use 'linear' or 'negative_exponential'")
+
+
+def typical_resistance(resistance: Any, habitat: Any, *, quantile: float = 0.5) -> float:
+    """Resistance of the habitat the animals live in: a quantile of resistance over habitat cells.
+
+    Parameters
+    ----------
+    resistance : 2-D array_like or xarray.DataArray
+        Resistance (NaN, inf = impassable, left out).
+    habitat : 2-D array_like, same shape
+        Habitat cells: True, or an integer patch id > 0.
+    quantile : float, optional
+        In [0, 1]; default the median.
+
+    Returns
+    -------
+    float
+        The quantile of the finite resistance values on habitat cells (dimensionless). With
+        :func:`habitat.connectivity.corridors.dispersal_cost_limit` it turns a dispersal
+        distance observed in occupied landscapes into a cost budget:
+        ``max_cost = max_dispersal_m * typical_resistance``, which adapts to the grid (on a
+        5 km grid habitat cells mix tugai with fields and score below a 10 m tugai cell).
+
+    Examples
+    --------
+    >>> typical_resistance(np.array([[1.0, 3.0, 2.0, 900.0]]), np.array([[1, 1, 1, 0]]))
+    2.0
+    """
+    values = np.asarray(getattr(resistance, "values", resistance), dtype=np.float64)
+    mask = np.asarray(getattr(habitat, "values", habitat))
+    if mask.shape != values.shape:
+        raise InvalidParameterError(
+            f"habitat has shape {mask.shape}, resistance {values.shape}; put both on the analysis grid"
+        )
+    if not (0 <= quantile <= 1):
+        raise InvalidParameterError(f"quantile={quantile!r} must lie in [0, 1]")
+    mask = mask > 0 if mask.dtype != bool else mask
+    picked = values[mask & np.isfinite(values)]
+    if picked.size == 0:
+        raise InvalidParameterError("no passable habitat cell: cannot set a typical resistance; check the habitat mask")
+    return float(np.quantile(picked, quantile))
 
 
 def apply_barrier(

@@ -9,20 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from habitat.connectivity.graph import (
-    equivalent_connectivity,
-    probability_of_connectivity,
-)
 from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate, effective_mesh_size, habitat_change
 from habitat.indicators.fragmentation import class_metrics
-from habitat.indicators.patch_graph import edge_to_edge_distances, habitat_patches
+from habitat.indicators.patch_graph import habitat_eca
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
-#: Direct links weaker than this dispersal probability are dropped from the patch graph: such a
-#: pair adds at most a_i a_j 1e-6 to the PC numerator.
-_MIN_LINK_PROBABILITY = 1e-6
 
 #: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
 #: change t2 - t1 for the per-date indicators.
@@ -92,18 +85,10 @@ def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float,
 
 def _graph(habitat: np.ndarray, mask: np.ndarray, unit_area_ha: float, *, cell_size_m: float,
            neighbours: int, min_area_ha: float, ref_distance_m: float, ref_probability: float) -> dict[str, float]:
-    labels, area_ha = habitat_patches(habitat & mask, cell_area_m2=cell_size_m**2, neighbours=neighbours,
-                                      min_area_ha=min_area_ha)
-    if area_ha.size == 0:
-        return {"graph_patches": 0.0, "PC": 0.0, "EC_ha": 0.0}
-    cutoff = ref_distance_m * math.log(_MIN_LINK_PROBABILITY) / math.log(ref_probability)
-    dist = edge_to_edge_distances(labels, cell_size_m=cell_size_m, max_distance_m=cutoff)
-    kw = {"ref_distance": ref_distance_m, "ref_probability": ref_probability}
-    return {
-        "graph_patches": float(area_ha.size),
-        "PC": probability_of_connectivity(area_ha, dist, landscape_area=unit_area_ha, **kw),
-        "EC_ha": equivalent_connectivity(area_ha, dist, **kw),
-    }
+    eca, labels = habitat_eca(habitat & mask, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
+                              ref_probability=ref_probability, neighbours=neighbours, min_area_ha=min_area_ha)
+    # PC = ECA^2 / A_L^2 (METHODS.md 11)
+    return {"graph_patches": float(labels.max()), "PC": (eca / unit_area_ha) ** 2, "EC_ha": eca}
 
 
 # Public API
@@ -120,7 +105,7 @@ def unit_indicators(
     protected_fraction=None,
     quality=None,
     neighbours: int = 8,
-    edge_depth: int = 1,
+    edge_depth_m: float | None = None,
     dispersal_distance_m: float,
     dispersal_probability: float,
     graph_min_patch_ha: float = 0.0,
@@ -145,8 +130,9 @@ def unit_indicators(
         Habitat quality in [0, 1] at t2 (NaN = 0).
     neighbours : {8, 4}
         Patch rule for fragmentation, MESH and the patch graph.
-    edge_depth : int
-        Edge depth for TCA in cells (>= 1).
+    edge_depth_m : float, optional
+        Edge depth for TCA in metres (> 0), taken as ``max(1, ceil(edge_depth_m / cell_size_m))``
+        cells, as the patches stage's core area counts them (never less than asked); default one cell.
     dispersal_distance_m, dispersal_probability : float
         Dispersal kernel: probability ``dispersal_probability`` at ``dispersal_distance_m``.
     graph_min_patch_ha : float
@@ -167,6 +153,8 @@ def unit_indicators(
     (:func:`habitat.indicators.patch_graph.edge_to_edge_distances`); direct links with
     ``p < 1e-6`` are dropped.
     """
+    # ceil, so the depth is never less than asked (1e-9: a depth of exactly k cells stays k)
+    edge_cells = 1 if edge_depth_m is None else max(1, math.ceil(edge_depth_m / cell_size_m - 1e-9))
     single = habitat_t1 is None
     h2 = np.asarray(habitat_t2, dtype=bool)
     h1 = h2 if single else np.asarray(habitat_t1, dtype=bool)
@@ -220,7 +208,7 @@ def unit_indicators(
             if pf is not None:
                 inside = float(pf[box][m & h].sum()) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
-            frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_depth)
+            frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
             graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
                            min_area_ha=graph_min_patch_ha, ref_distance_m=dispersal_distance_m,
                            ref_probability=dispersal_probability)

@@ -81,3 +81,17 @@ def test_bad_inputs_raise():
         max_barrier_improvement({1: np.zeros((2, 2))}, [(1, 3, 1.0)], radii_m=[1.0])
     with pytest.raises(InvalidParameterError, match="radii"):
         max_barrier_improvement({1: np.zeros((2, 2))}, [(1, 1, 1.0)], radii_m=[])
+
+
+def test_links_beyond_the_dispersal_limit_are_not_scored():
+    # The McRae et al. wall of the docstring: restoring the two wall cells scores 24.5 per cell.
+    cwds = {1: np.array([[0.0, 1.0, 51.0, 52.0]]), 2: np.array([[52.0, 51.0, 1.0, 0.0]])}
+    table = pd.DataFrame({"from_id": [1], "to_id": [2], "lcd": [52.0], "connected": [True]})
+    score, radius = max_barrier_improvement(cwds, table, radii_m=[1.0])
+    assert_allclose(score, [[0.0, 24.5, 24.5, 0.0]])
+    assert_array_equal(np.isnan(radius), [[True, False, False, True]])
+    # The same link flagged beyond the maximum dispersal cost (also as a CSV string) scores nothing.
+    for flag in (False, "False"):
+        score, radius = max_barrier_improvement(cwds, table.assign(connected=[flag]), radii_m=[1.0])
+        assert_array_equal(score, np.zeros((1, 4)))
+        assert np.isnan(radius).all()

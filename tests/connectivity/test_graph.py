@@ -17,6 +17,8 @@ from habitat.connectivity.graph import (
     patch_importance_iic,
     patch_importance_pc,
     probability_of_connectivity,
+    reachable_pairs,
+    unreachable_pairs,
 )
 from habitat.errors import InvalidParameterError
 
@@ -97,8 +99,93 @@ def test_unconnected_patches_only_count_themselves():
         (lambda: patch_importance_iic(AREA, DIST, max_distance=-1), "max_distance"),
         (lambda: distance_matrix_from_links(2, [(0, 2, 1.0)]), "links"),
         (lambda: patch_importance_pc([0, 0], CHAIN[:2, :2], **KERNEL), "area"),
+        (lambda: probability_of_connectivity(AREA, DIST, landscape_area=A_L, **KERNEL, max_distance=-1),
+         "max_distance"),
+        (lambda: reachable_pairs(DIST, max_distance=float("nan")), "max_distance"),
     ],
 )
 def test_bad_input_raises_habitat_error(call, match):
     with pytest.raises(InvalidParameterError, match=match):
         call()
+
+
+# Dispersal limit (max_distance): METHODS.md section 7 extended with d23 = 2 (p23 = 0.25), so a
+# cutoff of 1.5 removes links 2-3 and 1-3 and a cutoff of 2.5 removes 1-3 only.
+LIMIT_DIST = np.array([[0.0, 1.0, D13], [1.0, 0.0, 2.0], [D13, 2.0, 0.0]])
+
+
+def test_pc_with_dispersal_limit_hand_check():
+    pc = lambda **kw: probability_of_connectivity(AREA, LIMIT_DIST, landscape_area=A_L, **KERNEL, **kw)  # noqa: E731
+    # No limit: p*13 = max(0.1, 0.5 * 0.25) = 0.125; PCnum = 33 + 2 (4*0.5 + 4*0.25 + 16*0.125) = 43.
+    assert pc() == pytest.approx(0.0043, rel=1e-12)
+    # Cutoff 2.5 drops 1-3 (3.32) only; the stepping stone 1-2-3 still gives p*13 = 0.125.
+    assert pc(max_distance=2.5) == pytest.approx(0.0043, rel=1e-12)
+    # A link exactly at the cutoff is kept (Linkage Mapper drops CWD > max only).
+    assert pc(max_distance=2.0) == pytest.approx(0.0043, rel=1e-12)
+    # Cutoff 1.5 drops 2-3 and 1-3: p*13 = p*23 = 0; PCnum = 33 + 2 * 4 * 0.5 = 37.
+    assert pc(max_distance=1.5) == pytest.approx(0.0037, rel=1e-12)
+    assert equivalent_connectivity(AREA, LIMIT_DIST, **KERNEL, max_distance=1.5) == pytest.approx(
+        math.sqrt(37), rel=1e-12
+    )
+    # Below every link: only the patches themselves, 16 + 1 + 16.
+    assert pc(max_distance=0.5) == pytest.approx(0.0033, rel=1e-12)
+    # Without the limit the same graph with those links removed by hand gives the same PC.
+    cut = LIMIT_DIST.copy()
+    cut[[1, 2, 0, 2], [2, 1, 2, 0]] = np.inf
+    assert pc(max_distance=1.5) == probability_of_connectivity(AREA, cut, landscape_area=A_L, **KERNEL)
+
+
+def test_dpc_with_dispersal_limit_hand_check():
+    got = patch_importance_pc(AREA, LIMIT_DIST, **KERNEL, max_distance=1.5)
+    # PCnum = 37. Patch 1: without it (1, 4) unlinked -> 17: dPC 2000/37 = intra 1600/37 +
+    # flux 2*4*(1*0.5)*100/37. Patch 2: without it 32 -> 500/37 = 100/37 + 400/37.
+    # Patch 3 is isolated: without it 21 -> 1600/37, all intra.
+    expected = np.array(
+        [[2000, 1600, 400, 0], [500, 100, 400, 0], [1600, 1600, 0, 0]], dtype=float
+    ) / 37
+    assert_allclose(got.to_numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_iic_and_components_with_dispersal_limit_hand_check():
+    # Cutoff 1.5 keeps link 1-2 only: IICnum = 33 + 2 * 4 * 1 / 2 = 37.
+    assert integral_index_of_connectivity(AREA, LIMIT_DIST, landscape_area=A_L, max_distance=1.5) == (
+        pytest.approx(0.0037, rel=1e-12)
+    )
+    # Cutoff 2.5 keeps 1-2 and 2-3: the METHODS.md chain, IIC = 155/3 / 100^2.
+    assert integral_index_of_connectivity(AREA, LIMIT_DIST, landscape_area=A_L, max_distance=2.5) == (
+        pytest.approx(155 / 3 / 1e4, rel=1e-12)
+    )
+    assert_array_equal(graph_components(LIMIT_DIST, max_distance=1.5), [0, 0, 1])
+    assert_array_equal(graph_components(LIMIT_DIST, max_distance=2.5), [0, 0, 0])
+    assert_array_equal(graph_components(LIMIT_DIST, max_distance=0.5), [0, 1, 2])
+
+
+def test_reachable_and_unreachable_pairs():
+    t, f = True, False
+    assert_array_equal(reachable_pairs(LIMIT_DIST, max_distance=1.5), [[t, t, f], [t, t, f], [f, f, t]])
+    assert unreachable_pairs(LIMIT_DIST, max_distance=1.5) == {(0, 2), (1, 2)}
+    # Cutoff 2.5: 1 reaches 3 through 2 (stepping stones) but has no direct link to it.
+    assert_array_equal(reachable_pairs(LIMIT_DIST, max_distance=2.5), np.ones((3, 3), dtype=bool))
+    assert unreachable_pairs(LIMIT_DIST, max_distance=2.5) == set()
+    direct = reachable_pairs(LIMIT_DIST, max_distance=2.5, stepping_stones=False)
+    assert_array_equal(direct, [[t, t, f], [t, t, t], [f, t, t]])
+    assert unreachable_pairs(LIMIT_DIST, max_distance=2.5, stepping_stones=False) == {(0, 2)}
+    # No limit: every finite link counts.
+    assert unreachable_pairs(CHAIN) == set()
+    assert unreachable_pairs(CHAIN, stepping_stones=False) == {(0, 2)}
+
+
+def test_unreachable_pairs_keep_the_circuit_from_solving_them():
+    from habitat.connectivity.circuit import build_adjacency, build_node_map, pairwise_resistances
+
+    # A 1 x 5 strip of unit conductances with focal nodes at cells 0, 2, 4: 1 ohm per step.
+    conductance = np.ones((1, 5))
+    node_map = build_node_map(conductance)
+    adjacency = build_adjacency(conductance, node_map, four_neighbors=True)
+    focal = [int(node_map[0, c]) - 1 for c in (0, 2, 4)]
+    assert_allclose(pairwise_resistances(adjacency, focal), [[0, 2, 4], [2, 0, 2], [4, 2, 0]])
+    # Populations 1-2 within reach, 3 beyond: pairs with 3 are left at -1 (not connected).
+    lcd = np.array([[0.0, 10.0, 30.0], [10.0, 0.0, 20.0], [30.0, 20.0, 0.0]])
+    exclude = unreachable_pairs(lcd, max_distance=15.0)
+    got = pairwise_resistances(adjacency, focal, exclude=exclude)
+    assert_allclose(got, [[0, 2, -1], [2, 0, -1], [-1, -1, 0]])

@@ -12,6 +12,7 @@ from habitat.connectivity.resistance import (
     linear_resistance,
     negative_exponential_resistance,
     resistance_from_suitability,
+    typical_resistance,
 )
 from habitat.errors import InvalidParameterError
 
@@ -88,3 +89,31 @@ def test_apply_barrier_rules():
 def test_bad_input_raises(call, match):
     with pytest.raises(InvalidParameterError, match=match):
         call()
+
+
+def test_shape_ln_ratio_is_the_geometric_interpolation():
+    # c = ln(1000) on 1..1000: R = 1000^(1 - h), the rescaled 1000^-HS of Mateo-Sanchez et al. 2015.
+    h = np.array([0.0, 0.1, 0.5, 0.9, 1.0, np.nan])
+    got = negative_exponential_resistance(h, shape=np.log(1000.0), min_resistance=1.0, max_resistance=1000.0)
+    expected = [1000.0, 10 ** 2.7, 10 ** 1.5, 10 ** 0.3, 1.0, np.inf]
+    assert_allclose(got, expected, rtol=1e-12)
+    # Each 0.1 of suitability lost doubles the resistance (1000^0.1 = 1.995).
+    assert got[0] / got[1] == pytest.approx(10 ** 0.3, rel=1e-12)
+    # Any range: R_min^h R_max^(1 - h).
+    got = negative_exponential_resistance(h[:5], shape=np.log(200 / 2.0), min_resistance=2.0, max_resistance=200.0)
+    assert_allclose(got, 2.0 ** h[:5] * 200.0 ** (1 - h[:5]), rtol=1e-12)
+
+
+def test_typical_resistance_is_a_quantile_over_habitat_cells():
+    r = np.array([[1.0, 3.0, 2.0, 900.0], [np.inf, np.nan, 5.0, 4.0]])
+    patches = np.array([[1, 2, 2, 0], [1, 1, 3, 0]])
+    # Habitat cells with finite resistance: 1, 3, 2, 5 -> median 2.5, minimum 1, maximum 5.
+    assert typical_resistance(r, patches) == 2.5
+    assert typical_resistance(r, patches > 0, quantile=0.0) == 1.0
+    assert typical_resistance(r, patches, quantile=1.0) == 5.0
+    with pytest.raises(InvalidParameterError, match="habitat"):
+        typical_resistance(r, np.zeros((2, 4), dtype=int))
+    with pytest.raises(InvalidParameterError, match="quantile"):
+        typical_resistance(r, patches, quantile=2)
+    with pytest.raises(InvalidParameterError, match="shape"):
+        typical_resistance(r, patches[:1])

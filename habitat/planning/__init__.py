@@ -1,0 +1,1 @@
+"""Planning computations: scenarios, restoration priorities and translocation plans (issue 17)."""
