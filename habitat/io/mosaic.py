@@ -1,0 +1,469 @@
+"""Tiled land cover onto the analysis grid, block by block, in bounded memory.
+
+A land-cover input may be one raster, a VRT, a list of files or a glob, in any mix of CRSs.
+Each output block of the analysis grid is computed from the source windows that cover it: for
+every tile overlapping the block the block's footprint is transformed into the tile's CRS, only
+that window is read, and GDAL's warper (the same call and conventions as
+:func:`habitat.io.align.align_to_grid`, the project's resampler: nearest, or mode when the grid
+is at least twice as coarse) resamples it onto the block. No tile is ever read whole; memory is
+bounded by one block and its source windows.
+
+Tiles are composited like ``gdalwarp``/``gdalbuildvrt``: tiles are warped in the given order
+(globs sorted by name) and a later tile's valid cells overwrite an earlier tile's.
+
+When the grid is coarser than the input, :func:`iter_landcover_blocks` also gives per-class
+fractional cover: the share of each habitat class among the fine samples of each cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as _glob
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.warp import calculate_default_transform, reproject, transform_bounds
+from rasterio.windows import Window
+
+from habitat.errors import InputFileError, InvalidParameterError, NoOverlapError
+from habitat.grid import GridSpec
+from habitat.io.align import _ALLOWED, choose_resampling
+from habitat.io.atomic import atomic_path
+from habitat.io.landcover import HABITAT_CLASSES, Crosswalk, map_landcover
+from habitat.io.rasters import GDAL_CACHE_MB, open_raster, read_band
+
+__all__ = [
+    "DEFAULT_BLOCK_CELLS",
+    "MosaicBlock",
+    "class_fractions",
+    "iter_landcover_blocks",
+    "iter_mosaic_blocks",
+    "landcover_to_grid",
+    "mosaic_to_grid",
+    "resolve_sources",
+]
+
+#: Output block side in grid cells: a multiple of the 256-cell GeoTIFF tile.
+DEFAULT_BLOCK_CELLS = 1024
+
+# Source pixels added around each computed source window: transform_bounds samples the block
+# edges at 21 points, and the true curved edge may bulge past the sampled bounding box.
+_WINDOW_PAD = 2
+_GLOB_CHARS = set("*?[")
+def resolve_sources(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """The list of raster files named by a path, a VRT, a glob or a list of those.
+
+    Globs are expanded and sorted by name (so the compositing order is deterministic); a
+    list keeps its order.
+
+    Raises
+    ------
+    InputFileError
+        A glob matches nothing or a named file does not exist.
+    """
+    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    if not items:
+        raise InputFileError("land-cover input: the list of files is empty; name at least one raster")
+    paths: list[Path] = []
+    for item in items:
+        text = os.fspath(item)
+        if _GLOB_CHARS & set(text):
+            found = sorted(_glob.glob(text))
+            if not found:
+                raise InputFileError(f"{text}: the pattern matches no file; check the folder and the pattern")
+            paths.extend(Path(p) for p in found)
+        else:
+            path = Path(text)
+            if not path.exists():
+                raise InputFileError(f"{path}: file not found; check the path")
+            paths.append(path)
+    return paths
+
+
+@dataclass(frozen=True)
+class MosaicBlock:
+    """One block of the analysis grid: where it goes and its values."""
+
+    rows: slice
+    cols: slice
+    grid: GridSpec
+    data: np.ndarray
+
+
+@dataclass
+class _Tile:
+    path: Path
+    ds: rasterio.io.DatasetReader
+    band: int
+    nodata: float | int | None
+    bounds_in_grid: tuple[float, float, float, float]
+    res_in_grid: float
+
+
+def _open_tiles(stack: contextlib.ExitStack, paths: list[Path], grid: GridSpec, band: int) -> list[_Tile]:
+    grid_wkt = grid.pyproj_crs.to_wkt()
+    tiles = []
+    for path in paths:
+        ds = stack.enter_context(open_raster(path))
+        if not 1 <= band <= ds.count:
+            raise InputFileError(f"{path}: has {ds.count} band(s), band {band} asked; fix the band number")
+        bounds = transform_bounds(ds.crs, grid_wkt, *ds.bounds, densify_pts=21)
+        src_in_grid, _, _ = calculate_default_transform(ds.crs, grid_wkt, ds.width, ds.height, *ds.bounds)
+        tiles.append(_Tile(path, ds, band, ds.nodata, bounds, abs(src_in_grid.a)))
+    return tiles
+
+
+def _overlaps(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _source_window(tile: _Tile, block: GridSpec) -> Window | None:
+    """The window of ``tile`` covering ``block`` plus a small pad (may reach past the raster).
+
+    None when it does not intersect the raster.
+    """
+    ds = tile.ds
+    left, bottom, right, top = transform_bounds(
+        block.pyproj_crs.to_wkt(), ds.crs, *block.bounds, densify_pts=21
+    )
+    inv = ~ds.transform
+    cols, rows = zip(*(inv @ (x, y) for x in (left, right) for y in (bottom, top)))
+    c0 = math.floor(min(cols)) - _WINDOW_PAD
+    r0 = math.floor(min(rows)) - _WINDOW_PAD
+    c1 = math.ceil(max(cols)) + _WINDOW_PAD
+    r1 = math.ceil(max(rows)) + _WINDOW_PAD
+    if c1 <= 0 or r1 <= 0 or c0 >= ds.width or r0 >= ds.height:
+        return None
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def _read_padded(tile: _Tile, window: Window, fill) -> np.ndarray:
+    """Read ``window``; the part beyond the raster is ``fill`` (nodata).
+
+    GDAL's warper clips its source window at the raster edge and then decides per chunk
+    whether a destination cell straddling that edge is computed, so a cell's value would
+    depend on the block it falls in. With the edge padded by nodata every block sees the
+    same footprints and the result equals a whole-grid warp.
+    """
+    ds = tile.ds
+    c0, r0 = int(window.col_off), int(window.row_off)
+    h, w = int(window.height), int(window.width)
+    ic0, ir0 = max(0, c0), max(0, r0)
+    ic1, ir1 = min(ds.width, c0 + w), min(ds.height, r0 + h)
+    inner = Window(ic0, ir0, ic1 - ic0, ir1 - ir0)
+    if (ic0, ir0, ic1, ir1) == (c0, r0, c0 + w, r0 + h):
+        return read_band(ds, tile.band, window=inner)
+    out = np.full((h, w), fill, dtype=ds.dtypes[tile.band - 1])
+    out[ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = read_band(ds, tile.band, window=inner)
+    return out
+
+
+def _warp_block(
+    tiles: list[_Tile], block: GridSpec, out: np.ndarray, nodata, resampling: Resampling
+) -> None:
+    """Composite every tile overlapping ``block`` into ``out`` (pre-filled with ``nodata``)."""
+    block_bounds = block.bounds
+    grid_wkt = block.pyproj_crs.to_wkt()
+    pad = block.resolution
+    scratch = None
+    for tile in tiles:
+        tb = tile.bounds_in_grid
+        if not _overlaps(block_bounds, (tb[0] - pad, tb[1] - pad, tb[2] + pad, tb[3] + pad)):
+            continue
+        window = _source_window(tile, block)
+        if window is None:
+            continue
+        # A tile without nodata gets the mosaic's nodata, so its padding is not read as data.
+        src_nodata = tile.nodata if tile.nodata is not None else nodata
+        src = _read_padded(tile, window, src_nodata)
+        if scratch is None:
+            scratch = np.empty_like(out)
+        scratch.fill(nodata)
+        reproject(
+            source=src,
+            destination=scratch,
+            src_transform=tile.ds.window_transform(window),
+            src_crs=tile.ds.crs,
+            src_nodata=src_nodata,
+            dst_transform=block.affine,
+            dst_crs=grid_wkt,
+            dst_nodata=nodata,
+            resampling=resampling,
+        )
+        valid = scratch != nodata
+        out[valid] = scratch[valid]
+
+
+def _plan(paths, grid, band, resampling, stack):
+    tiles = _open_tiles(stack, paths, grid, band)
+    if not any(_overlaps(t.bounds_in_grid, grid.bounds) for t in tiles):
+        names = ", ".join(str(t.path) for t in tiles[:5]) + (" ..." if len(tiles) > 5 else "")
+        raise NoOverlapError(f"{names}: no land-cover tile overlaps the study area; check the grid bounds or the files")
+    src_res = min(t.res_in_grid for t in tiles)
+    if resampling is None:
+        resampling = choose_resampling("categorical", src_res, grid.resolution)
+    if resampling not in _ALLOWED["categorical"]:
+        raise InvalidParameterError(
+            f"{paths[0]}: resampling {resampling!r} is not allowed for land cover; use one of "
+            f"{sorted(_ALLOWED['categorical'])}"
+        )
+    first = tiles[0].ds
+    dtype = np.dtype(first.dtypes[band - 1])
+    nodata = tiles[0].nodata if tiles[0].nodata is not None else 0
+    return tiles, src_res, resampling, dtype, nodata
+
+
+def iter_mosaic_blocks(
+    sources,
+    grid: GridSpec,
+    *,
+    resampling: str | None = None,
+    band: int = 1,
+    block_cells: int = DEFAULT_BLOCK_CELLS,
+) -> Iterator[MosaicBlock]:
+    """Mosaic and resample categorical tiles onto ``grid``, one block at a time.
+
+    Parameters
+    ----------
+    sources : path, glob, VRT or list of them
+        Categorical rasters (land-cover codes), any CRSs, the same data type.
+    grid : GridSpec
+        Target grid.
+    resampling : {'nearest', 'mode'}, optional
+        Default as :func:`habitat.io.align.choose_resampling` with the finest tile's cell size:
+        mode when the grid is at least twice as coarse, nearest otherwise.
+    band : int
+        Band read from every tile.
+    block_cells : int
+        Side of the output blocks in grid cells.
+
+    Yields
+    ------
+    MosaicBlock
+        Row-major blocks; ``data`` has the first tile's dtype and holds the first tile's
+        nodata (0 when it has none) where no tile has a valid value.
+
+    Notes
+    -----
+    Each block equals, cell for cell, :func:`~habitat.io.align.align_to_grid` of every tile on
+    its own composited in tile order (later valid cells win): a cell is computed from its own
+    source footprint, which lies inside the window read for its block. Memory: one block
+    plus the source windows of the tiles overlapping it (about ``(block_cells * ratio)^2``
+    source cells each).
+    """
+    paths = resolve_sources(sources)
+    with contextlib.ExitStack() as stack:
+        tiles, _, method, dtype, nodata = _plan(paths, grid, band, resampling, stack)
+        for (rows, cols), block in grid.tiles((block_cells, block_cells)):
+            out = np.full(block.shape, nodata, dtype=dtype)
+            _warp_block(tiles, block, out, nodata, Resampling[method])
+            yield MosaicBlock(rows, cols, block, out)
+
+
+def mosaic_nodata(sources, *, band: int = 1) -> float | int:
+    """Nodata value of the mosaic of ``sources``: the first tile's, or 0 when it has none."""
+    with open_raster(resolve_sources(sources)[0]) as ds:
+        return ds.nodata if ds.nodata is not None else 0
+
+
+def class_fractions(fine_classes: np.ndarray, factor: int, n_classes: int = len(HABITAT_CLASSES)) -> np.ndarray:
+    """Share of each class among the ``factor x factor`` fine cells of each coarse cell.
+
+    Parameters
+    ----------
+    fine_classes : ndarray of uint8, shape (h * factor, w * factor)
+        Habitat-class codes 1..n_classes on a grid ``factor`` times finer than the output,
+        aligned with it; 0 = nodata.
+    factor : int
+        Fine cells per coarse cell side (>= 1).
+    n_classes : int
+        Number of classes; class ``k`` goes to band ``k - 1``.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_classes, h, w)
+        ``f_k = n_k / n_valid`` with ``n_k`` the fine cells of class ``k`` and ``n_valid`` the
+        fine cells that are not nodata; the shares of a cell sum to 1. NaN where every fine
+        cell is nodata. Range [0, 1].
+
+    Examples
+    --------
+    >>> f = class_fractions(np.array([[1, 1], [2, 0]], np.uint8), 2, n_classes=2)
+    >>> f[:, 0, 0].tolist()
+    [0.6666666865348877, 0.3333333432674438]
+    """
+    factor = int(factor)
+    if factor < 1:
+        raise InvalidParameterError(f"factor={factor} must be >= 1 fine cells per coarse cell")
+    fh, fw = fine_classes.shape
+    if fh % factor or fw % factor:
+        raise InvalidParameterError(f"fine block {fine_classes.shape} is not a multiple of factor {factor}")
+    h, w = fh // factor, fw // factor
+    # (h, f, w, f) view: one reduction per class over the two fine axes.
+    view = fine_classes.reshape(h, factor, w, factor)
+    counts = np.empty((n_classes, h, w), np.float32)
+    for k in range(n_classes):
+        counts[k] = np.count_nonzero(view == k + 1, axis=(1, 3))
+    total = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts / total, np.float32(np.nan)).astype(np.float32)
+
+
+def iter_landcover_blocks(
+    sources,
+    grid: GridSpec,
+    crosswalk: Crosswalk,
+    *,
+    floodplain: np.ndarray | None = None,
+    unknown: Literal["error", "nodata"] = "error",
+    resampling: str | None = None,
+    band: int = 1,
+    fractions: bool = True,
+    block_cells: int = DEFAULT_BLOCK_CELLS,
+) -> Iterator[tuple[MosaicBlock, np.ndarray | None]]:
+    """Dominant habitat class and per-class fractional cover of tiled land cover, by block.
+
+    Parameters
+    ----------
+    sources, grid, resampling, band, block_cells
+        As :func:`iter_mosaic_blocks`.
+    crosswalk : Crosswalk
+        Product codes to habitat classes (:func:`habitat.io.landcover.read_crosswalk`).
+    floodplain : ndarray of bool, shape grid.shape, optional
+        Floodplain mask on the analysis grid, passed to
+        :func:`~habitat.io.landcover.map_landcover`; for the fractions every fine sample takes
+        the flag of the grid cell it lies in.
+    unknown : {'error', 'nodata'}
+        Codes missing from the crosswalk: raise, or treat as nodata.
+    fractions : bool
+        Also compute fractional cover.
+
+    Yields
+    ------
+    (MosaicBlock, ndarray or None)
+        The block of habitat classes (uint8, 0 = nodata) = ``map_landcover`` of the mosaicked
+        codes (mode of the codes when coarsening, as the single-file ingest), and the
+        ``(len(HABITAT_CLASSES), h, w)`` float32 fractions of :func:`class_fractions`.
+
+    Notes
+    -----
+    Fractions come from fine samples: the tiles are resampled with nearest onto a grid
+    ``factor = max(1, round(grid resolution / finest tile resolution))`` times finer, aligned
+    with the analysis grid, and each fine sample is mapped through the crosswalk. With a
+    10 m source and a 30 m grid, each cell's shares are counts of its 3 x 3 samples / 9.
+    """
+    paths = resolve_sources(sources)
+    with contextlib.ExitStack() as stack:
+        tiles, src_res, method, dtype, nodata = _plan(paths, grid, band, resampling, stack)
+        factor = max(1, round(grid.resolution / src_res))
+        if floodplain is not None and floodplain.shape != grid.shape:
+            raise InvalidParameterError(f"floodplain shape {floodplain.shape} is not the grid shape {grid.shape}")
+        for (rows, cols), block in grid.tiles((block_cells, block_cells)):
+            codes = np.full(block.shape, nodata, dtype=dtype)
+            _warp_block(tiles, block, codes, nodata, Resampling[method])
+            fp = None if floodplain is None else floodplain[rows, cols]
+            classes = map_landcover(codes, crosswalk, floodplain=fp, nodata=nodata, unknown=unknown)
+            frac = None
+            if fractions:
+                a, _, c, _, e, f = block.transform
+                fine = GridSpec(block.crs, (a / factor, 0.0, c, 0.0, e / factor, f),
+                                (block.height * factor, block.width * factor))
+                fine_codes = np.full(fine.shape, nodata, dtype=dtype)
+                _warp_block(tiles, fine, fine_codes, nodata, Resampling.nearest)
+                fine_fp = None if fp is None else np.repeat(np.repeat(fp, factor, 0), factor, 1)
+                fine_classes = map_landcover(fine_codes, crosswalk, floodplain=fine_fp, nodata=nodata,
+                                             unknown=unknown)
+                frac = class_fractions(fine_classes, factor)
+            yield MosaicBlock(rows, cols, block, classes), frac
+
+
+def _profile(grid: GridSpec, dtype, nodata, count: int = 1) -> dict:
+    return dict(
+        driver="GTiff", tiled=True, blockxsize=256, blockysize=256, compress="DEFLATE",
+        BIGTIFF="IF_SAFER", width=grid.width, height=grid.height, count=count,
+        dtype=np.dtype(dtype).name, crs=grid.pyproj_crs.to_wkt(), transform=grid.affine,
+        nodata=nodata,
+    )
+
+
+def _write_window(ds, block: MosaicBlock, data: np.ndarray, indexes=1) -> None:
+    window = Window(block.cols.start, block.rows.start, block.grid.width, block.grid.height)
+    ds.write(data, indexes, window=window)
+
+
+def mosaic_to_grid(
+    sources,
+    grid: GridSpec,
+    path: str | os.PathLike,
+    *,
+    resampling: str | None = None,
+    band: int = 1,
+    block_cells: int = DEFAULT_BLOCK_CELLS,
+) -> tuple[Path, float | int]:
+    """Write the mosaic of ``sources`` on ``grid`` to a tiled, deflated GeoTIFF, block by block.
+
+    See :func:`iter_mosaic_blocks`. The file is written under a temporary name and renamed
+    into place. Returns the path and the nodata value.
+    """
+    path = Path(path)
+    nodata = mosaic_nodata(sources, band=band)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), atomic_path(path) as tmp:
+        blocks = iter_mosaic_blocks(sources, grid, resampling=resampling, band=band, block_cells=block_cells)
+        first = next(blocks)
+        with rasterio.open(tmp, "w", **_profile(grid, first.data.dtype, nodata)) as ds:
+            _write_window(ds, first, first.data)
+            for block in blocks:
+                _write_window(ds, block, block.data)
+    return path, nodata
+
+
+def landcover_to_grid(
+    sources,
+    grid: GridSpec,
+    crosswalk: Crosswalk,
+    classes_path: str | os.PathLike,
+    fractions_path: str | os.PathLike | None = None,
+    *,
+    floodplain: np.ndarray | None = None,
+    unknown: Literal["error", "nodata"] = "error",
+    resampling: str | None = None,
+    band: int = 1,
+    block_cells: int = DEFAULT_BLOCK_CELLS,
+) -> tuple[Path, Path | None]:
+    """Write the habitat-class raster (and fractional cover) of tiled land cover, block by block.
+
+    ``classes_path`` gets uint8 habitat classes (0 = nodata); ``fractions_path``, when given,
+    a float32 GeoTIFF with one band per habitat class (band ``k`` = class code ``k``, named
+    after it; NaN = nodata). See :func:`iter_landcover_blocks`. Both files are written under
+    temporary names and renamed into place only when every block succeeded.
+    """
+    want = fractions_path is not None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB))
+        blocks = iter_landcover_blocks(
+            sources, grid, crosswalk, floodplain=floodplain, unknown=unknown, resampling=resampling,
+            band=band, fractions=want, block_cells=block_cells,
+        )
+        tmp_cls = stack.enter_context(atomic_path(classes_path))
+        cls_ds = stack.enter_context(rasterio.open(tmp_cls, "w", **_profile(grid, np.uint8, 0)))
+        frac_ds = None
+        if want:
+            tmp_frac = stack.enter_context(atomic_path(fractions_path))
+            frac_ds = stack.enter_context(
+                rasterio.open(tmp_frac, "w", **_profile(grid, np.float32, float("nan"), len(HABITAT_CLASSES)))
+            )
+            for k, name in enumerate(HABITAT_CLASSES, start=1):
+                frac_ds.set_band_description(k, name)
+                frac_ds.update_tags(k, units="fraction")
+        for block, frac in blocks:
+            _write_window(cls_ds, block, block.data)
+            if frac_ds is not None:
+                _write_window(frac_ds, block, frac, indexes=list(range(1, len(HABITAT_CLASSES) + 1)))
+    return Path(classes_path), (Path(fractions_path) if want else None)
