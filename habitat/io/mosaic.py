@@ -110,13 +110,18 @@ class _Tile:
 def _open_tiles(stack: contextlib.ExitStack, paths: list[Path], grid: GridSpec, band: int) -> list[_Tile]:
     grid_wkt = grid.pyproj_crs.to_wkt()
     tiles = []
+    res_cache: dict[tuple, float] = {}
     for path in paths:
         ds = stack.enter_context(open_raster(path))
         if not 1 <= band <= ds.count:
             raise InputFileError(f"{path}: has {ds.count} band(s), band {band} asked; fix the band number")
         bounds = transform_bounds(ds.crs, grid_wkt, *ds.bounds, densify_pts=21)
-        src_in_grid, _, _ = calculate_default_transform(ds.crs, grid_wkt, ds.width, ds.height, *ds.bounds)
-        tiles.append(_Tile(path, ds, band, ds.nodata, bounds, abs(src_in_grid.a)))
+        # tiles of one product share CRS and cell size: one estimate per kind (as align_to_grid)
+        key = (ds.crs.to_wkt(), ds.res)
+        if key not in res_cache:
+            src_in_grid, _, _ = calculate_default_transform(ds.crs, grid_wkt, ds.width, ds.height, *ds.bounds)
+            res_cache[key] = abs(src_in_grid.a)
+        tiles.append(_Tile(path, ds, band, ds.nodata, bounds, res_cache[key]))
     return tiles
 
 
@@ -124,15 +129,13 @@ def _overlaps(a: tuple, b: tuple) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _source_window(tile: _Tile, block: GridSpec) -> Window | None:
+def _source_window(tile: _Tile, block: GridSpec, grid_wkt: str) -> Window | None:
     """The window of ``tile`` covering ``block`` plus a small pad (may reach past the raster).
 
     None when it does not intersect the raster.
     """
     ds = tile.ds
-    left, bottom, right, top = transform_bounds(
-        block.pyproj_crs.to_wkt(), ds.crs, *block.bounds, densify_pts=21
-    )
+    left, bottom, right, top = transform_bounds(grid_wkt, ds.crs, *block.bounds, densify_pts=21)
     inv = ~ds.transform
     cols, rows = zip(*(inv @ (x, y) for x in (left, right) for y in (bottom, top)))
     c0 = math.floor(min(cols)) - _WINDOW_PAD
@@ -165,40 +168,54 @@ def _read_padded(tile: _Tile, window: Window, fill) -> np.ndarray:
     return out
 
 
+def _footprint_rows_cols(tile: _Tile, block: GridSpec) -> tuple[slice, slice] | None:
+    """Rows and columns of ``block`` the tile can reach (its footprint's box plus one cell)."""
+    a, _, c, _, e, f = block.transform
+    xmin, ymin, xmax, ymax = tile.bounds_in_grid
+    c0 = max(0, math.floor((xmin - c) / a) - 1)
+    c1 = min(block.width, math.ceil((xmax - c) / a) + 1)
+    r0 = max(0, math.floor((ymax - f) / e) - 1)
+    r1 = min(block.height, math.ceil((ymin - f) / e) + 1)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return slice(r0, r1), slice(c0, c1)
+
+
 def _warp_block(
-    tiles: list[_Tile], block: GridSpec, out: np.ndarray, nodata, resampling: Resampling
+    tiles: list[_Tile], block: GridSpec, out: np.ndarray, nodata, resampling: Resampling, grid_wkt: str
 ) -> None:
-    """Composite every tile overlapping ``block`` into ``out`` (pre-filled with ``nodata``)."""
-    block_bounds = block.bounds
-    grid_wkt = block.pyproj_crs.to_wkt()
-    pad = block.resolution
-    scratch = None
+    """Composite every tile overlapping ``block`` into ``out`` (pre-filled with ``nodata``).
+
+    Each tile is warped only onto the part of the block its footprint reaches: GDAL evaluates
+    every destination cell it is given, so a block straddling a tile seam would otherwise cost
+    one full warp per tile.
+    """
     for tile in tiles:
-        tb = tile.bounds_in_grid
-        if not _overlaps(block_bounds, (tb[0] - pad, tb[1] - pad, tb[2] + pad, tb[3] + pad)):
+        part = _footprint_rows_cols(tile, block)
+        if part is None:
             continue
-        window = _source_window(tile, block)
+        rows, cols = part
+        sub = block.window(rows.start, cols.start, rows.stop - rows.start, cols.stop - cols.start)
+        window = _source_window(tile, sub, grid_wkt)
         if window is None:
             continue
         # A tile without nodata gets the mosaic's nodata, so its padding is not read as data.
         src_nodata = tile.nodata if tile.nodata is not None else nodata
         src = _read_padded(tile, window, src_nodata)
-        if scratch is None:
-            scratch = np.empty_like(out)
-        scratch.fill(nodata)
+        scratch = np.full(sub.shape, nodata, dtype=out.dtype)
         reproject(
             source=src,
             destination=scratch,
             src_transform=tile.ds.window_transform(window),
             src_crs=tile.ds.crs,
             src_nodata=src_nodata,
-            dst_transform=block.affine,
+            dst_transform=sub.affine,
             dst_crs=grid_wkt,
             dst_nodata=nodata,
             resampling=resampling,
         )
         valid = scratch != nodata
-        out[valid] = scratch[valid]
+        out[rows, cols][valid] = scratch[valid]
 
 
 def _plan(paths, grid, band, resampling, stack):
@@ -261,9 +278,10 @@ def iter_mosaic_blocks(
     paths = resolve_sources(sources)
     with contextlib.ExitStack() as stack:
         tiles, _, method, dtype, nodata = _plan(paths, grid, band, resampling, stack)
+        grid_wkt = grid.pyproj_crs.to_wkt()
         for (rows, cols), block in grid.tiles((block_cells, block_cells)):
             out = np.full(block.shape, nodata, dtype=dtype)
-            _warp_block(tiles, block, out, nodata, Resampling[method])
+            _warp_block(tiles, block, out, nodata, Resampling[method], grid_wkt)
             yield MosaicBlock(rows, cols, block, out)
 
 
@@ -362,12 +380,13 @@ def iter_landcover_blocks(
     paths = resolve_sources(sources)
     with contextlib.ExitStack() as stack:
         tiles, src_res, method, dtype, nodata = _plan(paths, grid, band, resampling, stack)
+        grid_wkt = grid.pyproj_crs.to_wkt()
         factor = max(1, round(grid.resolution / src_res))
         if floodplain is not None and floodplain.shape != grid.shape:
             raise InvalidParameterError(f"floodplain shape {floodplain.shape} is not the grid shape {grid.shape}")
         for (rows, cols), block in grid.tiles((block_cells, block_cells)):
             codes = np.full(block.shape, nodata, dtype=dtype)
-            _warp_block(tiles, block, codes, nodata, Resampling[method])
+            _warp_block(tiles, block, codes, nodata, Resampling[method], grid_wkt)
             fp = None if floodplain is None else floodplain[rows, cols]
             classes = map_landcover(codes, crosswalk, floodplain=fp, nodata=nodata, unknown=unknown)
             frac = None
@@ -376,7 +395,7 @@ def iter_landcover_blocks(
                 fine = GridSpec(block.crs, (a / factor, 0.0, c, 0.0, e / factor, f),
                                 (block.height * factor, block.width * factor))
                 fine_codes = np.full(fine.shape, nodata, dtype=dtype)
-                _warp_block(tiles, fine, fine_codes, nodata, Resampling.nearest)
+                _warp_block(tiles, fine, fine_codes, nodata, Resampling.nearest, grid_wkt)
                 fine_fp = None if fp is None else np.repeat(np.repeat(fp, factor, 0), factor, 1)
                 fine_classes = map_landcover(fine_codes, crosswalk, floodplain=fine_fp, nodata=nodata,
                                              unknown=unknown)
