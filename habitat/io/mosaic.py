@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 import rasterio
+from numba import njit
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window
@@ -324,14 +325,25 @@ def class_fractions(fine_classes: np.ndarray, factor: int, n_classes: int = len(
     if fh % factor or fw % factor:
         raise InvalidParameterError(f"fine block {fine_classes.shape} is not a multiple of factor {factor}")
     h, w = fh // factor, fw // factor
-    # (h, f, w, f) view: one reduction per class over the two fine axes.
-    view = fine_classes.reshape(h, factor, w, factor)
-    counts = np.empty((n_classes, h, w), np.float32)
-    for k in range(n_classes):
-        counts[k] = np.count_nonzero(view == k + 1, axis=(1, 3))
-    total = counts.sum(axis=0)
+    counts = _count_classes(np.ascontiguousarray(fine_classes, dtype=np.uint8), factor, n_classes)
+    total = counts.sum(axis=0, dtype=np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, counts / total, np.float32(np.nan)).astype(np.float32)
+
+
+@njit(cache=False, nogil=True)
+def _count_classes(fine, factor, n_classes):  # pragma: no cover - compiled
+    """Fine cells of class 1..n_classes per coarse cell: one pass over the fine block."""
+    h = fine.shape[0] // factor
+    w = fine.shape[1] // factor
+    counts = np.zeros((n_classes, h, w), np.float32)
+    for i in range(fine.shape[0]):
+        ci = i // factor
+        for j in range(fine.shape[1]):
+            k = fine[i, j]
+            if 1 <= k <= n_classes:
+                counts[k - 1, ci, j // factor] += 1.0
+    return counts
 
 
 def iter_landcover_blocks(
