@@ -29,8 +29,7 @@ import pandas as pd
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
-from habitat.indicators._enn import _nearest_other_patch
-from habitat.indicators._landscape import _Landscape, _same
+from habitat.indicators._landscape import _enn_by_class, _Landscape, _same
 from habitat.indicators.fragmentation import _class_frame, _landscape_series, _validate
 from habitat.suitability.blockwise import DEFAULT_BLOCK_SHAPE, LabelledBlock, label_blocks
 
@@ -166,7 +165,6 @@ def analyse_blockwise(
         read_index, (height, width), connectivity=neighbours, block_shape=(bh, bw),
         n_classes=n_classes, halo=halo, on_block=gather,
     )
-    n_patches = labeling.n_patches
     patch_class = labeling.patch_class
     sides = labeling.reduce(np.concatenate(sides_parts).astype(np.float64))
     core = labeling.reduce(np.concatenate(core_parts).astype(np.float64)).astype(np.int64)
@@ -176,19 +174,7 @@ def analyse_blockwise(
     rows = np.concatenate(edge_rows) if edge_rows else np.empty(0, np.int32)
     cols = np.concatenate(edge_cols) if edge_cols else np.empty(0, np.int32)
     elab = labeling.final_of_provisional[np.concatenate(edge_prov)] if edge_prov else np.empty(0, np.int64)
-    enn = np.full(n_patches, np.nan)
-    edge_class = patch_class[elab - 1] if elab.size else np.empty(0, np.intp)
-    order = np.argsort(edge_class, kind="stable")
-    bounds = np.searchsorted(edge_class[order], np.arange(n_classes + 1))
-    patches_per_class = np.bincount(patch_class, minlength=n_classes)
-    for k in range(n_classes):
-        if patches_per_class[k] < 2:
-            continue
-        sel = order[bounds[k] : bounds[k + 1]]
-        pts = np.column_stack((rows[sel], cols[sel])).astype(np.float64)
-        dist = _nearest_other_patch(pts, elab[sel].astype(np.intp) - 1, n_patches)
-        mine = patch_class == k
-        enn[mine] = dist[mine]
+    enn = _enn_by_class(rows, cols, elab, patch_class, n_classes)
     return _Landscape(
         class_values=class_values,
         n_valid=n_valid,
