@@ -416,12 +416,18 @@ def iter_landcover_blocks(
 
 
 def _profile(grid: GridSpec, dtype, nodata, count: int = 1) -> dict:
-    return dict(
+    profile = dict(
         driver="GTiff", tiled=True, blockxsize=256, blockysize=256, compress="DEFLATE",
         BIGTIFF="IF_SAFER", width=grid.width, height=grid.height, count=count,
         dtype=np.dtype(dtype).name, crs=grid.pyproj_crs.to_wkt(), transform=grid.affine,
         nodata=nodata,
     )
+    if count > 1:
+        # Fraction bands: band-interleaved and the fastest deflate level. Pixel-interleaved
+        # level-6 deflate of 10 float32 bands took 4x longer than the warping (measured on
+        # 1024 x 1024 blocks: 4.1 s -> 0.9 s a block; file 1.5x larger).
+        profile.update(interleave="band", zlevel=1)
+    return profile
 
 
 def _write_window(ds, block: MosaicBlock, data: np.ndarray, indexes=1) -> None:
