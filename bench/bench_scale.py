@@ -14,7 +14,7 @@ is the step's own (``wait4`` rusage of the child):
   fragmentation  habitat.indicators.fragmentation_blockwise.class_metrics_blockwise on the
              30 m classes read window by window
 
-Prints wall time, peak RSS and cells per second (input cells for mosaic/gdalwarp/classes,
+Prints wall time, CPU time (user + system; the machine is shared), peak RSS and cells per second (input cells for mosaic/gdalwarp/classes,
 grid cells for the others) and the share of cells where the mosaic equals gdalwarp's output.
 """
 
@@ -113,8 +113,8 @@ def child(step: str, data: Path, work: Path, resolution: float, block: int) -> d
     return facts
 
 
-def _run(cmd: list[str], env=None) -> tuple[float, float, str]:
-    """Run a child; wall seconds, peak RSS (MiB) from wait4, stdout."""
+def _run(cmd: list[str], env=None) -> tuple[float, float, str, float]:
+    """Run a child; wall seconds, peak RSS (MiB) from wait4, stdout, CPU seconds (user + sys)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out = proc.stdout.read()
@@ -124,7 +124,7 @@ def _run(cmd: list[str], env=None) -> tuple[float, float, str]:
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:3])} ... failed ({proc.returncode}): {err[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def _gdalwarp_cmd(data: Path, work: Path, resolution: float) -> list[str]:
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not (data / "landcover_2020.vrt").exists():
-        secs, rss, _ = _run([sys.executable, str(ROOT / "scripts" / "make_scale_data.py"), "--size",
+        secs, rss, _, _ = _run([sys.executable, str(ROOT / "scripts" / "make_scale_data.py"), "--size",
                              str(args.size), "--out", str(data)], env=env)
         print(f"data: {args.size} x {args.size} cells x 2 epochs in {secs:.1f} s, peak RSS {rss:.0f} MiB")
     n_in = _input_cells(data)
@@ -180,20 +180,22 @@ def main(argv=None) -> int:
     rows = []
     for step in args.steps:
         if step == "gdalwarp":
-            secs, rss, _ = _run(_gdalwarp_cmd(data, work, args.resolution))
+            secs, rss, _, cpu = _run(_gdalwarp_cmd(data, work, args.resolution))
             facts = {}
         else:
             cmd = [sys.executable, __file__, "--size", str(args.size), "--data", str(data), "--work", str(work),
                    "--resolution", str(args.resolution), "--block", str(args.block), "--child", step]
-            secs, rss, out = _run(cmd, env=env)
+            secs, rss, out, cpu = _run(cmd, env=env)
             facts = json.loads(out.strip().splitlines()[-1])
         cells = n_in if step in ("mosaic", "gdalwarp", "classes") else n_grid
-        rows.append({"step": step, "seconds": secs, "peak_rss_mib": rss, "mcells_per_s": cells / secs / 1e6, **facts})
-        print(f"| {step} | {secs:.1f} s | {rss:.0f} MiB | {cells / secs / 1e6:.1f} Mcells/s | "
+        rows.append({"step": step, "seconds": secs, "cpu_seconds": cpu, "peak_rss_mib": rss,
+                     "mcells_per_s": cells / secs / 1e6, **facts})
+        print(f"| {step} | {secs:.1f} s (CPU {cpu:.1f} s) | {rss:.0f} MiB | {cells / secs / 1e6:.1f} Mcells/s | "
               f"{ {k: v for k, v in facts.items() if k != 'grid_shape'} } |", flush=True)
     by = {r["step"]: r for r in rows}
     if "mosaic" in by and "gdalwarp" in by:
-        print(f"mosaic / gdalwarp time: {by['mosaic']['seconds'] / by['gdalwarp']['seconds']:.2f}x; "
+        print(f"mosaic / gdalwarp time: {by['mosaic']['seconds'] / by['gdalwarp']['seconds']:.2f}x "
+              f"(CPU {by['mosaic']['cpu_seconds'] / by['gdalwarp']['cpu_seconds']:.2f}x); "
               f"cells equal: {100 * _agreement(work / 'mosaic.tif', work / 'gdalwarp.tif'):.3f} %")
     (work / "results.json").write_text(json.dumps(rows, indent=1))
     return 0
