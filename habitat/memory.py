@@ -63,21 +63,28 @@ MODELS: dict[str, MemoryModel] = {
             "bincount temporaries",
     ),
     "fragmentation_blockwise": MemoryModel(
-        0.25, FINE_GRID_SETTING, per_block_cell=60.0, fixed=64 * 2**20,
+        35.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=64 * 2**20,
         doc="one block with halo (class index, int64 provisional ids, int32 label buffer, "
-            "neighbour counts, erosion), seam rows/columns (16 bytes per seam cell, ~0.02 per "
-            "cell at 1024-cell blocks) and ~0.25 bytes/cell for per-patch and edge-cell arrays "
-            "on clustered land cover",
+            "neighbour counts, erosion) plus the ENN edge cells (row, col, patch id and the k-d "
+            "tree: ~100 bytes per edge cell), which grow with the grid: measured peak 2,583 MiB "
+            "on 6759 x 6729 cells of speckled 30 m land cover with 4096-cell blocks "
+            "(bench/README.md), i.e. ~35 bytes/cell beyond the block",
     ),
     "labels_blockwise": MemoryModel(
-        0.1, FINE_GRID_SETTING, per_block_cell=30.0, fixed=64 * 2**20,
-        doc="one block (mask, int64 provisional ids, int32 buffer), seam rows/columns, a few "
-            "numbers per provisional label",
+        0.1, FINE_GRID_SETTING, per_block_cell=34.0, fixed=64 * 2**20,
+        doc="one block (mask, int64 provisional ids, int32 buffer, final-id gather), seam "
+            "rows/columns, a few numbers per provisional label; measured 639 MiB with 4096-cell "
+            "blocks on 45 M cells",
     ),
     "mosaic": MemoryModel(
         0.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=256 * 2**20,
-        doc="one output block, its scratch and source windows (x ratio^2), the fine block for "
-            "fractions and 10 float32 fraction bands; GDAL block cache 128 MB",
+        doc="one output block, its scratch and source windows (x ratio^2) and GDAL's 128 MB "
+            "block cache; measured 274 MiB with 1024-cell blocks",
+    ),
+    "landcover_fractions": MemoryModel(
+        0.0, FINE_GRID_SETTING, per_block_cell=300.0, fixed=256 * 2**20,
+        doc="mosaic plus the 3x finer sample block (codes, classes, crosswalk row index) and 10 "
+            "float32 fraction bands; measured 542 MiB with 1024-cell blocks (10 m -> 30 m)",
     ),
 }
 

@@ -20,10 +20,11 @@ def test_available_bytes_reads_memavailable(tmp_path, monkeypatch):
 def test_estimates_scale_with_the_grid_and_blocks():
     assert estimate_bytes("cost_distance", (1000, 1000)) == 42_000_000
     assert estimate_bytes("cost_distance", (1000, 1000), n_surfaces=2) == 58_000_000
-    # block-wise work: four times the grid adds only the thin per-cell part
+    # block-wise work: four times the grid adds only the per-cell part (ENN edge cells)
     small = estimate_bytes("fragmentation_blockwise", (10_000, 10_000), block_cells=2**20)
     big = estimate_bytes("fragmentation_blockwise", (20_000, 20_000), block_cells=2**20)
-    assert big - small == 0.25 * 3 * 10**8
+    assert big - small == 35 * 3 * 10**8
+    assert estimate_bytes("mosaic", (10_000, 10_000), block_cells=2**20) == estimate_bytes("mosaic", (40_000, 40_000), block_cells=2**20)
     assert estimate_bytes("circuit", (100, 100)) == 80 * 9 * 10**4 + 8 * 10**4 * 9
     with pytest.raises(InvalidParameterError, match="unknown"):
         estimate_bytes("nope", (1, 1))
