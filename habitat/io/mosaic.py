@@ -270,11 +270,20 @@ def iter_mosaic_blocks(
 
     Notes
     -----
-    Each block equals, cell for cell, :func:`~habitat.io.align.align_to_grid` of every tile on
-    its own composited in tile order (later valid cells win): a cell is computed from its own
-    source footprint, which lies inside the window read for its block. Memory: one block
-    plus the source windows of the tiles overlapping it (about ``(block_cells * ratio)^2``
-    source cells each).
+    A cell is computed from its own source footprint, which lies inside the window read for
+    its block, with the tile's edge padded by nodata so that GDAL sees the same footprint
+    whatever the block: the result equals :func:`~habitat.io.align.align_to_grid` of every
+    tile on its own composited in tile order (later valid cells win), cell for cell on the
+    test grids. One GDAL effect remains: its warper maps destination cells to the source with
+    an approximate transformer (error <= 1/8 source pixel, interpolated along each warped
+    chunk; rasterio's ``reproject`` does not expose the tolerance), so a cell whose footprint
+    edge lies that close to a source pixel edge may follow the chunking. On the 20000 x 20000
+    bench mosaic 0.3-0.4 % of cells differ between chunkings (and between this and
+    ``gdalwarp``). A VRT of same-CRS tiles is one source: cells on tile seams then take the
+    mode over the whole footprint instead of per tile.
+
+    Memory: one block plus the source windows of the tiles overlapping it (about
+    ``(block_cells * ratio)^2`` source cells each).
     """
     paths = resolve_sources(sources)
     with contextlib.ExitStack() as stack:
