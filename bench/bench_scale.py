@@ -9,10 +9,10 @@ is the step's own (``wait4`` rusage of the child):
   mosaic     habitat.io.mosaic.mosaic_to_grid: the tiles, window by window, mode onto the grid
   gdalwarp   ``gdalwarp -r mode`` of the same tiles to the same grid (the floor for ingest)
   classes    habitat.io.mosaic.landcover_to_grid: habitat classes + 10-band fractional cover
-  labels     habitat.suitability.blockwise: tugai patches (classes 1-3) labelled block by block,
-             written block by block
+  labels     habitat.suitability.blockwise: tugai patches (WorldCover 10, 20, 90 = habitat
+             classes 1-3) of the mosaic output labelled and written block by block
   fragmentation  habitat.indicators.fragmentation_blockwise.class_metrics_blockwise on the
-             30 m classes read window by window
+             mosaic output read window by window (needs the mosaic step's file)
 
 Prints wall time, CPU time (user + system; the machine is shared), peak RSS and cells per second (input cells for mosaic/gdalwarp/classes,
 grid cells for the others) and the share of cells where the mosaic equals gdalwarp's output.
@@ -77,7 +77,13 @@ def child(step: str, data: Path, work: Path, resolution: float, block: int) -> d
         landcover_to_grid(_tiles(data), grid, read_crosswalk("esa_worldcover"), work / "classes.tif",
                           work / "fractions.tif", block_cells=block)
     elif step in ("labels", "fragmentation"):
-        src = rasterio.open(work / "classes.tif")
+        # the mosaic's WorldCover codes: the crosswalk maps them one to one onto habitat
+        # classes (10, 20, 90 -> tugai_forest, tugai_shrub, reed_wetland), so patches and
+        # metrics are those of the class raster
+        # GDAL's block cache defaults to 5 % of RAM and would end up holding the whole input
+        env = rasterio.Env(GDAL_CACHEMAX=128)
+        env.__enter__()
+        src = rasterio.open(work / "mosaic.tif")
 
         def read(rows, cols):
             return src.read(1, window=Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start))
@@ -87,14 +93,14 @@ def child(step: str, data: Path, work: Path, resolution: float, block: int) -> d
 
             def habitat(rows, cols):
                 c = read(rows, cols)
-                return (c >= 1) & (c <= 3)  # tugai_forest, tugai_shrub, reed_wetland
+                return (c == 10) | (c == 20) | (c == 90)  # tree, shrub, wetland: the tugai classes
 
             blocks, table = label_patches_blockwise(habitat, grid.shape, cell_size_m=resolution,
                                                     min_patch_area_ha=0.0, block_shape=(4096, 4096))
             profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="int32",
                            crs=grid.pyproj_crs.to_wkt(), transform=grid.affine, nodata=0, tiled=True,
                            compress="deflate", BIGTIFF="IF_SAFER")
-            with rasterio.Env(GDAL_CACHEMAX=128), rasterio.open(work / "labels.tif", "w", **profile) as out:
+            with rasterio.open(work / "labels.tif", "w", **profile) as out:
                 for rows, cols, lab in blocks:
                     out.write(lab, 1, window=Window(cols.start, rows.start, lab.shape[1], lab.shape[0]))
             facts["patches"] = int(table["n_cells"].size)
@@ -106,6 +112,7 @@ def child(step: str, data: Path, work: Path, resolution: float, block: int) -> d
             facts["patches"] = int(df["NP"].sum())
             facts["classes"] = int(len(df))
         src.close()
+        env.__exit__(None, None, None)
     else:
         raise SystemExit(f"unknown step {step}")
     facts["seconds_inside"] = time.perf_counter() - t0
