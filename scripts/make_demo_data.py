@@ -66,6 +66,7 @@ OUTPUT_FILES = (
     "reporting_units.gpkg",
     "populations.gpkg",
     "census.csv",
+    "known_places.csv",
 )
 
 # Settlements: name, u and v (m east / north of the south-west corner), population
@@ -84,6 +85,19 @@ _SITES = (
     ("P2", "Kyzyl Tugai (demo)", 24500.0, -450.0),
     ("P3", "Eastmark Floodplain (demo)", 53500.0, -450.0),
     ("P4", "Lower Oxbows Enclosure (demo)", 71500.0, 450.0),
+)
+
+# Known places for the evaluation stage (METHODS.md 10): fictional places where the demo deer
+# "live", on other reaches than the population sites (kept apart from what the model uses), and
+# one desert-terrace reference that a sound map must score low. id, name, kind, u (m), signed
+# offset from the bank (m, + = north bank), note.
+_KNOWN_PLACES = (
+    ("K1", "West Tugai Thicket (demo)", "reserve", 9000.0, -600.0, "shrub tugai on the south bank"),
+    ("K2", "Middle Reach Release Pen (demo)", "release_site", 48000.0, -600.0, "shrub tugai on the south bank"),
+    ("K3", "Northbank Poplar Grove (demo)", "reserve", 58000.0, 600.0, "shrub and reed on the north bank"),
+    ("K4", "Eastern Gallery Forest (demo)", "reserve", 74000.0, -300.0, "forest tugai on the south bank"),
+    ("R1", "North Terrace Desert (demo reference)", "desert_reference", 40000.0, 15000.0,
+     "NOT a presence: desert terrace 15 km from the river; a sound map scores it low"),
 )
 
 # Census series: years, count trajectory endpoints, method; the 2020 value is the
@@ -200,6 +214,7 @@ class DemoData:
     floodplain: np.ndarray | None = None
     layers: dict = field(default_factory=dict)  # file stem -> (layer name, GeoDataFrame)
     census: pd.DataFrame | None = None
+    known_places: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
 
 
@@ -661,6 +676,23 @@ def _patch_density(lc, floodplain, grid, x, y, count):
     return count / area_km2, area_km2
 
 
+def _known_places():
+    """The fictional known places as a table with lon/lat (WGS84) and UTM 42N coordinates."""
+    xy = _uv_to_xy(np.array([_site_uv(su, off) for _, _, _, su, off, _ in _KNOWN_PLACES]))
+    lonlat = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=CRS_UTM).to_crs(CRS_GEO)
+    return pd.DataFrame({
+        "place_id": [p[0] for p in _KNOWN_PLACES],
+        "name": [p[1] for p in _KNOWN_PLACES],
+        "kind": [p[2] for p in _KNOWN_PLACES],
+        "lat": np.round(lonlat.y.to_numpy(), 6),
+        "lon": np.round(lonlat.x.to_numpy(), 6),
+        "x_utm42n": np.round(xy[:, 0], 1),
+        "y_utm42n": np.round(xy[:, 1], 1),
+        "source": "synthetic demo place (scripts/make_demo_data.py); not a real observation",
+        "notes": [p[5] for p in _KNOWN_PLACES],
+    })
+
+
 def _census(rng):
     """Short census series per population; the 2020 count goes on the site point."""
     rows = []
@@ -789,6 +821,7 @@ def build_demo(*, scale=1.0, seed=SEED):
          "year": np.full(len(_SITES), 2020, dtype=np.int64)},
         geometry=[shapely.Point(x, y) for x, y in site_xy], crs=CRS_UTM))
     data.census = census
+    data.known_places = _known_places()
 
     cell_km2 = grid.cell_size_m**2 / 1e6
     area = {year: round(float((floodplain & np.isin(lc, list(TUGAI_CODES))).sum() * cell_km2), 2)
@@ -855,6 +888,7 @@ def write_demo(data, out_dir):
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     data.census.to_csv(out_dir / "census.csv", index=False, lineterminator="\n")
+    data.known_places.to_csv(out_dir / "known_places.csv", index=False, lineterminator="\n")
 
 
 def main(argv=None):

@@ -21,57 +21,26 @@ import xarray as xr
 
 from habitat.errors import InputFileError
 from habitat.grid import GridSpec
-from habitat.io.atomic import write_bytes_atomic
 from habitat.io.rasters import open_raster, read_band
 from habitat.io.tables import read_table
 from habitat.io.vectors import read_vector
 from habitat.params import ReportParams
-from habitat.report.build import ReportData, ReportOptions, build_report
+from habitat.report.build import ReportData, ReportOptions, write_report_folder
 from habitat.report.styles import data_range
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
 REPORT_DIR = "report"
 
 
-def _raster(layer_id: str, dtype: str, doc: str) -> LayerSpec:
-    return LayerSpec(id=layer_id, kind="raster", dtype=dtype, optional=True, doc=doc)
-
-
-def _layer(layer_id: str, kind: str, doc: str) -> LayerSpec:
-    return LayerSpec(id=layer_id, kind=kind, optional=True, doc=doc)
-
-
-# Every input is optional: the report draws what the pipeline produced. Ids without a producer
-# (the sites stage has not landed) are skipped by the registry until a stage writes them.
-INPUTS = (
-    _raster("habitat_class_baseline", "uint8", "habitat classes of the earlier epoch (loss/gain map)"),
-    _raster("habitat_class_current", "uint8", "habitat classes of the latest epoch"),
-    _layer("populations", "vector", "population sites (markers with popups)"),
-    _layer("reporting_units", "vector", "reporting units (per-unit figures, outlines)"),
-    _raster("suitability", "float32", "habitat suitability (figure, overlay)"),
-    _raster("quality", "float32", "habitat quality (style)"),
-    _raster("patch_id", "int32", "habitat patch labels (style)"),
-    _layer("patches", "vector", "patch outlines (figure, map)"),
-    _layer("patch_table", "table", "per-patch table"),
-    _raster("resistance", "float32", "movement resistance (overlay)"),
-    _raster("corridors", "float32", "least-cost corridors (figure, overlay)"),
-    _raster("barrier_improvement", "float32", "barrier improvement score (style)"),
-    _layer("least_cost_paths", "vector", "least-cost paths (figure, map)"),
-    _layer("links", "table", "population links"),
-    _raster("cumulative_current", "float32", "cumulative current density (figure, overlay)"),
-    _raster("pinch_points", "float32", "pinch points (figure, overlay)"),
-    _layer("effective_resistance", "table", "effective resistance between populations"),
-    _raster("habitat_change", "uint8", "habitat change codes (loss/gain map)"),
-    _layer("indicators_wide", "table", "indicators, one row per reporting unit"),
-    _layer("sites", "vector", "ranked candidate sites with explanations"),
-    _layer("site_ranking", "table", "ranked site table"),
-    _layer("site_sensitivity", "table", "rank sensitivity to the weights"),
+# Every input is optional: the report draws what the pipeline produced.
+INPUTS = catalog.layers(
+    "habitat_class_baseline", "habitat_class_current", "populations", "reporting_units", "suitability", "quality",
+    "patch_id", "patches", "patch_table", "resistance", "corridors", "barrier_improvement", "least_cost_paths",
+    "links", "cumulative_current", "pinch_points", "effective_resistance", "habitat_change", "indicators_wide",
+    "sites", "site_ranking", "site_sensitivity", optional=True,
 )
-OUTPUTS = (
-    LayerSpec(id="report_contents", kind="table",
-              doc="per layer the report shows: kind, and its value range (rasters) or size (vectors, tables); "
-                  "the report itself is OUT/report/report.html, figures/, styles/"),
-)
+OUTPUTS = catalog.outputs_of("report")
 
 
 def _summary(layer_id: str, value: Any) -> dict:
@@ -138,6 +107,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
                     if ds.nodata is not None and values.dtype.kind == "f":
                         values = np.where(values == ds.nodata, np.nan, values)
                 data.rasters[layer_id] = values
+                data.units[layer_id] = info.get("units", "")
                 if "year" in info.get("attrs", {}):
                     data.years[layer_id] = int(info["attrs"]["year"])
             elif info["kind"] == "vector":
@@ -151,28 +121,13 @@ def report_options(manifest: dict, *, language: str | None = None) -> ReportOpti
     """Options from the report stage's recorded params (defaults when it did not run)."""
     recorded = manifest.get("stages", {}).get(STAGE.id, {}).get("params", {})
     params = ReportParams(**recorded) if recorded else ReportParams()
-    return ReportOptions(
-        language=language or params.language, dpi=params.dpi, formats=tuple(params.formats),
-        per_unit_figures=params.per_unit_figures, credits=params.credits,
-        change_classes=tuple(params.change_classes), max_overlay_px=params.max_overlay_px,
-    )
+    return ReportOptions.from_params(params, language=language)
 
 
 def write_report(out_dir: str | Path, *, language: str | None = None) -> list[Path]:
-    """(Re)write ``OUT/report/``: report.html, figures/*.png|pdf, styles/*.qml. Returns the paths.
-
-    Files are written atomically; figures and styles of layers no longer present are removed.
-    """
-    out_dir = Path(out_dir)
-    data = load_report_data(out_dir)
-    files = build_report(data, report_options(data.manifest, language=language))
-    target = out_dir / REPORT_DIR
-    for folder in ("figures", "styles"):
-        for old in sorted((target / folder).glob("*")) if (target / folder).exists() else []:
-            if f"{folder}/{old.name}" not in files and old.suffix in (".png", ".pdf", ".qml"):
-                old.unlink()
-    written = []
-    for rel, content in sorted(files.items()):
-        write_bytes_atomic(target / rel, content)
-        written.append(target / rel)
-    return written
+    """(Re)write ``OUT/report/`` and the QGIS styles beside the layers when its inputs, settings or
+    language changed (habitat.report.build.write_report_folder); returns the report's files."""
+    manifest = load_manifest(Path(out_dir))
+    return write_report_folder(out_dir, manifest, language=language,
+                               options_for=lambda lang: report_options(manifest, language=lang),
+                               load_data=lambda: load_report_data(out_dir))

@@ -12,6 +12,7 @@ import xarray as xr
 from scipy import ndimage
 
 from habitat.errors import CrosswalkError, GridMismatchError, InvalidParameterError
+from habitat.layers import cell_size_from_coords
 
 __all__ = [
     "EXPONENTIAL_DECAY_CONSTANT",
@@ -43,23 +44,13 @@ def _cell_size_m(da: xr.DataArray, name: str) -> float:
     """Square cell side in metres from the x/y coordinates (regular spacing required)."""
     if da.dims != ("y", "x"):
         raise GridMismatchError(f"{name} has dims {da.dims}; layers must have dims ('y', 'x')")
-    sizes = []
     for dim in ("y", "x"):
         if dim not in da.coords:
             raise GridMismatchError(f"{name} has no {dim!r} coordinate; cell size comes from x/y coordinates")
-        c = np.asarray(da.coords[dim].values, dtype=np.float64)
-        if c.size >= 2:
-            step = np.diff(c)
-            if not np.allclose(step, step[0], rtol=_COORD_RTOL, atol=0):
-                raise GridMismatchError(f"{name} {dim} coordinates are not regularly spaced; put it on the analysis grid")
-            sizes.append(abs(float(step[0])))
-    if not sizes:
+    size = cell_size_from_coords(da, name)
+    if size is None:
         raise GridMismatchError(f"{name} is a single cell; cell size cannot be read from its coordinates")
-    if len(sizes) == 2 and not math.isclose(sizes[0], sizes[1], rel_tol=_COORD_RTOL):
-        raise GridMismatchError(
-            f"{name} cells are {sizes[1]} x {sizes[0]} m, not square; resample to square cells on the analysis grid"
-        )
-    return sizes[-1]
+    return size
 
 
 def _window_in(big: xr.DataArray, small: xr.DataArray, name: str, cell_m: float) -> tuple[slice, slice]:
@@ -208,15 +199,15 @@ def threat_decay(
     return np.where(d > dmax, 0.0, impact)
 
 
-def threat_distance(threat: np.ndarray, *, cell_size_m: float) -> np.ndarray:
+def threat_distance(threat: np.ndarray, *, cell_size_m: float | tuple[float, float]) -> np.ndarray:
     """Euclidean distance in metres from each cell centre to the nearest threat cell.
 
     Parameters
     ----------
     threat : ndarray
         Threat layer: > 0 = threat present, 0 or NaN = absent.
-    cell_size_m : float
-        Side of a square cell in metres (> 0).
+    cell_size_m : float or (float, float)
+        Side of a square cell in metres (> 0), or the cell's height and width in metres.
 
     Returns
     -------
@@ -236,7 +227,8 @@ def threat_distance(threat: np.ndarray, *, cell_size_m: float) -> np.ndarray:
     present = _present(np.asarray(threat))
     if not present.any():
         return np.full(present.shape, np.inf)
-    return ndimage.distance_transform_edt(~present, sampling=float(cell_size_m))
+    sampling = tuple(map(float, cell_size_m)) if np.ndim(cell_size_m) else float(cell_size_m)
+    return ndimage.distance_transform_edt(~present, sampling=sampling)
 
 
 def _present(threat: np.ndarray) -> np.ndarray:
@@ -459,17 +451,18 @@ def habitat_rarity(
 
 
 def habitat_quality(
-    lulc: xr.DataArray,
-    threats: Mapping[str, xr.DataArray],
+    lulc: xr.DataArray | np.ndarray,
+    threats: Mapping[str, xr.DataArray | np.ndarray],
     *,
     threat_table: pd.DataFrame,
     sensitivity_table: pd.DataFrame,
     half_saturation: float,
-    access: xr.DataArray | None = None,
-    baseline_lulc: xr.DataArray | None = None,
+    access: xr.DataArray | np.ndarray | None = None,
+    baseline_lulc: xr.DataArray | np.ndarray | None = None,
     lulc_nodata: int | None = None,
     intensity_weighted: bool = False,
-    threat_distances_m: Mapping[str, xr.DataArray] | None = None,
+    threat_distances_m: Mapping[str, xr.DataArray | np.ndarray] | None = None,
+    cell_size_m: float | None = None,
 ) -> xr.Dataset:
     """Threat degradation and habitat quality (InVEST Habitat Quality 3.20 semantics).
 
@@ -497,12 +490,19 @@ def habitat_quality(
         Scale impacts by threat intensity (see :func:`threat_degradation`); off = InVEST.
     threat_distances_m : mapping of str to DataArray, optional
         Threats given as distances in metres on the lulc grid (see :func:`threat_degradation`).
+    cell_size_m : float, optional
+        Cell side in metres. Required when ``lulc`` is a numpy array (every layer is then a
+        numpy array on the lulc grid, threats optionally padded by the same number of cells
+        on each side); for DataArrays it is read from the coordinates and, if given, must agree.
+
+    Any layer may carry a leading band dimension of size 1.
 
     Returns
     -------
     Dataset
         ``degradation`` (>= 0) and ``quality`` (in [0, H_j]) as float64, NaN where lulc is
-        nodata, plus ``rarity`` with a baseline; coords of ``lulc``.
+        nodata, plus ``rarity`` with a baseline; coords and CRS attributes of ``lulc`` (for
+        numpy input: cell-centre coordinates in metres from a top-left corner at 0, 0).
 
     Notes
     -----
@@ -525,6 +525,8 @@ def habitat_quality(
     k = float(half_saturation)
     if not (k > 0 and math.isfinite(k)):
         raise InvalidParameterError(f"half_saturation={half_saturation!r} must be > 0")
+    lulc, threats, access, baseline_lulc, threat_distances_m = _as_layers(
+        lulc, threats, access, baseline_lulc, threat_distances_m, cell_size_m)
     degradation = threat_degradation(
         lulc,
         threats,
@@ -549,6 +551,46 @@ def habitat_quality(
     if baseline_lulc is not None:
         data_vars["rarity"], _ = habitat_rarity(lulc, baseline_lulc, lulc_nodata=lulc_nodata)
     ds = xr.Dataset(data_vars)
+    geo = {k: v for k, v in lulc.attrs.items() if k in ("grid", "crs", "transform", "spatial_ref", "grid_mapping")}
+    for var in ds.data_vars:
+        ds[var].attrs.update(geo)
     ds["degradation"].attrs.update(units="1", long_name="threat degradation D (InVEST Habitat Quality)")
     ds["quality"].attrs.update(units="1", long_name="habitat quality Q (InVEST Habitat Quality)")
     return ds
+
+
+def _as_layers(lulc, threats, access, baseline, distances, cell_size_m):
+    """DataArrays on the lulc grid from DataArrays or numpy arrays (band dims of size 1 dropped)."""
+    from habitat.layers import as_yx, yx_coords
+
+    lulc = as_yx(lulc, name="lulc")
+    if isinstance(lulc, xr.DataArray):
+        if cell_size_m is not None and not math.isclose(_cell_size_m(lulc, "lulc"), cell_size_m, rel_tol=_COORD_RTOL):
+            raise GridMismatchError(f"cell_size_m={cell_size_m!r} disagrees with the lulc coordinates "
+                                    f"({_cell_size_m(lulc, 'lulc')} m); omit cell_size_m for DataArrays")
+
+        def wrap(value, name):
+            return None if value is None else as_yx(value, name=name)
+    else:
+        if cell_size_m is None or not (math.isfinite(cell_size_m) and cell_size_m > 0):
+            raise InvalidParameterError(
+                f"cell_size_m={cell_size_m!r}: a numpy lulc carries no cell size; pass cell_size_m (metres, > 0) "
+                "or DataArrays with x/y coordinates")
+        cs = float(cell_size_m)
+        rows, cols = lulc.shape
+        lulc = xr.DataArray(lulc, dims=("y", "x"), coords=yx_coords(lulc.shape, cs), name="lulc")
+
+        def wrap(value, name):
+            if value is None or isinstance(value, xr.DataArray):
+                return None if value is None else as_yx(value, name=name)
+            arr = as_yx(value, name=name)
+            pad_y, pad_x = (arr.shape[0] - rows) / 2, (arr.shape[1] - cols) / 2
+            if arr.ndim != 2 or pad_y != pad_x or pad_y < 0 or pad_y % 1:
+                raise GridMismatchError(f"{name} has shape {arr.shape}; give the lulc shape {lulc.shape}, "
+                                        "or pad it by the same number of cells on every side")
+            coords = yx_coords(arr.shape, cs)
+            return xr.DataArray(arr, dims=("y", "x"),
+                                coords={"y": coords["y"] + pad_y * cs, "x": coords["x"] - pad_x * cs}, name=name)
+    threats = {k: wrap(v, f"threat {k!r}") for k, v in threats.items()}
+    distances = None if distances is None else {k: wrap(v, f"threat distance {k!r}") for k, v in distances.items()}
+    return lulc, threats, wrap(access, "access"), wrap(baseline, "baseline_lulc"), distances

@@ -313,3 +313,26 @@ def test_main_rejects_bad_scale_before_writing(gen, tmp_path):
     with pytest.raises(InvalidParameterError, match="--scale"):
         gen.main(["--out", str(tmp_path / "demo"), "--scale", "2"])
     assert not (tmp_path / "demo").exists()
+
+
+# --------------------------------------------------------------------------- known places
+def test_known_places_sit_on_tugai_apart_from_populations_and_match_the_committed_file(gen, full):
+    places = full.known_places
+    lc = full.landcover[2020]
+    cell = full.grid.cell_size_m
+    rows = ((gen.ORIGIN_Y_M - places["y_utm42n"]) // cell).astype(int)
+    cols = ((places["x_utm42n"] - gen.ORIGIN_X_M) // cell).astype(int)
+    codes = lc[rows, cols]
+    presence = places["kind"] != "desert_reference"
+    assert np.isin(codes[presence], TUGAI).all()
+    reference = ~presence
+    assert not np.isin(codes[reference], TUGAI).any()
+    assert not full.floodplain[rows[reference], cols[reference]].any()
+    # kept apart from the populations the model uses: every place at least 2 km from every site
+    sites = full.layers["populations"][1]
+    pts = gpd.points_from_xy(places["x_utm42n"], places["y_utm42n"])
+    nearest = np.array([sites.distance(p).min() for p in pts])
+    assert (nearest > 2000.0).all()
+    assert places["source"].str.contains("synthetic").all()
+    if (COMMITTED / "known_places.csv").exists():
+        pd.testing.assert_frame_equal(pd.read_csv(COMMITTED / "known_places.csv"), places, check_exact=False)
