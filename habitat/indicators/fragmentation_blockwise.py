@@ -162,7 +162,7 @@ def analyse_blockwise(
             border += np.bincount(blk[:, -1], minlength=nk)
 
     labeling = label_blocks(
-        read_index, (height, width), connectivity=neighbours, block_shape=(bh, bw),
+        read_index, (height, width), neighbours=neighbours, block_shape=(bh, bw),
         n_classes=n_classes, halo=halo, on_block=gather,
     )
     patch_class = labeling.patch_class

@@ -24,6 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from habitat.errors import InvalidParameterError
+from habitat.vocabulary import NEIGHBOURHOODS
 
 __all__ = [
     "DEFAULT_BLOCK_SHAPE",
@@ -37,7 +38,6 @@ __all__ = [
 #: Default block of a block-wise pass (cells): 16 M cells, ~130 MB of int64 temporaries.
 DEFAULT_BLOCK_SHAPE = (4096, 4096)
 
-_STRUCTURE = {4: ndimage.generate_binary_structure(2, 1), 8: ndimage.generate_binary_structure(2, 2)}
 _M2_PER_HA = 1.0e4
 
 #: ``read(rows, cols) -> ndarray``: the cells of a window of the grid.
@@ -111,7 +111,7 @@ class BlockLabeling:
     ----------
     shape, block_shape : (int, int)
         Grid and block shape.
-    connectivity : {4, 8}
+    neighbours : {4, 8}
     n_classes : int or None
         None: one class (nonzero cells). Else cells hold class indices 0..n_classes-1 and
         ``n_classes`` is nodata; patches are per class.
@@ -128,7 +128,7 @@ class BlockLabeling:
 
     shape: tuple[int, int]
     block_shape: tuple[int, int]
-    connectivity: int
+    neighbours: int
     n_classes: int | None
     offsets: dict[tuple[int, int], int]
     final_of_provisional: np.ndarray
@@ -172,7 +172,7 @@ def label_blocks(
     read: BlockReader,
     shape: tuple[int, int],
     *,
-    connectivity: int = 8,
+    neighbours: int = 8,
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
     n_classes: int | None = None,
     halo: int = 0,
@@ -187,7 +187,7 @@ def label_blocks(
         with ``n_classes`` = nodata). Called once per block (with the halo).
     shape : (int, int)
         Grid shape ``(H, W)``.
-    connectivity : {8, 4}
+    neighbours : {8, 4}
         Neighbour rule.
     block_shape : (int, int)
         Block size in cells.
@@ -211,10 +211,10 @@ def label_blocks(
     earliest of the first cells of its provisional pieces, and a piece's first cell in block
     raster order is also its first in grid raster order (rows are scanned the same way).
     """
-    if connectivity not in _STRUCTURE:
-        raise InvalidParameterError(f"connectivity={connectivity!r}; use 8 (FRAGSTATS default) or 4")
+    if neighbours not in NEIGHBOURHOODS:
+        raise InvalidParameterError(f"neighbours={neighbours!r}; use 8 (FRAGSTATS default) or 4")
     height, width = int(shape[0]), int(shape[1])
-    structure = _STRUCTURE[connectivity]
+    structure = NEIGHBOURHOODS[neighbours]
     halo = int(halo)
     bh, bw = int(block_shape[0]), int(block_shape[1])
     n_brow = math.ceil(height / bh)
@@ -267,13 +267,13 @@ def label_blocks(
     for i in range(n_brow - 1):
         up, dn = bottom[i], top[i + 1]
         join(up, dn)
-        if connectivity == 8:
+        if neighbours == 8:
             join(up[:-1], dn[1:])
             join(up[1:], dn[:-1])
     for j in range(n_bcol - 1):
         lf, rt = right[j], left[j + 1]
         join(lf, rt)
-        if connectivity == 8:
+        if neighbours == 8:
             join(lf[:-1], rt[1:])
             join(lf[1:], rt[:-1])
     a = np.concatenate(pairs_a) if pairs_a else np.empty(0, np.int64)
@@ -296,7 +296,7 @@ def label_blocks(
     patch_class[final[1:] - 1] = prov_class[1:]
     patch_cells = np.bincount(final, weights=prov_cells, minlength=n_patches + 1)[1:].astype(np.int64)
     return BlockLabeling(
-        shape=(height, width), block_shape=(bh, bw), connectivity=connectivity, n_classes=n_classes,
+        shape=(height, width), block_shape=(bh, bw), neighbours=neighbours, n_classes=n_classes,
         offsets=offsets, final_of_provisional=final, n_patches=n_patches, patch_class=patch_class,
         patch_cells=patch_cells, provisional_cells=prov_cells,
     )
@@ -310,7 +310,7 @@ def iter_label_blocks(
     ``final_map`` (default ``labeling.final_of_provisional``) maps provisional ids to the
     written ids, e.g. after dropping small patches.
     """
-    structure = _STRUCTURE[labeling.connectivity]
+    structure = NEIGHBOURHOODS[labeling.neighbours]
     mapping = labeling.final_of_provisional if final_map is None else final_map
     for r0, r1, c0, c1 in _blocks(labeling.shape, labeling.block_shape):
         blk = np.asarray(read(slice(r0, r1), slice(c0, c1)))
@@ -332,7 +332,7 @@ def label_patches_blockwise(
     shape: tuple[int, int] | None = None,
     *,
     cell_size_m: float,
-    connectivity: int = 8,
+    neighbours: int = 8,
     min_patch_area_ha: float = 0.0,
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
     sums: Mapping[str, BlockReader] | None = None,
@@ -345,7 +345,7 @@ def label_patches_blockwise(
         Habitat mask reader ``read(rows, cols) -> bool block`` (or an array, read by slicing).
     shape : (int, int)
         Grid shape (taken from the array when one is given).
-    cell_size_m, connectivity, min_patch_area_ha
+    cell_size_m, neighbours, min_patch_area_ha
         As ``label_patches``: patches below ``min_patch_area_ha`` (area ``n_cells * cs^2 /
         10^4`` ha) are dropped and the rest renumbered 1..M in raster order.
     block_shape : (int, int)
@@ -387,7 +387,7 @@ def label_patches_blockwise(
         for name, layer in readers.items():
             partials[name].append(block.local_sums(layer(rows, cols)))
 
-    labeling = label_blocks(read, shape, connectivity=connectivity, block_shape=block_shape, on_block=gather)
+    labeling = label_blocks(read, shape, neighbours=neighbours, block_shape=block_shape, on_block=gather)
     keep_map, cells = _keep_map(labeling, cs, min_ha)
     n_kept = cells.size
     table = {"n_cells": cells, "area_ha": cells * (cs * cs / _M2_PER_HA)}

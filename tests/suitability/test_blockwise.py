@@ -15,14 +15,14 @@ def _assemble(blocks, shape):
     return out
 
 
-@pytest.mark.parametrize("connectivity", [8, 4])
+@pytest.mark.parametrize("neighbours", [8, 4])
 @pytest.mark.parametrize("seed", range(6))
-def test_blockwise_labels_equal_whole_array(seed, connectivity):
+def test_blockwise_labels_equal_whole_array(seed, neighbours):
     rng = np.random.default_rng(seed)
     mask = rng.random((40, 37)) < [0.35, 0.5, 0.6][seed % 3]
-    expected = label_patches(mask, cell_size_m=10.0, connectivity=connectivity)
+    expected = label_patches(mask, cell_size_m=10.0, neighbours=neighbours)
     for block_shape in [(7, 5), (1, 1), (40, 37), (3, 11)]:
-        blocks, table = label_patches_blockwise(mask, cell_size_m=10.0, connectivity=connectivity,
+        blocks, table = label_patches_blockwise(mask, cell_size_m=10.0, neighbours=neighbours,
                                                 block_shape=block_shape)
         got = _assemble(blocks, mask.shape)
         np.testing.assert_array_equal(got, expected)
@@ -47,10 +47,10 @@ def test_diagonal_contact_across_block_corner():
     mask = np.zeros((4, 4), bool)
     mask[1, 1] = mask[2, 2] = True  # cells in diagonal blocks of a 2x2 blocking
     for conn, n in ((8, 1), (4, 2)):
-        blocks, _ = label_patches_blockwise(mask, cell_size_m=1.0, connectivity=conn, block_shape=(2, 2))
+        blocks, _ = label_patches_blockwise(mask, cell_size_m=1.0, neighbours=conn, block_shape=(2, 2))
         got = _assemble(blocks, mask.shape)
         assert got.max() == n
-        np.testing.assert_array_equal(got, label_patches(mask, cell_size_m=1.0, connectivity=conn))
+        np.testing.assert_array_equal(got, label_patches(mask, cell_size_m=1.0, neighbours=conn))
     mask = np.zeros((4, 4), bool)
     mask[1, 2] = mask[2, 1] = True  # anti-diagonal contact across the corner
     blocks, _ = label_patches_blockwise(mask, cell_size_m=1.0, block_shape=(2, 2))
@@ -94,6 +94,6 @@ def test_multi_class_labelling_orders_class_then_raster():
     np.testing.assert_array_equal(labeling.patch_cells, np.concatenate(cells))
 
 
-def test_bad_connectivity():
-    with pytest.raises(InvalidParameterError, match="connectivity"):
-        label_blocks(lambda r, c: np.ones((1, 1)), (1, 1), connectivity=6)
+def test_bad_neighbours():
+    with pytest.raises(InvalidParameterError, match="neighbours"):
+        label_blocks(lambda r, c: np.ones((1, 1)), (1, 1), neighbours=6)
