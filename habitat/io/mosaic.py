@@ -30,6 +30,7 @@ import numpy as np
 import rasterio
 from numba import njit
 from rasterio.enums import Resampling
+from pyproj import CRS, Transformer
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window
 
@@ -355,6 +356,86 @@ def _count_classes(fine, factor, n_classes):  # pragma: no cover - compiled
     return counts
 
 
+#: Fine samples between exactly transformed lattice points (see :func:`_sample_fine`).
+_LATTICE = 16
+#: Fine rows sampled at a time (bounds the float64 coordinate temporaries).
+_SAMPLE_ROWS = 1024
+
+
+def _sample_fine(tile: _Tile, grid: GridSpec, factor: int, i0: int, j0: int, out: np.ndarray,
+                 transformers: dict, nodata) -> None:
+    """Nearest samples of ``tile`` at the centres of a ``factor`` times finer grid, into ``out``.
+
+    ``out`` covers fine rows ``i0..`` and columns ``j0..`` of the fine grid (aligned with
+    ``grid``); valid tile values overwrite it. Sample positions are transformed exactly at
+    lattice points every ``_LATTICE`` fine cells, anchored on the whole grid, and bilinearly
+    interpolated in between (error far below a source pixel over 16 cells), so a sample's
+    source pixel depends on its position only, never on the block: fractions are the same
+    whatever the blocking. Only the source window the samples fall in is read.
+    """
+    ds = tile.ds
+    key = ds.crs.to_wkt()
+    if key not in transformers:
+        transformers[key] = Transformer.from_crs(grid.pyproj_crs, CRS.from_wkt(key), always_xy=True)
+    to_src = transformers[key]
+    a, _, c, _, e, f = grid.transform
+    fa, fe = a / factor, e / factor
+    inv = ~ds.transform
+    fh, fw = out.shape
+    lat_j = np.arange((j0 // _LATTICE) * _LATTICE, j0 + fw + _LATTICE, _LATTICE)
+    for s0 in range(0, fh, _SAMPLE_ROWS):
+        s1 = min(fh, s0 + _SAMPLE_ROWS)
+        gi = np.arange(i0 + s0, i0 + s1)
+        lat_i = np.arange((gi[0] // _LATTICE) * _LATTICE, gi[-1] + _LATTICE + 1, _LATTICE)
+        lx, ly = np.meshgrid(c + (lat_j + 0.5) * fa, f + (lat_i + 0.5) * fe)
+        sx, sy = to_src.transform(lx, ly)
+        pc, pr = inv @ (sx, sy)  # source pixel coordinates at the lattice points
+        if not (np.all(np.isfinite(pc)) and np.all(np.isfinite(pr))):
+            continue
+        # the source window the strip's samples can reach: the lattice's extent (bilinear
+        # interpolation stays inside it) plus one pixel
+        c0 = max(0, int(np.floor(pc.min())) - 1)
+        r0 = max(0, int(np.floor(pr.min())) - 1)
+        c1 = min(ds.width, int(np.ceil(pc.max())) + 1)
+        r1 = min(ds.height, int(np.ceil(pr.max())) + 1)
+        if c1 <= c0 or r1 <= r0:
+            continue
+        src = read_band(ds, tile.band, window=Window(c0, r0, c1 - c0, r1 - r0))
+        src_nodata = tile.nodata if tile.nodata is not None else nodata
+        _sample_kernel(pc - c0, pr - r0, int(gi[0] - lat_i[0]), int(j0 - lat_j[0]), _LATTICE, src,
+                       src.dtype.type(src_nodata), c0, r0, ds.width, ds.height, out[s0:s1])
+
+
+@njit(cache=False, nogil=True)
+def _sample_kernel(pc, pr, di, dj, lattice, src, src_nodata, c0, r0, width, height, out):  # pragma: no cover
+    """Bilinear source position of each fine cell from the lattice, then its nearest value.
+
+    ``pc, pr``: source column/row (relative to ``src``) at lattice points; fine cell ``(i, j)``
+    of ``out`` sits ``di + i`` rows and ``dj + j`` columns after lattice point ``(0, 0)``.
+    Weights come from integer offsets only, so a sample is the same in every block.
+    """
+    for i in range(out.shape[0]):
+        li = (di + i) // lattice
+        ti = ((di + i) % lattice) / lattice
+        for j in range(out.shape[1]):
+            lj = (dj + j) // lattice
+            tj = ((dj + j) % lattice) / lattice
+            x = ((pc[li, lj] * (1 - tj) + pc[li, lj + 1] * tj) * (1 - ti)
+                 + (pc[li + 1, lj] * (1 - tj) + pc[li + 1, lj + 1] * tj) * ti)
+            y = ((pr[li, lj] * (1 - tj) + pr[li, lj + 1] * tj) * (1 - ti)
+                 + (pr[li + 1, lj] * (1 - tj) + pr[li + 1, lj + 1] * tj) * ti)
+            col = int(np.floor(x))
+            row = int(np.floor(y))
+            # inside the raster (absolute position) and inside the window read
+            if col + c0 < 0 or col + c0 >= width or row + r0 < 0 or row + r0 >= height:
+                continue
+            if col < 0 or col >= src.shape[1] or row < 0 or row >= src.shape[0]:
+                continue
+            v = src[row, col]
+            if v != src_nodata:
+                out[i, j] = v
+
+
 def iter_landcover_blocks(
     sources,
     grid: GridSpec,
@@ -393,16 +474,19 @@ def iter_landcover_blocks(
 
     Notes
     -----
-    Fractions come from fine samples: the tiles are resampled with nearest onto a grid
-    ``factor = max(1, round(grid resolution / finest tile resolution))`` times finer, aligned
-    with the analysis grid, and each fine sample is mapped through the crosswalk. With a
-    10 m source and a 30 m grid, each cell's shares are counts of its 3 x 3 samples / 9.
+    Fractions come from fine samples: each tile is sampled (nearest) at the cell centres of a
+    grid ``factor = max(1, round(grid resolution / finest tile resolution))`` times finer,
+    aligned with the analysis grid (tiles composited in order, later valid samples win), and
+    each sample is mapped through the crosswalk. With a 10 m source and a 30 m grid, each
+    cell's shares are counts of its 3 x 3 samples over its valid samples. The sampling does
+    not depend on the blocking (see :func:`_sample_fine`).
     """
     paths = resolve_sources(sources)
     with contextlib.ExitStack() as stack:
         tiles, src_res, method, dtype, nodata = _plan(paths, grid, band, resampling, stack)
         grid_wkt = grid.pyproj_crs.to_wkt()
         factor = max(1, round(grid.resolution / src_res))
+        transformers: dict[str, Transformer] = {}
         if floodplain is not None and floodplain.shape != grid.shape:
             raise InvalidParameterError(f"floodplain shape {floodplain.shape} is not the grid shape {grid.shape}")
         for (rows, cols), block in grid.tiles((block_cells, block_cells)):
@@ -412,11 +496,10 @@ def iter_landcover_blocks(
             classes = map_landcover(codes, crosswalk, floodplain=fp, nodata=nodata, unknown=unknown)
             frac = None
             if fractions:
-                a, _, c, _, e, f = block.transform
-                fine = GridSpec(block.crs, (a / factor, 0.0, c, 0.0, e / factor, f),
-                                (block.height * factor, block.width * factor))
-                fine_codes = np.full(fine.shape, nodata, dtype=dtype)
-                _warp_block(tiles, fine, fine_codes, nodata, Resampling.nearest, grid_wkt)
+                fine_codes = np.full((block.height * factor, block.width * factor), nodata, dtype=dtype)
+                for tile in tiles:
+                    _sample_fine(tile, grid, factor, rows.start * factor, cols.start * factor, fine_codes,
+                                 transformers, nodata)
                 fine_fp = None if fp is None else np.repeat(np.repeat(fp, factor, 0), factor, 1)
                 fine_classes = map_landcover(fine_codes, crosswalk, floodplain=fine_fp, nodata=nodata,
                                              unknown=unknown)

@@ -176,3 +176,17 @@ def test_reads_only_windows_never_a_whole_tile(tmp_path, monkeypatch):
     assert len(seen) > 4
     for (h, w), win in seen:
         assert win.height * win.width < 0.5 * h * w
+
+
+def test_fractions_do_not_depend_on_the_blocks(tmp_path):
+    paths, bounds = _two_crs_tiles(tmp_path, seed=3)
+    grid = GridSpec.from_bounds(bounds, "default", 30.0)
+    cw = read_crosswalk("esa_worldcover")
+    out = {}
+    for cells in (5, 1024):
+        frac = np.full((10, *grid.shape), -1.0, np.float32)
+        for block, f in iter_landcover_blocks(paths, grid, cw, block_cells=cells):
+            frac[:, block.rows, block.cols] = f
+        out[cells] = frac
+    np.testing.assert_array_equal(out[5], out[1024])
+    assert np.isfinite(out[5]).mean() > 0.5
