@@ -498,8 +498,13 @@ def iter_landcover_blocks(
             if fractions:
                 fine_codes = np.full((block.height * factor, block.width * factor), nodata, dtype=dtype)
                 for tile in tiles:
-                    _sample_fine(tile, grid, factor, rows.start * factor, cols.start * factor, fine_codes,
-                                 transformers, nodata)
+                    # only the part of the block the tile reaches (sampling is by position)
+                    part = _footprint_rows_cols(tile, block)
+                    if part is None:
+                        continue
+                    pr_, pc_ = (slice(p.start * factor, p.stop * factor) for p in part)
+                    _sample_fine(tile, grid, factor, rows.start * factor + pr_.start,
+                                 cols.start * factor + pc_.start, fine_codes[pr_, pc_], transformers, nodata)
                 fine_fp = None if fp is None else np.repeat(np.repeat(fp, factor, 0), factor, 1)
                 fine_classes = map_landcover(fine_codes, crosswalk, floodplain=fine_fp, nodata=nodata,
                                              unknown=unknown)
