@@ -10,6 +10,7 @@ import pandas as pd
 from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
 from habitat.connectivity.populations import focal_cells, site_points
 from habitat.layers import make_layer
+from habitat.memory import check_memory
 from habitat.params import CircuitParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -22,6 +23,7 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
+    check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours)
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     pops = ctx.inputs.get("populations")
     sites = [] if pops is None else pops["site_id"].astype(str).tolist()

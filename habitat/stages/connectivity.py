@@ -22,6 +22,7 @@ from habitat.connectivity.patch_distances import patch_distances
 from habitat.connectivity.populations import population_cores, site_points
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
+from habitat.memory import check_memory
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -101,6 +102,10 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
 def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     """Corridors and links between populations; barrier scores; patch graph indices."""
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
+    pops = ctx.inputs.get("populations")
+    # one cost surface kept per population (corridors, barriers) beside the search's own arrays
+    check_memory("cost_distance", ctx.grid.shape, what="stage connectivity",
+                 n_surfaces=0 if pops is None else len(pops))
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     res_inf = np.where(np.isnan(res), np.inf, res)
     out: dict[str, Any] = {}

@@ -16,6 +16,7 @@ from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
 from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.io.vectors import rasterize_labels
 from habitat.layers import make_layer
+from habitat.memory import check_memory
 from habitat.params import IndicatorsParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -156,6 +157,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
+    check_memory("fragmentation", grid.shape, what="stage indicators")  # before the masks are read
     h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
     if h1 is not None and not y2 > y1:
         raise ConfigError(f"inputs: the two habitat epochs need distinct years, got {y1} and {y2}")

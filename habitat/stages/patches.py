@@ -10,6 +10,7 @@ import pandas as pd
 
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
+from habitat.memory import check_memory
 from habitat.params import PatchesParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -25,6 +26,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the patches stage needs a projected grid in metres (e.g. 'default')")
+    check_memory("patches", grid.shape, what="stage patches")  # before the whole-grid labels exist
     suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
     labels = label_patches(
         habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.cell_size_m,

@@ -1,0 +1,84 @@
+"""Every whole-grid stage refuses a job that cannot fit before it reads or allocates a grid."""
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import yaml
+from shapely.geometry import Point
+
+from habitat import memory
+from habitat.config import Pipeline
+from habitat.errors import MemoryNeedError
+from habitat.grid import GridSpec
+from habitat.stages.registry import get_stage
+from habitat.stages.spec import StageContext
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_cli import run_cli  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_suitability import SCORES, _run  # noqa: E402
+
+
+class _NoRasters(Mapping):
+    """Stage inputs where reading any raster fails the test: the check must come first."""
+
+    def __init__(self, vectors):
+        self._vectors = vectors
+
+    def __getitem__(self, key):
+        if key in self._vectors:
+            return self._vectors[key]
+        raise AssertionError(f"input {key!r} read before the memory check")
+
+    def __iter__(self):
+        return iter(("populations", "patch_id", "resistance"))
+
+    def __len__(self):
+        return 3
+
+    def __contains__(self, key):
+        return True
+
+
+@pytest.mark.parametrize(("stage_id", "setting"), [
+    ("patches", "grid.resolution_m"),
+    ("indicators", "grid.resolution_m"),
+    ("connectivity", "grid.connectivity_resolution_m"),
+    ("circuit", "grid.connectivity_resolution_m"),
+])
+def test_stage_refuses_a_grid_that_cannot_fit_before_reading_it(monkeypatch, stage_id, setting):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
+    grid = GridSpec.from_bounds((0, 0, 1_000_000, 1_000_000), "default", 10.0)  # 1e10 cells
+    stage = get_stage(stage_id)
+    pops = gpd.GeoDataFrame({"site_id": ["A", "B"]}, geometry=[Point(5, 5), Point(50, 50)])
+    ctx = StageContext(grid=grid, params=stage.params(), inputs=_NoRasters({"populations": pops}),
+                       pipeline=Pipeline.model_construct(), log=lambda line: None)
+    with pytest.raises(MemoryNeedError) as err:
+        stage.run(ctx)
+    message = str(err.value)
+    assert f"stage {stage_id} on a 100000 x 100000 grid needs about" in message
+    assert "but 8.0 GiB are available" in message and f"raise {setting}" in message
+    assert err.value.setting == setting and err.value.needed_bytes > 8 * 2**30
+
+
+def test_cli_refuses_with_exit_2_naming_memory_and_setting(monkeypatch, capsys, tmp_path):
+    _run(tmp_path, {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
+                    "weights": {"habitat_class": 1.0}, "ahp": None})
+    pipeline = tmp_path / "p" / "pipeline.yaml"
+    data = yaml.safe_load(pipeline.read_text())
+    data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
+    pipeline.write_text(yaml.safe_dump(data))
+    # a machine with 1 KiB free: ingest and suitability (block-wise) run, patches is refused
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1024)
+    called = []
+    monkeypatch.setattr("habitat.stages.patches.label_patches", lambda *a, **k: called.append(1))
+    code, _, err = run_cli(monkeypatch, capsys, "run", pipeline, "--out", tmp_path / "out2")
+    assert code == 2 and not called
+    line = [ln for ln in err.splitlines() if "GiB" in ln]
+    assert len(line) == 1 and "stage patches" in line[0] and "raise grid.resolution_m" in line[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "out2").exists()  # the run is atomic: nothing half-written
