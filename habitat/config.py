@@ -51,9 +51,39 @@ class GridConfig(Strict):
 
 
 class LandCoverInput(Strict):
-    """One land-cover epoch."""
+    """One land-cover epoch: one raster (or VRT), or tiles as a list of files or a glob."""
 
     path: InputPath
+    #: Every tile when ``path`` was given as a list or a glob (expanded, globs sorted by name;
+    #: ``path`` is then the first tile); empty for a single file.
+    tiles: list[InputPath] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_tiles(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("path"), (list, str)):
+            return data
+        spec = data["path"]
+        if isinstance(spec, str) and not set("*?[") & set(spec):
+            return data
+        import glob
+
+        base = Path((info.context or {}).get("base_dir") or ".")
+        tiles: list[Path] = []
+        for item in [spec] if isinstance(spec, str) else spec:
+            text = str(item if Path(item).is_absolute() else base / item)
+            found = sorted(glob.glob(text)) if set("*?[") & set(text) else [text]  # sorted: fixed order
+            if not found:
+                raise ValueError(f"{item}: the pattern matches no file; check the folder and the pattern")
+            tiles.extend(Path(p) for p in found)
+        if not tiles:
+            raise ValueError("the list of land-cover tiles is empty; name at least one raster")
+        return {**data, "path": tiles[0], "tiles": tiles}
+
+    @property
+    def sources(self) -> list[Path]:
+        """The raster files of this epoch, in compositing order (later valid cells win)."""
+        return list(self.tiles) or [self.path]
     year: int = Field(ge=1900, le=2100)
     product: str = Field(
         "esa_worldcover",
@@ -148,6 +178,8 @@ class Inputs(Strict):
                     continue
                 key = f"inputs.{name}[{i}].path" if isinstance(value, list) else f"inputs.{name}.path"
                 out[key] = item.path
+                for j, tile in enumerate(getattr(item, "tiles", [])[1:], start=1):
+                    out[f"{key}[{j}]"] = tile  # every tile of a tiled land cover is hashed
                 product = getattr(item, "product", "")
                 if product.lower().endswith(".csv"):
                     out[key.replace(".path", ".product")] = Path(product)

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from habitat.config import ProtectedAreasInput, VectorInput
+from habitat.config import LandCoverInput, ProtectedAreasInput, VectorInput
 from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
@@ -26,7 +26,9 @@ from habitat.io.vectors import (
     read_vector,
     to_grid_crs,
 )
+from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
 from habitat.layers import make_layer
+from habitat.memory import check_memory
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
@@ -144,6 +146,8 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
 
         def load(item=item) -> np.ndarray:
             crosswalk = read_crosswalk(item.product)
+            if item.tiles:
+                return _mosaic_classes(item, big, inner, crosswalk, floodplain_big, params)
             codes, nodata = align_to_grid(
                 item.path, big, kind="categorical", resampling=item.resampling, band=item.band
             )
@@ -161,6 +165,21 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
         out[layer_id].attrs["year"] = item.year
         report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
     return classes_big
+
+
+def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, slice], crosswalk,
+                    floodplain_big: np.ndarray, params: IngestParams) -> np.ndarray:
+    """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole tile)."""
+    check_memory("mosaic", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
+    classes = np.zeros(big.shape, np.uint8)
+    for block, _ in iter_landcover_blocks(item.tiles, big, crosswalk, floodplain=floodplain_big,
+                                          unknown=params.unknown_landcover_codes, resampling=item.resampling,
+                                          band=item.band, fractions=False):
+        classes[block.rows, block.cols] = block.data
+    if classes[inner].size and not classes[inner].any():
+        raise NoOverlapError(f"{item.path.parent}: the land-cover tiles do not overlap the study area "
+                             "(all cells are nodata)")
+    return classes
 
 
 def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:

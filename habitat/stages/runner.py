@@ -160,8 +160,11 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
             bounds = transform_bounds(bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
     else:
         current = max(pipeline.inputs.landcover, key=lambda item: item.year)
-        with open_raster(current.path) as ds:
-            bounds = transform_bounds(ds.crs, probe.pyproj_crs.to_wkt(), *ds.bounds, densify_pts=21)
+        boxes = []
+        for source in current.sources:  # the union of the tiles of a tiled land cover
+            with open_raster(source) as ds:
+                boxes.append(transform_bounds(ds.crs, probe.pyproj_crs.to_wkt(), *ds.bounds, densify_pts=21))
+        bounds = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
     return GridSpec.from_bounds(bounds, probe.crs, cfg.resolution_m)
 
 
