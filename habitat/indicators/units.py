@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate, effective_mesh_size, habitat_change
-from habitat.indicators.fragmentation import class_metrics
+from habitat.indicators.fragmentation_blockwise import class_metrics_blockwise
 from habitat.indicators.patch_graph import habitat_eca
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
@@ -76,7 +76,8 @@ def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
 def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float, neighbours: int,
                    edge_depth: int) -> dict[str, float]:
     classes = np.where(mask, np.where(habitat, 1, 2), 0).astype(np.uint8)
-    table = class_metrics(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth)
+    # block by block (per-block partial results merged; the same table as class_metrics)
+    table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth)
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]

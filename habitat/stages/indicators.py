@@ -157,7 +157,8 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
-    check_memory("fragmentation", grid.shape, what="stage indicators")  # before the masks are read
+    block = min(grid.shape[0], 4096) * min(grid.shape[1], 4096)  # fragmentation_blockwise's default block
+    check_memory("fragmentation_blockwise", grid.shape, what="stage indicators", block_cells=block)  # before reading
     h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
     if h1 is not None and not y2 > y1:
         raise ConfigError(f"inputs: the two habitat epochs need distinct years, got {y1} and {y2}")

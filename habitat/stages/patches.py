@@ -14,7 +14,8 @@ from habitat.memory import check_memory
 from habitat.params import PatchesParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.patches import habitat_mask, label_patches, patch_polygons, patch_table
+from habitat.suitability.blockwise import label_patches_blockwise
+from habitat.suitability.patches import habitat_mask, patch_polygons, patch_table
 
 INPUTS = catalog.layers("suitability", "quality", "populations")
 OUTPUTS = catalog.outputs_of("patches")
@@ -28,11 +29,15 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
         raise ConfigError("grid.crs: the patches stage needs a projected grid in metres (e.g. 'default')")
     check_memory("patches", grid.shape, what="stage patches")  # before the whole-grid labels exist
     suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
-    labels = label_patches(
-        habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.cell_size_m,
-        neighbours=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
+    # labelled block by block (labels merged at block edges; equal to label_patches cell for cell)
+    blocks, _ = label_patches_blockwise(
+        lambda rows, cols: np.asarray(habitat_mask(np.asarray(suit[rows, cols]), threshold=params.threshold)),
+        grid.shape, cell_size_m=grid.cell_size_m, neighbours=params.neighbours,
+        min_patch_area_ha=params.min_patch_area_ha,
     )
-    labels = np.asarray(labels, dtype=np.int32)
+    labels = np.zeros(grid.shape, np.int32)
+    for rows, cols, block in blocks:
+        labels[rows, cols] = block
     layer = make_layer(labels, grid, name="patch_id", nodata=0)
     sites = None
     if "populations" in ctx.inputs:
