@@ -167,14 +167,15 @@ def _spinner(message: str) -> Iterator[None]:
         yield
 
 
-def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: str | None, to_stage: str | None) -> None:
+def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: str | None, to_stage: str | None,
+         scheduler: str | None = None) -> None:
     from habitat.stages.runner import run_pipeline
 
     log.info(f"habitat {__version__}: {pipeline} -> {out}")
     progress = _Progress()
     with progress.active():
         result = run_pipeline(pipeline, out, force=force, only=only, from_stage=from_stage, to_stage=to_stage,
-                              on_plan=progress.plan, on_stage_start=progress.start, on_stage_end=progress.end)
+                              scheduler=scheduler, on_plan=progress.plan, on_stage_start=progress.start, on_stage_end=progress.end)
     log.info(f"wrote {result.manifest_path}")
     if result.files:
         html = next((p for p in result.files if p.name == "report.html"), None)
@@ -203,9 +204,11 @@ def run(
     only: Annotated[Optional[str], typer.Option("--only", help="run just this stage")] = None,
     from_stage: Annotated[Optional[str], typer.Option("--from", help="start at this stage")] = None,
     to_stage: Annotated[Optional[str], typer.Option("--to", help="stop after this stage")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Dask scheduler address to run the block-wise work on (default: compute.scheduler)")] = None,
 ) -> None:
     """Run a pipeline, reusing cached stage outputs whose inputs and settings are unchanged."""
-    _run(pipeline, out, force, only, from_stage, to_stage)
+    _run(pipeline, out, force, only, from_stage, to_stage, scheduler)
 
 
 @app.command()

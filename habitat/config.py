@@ -201,6 +201,15 @@ class StagesConfig(Strict):
     presence: PresenceParams | None = None
 
 
+class ComputeConfig(Strict):
+    """Where the block-wise (dask) work runs."""
+
+    scheduler: str | None = Field(
+        None, description="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); "
+        "default: the threaded scheduler of this machine"
+    )
+
+
 class Pipeline(Strict):
     """A pipeline file."""
 
@@ -209,6 +218,7 @@ class Pipeline(Strict):
     grid: GridConfig
     inputs: Inputs
     stages: StagesConfig = StagesConfig(ingest=IngestParams())
+    compute: ComputeConfig = ComputeConfig()
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

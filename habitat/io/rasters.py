@@ -19,6 +19,7 @@ from rasterio.shutil import copy as rio_copy
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
+from habitat.compute import active_client
 from habitat.errors import InputFileError, MissingCRSError
 from habitat.grid import GridSpec
 from habitat.io.atomic import atomic_path
@@ -106,6 +107,29 @@ class _WindowWriter:
         self.dataset.write(np.asarray(block), 1, window=window)
 
 
+def _store_on_cluster(client, sources: list[da.Array], targets: list[_WindowWriter]) -> None:
+    """``da.store`` on a Dask cluster: the blocks are computed by the workers (one graph, so
+    shared upstream work runs once) and written here, where the files are open, as they arrive.
+    The COG copy that follows makes the file independent of the order of the writes."""
+    from distributed import as_completed
+
+    # equal arrays (e.g. two distance layers from the same cells) share dask keys: one block
+    # computed, written to every place that needs it
+    delayed, where = {}, {}
+    for array, target in zip(sources, targets):
+        edges = [np.cumsum((0, *chunks)) for chunks in array.chunks]
+        for index, block in zip(np.ndindex(*array.numblocks), array.to_delayed().ravel()):
+            delayed.setdefault(block.key, block)
+            where.setdefault(block.key, []).append((target, tuple(slice(e[i], e[i + 1]) for e, i in zip(edges, index))))
+    keys = list(delayed)
+    futures = client.compute([delayed[k] for k in keys])
+    position = {future.key: k for future, k in zip(futures, keys)}
+    for future, block in as_completed(futures, with_results=True):
+        for target, window in where[position[future.key]]:
+            target[window] = block
+        future.release()
+
+
 def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
     """Write rasters as Cloud Optimized GeoTIFFs, block by block, atomically.
 
@@ -144,7 +168,11 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
         # GDAL datasets are not thread-safe: one block is written at a time. GDAL's block cache
         # defaults to 5 % of RAM; a small one keeps memory bounded by the chunks in flight.
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-            da.store(sources, targets, lock=True)
+            client = active_client()
+            if client is None:
+                da.store(sources, targets, lock=True)
+            else:
+                _store_on_cluster(client, sources, targets)
         for dataset, work, final in staged:
             dataset.close()
             rio_copy(work, final, driver="COG", compress="DEFLATE", blocksize=256, overviews="NONE")

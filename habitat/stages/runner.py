@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from rasterio.warp import transform_bounds
 
 import habitat
+from habitat.compute import dask_scheduler
 from habitat.config import Pipeline, load_pipeline
 from habitat.errors import ConfigError, HabitatError, StageContractError
 from habitat.grid import GridSpec, grid_size_problem, parse_crs
@@ -329,6 +330,7 @@ def run_pipeline(
     on_stage_start: Callable[[str], None] | None = None,
     on_stage_end: Callable[[StageResult], None] | None = None,
     on_plan: Callable[[list[str]], None] | None = None,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Run (or reuse from the cache) the stages of a pipeline and write ``OUT/manifest.json``.
 
@@ -339,7 +341,9 @@ def run_pipeline(
 
     ``on_plan`` receives the step names before the first runs: the stage ids, then one
     ``"<stage> files"`` step per stage that writes files after the run (the report);
-    ``on_stage_start``/``on_stage_end`` are called around every step.
+    ``on_stage_start``/``on_stage_end`` are called around every step. ``scheduler`` (else
+    ``compute.scheduler`` of the pipeline) is the address of a Dask scheduler the block-wise work
+    runs on; without one, dask's threaded scheduler of this process.
     """
     pipeline_path = Path(pipeline_path)
     pipeline = load_pipeline(pipeline_path)
@@ -359,8 +363,9 @@ def run_pipeline(
             _remove_leftovers(out_dir)
             work = out_dir / f"{_STAGING_PREFIX}{os.getpid()}"
             try:
-                return _run_locked(pipeline, pipeline_path, grid, out_dir, work, order, force,
-                                   on_stage_start, on_stage_end, on_plan)
+                with dask_scheduler(scheduler or pipeline.compute.scheduler):
+                    return _run_locked(pipeline, pipeline_path, grid, out_dir, work, order, force,
+                                       on_stage_start, on_stage_end, on_plan)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
     except BaseException:
