@@ -239,6 +239,16 @@ class IndicatorsParams(Strict):
         "sustainable 5-10 deer/km2 (DOMAIN.md 8 [A]); 24 deer/km2 visibly damages tugai (DOMAIN.md 3.2, "
         "Cornelis et al. 2020)",
     )
+    protconn_dispersal_m: float = Field(
+        10_000.0, gt=0, description="ProtConn median dispersal distance (p = 0.5 edge to edge): 10 km, the "
+        "central value of Saura et al. 2017 (Ecol. Indic. 76) and 2018 (Biol. Conserv. 219) for terrestrial "
+        "vertebrates; no Bukhara deer value known (DOMAIN.md 3.2-3.3) [A]",
+    )
+    protconn_transboundary_m: float = Field(
+        50_000.0, ge=0, description="protected land outside a region and this close enters ProtConn as a "
+        "stepping stone: 5 x the median dispersal distance, as the Makurhini MK_ProtConn worked example "
+        "(50 km for 10 km) [A]",
+    )
 
 
 # -- circuit ---------------------------------------------------------------------------------
