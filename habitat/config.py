@@ -19,7 +19,7 @@ from habitat.errors import ConfigError
 from habitat.vocabulary import Strict
 from habitat.params import (
     CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
-    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams,
+    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams, RestorationParams, TranslocationParams,
 )
 
 
@@ -167,6 +167,8 @@ class StagesConfig(Strict):
     report: ReportParams | None = None
     sites: SitesParams | None = None
     presence: PresenceParams | None = None
+    restoration: RestorationParams | None = None
+    translocation: TranslocationParams | None = None
 
 
 class Pipeline(Strict):

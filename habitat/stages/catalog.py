@@ -45,6 +45,7 @@ _declare(
     LayerSpec(id="habitat_class_current", **_CLASS, doc="habitat classes of the latest land-cover epoch"),
     LayerSpec(id="habitat_class_baseline", **_CLASS, created_if="inputs.landcover[1]",
               doc="habitat classes of the earlier land-cover epoch (when two are given)"),
+    LayerSpec(id="rivers", kind="vector", doc="river lines in the grid CRS with the layer's own columns (basins)"),
     LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
     LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
               doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
@@ -190,6 +191,25 @@ _declare(
     LayerSpec(id="presence_model", kind="table", created_if="inputs.occurrences",
               doc="per model feature: feature, covariate it is built from, coefficient"),
 )
+
+_declare(
+    "restoration",
+    LayerSpec(id="restoration_units", kind="vector", file_stem="priorities",
+              doc="restoration units (hexagons or reach tiles) with restorable cells: outlines with the ranked columns"),
+    LayerSpec(id="restoration_priorities", kind="table", file_stem="priorities",
+              doc="ranked units: restorable area_ha, ECA with the unit restored, eca_gain_ha, gain_per_ha, dECA_pct, "
+                  "patches joined, populations reconnected, selected under the budget"),
+    LayerSpec(id="restoration_selection", kind="table", file_stem="selection",
+              doc="units chosen under the area budget (exact over small pools, else greedy): order, area, ECA"),
+)
+
+_declare(
+    "translocation",
+    LayerSpec(id="translocation_plan", kind="table", file_stem="plan",
+              doc="moves source -> site with animals, founder group, distance, site score and reason; unused sites "
+                  "with what they lack (scipy.optimize.milp)"),
+)
+
 
 
 def layer(layer_id: str) -> LayerSpec:

@@ -102,6 +102,7 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
 
     rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
     river_presence = rasterize_presence(rivers.geometry.values, big)
+    out["rivers"] = rivers
     river_distance_big = distance_to_presence_m(river_presence, big)
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
