@@ -77,6 +77,12 @@ _declare(
               doc="population census series: site_id, year, count, method, source (sorted)"),
     LayerSpec(id="occurrences", kind="vector", created_if="inputs.occurrences",
               doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
+    LayerSpec(id="scenario_barriers", kind="raster", dtype="float32", units="resistance (at least)",
+              nodata=float("nan"), created_if="a scenario run (OUT/scenarios/<name>) with barrier edits",
+              doc="cells a scenario's new barrier lines touch, with the resistance they get at least (inf = impassable)"),
+    LayerSpec(id="scenario_crossings", kind="raster", dtype="float32", units="resistance", nodata=float("nan"),
+              created_if="a scenario run (OUT/scenarios/<name>) with crossing edits",
+              doc="cells of a scenario's new bridges or underpasses, with the resistance they get"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )

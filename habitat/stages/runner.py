@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +203,8 @@ def run_pipeline(
     to_stage: str | None = None,
     on_stage_start: Callable[[str], None] | None = None,
     on_stage_end: Callable[[StageResult], None] | None = None,
+    scenario: str | None = None,
+    cache_dirs: Sequence[Path] = (),
 ) -> RunResult:
     """Run (or reuse from the cache) the stages of a pipeline and write ``OUT/manifest.json``.
 
@@ -208,16 +212,30 @@ def run_pipeline(
     hashes) equals the one recorded beside its outputs and every output still has its recorded
     hash. Before a stage runs its record is deleted, and it is written again only after all its
     outputs are in place, so an interrupted stage is never taken for a finished one.
+
+    ``scenario`` applies that entry of the pipeline's ``scenarios:`` at ingest (the report stage
+    is left to the main run); a stage whose key matches a finished record in one of
+    ``cache_dirs`` (other output folders) is reused from there (its files linked or copied). A
+    full run of a pipeline with scenarios then runs each into ``OUT/scenarios/<name>/`` sharing
+    this folder's cache, and writes ``OUT/scenarios/comparison.csv`` (habitat.stages.scenario_runs).
     """
     pipeline_path = Path(pipeline_path)
     pipeline = load_pipeline(pipeline_path)
+    if scenario is not None:
+        if scenario not in pipeline.scenarios:
+            raise ConfigError(f"scenario {scenario!r} is not declared under scenarios: in {pipeline_path}")
+        pipeline = pipeline.model_copy(update={"active_scenario": scenario})
     grid = resolve_grid(pipeline)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
+    if scenario is not None:
+        order = [s for s in order if get_stage(s).after_run is None]  # the main run's report shows scenarios
     made_by = producers(STAGES)
     # each input file is hashed once per run: for the ingest cache key and for the manifest
     file_hashes = {key: input_sha256(path) for key, path in pipeline.inputs.files().items()}
+    if scenario is not None:
+        file_hashes.update({key: input_sha256(path) for key, path in pipeline.scenario_files(scenario).items()})
     results: list[StageResult] = []
     records: dict[str, dict] = {}
 
@@ -236,6 +254,9 @@ def run_pipeline(
             cached = (not force and previous is not None and previous.get("key") == key
                       and _record_is_intact(out_dir, previous))
             log: list[str] = []
+            if not cached and not force:
+                previous = _reuse(out_dir, stage.id, key, cache_dirs)
+                cached = previous is not None
             if cached:
                 record = previous
             else:
@@ -252,6 +273,11 @@ def run_pipeline(
             on_stage_end(result)
 
     _write_manifest(out_dir, pipeline, pipeline_path, grid, file_hashes)
+    if scenario is None and pipeline.scenarios and only is None and from_stage is None and to_stage is None:
+        from habitat.stages.scenario_runs import run_scenarios  # it calls run_pipeline
+
+        results += run_scenarios(pipeline_path, pipeline, out_dir, force=force, on_stage_start=on_stage_start,
+                                 on_stage_end=on_stage_end)
     files = [path for stage_id in order if (hook := get_stage(stage_id).after_run) for path in hook(out_dir)]
     return RunResult(out_dir, results, files)
 
@@ -266,6 +292,10 @@ def _gather_inputs(
     if stage.reads_pipeline_inputs:
         hashes.update(file_hashes)
         hashes["inputs.settings"] = _pipeline_inputs_json(pipeline)
+        if pipeline.active_scenario is not None:
+            edits = pipeline.scenarios[pipeline.active_scenario]
+            hashes["inputs.settings"] += json.dumps([e.model_dump(mode="json", exclude={"path"}) for e in edits],
+                                                    sort_keys=True)
     for spec in stage.inputs:
         producer = made_by.get(spec.id)
         record = records.get(producer.id) if producer else None
@@ -296,12 +326,7 @@ def _write_stage(
         if spec.id not in produced and not spec.optional:
             raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
     outputs = _write_outputs(out_dir, stage, produced, grid)
-    # outputs of an earlier run that this run did not write (optional, renamed) must not linger
-    current = {Path(info["path"]).name for info in outputs.values()}
-    stage_dir = out_dir / stage.id
-    for old in stage_dir.iterdir() if stage_dir.exists() else ():
-        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
-            old.unlink()
+    _drop_stale(out_dir / stage.id, outputs)
     record = {
         "stage": stage.id,
         "version": stage.version,
@@ -313,6 +338,38 @@ def _write_stage(
     }
     write_text_atomic(out_dir / stage.id / STAGE_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
+
+
+def _drop_stale(stage_dir: Path, outputs: dict[str, dict]) -> None:
+    """Outputs of an earlier run that this run did not write (optional, renamed) must not linger."""
+    current = {Path(info["path"]).name for info in outputs.values()}
+    for old in stage_dir.iterdir() if stage_dir.exists() else ():
+        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
+            old.unlink()
+
+
+def _reuse(out_dir: Path, stage_id: str, key: str, cache_dirs: Sequence[Path]) -> dict | None:
+    """Take a stage's finished outputs with this key from another output folder (hard link, else
+    copy; each file renamed into place), with its record; None when no folder has them."""
+    for other in map(Path, cache_dirs):
+        record = _read_record(other / stage_id)
+        if record is None or record.get("key") != key or not _record_is_intact(other, record):
+            continue
+        (out_dir / stage_id / STAGE_RECORD).unlink(missing_ok=True)
+        for info in record["outputs"].values():
+            target = out_dir / info["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(f".{target.name}.part")
+            part.unlink(missing_ok=True)
+            try:
+                os.link(other / info["path"], part)
+            except OSError:
+                shutil.copyfile(other / info["path"], part)
+            os.replace(part, target)
+        _drop_stale(out_dir / stage_id, record["outputs"])
+        write_text_atomic(out_dir / stage_id / STAGE_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return record
+    return None
 
 
 def _write_manifest(
@@ -330,6 +387,7 @@ def _write_manifest(
                      "sha256": file_sha256(pipeline_path)},
         "grid": grid.to_dict(),
         "input_files": files,
+        **({"scenario": pipeline.active_scenario} if pipeline.active_scenario else {}),
         "stages": stages,
     }
     write_text_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
