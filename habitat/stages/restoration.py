@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from habitat.errors import ConfigError
 from habitat.io.vectors import rasterize_labels
@@ -15,7 +13,7 @@ from habitat.params import IndicatorsParams, RestorationParams
 from habitat.planning.restoration import restoration_priorities, select_restoration, unit_labels
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.patches import patch_polygons
+from habitat.suitability.patches import ranked_outlines
 from habitat.vocabulary import HABITAT_CLASS_CODES
 
 INPUTS = (
@@ -71,12 +69,7 @@ def run_restoration(ctx: StageContext) -> dict[str, Any]:
             f"{restorable.sum() * grid.cell_size_m ** 2 / 1e4:.0f} ha restorable; {len(selection)} chosen under "
             f"{params.budget_ha:g} ha ({selection['method'].iloc[0] if len(selection) else 'none'})")
     layer = make_layer(units, grid, name="restoration_unit", nodata=0)
-    if len(table):
-        outlines = patch_polygons(layer, crs=grid.pyproj_crs).rename(columns={"patch_id": "unit"})
-        shapes = outlines.merge(table, on="unit", how="inner").sort_values("rank", kind="stable")
-        shapes = gpd.GeoDataFrame(shapes.reset_index(drop=True), geometry="geometry", crs=grid.pyproj_crs)
-    else:
-        shapes = gpd.GeoDataFrame(table.assign(geometry=None), geometry="geometry", crs=grid.pyproj_crs)
+    shapes = ranked_outlines(layer, table, id_column="unit", crs=grid.pyproj_crs)
     return {"restoration_units": shapes, "restoration_priorities": table,
             "restoration_selection": selection}
 
