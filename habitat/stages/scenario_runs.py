@@ -3,6 +3,7 @@ the comparison table OUT/scenarios/comparison.csv."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from habitat.io.rasters import open_raster, read_band
 from habitat.io.tables import read_table, write_table
 from habitat.io.vectors import read_vector
 from habitat.planning.comparison import RunTables, scenario_comparison
+from habitat.stages.cache import file_sha256
 
 SCENARIO_DIR = "scenarios"
 COMPARISON_FILE = "comparison.csv"
@@ -80,25 +82,31 @@ def run_tables(out_dir: Path) -> RunTables:
     return tables
 
 
-def write_comparison(out_dir: Path, names: list[str]) -> Path:
-    """OUT/scenarios/comparison.csv from the baseline folder and each scenario folder."""
-    runs = {"baseline": run_tables(out_dir)}
-    runs.update({name: run_tables(out_dir / SCENARIO_DIR / name) for name in names})
-    path = out_dir / SCENARIO_DIR / COMPARISON_FILE
+def write_comparison(base_dir: Path, scenario_root: Path, names: list[str]) -> Path:
+    """``scenario_root``/comparison.csv from the baseline folder and each scenario folder."""
+    runs = {"baseline": run_tables(base_dir)}
+    runs.update({name: run_tables(scenario_root / name) for name in names})
+    path = scenario_root / COMPARISON_FILE
     write_table(scenario_comparison(runs), path)
     return path
 
 
-def run_scenarios(pipeline_path: Path, pipeline: Pipeline, out_dir: Path, *, force: bool = False,
-                  on_stage_start: Callable | None = None, on_stage_end: Callable | None = None) -> list:
-    """Run every scenario into OUT/scenarios/<name>/ (stages with unchanged inputs are reused from
-    the baseline or an earlier scenario); write the comparison. Returns the stage results, ids
-    prefixed ``<scenario>/``."""
+def run_scenarios(pipeline_path: Path, pipeline: Pipeline, out_dir: Path, work: Path, *, force: bool = False,
+                  on_stage_start: Callable | None = None, on_stage_end: Callable | None = None
+                  ) -> tuple[list, dict[str, str]]:
+    """Run every scenario into OUT/scenarios/<name>/ and write the comparison.
+
+    ``work`` holds the baseline run just finished (the runner's staging folder): stages with
+    unchanged inputs are reused from it or from a scenario run before. ``work/scenarios`` is
+    linked to OUT/scenarios so the report, drawn in ``work``, finds them. Returns the stage
+    results (ids prefixed ``<scenario>/``) and, for the manifest, the sha256 of each scenario's
+    manifest and of the comparison.
+    """
     from habitat.stages.runner import run_pipeline
 
-    results, done = [], [out_dir]
+    root = out_dir / SCENARIO_DIR
+    results, done, summary = [], [work], {}
     for name in pipeline.scenarios:
-        target = out_dir / SCENARIO_DIR / name
         start = (lambda sid, n=name: on_stage_start(f"{n}/{sid}")) if on_stage_start else None
 
         def end(result, n=name):
@@ -106,10 +114,13 @@ def run_scenarios(pipeline_path: Path, pipeline: Pipeline, out_dir: Path, *, for
             if on_stage_end:
                 on_stage_end(result)
 
-        run = run_pipeline(pipeline_path, target, force=force, scenario=name, cache_dirs=tuple(done),
+        run = run_pipeline(pipeline_path, root / name, force=force, scenario=name, cache_dirs=tuple(done),
                            on_stage_start=start, on_stage_end=end)
         results += run.stages
-        done.append(target)
-    if (out_dir / "indicators" / "_stage.json").exists():
-        write_comparison(out_dir, list(pipeline.scenarios))
-    return results
+        done.append(root / name)
+        summary[name] = file_sha256(root / name / "manifest.json")
+    if (work / "indicators" / "_stage.json").exists():
+        summary[COMPARISON_FILE] = file_sha256(write_comparison(work, root, list(pipeline.scenarios)))
+    with contextlib.suppress(OSError):
+        (work / SCENARIO_DIR).symlink_to(root.resolve(), target_is_directory=True)
+    return results, summary
