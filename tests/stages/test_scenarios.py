@@ -10,6 +10,7 @@ water (impassable here). The strip splits into a west patch (columns 2..11, 10 h
 patch (16..27, 12 ha) whose nearest cell centres are 500 m apart. With a 20 m median dispersal
 distance the link is dropped (p = 1e-6 at 20 ln(1e-6)/ln(0.5) = 399 m < 500 m), so ECA falls from
 26 ha (one patch) to sqrt(10^2 + 12^2) = sqrt(244) ha, and the P1-P2 link is lost.
+Scenario ``dam_bridge``: the same reservoir and a crossing line along row 11 over it.
 Scenario ``fence``: a barrier line in the north-west desert, far from the strip: only the
 resistance and what follows from it change, so suitability, patches and indicators are reused.
 """
@@ -49,6 +50,9 @@ def _project(tmp_path: Path) -> Path:
     gpd.GeoDataFrame({"name": ["reservoir"]},
                      geometry=[shapely.box(ORIGIN_X + 1200, ORIGIN_Y - ROWS * RES, ORIGIN_X + 1600, ORIGIN_Y)],
                      crs=UTM).to_file(data_dir / "reservoir.gpkg")
+    gpd.GeoDataFrame({"name": ["bridge"]},
+                     geometry=[shapely.LineString([(ORIGIN_X + 1150, y11), (ORIGIN_X + 1650, y11)])],
+                     crs=UTM).to_file(data_dir / "bridge.gpkg")
     gpd.GeoDataFrame({"name": ["fence"]},
                      geometry=[shapely.LineString([(ORIGIN_X + 300, ORIGIN_Y - 350), (ORIGIN_X + 800, ORIGIN_Y - 350)])],
                      crs=UTM).to_file(data_dir / "fence.gpkg")
@@ -67,6 +71,8 @@ def _project(tmp_path: Path) -> Path:
     data["scenarios"] = {
         "dam": [{"kind": "landcover", "path": "data/reservoir.gpkg", "to_class": "water", "name": "reservoir"}],
         "fence": [{"kind": "barrier", "path": "data/fence.gpkg"}],
+        "dam_bridge": [{"kind": "landcover", "path": "data/reservoir.gpkg", "to_class": "water"},
+                       {"kind": "crossing", "path": "data/bridge.gpkg", "resistance": 1.0}],
     }
     pipeline.write_text(yaml.safe_dump(data))
     return pipeline
@@ -78,8 +84,7 @@ def test_a_dam_across_the_only_link_splits_the_patch_and_lowers_eca(tmp_path):
     result = run_pipeline(pipeline, out)
     table = pd.read_csv(out / "scenarios" / "comparison.csv")
     assert table[["scenario", "unit_id"]].values.tolist() == [
-        ["baseline", "ALL"], ["baseline", "AA"], ["baseline", "BB"], ["dam", "ALL"], ["dam", "AA"], ["dam", "BB"],
-        ["fence", "ALL"], ["fence", "AA"], ["fence", "BB"]]
+        [name, unit] for name in ("baseline", "dam", "dam_bridge", "fence") for unit in ("ALL", "AA", "BB")]
     dam = table[table["scenario"] == "dam"].set_index("unit_id")
     # habitat: 26 ha -> 22 ha; West 13 -> 10 (columns 2..14 -> 2..11), East 13 -> 12 (15..27 -> 16..27)
     np.testing.assert_allclose(dam["habitat_area_ha"], [22, 10, 12])
@@ -96,11 +101,22 @@ def test_a_dam_across_the_only_link_splits_the_patch_and_lowers_eca(tmp_path):
     # the scenario edits the current epoch only: one patch in 2000, two in 2020
     assert patches.tolist() == [1.0, 2.0, 1.0]
 
+    # a bridge along the strip over the reservoir (row 11, columns 11..16) lets the deer cross: the
+    # link is back, the habitat and ECA stay as with the dam alone
+    bridge = table[table["scenario"] == "dam_bridge"].set_index("unit_id")
+    assert bridge["links_lost"].tolist() == [0, 0, 0] and bridge["links_connected"].tolist() == [1, 1, 1]
+    np.testing.assert_allclose(bridge["ECA_ha"], dam["ECA_ha"])
+    record = json.loads((out / "scenarios" / "dam_bridge" / "ingest" / "_stage.json").read_text())
+    assert "scenario_crossings" in record["outputs"] and "scenario_barriers" not in record["outputs"]
+
     # the fence changes only the resistance: the stages before it are taken from the baseline
     cached = {r.id: r.cached for r in result.stages}
     assert cached["fence/ingest"] is False and cached["fence/resistance"] is False
     assert cached["fence/suitability"] and cached["fence/patches"] and cached["fence/indicators"]
     assert not cached["dam/suitability"]
+    # dam_bridge has the dam's classes: suitability and patches come from the dam's folder
+    assert cached["dam_bridge/suitability"] and cached["dam_bridge/patches"] and cached["dam_bridge/indicators"]
+    assert not cached["dam_bridge/resistance"]
     fence = table[table["scenario"] == "fence"]
     np.testing.assert_allclose(fence["ECA_ha"], [26, 13, 13])
     record = json.loads((out / "scenarios" / "fence" / "ingest" / "_stage.json").read_text())
