@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from habitat.connectivity.cost_distance import cost_distance
+from habitat.connectivity.cost_distance import cost_distance_many
 from habitat.errors import ConfigError
 from habitat.params import TranslocationParams
 from habitat.planning.translocation import translocation_plan
@@ -70,18 +70,18 @@ def _distances(ctx: StageContext, params: TranslocationParams, sources: pd.DataF
         raise ConfigError("stages.translocation.distance: least_cost needs the resistance stage")
     grid = ctx.grid
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-    site_cells = [tuple(int(v) for v in grid.rowcol(x, y)) for x, y in zip(sites["x"], sites["y"])]
-    d = np.full((len(sources), len(sites)), np.inf)
-    for i, (x, y) in enumerate(zip(sources["x"], sources["y"])):
-        start = np.zeros(grid.shape, bool)
+
+    def cell(x, y):
         r, c = (int(v) for v in grid.rowcol(x, y))
-        if not (0 <= r < grid.height and 0 <= c < grid.width) or not np.isfinite(res[r, c]):
-            continue
-        start[r, c] = True
-        cost = cost_distance(res, start, cell_size=grid.cell_size_m)
-        for j, (rr, cc) in enumerate(site_cells):
-            if 0 <= rr < grid.height and 0 <= cc < grid.width and np.isfinite(cost[rr, cc]):
-                d[i, j] = cost[rr, cc]
+        return (r, c) if 0 <= r < grid.height and 0 <= c < grid.width and np.isfinite(res[r, c]) else None
+
+    starts = [cell(x, y) for x, y in zip(sources["x"], sources["y"])]
+    ends = [cell(x, y) for x, y in zip(sites["x"], sites["y"])]
+    d = np.full((len(sources), len(sites)), np.inf)
+    usable = [i for i, start in enumerate(starts) if start is not None]
+    surfaces = cost_distance_many(res, [[starts[i]] for i in usable], cell_size_m=grid.cell_size_m)
+    for i, cost in zip(usable, surfaces):
+        d[i] = [cost[end] if end is not None else np.inf for end in ends]
     return d
 
 

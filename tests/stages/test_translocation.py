@@ -61,3 +61,20 @@ def test_user_sources_and_one_basin():
         run_translocation(_ctx(TranslocationParams(sources={"Z": 5}), []))
     with pytest.raises(ConfigError, match="basin_column"):
         run_translocation(_ctx(TranslocationParams(basin_column="nope"), []))
+
+
+def test_least_cost_distance_from_the_resistance_surface():
+    from habitat.layers import make_layer
+
+    ctx = _ctx(TranslocationParams(distance="least_cost", basin_column="basin"), [])
+    grid = ctx.grid  # 100 x 20 cells of 1 km; resistance 1 everywhere, 3 on columns 12..17
+    res = np.ones(grid.shape, np.float32)
+    res[:, 12:18] = 3.0
+    ctx.inputs["resistance"] = make_layer(res, grid, name="resistance")
+    plan = run_translocation(ctx)["translocation_plan"]
+    moves = plan[plan["status"] == "move"].set_index("source")
+    # A (column 10) -> s1 (column 20), same row: 10 steps of 1 km between cell centres; the cost of a
+    # step is the mean of the two cells' resistance: 1 (10->11), 2 (11->12), 3 x 5 (12..17), 2 (17->18),
+    # 1 x 2 (18..20) = 22 resistance-km; B -> s2 in uniform land: 10
+    np.testing.assert_allclose(moves.loc[["A", "B"], "distance_km"], [22.0, 10.0])
+    assert (moves["distance_measure"] == "least-cost (resistance x km)").all()
