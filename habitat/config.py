@@ -178,7 +178,8 @@ class ScenarioEdit(Strict):
     water); ``restoration``: floodplain cells of ``from_classes`` inside the polygons become
     ``to_class`` (default tugai_forest: a water release); ``barrier``: cells the lines touch get at
     least ``resistance`` (default impassable); ``crossing``: they get exactly ``resistance``
-    (default 1, a bridge).
+    (default 1, a bridge). Edits act on the current land-cover classes and the resistance; tugai
+    polygon cover (inputs.tugai) is not edited, so compare scenarios with habitat_source landcover.
     """
 
     kind: Literal["landcover", "restoration", "barrier", "crossing"]
