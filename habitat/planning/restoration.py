@@ -271,7 +271,7 @@ def unit_labels(x, y, *, size_m: float, shape: str = "hexagon") -> np.ndarray:
     Examples
     --------
     >>> unit_labels([50, 150, 250], [50], size_m=200, shape="square").tolist()
-    [[1, 2, 2]]
+    [[1, 1, 2]]
     """
     if not (math.isfinite(size_m) and size_m > 0):
         raise InvalidParameterError(f"size_m must be a positive length in m, got {size_m!r}")
