@@ -112,7 +112,7 @@ def _run_child(cmd, env=None, cwd=None):
 
 
 def _ours(ini):
-    code = ("from pathlib import Path; from habitat.connectivity.circuit import run_job; "
+    code = ("from pathlib import Path; from habitat.io.circuitscape import run_job; "
             f"run_job(Path({str(ini)!r}), cwd=Path({str(ini.parent)!r}))")
     dt, rss, rc, err = _run_child([sys.executable, "-c", code])
     if rc:

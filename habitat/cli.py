@@ -130,7 +130,7 @@ def circuit(
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's output_file folder")] = None,
 ) -> None:
     """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
-    from habitat.connectivity.circuit import run_job
+    from habitat.io.circuitscape import run_job
 
     with console.status(f"solving {job} ..."):
         written = run_job(job, output_dir=output_dir)

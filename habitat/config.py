@@ -8,8 +8,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -18,6 +16,7 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
+from habitat.vocabulary import Strict
 from habitat.params import (
     CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
     PresenceParams, ResistanceParams, SitesParams, SuitabilityParams,
@@ -33,12 +32,6 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
 
 #: A file path; relative paths resolve against the folder of the pipeline file.
 InputPath = Annotated[Path, AfterValidator(_resolve)]
-
-
-class Strict(BaseModel):
-    """Frozen model that rejects unknown keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class GridConfig(Strict):

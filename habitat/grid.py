@@ -192,6 +192,12 @@ class GridSpec:
             return 111_320.0
         return crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
 
+    @property
+    def cell_size_m(self) -> float:
+        """Cell side in metres: ``resolution * metres_per_unit`` (exact on a projected grid; on a
+        geographic grid the north-south side, a degree of latitude being 111 320 m)."""
+        return self.resolution * self.metres_per_unit
+
     def cell_area_m2(self) -> np.ndarray:
         """Area of every cell in m², shape ``(height, width)``, float64.
 

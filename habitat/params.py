@@ -1,36 +1,24 @@
 """Parameter models of the stages (the ``stages:`` section of a pipeline file).
 
-Every model is frozen and rejects unknown keys. Defaults for the deer live in ``config/`` with
+Every model is frozen and rejects unknown keys. Defaults for the deer live in ``habitat/defaults/`` (``config/``) with
 their provenance and are loaded here, so a pipeline that says ``suitability: {}`` gets them.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from habitat.io.landcover import HABITAT_CLASSES
-
-#: Shipped default parameter files (config/ sits beside the package in the repository).
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
-
-HabitatClass = Literal[
-    "tugai_forest", "tugai_shrub", "reed_wetland", "water", "grassland",
-    "cropland", "built", "bare", "snow", "other",
-]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+from habitat.defaults import default_file
+from habitat.vocabulary import HABITAT_CLASSES, HabitatClass, Strict
 
 
 @cache
 def _defaults(name: str) -> dict:
-    return yaml.safe_load((CONFIG_DIR / name).read_text(encoding="utf-8"))
+    return yaml.safe_load(default_file(*name.split("/")).read_text(encoding="utf-8"))
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -363,10 +351,10 @@ class SitesParams(Strict):
         0.5, ge=0, le=1, description="a candidate is inside the historical range when at least this share of its "
         "area is (majority rule) [A]",
     )
-    target_herd: float = Field(100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]")
-    density_per_km2: float = Field(5.0, gt=0, description="sustainable density for capacity; DOMAIN.md 8: 5-10 [A]")
-    usable_area: Literal["area", "core_area", "quality_weighted"] = "area"
-    edge_depth_m: float = Field(100.0, ge=0, description="edge depth for core area [A] (as patches)")
+    target_herd: float = Field(
+        100.0, gt=0, description="animals a site must hold; DOMAIN.md 8: 100-250 [A]. Capacity and core area "
+        "use the patches stage's density_per_km2, edge_depth_m and usable_area",
+    )
     hard_criteria: list[HardCriterionParams] = Field(
         default_factory=_default_hard_criteria,
         description="hard criteria besides the minimum usable area (which follows target_herd and density)",

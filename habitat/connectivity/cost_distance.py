@@ -10,6 +10,7 @@ import numpy as np
 
 from habitat.connectivity import _dijkstra
 from habitat.errors import InvalidParameterError
+from habitat.layers import cell_size_from_coords
 
 __all__ = [
     "cost_distance",
@@ -266,29 +267,7 @@ def _as_grid(resistance: Any, cell_size: float) -> tuple[np.ndarray, float]:
 
 
 def _cell_size_from_coords(resistance: Any) -> float | None:
-    dims = getattr(resistance, "dims", None)
-    coords = getattr(resistance, "coords", None)
-    if dims is None or coords is None or len(dims) != 2:
-        return None
-    spacings = []
-    for dim in dims:
-        if dim not in coords or coords[dim].size < 2:
-            continue
-        values = np.asarray(coords[dim].values, dtype=np.float64)
-        steps = np.abs(np.diff(values))
-        if not np.allclose(steps, steps[0], rtol=1e-6, atol=0):
-            raise InvalidParameterError(
-                f"resistance coordinate '{dim}' is not evenly spaced; put the layer on the analysis grid"
-            )
-        spacings.append(float(steps[0]))
-    if not spacings:
-        return None
-    if len(spacings) == 2 and not math.isclose(spacings[0], spacings[1], rel_tol=1e-6):
-        raise InvalidParameterError(
-            f"resistance cells are not square ({spacings[1]} x {spacings[0]}); "
-            "resample to a grid with square cells"
-        )
-    return spacings[0]
+    return cell_size_from_coords(resistance, "resistance", error=InvalidParameterError)
 
 
 def _source_cells(sources: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

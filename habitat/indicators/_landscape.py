@@ -8,11 +8,8 @@ import numpy as np
 from scipy import ndimage
 
 from habitat.indicators._enn import _nearest_other_patch
+from habitat.vocabulary import NEIGHBOURHOODS
 
-_STRUCTURE = {
-    4: ndimage.generate_binary_structure(2, 1),
-    8: ndimage.generate_binary_structure(2, 2),
-}
 # Rows per block so that the per-block temporaries stay around 4 M cells (tens of MB).
 _BLOCK_CELLS = 1 << 22
 
@@ -69,7 +66,7 @@ def _label_patches(cidx: np.ndarray, n_classes: int, neighbours: int):
     offset = 0
     for k in range(n_classes):
         mask = cidx == k
-        n = ndimage.label(mask, structure=_STRUCTURE[neighbours], output=buf)
+        n = ndimage.label(mask, structure=NEIGHBOURHOODS[neighbours], output=buf)
         np.add(buf, offset, out=buf, where=mask)
         labels += buf
         patch_class.append(np.full(n, k, np.intp))
@@ -108,7 +105,7 @@ def _analyse(classes: np.ndarray, *, nodata, neighbours: int, edge_depth: int) -
 
     halo = edge_depth
     step = max(1, _BLOCK_CELLS // max(width, 1))
-    cross = _STRUCTURE[4]
+    cross = NEIGHBOURHOODS[4]
     for r0 in range(0, height, step):
         r1 = min(height, r0 + step)
         e0, e1 = max(0, r0 - halo), min(height, r1 + halo)

@@ -9,15 +9,12 @@ import pandas as pd
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
+from habitat.vocabulary import NEIGHBOURHOODS
 
 #: Codes of :func:`change_map`.
 CHANGE_CODES = {"never": 0, "stable": 1, "lost": 2, "gained": 3}
 CHANGE_NODATA = 255
 _M2_PER_HA = 10_000.0
-_STRUCTURE = {
-    4: ndimage.generate_binary_structure(2, 1),
-    8: ndimage.generate_binary_structure(2, 2),
-}
 
 
 def _mask(value, name: str, shape=None) -> np.ndarray:
@@ -258,7 +255,7 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
     area = _cell_area(cell_area_m2, h.shape)
     zone, ids = _zones(units, h.shape)
     area_grid = np.broadcast_to(area, h.shape)
-    structure = _STRUCTURE[neighbours]
+    structure = NEIGHBOURHOODS[neighbours]
 
     labels, n = ndimage.label(h, structure=structure)
     complete = np.bincount(labels.ravel(), weights=area_grid.ravel(), minlength=n + 1)

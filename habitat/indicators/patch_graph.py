@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from habitat.connectivity.graph import equivalent_connectivity
 from habitat.errors import InvalidParameterError
+from habitat.suitability.patches import patch_labels_and_areas
 
 _M2_PER_HA = 10_000.0
 #: Direct links weaker than this dispersal probability are dropped from the patch graph: such a
 #: pair adds at most a_i a_j 1e-6 to the PC numerator.
 _MIN_LINK_PROBABILITY = 1e-6
-_STRUCTURE = {4: ndimage.generate_binary_structure(2, 1), 8: ndimage.generate_binary_structure(2, 2)}
 
 
 def habitat_patches(habitat, *, cell_area_m2, neighbours: int = 8, min_area_ha: float = 0.0
@@ -53,13 +52,7 @@ def habitat_patches(habitat, *, cell_area_m2, neighbours: int = 8, min_area_ha: 
         raise InvalidParameterError(f"neighbours must be 4 or 8, got {neighbours!r}")
     if not (min_area_ha >= 0):
         raise InvalidParameterError(f"min_area_ha must be >= 0 ha, got {min_area_ha!r}")
-    area = np.broadcast_to(np.asarray(cell_area_m2, dtype=np.float64), h.shape)
-    labels, n = ndimage.label(h != 0, structure=_STRUCTURE[neighbours])
-    sizes = np.bincount(labels.ravel(), weights=area.ravel(), minlength=n + 1)[1:] / _M2_PER_HA
-    keep = sizes >= min_area_ha
-    remap = np.zeros(n + 1, np.int32)
-    remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return remap[labels], sizes[keep]
+    return patch_labels_and_areas(h, cell_area_m2=cell_area_m2, neighbours=neighbours, min_area_ha=min_area_ha)
 
 
 def edge_to_edge_distances(labels, *, cell_size_m: float, max_distance_m: float = math.inf) -> np.ndarray:

@@ -105,7 +105,7 @@ def unit_indicators(
     protected_fraction=None,
     quality=None,
     neighbours: int = 8,
-    edge_depth: int = 1,
+    edge_depth_m: float | None = None,
     dispersal_distance_m: float,
     dispersal_probability: float,
     graph_min_patch_ha: float = 0.0,
@@ -130,8 +130,9 @@ def unit_indicators(
         Habitat quality in [0, 1] at t2 (NaN = 0).
     neighbours : {8, 4}
         Patch rule for fragmentation, MESH and the patch graph.
-    edge_depth : int
-        Edge depth for TCA in cells (>= 1).
+    edge_depth_m : float, optional
+        Edge depth for TCA in metres (> 0), taken as ``max(1, ceil(edge_depth_m / cell_size_m))``
+        cells, as the patches stage's core area counts them (never less than asked); default one cell.
     dispersal_distance_m, dispersal_probability : float
         Dispersal kernel: probability ``dispersal_probability`` at ``dispersal_distance_m``.
     graph_min_patch_ha : float
@@ -152,6 +153,8 @@ def unit_indicators(
     (:func:`habitat.indicators.patch_graph.edge_to_edge_distances`); direct links with
     ``p < 1e-6`` are dropped.
     """
+    # ceil, so the depth is never less than asked (1e-9: a depth of exactly k cells stays k)
+    edge_cells = 1 if edge_depth_m is None else max(1, math.ceil(edge_depth_m / cell_size_m - 1e-9))
     single = habitat_t1 is None
     h2 = np.asarray(habitat_t2, dtype=bool)
     h1 = h2 if single else np.asarray(habitat_t1, dtype=bool)
@@ -205,7 +208,7 @@ def unit_indicators(
             if pf is not None:
                 inside = float(pf[box][m & h].sum()) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
-            frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_depth)
+            frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
             graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
                            min_area_ha=graph_min_patch_ha, ref_distance_m=dispersal_distance_m,
                            ref_probability=dispersal_probability)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.resources
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from habitat.defaults import default_file
 from habitat.errors import (
     ConfigError,
     CrosswalkError,
@@ -21,6 +20,7 @@ from habitat.errors import (
     InputFileError,
     InvalidParameterError,
 )
+from habitat.vocabulary import HABITAT_CLASS_CODES, HABITAT_CLASSES
 
 __all__ = [
     "CROSSWALK_COLUMNS",
@@ -35,24 +35,6 @@ __all__ = [
     "map_landcover",
     "read_crosswalk",
 ]
-
-#: Habitat classes in raster-code order: class ``HABITAT_CLASSES[i]`` is written as ``i + 1``
-#: in the uint8 habitat-class raster; 0 is nodata. The order is part of the output contract.
-HABITAT_CLASSES: tuple[str, ...] = (
-    "tugai_forest",
-    "tugai_shrub",
-    "reed_wetland",
-    "water",
-    "grassland",
-    "cropland",
-    "built",
-    "bare",
-    "snow",
-    "other",
-)
-
-#: Raster code of each habitat class (1..10).
-HABITAT_CLASS_CODES = MappingProxyType({name: i + 1 for i, name in enumerate(HABITAT_CLASSES)})
 
 #: Crosswalk class name for product codes that carry no observation.
 NODATA_CLASS = "nodata"
@@ -175,13 +157,7 @@ def _default_outside(habitat_class: str) -> str:
 
 
 def _shipped_crosswalk_dir() -> Path:
-    packaged = importlib.resources.files("habitat").joinpath("config", "landcover")
-    if packaged.is_dir():
-        return Path(str(packaged))
-    import habitat
-
-    # config/ lives at the repo top level; the project is installed in editable mode.
-    return Path(habitat.__file__).resolve().parents[1] / "config" / "landcover"
+    return default_file("landcover")
 
 
 def read_crosswalk(path_or_product_name: str | os.PathLike[str]) -> Crosswalk:

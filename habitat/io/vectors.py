@@ -16,6 +16,8 @@ from scipy import ndimage
 from habitat.errors import GeometryError, InputFileError, MissingCRSError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.atomic import atomic_path
+from habitat.suitability.quality import threat_distance
+from habitat.vocabulary import neighbourhood
 
 #: Formats read through pyogrio (GDAL/OGR) plus GeoParquet through geopandas.
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".parquet", ".geoparquet", ".fgb"}
@@ -162,7 +164,7 @@ def rasterize_fraction(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
         ((g, 1) for g in boundary), out_shape=grid.shape, transform=grid.affine,
         all_touched=True, fill=0, dtype="uint8",
     ).astype(bool)
-    edge = ndimage.binary_dilation(edge, structure=np.ones((3, 3), bool)) & touched
+    edge = ndimage.binary_dilation(edge, structure=neighbourhood(8)) & touched
     out[touched & ~edge] = 1.0
     rows, cols = np.nonzero(edge)
     if rows.size:
@@ -223,15 +225,9 @@ def distance_to_presence_m(presence: np.ndarray, grid: GridSpec) -> np.ndarray:
     cell size is converted to metres at the grid's central latitude (an approximation whose
     error grows with the grid's north-south extent).
     """
-    if not presence.any():
-        return np.full(grid.shape, np.inf, dtype=np.float32)
     dy = grid.resolution * grid.metres_per_unit
-    if grid.is_geographic:
-        lat = np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)
-        sampling = (dy, dy * np.cos(lat))
-    else:
-        sampling = (dy, dy)
-    return ndimage.distance_transform_edt(~presence, sampling=sampling).astype(np.float32)
+    dx = dy * np.cos(np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)) if grid.is_geographic else dy
+    return threat_distance(np.asarray(presence, dtype=bool), cell_size_m=(dy, dx)).astype(np.float32)
 
 
 #: GeoPackages record a "last change" timestamp; a fixed one keeps outputs byte-identical.

@@ -17,7 +17,7 @@ import pandas as pd
 import habitat
 from habitat.grid import GridSpec
 from habitat.indicators.change import change_map
-from habitat.io.landcover import HABITAT_CLASSES
+from habitat.vocabulary import HABITAT_CLASSES
 from habitat.report import html as page_html
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.colors import BoundaryNorm, LinearSegmentedColormap, ListedColormap, Normalize, to_rgba
 
-from habitat.io.landcover import HABITAT_CLASSES
+from habitat.vocabulary import HABITAT_CLASSES
 
 #: Ramps as colour lists spread evenly between a layer's low and high value.
 RAMPS: dict[str, tuple[str, ...]] = {

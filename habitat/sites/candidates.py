@@ -13,6 +13,7 @@ from scipy.spatial import cKDTree
 
 from habitat.errors import InvalidParameterError
 from habitat.suitability.patches import core_mask
+from habitat.vocabulary import neighbourhood
 
 __all__ = [
     "distance_to_points",
@@ -25,7 +26,6 @@ __all__ = [
 
 _M2_PER_HA = 1.0e4
 _HA_PER_KM2 = 100.0
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
@@ -117,7 +117,7 @@ def _merge_within_gap(labels: np.ndarray, n: int, gap_cells: float) -> np.ndarra
     """Union pieces whose nearest cell centres lie within ``gap_cells + 1`` cells."""
     # Only boundary cells can hold the nearest pair of two pieces, so the tree stays small.
     mask = labels > 0
-    edge = mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1),
+    edge = mask & ~ndimage.binary_erosion(mask, structure=neighbourhood(4),
                                           border_value=0)
     rows, cols = np.nonzero(edge)
     parent = np.arange(n + 1)
@@ -202,7 +202,7 @@ def extract_candidates(
         raise InvalidParameterError(
             f"patch_id {patches.shape} and occupied {occ.shape}: give two 2-D arrays of one grid"
         )
-    labels, n = ndimage.label((patches > 0) & ~occ, structure=_EIGHT)
+    labels, n = ndimage.label((patches > 0) & ~occ, structure=neighbourhood(8))
     if gap > 0 and n > 1:
         labels = _merge_within_gap(labels, n, gap / cs)
     if tile_m > 0:

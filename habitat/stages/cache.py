@@ -76,11 +76,13 @@ def stage_key(
     input_hashes: Mapping[str, str],
     *,
     code_hash: str | None = None,
+    settings: Mapping[str, BaseModel] | None = None,
 ) -> str:
     """sha256 over stage id, version, code hash, params, grid and input content hashes.
 
     ``input_hashes`` maps an input name (an upstream output id, or a pipeline key for files the
     stage reads) to the sha256 of its content; file names and locations do not enter the key.
+    ``settings`` are the parameters of other stages the stage uses (``StageSpec.settings``).
     """
     payload = {
         "stage": stage.id,
@@ -90,5 +92,7 @@ def stage_key(
         "grid": grid.to_dict(),
         "inputs": dict(sorted(input_hashes.items())),
     }
+    if settings:
+        payload["settings"] = {sid: json.loads(params_json(p)) for sid, p in sorted(settings.items())}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -7,80 +7,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from habitat.connectivity.circuit import (
-    build_adjacency,
-    build_node_map,
-    conductance_from_raster,
-    node_coordinates,
-    node_currents,
-    pairwise_resistances,
-)
+from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
+from habitat.connectivity.populations import focal_cells, site_points
 from habitat.layers import make_layer
 from habitat.params import CircuitParams
-from habitat.sites.candidates import distance_to_points
-from habitat.stages import connectivity, ingest, patches, resistance
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
-INPUTS = (
-    resistance.STAGE.output("resistance"),
-    ingest.STAGE.output("populations"),
-    connectivity.STAGE.output("population_cores"),
-    connectivity.STAGE.output("corridors"),
-    connectivity.STAGE.output("links"),
-    patches.STAGE.output("patch_id"),
-)
-_CURRENT = dict(kind="raster", dtype="float32", units="A (1 A per pair)", nodata=float("nan"))
-OUTPUTS = (
-    LayerSpec(id="cumulative_current", **_CURRENT, doc="current summed over all population pairs (Circuitscape cum_curmap)"),
-    LayerSpec(id="pinch_points", **_CURRENT, optional=True,
-              doc="cumulative current inside the least-cost corridors: where flow concentrates"),
-    LayerSpec(id="effective_resistance", kind="table",
-              doc="per population pair: effective resistance (ohm), beside the least-cost distance"),
-    LayerSpec(id="resistance_matrix", kind="table", doc="effective resistance matrix, -1 = not connected"),
-    LayerSpec(id="patch_current", kind="table", doc="per patch: current through it summed over cells and its mean"),
-)
-
-
-def focal_cells(populations, cores: np.ndarray, grid) -> list[tuple[int, int] | None]:
-    """Per population, the core cell nearest its site point (None when it has no core)."""
-    out: list[tuple[int, int] | None] = []
-    for index, point in enumerate(populations.geometry, start=1):
-        rows, cols = np.nonzero(cores == index)
-        if rows.size == 0:
-            out.append(None)
-            continue
-        distance = distance_to_points(grid.x_coords, grid.y_coords, [[point.x, point.y]])
-        k = int(np.argmin(distance[rows, cols]))
-        out.append((int(rows[k]), int(cols[k])))
-    return out
-
-
-def effective_resistance_matrix(
-    resistance: np.ndarray, cells: list[tuple[int, int] | None], params: CircuitParams, *, with_current: bool = False
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Effective resistance (ohm) between focal cells of a resistance raster, pairwise.
-
-    Each cell's resistance is in ohms (cell size is not used, as in Circuitscape); NaN and
-    inf are not part of the circuit. Returns the ``k x k`` matrix (-1 where not connected or
-    the cell is None) and, with ``with_current``, the cumulative current map over all pairs
-    (1 A per pair; NaN off the circuit).
-    """
-    conductance = conductance_from_raster(resistance, is_resistance=True)
-    node_map = build_node_map(conductance)
-    adjacency = build_adjacency(conductance, node_map, four_neighbors=params.neighbours == 4,
-                                avg_resistance=params.average == "resistance")
-    focal = [int(node_map[c]) - 1 if c is not None else -1 for c in cells]
-    cumulative = np.zeros(adjacency.shape[0])
-
-    def add_currents(solution) -> None:
-        cumulative[solution.nodes] += node_currents(solution.adjacency, solution.voltages)
-
-    matrix = (pairwise_resistances(adjacency, focal, on_pair=add_currents if with_current else None,
-                                   method=params.solver, node_coords=node_coordinates(node_map))
-              if len(focal) >= 2 else -np.ones((len(focal), len(focal))))
-    if not with_current:
-        return matrix, None
-    return matrix, np.where(node_map > 0, cumulative[np.maximum(node_map - 1, 0)], np.nan)
+INPUTS = catalog.layers("resistance", "populations", "population_cores", "corridors", "links", "patch_id")
+OUTPUTS = catalog.outputs_of("circuit")
 
 
 def run_circuit(ctx: StageContext) -> dict[str, Any]:
@@ -90,16 +25,18 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     pops = ctx.inputs.get("populations")
     sites = [] if pops is None else pops["site_id"].astype(str).tolist()
-    cells = focal_cells(pops, np.asarray(ctx.inputs["population_cores"].values), grid) if sites else []
-    matrix, current = effective_resistance_matrix(res, cells, params, with_current=True)
+    cores = np.asarray(ctx.inputs["population_cores"].values)
+    cells = focal_cells(site_points(pops), cores, grid.x_coords, grid.y_coords) if sites else []
+    matrix, current = effective_resistance_matrix(res, cells, neighbours=params.neighbours, average=params.average,
+                                                  solver=params.solver, with_current=True)
     out: dict[str, Any] = {
         "cumulative_current": make_layer(current.astype(np.float32), grid, name="cumulative_current",
-                                         units=_CURRENT["units"]),
+                                         units=catalog.CURRENT_UNITS),
     }
     if "corridors" in ctx.inputs:
         inside = np.isfinite(ctx.inputs["corridors"].values)
         out["pinch_points"] = make_layer(np.where(inside, current, np.nan).astype(np.float32), grid,
-                                         name="pinch_points", units=_CURRENT["units"])
+                                         name="pinch_points", units=catalog.CURRENT_UNITS)
     lcd = {}
     links = ctx.inputs.get("links")
     if links is not None and len(links):

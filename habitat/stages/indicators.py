@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -11,45 +10,23 @@ import pandas as pd
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
 from habitat.indicators.change import CHANGE_NODATA, change_map
+from habitat.indicators.national_report import national_report
 from habitat.indicators.population import census_trend, population_status
 from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
-from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.io.vectors import rasterize_labels
 from habitat.layers import make_layer
 from habitat.params import IndicatorsParams
-from habitat.stages import ingest, patches, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
 _INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_baseline", "tugai_cover_current",
            "protected_fraction", "protected_areas", "reporting_unit", "reporting_units", "populations", "census")
 INPUTS = (
-    *(ingest.STAGE.output(i).model_copy(update={"optional": i != "habitat_class_current"}) for i in _INGEST),
-    suitability.STAGE.output("quality").model_copy(update={"optional": True}),
-    patches.STAGE.output("patch_id").model_copy(update={"optional": True}),
-    patches.STAGE.output("patch_table").model_copy(update={"optional": True}),
+    *(catalog.layers(i, optional=i != "habitat_class_current")[0] for i in _INGEST),
+    *catalog.layers("quality", "patch_id", "patch_table", optional=True),
 )
-OUTPUTS = (
-    LayerSpec(id="indicators", kind="table",
-              doc="long form: unit_type, unit_id, unit_name, indicator, epoch, value, unit_of_measure"),
-    LayerSpec(id="indicators_wide", kind="table", doc="one row per unit, one column per indicator_epoch"),
-    LayerSpec(id="habitat_change", kind="raster", dtype="uint8", nodata=int(CHANGE_NODATA),
-              units="0 never, 1 stable, 2 lost, 3 gained habitat", optional=True,
-              doc="habitat change between the two epochs (codes of habitat.indicators.change.CHANGE_CODES)"),
-    LayerSpec(id="population_status", kind="table", optional=True,
-              doc="per site: census trend, patch, density vs capacity, overstocked, translocation_source"),
-    LayerSpec(id="national_report", kind="table", optional=True,
-              doc="per Range State (reporting unit): habitat, protected-area and population items, "
-                  "baseline and current values"),
-    LayerSpec(id="national_report_xlsx", kind="workbook", optional=True, file_stem="national_report",
-              doc="the national report table as an Excel workbook (same rows as national_report.csv)"),
-    LayerSpec(id="data_dictionary", kind="table", doc="one definition line per indicator and column"),
-)
-_REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "habitat_loss_ha",
-                 "habitat_gain_ha", "habitat_net_ha", "habitat_loss_pct", "annual_rate_per_yr",
-                 "quality_weighted_area_ha", "NP", "MESH_CBC", "EC_ha")
-_SUBJECT_ITEMS = ("habitat_area_ha", "habitat_protected_pct", "habitat_loss_pct", "annual_rate_per_yr")
-
-
+OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
     """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
     if params.habitat_source == "landcover":
@@ -142,68 +119,6 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
     return status
 
 
-def _home_state(mask: np.ndarray, states: list[tuple[str, str, np.ndarray]]) -> tuple[str, str] | None:
-    """The Range State holding most of a unit's cells."""
-    counts = [int(np.count_nonzero(mask & m)) for _, _, m in states]
-    if not counts or max(counts) == 0:
-        return None
-    best = int(np.argmax(counts))
-    return states[best][0], states[best][1]
-
-
-def _national_report(long: pd.DataFrame, units, status: pd.DataFrame | None, y1: int, y2: int) -> pd.DataFrame | None:
-    states = [(uid, name, mask) for kind, uid, name, mask in units if kind == "range_state"]
-    if not states:
-        return None
-    e1, e2, period = str(y1), str(y2), f"{y1}-{y2}"
-    value = long.set_index(["unit_type", "unit_id", "indicator", "epoch"])["value"]
-    value = value[~value.index.duplicated()]
-
-    def get(kind, uid, indicator, epoch):
-        return float(value.get((kind, uid, indicator, epoch), math.nan))
-
-    rows = []
-
-    def add(state, section, kind, uid, name, items):
-        for item in items:
-            uom = DEFINITIONS[item][0]
-            if (kind, uid, item, e1) in value.index or (kind, uid, item, e2) in value.index:
-                base, cur = get(kind, uid, item, e1), get(kind, uid, item, e2)
-                rows.append((*state, section, uid, name, item, y1, base, y2, cur, get(kind, uid, item, period), uom))
-            elif (kind, uid, item, period) in value.index:
-                rows.append((*state, section, uid, name, item, y1, math.nan, y2, math.nan,
-                             get(kind, uid, item, period), uom))
-
-    for uid, name, _ in states:
-        add((uid, name), "1 habitat", "range_state", uid, name, _REPORT_ITEMS)
-    for kind, section in (("protected_area", "2 protected areas"), ("population_area", "3 populations")):
-        for k, uid, name, mask in units:
-            if k != kind:
-                continue
-            home = _home_state(mask, states)
-            if home is not None:
-                add(home, section, kind, uid, name, _SUBJECT_ITEMS)
-    if status is not None:
-        for _, site in status.iterrows():
-            # the population itself belongs to the state its buffer mostly falls in
-            mask = next((m for k, u, _, m in units if k == "population_area" and u == site["site_id"]), None)
-            home = None if mask is None else _home_state(mask, states)
-            if home is None:
-                continue
-            for item, uom, cur in (("census_count", "animals", site["count"]),
-                                   ("growth_rate_per_yr", "1/yr", site["growth_rate_per_yr"]),
-                                   ("density_per_km2", "animals/km2", site["density_per_km2"]),
-                                   ("overstocked", "flag", float(bool(site["overstocked"])))):
-                year = site["count_year"] if item in ("census_count", "density_per_km2") else math.nan
-                rows.append((*home, "3 populations", site["site_id"], site["site_name"], item,
-                             math.nan, math.nan, year, float(cur), math.nan, uom))
-    columns = ["range_state_id", "range_state_name", "section", "subject_id", "subject_name", "item",
-               "baseline_year", "baseline_value", "current_year", "current_value", "change", "unit_of_measure"]
-    table = pd.DataFrame(rows, columns=columns)
-    table = table.astype({"baseline_year": "Int64", "current_year": "Int64"})
-    return table.sort_values(["range_state_id", "section", "subject_id"], kind="stable").reset_index(drop=True)
-
-
 def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFrame:
     if params.habitat_source == "landcover":
         rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)}"
@@ -251,10 +166,8 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     protected = ctx.inputs["protected_fraction"].values if "protected_fraction" in ctx.inputs else None
     quality = ctx.inputs["quality"].values if "quality" in ctx.inputs else None
     long = unit_indicators(
-        h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.resolution,
-        protected_fraction=protected, quality=quality, neighbours=params.neighbours,
-        # cells as the patches stage counts them (core_mask): ceil, so the depth is never less than asked
-        edge_depth=max(1, math.ceil(params.edge_depth_m / grid.resolution - 1e-9)),
+        h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.cell_size_m,
+        protected_fraction=protected, quality=quality, neighbours=params.neighbours, edge_depth_m=params.edge_depth_m,
         dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
         graph_min_patch_ha=params.graph_min_patch_ha,
     )
@@ -264,7 +177,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {
         "indicators": long,
         "indicators_wide": wide_table(long),
-        "data_dictionary": _data_dictionary(params, grid.resolution),
+        "data_dictionary": _data_dictionary(params, grid.cell_size_m),
     }
     if h1 is not None:
         out["habitat_change"] = make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",
@@ -275,7 +188,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
         flagged = status.loc[status["overstocked"], "site_id"].tolist()
         if flagged:
             ctx.log(f"overstocked (translocation sources): {', '.join(flagged)}")
-    report = _national_report(long, units, status, y1, y2)
+    report = national_report(long, units, status, y1, y2)
     if report is not None:
         out["national_report"] = report
         out["national_report_xlsx"] = report

@@ -14,7 +14,8 @@ from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.align import align_to_grid
-from habitat.io.landcover import HABITAT_CLASS_CODES as CLASS
+from habitat.io.census import read_census
+from habitat.vocabulary import HABITAT_CLASS_CODES as CLASS
 from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
 from habitat.io.vectors import (
     clean_geometries,
@@ -26,52 +27,12 @@ from habitat.io.vectors import (
     to_grid_crs,
 )
 from habitat.layers import make_layer
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
 T = TypeVar("T")
 
-_DIST = dict(kind="raster", dtype="float32", units="m", nodata=float("nan"))
-_FRAC = dict(kind="raster", dtype="float32", units="fraction", nodata=float("nan"))
-_CLASS = dict(kind="raster", dtype="uint8", units="habitat class code (1..10)", nodata=0)
-
-OUTPUTS = (
-    LayerSpec(id="habitat_class_current", **_CLASS, doc="habitat classes of the latest land-cover epoch"),
-    LayerSpec(id="habitat_class_baseline", **_CLASS, optional=True,
-              doc="habitat classes of the earlier land-cover epoch (when two are given)"),
-    LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
-    LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
-              doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
-    LayerSpec(id="tugai_cover_current", **_FRAC, optional=True,
-              doc="fraction of each cell covered by the latest tugai polygons"),
-    LayerSpec(id="tugai_cover_baseline", **_FRAC, optional=True,
-              doc="fraction of each cell covered by the earlier tugai polygons"),
-    LayerSpec(id="canal_distance_m", **_DIST, optional=True, doc="distance to the nearest canal cell"),
-    LayerSpec(id="road_distance_m", **_DIST, optional=True, doc="distance to the nearest road cell"),
-    LayerSpec(id="settlement_distance_m", **_DIST,
-              doc="distance to the nearest built-up cell or settlement point"),
-    LayerSpec(id="water_distance_m", **_DIST, doc="distance to the nearest water cell or river"),
-    LayerSpec(id="cropland_distance_m", **_DIST, doc="distance to the nearest cropland cell"),
-    LayerSpec(id="protected_fraction", **_FRAC, optional=True,
-              doc="fraction of each cell inside protected areas"),
-    LayerSpec(id="protected_areas", kind="vector", optional=True,
-              doc="protected areas in the grid CRS with pa_id, pa_name"),
-    LayerSpec(id="historical_range_fraction", **_FRAC, optional=True,
-              doc="fraction of each cell inside the historical range polygons"),
-    LayerSpec(id="historical_range", kind="vector", optional=True,
-              doc="historical range polygons in the grid CRS with range_id (input order), for maps"),
-    LayerSpec(id="reporting_unit", kind="raster", dtype="int32", units="unit index (1..n)", nodata=0,
-              optional=True, doc="index of the reporting unit covering each cell centre"),
-    LayerSpec(id="reporting_units", kind="vector", optional=True,
-              doc="reporting units in the grid CRS with unit_index, unit_id, unit_name"),
-    LayerSpec(id="populations", kind="vector", optional=True,
-              doc="population sites in the grid CRS with site_id, site_name, count"),
-    LayerSpec(id="census", kind="table", optional=True,
-              doc="population census series: site_id, year, count, method, source (sorted)"),
-    LayerSpec(id="occurrences", kind="vector", optional=True,
-              doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
-    LayerSpec(id="ingest_report", kind="table",
-              doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
-)
+OUTPUTS = catalog.outputs_of("ingest")
 
 
 def _keyed(key: str, fn: Callable[[], T]) -> T:
@@ -115,10 +76,10 @@ def _require_columns(key: str, gdf: gpd.GeoDataFrame, columns: dict[str, str]) -
 def _pad_cells(grid: GridSpec, pad_m: float) -> int:
     """Cells that cover ``pad_m`` metres in every direction (on a geographic grid, along the
     shortest degree of longitude, at the latitude farthest from the equator)."""
-    cell_m = grid.resolution * grid.metres_per_unit
+    cell_size_m = grid.cell_size_m
     if grid.is_geographic:
-        cell_m *= np.cos(np.deg2rad(min(89.0, max(abs(grid.bounds[1]), abs(grid.bounds[3])))))
-    return int(np.ceil(pad_m / cell_m))
+        cell_size_m *= np.cos(np.deg2rad(min(89.0, max(abs(grid.bounds[1]), abs(grid.bounds[3])))))
+    return int(np.ceil(pad_m / cell_size_m))
 
 
 def run_ingest(ctx: StageContext) -> dict[str, Any]:
@@ -146,7 +107,36 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
-    epochs = sorted(enumerate(inputs.landcover), key=lambda pair: pair[1].year)
+    classes_big = _landcover(ctx, big, inner, floodplain_big, out, report)
+
+    # context from the current land cover (the last epoch mapped above)
+    distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
+    distance_layer("cropland_distance_m", classes_big == CLASS["cropland"])
+    built = classes_big == CLASS["built"]
+    if inputs.settlements is not None:
+        gdf = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big)
+        built |= rasterize_presence(gdf.geometry.values, big)
+    distance_layer("settlement_distance_m", built)
+    _tugai(ctx, out, report)
+    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m")):
+        item = getattr(inputs, key)
+        if item is not None:
+            gdf = _vector(f"inputs.{key}", item, ctx, report, extent=big)
+            distance_layer(layer_id, rasterize_presence(gdf.geometry.values, big))
+    _polygon_layers(ctx, out, report)
+    _sites_and_counts(ctx, out, report)
+    counts = ["features", "repaired", "empty_dropped", "cells"]
+    table = pd.DataFrame(report, columns=["key", "file", *counts])
+    out["ingest_report"] = table.astype({c: "Int64" for c in counts})
+    return out
+
+
+def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
+               out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Habitat classes of each land-cover epoch (into ``out``); returns the current one on the padded grid."""
+    params: IngestParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    epochs = sorted(enumerate(ctx.pipeline.inputs.landcover), key=lambda pair: pair[1].year)
     names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
     classes_big = np.zeros(big.shape, np.uint8)
     for name, (i, item) in zip(names, epochs):
@@ -170,16 +160,12 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
         out[layer_id].attrs["year"] = item.year
         report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
+    return classes_big
 
-    # context from the current land cover (the last epoch mapped above)
-    distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
-    distance_layer("cropland_distance_m", classes_big == CLASS["cropland"])
-    built = classes_big == CLASS["built"]
-    if inputs.settlements is not None:
-        gdf = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big)
-        built |= rasterize_presence(gdf.geometry.values, big)
-    distance_layer("settlement_distance_m", built)
 
+def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
+    """Tugai polygon cover of each epoch."""
+    inputs, grid = ctx.pipeline.inputs, ctx.grid
     tugai = sorted(enumerate(inputs.tugai), key=lambda pair: pair[1].year)
     tugai_names = ["current"] if len(tugai) == 1 else ["baseline", "current"]
     for name, (i, item) in zip(tugai_names, tugai):
@@ -189,12 +175,10 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
                                    name=layer_id, units="fraction")
         out[layer_id].attrs["year"] = item.year
 
-    for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m")):
-        item = getattr(inputs, key)
-        if item is not None:
-            gdf = _vector(f"inputs.{key}", item, ctx, report, extent=big)
-            distance_layer(layer_id, rasterize_presence(gdf.geometry.values, big))
 
+def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
+    """Protected areas, the historical range and the reporting units."""
+    inputs, grid = ctx.pipeline.inputs, ctx.grid
     if inputs.protected_areas is not None:
         gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)
         out["protected_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
@@ -222,6 +206,10 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         unit_raster = rasterize_labels(units.geometry.values, units["unit_index"].tolist(), grid)
         out["reporting_unit"] = make_layer(unit_raster, grid, name="reporting_unit", nodata=0)
 
+
+def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
+    """Population sites, the census table and the occurrence points."""
+    inputs = ctx.pipeline.inputs
     if inputs.populations is not None:
         item = inputs.populations
         gdf = _vector("inputs.populations", item, ctx, report)
@@ -240,35 +228,6 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     if inputs.occurrences is not None:
         gdf = _vector("inputs.occurrences", inputs.occurrences, ctx, report)
         out["occurrences"] = _keyed("inputs.occurrences", lambda: _occurrence_points(gdf, inputs.occurrences.path))
-
-    counts = ["features", "repaired", "empty_dropped", "cells"]
-    table = pd.DataFrame(report, columns=["key", "file", *counts])
-    out["ingest_report"] = table.astype({c: "Int64" for c in counts})
-    return out
-
-
-CENSUS_COLUMNS = ("site_id", "year", "count", "method", "source")
-
-
-def read_census(path) -> pd.DataFrame:
-    """Read a census CSV (site_id, year, count, method, source), checked and sorted."""
-    if not path.exists():
-        raise InputFileError(f"{path}: file not found; check the path")
-    try:
-        table = pd.read_csv(path, dtype={"site_id": str, "method": str, "source": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]}); fix the file") from exc
-    missing = [c for c in CENSUS_COLUMNS if c not in table.columns]
-    if missing:
-        raise ConfigError(f"{path}: missing columns {missing}; a census needs {', '.join(CENSUS_COLUMNS)}")
-    for column in ("year", "count"):
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = table.index[values.isna() | (values < 0)]
-        if len(bad):
-            raise ConfigError(f"{path}: row {int(bad[0]) + 2}: {column} must be a number >= 0")
-        table[column] = values.astype(np.int64)
-    table = table[list(CENSUS_COLUMNS)].fillna("")
-    return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

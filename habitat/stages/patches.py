@@ -11,22 +11,12 @@ import pandas as pd
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
 from habitat.params import PatchesParams
-from habitat.stages import ingest, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.patches import habitat_mask, label_patches, patch_polygons, patch_table
 
-INPUTS = (
-    suitability.STAGE.output("suitability"),
-    suitability.STAGE.output("quality"),
-    ingest.STAGE.output("populations"),
-)
-OUTPUTS = (
-    LayerSpec(id="patch_id", kind="raster", dtype="int32", units="patch id (1..n)", nodata=0,
-              doc="habitat patches (suitability >= threshold, min area applied), 0 = no patch"),
-    LayerSpec(id="patches", kind="vector", doc="patch outlines with the patch table's attributes"),
-    LayerSpec(id="patch_table", kind="table", file_stem="patches",
-              doc="per patch: area_ha, core_area_ha, mean suitability and quality, usable area, capacity, sites"),
-)
+INPUTS = catalog.layers("suitability", "quality", "populations")
+OUTPUTS = catalog.outputs_of("patches")
 
 
 def run_patches(ctx: StageContext) -> dict[str, Any]:
@@ -37,8 +27,8 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
         raise ConfigError("grid.crs: the patches stage needs a projected grid in metres (e.g. 'default')")
     suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
     labels = label_patches(
-        habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.resolution,
-        connectivity=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
+        habitat_mask(suit, threshold=params.threshold), cell_size_m=grid.cell_size_m,
+        neighbours=params.neighbours, min_patch_area_ha=params.min_patch_area_ha,
     )
     labels = np.asarray(labels, dtype=np.int32)
     layer = make_layer(labels, grid, name="patch_id", nodata=0)
@@ -47,7 +37,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
         pops = ctx.inputs["populations"]
         sites = pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y})
     table = patch_table(
-        layer, cell_size_m=grid.resolution, suitability=suit, quality=quality,
+        layer, cell_size_m=grid.cell_size_m, suitability=suit, quality=quality,
         edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
         usable_area=params.usable_area, sites=sites,
     )

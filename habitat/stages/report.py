@@ -28,50 +28,20 @@ from habitat.io.vectors import read_vector
 from habitat.params import ReportParams
 from habitat.report.build import ReportData, ReportOptions, build_report
 from habitat.report.styles import data_range
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
 REPORT_DIR = "report"
 
 
-def _raster(layer_id: str, dtype: str, doc: str) -> LayerSpec:
-    return LayerSpec(id=layer_id, kind="raster", dtype=dtype, optional=True, doc=doc)
-
-
-def _layer(layer_id: str, kind: str, doc: str) -> LayerSpec:
-    return LayerSpec(id=layer_id, kind=kind, optional=True, doc=doc)
-
-
-# Every input is optional: the report draws what the pipeline produced. Ids without a producer
-# (the sites stage has not landed) are skipped by the registry until a stage writes them.
-INPUTS = (
-    _raster("habitat_class_baseline", "uint8", "habitat classes of the earlier epoch (loss/gain map)"),
-    _raster("habitat_class_current", "uint8", "habitat classes of the latest epoch"),
-    _layer("populations", "vector", "population sites (markers with popups)"),
-    _layer("reporting_units", "vector", "reporting units (per-unit figures, outlines)"),
-    _raster("suitability", "float32", "habitat suitability (figure, overlay)"),
-    _raster("quality", "float32", "habitat quality (style)"),
-    _raster("patch_id", "int32", "habitat patch labels (style)"),
-    _layer("patches", "vector", "patch outlines (figure, map)"),
-    _layer("patch_table", "table", "per-patch table"),
-    _raster("resistance", "float32", "movement resistance (overlay)"),
-    _raster("corridors", "float32", "least-cost corridors (figure, overlay)"),
-    _raster("barrier_improvement", "float32", "barrier improvement score (style)"),
-    _layer("least_cost_paths", "vector", "least-cost paths (figure, map)"),
-    _layer("links", "table", "population links"),
-    _raster("cumulative_current", "float32", "cumulative current density (figure, overlay)"),
-    _raster("pinch_points", "float32", "pinch points (figure, overlay)"),
-    _layer("effective_resistance", "table", "effective resistance between populations"),
-    _raster("habitat_change", "uint8", "habitat change codes (loss/gain map)"),
-    _layer("indicators_wide", "table", "indicators, one row per reporting unit"),
-    _layer("sites", "vector", "ranked candidate sites with explanations"),
-    _layer("site_ranking", "table", "ranked site table"),
-    _layer("site_sensitivity", "table", "rank sensitivity to the weights"),
+# Every input is optional: the report draws what the pipeline produced.
+INPUTS = catalog.layers(
+    "habitat_class_baseline", "habitat_class_current", "populations", "reporting_units", "suitability", "quality",
+    "patch_id", "patches", "patch_table", "resistance", "corridors", "barrier_improvement", "least_cost_paths",
+    "links", "cumulative_current", "pinch_points", "effective_resistance", "habitat_change", "indicators_wide",
+    "sites", "site_ranking", "site_sensitivity", optional=True,
 )
-OUTPUTS = (
-    LayerSpec(id="report_contents", kind="table",
-              doc="per layer the report shows: kind, and its value range (rasters) or size (vectors, tables); "
-                  "the report itself is OUT/report/report.html, figures/, styles/"),
-)
+OUTPUTS = catalog.outputs_of("report")
 
 
 def _summary(layer_id: str, value: Any) -> dict:

@@ -7,21 +7,14 @@ from typing import Any
 import numpy as np
 
 from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
-from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.layers import make_layer
 from habitat.params import ResistanceParams
-from habitat.stages import ingest, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 
-INPUTS = (
-    suitability.STAGE.output("suitability"),
-    ingest.STAGE.output("habitat_class_current"),
-    ingest.STAGE.output("canal_distance_m"),
-)
-OUTPUTS = (
-    LayerSpec(id="resistance", kind="raster", dtype="float32", units="resistance (1 = easiest)",
-              nodata=float("nan"), doc="movement resistance per cell; NaN = impassable or no data"),
-)
+INPUTS = catalog.layers("suitability", "habitat_class_current", "canal_distance_m")
+OUTPUTS = catalog.outputs_of("resistance")
 
 
 def run_resistance(ctx: StageContext) -> dict[str, Any]:

@@ -105,6 +105,12 @@ def _stage_params(pipeline: Pipeline, stage: StageSpec) -> BaseModel:
     return value if value is not None else stage.params()
 
 
+def _stage_settings(pipeline: Pipeline, stage: StageSpec) -> dict[str, BaseModel]:
+    """The parameters of the other stages ``stage`` declares it uses (their defaults when the
+    pipeline does not configure them)."""
+    return {sid: _stage_params(pipeline, get_stage(sid)) for sid in stage.settings}
+
+
 def _read_record(stage_dir: Path) -> dict | None:
     try:
         return json.loads((stage_dir / STAGE_RECORD).read_text(encoding="utf-8"))
@@ -218,12 +224,13 @@ def run_pipeline(
     for stage_id in order:
         stage = get_stage(stage_id)
         params = _stage_params(pipeline, stage)
+        settings = _stage_settings(pipeline, stage)
         if on_stage_start:
             on_stage_start(stage_id)
         with _timer() as elapsed:
             inputs, input_hashes = _gather_inputs(stage, pipeline, out_dir, made_by, records, file_hashes)
             code_hash = code_sha256(stage)
-            key = stage_key(stage, params, grid, input_hashes, code_hash=code_hash)
+            key = stage_key(stage, params, grid, input_hashes, code_hash=code_hash, settings=settings)
             stage_dir = out_dir / stage.id
             previous = _read_record(stage_dir)
             cached = (not force and previous is not None and previous.get("key") == key
@@ -234,7 +241,8 @@ def run_pipeline(
             else:
                 (stage_dir / STAGE_RECORD).unlink(missing_ok=True)
                 loaded = {name: loader() for name, loader in inputs.items()}
-                ctx = StageContext(grid=grid, params=params, inputs=loaded, pipeline=pipeline, log=log.append)
+                ctx = StageContext(grid=grid, params=params, inputs=loaded, pipeline=pipeline, log=log.append,
+                                   settings=settings)
                 produced = stage.run(ctx)
                 record = _write_stage(out_dir, stage, produced, grid, key, params, input_hashes, log)
         records[stage.id] = record

@@ -8,49 +8,28 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
 from habitat.connectivity.cost_distance import cost_distance
+from habitat.connectivity.populations import focal_cells
 from habitat.errors import ConfigError
 from habitat.layers import make_layer
-from habitat.params import CircuitParams, SitesParams
+from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
 from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
 from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria, screen_candidates
 from habitat.sites.explain import explain_top_sites
 from habitat.sites.pareto import pareto_dominance
 from habitat.sites.ranking import parse_criteria, score_sites
 from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
-from habitat.stages import circuit, connectivity, indicators, ingest, patches, resistance, suitability
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.ahp import ahp_weights
 from habitat.suitability.patches import patch_polygons
 
-INPUTS = (
-    patches.STAGE.output("patch_id"),
-    suitability.STAGE.output("quality"),
-    suitability.STAGE.output("degradation"),
-    ingest.STAGE.output("water_distance_m"),
-    ingest.STAGE.output("protected_fraction"),
-    ingest.STAGE.output("historical_range_fraction"),
-    ingest.STAGE.output("populations"),
-    resistance.STAGE.output("resistance"),
-    connectivity.STAGE.output("population_cores"),
-    connectivity.STAGE.output("patch_importance"),
-    indicators.STAGE.output("population_status"),
+INPUTS = catalog.layers(
+    "patch_id", "quality", "degradation", "water_distance_m", "protected_fraction", "historical_range_fraction",
+    "populations", "resistance", "population_cores", "patch_importance", "population_status",
 )
-OUTPUTS = (
-    LayerSpec(id="candidates", kind="raster", dtype="int32", units="candidate id (1..n)", nodata=0,
-              doc="candidate sites: unoccupied pieces of habitat patches, 0 = none"),
-    LayerSpec(id="sites", kind="vector",
-              doc="ranked candidate sites: outlines with criteria, score, rank, contributions, explanation"),
-    LayerSpec(id="site_ranking", kind="table", file_stem="sites",
-              doc="ranked sites: criteria with units, normalized values, weights, contributions, score, rank, "
-                  "Monte Carlo robustness, Pareto flags, explanation"),
-    LayerSpec(id="excluded", kind="table",
-              doc="candidates failing a hard criterion (or not scorable): failed criteria, value and shortfall"),
-    LayerSpec(id="site_sensitivity", kind="table", file_stem="sensitivity",
-              doc="long form: one-at-a-time weight changes (+-oat_change) and the Monte Carlo rank summary"),
-    LayerSpec(id="site_criteria", kind="table",
-              doc="hard and scoring criteria: column, rule or direction, normalization, weight, units, provenance"),
-)
+OUTPUTS = catalog.outputs_of("sites")
 
 #: Scoring columns that need at least one source population to be defined.
 _SOURCE_COLUMNS = ("lcd_to_source", "effective_resistance_to_source_ohm", "distance_to_source_m")
@@ -67,11 +46,11 @@ def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | 
     return spec, result.weights, f"AHP weights, CR = {result.cr:.3f}"
 
 
-def _hard_spec(params: SitesParams) -> list[dict]:
-    area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=params.density_per_km2)
+def _hard_spec(params: SitesParams, patches: PatchesParams) -> list[dict]:
+    area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=patches.density_per_km2)
     records = [{
         "column": "usable_area_ha", "op": ">=", "threshold": area, "units": "ha", "name": "minimum usable area",
-        "provenance": f"target herd {params.target_herd:g} at {params.density_per_km2:g} deer/km2 "
+        "provenance": f"target herd {params.target_herd:g} at {patches.density_per_km2:g} deer/km2 "
                       "(DOMAIN.md 8: 100-250 animals at 5-10 deer/km2 [A])",
     }]
     records += [c.model_dump() for c in params.hard_criteria]
@@ -87,13 +66,16 @@ def _hard_spec(params: SitesParams) -> list[dict]:
 
 
 def _effective_resistance_to_sources(
-    res: np.ndarray, centres: list[tuple[int, int] | None], source_cells: list[tuple[int, int] | None]
+    res: np.ndarray, centres: list[tuple[int, int] | None], source_cells: list[tuple[int, int] | None],
+    circuit: CircuitParams,
 ) -> np.ndarray:
-    """Per candidate, min over populations of the effective resistance (ohm) from its release cell."""
+    """Per candidate, min over populations of the effective resistance (ohm) from its release cell,
+    on the circuit the pipeline's circuit settings describe."""
     n = len(centres)
     if n == 0 or not any(c is not None for c in source_cells):
         return np.full(n, np.nan)
-    matrix, _ = circuit.effective_resistance_matrix(res, list(centres) + list(source_cells), CircuitParams())
+    matrix, _ = effective_resistance_matrix(res, list(centres) + list(source_cells), neighbours=circuit.neighbours,
+                                            average=circuit.average, solver=circuit.solver)
     # -1 marks pairs in different components (or without a cell): not connected.
     to_sources = np.where(matrix[:n, n:] >= 0, matrix[:n, n:], np.inf)
     best = to_sources.min(axis=1)
@@ -170,58 +152,59 @@ def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, fl
     return pd.DataFrame(rows)
 
 
-def run_sites(ctx: StageContext) -> dict[str, Any]:
-    """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
-    params: SitesParams = ctx.params  # type: ignore[assignment]
-    grid = ctx.grid
-    if grid.is_geographic:
-        raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
-    in_range = ctx.inputs.get("historical_range_fraction")
-    if params.require_historical_range and in_range is None:
-        raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
-                          "add the layer or set it to false")
-    spec, weights, weight_note = _criteria_spec(params)
-    hard = _hard_spec(params)
-    cs = grid.resolution
-    pid = np.asarray(ctx.inputs["patch_id"].values)
-    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-    cores = np.asarray(ctx.inputs["population_cores"].values)
-    pops = ctx.inputs.get("populations")
-    if pops is not None and len(pops) == 0:
-        pops = None
+def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFrame | None,
+                     points: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """Candidate labels and their criteria table (area, quality, threat, cost and circuit distance
+    to the sources, release point); least-cost and circuit distances follow the pipeline's
+    connectivity and circuit settings."""
+    connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
+    circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
+    patches: PatchesParams = ctx.setting("patches")  # type: ignore[assignment]
+    grid, inputs = ctx.grid, ctx.inputs
+    cell_size_m = grid.cell_size_m
+    pid = np.asarray(inputs["patch_id"].values)
+    res = np.asarray(inputs["resistance"].values, dtype=np.float64)
+    cores = np.asarray(inputs["population_cores"].values)
     xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
-    points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
     to_site = distance_to_points(xs, ys, points)
-    labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cs,
+    labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cell_size_m,
                                 cluster_gap_m=params.cluster_gap_m, reach_tile_m=params.reach_tile_m,
                                 min_area_ha=params.min_candidate_area_ha)
-    n = int(labels.max())
-    ctx.log(f"{n} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m from every "
-            f"population site, >= {params.min_candidate_area_ha:g} ha")
+    ctx.log(f"{int(labels.max())} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m "
+            f"from every population site, >= {params.min_candidate_area_ha:g} ha")
     if pops is None:
         ctx.log("no populations: every patch is a candidate, and the source criteria are undefined")
-    importance = ctx.inputs.get("patch_importance")
+    importance = inputs.get("patch_importance")
     dpc = ({} if importance is None or not len(importance)
            else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
-    cost = cost_distance(res, cores > 0, cell_size=cs, neighbours=8) if (cores > 0).any() else None
+    cost = (cost_distance(res, cores > 0, cell_size=cell_size_m, neighbours=connectivity.neighbours)
+            if (cores > 0).any() else None)
     centres = central_cells(labels, passable=np.isfinite(res))
-    protected = ctx.inputs.get("protected_fraction")
+    protected, in_range = inputs.get("protected_fraction"), inputs.get("historical_range_fraction")
     table = candidate_criteria(
-        labels, pid, cell_size_m=cs, quality=ctx.inputs["quality"].values,
-        degradation=ctx.inputs["degradation"].values, water_distance_m=ctx.inputs["water_distance_m"].values,
+        labels, pid, cell_size_m=cell_size_m, quality=inputs["quality"].values,
+        degradation=inputs["degradation"].values, water_distance_m=inputs["water_distance_m"].values,
         protected_fraction=None if protected is None else protected.values,
         historical_range_fraction=None if in_range is None else in_range.values, cost_to_source=cost,
         distance_to_source_m=to_site if pops is not None else None, dpc_by_patch=dpc,
-        centres=centres, edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
-        usable_area=params.usable_area,
+        centres=centres, edge_depth_m=patches.edge_depth_m, density_per_km2=patches.density_per_km2,
+        usable_area=patches.usable_area,
     )
-    source_cells = circuit.focal_cells(pops, cores, grid) if pops is not None else []
-    eff = _effective_resistance_to_sources(res, centres, source_cells)
+    source_cells = focal_cells(points, cores, xs, ys) if pops is not None else []
+    eff = _effective_resistance_to_sources(res, centres, source_cells, circuit)
     table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
     table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
     table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
     table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
     table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+    return labels, table
+
+
+def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, pops: gpd.GeoDataFrame | None,
+                 points: np.ndarray) -> None:
+    """Nearest population and nearest translocation source of each release point; inside the range."""
+    n = len(table)
+    in_range = ctx.inputs.get("historical_range_fraction")
     release = table[["centre_x", "centre_y"]].to_numpy(dtype=float)
     table["nearest_source_site"] = ""
     if pops is not None and n:
@@ -242,31 +225,55 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     elif sources is not None:
         ctx.log("no population is flagged as a translocation source")
 
+
+def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: dict[str, float] | None,
+          params: SitesParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores and ranks with Monte Carlo robustness, Pareto flags and explanations; the sensitivity table."""
+    if not len(passed):
+        ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
+                                        explanation=pd.Series(dtype=str))
+        return ranked, pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
+                                             "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
+    ranked = score_sites(passed, spec, weights=weights)
+    oat = one_at_a_time(passed, spec, change_fraction=params.oat_change, weights=weights)
+    mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
+                             concentration=params.concentration, weights=weights)
+    pareto = pareto_dominance(passed, params.pareto_objectives)
+    explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
+    robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
+    ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
+              .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
+    ranked["explanation"] = ranked["explanation"].fillna("")
+    return ranked, _sensitivity_table(oat, mc)
+
+
+def run_sites(ctx: StageContext) -> dict[str, Any]:
+    """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
+    params: SitesParams = ctx.params  # type: ignore[assignment]
+    grid = ctx.grid
+    if grid.is_geographic:
+        raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
+    in_range = ctx.inputs.get("historical_range_fraction")
+    if params.require_historical_range and in_range is None:
+        raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
+                          "add the layer or set it to false")
+    spec, weights, weight_note = _criteria_spec(params)
+    hard = _hard_spec(params, ctx.setting("patches"))  # type: ignore[arg-type]
+    pops = ctx.inputs.get("populations")
+    if pops is not None and len(pops) == 0:
+        pops = None
+    points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
+    labels, table = _candidate_table(ctx, params, pops, points)
+    _add_sources(ctx, params, table, pops, points)
+
     screened = screen_candidates(table, hard)
-    names = [c["name"] for c in spec]
-    passed, unscorable = _unscorable(screened.passed, names)
+    passed, unscorable = _unscorable(screened.passed, [c["name"] for c in spec])
     reasons = pd.concat([screened.excluded, unscorable], ignore_index=True)
     reasons = reasons.sort_values("site_id", kind="stable").reset_index(drop=True)
     excluded = reasons.merge(table, on="site_id", how="left")
     ctx.log(f"{len(excluded)} excluded by hard criteria, {len(passed)} ranked ({weight_note})")
+    ranked, sensitivity = _rank(passed, table, spec, weights, params)
 
-    if len(passed):
-        ranked = score_sites(passed, spec, weights=weights)
-        oat = one_at_a_time(passed, spec, change_fraction=params.oat_change, weights=weights)
-        mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
-                                 concentration=params.concentration, weights=weights)
-        pareto = pareto_dominance(passed, params.pareto_objectives)
-        explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
-        robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
-        ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
-                  .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
-        ranked["explanation"] = ranked["explanation"].fillna("")
-        sensitivity = _sensitivity_table(oat, mc)
-    else:
-        ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
-                                        explanation=pd.Series(dtype=str))
-        sensitivity = pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
-                                            "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
     layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
     if len(ranked):
         outlines = patch_polygons(layer, crs=grid.pyproj_crs).rename(columns={"patch_id": "candidate_id"})
@@ -292,4 +299,7 @@ STAGE = StageSpec(
     outputs=OUTPUTS,
     params=SitesParams,
     run=run_sites,
+    # least-cost distance and effective resistance to the sources follow the pipeline's settings;
+    # capacity and core area of a candidate follow the patches' density, edge depth and usable area
+    settings=("connectivity", "circuit", "patches"),
 )

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from habitat.config import Pipeline
+from habitat.errors import StageContractError
 from habitat.grid import GridSpec
 
 
@@ -26,6 +27,16 @@ class LayerSpec(BaseModel):
     optional: bool = False
     doc: str
     file_stem: str | None = None  # file name without suffix when it differs from the id
+    #: When the layer exists only under a condition, that condition (habitat.stages.catalog.created);
+    #: such a layer is optional.
+    created_if: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _conditional_is_optional(cls, data):
+        if isinstance(data, dict) and data.get("created_if") is not None:
+            data = {**data, "optional": True}
+        return data
 
     @property
     def suffix(self) -> str:
@@ -42,7 +53,9 @@ class StageContext:
     """What the runner hands a stage's ``run``: loaded inputs, params and the grid.
 
     ``pipeline`` gives the ingest stage the input files; other stages use only ``inputs``.
-    ``log`` records a line for the run report (e.g. geometry repairs).
+    ``settings`` holds the parameters of the other stages this stage declares in
+    ``StageSpec.settings`` (by stage id). ``log`` records a line for the run report (e.g.
+    geometry repairs).
     """
 
     grid: GridSpec
@@ -50,6 +63,14 @@ class StageContext:
     inputs: Mapping[str, Any]
     pipeline: Pipeline
     log: Callable[[str], None] = field(default=print)
+    settings: Mapping[str, BaseModel] = field(default_factory=dict)
+
+    def setting(self, stage_id: str) -> BaseModel:
+        """The parameters of stage ``stage_id``, which this stage declared it reads."""
+        if stage_id not in self.settings:
+            raise StageContractError(f"the {stage_id!r} settings were not handed to this stage; declare "
+                                     f"settings=({stage_id!r},) on its StageSpec and pass them in the context")
+        return self.settings[stage_id]
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,9 @@ class StageSpec:
     params: type[BaseModel]
     run: Callable[[StageContext], dict[str, Any]]
     reads_pipeline_inputs: bool = False
+    #: Ids of other stages whose parameters this stage uses (handed over as ``ctx.settings``, and
+    #: part of its cache key), e.g. sites uses the connectivity and circuit settings.
+    settings: tuple[str, ...] = ()
     #: Called with the output folder after the run's manifest is written, for files that are built
     #: from the finished folder (the report); returns the paths it wrote.
     after_run: Callable[[Path], list[Path]] | None = None

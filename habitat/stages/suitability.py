@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -10,17 +10,15 @@ import pandas as pd
 import xarray as xr
 
 from habitat.errors import ConfigError
-from habitat.io.landcover import HABITAT_CLASS_CODES
+from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.layers import make_layer
-from habitat.params import CriterionLayer, SuitabilityParams
-from habitat.stages import ingest
-from habitat.stages.spec import LayerSpec, StageContext, StageSpec
+from habitat.params import SuitabilityParams
+from habitat.stages import catalog
+from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.ahp import ahp_weights
 from habitat.suitability.combine import apply_constraints, combine_memberships
 from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
 from habitat.suitability.quality import habitat_quality
-
-_SCORE = dict(kind="raster", dtype="float32", units="score 0-1", nodata=float("nan"))
 
 #: Ingest layer behind each criterion layer name and each threat.
 CRITERION_SOURCES = {
@@ -42,19 +40,10 @@ THREAT_SOURCES = {
 }
 
 _OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m", "protected_fraction"}
-INPUTS = tuple(
-    ingest.STAGE.output(layer_id).model_copy(update={"optional": layer_id in _OPTIONAL_INPUTS})
-    for layer_id in ("habitat_class_current", "floodplain", *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}))
-)
-OUTPUTS = (
-    LayerSpec(id="suitability", **_SCORE, doc="combined habitat suitability after hard constraints"),
-    LayerSpec(id="degradation", kind="raster", dtype="float32", units="InVEST D", nodata=float("nan"),
-              doc="total threat degradation D_x (InVEST Habitat Quality 3.20)"),
-    LayerSpec(id="quality", **_SCORE, doc="habitat quality Q_x (InVEST Habitat Quality 3.20)"),
-    *(LayerSpec(id=f"membership_{name}", **_SCORE, optional=True, doc=f"membership of the {name} criterion")
-      for name in get_args(CriterionLayer)),
-    LayerSpec(id="criteria", kind="table", doc="criteria: function, parameters, weight, provenance; AHP consistency"),
-)
+_INPUT_IDS = ("habitat_class_current", "floodplain",
+              *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}))
+INPUTS = tuple(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS)
+OUTPUTS = catalog.outputs_of("suitability")
 
 
 def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
@@ -134,7 +123,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     for name, criterion in params.criteria.items():
         values = _criterion_values(name, ctx, quality)
         if criterion.radius_m is not None:
-            values = cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.resolution)
+            values = cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.cell_size_m)
         if criterion.function == "class_scores":
             table = {HABITAT_CLASS_CODES[c]: v for c, v in criterion.class_scores.items()}
             membership = class_scores(classes, table, nodata=0)

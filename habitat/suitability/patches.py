@@ -11,12 +11,14 @@ import xarray as xr
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
+from habitat.vocabulary import NEIGHBOURHOODS, neighbourhood
 
 __all__ = [
     "DEFAULT_DENSITY_PER_KM2",
     "core_mask",
     "habitat_mask",
     "label_patches",
+    "patch_labels_and_areas",
     "patch_polygons",
     "patch_table",
 ]
@@ -46,12 +48,37 @@ def _check_cell_size(cell_size_m: float) -> float:
     return cs
 
 
-def _structure(connectivity: int) -> np.ndarray:
-    if connectivity == 8:
-        return np.ones((3, 3), dtype=bool)
-    if connectivity == 4:
-        return ndimage.generate_binary_structure(2, 1)
-    raise InvalidParameterError(f"connectivity={connectivity!r}; use 8 (FRAGSTATS default) or 4")
+def patch_labels_and_areas(
+    habitat: np.ndarray, *, cell_area_m2: float | np.ndarray, neighbours: int = 8, min_area_ha: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label connected habitat patches, measure them and drop those below a minimum area.
+
+    Parameters
+    ----------
+    habitat : numpy.ndarray, 2-D
+        Habitat mask (nonzero = habitat).
+    cell_area_m2 : float or numpy.ndarray
+        Area of one cell in m² (> 0), or per cell.
+    neighbours : {8, 4}
+        Cells joined by a side or corner (8, FRAGSTATS default) or by a side only (4).
+    min_area_ha : float
+        Patches with area ``sum(cell_area_m2) / 10^4 < min_area_ha`` (ha) are dropped.
+
+    Returns
+    -------
+    labels : numpy.ndarray of int32
+        Patch id 1..n in raster-scan order of the first cell of each kept patch, 0 = none.
+    area_ha : numpy.ndarray of float64, shape (n,)
+        Area of patch ``i + 1`` in ha.
+    """
+    h = np.asarray(habitat)
+    area = np.broadcast_to(np.asarray(cell_area_m2, dtype=np.float64), h.shape)
+    labels, n = ndimage.label(h != 0, structure=neighbourhood(neighbours))
+    sizes = np.bincount(labels.ravel(), weights=area.ravel(), minlength=n + 1)[1:] / _M2_PER_HA
+    keep = sizes >= min_area_ha
+    remap = np.zeros(n + 1, np.int32)
+    remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return remap[labels], sizes[keep]
 
 
 def _depth_cells(edge_depth_m: float, cell_size_m: float) -> int:
@@ -96,7 +123,7 @@ def label_patches(
     habitat: Any,
     *,
     cell_size_m: float,
-    connectivity: Literal[4, 8] = 8,
+    neighbours: Literal[4, 8] = 8,
     min_patch_area_ha: float = 0.0,
 ) -> Any:
     """Label connected habitat patches and drop those below a minimum area.
@@ -107,7 +134,7 @@ def label_patches(
         Habitat cells.
     cell_size_m : float
         Side of a square cell in metres (> 0).
-    connectivity : {8, 4}, default 8
+    neighbours : {8, 4}, default 8
         Neighbour rule: 8 (FRAGSTATS default; diagonal contact joins cells) or 4.
     min_patch_area_ha : float, default 0
         Patches with area < this (hectares) are dropped (set to 0).
@@ -126,23 +153,18 @@ def label_patches(
     --------
     >>> label_patches(np.array([[1, 0], [0, 1]], bool), cell_size_m=100.0).tolist()
     [[1, 0], [0, 1]]
-    >>> label_patches(np.array([[1, 0], [0, 1]], bool), cell_size_m=100.0, connectivity=4).tolist()
+    >>> label_patches(np.array([[1, 0], [0, 1]], bool), cell_size_m=100.0, neighbours=4).tolist()
     [[1, 0], [0, 2]]
     """
     cs = _check_cell_size(cell_size_m)
     min_ha = float(min_patch_area_ha)
     if not (min_ha >= 0 and math.isfinite(min_ha)):
         raise InvalidParameterError(f"min_patch_area_ha={min_patch_area_ha!r} must be >= 0 hectares")
-    mask = _values(habitat).astype(bool)
-    labels, n = ndimage.label(mask, structure=_structure(connectivity))
-    if n and min_ha > 0:
-        area_ha = np.bincount(labels.ravel(), minlength=n + 1) * (cs * cs / _M2_PER_HA)
-        keep = area_ha >= min_ha * (1 - 1e-12)
-        keep[0] = False
-        # renumber the kept patches 1..M in their original (raster-scan) order
-        new_ids = np.zeros(n + 1, dtype=np.int64)
-        new_ids[keep] = np.arange(1, int(keep.sum()) + 1)
-        labels = new_ids[labels]
+    if neighbours not in NEIGHBOURHOODS:
+        raise InvalidParameterError(f"neighbours={neighbours!r}; use 8 (FRAGSTATS default) or 4")
+    # the tolerance keeps a patch whose area equals the minimum up to rounding
+    labels, _ = patch_labels_and_areas(_values(habitat).astype(bool), cell_area_m2=cs * cs, neighbours=neighbours,
+                                       min_area_ha=min_ha * (1 - 1e-12) if min_ha > 0 else 0.0)
     return _like(habitat, labels.astype(np.int32), "patch_id")
 
 
@@ -182,7 +204,7 @@ def core_mask(labels: Any, *, edge_depth_m: float, cell_size_m: float) -> Any:
         # a 4-neighbour of a patch cell is never another patch, so eroding the union of
         # patches equals eroding each patch on its own
         core = ndimage.binary_erosion(
-            patch, structure=ndimage.generate_binary_structure(2, 1), iterations=depth, border_value=0
+            patch, structure=neighbourhood(4), iterations=depth, border_value=0
         )
     return _like(labels, core, "core")
 

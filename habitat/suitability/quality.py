@@ -12,6 +12,7 @@ import xarray as xr
 from scipy import ndimage
 
 from habitat.errors import CrosswalkError, GridMismatchError, InvalidParameterError
+from habitat.layers import cell_size_from_coords
 
 __all__ = [
     "EXPONENTIAL_DECAY_CONSTANT",
@@ -43,23 +44,13 @@ def _cell_size_m(da: xr.DataArray, name: str) -> float:
     """Square cell side in metres from the x/y coordinates (regular spacing required)."""
     if da.dims != ("y", "x"):
         raise GridMismatchError(f"{name} has dims {da.dims}; layers must have dims ('y', 'x')")
-    sizes = []
     for dim in ("y", "x"):
         if dim not in da.coords:
             raise GridMismatchError(f"{name} has no {dim!r} coordinate; cell size comes from x/y coordinates")
-        c = np.asarray(da.coords[dim].values, dtype=np.float64)
-        if c.size >= 2:
-            step = np.diff(c)
-            if not np.allclose(step, step[0], rtol=_COORD_RTOL, atol=0):
-                raise GridMismatchError(f"{name} {dim} coordinates are not regularly spaced; put it on the analysis grid")
-            sizes.append(abs(float(step[0])))
-    if not sizes:
+    size = cell_size_from_coords(da, name)
+    if size is None:
         raise GridMismatchError(f"{name} is a single cell; cell size cannot be read from its coordinates")
-    if len(sizes) == 2 and not math.isclose(sizes[0], sizes[1], rel_tol=_COORD_RTOL):
-        raise GridMismatchError(
-            f"{name} cells are {sizes[1]} x {sizes[0]} m, not square; resample to square cells on the analysis grid"
-        )
-    return sizes[-1]
+    return size
 
 
 def _window_in(big: xr.DataArray, small: xr.DataArray, name: str, cell_m: float) -> tuple[slice, slice]:
@@ -208,15 +199,15 @@ def threat_decay(
     return np.where(d > dmax, 0.0, impact)
 
 
-def threat_distance(threat: np.ndarray, *, cell_size_m: float) -> np.ndarray:
+def threat_distance(threat: np.ndarray, *, cell_size_m: float | tuple[float, float]) -> np.ndarray:
     """Euclidean distance in metres from each cell centre to the nearest threat cell.
 
     Parameters
     ----------
     threat : ndarray
         Threat layer: > 0 = threat present, 0 or NaN = absent.
-    cell_size_m : float
-        Side of a square cell in metres (> 0).
+    cell_size_m : float or (float, float)
+        Side of a square cell in metres (> 0), or the cell's height and width in metres.
 
     Returns
     -------
@@ -236,7 +227,8 @@ def threat_distance(threat: np.ndarray, *, cell_size_m: float) -> np.ndarray:
     present = _present(np.asarray(threat))
     if not present.any():
         return np.full(present.shape, np.inf)
-    return ndimage.distance_transform_edt(~present, sampling=float(cell_size_m))
+    sampling = tuple(map(float, cell_size_m)) if np.ndim(cell_size_m) else float(cell_size_m)
+    return ndimage.distance_transform_edt(~present, sampling=sampling)
 
 
 def _present(threat: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ O = 10  # other  # noqa: E741
 
 T, _ = True, False
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "config" / "landcover"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "habitat" / "defaults" / "landcover"
 
 
 def test_habitat_class_codes_are_1_to_10_in_issue_order():

@@ -23,6 +23,17 @@ def test_key_changes_with_params_grid_and_input_bytes():
     assert _key(inputs={"inputs.rivers.path": "ab"}) != base
 
 
+def test_key_changes_with_the_settings_of_other_stages_a_stage_uses():
+    from habitat.params import CircuitParams
+
+    def key(**circuit):
+        return stage_key(STAGE, IngestParams(), GRID, {}, code_hash="c", settings={"circuit": CircuitParams(**circuit)})
+
+    assert key() == key(neighbours=8) != key(neighbours=4)
+    assert key() != key(solver="amg")
+    assert key() != _key(inputs={})  # a stage without settings keys on its own params only
+
+
 def test_input_hash_depends_on_bytes_not_name_or_place(tmp_path: Path):
     a = tmp_path / "a" / "rivers.gpkg"
     b = tmp_path / "b" / "other_name.gpkg"

@@ -50,13 +50,3 @@ def test_parallel_paths_halve_resistance_and_barriers_disconnect():
     cut = run_circuit(_ctx(wall, [("A", 0, 0), ("B", 0, 4)]))
     assert cut["effective_resistance"].loc[0, "effective_resistance_ohm"] == -1.0
     assert cut["resistance_matrix"].columns.tolist() == ["site_id", "A", "B"]
-
-
-def test_focal_cell_is_the_core_cell_nearest_the_site():
-    from habitat.stages.circuit import focal_cells
-
-    grid = GridSpec.from_bounds((0, 0, 500, 200), "EPSG:32642", 100)  # centres x = 50 ... 450, y = 150, 50
-    cores = np.array([[1, 1, 0, 2, 2], [1, 1, 0, 2, 2]], np.int32)
-    sites = gpd.GeoDataFrame(geometry=[shapely.Point(180, 40), shapely.Point(260, 180), shapely.Point(0, 0)],
-                             crs=grid.pyproj_crs)
-    assert focal_cells(sites, cores, grid) == [(1, 1), (0, 3), None]

@@ -69,22 +69,6 @@ def test_link_follows_the_tugai_strip(tmp_path):
     assert np.nanmin(corridor) >= 0
 
 
-def test_population_cores_nearer_site_wins_ties_go_to_the_lower_index_and_skip_impassable():
-    from habitat.grid import GridSpec
-    from habitat.stages.connectivity import population_cores
-
-    grid = GridSpec.from_bounds((0, 0, 600, 100), UTM, 100)  # one row, cell centres x = 50 ... 550
-    sites = gpd.GeoDataFrame(geometry=[shapely.Point(50, 50), shapely.Point(250, 50)], crs=UTM)
-    resistance = np.ones((1, 6))
-    resistance[0, 3] = np.nan
-    # x = 150 is 100 m from both sites (tie: A); x = 350 is impassable; x = 450 is 200 m from B
-    cores = population_cores(sites, resistance, grid, 150.0)
-    np.testing.assert_array_equal(cores, [[1, 1, 2, 0, 0, 0]])
-    assert cores.dtype == np.int32
-    no_sites = gpd.GeoDataFrame(geometry=[], crs=UTM)
-    np.testing.assert_array_equal(population_cores(no_sites, resistance, grid, 150.0), np.zeros((1, 6), np.int32))
-
-
 def _graph_run(tmp_path: Path, iic_link_distance: float) -> pd.DataFrame:
     out = _run(tmp_path, CLASS_ONLY)
     pipeline = tmp_path / "p" / "pipeline.yaml"

@@ -7,6 +7,8 @@ import rasterio
 import yaml
 from pydantic import ValidationError
 
+from habitat.config import load_pipeline
+from habitat.stages import catalog
 from habitat.stages.registry import STAGES, execution_order, producers
 from habitat.stages.runner import run_pipeline
 
@@ -53,7 +55,13 @@ def full_run(tmp_path_factory):
 def test_outputs_appear_as_declared(stage, full_run):
     out, manifest = full_run
     written = manifest["stages"][stage.id]["outputs"]
+    everything = {i for record in manifest["stages"].values() for i in record["outputs"]}
+    pipeline = load_pipeline(out.parent / "project" / "pipeline.yaml")
     for spec in stage.outputs:
+        # a conditional output is written exactly when its condition holds (None: only the data can tell)
+        expected = catalog.created(spec, pipeline, written=everything)
+        if expected is not None:
+            assert (spec.id in written) == expected, f"{stage.id}: {spec.id} (created_if {spec.created_if!r})"
         if spec.id not in written:
             assert spec.optional, f"{stage.id} did not write required output {spec.id}"
             continue

@@ -63,7 +63,7 @@ def test_census_is_checked_and_sorted(tmp_path):
     import pytest
 
     from habitat.errors import ConfigError
-    from habitat.stages.ingest import read_census
+    from habitat.io.census import read_census
 
     path = tmp_path / "census.csv"
     path.write_text("site_id,year,count,method,source\nB,2010,5,aerial,x\nA,2012,7,ground,y\nA,2001,3,ground,y\n")

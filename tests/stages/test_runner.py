@@ -104,11 +104,11 @@ def test_table_inputs_keep_text_site_ids(tmp_path):
     # links.csv as the connectivity stage writes it; the circuit stage matches from_site/to_site
     # against the populations' site ids, which are text ("01"), so they must not come back as 1.
     from habitat.io.tables import write_table
-    from habitat.stages import connectivity
+    from habitat.stages import catalog
     from habitat.stages.runner import _load_output
 
     links = pd.DataFrame({"from_site": ["01"], "to_site": ["02"], "from_id": [1], "to_id": [2], "lcd": [250.0]})
     write_table(links, tmp_path / "connectivity" / "links.csv")
-    spec = connectivity.STAGE.output("links")
+    spec = catalog.layer("links")
     back = _load_output(tmp_path, spec, {"path": "connectivity/links.csv", "kind": "table"})
     pd.testing.assert_frame_equal(back, links)

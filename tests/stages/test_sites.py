@@ -9,7 +9,7 @@ import shapely
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
 from habitat.layers import make_layer
-from habitat.params import SitesParams
+from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
 from habitat.stages.sites import run_sites
 from habitat.stages.spec import StageContext
 
@@ -20,7 +20,7 @@ from habitat.stages.spec import StageContext
 ROWS, COLS = 6, 13
 
 
-def _ctx(*, with_population=True, status=True, **overrides):
+def _ctx(*, with_population=True, status=True, connectivity=None, circuit=None, **overrides):
     grid = GridSpec.from_bounds((0, 0, 100 * COLS, 100 * ROWS), "EPSG:32642", 100)
     patch_id = np.zeros((ROWS, COLS), np.int32)
     patch_id[1:4, :] = 1
@@ -48,14 +48,16 @@ def _ctx(*, with_population=True, status=True, **overrides):
         if status:
             inputs["population_status"] = pd.DataFrame({"site_id": ["P1"], "translocation_source": [True]})
     settings = dict(
-        occupied_radius_m=150.0, min_candidate_area_ha=0.0, target_herd=1, density_per_km2=20.0,  # 5 ha
-        edge_depth_m=0.0, n_draws=50, seed=3, top_n=2,
+        occupied_radius_m=150.0, min_candidate_area_ha=0.0, target_herd=1, n_draws=50, seed=3, top_n=2,
         criteria=[{"name": "capacity_deer", "direction": "benefit", "weight": 1},
                   {"name": "mean_quality", "direction": "benefit", "weight": 1}],
     )
     settings.update(overrides)
     logs = []
-    return StageContext(grid=grid, params=SitesParams(**settings), inputs=inputs, pipeline=None, log=logs.append)
+    upstream = {"connectivity": ConnectivityParams(**(connectivity or {})), "circuit": CircuitParams(**(circuit or {})),
+                "patches": PatchesParams(density_per_km2=20.0, edge_depth_m=0.0)}  # 1 deer needs 5 ha
+    return StageContext(grid=grid, params=SitesParams(**settings), inputs=inputs, pipeline=None, log=logs.append,
+                        settings=upstream)
 
 
 def test_candidates_ranks_and_exclusions():
@@ -196,3 +198,53 @@ def test_historical_range_share_is_reported_and_can_be_required():
     assert excluded.loc["C3", "failed_criteria"] == "minimum usable area"  # inside the range, too small
     criteria = out["site_criteria"]
     assert criteria.loc[criteria["column"] == "share_historical_range", "rule"].tolist() == [">= 0.5"]
+
+
+def _off_axis_source(**settings):
+    """The standard context with the population core moved to cell (4, 8), off the strip, and a
+    resistance of 3 on row 0 (off every least-cost path): least-cost paths to the candidates then
+    bend, and the circuit is not uniform, so the neighbourhood and the averaging rule both matter."""
+    ctx = _ctx(**settings)
+    cores = np.zeros((ROWS, COLS), np.int32)
+    cores[4, 8] = 1
+    resistance = np.ones((ROWS, COLS), np.float32)
+    resistance[0, :] = 3.0
+    ctx.inputs["population_cores"] = make_layer(cores, ctx.grid, name="population_cores")
+    ctx.inputs["resistance"] = make_layer(resistance, ctx.grid, name="resistance")
+    return ctx
+
+
+def test_sites_follow_the_connectivity_and_circuit_settings(monkeypatch):
+    import habitat.connectivity.circuit.pairwise as pairwise
+
+    methods = []
+    solve = pairwise.pairwise_resistances
+
+    def spy(*args, **kwargs):
+        methods.append(kwargs["method"])
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(pairwise, "pairwise_resistances", spy)
+    runs = {name: run_sites(_off_axis_source(**settings))["site_ranking"].set_index("site_id") for name, settings in {
+        "default": {},
+        "connectivity.neighbours=4": {"connectivity": {"neighbours": 4}},
+        "connectivity.neighbours=16": {"connectivity": {"neighbours": 16}},
+        "circuit.neighbours=4": {"circuit": {"neighbours": 4}},
+        "circuit.average=resistance": {"circuit": {"average": "resistance"}},
+        "circuit.solver=amg": {"circuit": {"solver": "amg"}},
+    }.items()}
+    lcd = {name: run.loc[["C1", "C2"], "lcd_to_source"].to_numpy() for name, run in runs.items()}
+    d = 100 * np.sqrt(2)
+    # resistance 1 on the paths, so a cost is a length: from (4, 8) to C2's cell (3, 9) one diagonal
+    # (4 neighbours: two steps); to C1's cell (3, 5) a diagonal and two steps (4 neighbours: four steps)
+    np.testing.assert_allclose(lcd["default"], [d + 200, d])
+    np.testing.assert_allclose(lcd["connectivity.neighbours=4"], [400.0, 200.0])
+    # 16 neighbours: a knight's move (4, 8) -> (3, 6) of 100 sqrt 5, then one step to (3, 5)
+    np.testing.assert_allclose(lcd["connectivity.neighbours=16"], [100 * np.sqrt(5) + 100, d])
+    ohm = {name: run.loc[["C1", "C2"], "effective_resistance_to_source_ohm"].to_numpy() for name, run in runs.items()}
+    for name in ("circuit.neighbours=4", "circuit.average=resistance"):
+        assert np.all(np.abs(ohm[name] - ohm["default"]) > 1e-3 * ohm["default"]), name  # well above solver round-off
+    for name in ("connectivity.neighbours=4", "connectivity.neighbours=16", "circuit.solver=amg"):
+        np.testing.assert_allclose(ohm[name], ohm["default"], rtol=1e-5)  # the circuit does not use these
+    # the solver setting reaches the linear solve
+    assert methods == ["auto"] * 5 + ["amg"]

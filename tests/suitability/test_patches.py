@@ -66,7 +66,7 @@ def test_habitat_mask_threshold_and_nodata():
 
 def test_8_versus_4_neighbour_on_hand_grid():
     assert_array_equal(label_patches(HAND, cell_size_m=100.0), EXPECTED_8)
-    assert_array_equal(label_patches(HAND, cell_size_m=100.0, connectivity=4), EXPECTED_4)
+    assert_array_equal(label_patches(HAND, cell_size_m=100.0, neighbours=4), EXPECTED_4)
 
 
 def test_min_patch_area_drops_and_renumbers():
@@ -74,7 +74,7 @@ def test_min_patch_area_drops_and_renumbers():
     kept_8 = np.where(EXPECTED_8 == 4, 0, EXPECTED_8)
     assert_array_equal(label_patches(HAND, cell_size_m=100.0, min_patch_area_ha=2.0), kept_8)
     kept_4 = np.select([EXPECTED_4 == 1, EXPECTED_4 == 5], [1, 2], 0)
-    assert_array_equal(label_patches(HAND, cell_size_m=100.0, connectivity=4, min_patch_area_ha=2.0), kept_4)
+    assert_array_equal(label_patches(HAND, cell_size_m=100.0, neighbours=4, min_patch_area_ha=2.0), kept_4)
 
 
 def test_label_patches_keeps_coords_and_rejects_bad_rule():
@@ -82,8 +82,8 @@ def test_label_patches_keeps_coords_and_rejects_bad_rule():
     assert isinstance(out, xr.DataArray)
     assert out.dtype == np.int32
     assert_array_equal(out.values, EXPECTED_8)
-    with pytest.raises(InvalidParameterError, match="connectivity"):
-        label_patches(HAND, cell_size_m=100.0, connectivity=6)
+    with pytest.raises(InvalidParameterError, match="neighbours"):
+        label_patches(HAND, cell_size_m=100.0, neighbours=6)
 
 
 CORE_PATCH = np.array(

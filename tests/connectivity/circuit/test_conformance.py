@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from habitat.connectivity.circuit import run_job
+from habitat.io.circuitscape import run_job
 
 SUITE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "circuitscape"
 EXPECTED = SUITE / "output_verify"

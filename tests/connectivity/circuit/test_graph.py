@@ -67,7 +67,7 @@ def test_write_as_tif_writes_geotiffs_with_the_same_values(tmp_path, monkeypatch
     import numpy as np
     import rasterio
 
-    from habitat.connectivity.circuit import run_job
+    from habitat.io.circuitscape import run_job
 
     reference = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "circuitscape"
     job = tmp_path / "job.ini"

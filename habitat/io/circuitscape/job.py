@@ -10,11 +10,12 @@ import scipy.sparse as sp
 
 from habitat.errors import ConfigError, InputFileError
 
+from habitat.connectivity.circuit.currents import branch_currents, node_currents
+from habitat.connectivity.circuit.graph import build_adjacency, build_node_map, conductance_from_raster
+from habitat.connectivity.circuit.ordering import node_coordinates
+from habitat.connectivity.circuit.solve import pairwise_resistances, resolve_sources_grounds, solve_sources_grounds
+
 from . import grids
-from .currents import branch_currents, node_currents
-from .graph import build_adjacency, build_node_map, conductance_from_raster
-from .ordering import node_coordinates
-from .solve import pairwise_resistances, resolve_sources_grounds, solve_sources_grounds
 
 _TRUE = {"true", "1", "yes", "on"}
 _UNSET = {"", "none", "not entered", "(browse for a current source file)"}

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from habitat.connectivity.circuit.grids import (
+from habitat.io.circuitscape.grids import (
     GridMeta,
     atomic_write_text,
     format_table,

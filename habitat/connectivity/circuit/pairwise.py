@@ -1,0 +1,48 @@
+"""Effective resistance between focal cells of a resistance raster (Circuitscape pairwise mode)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .currents import node_currents
+from .graph import build_adjacency, build_node_map, conductance_from_raster
+from .ordering import node_coordinates
+from .solve import pairwise_resistances
+
+
+def effective_resistance_matrix(
+    resistance: np.ndarray,
+    cells: list[tuple[int, int] | None],
+    *,
+    neighbours: Literal[4, 8] = 8,
+    average: Literal["conductance", "resistance"] = "conductance",
+    solver: Literal["auto", "direct", "amg"] = "auto",
+    with_current: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Effective resistance (ohm) between focal cells of a resistance raster, pairwise.
+
+    Each cell's resistance is in ohms (cell size is not used, as in Circuitscape); NaN and
+    inf are not part of the circuit. ``neighbours`` are the cell connections, ``average`` the
+    edge weight rule (mean conductance, Circuitscape's default, or mean resistance) and
+    ``solver`` the linear solver. Returns the ``k x k`` matrix (-1 where not connected or the
+    cell is None) and, with ``with_current``, the cumulative current map over all pairs (1 A
+    per pair; NaN off the circuit).
+    """
+    conductance = conductance_from_raster(resistance, is_resistance=True)
+    node_map = build_node_map(conductance)
+    adjacency = build_adjacency(conductance, node_map, four_neighbors=neighbours == 4,
+                                avg_resistance=average == "resistance")
+    focal = [int(node_map[c]) - 1 if c is not None else -1 for c in cells]
+    cumulative = np.zeros(adjacency.shape[0])
+
+    def add_currents(solution) -> None:
+        cumulative[solution.nodes] += node_currents(solution.adjacency, solution.voltages)
+
+    matrix = (pairwise_resistances(adjacency, focal, on_pair=add_currents if with_current else None,
+                                   method=solver, node_coords=node_coordinates(node_map))
+              if len(focal) >= 2 else -np.ones((len(focal), len(focal))))
+    if not with_current:
+        return matrix, None
+    return matrix, np.where(node_map > 0, cumulative[np.maximum(node_map - 1, 0)], np.nan)

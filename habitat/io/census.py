@@ -1,0 +1,34 @@
+"""Population census tables: one count per site and year, with method and source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from habitat.errors import ConfigError, InputFileError
+
+CENSUS_COLUMNS = ("site_id", "year", "count", "method", "source")
+
+
+def read_census(path: str | Path) -> pd.DataFrame:
+    """Read a census CSV (site_id, year, count, method, source), checked and sorted."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: file not found; check the path")
+    try:
+        table = pd.read_csv(path, dtype={"site_id": str, "method": str, "source": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]}); fix the file") from exc
+    missing = [c for c in CENSUS_COLUMNS if c not in table.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing columns {missing}; a census needs {', '.join(CENSUS_COLUMNS)}")
+    for column in ("year", "count"):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table.index[values.isna() | (values < 0)]
+        if len(bad):
+            raise ConfigError(f"{path}: row {int(bad[0]) + 2}: {column} must be a number >= 0")
+        table[column] = values.astype(np.int64)
+    table = table[list(CENSUS_COLUMNS)].fillna("")
+    return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,57 @@
+"""Shared vocabulary at the bottom of the package: the habitat classes, the neighbourhoods of a
+cell and the strict base of every settings model. Imported by params, config, io, report and the
+computations; imports nothing from habitat."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from scipy import ndimage
+
+#: Habitat classes in raster-code order: class ``HABITAT_CLASSES[i]`` is written as ``i + 1``
+#: in the uint8 habitat-class raster; 0 is nodata. The order is part of the output contract.
+HABITAT_CLASSES: tuple[str, ...] = (
+    "tugai_forest",
+    "tugai_shrub",
+    "reed_wetland",
+    "water",
+    "grassland",
+    "cropland",
+    "built",
+    "bare",
+    "snow",
+    "other",
+)
+
+#: Raster code of each habitat class (1..10).
+HABITAT_CLASS_CODES = MappingProxyType({name: i + 1 for i, name in enumerate(HABITAT_CLASSES)})
+
+#: A habitat class name, for settings models (the same list as HABITAT_CLASSES).
+HabitatClass = Literal[HABITAT_CLASSES]  # type: ignore[valid-type]
+
+#: Classes that are deer habitat (DOMAIN.md 8): the default of the indicators' habitat mask.
+DEER_HABITAT_CLASSES: tuple[str, ...] = ("tugai_forest", "tugai_shrub", "reed_wetland")
+
+#: Cells that touch a cell, as a 3 x 3 structuring element per neighbourhood: 4 (rook: shared
+#: side) or 8 (queen: side or corner, the FRAGSTATS default).
+NEIGHBOURHOODS: MappingProxyType = MappingProxyType({
+    4: ndimage.generate_binary_structure(2, 1),
+    8: ndimage.generate_binary_structure(2, 2),
+})
+
+
+def neighbourhood(neighbours: int) -> np.ndarray:
+    """The 3 x 3 structuring element of a neighbourhood (``neighbours`` 4 or 8), for
+    ``scipy.ndimage.label`` and morphology. Raises ValueError for any other value."""
+    if neighbours not in NEIGHBOURHOODS:
+        raise ValueError(f"neighbours={neighbours!r}; use 8 (FRAGSTATS default) or 4")
+    return NEIGHBOURHOODS[neighbours]
+
+
+class Strict(BaseModel):
+    """Frozen settings model that rejects unknown keys and validates its defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
