@@ -126,7 +126,9 @@ class Inputs(Strict):
     reporting_units: ReportingUnitsInput | None = None
     populations: PopulationsInput | None = None
     census: TableInput | None = None
-    dem: RasterInput | None = None
+    #: any DEM in metres (nodata allowed): ingest derives elevation, slope and height above the
+    #: nearest river, and the floodplain follows the valley floor (issue 13)
+    elevation: RasterInput | None = None
     occurrences: VectorInput | None = None
 
     @model_validator(mode="after")

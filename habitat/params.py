@@ -35,6 +35,30 @@ class IngestParams(Strict):
     unknown_landcover_codes: Literal["error", "nodata"] = Field(
         "error", description="what to do with land-cover codes missing from the crosswalk"
     )
+    # with inputs.elevation only (habitat.suitability.terrain.valley_floodplain):
+    valley_distance_m: float = Field(
+        30_000.0, ge=0, description="with a DEM, cells up to this far from a river whose height above it is at "
+        "most valley_height_m are floodplain too (deltas, wide valleys) [A]; must be >= floodplain_buffer_m",
+    )
+    valley_height_m: float = Field(
+        10.0, description="highest valley-floor cell above its nearest river cell (m): the deepest groundwater "
+        "mature Populus euphratica reaches, 6.9-7.8 m (Ling et al. 2015, Sci. Rep. 5:15418), rounded up",
+    )
+    floodplain_max_altitude_m: float = Field(
+        1500.0, description="with a DEM, no floodplain at or above this altitude (m): tugai is a plain/desert-belt "
+        "habitat below about 500-1,000 m (Great Soviet Encyclopedia 'Tajik SSR'); 1,500 m = the zero point of "
+        "the suitability altitude membership",
+    )
+    floodplain_max_height_m: float = Field(
+        60.0, description="with a DEM, no floodplain at or above this height above the river (m): the zero point "
+        "of the suitability height-above-river membership (10 m plus three times the DEM disagreement) [A]",
+    )
+
+    @model_validator(mode="after")
+    def _valley(self) -> IngestParams:
+        if self.valley_distance_m < self.floodplain_buffer_m:
+            raise ValueError("valley_distance_m must be >= floodplain_buffer_m (the valley floor extends the buffer)")
+        return self
 
 
 # -- suitability ----------------------------------------------------------------------------
@@ -92,6 +116,28 @@ class SensitivityParams(Strict):
     cropland: float = Field(0.0, ge=0, le=1)
 
 
+class TerrainCriterionParams(Strict):
+    """A decreasing terrain membership: 1 up to ``full``, linear to 0 at ``zero`` (habitat.suitability.terrain)."""
+
+    full: float
+    zero: float
+    provenance: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> TerrainCriterionParams:
+        if not self.full < self.zero:
+            raise ValueError("full must be below zero (membership 1 up to full, 0 from zero)")
+        return self
+
+
+class TerrainParams(Strict):
+    """Terrain criteria, multiplied into suitability where the elevation layers exist (inputs.elevation)."""
+
+    altitude_m: TerrainCriterionParams | None = None
+    slope_deg: TerrainCriterionParams | None = None
+    height_above_river_m: TerrainCriterionParams | None = None
+
+
 class SuitabilityParams(Strict):
     """Criteria, their combination, hard constraints and threat degradation (METHODS.md 1-2)."""
 
@@ -116,6 +162,10 @@ class SuitabilityParams(Strict):
         default_factory=lambda: _defaults("suitability/defaults.yaml")["sensitivity"]
     )
     half_saturation: float = Field(0.5, gt=0, description="InVEST half-saturation constant k")
+    terrain: TerrainParams | None = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["terrain"],
+        description="terrain memberships multiplied into suitability with inputs.elevation; null = none",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SuitabilityParams:

@@ -47,7 +47,15 @@ _declare(
               doc="habitat classes of the earlier land-cover epoch (when two are given)"),
     LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
     LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
-              doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
+              doc="cells within floodplain_buffer_m of a river (with a DEM: plus the valley floor, minus gorges): "
+                  "where woody/wetland classes count as tugai"),
+    LayerSpec(id="elevation_m", kind="raster", dtype="float32", units="m a.s.l.", nodata=float("nan"),
+              created_if="inputs.elevation", doc="elevation (the DEM averaged onto the grid); NaN outside the DEM"),
+    LayerSpec(id="slope_deg", kind="raster", dtype="float32", units="degrees", nodata=float("nan"),
+              created_if="inputs.elevation", doc="slope (Horn 1981) of the gridded elevation"),
+    LayerSpec(id="height_above_river_m", kind="raster", dtype="float32", units="m", nodata=float("nan"),
+              created_if="inputs.elevation",
+              doc="elevation minus the elevation of the nearest river cell (negative below it)"),
     LayerSpec(id="tugai_cover_current", **_FRAC, created_if="inputs.tugai[0]",
               doc="fraction of each cell covered by the latest tugai polygons"),
     LayerSpec(id="tugai_cover_baseline", **_FRAC, created_if="inputs.tugai[1]",
@@ -89,6 +97,8 @@ _declare(
     *(LayerSpec(id=f"membership_{name}", **_SCORE, created_if=f"stages.suitability.criteria.{name}",
                 doc=f"membership of the {name} criterion")
       for name in get_args(CriterionLayer)),
+    LayerSpec(id="membership_terrain", **_SCORE, created_if="inputs.elevation",
+              doc="product of the terrain memberships (altitude, slope, height above the river); 1 outside the DEM"),
     LayerSpec(id="criteria", kind="table", doc="criteria: function, parameters, weight, provenance; AHP consistency"),
 )
 

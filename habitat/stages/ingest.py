@@ -28,6 +28,7 @@ from habitat.io.vectors import (
 )
 from habitat.layers import make_layer
 from habitat.stages import catalog
+from habitat.suitability import terrain
 from habitat.stages.spec import StageContext, StageSpec
 
 T = TypeVar("T")
@@ -104,6 +105,8 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     river_presence = rasterize_presence(rivers.geometry.values, big)
     river_distance_big = distance_to_presence_m(river_presence, big)
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
+    if inputs.elevation is not None:
+        floodplain_big = _terrain(ctx, big, inner, river_presence, river_distance_big, out, report)
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
@@ -129,6 +132,35 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
     return out
+
+
+def _terrain(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], river_presence: np.ndarray,
+             river_distance_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Elevation, slope and height above the river (into ``out``); returns the valley floodplain
+    on the padded grid. Cells outside the DEM stay NaN and are counted in the log and the report."""
+    params: IngestParams = ctx.params  # type: ignore[assignment]
+    item = ctx.pipeline.inputs.elevation
+    z_big, _ = _keyed("inputs.elevation", lambda: align_to_grid(
+        item.path, big, kind="continuous", resampling=item.resampling, band=item.band, dtype=np.float64))
+    dx, dy = terrain.cell_size_m(big.shape, tuple(big.affine)[:6], geographic=big.is_geographic,
+                         metres_per_unit=1.0 if big.is_geographic else big.metres_per_unit)
+    slope_big = terrain.slope_degrees(z_big, dx_m=dx, dy_m=dy)
+    hand_big = terrain.height_above_river(z_big, river_presence, dx_m=dx, dy_m=dy)
+    for layer_id, values, units in (("elevation_m", z_big, "m a.s.l."), ("slope_deg", slope_big, "degrees"),
+                                    ("height_above_river_m", hand_big, "m")):
+        out[layer_id] = make_layer(values[inner].astype(np.float32), ctx.grid, name=layer_id, units=units)
+    coverage = terrain.dem_coverage(z_big[inner])
+    report.append({"key": "inputs.elevation", "file": item.path.name,
+                   "cells": coverage.total_cells - coverage.outside_cells})
+    if coverage.outside_cells:
+        ctx.log(f"inputs.elevation: {coverage.outside_cells} of {coverage.total_cells} cells "
+                f"({100 * coverage.outside_share:.1f} %) lie outside the DEM: no terrain criteria or costs there, "
+                "and their floodplain is the river buffer alone")
+    return terrain.valley_floodplain(
+        river_distance_big, hand_big, z_big, buffer_m=params.floodplain_buffer_m,
+        valley_distance_m=params.valley_distance_m, valley_height_m=params.valley_height_m,
+        altitude_zero_m=params.floodplain_max_altitude_m, hand_zero_m=params.floodplain_max_height_m,
+    )
 
 
 def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
