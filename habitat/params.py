@@ -206,22 +206,58 @@ class PatchesParams(Strict):
 
 
 # -- resistance -----------------------------------------------------------------------------
+class TerrainCostParams(Strict):
+    """Slope and altitude cost factors (habitat.suitability.terrain.terrain_resistance)."""
+
+    climb_cost_ratio: float = Field(
+        11.3, ge=0, description="cost of a vertical metre in level metres: 24.7 J/kg per vertical m (Parker, Robbins "
+        "& Hanley 1984) / 2.19 J/kg/m level walking of a 150 kg mammal (Taylor, Heglund & Maloiy 1982)",
+    )
+    altitude_start_m: float = Field(1000.0, description="altitude cost 1 up to here: the highest occupied valleys [A]")
+    altitude_full_m: float = Field(
+        2000.0, description="altitude cost at its maximum from here: mountains without tugai, winter water or cover; "
+        "the Tian Shan separates the Bukhara from the Yarkand deer [A]",
+    )
+    altitude_max_factor: float = Field(100.0, ge=1, description="resistance multiplier from altitude_full_m [A]")
+    outside_dem: Literal["keep", "impassable"] = Field(
+        "keep", description="cells without elevation keep their resistance (counted by ingest) or become impassable"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> TerrainCostParams:
+        if self.altitude_full_m <= self.altitude_start_m:
+            raise ValueError("altitude_full_m must exceed altitude_start_m")
+        return self
+
+
 class ResistanceParams(Strict):
     """Resistance from suitability plus barrier overrides (METHODS.md 5; DOMAIN.md 3.3)."""
 
     transform: Literal["linear", "negative_exponential"] = Field(
         "negative_exponential", description="suitability -> resistance (Keeley et al. 2016 for the exponential)"
     )
-    shape: float = Field(8.0, gt=0, description="shape c of the negative exponential (Keeley et al. 2016 use 0.25-16)")
+    shape: float = Field(
+        6.907755, gt=0, description="shape c of the negative exponential (Keeley et al. 2016 use 0.25-16); "
+        "ln(max/min) = ln 1000 makes log R linear in suitability: R = 1000^(1 - h), the transform of "
+        "Mateo-Sanchez et al. (2015, Landscape Ecology 30:1405-1420)",
+    )
     min_resistance: float = Field(1.0, gt=0)
-    max_resistance: float = Field(100.0, gt=0)
+    max_resistance: float = Field(
+        1000.0, gt=0, description="resistance at suitability 0: 1-1000 (Mateo-Sanchez et al. 2015; Keeley et al. "
+        "2016 test up to 1000): open desert 1000 times dearer than tugai for a riparian deer that only makes "
+        "short night forays out of the tugai (DOMAIN.md 3.3); 100 made 600 km desert crossings cheap (issue 13)",
+    )
     barrier_classes: dict[HabitatClass, float | None] = Field(
-        default_factory=lambda: {"built": None, "water": 300.0},
+        default_factory=lambda: {"built": None, "water": 1000.0},
         description="resistance per habitat class overriding the transform; null = impassable. "
         "DOMAIN.md 3.3: settlements are barriers; main channels hinder crossing (Ili, WWF 2007) [A]",
     )
     canal_resistance: float | None = Field(
         500.0, gt=0, description="resistance of canal cells; null = impassable (DOMAIN.md 3.3) [A]"
+    )
+    terrain_costs: TerrainCostParams | None = Field(
+        default_factory=TerrainCostParams,
+        description="with inputs.elevation: resistance x (1 + k sin slope) x altitude factor; null = none",
     )
 
     @model_validator(mode="after")
@@ -260,8 +296,8 @@ class ConnectivityParams(Strict):
 class IndicatorsParams(Strict):
     """Two-epoch habitat indicators per reporting unit, and population status (METHODS.md 3, 4, 7)."""
 
-    habitat_source: Literal["landcover", "tugai_cover"] = Field(
-        "landcover", description="habitat mask per epoch from land-cover classes or from tugai polygon cover"
+    habitat_source: Literal["landcover", "tugai_cover", "patches"] = Field(
+        "landcover", description="patches: the cells of the patches stage (suitability >= threshold, one epoch; with a DEM it follows the terrain criteria); habitat mask per epoch from land-cover classes or from tugai polygon cover"
     )
     habitat_classes: list[HabitatClass] = Field(
         default_factory=lambda: ["tugai_forest", "tugai_shrub", "reed_wetland"],
