@@ -290,6 +290,17 @@ class ConnectivityParams(Strict):
         None, gt=0, description="IIC links patches closer than this cost distance; default pc_distance [A]"
     )
     max_graph_patches: int = Field(300, ge=2, description="largest patches kept for graph indices (one cost run each)")
+    max_dispersal_m: float | None = Field(
+        50_000.0, gt=0, description="longest single dispersal through typical habitat (m); pairs whose LCD exceeds "
+        "max_dispersal_m x the median resistance of habitat cells are not connected; null = no limit. Red deer: "
+        "sub-adult males 4.8 +- 4.2 km (Prevot & Licoppe 2013), emigrating males 26-37 km (Loe et al. 2009, "
+        "Proc. R. Soc. B 276:2581), rut moves <= 18.5 km (Jarnemo 2011, J. Ethol. 29:329); Bukhara deer "
+        "sedentary (Pereladova 2013) [A]",
+    )
+    cores_on_habitat: bool = Field(
+        True, description="population cores keep only habitat-patch cells where a site has any within reach "
+        "(a disc around a coordinate also covers desert and fields)",
+    )
 
 
 # -- indicators -----------------------------------------------------------------------------

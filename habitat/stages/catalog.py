@@ -128,7 +128,12 @@ _declare(
               doc="barrier improvement score (McRae et al. 2012): max over links and radii"),
     LayerSpec(id="least_cost_paths", kind="vector", created_if=_TWO_POPULATIONS,
               doc="least-cost paths with link attributes"),
-    LayerSpec(id="links", kind="table", doc="per population pair: LCD, Euclidean distance, path length, ratios"),
+    LayerSpec(id="dispersal_reach", kind="raster", dtype="uint8", units="1 = within reach", nodata=255,
+              created_if=_TWO_POPULATIONS + " and stages.connectivity.max_dispersal_m",
+              doc="cells on a move between connected populations within the maximum dispersal cost"),
+    LayerSpec(id="links", kind="table",
+              doc="per population pair: LCD, Euclidean distance, path length, ratios, connected (within the "
+                  "maximum dispersal cost) and the reason when not"),
     LayerSpec(id="patch_importance", kind="table",
               doc="per patch: component, dPC with intra/flux/connector fractions, dIIC"),
     LayerSpec(id="graph_indices", kind="table", doc="PC, EC, IIC and the number of components of the patch graph"),
