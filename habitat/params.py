@@ -486,6 +486,16 @@ PresenceCovariate = Literal[
 ]
 
 
+class EvaluationParams(Strict):
+    """The map checked against known places (METHODS.md 10; issue 13)."""
+
+    reference: Literal["suitable_floodplain", "floodplain"] = Field(
+        "suitable_floodplain", description="cells the places are ranked among and the Boyce background: floodplain "
+        "cells with suitability > 0 (issue 13: 'among suitable cells'), or every floodplain cell",
+    )
+    polygon_stat: Literal["mean", "max"] = Field("mean", description="how a polygon place summarises its cells")
+
+
 class PresenceParams(Strict):
     """Presence/background (MaxEnt-style) model, fitted with elapid (METHODS.md 9)."""
 

@@ -84,6 +84,8 @@ _declare(
               doc="population census series: site_id, year, count, method, source (sorted)"),
     LayerSpec(id="occurrences", kind="vector", created_if="inputs.occurrences",
               doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
+    LayerSpec(id="known_places", kind="vector", created_if="inputs.known_places",
+              doc="known places (evaluation only) in the grid CRS with place_id, place_name, kind, source"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )
@@ -204,6 +206,16 @@ _declare(
               doc="per geographic fold: fold, n_train, n_test (presences), background counts, auc"),
     LayerSpec(id="presence_model", kind="table", created_if="inputs.occurrences",
               doc="per model feature: feature, covariate it is built from, coefficient"),
+)
+
+
+_declare(
+    "evaluation",
+    LayerSpec(id="evaluation", kind="table",
+              doc="per known place: suitability and quality, their percentiles among the reference cells, "
+                  "presence, top_quartile and bottom_half flags"),
+    LayerSpec(id="evaluation_summary", kind="table",
+              doc="continuous Boyce index of the presence places (Hirzel et al. 2006), counts, reference cells"),
 )
 
 

@@ -87,6 +87,7 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
     links = result.links.copy()
     links.insert(0, "to_site", links["to_id"].astype(int).map(site))
     links.insert(0, "from_site", links["from_id"].astype(int).map(site))
+    links["max_cost"] = np.nan if max_cost is None else max_cost  # the dispersal limit the pairs were held to
     out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST_UNITS)
     radii = [r for r in params.barrier_radii_m if r >= cell_size_m]
     if len(radii) < len(params.barrier_radii_m):

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from habitat.config import ProtectedAreasInput, VectorInput
+from habitat.config import KnownPlacesInput, ProtectedAreasInput, VectorInput
 from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
@@ -260,6 +260,48 @@ def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]
     if inputs.occurrences is not None:
         gdf = _vector("inputs.occurrences", inputs.occurrences, ctx, report)
         out["occurrences"] = _keyed("inputs.occurrences", lambda: _occurrence_points(gdf, inputs.occurrences.path))
+
+    if inputs.known_places is not None:
+        out["known_places"] = _known_places(ctx, inputs.known_places, report)
+
+
+def _known_places(ctx: StageContext, item: KnownPlacesInput, report: list[dict]) -> gpd.GeoDataFrame:
+    """Known places (points or polygons) with place_id, place_name, kind, source in the grid CRS."""
+    key = "inputs.known_places"
+    if item.path.suffix.lower() == ".csv":
+        def load() -> gpd.GeoDataFrame:
+            if not item.path.exists():
+                raise InputFileError(f"{item.path}: file not found; check the path")
+            table = pd.read_csv(item.path)
+            _require_columns(key, table.assign(geometry=None), {"x_column": item.x_column, "y_column": item.y_column})
+            xy = table[[item.x_column, item.y_column]].apply(pd.to_numeric, errors="coerce")
+            if xy.isna().any().any():
+                raise InputFileError(f"{item.path}: {item.x_column}/{item.y_column} must be numbers in every row")
+            gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xy[item.x_column], xy[item.y_column]),
+                                   crs=item.crs)
+            report.append({"key": key, "file": item.path.name, "features": len(gdf), "repaired": 0,
+                           "empty_dropped": 0})
+            return to_grid_crs(gdf, ctx.grid, source=str(item.path))
+
+        gdf = _keyed(key, load)
+    else:
+        gdf = _vector(key, item, ctx, report)
+    _require_columns(key, gdf, {"id_column": item.id_column, "kind_column": item.kind_column,
+                                "source_column": item.source_column})
+    kinds = set(gdf.geom_type)
+    if not kinds <= {"Point", "MultiPoint", "Polygon", "MultiPolygon"}:
+        raise InputFileError(f"{item.path}: holds {', '.join(sorted(kinds))} geometries; known places must be "
+                             "points or polygons")
+    sources = gdf[item.source_column].astype("string").str.strip()
+    if sources.isna().any() or (sources == "").any():
+        raise InputFileError(f"{item.path}: every known place needs a source ({item.source_column} is empty in "
+                             f"{int((sources.isna() | (sources == '')).sum())} row(s))")
+    names = gdf[item.name_column] if item.name_column in gdf.columns else gdf[item.id_column]
+    return gpd.GeoDataFrame(
+        {"place_id": gdf[item.id_column].astype(str).to_numpy(), "place_name": names.astype(str).to_numpy(),
+         "kind": gdf[item.kind_column].astype(str).to_numpy(), "source": sources.astype(str).to_numpy()},
+        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+    )
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

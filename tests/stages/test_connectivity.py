@@ -44,7 +44,7 @@ def test_resistance_is_the_linear_transform_with_barriers(tmp_path):
     out = _connectivity_run(tmp_path)
     classes = _read(out, "ingest", "habitat_class_current")
     suit = _read(out, "suitability", "suitability").astype(np.float64)
-    expected = 100.0 - 99.0 * suit
+    expected = 1000.0 - 999.0 * suit           # default range 1-1000
     expected[classes == 4] = 300.0           # water
     expected[classes == 7] = np.nan          # built: impassable
     np.testing.assert_allclose(_read(out, "resistance", "resistance"), expected.astype(np.float32))
