@@ -96,12 +96,13 @@ def tiny_pipeline(tmp_path: Path) -> Path:
 
 def write_terrain_and_places(folder: Path) -> dict:
     """A DEM (a valley: 300 m at the river row 12, rising 5 m per cell north and south, with a
-    mountain block of 1,800 m in rows 0-3 and a nodata corner) and a CSV of known places in UTM;
+    mountain block of 1,800 m in rows 0-3 and a nodata block in rows 20-21, columns 25-27) and a
+    CSV of known places in UTM;
     returns the pipeline ``inputs`` entries for them (paths relative to the project folder)."""
     rows = np.abs(np.arange(ROWS) - 12)[:, None] * 5.0 + 300.0
     z = np.repeat(rows, COLS, axis=1).astype(np.float32)
     z[:4, :] = 1800.0
-    z[-2:, -3:] = -9999.0
+    z[20:22, 25:28] = -9999.0
     with rasterio.open(folder / "dem.tif", "w", driver="GTiff", width=COLS, height=ROWS, count=1, dtype="float32",
                        crs=UTM, transform=from_origin(ORIGIN_X, ORIGIN_Y, RES, RES), nodata=-9999.0) as dst:
         dst.write(z, 1)

@@ -108,7 +108,8 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
         for k, geom in enumerate(pops.geometry):
             if geom is None or geom.is_empty:
                 continue
-            row, col = (int(v) for v in grid.rowcol(geom.x, geom.y))
+            point = geom if geom.geom_type == "Point" else geom.representative_point()  # polygon sites
+            row, col = (int(v) for v in grid.rowcol(point.x, point.y))
             if 0 <= row < grid.height and 0 <= col < grid.width and labels[row, col] > 0:
                 pid = int(labels[row, col])
                 patch_id[k], area[k], capacity[k] = pid, table.loc[pid, "area_ha"], table.loc[pid, "capacity_deer"]

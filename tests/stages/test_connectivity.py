@@ -93,3 +93,45 @@ def test_iic_links_only_patches_within_the_link_distance(tmp_path):
     np.testing.assert_allclose(apart["IIC"], (26**2 + 20**2) / landscape_ha**2)
     np.testing.assert_allclose(linked["IIC"], (26**2 + 20**2 + 2 * 26 * 20 / 2) / landscape_ha**2)
     assert apart["components"] == 2 and linked["components"] == 1
+
+
+def _limited_run(tmp_path: Path, max_dispersal_m: float) -> Path:
+    out = _run(tmp_path, CLASS_ONLY)
+    pipeline = tmp_path / "p" / "pipeline.yaml"
+    _two_populations(pipeline)
+    data = yaml.safe_load(pipeline.read_text())
+    data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
+    data["stages"]["resistance"] = {"transform": "linear", "barrier_classes": {"built": None, "water": 300.0}}
+    data["stages"]["connectivity"] = {"core_radius_m": 100, "corridor_cutoff": 1e9, "barrier_radii_m": [100],
+                                      "max_dispersal_m": max_dispersal_m}
+    data["stages"]["circuit"] = {}
+    pipeline.write_text(yaml.safe_dump(data))
+    run_pipeline(pipeline, out)
+    return out
+
+
+def test_dispersal_limit_disconnects_the_pair_truncates_corridors_and_the_circuit(tmp_path):
+    # A-B costs 1000 (10 steps of 100 m through forest, resistance 1). The limit is
+    # max_dispersal_m x the median resistance of habitat-patch cells (forest 1, shrub 100 - 99 x 0.9).
+    near = _limited_run(tmp_path / "near", 2000.0)
+    far = _limited_run(tmp_path / "far", 500.0)
+    res = _read(near, "resistance", "resistance").astype(np.float64)
+    patch = _read(near, "patches", "patch_id")
+    typical = float(np.median(res[(patch > 0) & np.isfinite(res)]))
+    for out, limit, connected in ((near, 2000.0, True), (far, 500.0, False)):
+        links = pd.read_csv(out / "connectivity" / "links.csv")
+        assert links.loc[0, "lcd"] == 1000.0
+        np.testing.assert_allclose(links.loc[0, "max_cost"], limit * typical)
+        assert bool(links.loc[0, "connected"]) == (1000.0 <= limit * typical) == connected
+        corridor = _read(out, "connectivity", "corridors")
+        reach = _read(out, "connectivity", "dispersal_reach")
+        circuit = pd.read_csv(out / "circuit" / "effective_resistance.csv")
+        if connected:
+            np.testing.assert_array_equal(corridor[9, 4:15], 0.0)
+            assert (reach[9, 2:17] == 1).all()          # the path and both cores
+            assert circuit.loc[0, "effective_resistance_ohm"] > 0
+        else:
+            assert np.isnan(corridor).all()                # no corridor beyond the limit
+            assert (reach == 0).all()
+            assert circuit.loc[0, "effective_resistance_ohm"] == -1  # not solved
+            assert links.loc[0, "reason"] == "lcd above max dispersal cost"
