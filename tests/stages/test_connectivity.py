@@ -69,17 +69,23 @@ def test_link_follows_the_tugai_strip(tmp_path):
     assert np.nanmin(corridor) >= 0
 
 
-def _graph_run(tmp_path: Path, iic_link_distance: float) -> pd.DataFrame:
+def _patch_run(tmp_path: Path, stages: dict, **connectivity) -> Path:
+    """Two populations on the strip, every patch kept, the linear transform; extra settings."""
     out = _run(tmp_path, CLASS_ONLY)
     pipeline = tmp_path / "p" / "pipeline.yaml"
     _two_populations(pipeline)
     data = yaml.safe_load(pipeline.read_text())
     data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
     data["stages"]["resistance"] = {"transform": "linear", "barrier_classes": {"built": None, "water": 300.0}}
-    data["stages"]["connectivity"] = {"core_radius_m": 100, "barrier_radii_m": [100],
-                                      "iic_link_distance": iic_link_distance}
+    data["stages"]["connectivity"] = {"core_radius_m": 100, "barrier_radii_m": [100], **connectivity}
+    data["stages"].update(stages)
     pipeline.write_text(yaml.safe_dump(data))
     run_pipeline(pipeline, out)
+    return out
+
+
+def _graph_run(tmp_path: Path, iic_link_distance: float) -> pd.DataFrame:
+    out = _patch_run(tmp_path, {}, iic_link_distance=iic_link_distance)
     return pd.read_csv(out / "connectivity" / "graph_indices.csv").set_index("index")["value"]
 
 
@@ -96,18 +102,7 @@ def test_iic_links_only_patches_within_the_link_distance(tmp_path):
 
 
 def _limited_run(tmp_path: Path, max_dispersal_m: float) -> Path:
-    out = _run(tmp_path, CLASS_ONLY)
-    pipeline = tmp_path / "p" / "pipeline.yaml"
-    _two_populations(pipeline)
-    data = yaml.safe_load(pipeline.read_text())
-    data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
-    data["stages"]["resistance"] = {"transform": "linear", "barrier_classes": {"built": None, "water": 300.0}}
-    data["stages"]["connectivity"] = {"core_radius_m": 100, "corridor_cutoff": 1e9, "barrier_radii_m": [100],
-                                      "max_dispersal_m": max_dispersal_m}
-    data["stages"]["circuit"] = {}
-    pipeline.write_text(yaml.safe_dump(data))
-    run_pipeline(pipeline, out)
-    return out
+    return _patch_run(tmp_path, {"circuit": {}}, corridor_cutoff=1e9, max_dispersal_m=max_dispersal_m)
 
 
 def test_dispersal_limit_disconnects_the_pair_truncates_corridors_and_the_circuit(tmp_path):
