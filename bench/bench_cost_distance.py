@@ -105,8 +105,8 @@ def main() -> None:
         f"{args.barrier_fraction:.0%} impassable, kernel: {'numba' if _dijkstra.HAVE_NUMBA else 'scipy'}"
     )
 
-    cost_distance(resistance[:50, :50], [(0, 0)])  # compile / load the cached kernel outside the timing
-    ours, t_ours = _time(lambda: cost_distance(resistance, [start], cell_size=args.cell_size))
+    cost_distance(resistance[:50, :50], [(0, 0)], cell_size_m=1.0)  # compile / load the cached kernel outside the timing
+    ours, t_ours = _time(lambda: cost_distance(resistance, [start], cell_size_m=args.cell_size))
     (mcp, _), t_mcp = _time(lambda: MCP_Geometric(resistance, fully_connected=True).find_costs([start]))
     same_mask, rel = _max_rel_diff(ours, mcp * args.cell_size)
     print(f"habitat cost_distance : {t_ours:8.3f} s  {n * n / t_ours / 1e6:6.2f} M cells/s")
@@ -125,7 +125,7 @@ def main() -> None:
             break
         grass_cost, t_grass = result
         if knight:
-            ours_k, t_ours = _time(lambda: cost_distance(resistance, [start], neighbours=16))
+            ours_k, t_ours = _time(lambda: cost_distance(resistance, [start], neighbours=16, cell_size_m=1.0))
         else:
             ours_k = ours / args.cell_size
             t_ours = t_ours

@@ -224,7 +224,11 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
     if not path.exists():
         return None, [f"{path}: pipeline file not found; check the path"]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, [f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                      f"save the file as UTF-8"]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -240,7 +244,54 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
         for key, file in pipeline.inputs.files().items()
         if not file.exists()
     ]
+    problems += [f"{path}: {line}" for line in settings_problems(pipeline)]
     return pipeline, problems
+
+
+def _ahp_problem(key: str, ahp: Any, names: list[str]) -> str | None:
+    """A ragged, non-square or otherwise invalid AHP matrix, as ``key: message``."""
+    from habitat.errors import InvalidParameterError
+    from habitat.suitability.ahp import ahp_weights
+
+    n = len(ahp.matrix)
+    for i, row in enumerate(ahp.matrix):
+        if len(row) != n:
+            return (f"{key}.matrix[{i}]: row has {len(row)} values but the matrix has {n} rows; "
+                    f"give a square matrix, one row and one column per criterion")
+    try:
+        ahp_weights(ahp.matrix, names=names, accept_inconsistent=ahp.accept_inconsistent)
+    except InvalidParameterError as exc:
+        return f"{key}.matrix: {exc}"
+    return None
+
+
+def settings_problems(pipeline: Pipeline) -> list[str]:
+    """Stage settings that pass the schema but cannot give a result: every weight 0, a ragged
+    or inconsistent AHP matrix. Each as ``key path: message``."""
+    problems: list[str] = []
+    suit = pipeline.stages.suitability
+    if suit is not None:
+        names = list(suit.criteria)
+        if suit.weights is not None:
+            negative = [k for k, v in suit.weights.items() if not v >= 0]
+            if negative:
+                problems.append(f"stages.suitability.weights.{negative[0]}: weight must be a number >= 0")
+            elif sum(suit.weights.values()) <= 0:
+                problems.append("stages.suitability.weights: every weight is 0; give at least one criterion "
+                                "a weight > 0")
+        elif suit.ahp is not None and suit.combination in ("weighted_linear", "weighted_geometric_mean"):
+            problem = _ahp_problem("stages.suitability.ahp", suit.ahp, names)
+            if problem:
+                problems.append(problem)
+    sites = pipeline.stages.sites
+    if sites is not None:
+        if sites.ahp is not None:
+            problem = _ahp_problem("stages.sites.ahp", sites.ahp, [c.name for c in sites.criteria])
+            if problem:
+                problems.append(problem)
+        elif sum(c.weight for c in sites.criteria) <= 0:
+            problems.append("stages.sites.criteria: every weight is 0; give at least one criterion a weight > 0")
+    return problems
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

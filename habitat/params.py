@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from habitat.defaults import default_file
-from habitat.vocabulary import HABITAT_CLASSES, HabitatClass, Strict
+from habitat.vocabulary import DEER_HABITAT_CLASSES, HABITAT_CLASSES, HabitatClass, Strict
 
 
 @cache
@@ -311,7 +311,7 @@ class IndicatorsParams(Strict):
         "landcover", description="patches: the cells of the patches stage (suitability >= threshold, one epoch; with a DEM it follows the terrain criteria); habitat mask per epoch from land-cover classes or from tugai polygon cover"
     )
     habitat_classes: list[HabitatClass] = Field(
-        default_factory=lambda: ["tugai_forest", "tugai_shrub", "reed_wetland"],
+        default_factory=lambda: list(DEER_HABITAT_CLASSES),
         description="classes that are habitat (habitat_source landcover); DOMAIN.md 8 habitat classes",
     )
     tugai_cover_threshold: float = Field(
@@ -360,9 +360,14 @@ class ReportParams(Strict):
     per_unit_figures: bool = Field(True, description="also draw every figure zoomed to each reporting unit")
     credits: str = Field("", description="data credits printed on every figure (default: see the methods)")
     change_classes: list[HabitatClass] = Field(
-        default_factory=lambda: ["tugai_forest", "tugai_shrub"],
-        description="classes that count as habitat in the loss/gain map when the indicators stage has not run",
+        # the indicators' habitat classes, so the map and the indicators count the same cells
+        default_factory=lambda: list(DEER_HABITAT_CLASSES),
+        description="classes that count as habitat in the loss/gain map when the indicators stage has not run "
+                    "(when it ran, the map and its note use the indicators' habitat_classes)",
     )
+    synthetic_data: bool = Field(False, description="the inputs are synthetic (the demo): every figure and table says so")
+    descriptions: dict[Literal["en", "ru"], str] = Field(
+        default_factory=dict, description="description of the run per report language (default: the pipeline's description)")
     max_overlay_px: int = Field(1024, ge=64, le=4096, description="longest side of a map overlay image")
 
 

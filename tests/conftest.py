@@ -114,3 +114,29 @@ def write_terrain_and_places(folder: Path) -> dict:
         "place_id,name,kind,x,y,source\n" + "".join(f"{p},{n},{k},{x},{y},{s}\n" for p, n, k, x, y, s in places))
     return {"elevation": {"path": "data/dem.tif"},
             "known_places": {"path": "data/known_places.csv", "x_column": "x", "y_column": "y", "crs": UTM}}
+# -- conformance data (Circuitscape.jl / Omniscape.jl suites), never copied into the project ------
+REFERENCE_MISSING = ("conformance data not found: put the Circuitscape.jl/Omniscape.jl suites in "
+                     "../shared/reference beside the repository, or set HABITAT_REFERENCE to their folder")
+
+
+def reference_dir(*parts: str) -> Path | None:
+    """``<repo>/../shared/reference/<parts>`` (or ``/work/shared/reference/...``, or under
+    ``$HABITAT_REFERENCE`` when set), None when absent: tests then skip with REFERENCE_MISSING."""
+    import os
+
+    env = os.environ.get("HABITAT_REFERENCE")
+    repo = Path(__file__).resolve().parents[1]
+    roots = [Path(env)] if env else [repo.parent / "shared" / "reference", Path("/work/shared/reference")]
+    for root in roots:
+        if root.joinpath(*parts).exists():
+            return root.joinpath(*parts)
+    return None
+
+
+@pytest.fixture
+def circuitscape_reference() -> Path:
+    """The Circuitscape.jl test suite folder; the test skips with a message when it is absent."""
+    path = reference_dir("circuitscape")
+    if path is None:
+        pytest.skip(REFERENCE_MISSING)
+    return path

@@ -1,0 +1,16 @@
+"""Omniscape-compatible moving-window connectivity (cumulative current, flow potential)."""
+
+from .engine import (
+    Condition,
+    OmniscapeResult,
+    omniscape,
+    omniscape_dataset,
+    reclassify,
+    source_from_resistance,
+)
+from .window import correction_array, targets, window_currents
+
+__all__ = [
+    "Condition", "OmniscapeResult", "correction_array", "omniscape", "omniscape_dataset", "reclassify",
+    "source_from_resistance", "targets", "window_currents",
+]
