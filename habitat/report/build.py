@@ -182,10 +182,10 @@ def figure_specs(data: ReportData, options: ReportOptions, messages: Messages) -
     current = _first(CURRENT_IDS, data.rasters)
     if any(i in data.rasters for i in ("corridors", "pinch_points")) or current or "least_cost_paths" in data.vectors:
         rasters = []
-        if "corridors" in data.rasters:
-            rasters.append(raster("corridors"))
+        if "corridors" in data.rasters and np.isfinite(data.rasters["corridors"]).any():
+            rasters.append(raster("corridors"))  # empty when no pair is within the dispersal limit
         strength_id = "pinch_points" if "pinch_points" in data.rasters else current
-        if strength_id:
+        if strength_id and np.isfinite(np.asarray(data.rasters[strength_id], dtype=np.float64)).any():
             values = np.asarray(data.rasters[strength_id], dtype=np.float64)
             style = raster_style(strength_id, values)
             # only the strongest cells, so the corridors beneath stay visible
@@ -366,7 +366,7 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     note = f"<p class='synthetic'>{page_html.esc(m('synthetic.table'))}</p>" if options.synthetic_data else ""
     page.sites_html = _sites_html(data, m, note=note)
     indicator_id = _first(INDICATOR_IDS, data.tables)
-    page.indicators_html = (note + page_html.table_html(data.tables[indicator_id], m,
+    page.indicators_html = (note + _habitat_note(data) + page_html.table_html(data.tables[indicator_id], m,
                                                         file_name=data.files.get(indicator_id, ""))
                             if indicator_id else f"<p class='empty'>{page_html.esc(m('indicators.none'))}</p>")
     page.tables = [(m.layer(t), note + (_evaluation_note(data, m) if t == "evaluation" else "")
@@ -375,6 +375,16 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     page.methods_html = page_html.methods_html(data.manifest, m, synthetic_data=options.synthetic_data)
     files["report.html"] = page_html.render_page(page, m).encode("utf-8")
     return files
+
+
+def _habitat_note(data: ReportData) -> str:
+    """Which cells the indicators count as habitat, and at what elevation (the data dictionary's
+    'habitat' row), above the indicators table."""
+    dictionary = data.tables.get("data_dictionary")
+    if dictionary is None or "indicator" not in dictionary.columns:
+        return ""
+    rows = dictionary.loc[dictionary["indicator"] == "habitat", "definition"]
+    return f"<p>{page_html.esc(str(rows.iloc[0]))}</p>" if len(rows) else ""
 
 
 def _evaluation_note(data: ReportData, m: Messages) -> str:
