@@ -22,6 +22,7 @@ __all__ = [
     "central_cells",
     "candidate_criteria",
     "candidate_ids",
+    "overlapping_areas",
 ]
 
 _M2_PER_HA = 1.0e4
@@ -469,3 +470,34 @@ def candidate_criteria(
             "dpc_parent_patch": dpc,
         }
     )
+
+
+def overlapping_areas(labels: np.ndarray, areas: np.ndarray) -> dict[int, list[int]]:
+    """Which occupied areas each candidate overlaps.
+
+    Parameters
+    ----------
+    labels : 2-D int array
+        Candidate id per cell (0 = none).
+    areas : 2-D int array
+        Occupied-area index per cell (0 = none), e.g. polygon population sites
+        (:func:`habitat.connectivity.populations.site_areas`).
+
+    Returns
+    -------
+    dict
+        Candidate id -> sorted area indices it shares at least one cell with (candidates that
+        overlap nothing are left out).
+
+    Examples
+    --------
+    >>> overlapping_areas(np.array([[1, 1, 2, 0]]), np.array([[0, 3, 0, 3]]))
+    {1: [3]}
+    """
+    lab = np.asarray(labels)
+    area = np.asarray(areas)
+    both = (lab > 0) & (area > 0)
+    out: dict[int, list[int]] = {}
+    for cid, aid in sorted(set(zip(lab[both].tolist(), area[both].tolist()))):
+        out.setdefault(int(cid), []).append(int(aid))
+    return out

@@ -45,9 +45,18 @@ _declare(
     LayerSpec(id="habitat_class_current", **_CLASS, doc="habitat classes of the latest land-cover epoch"),
     LayerSpec(id="habitat_class_baseline", **_CLASS, created_if="inputs.landcover[1]",
               doc="habitat classes of the earlier land-cover epoch (when two are given)"),
+    LayerSpec(id="rivers", kind="vector", doc="river lines in the grid CRS with the layer's own columns (basins)"),
     LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
     LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
-              doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
+              doc="cells within floodplain_buffer_m of a river (with a DEM: plus the valley floor, minus gorges): "
+                  "where woody/wetland classes count as tugai"),
+    LayerSpec(id="elevation_m", kind="raster", dtype="float32", units="m a.s.l.", nodata=float("nan"),
+              created_if="inputs.elevation", doc="elevation (the DEM averaged onto the grid); NaN outside the DEM"),
+    LayerSpec(id="slope_deg", kind="raster", dtype="float32", units="degrees", nodata=float("nan"),
+              created_if="inputs.elevation", doc="slope (Horn 1981) of the gridded elevation"),
+    LayerSpec(id="height_above_river_m", kind="raster", dtype="float32", units="m", nodata=float("nan"),
+              created_if="inputs.elevation",
+              doc="elevation minus the elevation of the nearest river cell (negative below it)"),
     LayerSpec(id="tugai_cover_current", **_FRAC, created_if="inputs.tugai[0]",
               doc="fraction of each cell covered by the latest tugai polygons"),
     LayerSpec(id="tugai_cover_baseline", **_FRAC, created_if="inputs.tugai[1]",
@@ -76,6 +85,14 @@ _declare(
               doc="population census series: site_id, year, count, method, source (sorted)"),
     LayerSpec(id="occurrences", kind="vector", created_if="inputs.occurrences",
               doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
+    LayerSpec(id="scenario_barriers", kind="raster", dtype="float32", units="resistance (at least)",
+              nodata=float("nan"), created_if="a scenario run (OUT/scenarios/<name>) with barrier edits",
+              doc="cells a scenario's new barrier lines touch, with the resistance they get at least (inf = impassable)"),
+    LayerSpec(id="scenario_crossings", kind="raster", dtype="float32", units="resistance", nodata=float("nan"),
+              created_if="a scenario run (OUT/scenarios/<name>) with crossing edits",
+              doc="cells of a scenario's new bridges or underpasses, with the resistance they get"),
+    LayerSpec(id="known_places", kind="vector", created_if="inputs.known_places",
+              doc="known places (evaluation only) in the grid CRS with place_id, place_name, kind, source"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )
@@ -89,6 +106,8 @@ _declare(
     *(LayerSpec(id=f"membership_{name}", **_SCORE, created_if=f"stages.suitability.criteria.{name}",
                 doc=f"membership of the {name} criterion")
       for name in get_args(CriterionLayer)),
+    LayerSpec(id="membership_terrain", **_SCORE, created_if="inputs.elevation",
+              doc="product of the terrain memberships (altitude, slope, height above the river); 1 outside the DEM"),
     LayerSpec(id="criteria", kind="table", doc="criteria: function, parameters, weight, provenance; AHP consistency"),
 )
 
@@ -118,7 +137,12 @@ _declare(
               doc="barrier improvement score (McRae et al. 2012): max over links and radii"),
     LayerSpec(id="least_cost_paths", kind="vector", created_if=_TWO_POPULATIONS,
               doc="least-cost paths with link attributes"),
-    LayerSpec(id="links", kind="table", doc="per population pair: LCD, Euclidean distance, path length, ratios"),
+    LayerSpec(id="dispersal_reach", kind="raster", dtype="uint8", units="1 = within reach", nodata=255,
+              created_if=_TWO_POPULATIONS + " and stages.connectivity.max_dispersal_m",
+              doc="cells on a move between connected populations within the maximum dispersal cost"),
+    LayerSpec(id="links", kind="table",
+              doc="per population pair: LCD, Euclidean distance, path length, ratios, connected (within the "
+                  "maximum dispersal cost) and the reason when not"),
     LayerSpec(id="patch_importance", kind="table",
               doc="per patch: component, dPC with intra/flux/connector fractions, dIIC"),
     LayerSpec(id="graph_indices", kind="table", doc="PC, EC, IIC and the number of components of the patch graph"),
@@ -189,6 +213,35 @@ _declare(
               doc="per geographic fold: fold, n_train, n_test (presences), background counts, auc"),
     LayerSpec(id="presence_model", kind="table", created_if="inputs.occurrences",
               doc="per model feature: feature, covariate it is built from, coefficient"),
+)
+
+_declare(
+    "restoration",
+    LayerSpec(id="restoration_units", kind="vector", file_stem="priorities",
+              doc="restoration units (hexagons or reach tiles) with restorable cells: outlines with the ranked columns"),
+    LayerSpec(id="restoration_priorities", kind="table", file_stem="priorities",
+              doc="ranked units: restorable area_ha, ECA with the unit restored, eca_gain_ha, gain_per_ha, dECA_pct, "
+                  "patches joined, populations reconnected, selected under the budget"),
+    LayerSpec(id="restoration_selection", kind="table", file_stem="selection",
+              doc="units chosen under the area budget (exact over small pools, else greedy): order, area, ECA"),
+)
+
+_declare(
+    "translocation",
+    LayerSpec(id="translocation_plan", kind="table", file_stem="plan",
+              doc="moves source -> site with animals, founder group, distance, site score and reason; unused sites "
+                  "with what they lack (scipy.optimize.milp)"),
+)
+
+
+
+_declare(
+    "evaluation",
+    LayerSpec(id="evaluation", kind="table",
+              doc="per known place: suitability and quality, their percentiles among the reference cells, "
+                  "presence, top_quartile and bottom_half flags"),
+    LayerSpec(id="evaluation_summary", kind="table",
+              doc="continuous Boyce index of the presence places (Hirzel et al. 2006), counts, reference cells"),
 )
 
 

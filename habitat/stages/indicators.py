@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
 from habitat.indicators.change import CHANGE_NODATA, change_map
 from habitat.indicators.national_report import national_report
+from habitat.indicators.protconn import NO_PROTECTED_AREAS, protconn_long
 from habitat.indicators.population import census_trend, population_status
 from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
 from habitat.vocabulary import HABITAT_CLASS_CODES
@@ -25,7 +28,7 @@ _INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_basel
            "protected_fraction", "protected_areas", "reporting_unit", "reporting_units", "populations", "census")
 INPUTS = (
     *(catalog.layers(i, optional=i != "habitat_class_current")[0] for i in _INGEST),
-    *catalog.layers("quality", "patch_id", "patch_table", optional=True),
+    *catalog.layers("quality", "patch_id", "patch_table", "elevation_m", optional=True),
 )
 OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +42,13 @@ def _habitat_masks(
     ctx: StageContext, params: IndicatorsParams
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int | None, int]:
     """Habitat at both epochs, cells with data at both, and the two years (None for a single epoch)."""
+    if params.habitat_source == "patches":
+        if "patch_id" not in ctx.inputs:
+            raise ConfigError("stages.indicators.habitat_source=patches: needs the patches stage")
+        ctx.log("habitat = cells of the habitat patches (one epoch): current-state indicators, no change figures")
+        current = ctx.inputs["habitat_class_current"]
+        valid = current.values > 0
+        return None, (np.asarray(ctx.inputs["patch_id"].values) > 0) & valid, valid, None, int(current.attrs.get("year", 0))
     if params.habitat_source == "landcover":
         ids, what = ("habitat_class_baseline", "habitat_class_current"), "two land-cover epochs (inputs.landcover)"
     else:
@@ -102,7 +112,8 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
         for k, geom in enumerate(pops.geometry):
             if geom is None or geom.is_empty:
                 continue
-            row, col = (int(v) for v in grid.rowcol(geom.x, geom.y))
+            point = geom if geom.geom_type == "Point" else geom.representative_point()  # polygon sites
+            row, col = (int(v) for v in grid.rowcol(point.x, point.y))
             if 0 <= row < grid.height and 0 <= col < grid.width and labels[row, col] > 0:
                 pid = int(labels[row, col])
                 patch_id[k], area[k], capacity[k] = pid, table.loc[pid, "area_ha"], table.loc[pid, "capacity_deer"]
@@ -120,12 +131,28 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
     return status
 
 
-def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFrame:
+def _habitat_elevation(ctx: StageContext, habitat: np.ndarray) -> str:
+    """'; habitat cells at a-b m (median m, x % above 1,000 m)' from the elevation layer, or ''."""
+    if "elevation_m" not in ctx.inputs or not habitat.any():
+        return ""
+    z = np.asarray(ctx.inputs["elevation_m"].values, dtype=np.float64)[habitat]
+    outside = int(np.isnan(z).sum())
+    z = z[np.isfinite(z)]
+    if not z.size:
+        return "; no habitat cell has an elevation"
+    text = (f"; habitat cells at {z.min():.0f}-{z.max():.0f} m a.s.l. (median {np.median(z):.0f} m, "
+            f"{100 * np.mean(z > 1000):.1f} % above 1,000 m)")
+    return text + (f", {outside} outside the DEM" if outside else "")
+
+
+def _data_dictionary(params: IndicatorsParams, cell_size_m: float, elevation: str = "") -> pd.DataFrame:
     if params.habitat_source == "landcover":
-        rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)}"
+        rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)} inside the floodplain"
+    elif params.habitat_source == "patches":
+        rule = "habitat = cells of the habitat patches (suitability >= the patches threshold, minimum patch area)"
     else:
         rule = f"habitat = tugai polygon cover >= {params.tugai_cover_threshold:g} of the cell"
-    rule += f" on a {cell_size_m:g} m grid; patches {params.neighbours}-neighbour"
+    rule += f" on a {cell_size_m:g} m grid; patches {params.neighbours}-neighbour{elevation}"
     rows = [(name, uom, definition) for name, (uom, definition) in DEFINITIONS.items()]
     rows.append(("habitat", "", rule))
     rows += [
@@ -135,6 +162,10 @@ def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFra
         ("PC/EC kernel", "", (f"p = {params.dispersal_probability:g} at {params.dispersal_distance_m:g} m edge-to-edge; "
                              f"nodes = patches >= {params.graph_min_patch_ha:g} ha")),
         ("TCA edge depth", "m", f"{params.edge_depth_m:g}"),
+        ("ProtConn kernel", "", (f"p = {params.dispersal_probability:g} at {params.protconn_dispersal_m:g} m edge-to-edge "
+                                 "between protected-area polygons; transboundary stepping stones within "
+                                 f"{params.protconn_transboundary_m:g} m of the region (Saura et al. 2017)")),
+        ("note", "", "why a value is missing (e.g. no protected-area polygons for ProtConn); empty otherwise"),
         ("count", "animals", "latest census count (census table), else the populations layer count"),
         ("growth_rate_per_yr", "1/yr", "slope of ln(count) on year over the census series (least squares)"),
         ("lambda_per_yr", "1", "exp(growth_rate_per_yr); 1 = stable"),
@@ -148,6 +179,33 @@ def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFra
         ("translocation_source", "flag", "overstocked sites: candidate sources of animals for the sites stage"),
     ]
     return pd.DataFrame(rows, columns=["indicator", "unit_of_measure", "definition"])
+
+
+def _with_protconn(ctx: StageContext, params: IndicatorsParams, long: pd.DataFrame, units, epoch: str) -> pd.DataFrame:
+    """The long table with ProtConn rows for the study area and each Range State (and a note column)."""
+    x0, y0, x1, y1 = ctx.grid.bounds
+    regions = [("study_area", "ALL", "study area", shapely.box(x0, y0, x1, y1))]
+    if "reporting_units" in ctx.inputs:
+        regions += [("range_state", str(r.unit_id), str(r.unit_name), r.geometry)
+                    for r in ctx.inputs["reporting_units"].itertuples()]
+    regions = gpd.GeoDataFrame(regions, columns=["unit_type", "unit_id", "unit_name", "geometry"],
+                               geometry="geometry", crs=ctx.grid.pyproj_crs)
+    protected = ctx.inputs.get("protected_areas")
+    if protected is not None and protected.crs is None:
+        protected = protected.set_crs(ctx.grid.pyproj_crs)
+    rows = protconn_long(protected, regions, epoch=epoch, median_dispersal_m=params.protconn_dispersal_m,
+                         probability=params.dispersal_probability,
+                         transboundary_distance_m=params.protconn_transboundary_m)
+    if protected is None:
+        ctx.log(f"ProtConn: {NO_PROTECTED_AREAS}; not available for "
+                + ", ".join(f"{k} {u}" for k, u in zip(regions["unit_type"], regions["unit_id"])))
+    else:
+        for r in rows[rows["indicator"] == "ProtConn"].itertuples():
+            ctx.log(f"ProtConn {r.unit_type} {r.unit_id}: {r.value:.2f} %")
+    position = {(k, u): i for i, (k, u, _, _) in enumerate(units)}
+    both = pd.concat([long.assign(note=""), rows], ignore_index=True)
+    order = both.apply(lambda r: position.get((r["unit_type"], r["unit_id"]), len(units)), axis=1)
+    return both.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def run_indicators(ctx: StageContext) -> dict[str, Any]:
@@ -174,13 +232,14 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
         dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
         graph_min_patch_ha=params.graph_min_patch_ha,
     )
+    long = _with_protconn(ctx, params, long, units, str(y2))
     study = long[(long["unit_type"] == "study_area") & (long["indicator"] == "habitat_loss_pct")]
     if len(study):
         ctx.log(f"habitat {y1}-{y2}: {study['value'].iloc[0]:.1f} % of the {y1} habitat lost (study area)")
     out: dict[str, Any] = {
         "indicators": long,
         "indicators_wide": wide_table(long),
-        "data_dictionary": _data_dictionary(params, grid.cell_size_m),
+        "data_dictionary": _data_dictionary(params, grid.cell_size_m, _habitat_elevation(ctx, h2)),
     }
     if h1 is not None:
         out["habitat_change"] = make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from habitat.config import LandCoverInput, ProtectedAreasInput, VectorInput
+from habitat.config import KnownPlacesInput, LandCoverInput, ProtectedAreasInput, VectorInput
 from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
@@ -29,7 +29,12 @@ from habitat.io.vectors import (
 from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
 from habitat.layers import make_layer
 from habitat.memory import check_memory
+from habitat.planning.scenarios import (
+    RESTORABLE_CLASSES, BarrierEdit, CrossingEdit, LandCoverEdit, RestorationEdit, apply_landcover_edits,
+    changed_cells, edit_mask,
+)
 from habitat.stages import catalog
+from habitat.suitability import terrain
 from habitat.stages.spec import StageContext, StageSpec
 
 T = TypeVar("T")
@@ -104,12 +109,17 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
 
     rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
     river_presence = rasterize_presence(rivers.geometry.values, big)
+    out["rivers"] = rivers
     river_distance_big = distance_to_presence_m(river_presence, big)
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
+    if inputs.elevation is not None:
+        floodplain_big = _terrain(ctx, big, inner, river_presence, river_distance_big, out, report)
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
     classes_big = _landcover(ctx, big, inner, floodplain_big, out, report)
+    if ctx.pipeline.active_scenario is not None:
+        classes_big = _apply_scenario(ctx, big, inner, floodplain_big, classes_big, out, report)
 
     # context from the current land cover (the last epoch mapped above)
     distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
@@ -131,6 +141,35 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
     return out
+
+
+def _terrain(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], river_presence: np.ndarray,
+             river_distance_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Elevation, slope and height above the river (into ``out``); returns the valley floodplain
+    on the padded grid. Cells outside the DEM stay NaN and are counted in the log and the report."""
+    params: IngestParams = ctx.params  # type: ignore[assignment]
+    item = ctx.pipeline.inputs.elevation
+    z_big, _ = _keyed("inputs.elevation", lambda: align_to_grid(
+        item.path, big, kind="continuous", resampling=item.resampling, band=item.band, dtype=np.float64))
+    dx, dy = terrain.cell_size_m(big.shape, tuple(big.affine)[:6], geographic=big.is_geographic,
+                         metres_per_unit=1.0 if big.is_geographic else big.metres_per_unit)
+    slope_big = terrain.slope_degrees(z_big, dx_m=dx, dy_m=dy)
+    hand_big = terrain.height_above_river(z_big, river_presence, dx_m=dx, dy_m=dy)
+    for layer_id, values, units in (("elevation_m", z_big, "m a.s.l."), ("slope_deg", slope_big, "degrees"),
+                                    ("height_above_river_m", hand_big, "m")):
+        out[layer_id] = make_layer(values[inner].astype(np.float32), ctx.grid, name=layer_id, units=units)
+    coverage = terrain.dem_coverage(z_big[inner])
+    report.append({"key": "inputs.elevation", "file": item.path.name,
+                   "cells": coverage.total_cells - coverage.outside_cells})
+    if coverage.outside_cells:
+        ctx.log(f"inputs.elevation: {coverage.outside_cells} of {coverage.total_cells} cells "
+                f"({100 * coverage.outside_share:.1f} %) lie outside the DEM: no terrain criteria or costs there, "
+                "and their floodplain is the river buffer alone")
+    return terrain.valley_floodplain(
+        river_distance_big, hand_big, z_big, buffer_m=params.floodplain_buffer_m,
+        valley_distance_m=params.valley_distance_m, valley_height_m=params.valley_height_m,
+        altitude_zero_m=params.floodplain_max_altitude_m, hand_zero_m=params.floodplain_max_height_m,
+    )
 
 
 def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
@@ -180,6 +219,47 @@ def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, sli
         raise NoOverlapError(f"{item.path.parent}: the land-cover tiles do not overlap the study area "
                              "(all cells are nodata)")
     return classes
+
+
+def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:
+    """The active scenario's edits with their geometries in the grid CRS."""
+    name = ctx.pipeline.active_scenario
+    edits = []
+    for i, item in enumerate(ctx.pipeline.scenarios[name]):
+        gdf = _vector(f"scenarios.{name}[{i}]", item, ctx, report, extent=big)
+        geoms, label = tuple(gdf.geometry.to_numpy()), item.name or f"{item.kind} {i + 1}"
+        if item.kind == "landcover":
+            edits.append(LandCoverEdit(geoms, item.to_class, label))
+        elif item.kind == "restoration":
+            edits.append(RestorationEdit(geoms, item.to_class or "tugai_forest",
+                                         tuple(item.from_classes or RESTORABLE_CLASSES), label))
+        elif item.kind == "barrier":
+            edits.append(BarrierEdit(geoms, np.inf if item.resistance is None else item.resistance, label))
+        else:
+            edits.append(CrossingEdit(geoms, 1.0 if item.resistance is None else item.resistance, label))
+    return edits
+
+
+def _apply_scenario(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
+                    classes_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Apply the active scenario to the current classes (before distances are taken from them);
+    barrier and crossing cells go out as rasters for the resistance stage."""
+    edits = _scenario_edits(ctx, big, report)
+    masks = [edit_mask(edit, big) for edit in edits]
+    edited = apply_landcover_edits(classes_big, edits, masks, floodplain=floodplain_big)
+    year = out["habitat_class_current"].attrs.get("year")
+    out["habitat_class_current"] = make_layer(edited[inner], ctx.grid, name="habitat_class_current", nodata=0)
+    out["habitat_class_current"].attrs["year"] = year
+    changed = int(changed_cells(classes_big[inner], edited[inner]).sum())
+    ctx.log(f"scenario {ctx.pipeline.active_scenario}: {len(edits)} edit(s), {changed} cells change class")
+    for kind, layer_id in ((BarrierEdit, "scenario_barriers"), (CrossingEdit, "scenario_crossings")):
+        mine = [(e, m[inner]) for e, m in zip(edits, masks) if isinstance(e, kind)]
+        if mine:
+            values = np.full(ctx.grid.shape, np.nan, np.float32)
+            for edit, mask in mine:  # barriers: the highest wins; crossings: the later one
+                values[mask] = np.fmax(values[mask], edit.resistance) if kind is BarrierEdit else edit.resistance
+            out[layer_id] = make_layer(values, ctx.grid, name=layer_id, units=catalog.layer(layer_id).units)
+    return edited
 
 
 def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
@@ -247,6 +327,48 @@ def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]
     if inputs.occurrences is not None:
         gdf = _vector("inputs.occurrences", inputs.occurrences, ctx, report)
         out["occurrences"] = _keyed("inputs.occurrences", lambda: _occurrence_points(gdf, inputs.occurrences.path))
+
+    if inputs.known_places is not None:
+        out["known_places"] = _known_places(ctx, inputs.known_places, report)
+
+
+def _known_places(ctx: StageContext, item: KnownPlacesInput, report: list[dict]) -> gpd.GeoDataFrame:
+    """Known places (points or polygons) with place_id, place_name, kind, source in the grid CRS."""
+    key = "inputs.known_places"
+    if item.path.suffix.lower() == ".csv":
+        def load() -> gpd.GeoDataFrame:
+            if not item.path.exists():
+                raise InputFileError(f"{item.path}: file not found; check the path")
+            table = pd.read_csv(item.path)
+            _require_columns(key, table.assign(geometry=None), {"x_column": item.x_column, "y_column": item.y_column})
+            xy = table[[item.x_column, item.y_column]].apply(pd.to_numeric, errors="coerce")
+            if xy.isna().any().any():
+                raise InputFileError(f"{item.path}: {item.x_column}/{item.y_column} must be numbers in every row")
+            gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xy[item.x_column], xy[item.y_column]),
+                                   crs=item.crs)
+            report.append({"key": key, "file": item.path.name, "features": len(gdf), "repaired": 0,
+                           "empty_dropped": 0})
+            return to_grid_crs(gdf, ctx.grid, source=str(item.path))
+
+        gdf = _keyed(key, load)
+    else:
+        gdf = _vector(key, item, ctx, report)
+    _require_columns(key, gdf, {"id_column": item.id_column, "kind_column": item.kind_column,
+                                "source_column": item.source_column})
+    kinds = set(gdf.geom_type)
+    if not kinds <= {"Point", "MultiPoint", "Polygon", "MultiPolygon"}:
+        raise InputFileError(f"{item.path}: holds {', '.join(sorted(kinds))} geometries; known places must be "
+                             "points or polygons")
+    sources = gdf[item.source_column].astype("string").str.strip()
+    if sources.isna().any() or (sources == "").any():
+        raise InputFileError(f"{item.path}: every known place needs a source ({item.source_column} is empty in "
+                             f"{int((sources.isna() | (sources == '')).sum())} row(s))")
+    names = gdf[item.name_column] if item.name_column in gdf.columns else gdf[item.id_column]
+    return gpd.GeoDataFrame(
+        {"place_id": gdf[item.id_column].astype(str).to_numpy(), "place_name": names.astype(str).to_numpy(),
+         "kind": gdf[item.kind_column].astype(str).to_numpy(), "source": sources.astype(str).to_numpy()},
+        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+    )
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -38,7 +38,7 @@ INPUTS = catalog.layers(
     "habitat_class_baseline", "habitat_class_current", "populations", "reporting_units", "suitability", "quality",
     "patch_id", "patches", "patch_table", "resistance", "corridors", "barrier_improvement", "least_cost_paths",
     "links", "cumulative_current", "pinch_points", "effective_resistance", "habitat_change", "indicators_wide",
-    "sites", "site_ranking", "site_sensitivity", optional=True,
+    "sites", "site_ranking", "site_sensitivity", "evaluation", "evaluation_summary", optional=True,
 )
 OUTPUTS = catalog.outputs_of("report")
 
@@ -92,7 +92,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
     out_dir = Path(out_dir)
     manifest = load_manifest(out_dir)
     grid = GridSpec.from_json(manifest["grid"])
-    data = ReportData(grid=grid, manifest=manifest)
+    data = ReportData(grid=grid, manifest=manifest, out_dir=out_dir)
     for stage_id, record in manifest.get("stages", {}).items():
         if stage_id == STAGE.id:
             continue
