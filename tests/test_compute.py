@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from habitat.errors import ConfigError
 from habitat.stages.runner import run_pipeline
@@ -13,7 +12,7 @@ from habitat.stages.runner import run_pipeline
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "stages"))
 from conftest import write_project  # noqa: E402
-from test_suitability import SCORES, _run  # noqa: E402
+from test_memory_checks import patches_pipeline  # noqa: E402
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed not installed (extra 'distributed')")
 
@@ -24,12 +23,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def test_two_worker_cluster_gives_byte_identical_outputs(tmp_path):
-    _run(tmp_path, {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
-                    "weights": {"habitat_class": 1.0}, "ahp": None})
-    pipeline = tmp_path / "p" / "pipeline.yaml"
-    data = yaml.safe_load(pipeline.read_text())
-    data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
-    pipeline.write_text(yaml.safe_dump(data))
+    pipeline = patches_pipeline(tmp_path)
     run_pipeline(pipeline, tmp_path / "default")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:

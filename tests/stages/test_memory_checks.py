@@ -65,13 +65,19 @@ def test_stage_refuses_a_grid_that_cannot_fit_before_reading_it(monkeypatch, sta
     assert err.value.setting == setting and err.value.needed_bytes > 8 * 2**30
 
 
-def test_cli_refuses_with_exit_2_naming_memory_and_setting(monkeypatch, capsys, tmp_path):
+def patches_pipeline(tmp_path: Path) -> Path:
+    """The tiny project up to the patches stage (ingest and suitability already run into tmp/out)."""
     _run(tmp_path, {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
                     "weights": {"habitat_class": 1.0}, "ahp": None})
     pipeline = tmp_path / "p" / "pipeline.yaml"
     data = yaml.safe_load(pipeline.read_text())
     data["stages"]["patches"] = {"threshold": 0.6, "min_patch_area_ha": 0}
     pipeline.write_text(yaml.safe_dump(data))
+    return pipeline
+
+
+def test_cli_refuses_with_exit_2_naming_memory_and_setting(monkeypatch, capsys, tmp_path):
+    pipeline = patches_pipeline(tmp_path)
     # a machine with 1 KiB free: ingest and suitability (block-wise) run, patches is refused
     monkeypatch.setattr(memory, "available_bytes", lambda: 1024)
     called = []
