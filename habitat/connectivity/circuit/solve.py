@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from habitat.errors import InvalidParameterError
 
 from .graph import components, laplacian, principal_submatrix
-from .solvers import GroundedSolver, choose_method, split_inverse_block
+from .solvers import GroundedSolver, choose_method, cholmod_module, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
 _SCHUR_MIN_NODES = 8
@@ -148,7 +148,15 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes):
     others = np.asarray(targets[1:], dtype=np.int64)
     g = np.zeros((m, m))
     block = None
-    if chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
+    chol = chosen == "direct" and cholmod_module() is not None
+    if chol:
+        # CHOLMOD: forward solves on the focal nodes ordered last (CholmodFactor.inverse_block)
+        solver = GroundedSolver(lap, int(targets[0]), method=chosen, coords=coords,
+                                last_nodes=others)
+        del lap
+        block = solver.inverse_block(others)
+        del solver
+    elif chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
         block = split_inverse_block(lap, int(targets[0]), others, coords,
                                     workers=min(2, os.cpu_count() or 1))
     if block is None:

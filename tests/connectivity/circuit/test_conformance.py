@@ -59,7 +59,7 @@ def _compare(ours, expected):
 
 @pytest.mark.skipif(not SUITE.is_dir(), reason="conformance suite ../shared/reference missing")
 @pytest.mark.parametrize("ini", list(_case_params()))
-def test_circuitscape_case(ini, tmp_path):
+def test_circuitscape_case(ini, tmp_path, direct_backend):
     written = run_job(ini, cwd=SUITE, output_dir=tmp_path)
     assert all(Path(p).parent == tmp_path for p in written)
     stem = Path(ini).stem
