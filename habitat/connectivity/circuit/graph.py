@@ -8,6 +8,11 @@ from scipy.sparse.csgraph import connected_components
 
 from habitat.errors import InvalidParameterError
 
+try:
+    from numba import njit as _njit
+except ImportError:  # pragma: no cover - numba is a dependency; scipy slicing remains
+    _njit = None
+
 _SQRT2 = np.sqrt(2.0)
 
 
@@ -205,6 +210,8 @@ def principal_submatrix(matrix, nodes):
     """
     m = sp.csr_matrix(matrix)
     idx = np.asarray(nodes, dtype=np.int64)
+    if _njit is not None and m.nnz:
+        return _principal_submatrix_compiled(m, idx)
     rows = m[idx]
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(idx.size)
@@ -220,6 +227,57 @@ def principal_submatrix(matrix, nodes):
                         shape=(idx.size, idx.size))
     out.sort_indices()
     return out
+
+
+def _principal_submatrix_compiled(m, idx):
+    n_new = idx.size
+    newpos = np.full(m.shape[1], -1, dtype=np.int64)
+    newpos[idx] = np.arange(n_new)
+    counts = _count_kept(m.indptr, m.indices, idx, newpos)
+    nnz = int(counts.sum())
+    itype = np.int32 if max(n_new, nnz) < 2**31 else np.int64
+    indptr = np.zeros(n_new + 1, dtype=itype)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    indices = np.empty(nnz, dtype=itype)
+    data = np.empty(nnz, dtype=m.data.dtype)
+    _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, indptr, indices, data)
+    out = sp.csc_matrix((data, indices, indptr), shape=(n_new, n_new))
+    out.has_sorted_indices = True
+    return out
+
+
+if _njit is not None:
+    @_njit(cache=True, nogil=True)
+    def _count_kept(indptr, indices, idx, newpos):
+        counts = np.zeros(idx.size, dtype=np.int64)
+        for k in range(idx.size):
+            r = idx[k]
+            c = 0
+            for p in range(indptr[r], indptr[r + 1]):
+                if newpos[indices[p]] >= 0:
+                    c += 1
+            counts[k] = c
+        return counts
+
+    @_njit(cache=True, nogil=True)
+    def _fill_sorted(indptr, indices, data, idx, newpos, out_ptr, out_idx, out_data):
+        for k in range(idx.size):
+            r = idx[k]
+            q0 = out_ptr[k]
+            q = q0
+            for p in range(indptr[r], indptr[r + 1]):
+                j = newpos[indices[p]]
+                if j >= 0:
+                    # insertion sort: a raster row holds at most 9 entries
+                    t = q
+                    while t > q0 and out_idx[t - 1] > j:
+                        out_idx[t] = out_idx[t - 1]
+                        out_data[t] = out_data[t - 1]
+                        t -= 1
+                    out_idx[t] = j
+                    out_data[t] = data[p]
+                    q += 1
 
 
 def components(adjacency):

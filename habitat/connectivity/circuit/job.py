@@ -100,7 +100,8 @@ class _Job:
         if self.flag("write_as_tif"):  # Circuitscape 5 option: GeoTIFF instead of ASCII grids
             self.written.append(grids.write_geotiff(self.out(suffix.removesuffix(".asc") + ".tif"), values, meta))
         else:
-            self.written.append(grids.write_ascii_grid(self.out(suffix), values, meta))
+            self.written.append(grids.write_ascii_grid(self.out(suffix), values, meta,
+                                                       compress=self.flag("compress_grids")))
 
 
 def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None = None) -> list[Path]:
@@ -139,7 +140,7 @@ def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None 
 
 # ---------------------------------------------------------------- raster inputs
 def _read_points(job, path, meta):
-    if grids.is_geotiff(path) or ".asc" in path.name:
+    if grids.is_grid(path):
         vals, _ = grids.read_grid(path)
         vals = np.where(vals == grids.CS_NODATA, 0, vals)
         jj, ii = np.nonzero(vals.T)  # column-major order, as Circuitscape
@@ -451,7 +452,7 @@ def _raster_advanced(job, cell, polymap, meta, opts, out):
 
 
 def _read_source_ground(job, path, meta):
-    if grids.is_geotiff(path) or ".asc" in path.name:
+    if grids.is_grid(path):
         vals, _ = grids.read_grid(path)
         if vals.shape != (meta.nrows, meta.ncols):
             raise InputFileError(f"{path}: grid shape differs from the habitat grid; align it")

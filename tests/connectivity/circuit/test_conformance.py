@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,17 @@ def test_circuitscape_case(ini, tmp_path, direct_backend):
     produced = {Path(p).name for p in written}
     checked = 0
     for exp in expected:
-        if exp.name not in produced or exp.name in STALE:
+        if exp.name in STALE:
+            continue
+        if exp.name + ".gz" in produced:
+            # compress_grids = True: gzipped as Circuitscape 4 writes it (Circuitscape 5's
+            # expected files are plain)
+            plain = tmp_path / ("plain_" + exp.name)
+            plain.write_bytes(gzip.decompress((tmp_path / (exp.name + ".gz")).read_bytes()))
+            _compare(plain, exp)
+            checked += 1
+            continue
+        if exp.name not in produced:
             continue
         _compare(tmp_path / exp.name, exp)
         checked += 1
