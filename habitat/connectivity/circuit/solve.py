@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from habitat.errors import InvalidParameterError
 
 from .graph import components, laplacian, principal_submatrix
+from . import solvers
 from .solvers import GroundedSolver, choose_method, cholmod_module, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
@@ -148,7 +149,8 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes):
     others = np.asarray(targets[1:], dtype=np.int64)
     g = np.zeros((m, m))
     block = None
-    chol = chosen == "direct" and cholmod_module() is not None
+    chol = (chosen == "direct" and lap.shape[0] > solvers.CHOLMOD_MIN_NODES
+            and cholmod_module() is not None)
     if chol:
         # CHOLMOD: forward solves on the focal nodes ordered last (CholmodFactor.inverse_block)
         solver = GroundedSolver(lap, int(targets[0]), method=chosen, coords=coords,

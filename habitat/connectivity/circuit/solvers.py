@@ -38,6 +38,10 @@ DIRECT_MAX_NODES = 5_000_000
 
 #: Use CHOLMOD when scikit-sparse imports (tests set this to False to check the fallback).
 USE_CHOLMOD = True
+#: ... for components of at least this many nodes. Below, SuperLU factors in well under a
+#: second, and its ``L D L^T``-like arithmetic keeps small results exact (a 2-ohm series
+#: path gives 2.0, where ``y^T y`` of the Cholesky factor gives 1.9999999999999996).
+CHOLMOD_MIN_NODES = 20_000
 #: CHOLMOD's supernodal ``L`` with our nested-dissection order holds about this many entries
 #: per ``n log2 n`` (measured 3.19 on an 8-neighbour 1000 x 1000 grid with 5 % nodata).
 _FILL_CHOLMOD = 3.5
@@ -159,7 +163,7 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     amg: ``80 * nnz + 8 * n * (n_rhs + 8)`` (smoothed-aggregation hierarchy, the grounded
     copy of the matrix, CG work vectors; measured 73 bytes per stored entry at 1000 x 1000).
     """
-    if method == "direct" and cholmod_module() is not None:
+    if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_CHOLMOD_ENTRY * _FILL_CHOLMOD * n * np.log2(n) + 24 * nnz
                    + 8 * n * (min(n_rhs, 16) + 1) + 32 * n)
@@ -282,7 +286,7 @@ class GroundedSolver:
         self._chol = None
         if kept.size == 0:
             self._solve = lambda b: np.zeros_like(b)
-        elif method == "direct" and cholmod_module() is not None:
+        elif method == "direct" and kept.size >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
             perm = kept
             if coords is not None:
                 perm = kept[nested_dissection_order(np.asarray(coords)[kept])]

@@ -10,6 +10,7 @@ def direct_backend(request, monkeypatch):
     """Select the direct factorization for one test; CHOLMOD skips without scikit-sparse."""
     if request.param == "cholmod":
         monkeypatch.setattr(solvers, "USE_CHOLMOD", True)
+        monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)  # tiny test grids too
         if solvers.cholmod_module() is None:
             pytest.skip("scikit-sparse not installed (optional extra 'fast'): CHOLMOD path skipped")
     else:

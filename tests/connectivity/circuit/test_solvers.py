@@ -102,7 +102,8 @@ def _grid_laplacian(shape, seed):
 
 
 @pytest.mark.parametrize("with_coords", [True, False])
-def test_cholmod_inverse_block_equals_dense_inverse(with_coords):
+def test_cholmod_inverse_block_equals_dense_inverse(with_coords, monkeypatch):
+    monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
     if solvers.cholmod_module() is None:
         pytest.skip("scikit-sparse not installed (optional extra 'fast')")
     _, lap, coords = _grid_laplacian((12, 9), 3)
@@ -122,6 +123,7 @@ def test_cholmod_inverse_block_equals_dense_inverse(with_coords):
 
 
 def test_cholmod_and_superlu_give_the_same_resistances(monkeypatch):
+    monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
     if solvers.cholmod_module() is None:
         pytest.skip("scikit-sparse not installed (optional extra 'fast')")
     adj, _, coords = _grid_laplacian((60, 45), 4)
