@@ -325,7 +325,8 @@ def _raster_pairwise(job, cell, polymap, meta, opts, out):
         want = out["volt"] or out["cur"]
         res = pairwise_resistances(
             adj, focal, exclude=exclude, method=job.method, node_coords=node_coordinates(nodemap),
-            on_pair=_make_pair_writer(job, cell, nodemap, meta, out, cum, ids) if want else None)
+            on_pair=_make_pair_writer(job, cell, nodemap, meta, out, cum, ids) if want else None,
+            release_adjacency=not want)
     else:
         res = -np.ones((len(uniq), len(uniq)))
         for p in range(len(uniq)):

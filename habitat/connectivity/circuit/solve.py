@@ -37,7 +37,8 @@ class PairSolution:
 
 
 def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
-                         method="auto", memory_limit_bytes=None, node_coords=None):
+                         method="auto", memory_limit_bytes=None, node_coords=None,
+                         release_adjacency=False):
     """Effective resistance between every pair of focal nodes.
 
     Parameters
@@ -58,6 +59,10 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
         ``(n, 2)`` cell row/column per node (raster graphs, from
         :func:`habitat.connectivity.circuit.ordering.node_coordinates`); lets the direct
         solver use a nested-dissection order.
+    release_adjacency : bool, optional
+        The caller is done with ``adjacency`` (a CSR matrix): once the Laplacian of a
+        graph that is one component is built, the matrix is emptied to free its memory
+        (96 bytes per node of an 8-neighbour grid). Only without ``on_pair``.
 
     Returns
     -------
@@ -100,7 +105,14 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
             del sym
         coords = None if node_coords is None else np.asarray(node_coords)[comp]
         if on_pair is None:
-            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes)
+            release = None
+            if release_adjacency and sub is adj:
+                def release():
+                    _empty(adjacency)
+                    _empty(adj)
+            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes,
+                                       release)
+            del sub
             u = [uniq_nodes.index(int(focal[p])) for p in members]
             res[np.ix_(members, members)] = r[np.ix_(u, u)]
             for p, q in exclude:
@@ -138,14 +150,30 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     return res
 
 
-def _component_resistances(sub, targets, coords, method, memory_limit_bytes):
-    """Resistances between the distinct local nodes ``targets`` of one component."""
+def _empty(m):
+    """Drop the arrays of a CSR matrix in place (it becomes all zeros)."""
+    if sp.isspmatrix_csr(m):
+        m.data, m.indices = m.data[:0].copy(), m.indices[:0].copy()
+        m.indptr = np.zeros_like(m.indptr)
+
+
+def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release=None):
+    """Resistances between the distinct local nodes ``targets`` of one component.
+
+    AMG-CG works on a float32 Laplacian (float64 diagonal and CG vectors), see
+    :class:`habitat.connectivity.circuit.solvers.LeanAMG`; ``release()`` is called once
+    the Laplacian is built.
+    """
     m = len(targets)
     if m < 2:
         return np.zeros((m, m))
-    lap = laplacian(sub)
-    chosen = choose_method(lap.shape[0], lap.nnz, method=method, n_rhs=m - 1,
+    n = sub.shape[0]
+    chosen = choose_method(n, sub.nnz + n, method=method, n_rhs=m - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
+    lap = laplacian(sub, dtype=np.float32 if chosen == "amg" else np.float64)
+    del sub
+    if release is not None:
+        release()
     others = np.asarray(targets[1:], dtype=np.int64)
     g = np.zeros((m, m))
     block = None

@@ -317,11 +317,16 @@ class GroundedSolver:
         elif overwrite and ground is not None and sp.isspmatrix_csr(lap):
             # ground in place (row and column of the ground -> identity) instead of copying
             # the matrix without them: the solution is the same, with x[ground] = b[ground] = 0
+            deg = _degree64(lap)
             _ground_in_place(lap, ground)
+            if deg is not None:
+                deg[ground] = 1.0
             self.keep = np.ones(n, dtype=bool)
-            self._solve = _amg_solver(lap, tol)
+            self._solve = _amg_solver(lap, tol, deg)
         else:
-            self._solve = _amg_solver(principal_submatrix(lap, kept), tol)
+            deg = _degree64(lap)
+            self._solve = _amg_solver(principal_submatrix(lap, kept), tol,
+                                      None if deg is None else deg[kept])
 
     def solve(self, b):
         """Voltages (length n, or n x k) for injected currents ``b`` (amperes)."""
@@ -393,12 +398,31 @@ def _permuted(solve, pos):
     return _solve
 
 
-def _amg_solver(a, tol):
-    import pyamg
+def _degree64(lap):
+    """Float64 diagonal ``-sum of off-diagonals`` of a float32 Laplacian (None for float64).
 
+    Rounding the stored diagonal to float32 on its own would leave rows that no longer sum
+    to zero: parasitic grounds of about 1e-7 of each node's conductance, which on a large
+    grid shift effective resistances by 1e-5 to 1e-4. With this diagonal the operator is
+    exactly the Laplacian of the float32-rounded conductances (R within about 1e-7).
+    """
+    if lap.dtype != np.float32:
+        return None
+    a = sp.csr_matrix(lap)
+    if _offdiag_neg_sum is None:
+        off = a - sp.diags(a.diagonal())
+        return -np.asarray(off.astype(np.float64).sum(axis=1)).ravel()
+    return _offdiag_neg_sum(a.indptr, a.indices, a.data)
+
+
+def _amg_solver(a, tol, deg=None):
     # symmetric: reuse the CSC arrays as CSR instead of converting (saves a matrix copy)
     a = sp.csr_matrix((a.data, a.indices, a.indptr), shape=a.shape) if sp.isspmatrix_csc(a) \
         else sp.csr_matrix(a)
+    if a.dtype == np.float32:
+        return _lean_amg_cg(a, tol, deg)
+    import pyamg
+
     ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
     m = ml.aspreconditioner(cycle="V")
 
@@ -411,6 +435,147 @@ def _amg_solver(a, tol):
         return x
 
     return _cg
+
+
+#: Coarsest AMG level solved densely at or below this many nodes.
+_AMG_COARSE_NODES = 600
+#: Jacobi weight of the prolongator smoother, ``omega / rho(D^-1 A)`` with pyamg's default
+#: ``omega = 4/3`` and ``rho(D^-1 A) <= 2`` for a (grounded) Laplacian (Gershgorin).
+_AMG_JACOBI = 2.0 / 3.0
+
+
+class LeanAMG:
+    """Smoothed-aggregation AMG V-cycle in single precision, built with few temporaries.
+
+    Parameters
+    ----------
+    a : scipy.sparse.csr_matrix of float32
+        SPD matrix (a grounded Laplacian), sorted indices, diagonal stored.
+
+    Notes
+    -----
+    The hierarchy of pyamg's ``smoothed_aggregation_solver`` (standard aggregation on the
+    matrix graph, constant candidate, one Jacobi step ``P = (I - w D^-1 A) T``, Galerkin
+    ``A_c = P^T A P``) built without a strength matrix, a spectral-radius estimate
+    (``w = 2/3``) or the scaled copies of ``A`` that pyamg makes: about 100 bytes per node
+    of temporaries above ``A`` instead of about 450 with float64. Smoothing is one
+    symmetric Gauss-Seidel sweep before and after the coarse correction, in float32; the
+    preconditioner only shapes the search directions of CG, which iterates in float64.
+    """
+
+    def __init__(self, a):
+        from pyamg.aggregation.aggregate import standard_aggregation
+
+        self.levels = []
+        while a.shape[0] > _AMG_COARSE_NODES and len(self.levels) < 12:
+            agg, _ = standard_aggregation(a)
+            agg = sp.csr_matrix(agg)
+            nc = agg.shape[1]
+            if nc == 0 or nc >= a.shape[0]:
+                break
+            # tentative prolongator: constant on each aggregate, unit columns
+            size = np.bincount(agg.indices, minlength=nc).astype(np.float32)
+            t = sp.csr_matrix((1.0 / np.sqrt(size[agg.indices]), agg.indices, agg.indptr),
+                              shape=agg.shape, dtype=np.float32)
+            del agg, size
+            dinv = (1.0 / a.diagonal()).astype(np.float32)
+            at = a @ t
+            at = sp.csr_matrix(sp.diags(_AMG_JACOBI * dinv) @ at)
+            p = (t - at).tocsr()
+            del t, at
+            p.sort_indices()
+            ap = a @ p
+            coarse = (p.T.tocsr() @ ap).tocsr()
+            del ap
+            coarse.sort_indices()
+            self.levels.append((a, p, p.T.tocsr()))
+            a = coarse.astype(np.float32)
+        self.coarse = a
+        dense = a.toarray().astype(np.float64)
+        # the coarsest matrix may be singular when the ground is far away: least squares
+        self.coarse_inv = np.linalg.pinv(dense).astype(np.float32)
+
+    def vcycle(self, b):
+        """One V-cycle on ``A x = b`` from ``x = 0`` (float32 vectors)."""
+        from pyamg.relaxation.relaxation import gauss_seidel
+
+        return self._cycle(0, np.asarray(b, dtype=np.float32), gauss_seidel)
+
+    def _cycle(self, lvl, b, gs):
+        if lvl == len(self.levels):
+            return self.coarse_inv @ b
+        a, p, r = self.levels[lvl]
+        x = np.zeros_like(b)
+        gs(a, x, b, iterations=1, sweep="symmetric")
+        res = b - a @ x
+        x += p @ self._cycle(lvl + 1, r @ res, gs)
+        gs(a, x, b, iterations=1, sweep="symmetric")
+        return x
+
+
+def _lean_amg_cg(a, tol, deg):
+    """Float64 CG on a float32 matrix (float64 diagonal ``deg``) with :class:`LeanAMG`."""
+    ml = LeanAMG(a)
+    if deg is None:
+        deg = a.diagonal().astype(np.float64)
+    op = spla.LinearOperator(a.shape, matvec=lambda x: _matvec32(a, deg, x), dtype=np.float64)
+    m = spla.LinearOperator(a.shape, matvec=lambda r: ml.vcycle(r).astype(np.float64),
+                            dtype=np.float64)
+
+    def _cg(b):
+        if b.ndim == 2:
+            return np.column_stack([_cg(b[:, k]) for k in range(b.shape[1])])
+        if not np.any(b):
+            return np.zeros_like(b)
+        x, _ = spla.cg(op, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
+        return x
+
+    return _cg
+
+
+def _matvec32(a, deg, x):
+    """``A x`` in float64: float32 off-diagonals of CSR ``a``, float64 diagonal ``deg``."""
+    x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
+    if _csr_matvec is None:
+        out = deg * x
+        step = 1 << 20  # scipy would upcast the whole matrix: do it a block of rows at a time
+        for r0 in range(0, a.shape[0], step):
+            blk = a[r0:r0 + step].astype(np.float64)
+            out[r0:r0 + step] += blk @ x - blk.diagonal(k=r0) * x[r0:r0 + blk.shape[0]]
+        return out
+    return _csr_matvec(a.indptr, a.indices, a.data, deg, x)
+
+
+try:
+    from numba import njit as _njit
+    from numba import prange as _prange
+except ImportError:  # pragma: no cover - numba is a dependency
+    _csr_matvec = _offdiag_neg_sum = None
+else:
+    @_njit(parallel=True, cache=True, nogil=True)
+    def _csr_matvec(indptr, indices, data, deg, x):
+        n = indptr.size - 1
+        out = np.empty(n)
+        for r in _prange(n):
+            acc = deg[r] * x[r]
+            for q in range(indptr[r], indptr[r + 1]):
+                j = indices[q]
+                if j != r:
+                    acc += np.float64(data[q]) * x[j]
+            out[r] = acc
+        return out
+
+    @_njit(cache=True, nogil=True)
+    def _offdiag_neg_sum(indptr, indices, data):
+        n = indptr.size - 1
+        out = np.empty(n)
+        for r in range(n):
+            acc = 0.0
+            for q in range(indptr[r], indptr[r + 1]):
+                if indices[q] != r:
+                    acc -= np.float64(data[q])
+            out[r] = acc
+        return out
 
 
 def split_inverse_block(lap, ground, nodes, coords, *, workers=2):
