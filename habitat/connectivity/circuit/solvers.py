@@ -27,7 +27,10 @@ _FILL_MMD = 8.0
 # value + row index + supernode bookkeeping (measured 12-15), plus the CSC copy of the
 # trailing factor block read for pairwise resistances
 _BYTES_PER_FACTOR_ENTRY = 18.0
-_AMG_BYTES_PER_NNZ = 80.0  # measured 73 at 1000 x 1000 (hierarchy + grounded copy)
+# AMG-CG: the float32 Laplacian (value + index, 8 bytes an entry), plus per node the
+# float32 hierarchy and its build temporaries (measured about 100 at 1000 x 1000)
+_AMG_BYTES_PER_NNZ = 8.0
+_AMG_BYTES_PER_NODE = 110.0
 #: ``method="auto"`` uses the direct factor while it needs less than this share of the memory.
 DIRECT_MEMORY_SHARE = 0.6
 #: ... and the component has at most this many nodes (about 2200 x 2200 cells): the factor
@@ -160,8 +163,9 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     peak of a whole 4000 x 4000 job: 11.9 GiB). ``method="auto"`` therefore factorizes
     grids up to about 2000 x 2000 on a 24 GiB machine and uses AMG-CG above.
 
-    amg: ``80 * nnz + 8 * n * (n_rhs + 8)`` (smoothed-aggregation hierarchy, the grounded
-    copy of the matrix, CG work vectors; measured 73 bytes per stored entry at 1000 x 1000).
+    amg: ``8 * nnz + 110 * n + 8 * n * (n_rhs + 8)``: the float32 Laplacian grounded in
+    place, the float32 smoothed-aggregation hierarchy with its build temporaries
+    (:class:`LeanAMG`), the float64 diagonal and CG work vectors.
     """
     if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
@@ -172,7 +176,8 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_FACTOR_ENTRY * fill * n * np.log2(n) + 24 * nnz
                    + 16 * n * n_rhs + 32 * n)
-    return int(_AMG_BYTES_PER_NNZ * nnz + 8 * n_nodes * (n_rhs + 8))
+    return int(_AMG_BYTES_PER_NNZ * nnz + _AMG_BYTES_PER_NODE * n_nodes
+               + 8 * n_nodes * (n_rhs + 8))
 
 
 def available_memory_bytes():

@@ -78,7 +78,8 @@ def test_memory_formula_and_refusal(monkeypatch):
         18 * 6.5 * 1024 * 10 + 24 * 9000 + 16 * 1024 + 32 * 1024)
     assert estimate_memory_bytes(1024, 9000, method="direct", ordering="minimum_degree") == int(
         18 * 8.0 * 1024 * 10 + 24 * 9000 + 16 * 1024 + 32 * 1024)
-    assert estimate_memory_bytes(1024, 9000, method="amg", n_rhs=3) == 80 * 9000 + 8 * 1024 * 11
+    assert estimate_memory_bytes(1024, 9000, method="amg", n_rhs=3) == (
+        8 * 9000 + 110 * 1024 + 8 * 1024 * 11)
     with pytest.raises(ResourceError, match="coarsen"):
         choose_method(10**8, 9 * 10**8, memory_limit_bytes=10**9)
     assert choose_method(1000, 9000, memory_limit_bytes=10**12) == "direct"
@@ -138,3 +139,22 @@ def test_auto_takes_amg_beyond_the_direct_size_limit():
     n = solvers.DIRECT_MAX_NODES + 1
     assert choose_method(n, 9 * n, memory_limit_bytes=2**50) == "amg"
     assert choose_method(10**5, 9 * 10**5, memory_limit_bytes=2**50) == "direct"
+
+
+def test_lean_amg_on_a_float32_laplacian_matches_the_direct_solve():
+    # 70 x 50 cells: several AMG levels (coarsest at most 600 nodes); float32 conductances
+    # with the float64 diagonal keep R within 1e-7 of the float64 direct answer
+    from habitat.connectivity.circuit import laplacian
+
+    adj, lap64, coords = _grid_laplacian((70, 50), 9)
+    lap32 = laplacian(adj, dtype=np.float32)
+    assert lap32.dtype == np.float32
+    amg = solvers.GroundedSolver(lap32.copy(), 0, method="amg", tol=1e-10, overwrite=True)
+    direct = solvers.GroundedSolver(lap64, 0, method="direct")
+    nodes = np.array([5, 400, 1700, 3000])
+    assert_allclose(amg.inverse_block(nodes), direct.inverse_block(nodes), rtol=1e-7)
+    ml = solvers.LeanAMG(sp.csr_matrix(lap32[1:, 1:]))
+    assert len(ml.levels) >= 1 and ml.coarse.shape[0] <= 600
+    focal = [0, 1234, 3300]
+    assert_allclose(pairwise_resistances(adj, focal, method="amg"),
+                    pairwise_resistances(adj, focal, method="direct"), rtol=1e-7)
