@@ -130,7 +130,8 @@ def _ours(ini, root=ROOT):
     code = ("from pathlib import Path; from habitat.connectivity.circuit import run_job; "
             f"run_job(Path({str(ini)!r}), cwd=Path({str(ini.parent)!r}))")
     env = dict(os.environ, PYTHONPATH=str(root))
-    dt, rss, rc, err = _run_child([sys.executable, "-c", code], env=env)
+    # run in the job folder: `python -c` puts the current folder first on sys.path
+    dt, rss, rc, err = _run_child([sys.executable, "-c", code], env=env, cwd=ini.parent)
     if rc:
         raise SystemExit("habitat run failed: " + err.strip()[-2000:])
     out = ini.with_suffix("").as_posix() + "_resistances.out"
