@@ -23,7 +23,7 @@ def node_coordinates(node_map):
 
     Returns
     -------
-    numpy.ndarray of int64, shape (n_nodes, 2)
+    numpy.ndarray of int32 (int64 on grids too big for it), shape (n_nodes, 2)
         ``(row, col)`` per node; ``(-1, -1)`` for a short-circuit region (it has edges to
         cells far apart, so it cannot sit inside a geometric subgrid).
     """
@@ -31,7 +31,8 @@ def node_coordinates(node_map):
     n = int(nm.max()) if nm.size else 0
     ii, jj = np.nonzero(nm)
     nodes = nm[ii, jj] - 1
-    coords = np.empty((n, 2), dtype=np.int64)
+    # int32 while it fits: 8 bytes per node instead of 16 on the biggest grids
+    coords = np.empty((n, 2), dtype=np.int32 if max(nm.shape) < 2**31 else np.int64)
     coords[nodes, 0] = ii
     coords[nodes, 1] = jj
     multi = np.bincount(nodes, minlength=n) > 1

@@ -493,7 +493,7 @@ class LeanAMG:
             coarse = (p.T.tocsr() @ ap).tocsr()
             del ap
             coarse.sort_indices()
-            self.levels.append((a, p, p.T.tocsr()))
+            self.levels.append((a, p, p.T))  # restriction: a CSC view, no copy
             a = coarse.astype(np.float32)
         self.coarse = a
         dense = a.toarray().astype(np.float64)
