@@ -87,7 +87,7 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     exclude = set() if exclude is None else set(exclude)
     res = -np.ones((k, k))
     adj = sp.csr_matrix(adjacency)
-    comp_label = np.full(adj.shape[0], -1, dtype=np.int64)
+    comp_label = np.full(adj.shape[0], -1, dtype=np.int32)
     comps = components(adj)
     for ci, comp in enumerate(comps):
         comp_label[comp] = ci

@@ -338,9 +338,15 @@ class GroundedSolver:
         b = np.array(b, dtype=np.float64)
         if self.ground is not None:
             b[self.ground] = 0.0
+        if self._all_kept:  # grounded in place: no gather/scatter copies of big vectors
+            return np.asarray(self._solve(b), dtype=np.float64).reshape(b.shape)
         out = np.zeros(b.shape)
         out[self.keep] = self._solve(np.ascontiguousarray(b[self.keep]))
         return out
+
+    @property
+    def _all_kept(self):
+        return bool(self.keep.all())
 
     def inverse_block(self, nodes):
         """``G[i, j]``: voltage at ``nodes[i]`` for 1 A injected at ``nodes[j]`` (ohm).
