@@ -428,6 +428,8 @@ def components(adjacency):
     if n == 0:
         return []
     ncomp, labels = connected_components(adjacency, directed=False)
+    if ncomp == 1:
+        return [np.arange(n)]
     order = np.argsort(labels, kind="stable")
     splits = np.cumsum(np.bincount(labels, minlength=ncomp))[:-1]
     return [np.sort(c) for c in np.split(order, splits)]

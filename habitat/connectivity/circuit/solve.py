@@ -103,7 +103,9 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
             # symmetric: the CSC arrays are also the CSR arrays
             sub = sp.csr_matrix((sym.data, sym.indices, sym.indptr), shape=sym.shape)
             del sym
-        coords = None if node_coords is None else np.asarray(node_coords)[comp]
+        coords = None if node_coords is None else np.asarray(node_coords)
+        if coords is not None and comp.size != adj.shape[0]:
+            coords = coords[comp]  # a whole graph: no copy
         if on_pair is None:
             release = None
             if release_adjacency and sub is adj:
