@@ -180,17 +180,22 @@ def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistan
     return adj
 
 
-def _adjacency_single_cells(g, nm, n, four_neighbors, avg_resistance):
-    nm = np.ascontiguousarray(nm)
-    counts = np.zeros(n, dtype=np.int64)
-    _row_counts(g, nm, bool(four_neighbors), counts)
+def _csr_arrays(counts, dtype):
+    """Empty CSR arrays for rows of ``counts`` entries (int32 indices while they fit)."""
+    n = counts.size
     nnz = int(counts.sum())
     itype = np.int32 if max(n, nnz) < 2**31 else np.int64
     indptr = np.zeros(n + 1, dtype=itype)
     np.cumsum(counts, out=indptr[1:])
+    return indptr, np.empty(nnz, dtype=itype), np.empty(nnz, dtype=dtype)
+
+
+def _adjacency_single_cells(g, nm, n, four_neighbors, avg_resistance):
+    nm = np.ascontiguousarray(nm)
+    counts = np.zeros(n, dtype=np.int64)
+    _row_counts(g, nm, bool(four_neighbors), counts)
+    indptr, indices, data = _csr_arrays(counts, np.float64)
     del counts
-    indices = np.empty(nnz, dtype=itype)
-    data = np.empty(nnz)
     _row_fill(g, nm, bool(four_neighbors), bool(avg_resistance), indptr, indices, data)
     adj = sp.csr_matrix((data, indices, indptr), shape=(n, n))
     adj.has_sorted_indices = True
@@ -270,13 +275,9 @@ def laplacian(adjacency, *, dtype=np.float64):
             a = a.sorted_indices()
         n = a.shape[0]
         counts = _offdiag_counts(a.indptr, a.indices)
-        nnz = int(counts.sum()) + n
-        itype = np.int32 if max(n, nnz) < 2**31 else np.int64
-        indptr = np.zeros(n + 1, dtype=itype)
-        np.cumsum(counts + 1, out=indptr[1:])
+        counts += 1  # the diagonal
+        indptr, indices, data = _csr_arrays(counts, dtype)
         del counts
-        indices = np.empty(nnz, dtype=itype)
-        data = np.empty(nnz, dtype=dtype)
         _laplacian_fill(a.indptr, a.indices, a.data, indptr, indices, data)
         out = sp.csr_matrix((data, indices, indptr), shape=a.shape)
         out.has_sorted_indices = True
@@ -376,13 +377,8 @@ def _principal_submatrix_compiled(m, idx):
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(n_new)
     counts = _count_kept(m.indptr, m.indices, idx, newpos)
-    nnz = int(counts.sum())
-    itype = np.int32 if max(n_new, nnz) < 2**31 else np.int64
-    indptr = np.zeros(n_new + 1, dtype=itype)
-    np.cumsum(counts, out=indptr[1:])
+    indptr, indices, data = _csr_arrays(counts, m.data.dtype)
     del counts
-    indices = np.empty(nnz, dtype=itype)
-    data = np.empty(nnz, dtype=m.data.dtype)
     _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, indptr, indices, data)
     out = sp.csc_matrix((data, indices, indptr), shape=(n_new, n_new))
     out.has_sorted_indices = True

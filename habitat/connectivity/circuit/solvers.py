@@ -435,14 +435,18 @@ def _amg_solver(a, tol, deg=None):
     import pyamg
 
     ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
-    m = ml.aspreconditioner(cycle="V")
+    return _pcg(a, ml.aspreconditioner(cycle="V"), tol)
+
+
+def _pcg(op, m, tol):
+    """Solver of ``op x = b`` (vector or columns) by CG with preconditioner ``m``."""
 
     def _cg(b):
         if b.ndim == 2:
             return np.column_stack([_cg(b[:, k]) for k in range(b.shape[1])])
         if not np.any(b):
             return np.zeros_like(b)
-        x, _ = spla.cg(a, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
+        x, _ = spla.cg(op, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
         return x
 
     return _cg
@@ -532,16 +536,7 @@ def _lean_amg_cg(a, tol, deg):
     op = spla.LinearOperator(a.shape, matvec=lambda x: _matvec32(a, deg, x), dtype=np.float64)
     m = spla.LinearOperator(a.shape, matvec=lambda r: ml.vcycle(r).astype(np.float64),
                             dtype=np.float64)
-
-    def _cg(b):
-        if b.ndim == 2:
-            return np.column_stack([_cg(b[:, k]) for k in range(b.shape[1])])
-        if not np.any(b):
-            return np.zeros_like(b)
-        x, _ = spla.cg(op, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
-        return x
-
-    return _cg
+    return _pcg(op, m, tol)
 
 
 def _matvec32(a, deg, x):
