@@ -273,7 +273,6 @@ def laplacian(adjacency, *, dtype=np.float64):
     if _njit is not None and a.nnz:
         if not a.has_sorted_indices:
             a = a.sorted_indices()
-        n = a.shape[0]
         counts = _offdiag_counts(a.indptr, a.indices)
         counts += 1  # the diagonal
         indptr, indices, data = _csr_arrays(counts, dtype)
