@@ -153,19 +153,26 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
 
     Notes
     -----
-    direct: ``18 * f * n * log2(n) + 24 * nnz + 16 * n * n_rhs + 32 * n`` bytes, with the fill
+    direct with CHOLMOD (from ``CHOLMOD_MIN_NODES`` nodes, scikit-sparse installed):
+    ``10 * 3.5 * n * log2(n) + 24 * nnz + 8 * n * (min(n_rhs, 16) + 1) + 32 * n``: the
+    supernodal ``L`` holds about ``3.2 n log2 n`` entries (60 M at 1000 x 1000) of 8 bytes
+    plus supernode indices. A whole 1000 x 1000 job peaked at 1.1-1.3 GiB (SuperLU: 2.4).
+
+    direct with SuperLU:
+    ``18 * f * n * log2(n) + 24 * nnz + 16 * n * n_rhs + 32 * n`` bytes, with the fill
     factor ``f = 6.5`` (nested dissection) or ``f = 8`` (minimum degree): the factor
     ``L + U`` of a planar grid Laplacian holds about ``f n log2 n`` entries of 12-15 bytes,
     plus a copy while reading its trailing block (about 18 bytes an entry in all),
     beside two copies of the matrix and the right-hand sides and solutions. An 8-neighbour
     grid of 1000 x 1000 cells needs about 2.5 GiB (measured peak of the whole job: 2.4 GiB),
-    2000 x 2000 about 11 GiB, 4000 x 4000 about 47 GiB; AMG 0.7, 2.7 and 10.8 GiB (measured
-    peak of a whole 4000 x 4000 job: 11.9 GiB). ``method="auto"`` therefore factorizes
-    grids up to about 2000 x 2000 on a 24 GiB machine and uses AMG-CG above.
+    2000 x 2000 about 11 GiB, 4000 x 4000 about 47 GiB. ``method="auto"`` factorizes
+    components of up to ``DIRECT_MAX_NODES`` nodes that fit and uses AMG-CG above.
 
     amg: ``8 * nnz + 110 * n + 8 * n * (n_rhs + 8)``: the float32 Laplacian grounded in
     place, the float32 smoothed-aggregation hierarchy with its build temporaries
-    (:class:`LeanAMG`), the float64 diagonal and CG work vectors.
+    (:class:`LeanAMG`), the float64 diagonal and CG work vectors (4000 x 4000: 2.4 GiB).
+    Measured peak of a whole single-pair job (reading the ASCII grids, graph, solve):
+    4000 x 4000 cells 3.99 GiB (268 bytes per cell; before issue 19: 11.9 GiB).
     """
     if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
