@@ -172,7 +172,8 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     place, the float32 smoothed-aggregation hierarchy with its build temporaries
     (:class:`LeanAMG`), the float64 diagonal and CG work vectors (4000 x 4000: 2.4 GiB).
     Measured peak of a whole single-pair job (reading the ASCII grids, graph, solve):
-    4000 x 4000 cells 3.99 GiB (268 bytes per cell; before issue 19: 11.9 GiB).
+    4000 x 4000 cells 3.82 GiB (257 bytes per cell; before issue 19: 11.9 GiB), 24 M cells
+    5.63 GiB (252).
     """
     if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
