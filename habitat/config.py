@@ -21,6 +21,7 @@ from habitat.params import (
     CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
     PresenceParams, ResistanceParams, SitesParams, SuitabilityParams,
 )
+from habitat.params import OmniscapeParams
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -167,6 +168,7 @@ class StagesConfig(Strict):
     report: ReportParams | None = None
     sites: SitesParams | None = None
     presence: PresenceParams | None = None
+    omniscape: OmniscapeParams | None = None
 
 
 class Pipeline(Strict):

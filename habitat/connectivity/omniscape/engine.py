@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from habitat.connectivity.circuit.solvers import GroundedSolver
 from habitat.errors import InvalidParameterError
@@ -259,11 +260,15 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
     def task(sl):
         return _solve_chunk(ctx, ty[sl], tx[sl], amps[sl], cvals[sl], cdy[sl], cdx[sl])
 
-    for y0, band_c, band_f, solved in _ordered_map(task, chunks, workers):
-        cum[y0:y0 + band_c.shape[0]] += band_c
-        if want_fp:
-            fp[y0:y0 + band_f.shape[0]] += band_f
-        n_solved += solved
+    # The windows run on our own threads; multithreaded BLAS inside SuperLU's many-column solves
+    # (flow potential) then oversubscribes the cores: 2.6 ms a column instead of 0.11 ms measured
+    # on a 51 x 51 window under load. One BLAS thread per worker.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for y0, band_c, band_f, solved in _ordered_map(task, chunks, workers):
+            cum[y0:y0 + band_c.shape[0]] += band_c
+            if want_fp:
+                fp[y0:y0 + band_f.shape[0]] += band_f
+            n_solved += solved
 
     norm = None
     if calc_normalized_current:
@@ -284,6 +289,49 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
         n_targets=int(ty.size), n_solved=n_solved,
         stats={"block_size": block_size, "window_cells": ctx.pattern.n_cells,
                "factor_entries": ctx.pattern.factor_entries, "chunks": len(chunks)})
+
+
+def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None, workers=None,
+                          flow_potential=False, n_conditions=0, batch_size=16, chunk_targets=None,
+                          four_neighbors=False):
+    """Peak memory (bytes) :func:`omniscape` needs on a raster of ``shape``, before it allocates.
+
+    With ``H x W`` cells, ``R = radius + buffer``, ``P = (H + 2R)(W + 2R)`` padded cells,
+    ``w`` workers, ``k = 2`` with flow potential (else 1):
+
+    ``8 [(2 + n_conditions) P + (3 + 2(k - 1)) H W]``  (padded conductance, sources and
+    conditions; the float64 copies made while padding; cumulative current, flow potential and
+    normalized current), plus ``3 w`` bands (one running and two queued per worker) of
+    ``8 k B W`` bytes, ``B`` the rows of the tallest chunk's band (from the targets of
+    ``sources`` when given, else its bound ``min(H, chunk_targets * block_size + 2R + 1)``),
+    plus per worker one batch of window factors ``8 batch_size (F + 4 C)`` (``F`` entries of the
+    circle factor, ``C`` cells of the circle) and, with flow potential, up to 24 cached
+    square-window factors of about ``2 x 12 (4 / pi) F`` bytes each.
+
+    Measured peak RSS stays below this (see bench/README.md, Omniscape section); the input
+    arrays the caller holds are not counted.
+    """
+    h, w = (int(v) for v in shape)
+    big_r = int(radius) + int(buffer)
+    block_size = int(block_size) + (1 - int(block_size) % 2)
+    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    k = 2 if flow_potential else 1
+    padded = (h + 2 * big_r) * (w + 2 * big_r)
+    rasters = 8 * ((2 + int(n_conditions)) * padded + (3 + 2 * (k - 1)) * h * w)
+    per_chunk = _CHUNK_TARGETS if chunk_targets is None else int(chunk_targets)
+    if sources is not None:
+        src = np.nan_to_num(np.asarray(sources, dtype=np.float64))
+        ty = targets(src, block_size)[0]
+        spans = [int(ty[sl].max()) - int(ty[sl].min()) for sl in _chunks(ty, per_chunk)] or [0]
+        band_rows = min(h, max(spans) + 2 * big_r + 1)
+    else:
+        band_rows = min(h, per_chunk * block_size + 2 * big_r + 1)
+    bands = 3 * workers * 8 * k * band_rows * w
+    pattern = circle_pattern(big_r, bool(four_neighbors))
+    factors = workers * 8 * int(batch_size) * (pattern.factor_entries + 4 * pattern.n_cells)
+    if flow_potential:
+        factors += workers * _FP_CACHE * int(2 * 12 * 4 / np.pi * pattern.factor_entries)
+    return int(rasters + bands + factors)
 
 
 @dataclass
