@@ -299,17 +299,22 @@ def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None
     With ``H x W`` cells, ``R = radius + buffer``, ``P = (H + 2R)(W + 2R)`` padded cells,
     ``w`` workers, ``k = 2`` with flow potential (else 1):
 
-    ``8 [(2 + n_conditions) P + (3 + 2(k - 1)) H W]``  (padded conductance, sources and
-    conditions; the float64 copies made while padding; cumulative current, flow potential and
-    normalized current), plus ``3 w`` bands (one running and two queued per worker) of
+    ``8 [(2 + n_conditions) P + 6 H W]``  (padded conductance, sources and conditions; six
+    float64 rasters: the copies and temporaries of resistance, sources and conductance while
+    preparing, or cumulative current, flow potential, normalized current and their output
+    copies afterwards), plus ``3 w`` bands (one running and two queued per worker) of
     ``8 k B W`` bytes, ``B`` the rows of the tallest chunk's band (from the targets of
     ``sources`` when given, else its bound ``min(H, chunk_targets * block_size + 2R + 1)``),
     plus per worker one batch of window factors ``8 batch_size (F + 4 C)`` (``F`` entries of the
     circle factor, ``C`` cells of the circle) and, with flow potential, up to 24 cached
-    square-window factors of about ``2 x 12 (4 / pi) F`` bytes each.
+    square-window factors of about ``2 x 12 (4 / pi) F`` bytes each and the right-hand sides of
+    one chunk solved together, ``8 x 6 (2R + 1)^2 T`` (``T = chunk_targets`` windows; the solve
+    copies them about five times).
 
-    Measured peak RSS stays below this (see bench/README.md, Omniscape section); the input
-    arrays the caller holds are not counted.
+    The sum is multiplied by 1.5 for what the allocator keeps (per-thread arenas): on the demo
+    grid (571 x 766, two workers, flow potential) the process grew by 187 MiB at R = 25 (sum
+    189 MiB) and by 946 MiB at R = 50 (sum 705 MiB). The input arrays the caller holds and the
+    interpreter are not counted.
     """
     h, w = (int(v) for v in shape)
     big_r = int(radius) + int(buffer)
@@ -317,7 +322,7 @@ def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     k = 2 if flow_potential else 1
     padded = (h + 2 * big_r) * (w + 2 * big_r)
-    rasters = 8 * ((2 + int(n_conditions)) * padded + (3 + 2 * (k - 1)) * h * w)
+    rasters = 8 * ((2 + int(n_conditions)) * padded + 6 * h * w)
     per_chunk = _CHUNK_TARGETS if chunk_targets is None else int(chunk_targets)
     if sources is not None:
         src = np.nan_to_num(np.asarray(sources, dtype=np.float64))
@@ -331,7 +336,8 @@ def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None
     factors = workers * 8 * int(batch_size) * (pattern.factor_entries + 4 * pattern.n_cells)
     if flow_potential:
         factors += workers * _FP_CACHE * int(2 * 12 * 4 / np.pi * pattern.factor_entries)
-    return int(rasters + bands + factors)
+        factors += workers * 8 * 6 * (2 * big_r + 1) ** 2 * per_chunk
+    return int(1.5 * (rasters + bands + factors))
 
 
 @dataclass
