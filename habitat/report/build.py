@@ -19,6 +19,7 @@ from habitat.grid import GridSpec
 from habitat.indicators.change import change_map
 from habitat.vocabulary import HABITAT_CLASSES
 from habitat.report import html as page_html
+from habitat.report import omniscape_figures
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages
 from habitat.report.overlay import data_uri, raster_overlay, to_geojson
@@ -256,7 +257,7 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     version = data.manifest.get("habitat_version", habitat.__version__)
     credits = options.credits or m("credits.default")
     files: dict[str, bytes] = {}
-    whole = figure_specs(data, options, m)
+    whole = figure_specs(data, options, m) + omniscape_figures.figure_specs(data, m)
     per_unit = unit_figures(whole, data, m) if options.per_unit_figures else []
     shown = []
     for index, (name, spec) in enumerate([*whole, *per_unit]):
@@ -285,6 +286,7 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
                             if indicator_id else f"<p class='empty'>{page_html.esc(m('indicators.none'))}</p>")
     page.tables = [(m.layer(t), page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
                    for t in EXTRA_TABLES if t in data.tables]
+    page.tables += omniscape_figures.tables(data, m)
     page.methods_html = page_html.methods_html(data.manifest, m)
     files["report.html"] = page_html.render_page(page, m).encode("utf-8")
     return files
