@@ -3,7 +3,8 @@
 Normalized current (cumulative current / flow potential, the omniscape stage's
 ``normalized_current``) is drawn on a diverging ramp fixed at 0-2 with 1 (diffuse flow, as much
 current as on a uniform landscape) in the middle: blue is impeded, red channelized (Omniscape.jl
-documentation; McRae et al. 2016). The notes give the class cut-offs the run used.
+documentation; McRae et al. 2016). Cells no window reaches (flow class 0) are left blank; the
+notes give the class cut-offs the run used.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ _TEXT = {
         "title": "Omniscape normalized current (cumulative current / flow potential)",
         "layer": "normalized current",
         "classes": "< {lo:g} impeded, {lo:g}-{hi:g} diffuse, > {hi:g} channelized (Omniscape.jl documentation; "
-                   "McRae et al. 2016); window radius {radius:g} m, block size {block}",
+                   "McRae et al. 2016); window radius {radius:g} m, block size {block}; blank: no window reaches the cell",
         "table": "Omniscape flow classes per Range State (areas in ha, shares of the assessed area)",
     },
     "ru": {
         "title": "Нормированный ток Omniscape (суммарный ток / потенциал потока)",
         "layer": "нормированный ток",
         "classes": "< {lo:g} затруднённый, {lo:g}-{hi:g} рассеянный, > {hi:g} канализированный поток "
-                   "(документация Omniscape.jl; McRae et al. 2016); радиус окна {radius:g} м, блок {block}",
+                   "(документация Omniscape.jl; McRae et al. 2016); радиус окна {radius:g} м, блок {block}; пусто: ни одно окно не достигает ячейки",
         "table": "Классы потока Omniscape по странам ареала (площади в га, доли оценённой площади)",
     },
 }
@@ -60,7 +61,12 @@ def figure_specs(data, messages: Messages) -> list[tuple[str, MapFigure]]:
             vectors.append(VectorLayer(frame, vector_symbol(layer_id, geom_type), messages.layer(layer_id), None))
     note = _text(messages, "classes", lo=params.impeded_below, hi=params.channelized_above, radius=params.radius_m,
                  block=params.block_size)
-    layer = RasterLayer(np.asarray(values, dtype=np.float64), NORMALIZED_STYLE, _text(messages, "layer"))
+    shown = np.asarray(values, dtype=np.float64)
+    classes = data.rasters.get("flow_class")
+    if classes is not None:
+        # no window reaches these cells: Omniscape's 0/0 -> 0 is not impeded flow, so leave them blank
+        shown = np.where(np.asarray(classes) == 0, np.nan, shown)
+    layer = RasterLayer(shown, NORMALIZED_STYLE, _text(messages, "layer"))
     return [("normalized_current", MapFigure(_text(messages, "title"), [layer], vectors, notes=(note,)))]
 
 

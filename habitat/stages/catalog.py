@@ -207,7 +207,7 @@ _declare(
               doc="cumulative current / flow potential: > 1 channelized, about 1 diffuse, < 1 impeded"),
     LayerSpec(id="flow_class", kind="raster", dtype="uint8", units="1 impeded, 2 diffuse, 3 channelized",
               nodata=0, created_if=_OMNI_NORMALIZED,
-              doc="normalized current classed at impeded_below / channelized_above; 0 = nodata or no flow potential"),
+              doc="normalized current classed at impeded_below / channelized_above; 0 = nodata or outside every window"),
     LayerSpec(id="omniscape_summary", kind="table", file_stem="summary", created_if=_OMNI_NORMALIZED,
               doc="per Range State (reporting unit) and the study area: area and share channelized, diffuse, "
                   "impeded; mean normalized current"),

@@ -16,7 +16,7 @@ import numpy as np
 
 from habitat.connectivity.circuit.solvers import available_memory_bytes
 from habitat.connectivity.omniscape import estimate_memory_bytes, omniscape
-from habitat.connectivity.omniscape.flow import classify_flow, flow_summary, suitability_sources
+from habitat.connectivity.omniscape.flow import classify_flow, flow_summary, suitability_sources, window_reach
 from habitat.errors import ResourceError
 from habitat.layers import make_layer
 from habitat.params import OmniscapeParams
@@ -75,7 +75,8 @@ def run_omniscape(ctx: StageContext) -> dict[str, Any]:
         norm = result.normalized_cum_currmap
         out["normalized_current"] = layer(norm, "normalized_current", "ratio")
         classes = classify_flow(norm, result.flow_potential, impeded_below=params.impeded_below,
-                                channelized_above=params.channelized_above)
+                                channelized_above=params.channelized_above,
+                                reach=window_reach(sources, radius=radius, block_size=params.block_size))
         out["flow_class"] = make_layer(classes, grid, name="flow_class", units=catalog.layer("flow_class").units,
                                        nodata=0)
         reporting = []

@@ -33,8 +33,13 @@ def test_figure_uses_the_fixed_diverging_ramp_and_the_run_cut_offs(report_data):
     layer = spec.rasters[0]
     assert layer.style == NORMALIZED_STYLE and (layer.style.low, layer.style.high) == (0.0, 2.0)
     np.testing.assert_array_equal(layer.values, data.rasters["normalized_current"])
+    classes = np.ones(data.grid.shape, np.uint8)
+    classes[:, :3] = 0  # not assessed: blank, not impeded
+    data.rasters["flow_class"] = classes
+    shown = figure_specs(data, Messages("en"))[0][1].rasters[0].values
+    np.testing.assert_array_equal(shown, np.where(classes == 0, np.nan, data.rasters["normalized_current"]))
     assert spec.notes == ("< 0.7 impeded, 0.7-1.5 diffuse, > 1.5 channelized (Omniscape.jl documentation; "
-                          "McRae et al. 2016); window radius 2500 m, block size 5",)
+                          "McRae et al. 2016); window radius 2500 m, block size 5; blank: no window reaches the cell",)
     assert "Нормированный ток" in figure_specs(data, Messages("ru"))[0][1].title
 
 

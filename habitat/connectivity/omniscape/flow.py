@@ -17,6 +17,8 @@ import pandas as pd
 
 from habitat.errors import InvalidParameterError
 
+from .window import targets
+
 #: Codes of the flow-class raster (0 = nodata or not assessed: no flow potential there).
 FLOW_CLASSES: dict[int, str] = {1: "impeded", 2: "diffuse", 3: "channelized"}
 FLOW_CLASS_NODATA = 0
@@ -50,13 +52,38 @@ def suitability_sources(suitability, resistance, threshold):
     return np.where(keep, suit, 0.0)
 
 
-def classify_flow(normalized, flow_potential, *, impeded_below, channelized_above):
+def window_reach(sources, *, radius, block_size=1, buffer=0):
+    """Cells inside at least one moving window: within ``radius + buffer`` cells (Euclidean,
+    Omniscape's circular clip) of a target block centre.
+
+    Flow potential is solved on the window's whole square (as Omniscape.jl does), so cells in
+    the square's corners get flow potential but never current; outside this mask normalized
+    current is 0 by construction, not because movement is impeded.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    src = np.nan_to_num(np.asarray(sources, dtype=np.float64))
+    block_size = int(block_size) + (1 - int(block_size) % 2)
+    ty, tx, _ = targets(src, block_size)
+    if ty.size == 0:
+        return np.zeros(src.shape, dtype=bool)
+    centre = np.zeros(src.shape, dtype=bool)
+    centre[ty, tx] = True
+    return distance_transform_edt(~centre) <= int(radius) + int(buffer)
+
+
+def classify_flow(normalized, flow_potential, *, impeded_below, channelized_above, reach=None):
     """Flow classes of normalized current.
 
     ``1`` impeded (``n < impeded_below``), ``2`` diffuse (``impeded_below <= n <=
     channelized_above``), ``3`` channelized (``n > channelized_above``), ``0`` where ``n`` is
-    NaN (nodata) or the flow potential is not positive (no window reaches the cell, so
-    Omniscape's 0/0 -> 0 says nothing about it).
+    NaN (nodata), the flow potential is not positive, or the cell is outside ``reach``
+    (:func:`window_reach`): no window carries current there, so Omniscape's 0 says nothing
+    about it.
 
     Returns
     -------
@@ -72,6 +99,8 @@ def classify_flow(normalized, flow_potential, *, impeded_below, channelized_abov
     out[n < impeded_below] = 1
     out[n > channelized_above] = 3
     out[~(np.isfinite(n) & np.isfinite(fp) & (fp > 0))] = FLOW_CLASS_NODATA
+    if reach is not None:
+        out[~np.asarray(reach, dtype=bool)] = FLOW_CLASS_NODATA
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from habitat.connectivity.omniscape import estimate_memory_bytes, omniscape
-from habitat.connectivity.omniscape.flow import classify_flow, flow_summary, suitability_sources
+from habitat.connectivity.omniscape.flow import classify_flow, flow_summary, suitability_sources, window_reach
 from habitat.errors import InvalidParameterError
 
 
@@ -27,6 +27,23 @@ def test_flow_classes_at_the_cut_offs():
     assert got.dtype == np.uint8
     with pytest.raises(InvalidParameterError):
         classify_flow(norm, fp, impeded_below=1.1, channelized_above=1.2)
+    reach = np.ones(norm.shape, bool)
+    reach[:, 3] = False
+    np.testing.assert_array_equal(classify_flow(norm, fp, impeded_below=0.8, channelized_above=1.2, reach=reach),
+                                  [[0, 1, 2, 0], [2, 3, 0, 0]])
+
+
+def test_window_reach_is_the_circle_around_each_target():
+    src = np.zeros((7, 9))
+    src[4, 4] = 1.0  # block 3: the block of rows 3-5, cols 3-5 has centre (4, 4)
+    got = window_reach(src, radius=2, block_size=3)
+    ii, jj = np.mgrid[0:7, 0:9]
+    np.testing.assert_array_equal(got, (ii - 4) ** 2 + (jj - 4) ** 2 <= 4)
+    src[1, 1] = 0.5  # a second block, centre (1, 1); radius 1 + buffer 1
+    got = window_reach(src, radius=1, block_size=3, buffer=1)
+    want = ((ii - 4) ** 2 + (jj - 4) ** 2 <= 4) | ((ii - 1) ** 2 + (jj - 1) ** 2 <= 4)
+    np.testing.assert_array_equal(got, want)
+    assert not window_reach(np.zeros((3, 3)), radius=5).any()
 
 
 def test_summary_by_hand():
