@@ -306,15 +306,20 @@ def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None
     ``8 k B W`` bytes, ``B`` the rows of the tallest chunk's band (from the targets of
     ``sources`` when given, else its bound ``min(H, chunk_targets * block_size + 2R + 1)``),
     plus per worker one batch of window factors ``8 batch_size (F + 4 C)`` (``F`` entries of the
-    circle factor, ``C`` cells of the circle) and, with flow potential, up to 24 cached
-    square-window factors of about ``2 x 12 (4 / pi) F`` bytes each and the right-hand sides of
-    one chunk solved together, ``8 x 6 (2R + 1)^2 T`` (``T = chunk_targets`` windows; the solve
-    copies them about five times).
+    circle factor, ``C`` cells of the circle) and, with flow potential, the right-hand sides
+    solved together, ``8 x 6 (2R + 1)^2 x 16`` (the solve copies them about five times). That
+    sum is multiplied by 1.5 for what the allocator keeps (per-thread arenas).
 
-    The sum is multiplied by 1.5 for what the allocator keeps (per-thread arenas): on the demo
-    grid (571 x 766, two workers, flow potential) the process grew by 187 MiB at R = 25 (sum
-    189 MiB) and by 946 MiB at R = 50 (sum 705 MiB). The input arrays the caller holds and the
-    interpreter are not counted.
+    With flow potential each worker also caches up to 24 SuperLU factors of square windows
+    (one per shape the raster edges clip): counted at ``12 x 12 F`` bytes each, the resident
+    memory measured per cached factor when edge windows of many shapes churn the cache
+    (SuperLU sizes its workspace from its fill guess and the heap fragments; the factor
+    itself holds about ``12 x 2.8 F`` bytes).
+
+    Measured growth of the process against this estimate: demo grid (571 x 766, two workers,
+    flow potential, R = 25) 106 MiB, estimate 385 MiB; 200 x 200 random grid (R = 50, one
+    worker, flow potential) 845 MiB, estimate 883 MiB. The input arrays the caller holds
+    and the interpreter are not counted.
     """
     h, w = (int(v) for v in shape)
     big_r = int(radius) + int(buffer)
@@ -334,10 +339,11 @@ def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None
     bands = 3 * workers * 8 * k * band_rows * w
     pattern = circle_pattern(big_r, bool(four_neighbors))
     factors = workers * 8 * int(batch_size) * (pattern.factor_entries + 4 * pattern.n_cells)
+    cached = 0
     if flow_potential:
-        factors += workers * _FP_CACHE * int(2 * 12 * 4 / np.pi * pattern.factor_entries)
-        factors += workers * 8 * 6 * (2 * big_r + 1) ** 2 * per_chunk
-    return int(1.5 * (rasters + bands + factors))
+        factors += workers * 8 * 6 * (2 * big_r + 1) ** 2 * _FP_COLUMNS
+        cached = workers * _FP_CACHE * 12 * 12 * pattern.factor_entries
+    return int(1.5 * (rasters + bands + factors) + cached)
 
 
 @dataclass
@@ -422,6 +428,7 @@ def _solve_chunk(ctx, ty, tx, amps, cvals, cdy, cdx):
 
 
 _FP_CACHE = 24  # uniform-window factors kept per worker (one per clipped window shape)
+_FP_COLUMNS = 16  # flow-potential windows solved together
 
 
 def _fp_solver(ctx, key):
@@ -465,30 +472,34 @@ def _flow_potential_chunk(ctx, ty, tx, amps, cvals, cdy, cdx, y0, band_rows):
     group = group.ravel()
     frame = np.empty((s, s))
     for gid in np.unique(group):
-        members = np.flatnonzero(group == gid)
-        key = tuple(int(v) for v in keys[members[0]])
+        same = np.flatnonzero(group == gid)
+        key = tuple(int(v) for v in keys[same[0]])
         oy, ox, h, w = key
         solver, ea, eb, wts, ground = _fp_solver(ctx, key)
-        rhs = np.zeros((h * w, members.size))
-        for col, t in enumerate(members):
-            K.window_sources(ctx.src_p, int(ty[t]), int(tx[t]), float(amps[t]), nrows, ncols,
-                             ctx.radius, ctx.buffer, ctx.block_radius, ctx.cond_kind,
-                             ctx.cond_p_all, cvals[t], ctx.cond_lower, ctx.cond_upper, frame)
-            rhs[:, col] = frame[oy:oy + h, ox:ox + w].ravel(order="F")
-        rhs[ground] = 0.0  # a source on the ground is dropped (Circuitscape rmvsrc)
-        live = np.flatnonzero(np.any(rhs != 0, axis=0))
-        if live.size == 0:
-            continue
-        volts = solver.solve(rhs[:, live])
         cur = np.zeros(h * w)
-        for col, t in zip(range(live.size), members[live]):
-            cur[:] = 0.0
-            K.edge_node_currents(ea, eb, wts, np.ascontiguousarray(volts[:, col]), cur)
-            c2 = cur.reshape((h, w), order="F")
-            cy0, cx0 = int(cdy[t]) + oy, int(cdx[t]) + ox
-            gy0 = int(ty[t]) - big_r + oy
-            gx0 = int(tx[t]) - big_r + ox
-            band[gy0 - y0:gy0 - y0 + h, gx0:gx0 + w] += c2 * ctx.corr[cy0:cy0 + h, cx0:cx0 + w]
+        # a few columns at a time: one block of all of them (MBs, beside the cached factors)
+        # fragmented the heap (RSS +930 MiB on 200 x 200, radius 50; +136 MiB in batches of 16)
+        for start in range(0, same.size, _FP_COLUMNS):
+            members = same[start:start + _FP_COLUMNS]
+            rhs = np.zeros((h * w, members.size))
+            for col, t in enumerate(members):
+                K.window_sources(ctx.src_p, int(ty[t]), int(tx[t]), float(amps[t]), nrows, ncols,
+                                 ctx.radius, ctx.buffer, ctx.block_radius, ctx.cond_kind,
+                                 ctx.cond_p_all, cvals[t], ctx.cond_lower, ctx.cond_upper, frame)
+                rhs[:, col] = frame[oy:oy + h, ox:ox + w].ravel(order="F")
+            rhs[ground] = 0.0  # a source on the ground is dropped (Circuitscape rmvsrc)
+            live = np.flatnonzero(np.any(rhs != 0, axis=0))
+            if live.size == 0:
+                continue
+            volts = solver.solve(rhs[:, live])
+            for col, t in zip(range(live.size), members[live]):
+                cur[:] = 0.0
+                K.edge_node_currents(ea, eb, wts, np.ascontiguousarray(volts[:, col]), cur)
+                c2 = cur.reshape((h, w), order="F")
+                cy0, cx0 = int(cdy[t]) + oy, int(cdx[t]) + ox
+                gy0 = int(ty[t]) - big_r + oy
+                gx0 = int(tx[t]) - big_r + ox
+                band[gy0 - y0:gy0 - y0 + h, gx0:gx0 + w] += c2 * ctx.corr[cy0:cy0 + h, cx0:cx0 + w]
     return band
 
 
