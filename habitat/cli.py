@@ -1,70 +1,198 @@
-"""The ``habitat`` command line."""
+"""The ``habitat`` command line.
+
+Output goes to stderr through the ``habitat`` logger: in a terminal, finished stages are
+printed above a progress bar (percentage, elapsed and remaining time); when stderr is piped or
+redirected, every line is plain text with a timestamp and is never wrapped. ``--log-file``
+writes the same lines (with debug detail) to a file. Heavy modules (the stages, numpy,
+rasterio) are imported inside the commands so that ``habitat -h`` and ``habitat stages`` start
+quickly.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from habitat.config import config_problems
+from habitat import __version__
 from habitat.errors import HabitatError
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Habitat and corridor analysis for the Bukhara deer: run pipelines, validate them, run Circuitscape jobs.",
 )
-console = Console(stderr=True)
-_state = {"debug": False}
+log = logging.getLogger("habitat")
+_state = {"debug": False, "quiet": False}
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 #: The demo pipeline shipped with the repository (pipelines/ sits beside the package).
 DEMO_PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
 
 
+def _is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+class _RichLineHandler(logging.Handler):
+    """Log lines printed through a rich console (so they appear above a live progress bar)."""
+
+    def __init__(self, console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _setup_logging(verbose: bool, quiet: bool, log_file: Path | None) -> None:
+    """Console handler (plain timestamped lines when piped) and an optional file handler."""
+    log.handlers.clear()
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    if _is_terminal():
+        handler: logging.Handler = _RichLineHandler(_console())
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", _TIME_FORMAT))
+    handler.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    log.addHandler(handler)
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise HabitatError(f"--log-file {log_file}: cannot write ({exc.strerror}); choose a writable path") from exc
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", _TIME_FORMAT))
+        file_handler.setLevel(logging.DEBUG)
+        log.addHandler(file_handler)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"habitat {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False) -> None:
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print more detail (debug lines)")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only warnings and errors")] = False,
+    log_file: Annotated[Optional[Path], typer.Option("--log-file", help="also write every log line to this file")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
     _state["debug"] = debug
+    _state["quiet"] = quiet
+    _setup_logging(verbose, quiet, log_file)
+
+
+class _Progress:
+    """Stage progress: a rich bar in a terminal, timestamped log lines otherwise."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.task = None
+        self.started: dict[str, float] = {}
+
+    @contextmanager
+    def active(self) -> Iterator["_Progress"]:
+        if _is_terminal() and not _state["quiet"]:
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                TimeElapsedColumn, TimeRemainingColumn,
+            )
+
+            handler = next((h for h in log.handlers if isinstance(h, _RichLineHandler)), None)
+            console = handler.console if handler else _console()
+            self.bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("remaining"), TimeRemainingColumn(),
+                console=console, transient=True,
+            )
+        try:
+            if self.bar is not None:
+                with self.bar:
+                    yield self
+            else:
+                yield self
+        finally:
+            self.bar = None
+
+    def plan(self, steps: list[str]) -> None:
+        log.debug(f"steps: {', '.join(steps)}")
+        if self.bar is not None:
+            self.task = self.bar.add_task("starting", total=len(steps))
+
+    def start(self, step: str) -> None:
+        self.started[step] = time.perf_counter()
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, description=f"{step} running")
+        else:
+            log.info(f"  {step} running ...")
+
+    def end(self, result) -> None:
+        how = "cached" if result.cached else "done"
+        log.info(f"  {result.id:<14} {how:<7} {result.seconds:8.2f} s")
+        for line in result.log if not result.cached else []:
+            log.info(f"    {line}")
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+
+
+@contextmanager
+def _spinner(message: str) -> Iterator[None]:
+    """A transient spinner with elapsed time in a terminal; nothing when piped (the result line follows)."""
+    if not _is_terminal() or _state["quiet"]:
+        yield
+        return
+    with _console().status(message):
+        yield
 
 
 def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: str | None, to_stage: str | None) -> None:
     from habitat.stages.runner import run_pipeline
 
-    status = console.status("")
-
-    def start(stage_id: str) -> None:
-        status.update(f"[bold]{stage_id}[/bold] running ...")
-        status.start()
-
-    def end(result) -> None:
-        status.stop()
-        how = "cached" if result.cached else "done"
-        console.print(f"  {result.id:<14} {how:<7} {result.seconds:8.2f} s")
-        for line in result.log if not result.cached else []:
-            console.print(f"    {line}")
-
-    console.print(f"habitat: {pipeline} -> {out}")
-    try:
+    log.info(f"habitat {__version__}: {pipeline} -> {out}")
+    progress = _Progress()
+    with progress.active():
         result = run_pipeline(pipeline, out, force=force, only=only, from_stage=from_stage, to_stage=to_stage,
-                              on_stage_start=start, on_stage_end=end)
-    finally:
-        status.stop()
-    console.print(f"wrote {result.manifest_path}")
+                              on_plan=progress.plan, on_stage_start=progress.start, on_stage_end=progress.end)
+    log.info(f"wrote {result.manifest_path}")
     if result.files:
         html = next((p for p in result.files if p.name == "report.html"), None)
-        console.print(f"wrote {len(result.files)} report files" + (f"; open {html}" if html else ""))
+        log.info(f"wrote {len(result.files)} report files" + (f"; open {html}" if html else ""))
 
 
 def _write_report(out: Path, language: str | None) -> None:
-    from habitat.stages.report import write_report
+    from contextlib import nullcontext
 
-    with console.status("writing the report ..."):
+    from habitat.stages.report import write_report
+    from habitat.stages.runner import output_lock
+
+    start = time.perf_counter()
+    # the lock keeps a `habitat run` into the same folder from rewriting it meanwhile
+    with output_lock(out) if out.is_dir() else nullcontext(), _spinner(f"writing the report of {out} ..."):
         written = write_report(out, language=language)
     html = next((p for p in written if p.name == "report.html"), None)
-    console.print(f"wrote {len(written)} report files; open {html}")
+    log.info(f"wrote {len(written)} report files in {time.perf_counter() - start:.2f} s; open {html}")
 
 
 @app.command()
@@ -101,7 +229,23 @@ def report(
 @app.command()
 def validate(pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")]) -> None:
     """Check a pipeline file and list every problem with its key path."""
-    _, problems = config_problems(pipeline)
+    from habitat.config import config_problems
+
+    loaded, problems = config_problems(pipeline)
+    warnings: list[str] = []
+    if loaded is not None and not problems:
+        # what `run` checks before it starts: input files (layers, columns, geometry, values), the grid
+        from habitat.io.checks import input_problems
+        from habitat.stages.runner import check_grid_size, resolve_grid, selected_stages
+
+        input_errors, warnings = input_problems(loaded)
+        problems += [f"{pipeline}: {error}" for error in input_errors]
+        try:
+            check_grid_size(resolve_grid(loaded), selected_stages(loaded), Path("."))
+        except HabitatError as exc:
+            problems.append(f"{pipeline}: {_one_line(str(exc))}")
+    for line in warnings:
+        typer.echo(f"warning: {line}", err=True)
     if problems:
         for line in problems:
             typer.echo(f"error: {line}", err=True)
@@ -111,17 +255,17 @@ def validate(pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")
 
 @app.command()
 def stages() -> None:
-    """List the registered stages with their inputs and outputs."""
+    """List the registered stages with their inputs and outputs (names never cut)."""
     from habitat.stages.registry import STAGES, execution_order
 
-    table = Table("stage", "version", "reads", "writes", "what it does")
     by_id = {s.id: s for s in STAGES}
     for stage_id in execution_order():
         s = by_id[stage_id]
-        reads = ", ".join(i.id for i in s.inputs) or ("pipeline inputs" if s.reads_pipeline_inputs else "-")
+        reads = ", ".join(i.id + ("?" if i.optional else "") for i in s.inputs) or (
+            "pipeline inputs" if s.reads_pipeline_inputs else "-")
         writes = ", ".join(o.id + ("?" if o.optional else "") for o in s.outputs)
-        table.add_row(s.id, s.version, reads, writes, s.doc)
-    Console().print(table)
+        typer.echo(f"{s.id} (version {s.version}): {s.doc}\n  reads:  {reads}\n  writes: {writes}")
+    typer.echo("(? = optional)")
 
 
 @app.command()
@@ -132,10 +276,12 @@ def circuit(
     """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
     from habitat.io.circuitscape import run_job
 
-    with console.status(f"solving {job} ..."):
+    start = time.perf_counter()
+    with _spinner(f"solving {job} ..."):
         written = run_job(job, output_dir=output_dir)
     for path in written:
-        console.print(f"  wrote {path}")
+        log.info(f"  wrote {path}")
+    log.info(f"done in {time.perf_counter() - start:.2f} s")
 
 
 
@@ -147,33 +293,75 @@ def omniscape(
     """Run an Omniscape job (INI file) and write Omniscape's output maps."""
     from habitat.io.omniscape_job import run_job as run_omniscape_job
 
-    with console.status(f"moving window {job} ..."):
+    start = time.perf_counter()
+    with _spinner(f"moving window {job} ..."):
         written = run_omniscape_job(job, output_dir=output_dir)
     for path in written:
-        console.print(f"  wrote {path}")
+        log.info(f"  wrote {path}")
+    log.info(f"done in {time.perf_counter() - start:.2f} s")
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """click's exception base and, when typer vendors its own click (typer >= 0.16), that one too."""
+    types: list[type[BaseException]] = []
     try:
-        code = app(standalone_mode=False)
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer without click installed
+        pass
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        types.append(VendoredClickException)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _exit_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(Exit, Abort) exception classes of typer and of every click in use."""
+    exits: list[type[BaseException]] = [typer.Exit]
+    aborts: list[type[BaseException]] = [typer.Abort]
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            mod = __import__(module, fromlist=["Exit", "Abort"])
+        except ImportError:
+            continue
+        exits += [c for c in (getattr(mod, "Exit", None),) if c is not None]
+        aborts += [c for c in (getattr(mod, "Abort", None),) if c is not None]
+    return tuple(exits), tuple(aborts)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit code 2; help exits 0."""
+    exits, aborts = _exit_types()
+    try:
+        code = app(args=argv, prog_name="habitat", standalone_mode=False)
     except HabitatError as exc:
         if _state["debug"]:
             raise
-        message = " ".join(str(exc).split("\n"))
+        message = _one_line(str(exc))
+        for handler in log.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, f"error: {message}", None, None))
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
+    except exits as exc:
+        sys.exit(getattr(exc, "exit_code", 0) or 0)
+    except aborts:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors come through here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except _click_exception_types() as exc:
+        exc.show()
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
     sys.exit(code if isinstance(code, int) else 0)
 
 

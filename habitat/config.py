@@ -16,10 +16,10 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
-from habitat.vocabulary import Strict
+from habitat.vocabulary import HabitatClass, Strict
 from habitat.params import (
     CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
-    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams,
+    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams, RestorationParams, TranslocationParams,
 )
 from habitat.params import OmniscapeParams
 
@@ -169,6 +169,36 @@ class StagesConfig(Strict):
     sites: SitesParams | None = None
     presence: PresenceParams | None = None
     omniscape: OmniscapeParams | None = None
+    restoration: RestorationParams | None = None
+    translocation: TranslocationParams | None = None
+
+
+class ScenarioEdit(Strict):
+    """One edit of a scenario, applied at ingest (habitat.planning.scenarios): geometries from a file.
+
+    ``landcover``: cells whose centre lies inside the polygons become ``to_class`` (a reservoir ->
+    water); ``restoration``: floodplain cells of ``from_classes`` inside the polygons become
+    ``to_class`` (default tugai_forest: a water release); ``barrier``: cells the lines touch get at
+    least ``resistance`` (default impassable); ``crossing``: they get exactly ``resistance``
+    (default 1, a bridge). Edits act on the current land-cover classes and the resistance; tugai
+    polygon cover (inputs.tugai) is not edited, so compare scenarios with habitat_source landcover.
+    """
+
+    kind: Literal["landcover", "restoration", "barrier", "crossing"]
+    path: InputPath
+    layer: str | None = None
+    to_class: HabitatClass | None = None
+    from_classes: list[HabitatClass] | None = None
+    resistance: float | None = Field(None, gt=0, description="barrier (inf allowed) or crossing resistance")
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _needs(self) -> ScenarioEdit:
+        if self.kind == "landcover" and self.to_class is None:
+            raise ValueError("a landcover edit needs to_class (e.g. water for a reservoir)")
+        if self.kind in ("barrier", "crossing") and (self.to_class or self.from_classes):
+            raise ValueError(f"a {self.kind} edit changes resistance; to_class/from_classes do not apply")
+        return self
 
 
 class Pipeline(Strict):
@@ -179,6 +209,21 @@ class Pipeline(Strict):
     grid: GridConfig
     inputs: Inputs
     stages: StagesConfig = StagesConfig(ingest=IngestParams())
+    #: named scenarios: lists of edits applied at ingest; each runs into OUT/scenarios/<name>/
+    scenarios: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")], list[ScenarioEdit]] = Field(
+        default_factory=dict)
+    #: the scenario a run applies (set by the runner for OUT/scenarios/<name>; not a file key)
+    active_scenario: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _known_scenario(self) -> Pipeline:
+        if self.active_scenario is not None and self.active_scenario not in self.scenarios:
+            raise ValueError(f"scenario {self.active_scenario!r} is not declared under scenarios:")
+        return self
+
+    def scenario_files(self, name: str) -> dict[str, Path]:
+        """The files of one scenario's edits by key path, e.g. ``scenarios.dam[0].path``."""
+        return {f"scenarios.{name}[{i}].path": edit.path for i, edit in enumerate(self.scenarios[name])}
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -208,7 +253,11 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
     if not path.exists():
         return None, [f"{path}: pipeline file not found; check the path"]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, [f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                      f"save the file as UTF-8"]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -219,12 +268,60 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
         pipeline = Pipeline.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         return None, [f"{path}: {_key_path(e['loc']) or '(top level)'}: {_message(e)}" for e in exc.errors()]
+    files = {**pipeline.inputs.files(), **{k: v for n in pipeline.scenarios for k, v in pipeline.scenario_files(n).items()}}
     problems = [
         f"{path}: {key}: file not found: {file}; fix the path (relative to the pipeline file)"
-        for key, file in pipeline.inputs.files().items()
+        for key, file in files.items()
         if not file.exists()
     ]
+    problems += [f"{path}: {line}" for line in settings_problems(pipeline)]
     return pipeline, problems
+
+
+def _ahp_problem(key: str, ahp: Any, names: list[str]) -> str | None:
+    """A ragged, non-square or otherwise invalid AHP matrix, as ``key: message``."""
+    from habitat.errors import InvalidParameterError
+    from habitat.suitability.ahp import ahp_weights
+
+    n = len(ahp.matrix)
+    for i, row in enumerate(ahp.matrix):
+        if len(row) != n:
+            return (f"{key}.matrix[{i}]: row has {len(row)} values but the matrix has {n} rows; "
+                    f"give a square matrix, one row and one column per criterion")
+    try:
+        ahp_weights(ahp.matrix, names=names, accept_inconsistent=ahp.accept_inconsistent)
+    except InvalidParameterError as exc:
+        return f"{key}.matrix: {exc}"
+    return None
+
+
+def settings_problems(pipeline: Pipeline) -> list[str]:
+    """Stage settings that pass the schema but cannot give a result: every weight 0, a ragged
+    or inconsistent AHP matrix. Each as ``key path: message``."""
+    problems: list[str] = []
+    suit = pipeline.stages.suitability
+    if suit is not None:
+        names = list(suit.criteria)
+        if suit.weights is not None:
+            negative = [k for k, v in suit.weights.items() if not v >= 0]
+            if negative:
+                problems.append(f"stages.suitability.weights.{negative[0]}: weight must be a number >= 0")
+            elif sum(suit.weights.values()) <= 0:
+                problems.append("stages.suitability.weights: every weight is 0; give at least one criterion "
+                                "a weight > 0")
+        elif suit.ahp is not None and suit.combination in ("weighted_linear", "weighted_geometric_mean"):
+            problem = _ahp_problem("stages.suitability.ahp", suit.ahp, names)
+            if problem:
+                problems.append(problem)
+    sites = pipeline.stages.sites
+    if sites is not None:
+        if sites.ahp is not None:
+            problem = _ahp_problem("stages.sites.ahp", sites.ahp, [c.name for c in sites.criteria])
+            if problem:
+                problems.append(problem)
+        elif sum(c.weight for c in sites.criteria) <= 0:
+            problems.append("stages.sites.criteria: every weight is 0; give at least one criterion a weight > 0")
+    return problems
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

@@ -7,11 +7,15 @@ units (square cells, north-up).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from affine import Affine
@@ -28,18 +32,24 @@ DEFAULT_CRS = (
 )
 
 
-def _canonical_crs(crs: object) -> str:
+def parse_crs(crs: object, key: str = "grid.crs") -> CRS:
+    """A pyproj CRS from user input ('default', 'EPSG:<code>', PROJ, WKT); an unknown code is a
+    user error naming ``key``."""
     if crs is None or crs == "":
-        raise MissingCRSError("grid.crs: no CRS given; name one, e.g. 'EPSG:32642' or 'default'")
+        raise MissingCRSError(f"{key}: no CRS given; name one, e.g. 'EPSG:32642' or 'default'")
     if isinstance(crs, str) and crs.strip().lower() == "default":
         crs = DEFAULT_CRS
     try:
-        parsed = CRS.from_user_input(crs)
+        return CRS.from_user_input(crs)
     except Exception as exc:  # pyproj raises CRSError with a long message
         raise InvalidParameterError(
-            f"grid.crs: {crs!r} is not a CRS pyproj understands; use 'EPSG:<code>', a PROJ string "
-            "or WKT"
+            f"{key}: {crs!r} is not a CRS pyproj understands (unknown code?); use 'EPSG:<code>', "
+            "a PROJ string or WKT"
         ) from exc
+
+
+def _canonical_crs(crs: object) -> str:
+    parsed = parse_crs(crs)
     epsg = parsed.to_epsg(min_confidence=100)
     return f"EPSG:{epsg}" if epsg is not None else parsed.to_wkt()
 
@@ -277,3 +287,67 @@ class GridSpec:
             f"GridSpec(crs={self.crs if len(self.crs) < 40 else self.crs[:37] + '...'}, "
             f"shape={self.shape}, resolution={self.resolution}, bounds={self.bounds})"
         )
+
+
+# -- resources -----------------------------------------------------------------------------------
+#: Lower bound of the memory a run needs per grid cell: four float64 layers held at once (a cost
+#: surface, its distances, a label image and one input); measured runs need more (bench/README.md).
+MIN_BYTES_PER_CELL = 32
+#: Lower bound of the disk space per cell and raster output (compressed COG of a byte layer).
+MIN_DISK_BYTES_PER_CELL = 1
+#: Fewest cells along each side of a usable analysis grid.
+MIN_CELLS_PER_SIDE = 2
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        return None
+
+
+def _binary_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def grid_size_problem(
+    shape: tuple[int, int], resolution: float, *, raster_outputs: int = 1, out_dir: str | os.PathLike | None = None,
+    key: str = "grid.resolution_m", memory_bytes: int | None = None, disk_free_bytes: int | None = None,
+) -> str | None:
+    """Why a grid of ``shape`` cells cannot be run on this machine, or None.
+
+    Checked before anything is allocated: too few cells (a cell size near the study area's
+    size), more memory than the machine has (``cells x MIN_BYTES_PER_CELL``), or more disk than
+    is free below ``out_dir`` (``cells x MIN_DISK_BYTES_PER_CELL x raster_outputs``). The
+    message names ``key`` and the cell size that would fit.
+    """
+    rows, cols = (int(v) for v in shape)
+    cells = float(rows) * float(cols)
+    if min(rows, cols) < MIN_CELLS_PER_SIDE:
+        return (f"{key}: {resolution:g} makes a grid of only {rows} x {cols} cells over the study area; "
+                f"use a cell size well below the study area's width and height")
+    memory = memory_bytes if memory_bytes is not None else _physical_memory()
+    need = cells * MIN_BYTES_PER_CELL
+    if memory is not None and need > memory:
+        fit = resolution * math.sqrt(need / memory)
+        return (f"{key}: {resolution:g} makes a grid of {rows:,} x {cols:,} cells, which needs at least "
+                f"{_binary_size(need)} of memory but this machine has {_binary_size(memory)}; "
+                f"use a coarser cell size (at least {fit:.3g})")
+    if disk_free_bytes is None and out_dir is not None:
+        existing = Path(out_dir).resolve()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        with contextlib.suppress(OSError):
+            disk_free_bytes = shutil.disk_usage(existing).free
+    disk = cells * MIN_DISK_BYTES_PER_CELL * max(1, raster_outputs)
+    if disk_free_bytes is not None and disk > disk_free_bytes:
+        fit = resolution * math.sqrt(disk / max(disk_free_bytes, 1))
+        return (f"{key}: {resolution:g} makes a grid of {rows:,} x {cols:,} cells; its {raster_outputs} raster "
+                f"outputs need at least {_binary_size(disk)} of disk but {out_dir} has "
+                f"{_binary_size(disk_free_bytes)} free; use a coarser cell size (at least {fit:.3g}) or "
+                f"another output folder")
+    return None

@@ -81,3 +81,46 @@ def cell_size_from_coords(layer, name: str = "layer", *, error: type[Exception] 
         raise error(f"{name} cells are {spacings[1]} x {spacings[0]}, not square; resample to square cells "
                     "on the analysis grid")
     return spacings[-1]
+
+
+#: Attributes that carry a layer's georeferencing (habitat's GridSpec, rioxarray/CF CRS).
+_GEO_ATTRS = ("grid", "crs", "transform", "spatial_ref", "grid_mapping")
+
+
+def as_yx(values, *, name: str = "layer"):
+    """A 2-D ``(y, x)`` layer: a DataArray's (or array's) leading band dimension of size 1 is
+    dropped; more than one band is an error naming ``name``. Other inputs pass through."""
+    from habitat.errors import InvalidParameterError
+
+    if isinstance(values, xr.DataArray):
+        if values.ndim == 3:
+            band = values.dims[0]
+            if values.sizes[band] != 1:
+                raise InvalidParameterError(
+                    f"{name}: has {values.sizes[band]} values along '{band}'; pass one band, "
+                    f"e.g. {name}.isel({band}=0)")
+            values = values.isel({band: 0}, drop=True)
+        return values
+    arr = np.asarray(values)
+    if arr.ndim == 3:
+        if arr.shape[0] != 1:
+            raise InvalidParameterError(f"{name}: has shape {arr.shape}; pass one 2-D (y, x) band")
+        arr = arr[0]
+    return arr
+
+
+def like(template: xr.DataArray, values: np.ndarray, *, name: str, units: str | None = None) -> xr.DataArray:
+    """``values`` as a DataArray with the coordinates, dims and CRS of ``template``."""
+    attrs = {k: template.attrs[k] for k in _GEO_ATTRS if k in template.attrs}
+    if units is not None:
+        attrs["units"] = units
+    out = xr.DataArray(values, coords=template.coords, dims=template.dims, name=name, attrs=attrs)
+    if "grid_mapping" in template.encoding:
+        out.encoding["grid_mapping"] = template.encoding["grid_mapping"]
+    return out
+
+
+def yx_coords(shape: tuple[int, int], cell_size_m: float) -> dict[str, np.ndarray]:
+    """Cell-centre coordinates of a north-up grid with its top-left corner at (0, 0)."""
+    rows, cols = shape
+    return {"y": -(np.arange(rows) + 0.5) * cell_size_m, "x": (np.arange(cols) + 0.5) * cell_size_m}

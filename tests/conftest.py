@@ -92,3 +92,31 @@ def write_project(folder: Path, *, resolution_m: float = 100.0, ingest: dict | N
 @pytest.fixture
 def tiny_pipeline(tmp_path: Path) -> Path:
     return write_project(tmp_path / "project")
+
+
+# -- conformance data (Circuitscape.jl / Omniscape.jl suites), never copied into the project ------
+REFERENCE_MISSING = ("conformance data not found: put the Circuitscape.jl/Omniscape.jl suites in "
+                     "../shared/reference beside the repository, or set HABITAT_REFERENCE to their folder")
+
+
+def reference_dir(*parts: str) -> Path | None:
+    """``<repo>/../shared/reference/<parts>`` (or ``/work/shared/reference/...``, or under
+    ``$HABITAT_REFERENCE`` when set), None when absent: tests then skip with REFERENCE_MISSING."""
+    import os
+
+    env = os.environ.get("HABITAT_REFERENCE")
+    repo = Path(__file__).resolve().parents[1]
+    roots = [Path(env)] if env else [repo.parent / "shared" / "reference", Path("/work/shared/reference")]
+    for root in roots:
+        if root.joinpath(*parts).exists():
+            return root.joinpath(*parts)
+    return None
+
+
+@pytest.fixture
+def circuitscape_reference() -> Path:
+    """The Circuitscape.jl test suite folder; the test skips with a message when it is absent."""
+    path = reference_dir("circuitscape")
+    if path is None:
+        pytest.skip(REFERENCE_MISSING)
+    return path

@@ -14,8 +14,10 @@ from habitat.connectivity.corridors import (
     path_length,
     path_to_line,
 )
+# ``cost_distance`` is the submodule, callable as the function (see its _CallableModule): importing
+# the function here would hide the module and break ``habitat.connectivity.cost_distance.cost_distance``.
+from habitat.connectivity import cost_distance
 from habitat.connectivity.cost_distance import (
-    cost_distance,
     cost_distance_backlink,
     least_cost_path,
     neighbour_offsets,

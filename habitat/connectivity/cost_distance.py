@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+import sys
+import types
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -15,6 +19,7 @@ from habitat.layers import cell_size_from_coords
 __all__ = [
     "cost_distance",
     "cost_distance_backlink",
+    "cost_distance_many",
     "least_cost_path",
     "neighbour_offsets",
     "trace_least_cost_path",
@@ -30,10 +35,11 @@ def cost_distance(
     resistance: Any,
     sources: Any,
     *,
-    cell_size: float = 1.0,
+    cell_size_m: float | None = None,
     neighbours: int = 8,
     max_cost: float | None = None,
-) -> np.ndarray:
+    cell_size: float | None = None,
+) -> Any:
     """Accumulated cost of the cheapest route from the nearest source to every cell.
 
     Parameters
@@ -41,11 +47,14 @@ def cost_distance(
     resistance : 2-D array_like or xarray.DataArray
         Cost of crossing one unit of map distance through each cell (resistance units,
         >= 0). NaN, +/-inf and negative values are impassable. For a DataArray the cell size
-        is taken from its x/y coordinates, which must be evenly and equally spaced.
+        is taken from its x/y coordinates, which must be evenly and equally spaced. A leading
+        band dimension of size 1 is dropped.
     sources : 2-D boolean array or sequence of (row, col)
         Start cells (cost 0). Sources on impassable cells are ignored.
-    cell_size : float, optional
-        Side of a square cell in map units (metres), > 0. Default 1.
+    cell_size_m : float
+        Side of a square cell in map units (metres), > 0. Required for a numpy array (there
+        is no default: a wrong cell size scales every cost); for a DataArray it may be left
+        out or must agree with the coordinates. ``cell_size`` is the older name.
     neighbours : {4, 8, 16}, optional
         Moves allowed: rook, queen, or queen plus knight's moves (GRASS ``r.cost -k``).
     max_cost : float, optional
@@ -54,9 +63,9 @@ def cost_distance(
 
     Returns
     -------
-    numpy.ndarray of float64, shape of ``resistance``
+    numpy.ndarray of float64, shape of ``resistance`` (a DataArray for a DataArray input)
         Cost-weighted distance in resistance x map units, >= 0; 0 at sources, inf where
-        unreachable or beyond ``max_cost``.
+        unreachable or beyond ``max_cost``. A DataArray keeps the input's coordinates and CRS.
 
     Notes
     -----
@@ -69,46 +78,103 @@ def cost_distance(
     ``cell_size``, and GRASS ``r.cost`` output times ``cell_size``.
 
     Solved exactly by a bucket-queue Dijkstra in a compiled kernel (numba) or, without numba,
-    by ``scipy.sparse.csgraph.dijkstra``. Memory: about 35 bytes per cell with numba
-    (padded grid, costs, links), about 30 bytes per edge in the scipy fallback.
+    by ``scipy.sparse.csgraph.dijkstra``. All sources spread in one pass. Memory: about 24 bytes
+    per cell with numba (padded half resistances and costs interleaved, the result; 1 more with
+    backlinks), about 30 bytes per edge in the scipy fallback. For many independent source sets
+    see :func:`cost_distance_many`.
 
     Examples
     --------
-    >>> cost_distance(np.ones((1, 4)), [(0, 0)], cell_size=10.0).tolist()
+    >>> cost_distance(np.ones((1, 4)), [(0, 0)], cell_size_m=10.0).tolist()
     [[0.0, 10.0, 20.0, 30.0]]
     """
-    cost, _ = _solve(resistance, sources, cell_size, neighbours, max_cost, want_backlink=False)
-    return cost
+    size = _cell_size_arg(cell_size_m, cell_size)
+    cost, _ = _solve(resistance, sources, size, neighbours, max_cost, want_backlink=False)
+    return _like_input(resistance, cost, "cost_distance")
+
+
+def cost_distance_many(
+    resistance: Any,
+    sources: Iterable[Any],
+    *,
+    cell_size_m: float | None = None,
+    neighbours: int = 8,
+    max_cost: float | None = None,
+    workers: int | None = None,
+    cell_size: float | None = None,
+) -> Iterator[np.ndarray]:
+    """Cost distance from each of several independent source sets, runs side by side in threads.
+
+    Parameters
+    ----------
+    resistance, cell_size_m, neighbours, max_cost
+        As for :func:`cost_distance` (``cell_size`` is the older name of ``cell_size_m``).
+    sources : iterable of source sets
+        Each item is what :func:`cost_distance` takes as ``sources`` (a mask or (row, col)
+        pairs); each gives its own surface (e.g. one per habitat patch).
+    workers : int, optional
+        Runs at the same time, >= 1. Default: the number of CPUs (at most 8). Each run holds
+        about 24 bytes per cell while it works.
+
+    Yields
+    ------
+    numpy.ndarray of float64
+        ``cost_distance(resistance, item, ...)`` for each item, in the order given; the arrays
+        are identical to those of separate calls.
+
+    Notes
+    -----
+    Dijkstra on one source set is sequential; independent source sets are not, so this is
+    where both cores pay (the compiled kernel releases the GIL). Results are produced at most
+    ``2 * workers`` ahead of the consumer, so memory stays bounded for long iterables.
+
+    Examples
+    --------
+    >>> [c.tolist() for c in cost_distance_many(np.ones((1, 3)), [[(0, 0)], [(0, 2)]], cell_size_m=1.0)]
+    [[[0.0, 1.0, 2.0]], [[2.0, 1.0, 0.0]]]
+    """
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1)
+    if not (isinstance(workers, int) and workers >= 1):
+        raise InvalidParameterError(f"workers={workers!r} must be a whole number >= 1")
+    grid, cell_size = _as_grid(resistance, _cell_size_arg(cell_size_m, cell_size))
+    _check_neighbours(neighbours)
+
+    # Validated here, not at the first next(): a bad call fails where it is made.
+    return _many(grid, sources, cell_size, neighbours, max_cost, workers)
 
 
 def cost_distance_backlink(
     resistance: Any,
     sources: Any,
     *,
-    cell_size: float = 1.0,
+    cell_size_m: float | None = None,
     neighbours: int = 8,
     max_cost: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    cell_size: float | None = None,
+) -> tuple[Any, Any]:
     """Cost-weighted distance and, per cell, the last move of its least-cost path.
 
     Parameters are those of :func:`cost_distance`.
 
     Returns
     -------
-    cost : numpy.ndarray of float64
+    cost : numpy.ndarray of float64 (DataArray for a DataArray input)
         As returned by :func:`cost_distance`.
-    backlink : numpy.ndarray of int8
+    backlink : numpy.ndarray of int8 (DataArray for a DataArray input)
         Index into ``neighbour_offsets(neighbours)`` of the move that enters the cell on its
         least-cost path (the previous cell is ``cell - offset``); -1 at sources and where the
         cost is inf.
 
     Examples
     --------
-    >>> cost, back = cost_distance_backlink(np.ones((1, 3)), [(0, 0)])
+    >>> cost, back = cost_distance_backlink(np.ones((1, 3)), [(0, 0)], cell_size_m=1.0)
     >>> back.tolist()
     [[-1, 2, 2]]
     """
-    return _solve(resistance, sources, cell_size, neighbours, max_cost, want_backlink=True)
+    size = _cell_size_arg(cell_size_m, cell_size)
+    cost, back = _solve(resistance, sources, size, neighbours, max_cost, want_backlink=True)
+    return _like_input(resistance, cost, "cost_distance"), _like_input(resistance, back, "backlink")
 
 
 def neighbour_offsets(neighbours: int = 8) -> np.ndarray:
@@ -173,15 +239,18 @@ def least_cost_path(
     sources: Any,
     target: Any,
     *,
-    cell_size: float = 1.0,
+    cell_size_m: float | None = None,
     neighbours: int = 8,
+    cell_size: float | None = None,
 ) -> np.ndarray:
     """Cells of the least-cost path from the nearest source to a target.
 
     Parameters
     ----------
-    resistance, sources, cell_size, neighbours
+    resistance, sources, neighbours
         As for :func:`cost_distance`.
+    cell_size_m : float, optional
+        As for :func:`cost_distance`; the path does not depend on it, so it may be left out.
     target : (row, col) or 2-D boolean array
         End cell, or a mask of candidate end cells: the path goes to the one with least cost
         (first in row-major order on ties).
@@ -197,7 +266,8 @@ def least_cost_path(
     >>> least_cost_path(r, [(0, 0)], (0, 2), neighbours=4).tolist()
     [[0, 0], [1, 0], [1, 1], [1, 2], [0, 2]]
     """
-    cost, back = cost_distance_backlink(resistance, sources, cell_size=cell_size, neighbours=neighbours)
+    size = _cell_size_arg(cell_size_m, cell_size)
+    cost, back = _solve(resistance, sources, size, neighbours, None, want_backlink=True, required=False)
     end = _target_cell(target, cost)
     if not np.isfinite(cost[end]):
         raise InvalidParameterError(
@@ -210,36 +280,77 @@ def least_cost_path(
 # Private helpers
 
 
-def _solve(resistance, sources, cell_size, neighbours, max_cost, *, want_backlink):
-    grid, cell_size = _as_grid(resistance, cell_size)
+def _cell_size_arg(cell_size_m: float | None, cell_size: float | None) -> float | None:
+    """``cell_size_m``, or its older name ``cell_size``; both given must agree."""
+    if cell_size is None:
+        return cell_size_m
+    if cell_size_m is not None and cell_size_m != cell_size:
+        raise InvalidParameterError(f"cell_size_m={cell_size_m!r} and cell_size={cell_size!r} disagree; give one")
+    return cell_size
+
+
+def _like_input(resistance: Any, values: np.ndarray, name: str) -> Any:
+    """A DataArray like the (band-squeezed) input for DataArray input, else the array."""
+    import xarray as xr
+
+    from habitat.layers import as_yx, like
+
+    if isinstance(resistance, xr.DataArray):
+        return like(as_yx(resistance, name="resistance"), values, name=name)
+    return values
+
+
+def _solve(resistance, sources, cell_size, neighbours, max_cost, *, want_backlink, required=True, parallel=True):
+    grid, cell_size = _as_grid(resistance, cell_size, required=required)
     _check_neighbours(neighbours)
     if max_cost is not None and not (max_cost >= 0):
         raise InvalidParameterError(
             f"max_cost={max_cost!r} must be >= 0 (resistance x map units); pass None for no limit"
         )
     rows, cols = _source_cells(sources, grid.shape)
-    pad = _dijkstra.PAD
-    padded = _dijkstra.pad_impassable(grid)
-    passable = np.isfinite(padded[rows + pad, cols + pad])
+    values = grid[rows, cols]
+    # "not >= 0" also catches NaN; +inf is impassable too.
+    passable = (values >= 0) & (values != np.inf)
     if not passable.any():
         raise InvalidParameterError(
             "sources: every source cell has impassable resistance (NaN, inf or negative); "
             "move the sources onto passable cells"
         )
-    flat_sources = (rows[passable] + pad) * padded.shape[1] + cols[passable] + pad
     # The kernel works in cell units and scales once at the end, as MCP x cell size does.
     limit = np.inf if max_cost is None else max_cost / cell_size * (1.0 + 1e-12)
-    dist, back = _dijkstra.dijkstra_grid(padded, flat_sources, neighbours, limit)
-    del padded
-    cost = np.multiply(dist[pad:-pad, pad:-pad], cell_size)
-    del dist
-    if max_cost is not None:
-        cost[cost > max_cost] = np.inf
-    if not want_backlink:
-        return cost, None
-    backlink = back[pad:-pad, pad:-pad].copy()
-    backlink[~np.isfinite(cost)] = -1
-    return cost, backlink
+    return _dijkstra.dijkstra_grid(
+        grid,
+        rows[passable],
+        cols[passable],
+        neighbours,
+        limit,
+        scale=cell_size,
+        max_out=np.inf if max_cost is None else max_cost,
+        want_backlink=want_backlink,
+        parallel=parallel,
+    )
+
+
+def _many(grid, sources, cell_size, neighbours, max_cost, workers):
+    def run(item):
+        # threads run side by side: each run stays on its own thread
+        cost, _ = _solve(
+            grid, item, cell_size, neighbours, max_cost, want_backlink=False, parallel=workers == 1
+        )
+        return cost
+
+    if workers == 1:
+        for item in sources:
+            yield run(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = []
+        for item in sources:
+            pending.append(pool.submit(run, item))
+            if len(pending) >= 2 * workers:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
 
 
 def _check_neighbours(neighbours: int) -> None:
@@ -247,22 +358,34 @@ def _check_neighbours(neighbours: int) -> None:
         raise InvalidParameterError(f"neighbours={neighbours!r} must be 4, 8 or 16")
 
 
-def _as_grid(resistance: Any, cell_size: float) -> tuple[np.ndarray, float]:
-    """Resistance as a 2-D float64 array and the cell size (from DataArray coords if given)."""
+def _as_grid(resistance: Any, cell_size: float | None, *, required: bool = True) -> tuple[np.ndarray, float]:
+    """Resistance as a 2-D float64 array and the cell size (from DataArray coords if given).
+
+    A numpy array needs an explicit cell size when ``required`` (no silent default of 1)."""
+    from habitat.layers import as_yx
+
+    resistance = as_yx(resistance, name="resistance")
     coords_size = _cell_size_from_coords(resistance)
     if coords_size is not None:
-        if cell_size != 1.0 and not math.isclose(cell_size, coords_size, rel_tol=1e-9):
+        if cell_size is not None and not math.isclose(cell_size, coords_size, rel_tol=1e-9):
             raise InvalidParameterError(
-                f"cell_size={cell_size} disagrees with the resistance coordinates ({coords_size}); "
-                "omit cell_size for a DataArray"
+                f"cell_size_m={cell_size} disagrees with the resistance coordinates ({coords_size}); "
+                "omit cell_size_m for a DataArray"
             )
         cell_size = coords_size
+    if cell_size is None:
+        if required:
+            raise InvalidParameterError(
+                "cell_size_m: a numpy resistance carries no cell size; pass cell_size_m (metres), "
+                "or a DataArray with x/y coordinates"
+            )
+        cell_size = 1.0
     values = getattr(resistance, "values", resistance)
     grid = np.asarray(values, dtype=np.float64)
     if grid.ndim != 2 or 0 in grid.shape:
         raise InvalidParameterError(f"resistance has shape {grid.shape}; pass a non-empty 2-D (y, x) grid")
     if not (math.isfinite(cell_size) and cell_size > 0):
-        raise InvalidParameterError(f"cell_size={cell_size!r} must be a finite number > 0 (map units)")
+        raise InvalidParameterError(f"cell_size_m={cell_size!r} must be a finite number > 0 (map units)")
     return grid, float(cell_size)
 
 
@@ -315,3 +438,19 @@ def _target_cell(target: Any, cost: np.ndarray) -> tuple[int, int]:
     if not (0 <= row < cost.shape[0] and 0 <= col < cost.shape[1]):
         raise InvalidParameterError(f"target ({row}, {col}) lies outside the grid of shape {cost.shape}")
     return (row, col)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`cost_distance`.
+
+    The package re-exports the function under the module's own name, so
+    ``habitat.connectivity.cost_distance`` must be both: the module (for the documented path
+    ``habitat.connectivity.cost_distance.cost_distance`` and its other functions) and a callable
+    (for ``from habitat.connectivity import cost_distance``).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return cost_distance(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

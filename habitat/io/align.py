@@ -10,7 +10,9 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-from habitat.errors import InvalidParameterError, NoOverlapError
+from rasterio.errors import RasterioError
+
+from habitat.errors import InputFileError, InvalidParameterError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.rasters import open_raster
 
@@ -84,6 +86,7 @@ def align_to_grid(
     if kind not in _ALLOWED:
         raise InvalidParameterError(f"layer kind {kind!r} must be 'categorical' or 'continuous'")
     with open_raster(path) as src:
+        check_band(path, src, band)
         src_bounds = src.bounds
         grid_in_src = transform_bounds(grid.pyproj_crs.to_wkt(), src.crs, *grid.bounds, densify_pts=21)
         if not _overlaps(src_bounds, grid_in_src):
@@ -111,19 +114,55 @@ def align_to_grid(
         out = np.full(grid.shape, dst_nodata, dtype=out_dtype)
         for (rows, cols), tile in grid.tiles(tile_shape):
             dst = np.full(tile.shape, dst_nodata, dtype=out_dtype)
-            reproject(
-                source=rasterio.band(src, band),
-                destination=dst,
-                src_transform=src.transform,
-                src_crs=src.crs,
-                src_nodata=src_nodata,
-                dst_transform=tile.affine,
-                dst_crs=grid.pyproj_crs.to_wkt(),
-                dst_nodata=dst_nodata,
-                resampling=Resampling[resampling],
-            )
+            try:
+                reproject(
+                    source=rasterio.band(src, band),
+                    destination=dst,
+                    src_transform=src.transform,
+                    src_crs=src.crs,
+                    src_nodata=src_nodata,
+                    dst_transform=tile.affine,
+                    dst_crs=grid.pyproj_crs.to_wkt(),
+                    dst_nodata=dst_nodata,
+                    resampling=Resampling[resampling],
+                )
+            except RasterioError as exc:
+                # a good header with corrupt tile data fails only here (GDAL's warp reads the blocks)
+                raise InputFileError(
+                    f"{path}: corrupt or unreadable raster data ({_gdal_message(exc)}); "
+                    f"re-export or re-download the file"
+                ) from exc
+            if kind == "categorical" and out_dtype.kind == "f":
+                _check_finite_codes(path, dst, src_nodata)
             out[rows, cols] = dst
     return out, dst_nodata
+
+
+def check_band(path: str | os.PathLike, src: rasterio.io.DatasetReader, band: int) -> None:
+    """``band`` (1-based) must be one of the raster's bands."""
+    if not 1 <= band <= src.count:
+        raise InputFileError(
+            f"{path}: band {band} does not exist (the raster has {src.count} band"
+            f"{'s' if src.count != 1 else ''}); set band to a number from 1 to {src.count}"
+        )
+
+
+def _check_finite_codes(path: str | os.PathLike, values: np.ndarray, src_nodata: float | None) -> None:
+    """Class codes in a float raster must be finite (NaN is allowed only as the declared nodata)."""
+    bad = np.isinf(values)
+    if src_nodata is None or not np.isnan(src_nodata):
+        bad |= np.isnan(values)
+    if bad.any():
+        raise InputFileError(
+            f"{path}: land cover holds NaN or infinite values but class codes must be finite numbers; "
+            f"set those cells to the nodata value (or declare NaN as nodata) or convert the raster to integer codes"
+        )
+
+
+def _gdal_message(exc: BaseException) -> str:
+    """The most specific GDAL message of an error chain, on one line."""
+    messages = [str(e) for e in (exc, exc.__cause__, exc.__context__) if e is not None and str(e)]
+    return " ".join(messages[-1].split()) if messages else type(exc).__name__
 
 
 def _overlaps(a: tuple, b: tuple) -> bool:

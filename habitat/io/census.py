@@ -9,11 +9,15 @@ import pandas as pd
 
 from habitat.errors import ConfigError, InputFileError
 
+#: Columns of a census table (DOMAIN.md: counts per site and year with their method and source).
 CENSUS_COLUMNS = ("site_id", "year", "count", "method", "source")
 
 
 def read_census(path: str | Path) -> pd.DataFrame:
-    """Read a census CSV (site_id, year, count, method, source), checked and sorted."""
+    """Read a census CSV (site_id, year, count, method, source), checked and sorted.
+
+    ``year`` and ``count`` must be whole numbers >= 0 (not NaN, not ``inf``, not text).
+    """
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: file not found; check the path")
@@ -25,10 +29,12 @@ def read_census(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ConfigError(f"{path}: missing columns {missing}; a census needs {', '.join(CENSUS_COLUMNS)}")
     for column in ("year", "count"):
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = table.index[values.isna() | (values < 0)]
+        values = pd.to_numeric(table[column], errors="coerce").astype(np.float64)
+        bad = table.index[~np.isfinite(values) | (values < 0) | (values % 1 != 0)]
         if len(bad):
-            raise ConfigError(f"{path}: row {int(bad[0]) + 2}: {column} must be a number >= 0")
+            row = int(bad[0])
+            raise ConfigError(f"{path}: row {row + 2}: {column} {str(table[column].iloc[row])!r} must be a whole "
+                              f"number >= 0; fix the value")
         table[column] = values.astype(np.int64)
     table = table[list(CENSUS_COLUMNS)].fillna("")
     return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)

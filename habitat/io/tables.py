@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from habitat.errors import ConfigError, InputFileError
 from habitat.io.atomic import atomic_path
 
 

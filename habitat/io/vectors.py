@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from pyproj import CRS
 from rasterio import features
 from scipy import ndimage
 
@@ -233,10 +234,49 @@ def distance_to_presence_m(presence: np.ndarray, grid: GridSpec) -> np.ndarray:
 #: GeoPackages record a "last change" timestamp; a fixed one keeps outputs byte-identical.
 _FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
+#: Name of the default analysis CRS (habitat.grid.DEFAULT_CRS), which a PROJ string leaves "unknown".
+DEFAULT_CRS_NAME = "Central Asia Albers Equal Area"
+
+
+def named_crs(crs: object) -> CRS:
+    """``crs`` with a name when it has none ("unknown", as a CRS from a PROJ string): the default
+    grid CRS is "Central Asia Albers Equal Area", any other "<projection method> (<datum>)".
+
+    The name changes no parameter (the CRS still compares equal); it is what GIS software shows
+    (the GeoPackage ``srs_name``).
+
+    Examples
+    --------
+    >>> from habitat.grid import DEFAULT_CRS
+    >>> named_crs(DEFAULT_CRS).name, named_crs("EPSG:32642").name
+    ('Central Asia Albers Equal Area', 'WGS 84 / UTM zone 42N')
+    >>> named_crs("+proj=aea +lat_1=30 +lat_2=50 +lon_0=60 +datum=WGS84 +units=m").name
+    'Albers Equal Area (World Geodetic System 1984)'
+    """
+    from habitat.grid import DEFAULT_CRS
+
+    crs = CRS.from_user_input(crs)
+    if crs.name not in ("unknown", "") or not crs.is_projected:
+        return crs
+    if crs == CRS.from_user_input(DEFAULT_CRS):
+        name = DEFAULT_CRS_NAME
+    else:
+        method = crs.coordinate_operation.method_name if crs.coordinate_operation else "Projected CRS"
+        name = f"{method} ({crs.datum.name})" if crs.datum else method
+    data = crs.to_json_dict()
+    data["name"] = name
+    base = data.get("base_crs", {})
+    if base.get("name") in ("unknown", "") and crs.datum is not None and crs.datum.name == "World Geodetic System 1984":
+        base["name"] = "WGS 84"
+    return CRS.from_json_dict(data)
+
 
 def write_vector(gdf: gpd.GeoDataFrame, path: str | os.PathLike, *, layer: str | None = None) -> Path:
-    """Write a GeoDataFrame as a GeoPackage, atomically and byte-reproducibly."""
+    """Write a GeoDataFrame as a GeoPackage, atomically and byte-reproducibly; a CRS without a
+    name gets one (:func:`named_crs`)."""
     path = Path(path)
+    if gdf.crs is not None and gdf.crs.name in ("unknown", ""):
+        gdf = gdf.set_crs(named_crs(gdf.crs), allow_override=True)  # a named CRS, not "unknown", in GIS
     with atomic_path(path) as tmp:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_GPKG_DATE})
         try:

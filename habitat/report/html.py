@@ -65,13 +65,21 @@ def table_html(frame: pd.DataFrame, messages: Messages, *, file_name: str = "", 
     return f"<div class='scroll'><table class='{css_class}'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{note}"
 
 
+def details_html(summary: str, body_html: str) -> str:
+    """``body_html`` behind a toggle: ``<details>`` opens and closes without any script."""
+    return f"<details><summary>{esc(summary)}</summary>{body_html}</details>"
+
+
 def legend_html(title: str, style: RampStyle | ClassStyle, messages: Messages, *,
-                hidden_classes: tuple[int, ...] = ()) -> str:
+                hidden_classes: tuple[int, ...] = (), units: str = "") -> str:
+    """A map legend: a ramp with its end values and ``units``, or the list of classes."""
     if isinstance(style, RampStyle):
         gradient = ", ".join(style.colours)
+        unit_line = f"<div class='ramp-units'>{esc(units)}</div>" if units else ""
         return (f"<div class='legend'><div class='legend-title'>{esc(title)}</div>"
                 f"<div class='ramp' style='background: linear-gradient(to right, {gradient})'></div>"
-                f"<div class='ramp-labels'><span>{style.low:.4g}</span><span>{style.high:.4g}</span></div></div>")
+                f"<div class='ramp-labels'><span>{style.low:.4g}</span><span>{style.high:.4g}</span></div>"
+                f"{unit_line}</div>")
     items = "".join(f"<li><span class='swatch' style='background:{colour}'></span>{esc(messages(key))}</li>"
                     for code, colour, key in style.classes if code not in hidden_classes)
     return f"<div class='legend'><div class='legend-title'>{esc(title)}</div><ul>{items}</ul></div>"
@@ -111,6 +119,7 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; font-size: 18px; }
 .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 6px; border: 1px solid #777; }
 .ramp { width: 180px; height: 12px; border: 1px solid #777; }
 .ramp-labels { display: flex; justify-content: space-between; width: 182px; }
+.ramp-units { font-size: 11px; color: #444; max-width: 182px; }
 figure { margin: 12px 0 24px 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 12px; color: #444; }
@@ -120,6 +129,10 @@ table.data th, table.data td { border: 1px solid #ccc; padding: 2px 6px; text-al
 table.data th { background: #f0f0f0; }
 pre { font-size: 11px; white-space: pre-wrap; max-width: 700px; margin: 0; }
 .note, .empty { font-size: 12px; color: #555; }
+.synthetic { font-size: 12px; color: #b2182b; font-weight: bold; }
+details { margin: 6px 0; }
+details > summary { cursor: pointer; color: #17432b; font-size: 13px; }
+table.sites td:last-child { min-width: 420px; }
 .popup-title { font-weight: bold; margin-bottom: 4px; }
 .popup-table td { padding: 0 6px 0 0; font-size: 12px; vertical-align: top; }
 .popup-explanation { margin-top: 6px; font-size: 12px; max-width: 320px; }
@@ -244,34 +257,147 @@ def render_page(page: Page, messages: Messages) -> str:
 """
 
 
-def methods_html(manifest: Mapping, messages: Messages) -> str:
-    """Stages, versions, parameters and input hashes from a manifest, as escaped HTML."""
+#: Design documents of the developers that are not shipped with the project; a report must not
+#: send its reader to them.
+_DOC_REF = r"(?:DOMAIN|METHODS|ARCHITECTURE|STYLE|PEERS)\.md(?:\s+\d+(?:\.\d+)*(?:\s*(?:/|,|and)\s*\d+(?:\.\d+)*)*)?"
+
+
+def clean_references(text: str) -> str:
+    """``text`` without references to the developers' design notes (files outside the project).
+
+    A parenthesis that holds only such a reference goes, a leading "DOMAIN.md 3.1: " goes, a
+    trailing "of DOMAIN.md 2.3" goes when at least four words of its clause are left, and a
+    clause ("; "-separated) that still cites one goes.
+
+    Examples
+    --------
+    >>> clean_references("[A] deer drink daily (DOMAIN.md 3); exact distance unknown")
+    '[A] deer drink daily; exact distance unknown'
+    >>> clean_references("DOMAIN.md 3.1 (tugai specialist) and 7.7 (class list); score values [A]")
+    'score values [A]'
+    >>> clean_references("DOMAIN.md 3.1: water bodies drive distribution (BIO Web Conf. 190, 2025)")
+    'water bodies drive distribution (BIO Web Conf. 190, 2025)'
+    >>> clean_references("towns and the population sites of DOMAIN.md 2.3. More text.")
+    'towns and the population sites. More text.'
+    """
+    import re
+
+    text = re.sub(rf"\s*\((?:see\s+)?{_DOC_REF}\)", "", str(text))
+    text = re.sub(rf"(?:(?<=^)|(?<=[;.]\s)){_DOC_REF}\s*:\s*", "", text)
+    kept = []
+    for clause in (c.strip() for c in text.split(";")):
+        if re.search(_DOC_REF, clause):
+            # "... sites of DOMAIN.md 2.3." keeps its sentence when enough of it is left
+            shorter = re.sub(rf"\s+(?:of|in|from|see)\s+{_DOC_REF}(?=[.;,)]|$)", "", clause)
+            clause = shorter if len(shorter.split()) >= 4 and not re.search(_DOC_REF, shorter) else ""
+        if clause:
+            kept.append(clause)
+    return "; ".join(kept)
+
+
+def _value_text(value: object, messages: Messages) -> str:
+    if value is None:
+        return messages("methods.none")
+    if isinstance(value, bool):
+        return messages("methods.yes" if value else "methods.no")
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return ", ".join(_value_text(v, messages) for v in value) or messages("methods.none")
+    return str(value)
+
+
+def parameter_rows(params: Mapping, messages: Messages, prefix: str = "") -> list[tuple[str, str, str]]:
+    """A stage's parameters as (name, value, source) rows: nested settings get dotted names,
+    list items their ``name`` (or index), a ``provenance`` entry becomes the source of its group.
+
+    Examples
+    --------
+    >>> parameter_rows({"b": 2.0, "a": {"x": [1, 2], "provenance": "[A]"}}, Messages("en"))
+    [('a', '', '[A]'), ('a.x', '1, 2', ''), ('b', '2', '')]
+    """
+    rows: list[tuple[str, str, str]] = []
+    for key in sorted(params):
+        if key == "provenance":
+            continue
+        value, name = params[key], f"{prefix}{key}"
+        items = None
+        if isinstance(value, dict) and value:
+            items = [(name, value)]
+        elif isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
+            items = [(f"{name}[{v.get('name', i) if isinstance(v, dict) else i}]", v) for i, v in enumerate(value)]
+        if items is None:
+            rows.append((name, _value_text(value if value != {} else None, messages), ""))
+            continue
+        for item_name, item in items:
+            if not isinstance(item, dict):
+                rows.append((item_name, _value_text(item, messages), ""))
+                continue
+            source = clean_references(item.get("provenance", "")) if isinstance(item.get("provenance"), str) else ""
+            if source:
+                rows.append((item_name, "", source))
+            rows += parameter_rows(item, messages, prefix=f"{item_name}.")
+    if isinstance(params.get("provenance"), str) and not prefix:
+        rows.insert(0, ("provenance", "", clean_references(params["provenance"])))
+    return rows
+
+
+#: The order the stages run in (habitat.stages.registry), for the methods text; others follow.
+STAGE_ORDER = ("ingest", "presence", "suitability", "patches", "resistance", "connectivity", "indicators", "circuit",
+               "sites", "report")
+
+
+def methods_html(manifest: Mapping, messages: Messages, *, synthetic_data: bool = False) -> str:
+    """The methods in sentences a report author can paste, each stage's parameters as a table,
+    and the content hashes in appendices; every text escaped.
+    """
     m = messages
+    recorded = manifest.get("stages", {})
+    order = {stage_id: i for i, stage_id in enumerate(STAGE_ORDER)}
+    stages = {k: recorded[k] for k in sorted(recorded, key=lambda k: (order.get(k, len(order)), k))}
+    names = [m.stage(stage_id) for stage_id in stages]
+    version = manifest.get("habitat_version", "")
+    pipeline = manifest.get("pipeline", {}).get("name", "")
+    sentences = [m("methods.run", version=version, name=pipeline, stages=", ".join(names))]
     grid = manifest.get("grid", {})
-    parts = [f"<p>{esc(m('methods.intro', manifest='manifest.json'))}</p>"]
     if grid:
         from habitat.grid import GridSpec
 
+        from habitat.io.vectors import named_crs
+
         spec = GridSpec.from_json(grid)
-        unit = "°" if spec.is_geographic else "m"
-        parts.append(f"<p>{esc(m('methods.grid', crs=spec.pyproj_crs.name, width=spec.width, height=spec.height, resolution=f'{spec.resolution:g}', unit=unit))}</p>")
+        unit = "°" if spec.is_geographic else m("methods.metres")
+        area = float(np.sum(spec.cell_area_m2())) / 1e6 if not spec.is_geographic else float("nan")
+        sentences.append(m("methods.grid", crs=named_crs(spec.pyproj_crs).name, width=spec.width, height=spec.height,
+                           resolution=f"{spec.resolution:g}", unit=unit, area=f"{area:,.0f}".replace(",", " ")))
+    stage_text = [m(f"methods.stage.{stage_id}") for stage_id in stages if m.has(f"methods.stage.{stage_id}")]
     files = manifest.get("input_files", {})
+    closing = [m("methods.inputs", n=len(files))] if files else []
+    if synthetic_data:
+        closing.append(m("synthetic.note"))
+    parts = [f"<p>{esc(' '.join(sentences))}</p>"]
+    if stage_text:
+        parts.append(f"<p>{esc(' '.join(stage_text))}</p>")
+    parts.append(f"<p>{esc(' '.join([*closing, m('methods.software')]))}</p>")
+
+    parts.append(f"<h3>{esc(m('methods.parameters'))}</h3>")
+    for stage_id, record in stages.items():
+        rows = parameter_rows(record.get("params", {}), m)
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows, columns=[m("table.parameter"), m("table.value"), m("table.source")])
+        if not frame[m("table.source")].any():
+            frame = frame.drop(columns=m("table.source"))
+        parts.append(f"<h4>{esc(m.stage(stage_id))}</h4>{table_html(frame, m, css_class='data params')}")
+
     if files:
         rows = pd.DataFrame([(k, v.get("path", ""), v.get("sha256", "")) for k, v in sorted(files.items())],
                             columns=[m("table.key"), m("table.file"), m("table.sha256")])
-        parts.append(f"<h3>{esc(m('methods.input_files'))}</h3>{table_html(rows, m)}")
-    stage_rows = []
-    for stage_id, record in manifest.get("stages", {}).items():
-        params = json.dumps(record.get("params", {}), indent=1, sort_keys=True, ensure_ascii=False)
-        inputs = "\n".join(f"{k}: {v}" for k, v in sorted(record.get("inputs", {}).items()))
-        outputs = "\n".join(f"{v.get('path', k)}: {v.get('sha256', '')}" for k, v in sorted(record.get("outputs", {}).items()))
-        stage_rows.append(f"<tr><td>{esc(stage_id)}</td><td>{esc(record.get('version', ''))}</td>"
-                          f"<td><pre>{esc(params)}</pre></td><td><pre>{esc(inputs)}</pre></td>"
-                          f"<td><pre>{esc(outputs)}</pre></td></tr>")
-    if stage_rows:
-        head = "".join(f"<th>{esc(m(k))}</th>" for k in ("table.stage", "table.version", "table.parameters",
-                                                          "table.inputs", "table.outputs"))
-        parts.append(f"<h3>{esc(m('methods.stages'))}</h3><div class='scroll'><table class='data methods'>"
-                     f"<thead><tr>{head}</tr></thead><tbody>{''.join(stage_rows)}</tbody></table></div>")
-    parts.append(f"<p class='note'>{esc(m('methods.software'))}</p>")
+        parts.append(f"<h3>{esc(m('methods.appendix_inputs'))}</h3>{table_html(rows, m)}")
+    out_rows = [(m.stage(stage_id), record.get("version", ""), info.get("path", layer), info.get("sha256", ""))
+                for stage_id, record in stages.items() for layer, info in sorted(record.get("outputs", {}).items())]
+    if out_rows:
+        frame = pd.DataFrame(out_rows, columns=[m("table.stage"), m("table.version"), m("table.file"), m("table.sha256")])
+        parts.append(f"<h3>{esc(m('methods.appendix_outputs'))}</h3><p class='note'>{esc(m('methods.appendix_note'))}</p>"
+                     + details_html(m("methods.appendix_toggle", n=len(out_rows)), table_html(frame, m)))
     return "".join(parts)

@@ -53,6 +53,11 @@ class Messages:
     def has(self, key: str) -> bool:
         return key in _catalogue("en")
 
+    def stage(self, stage_id: str) -> str:
+        """The display name of a stage, or its id when the catalogue has none."""
+        key = f"stage.{stage_id}"
+        return self(key) if self.has(key) else stage_id
+
     def layer(self, layer_id: str) -> str:
         """The display name of a layer, or its id when the catalogue has none."""
         key = f"layer.{layer_id}"

@@ -232,10 +232,16 @@ def explain_site(
         p_top = float(mc[cols].to_numpy().sum())
         lo, hi = int(mc["rank_p05"].iloc[0]), int(mc["rank_p95"].iloc[0])
         spread = f"rank {lo}" if lo == hi else f"ranks {lo} to {hi}"
-        sentences.append(
-            f"With randomly drawn weights it stays in the top {top_n} in {100 * p_top:.0f} % of draws "
-            f"({spread} in 90 % of them)."
-        )
+        if n > top_n:
+            sentences.append(
+                f"With randomly drawn weights it stays in the top {top_n} in {100 * p_top:.0f} % of draws "
+                f"({spread} in 90 % of them)."
+            )
+        else:  # with n <= top_n sites every site is always in the top top_n: say what varies
+            sentences.append(
+                f"With randomly drawn weights it ranks first in {100 * float(mc['p_rank_1'].iloc[0]):.0f} % "
+                f"of draws ({spread} in 90 % of them; with only {n} ranked sites every site is in the top {top_n})."
+            )
 
     if pareto is not None:
         pr = pareto.loc[pareto[id_column] == site_id]

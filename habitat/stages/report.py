@@ -21,12 +21,11 @@ import xarray as xr
 
 from habitat.errors import InputFileError
 from habitat.grid import GridSpec
-from habitat.io.atomic import write_bytes_atomic
 from habitat.io.rasters import open_raster, read_band
 from habitat.io.tables import read_table
 from habitat.io.vectors import read_vector
 from habitat.params import ReportParams
-from habitat.report.build import ReportData, ReportOptions, build_report
+from habitat.report.build import ReportData, ReportOptions, write_report_folder
 from habitat.report.styles import data_range
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -93,7 +92,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
     out_dir = Path(out_dir)
     manifest = load_manifest(out_dir)
     grid = GridSpec.from_json(manifest["grid"])
-    data = ReportData(grid=grid, manifest=manifest)
+    data = ReportData(grid=grid, manifest=manifest, out_dir=out_dir)
     for stage_id, record in manifest.get("stages", {}).items():
         if stage_id == STAGE.id:
             continue
@@ -108,6 +107,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
                     if ds.nodata is not None and values.dtype.kind == "f":
                         values = np.where(values == ds.nodata, np.nan, values)
                 data.rasters[layer_id] = values
+                data.units[layer_id] = info.get("units", "")
                 if "year" in info.get("attrs", {}):
                     data.years[layer_id] = int(info["attrs"]["year"])
             elif info["kind"] == "vector":
@@ -121,28 +121,13 @@ def report_options(manifest: dict, *, language: str | None = None) -> ReportOpti
     """Options from the report stage's recorded params (defaults when it did not run)."""
     recorded = manifest.get("stages", {}).get(STAGE.id, {}).get("params", {})
     params = ReportParams(**recorded) if recorded else ReportParams()
-    return ReportOptions(
-        language=language or params.language, dpi=params.dpi, formats=tuple(params.formats),
-        per_unit_figures=params.per_unit_figures, credits=params.credits,
-        change_classes=tuple(params.change_classes), max_overlay_px=params.max_overlay_px,
-    )
+    return ReportOptions.from_params(params, language=language)
 
 
 def write_report(out_dir: str | Path, *, language: str | None = None) -> list[Path]:
-    """(Re)write ``OUT/report/``: report.html, figures/*.png|pdf, styles/*.qml. Returns the paths.
-
-    Files are written atomically; figures and styles of layers no longer present are removed.
-    """
-    out_dir = Path(out_dir)
-    data = load_report_data(out_dir)
-    files = build_report(data, report_options(data.manifest, language=language))
-    target = out_dir / REPORT_DIR
-    for folder in ("figures", "styles"):
-        for old in sorted((target / folder).glob("*")) if (target / folder).exists() else []:
-            if f"{folder}/{old.name}" not in files and old.suffix in (".png", ".pdf", ".qml"):
-                old.unlink()
-    written = []
-    for rel, content in sorted(files.items()):
-        write_bytes_atomic(target / rel, content)
-        written.append(target / rel)
-    return written
+    """(Re)write ``OUT/report/`` and the QGIS styles beside the layers when its inputs, settings or
+    language changed (habitat.report.build.write_report_folder); returns the report's files."""
+    manifest = load_manifest(Path(out_dir))
+    return write_report_folder(out_dir, manifest, language=language,
+                               options_for=lambda lang: report_options(manifest, language=lang),
+                               load_data=lambda: load_report_data(out_dir))

@@ -9,11 +9,13 @@ import numpy as np
 from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
 from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.layers import make_layer
+from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_resistance_edits
 from habitat.params import ResistanceParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
-INPUTS = catalog.layers("suitability", "habitat_class_current", "canal_distance_m")
+INPUTS = (*catalog.layers("suitability", "habitat_class_current", "canal_distance_m"),
+          *catalog.layers("scenario_barriers", "scenario_crossings"))
 OUTPUTS = catalog.outputs_of("resistance")
 
 
@@ -33,6 +35,12 @@ def run_resistance(ctx: StageContext) -> dict[str, Any]:
         canals = ctx.inputs["canal_distance_m"].values == 0
         value = np.inf if params.canal_resistance is None else params.canal_resistance
         resistance = apply_barrier(resistance, canals, resistance_value=value, rule="max")
+    for layer_id, edit in (("scenario_barriers", BarrierEdit), ("scenario_crossings", CrossingEdit)):
+        if layer_id in ctx.inputs:  # a scenario's new barriers, then crossings (habitat.planning.scenarios)
+            cells = np.asarray(ctx.inputs[layer_id].values)
+            values = np.unique(cells[~np.isnan(cells)])
+            resistance = apply_resistance_edits(resistance, [edit((), float(v)) for v in values],
+                                                [cells == v for v in values])
     resistance = np.where(np.isfinite(resistance) & (classes > 0), resistance, np.nan).astype(np.float32)
     return {"resistance": make_layer(resistance, ctx.grid, name="resistance", units=OUTPUTS[0].units)}
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
+import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,10 @@ from rasterio.warp import transform_bounds
 
 import habitat
 from habitat.config import Pipeline, load_pipeline
-from habitat.errors import ConfigError, StageContractError
-from habitat.grid import GridSpec
+from habitat.errors import ConfigError, HabitatError, StageContractError
+from habitat.grid import GridSpec, grid_size_problem, parse_crs
 from habitat.io.atomic import write_text_atomic
+from habitat.io.checks import input_problems
 from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
 from habitat.io.tables import read_table, write_table, write_workbook
 from habitat.io.vectors import read_vector, write_vector
@@ -30,8 +34,119 @@ from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_
 from habitat.stages.registry import STAGES, execution_order, get_stage, producers
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
 
+log = logging.getLogger("habitat")
+
 STAGE_RECORD = "_stage.json"
 _OUTPUT_SUFFIXES = {".tif", ".gpkg", ".csv", ".xlsx"}
+#: Lock file of a running run (holds its PID) and prefixes of a run's private working folders.
+LOCK_FILE = ".lock"
+_STAGING_PREFIX = ".staging-"
+_TRASH_PREFIX = ".replaced-"
+
+
+class OutputFolderBusyError(HabitatError):
+    """Another habitat run is writing into the same output folder."""
+
+
+class OutputFolderError(HabitatError):
+    """The output folder is a file or cannot be written."""
+
+
+def prepare_out_dir(out_dir: Path) -> bool:
+    """Create ``out_dir`` if needed (return whether it was created); a file or an unwritable
+    folder is a user error named after ``--out``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputFolderError(f"--out {out_dir}: is a file, not a folder; choose another output folder")
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"--out {out_dir}: cannot create the folder ({exc.strerror}); choose a writable output folder") from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"--out {out_dir}: folder is not writable; choose a writable output folder")
+    return created
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``OUT/.lock`` (which holds our PID) for the whole run.
+
+    A second run into the same folder fails at once with :class:`OutputFolderBusyError` naming
+    the PID of the running one. The file is removed on release; a run that locked a file that
+    was just removed (the previous holder finishing) retries on the new file.
+    """
+    import fcntl
+
+    path = out_dir / LOCK_FILE
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise OutputFolderBusyError(
+                f"--out {out_dir}: the folder was removed while this run started (by another habitat run "
+                f"that failed?); run again") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputFolderBusyError(
+                f"--out {out_dir}: another habitat run (PID {holder}) is writing into this folder; "
+                f"wait for it to finish or choose another output folder") from None
+        try:
+            current = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Mirror ``source`` into ``target`` with hard links (copies where linking fails).
+
+    Safe because every writer replaces a file by renaming a new one onto it (habitat.io.atomic),
+    so a file in the staging folder is never modified in place.
+    """
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_dir():
+            (target / rel).mkdir(parents=True, exist_ok=True)
+        elif path.is_file() and ".partial" not in path.name:
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target / rel)
+            except OSError:
+                shutil.copy2(path, target / rel)
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Working folders of runs that were killed (we hold the lock, so none is running)."""
+    for path in out_dir.iterdir():
+        if path.is_dir() and path.name.startswith((_STAGING_PREFIX, _TRASH_PREFIX)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _commit(work: Path, out_dir: Path, changed: list[str]) -> None:
+    """Move the changed stage folders and then the manifest from ``work`` into ``out_dir``."""
+    trash = out_dir / f"{_TRASH_PREFIX}{os.getpid()}"
+    trash.mkdir()
+    for name in changed:
+        if (out_dir / name).exists():
+            os.replace(out_dir / name, trash / name)
+        if (work / name).exists():
+            os.replace(work / name, out_dir / name)
+    os.replace(work / "manifest.json", out_dir / "manifest.json")
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def resolve_grid(pipeline: Pipeline) -> GridSpec:
@@ -41,12 +156,21 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
     if cfg.bounds is not None:
         bounds = cfg.bounds
         if cfg.bounds_crs is not None:
-            bounds = transform_bounds(cfg.bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
+            bounds_crs = parse_crs(cfg.bounds_crs, "grid.bounds_crs").to_wkt()
+            bounds = transform_bounds(bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
     else:
         current = max(pipeline.inputs.landcover, key=lambda item: item.year)
         with open_raster(current.path) as ds:
             bounds = transform_bounds(ds.crs, probe.pyproj_crs.to_wkt(), *ds.bounds, densify_pts=21)
     return GridSpec.from_bounds(bounds, probe.crs, cfg.resolution_m)
+
+
+def check_grid_size(grid: GridSpec, order: list[str], out_dir: Path) -> None:
+    """Refuse, before anything is allocated, a grid this machine cannot hold (grid.resolution_m)."""
+    rasters = sum(1 for stage_id in order for spec in get_stage(stage_id).outputs if spec.kind == "raster")
+    problem = grid_size_problem(grid.shape, grid.resolution, raster_outputs=rasters, out_dir=out_dir)
+    if problem:
+        raise ConfigError(problem)
 
 
 def selected_stages(
@@ -201,6 +325,9 @@ def run_pipeline(
     to_stage: str | None = None,
     on_stage_start: Callable[[str], None] | None = None,
     on_stage_end: Callable[[StageResult], None] | None = None,
+    on_plan: Callable[[list[str]], None] | None = None,
+    scenario: str | None = None,
+    cache_dirs: Sequence[Path] = (),
 ) -> RunResult:
     """Run (or reuse from the cache) the stages of a pipeline and write ``OUT/manifest.json``.
 
@@ -208,18 +335,81 @@ def run_pipeline(
     hashes) equals the one recorded beside its outputs and every output still has its recorded
     hash. Before a stage runs its record is deleted, and it is written again only after all its
     outputs are in place, so an interrupted stage is never taken for a finished one.
+
+    ``on_plan`` receives the step names before the first runs: the stage ids, then one
+    ``"<stage> files"`` step per stage that writes files after the run (the report);
+    ``on_stage_start``/``on_stage_end`` are called around every step.
+
+    ``scenario`` applies that entry of the pipeline's ``scenarios:`` at ingest (the report stage
+    is left to the main run); a stage whose key matches a finished record in one of
+    ``cache_dirs`` (other output folders) is reused from there (its files linked or copied). A
+    full run of a pipeline with scenarios runs each into ``OUT/scenarios/<name>/`` sharing this
+    run's cache, and writes ``OUT/scenarios/comparison.csv`` (habitat.stages.scenario_runs).
     """
     pipeline_path = Path(pipeline_path)
     pipeline = load_pipeline(pipeline_path)
+    if scenario is not None:
+        if scenario not in pipeline.scenarios:
+            raise ConfigError(f"scenario {scenario!r} is not declared under scenarios: in {pipeline_path}")
+        pipeline = pipeline.model_copy(update={"active_scenario": scenario})
     grid = resolve_grid(pipeline)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
+    if scenario is not None:
+        order = [s for s in order if get_stage(s).after_run is None]  # the main run's report shows scenarios
+    with_scenarios = scenario is None and bool(pipeline.scenarios) and only is from_stage is to_stage is None
+    check_grid_size(grid, order, out_dir)
+    problems, warnings = input_problems(pipeline)
+    if problems:
+        more = f" (and {len(problems) - 1} more: run 'habitat validate {pipeline_path}')" if len(problems) > 1 else ""
+        raise type(problems[0])(f"{problems[0]}{more}")
+    for line in warnings:
+        log.warning(f"warning: {line}")
+    created = prepare_out_dir(out_dir)
+    try:
+        with output_lock(out_dir):
+            _remove_leftovers(out_dir)
+            work = out_dir / f"{_STAGING_PREFIX}{os.getpid()}"
+            try:
+                return _run_locked(pipeline, pipeline_path, grid, out_dir, work, order, force,
+                                   on_stage_start, on_stage_end, on_plan, tuple(cache_dirs), with_scenarios)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        if created:
+            # nothing of a failed first run is left behind; rmdir, not rmtree: a folder another
+            # run has started to use meanwhile (it holds a lock file in it) is not empty
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
+
+
+def _run_locked(
+    pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, out_dir: Path, work: Path, order: list[str],
+    force: bool, on_stage_start: Callable[[str], None] | None, on_stage_end: Callable[[StageResult], None] | None,
+    on_plan: Callable[[list[str]], None] | None, cache_dirs: tuple[Path, ...] = (), with_scenarios: bool = False,
+) -> RunResult:
+    """The run proper: every stage writes into ``work`` (a hard-linked mirror of the stage folders
+    of ``out_dir``); only when every stage and the report succeeded are the changed folders and
+    the manifest moved into ``out_dir``. A failing run leaves an earlier output folder as it was."""
+    known = {stage.id for stage in STAGES}
+    work.mkdir()
+    for path in sorted(out_dir.iterdir()):
+        if path.is_dir() and path.name in known:
+            _link_tree(path, work / path.name)
     made_by = producers(STAGES)
     # each input file is hashed once per run: for the ingest cache key and for the manifest
     file_hashes = {key: input_sha256(path) for key, path in pipeline.inputs.files().items()}
+    if pipeline.active_scenario is not None:
+        file_hashes.update({k: input_sha256(p) for k, p in pipeline.scenario_files(pipeline.active_scenario).items()})
     results: list[StageResult] = []
     records: dict[str, dict] = {}
+    after_run = [stage_id for stage_id in order if get_stage(stage_id).after_run is not None]
+    if on_plan:
+        scenario_steps = [f"{n}/{s}" for n in pipeline.scenarios for s in order if s not in after_run] \
+            if with_scenarios else []
+        on_plan(order + scenario_steps + [f"{stage_id} files" for stage_id in after_run])
+    changed: list[str] = []
 
     for stage_id in order:
         stage = get_stage(stage_id)
@@ -228,14 +418,17 @@ def run_pipeline(
         if on_stage_start:
             on_stage_start(stage_id)
         with _timer() as elapsed:
-            inputs, input_hashes = _gather_inputs(stage, pipeline, out_dir, made_by, records, file_hashes)
+            inputs, input_hashes = _gather_inputs(stage, pipeline, work, made_by, records, file_hashes)
             code_hash = code_sha256(stage)
             key = stage_key(stage, params, grid, input_hashes, code_hash=code_hash, settings=settings)
-            stage_dir = out_dir / stage.id
+            stage_dir = work / stage.id
             previous = _read_record(stage_dir)
             cached = (not force and previous is not None and previous.get("key") == key
-                      and _record_is_intact(out_dir, previous))
+                      and _record_is_intact(work, previous))
             log: list[str] = []
+            if not cached and not force and (previous := _reuse(work, stage.id, key, cache_dirs)) is not None:
+                cached = True
+                changed.append(stage.id)
             if cached:
                 record = previous
             else:
@@ -244,15 +437,37 @@ def run_pipeline(
                 ctx = StageContext(grid=grid, params=params, inputs=loaded, pipeline=pipeline, log=log.append,
                                    settings=settings)
                 produced = stage.run(ctx)
-                record = _write_stage(out_dir, stage, produced, grid, key, params, input_hashes, log)
+                record = _write_stage(work, stage, produced, grid, key, params, input_hashes, log)
+                changed.append(stage.id)
         records[stage.id] = record
         result = StageResult(stage.id, cached, elapsed(), record, log)
         results.append(result)
         if on_stage_end:
             on_stage_end(result)
 
-    _write_manifest(out_dir, pipeline, pipeline_path, grid, file_hashes)
-    files = [path for stage_id in order if (hook := get_stage(stage_id).after_run) for path in hook(out_dir)]
+    scenarios = None
+    if with_scenarios:
+        from habitat.stages.scenario_runs import run_scenarios  # it calls run_pipeline
+
+        scenario_results, scenarios = run_scenarios(pipeline_path, pipeline, out_dir, work, force=force,
+                                                    on_stage_start=on_stage_start, on_stage_end=on_stage_end)
+        results += scenario_results
+    _write_manifest(work, pipeline, pipeline_path, grid, file_hashes, scenarios)
+    files: list[Path] = []
+    for stage_id in after_run:
+        step = f"{stage_id} files"
+        if on_stage_start:
+            on_stage_start(step)
+        with _timer() as elapsed:
+            written = get_stage(stage_id).after_run(work)
+        for path in written:
+            rel = Path(path).relative_to(work)
+            files.append(out_dir / rel)
+            if rel.parts[0] not in changed:
+                changed.append(rel.parts[0])
+        if on_stage_end:
+            on_stage_end(StageResult(step, False, elapsed(), {}, [f"{len(written)} files"]))
+    _commit(work, out_dir, changed)
     return RunResult(out_dir, results, files)
 
 
@@ -266,6 +481,10 @@ def _gather_inputs(
     if stage.reads_pipeline_inputs:
         hashes.update(file_hashes)
         hashes["inputs.settings"] = _pipeline_inputs_json(pipeline)
+        if pipeline.active_scenario is not None:
+            edits = pipeline.scenarios[pipeline.active_scenario]
+            hashes["inputs.settings"] += json.dumps([e.model_dump(mode="json", exclude={"path"}) for e in edits],
+                                                    sort_keys=True)
     for spec in stage.inputs:
         producer = made_by.get(spec.id)
         record = records.get(producer.id) if producer else None
@@ -296,12 +515,7 @@ def _write_stage(
         if spec.id not in produced and not spec.optional:
             raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
     outputs = _write_outputs(out_dir, stage, produced, grid)
-    # outputs of an earlier run that this run did not write (optional, renamed) must not linger
-    current = {Path(info["path"]).name for info in outputs.values()}
-    stage_dir = out_dir / stage.id
-    for old in stage_dir.iterdir() if stage_dir.exists() else ():
-        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
-            old.unlink()
+    _drop_stale(out_dir / stage.id, outputs)
     record = {
         "stage": stage.id,
         "version": stage.version,
@@ -315,8 +529,41 @@ def _write_stage(
     return record
 
 
+def _drop_stale(stage_dir: Path, outputs: dict[str, dict]) -> None:
+    """Outputs of an earlier run that this run did not write (optional, renamed) must not linger."""
+    current = {Path(info["path"]).name for info in outputs.values()}
+    for old in stage_dir.iterdir() if stage_dir.exists() else ():
+        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
+            old.unlink()
+
+
+def _reuse(out_dir: Path, stage_id: str, key: str, cache_dirs: Sequence[Path]) -> dict | None:
+    """Take a stage's finished outputs with this key from another output folder (hard link, else
+    copy; each file renamed into place), with its record; None when no folder has them."""
+    for other in map(Path, cache_dirs):
+        record = _read_record(other / stage_id)
+        if record is None or record.get("key") != key or not _record_is_intact(other, record):
+            continue
+        (out_dir / stage_id / STAGE_RECORD).unlink(missing_ok=True)
+        for info in record["outputs"].values():
+            target = out_dir / info["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(f".{target.name}.part")
+            part.unlink(missing_ok=True)
+            try:
+                os.link(other / info["path"], part)
+            except OSError:
+                shutil.copyfile(other / info["path"], part)
+            os.replace(part, target)
+        _drop_stale(out_dir / stage_id, record["outputs"])
+        write_text_atomic(out_dir / stage_id / STAGE_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return record
+    return None
+
+
 def _write_manifest(
-    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, file_hashes: dict[str, str]
+    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, file_hashes: dict[str, str],
+    scenarios: dict | None = None,
 ) -> None:
     stages = {}
     for stage_id in execution_order({name for name, value in pipeline.stages if value is not None}):
@@ -330,6 +577,8 @@ def _write_manifest(
                      "sha256": file_sha256(pipeline_path)},
         "grid": grid.to_dict(),
         "input_files": files,
+        **({"scenario": pipeline.active_scenario} if pipeline.active_scenario else {}),
+        **({"scenarios": scenarios} if scenarios else {}),
         "stages": stages,
     }
     write_text_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")

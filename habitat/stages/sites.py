@@ -23,7 +23,7 @@ from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 from habitat.suitability.ahp import ahp_weights
-from habitat.suitability.patches import patch_polygons
+from habitat.suitability.patches import ranked_outlines
 
 INPUTS = catalog.layers(
     "patch_id", "quality", "degradation", "water_distance_m", "protected_fraction", "historical_range_fraction",
@@ -275,12 +275,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     ranked, sensitivity = _rank(passed, table, spec, weights, params)
 
     layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
-    if len(ranked):
-        outlines = patch_polygons(layer, crs=grid.pyproj_crs).rename(columns={"patch_id": "candidate_id"})
-        sites = outlines.merge(ranked, on="candidate_id", how="inner").sort_values("rank", kind="stable")
-        sites = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry="geometry", crs=grid.pyproj_crs)
-    else:
-        sites = gpd.GeoDataFrame(ranked.assign(geometry=None), geometry="geometry", crs=grid.pyproj_crs)
+    sites = ranked_outlines(layer, ranked, id_column="candidate_id", crs=grid.pyproj_crs)
     return {
         "candidates": layer,
         "sites": sites,

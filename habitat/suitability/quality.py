@@ -451,17 +451,18 @@ def habitat_rarity(
 
 
 def habitat_quality(
-    lulc: xr.DataArray,
-    threats: Mapping[str, xr.DataArray],
+    lulc: xr.DataArray | np.ndarray,
+    threats: Mapping[str, xr.DataArray | np.ndarray],
     *,
     threat_table: pd.DataFrame,
     sensitivity_table: pd.DataFrame,
     half_saturation: float,
-    access: xr.DataArray | None = None,
-    baseline_lulc: xr.DataArray | None = None,
+    access: xr.DataArray | np.ndarray | None = None,
+    baseline_lulc: xr.DataArray | np.ndarray | None = None,
     lulc_nodata: int | None = None,
     intensity_weighted: bool = False,
-    threat_distances_m: Mapping[str, xr.DataArray] | None = None,
+    threat_distances_m: Mapping[str, xr.DataArray | np.ndarray] | None = None,
+    cell_size_m: float | None = None,
 ) -> xr.Dataset:
     """Threat degradation and habitat quality (InVEST Habitat Quality 3.20 semantics).
 
@@ -489,12 +490,19 @@ def habitat_quality(
         Scale impacts by threat intensity (see :func:`threat_degradation`); off = InVEST.
     threat_distances_m : mapping of str to DataArray, optional
         Threats given as distances in metres on the lulc grid (see :func:`threat_degradation`).
+    cell_size_m : float, optional
+        Cell side in metres. Required when ``lulc`` is a numpy array (every layer is then a
+        numpy array on the lulc grid, threats optionally padded by the same number of cells
+        on each side); for DataArrays it is read from the coordinates and, if given, must agree.
+
+    Any layer may carry a leading band dimension of size 1.
 
     Returns
     -------
     Dataset
         ``degradation`` (>= 0) and ``quality`` (in [0, H_j]) as float64, NaN where lulc is
-        nodata, plus ``rarity`` with a baseline; coords of ``lulc``.
+        nodata, plus ``rarity`` with a baseline; coords and CRS attributes of ``lulc`` (for
+        numpy input: cell-centre coordinates in metres from a top-left corner at 0, 0).
 
     Notes
     -----
@@ -517,6 +525,8 @@ def habitat_quality(
     k = float(half_saturation)
     if not (k > 0 and math.isfinite(k)):
         raise InvalidParameterError(f"half_saturation={half_saturation!r} must be > 0")
+    lulc, threats, access, baseline_lulc, threat_distances_m = _as_layers(
+        lulc, threats, access, baseline_lulc, threat_distances_m, cell_size_m)
     degradation = threat_degradation(
         lulc,
         threats,
@@ -541,6 +551,46 @@ def habitat_quality(
     if baseline_lulc is not None:
         data_vars["rarity"], _ = habitat_rarity(lulc, baseline_lulc, lulc_nodata=lulc_nodata)
     ds = xr.Dataset(data_vars)
+    geo = {k: v for k, v in lulc.attrs.items() if k in ("grid", "crs", "transform", "spatial_ref", "grid_mapping")}
+    for var in ds.data_vars:
+        ds[var].attrs.update(geo)
     ds["degradation"].attrs.update(units="1", long_name="threat degradation D (InVEST Habitat Quality)")
     ds["quality"].attrs.update(units="1", long_name="habitat quality Q (InVEST Habitat Quality)")
     return ds
+
+
+def _as_layers(lulc, threats, access, baseline, distances, cell_size_m):
+    """DataArrays on the lulc grid from DataArrays or numpy arrays (band dims of size 1 dropped)."""
+    from habitat.layers import as_yx, yx_coords
+
+    lulc = as_yx(lulc, name="lulc")
+    if isinstance(lulc, xr.DataArray):
+        if cell_size_m is not None and not math.isclose(_cell_size_m(lulc, "lulc"), cell_size_m, rel_tol=_COORD_RTOL):
+            raise GridMismatchError(f"cell_size_m={cell_size_m!r} disagrees with the lulc coordinates "
+                                    f"({_cell_size_m(lulc, 'lulc')} m); omit cell_size_m for DataArrays")
+
+        def wrap(value, name):
+            return None if value is None else as_yx(value, name=name)
+    else:
+        if cell_size_m is None or not (math.isfinite(cell_size_m) and cell_size_m > 0):
+            raise InvalidParameterError(
+                f"cell_size_m={cell_size_m!r}: a numpy lulc carries no cell size; pass cell_size_m (metres, > 0) "
+                "or DataArrays with x/y coordinates")
+        cs = float(cell_size_m)
+        rows, cols = lulc.shape
+        lulc = xr.DataArray(lulc, dims=("y", "x"), coords=yx_coords(lulc.shape, cs), name="lulc")
+
+        def wrap(value, name):
+            if value is None or isinstance(value, xr.DataArray):
+                return None if value is None else as_yx(value, name=name)
+            arr = as_yx(value, name=name)
+            pad_y, pad_x = (arr.shape[0] - rows) / 2, (arr.shape[1] - cols) / 2
+            if arr.ndim != 2 or pad_y != pad_x or pad_y < 0 or pad_y % 1:
+                raise GridMismatchError(f"{name} has shape {arr.shape}; give the lulc shape {lulc.shape}, "
+                                        "or pad it by the same number of cells on every side")
+            coords = yx_coords(arr.shape, cs)
+            return xr.DataArray(arr, dims=("y", "x"),
+                                coords={"y": coords["y"] + pad_y * cs, "x": coords["x"] - pad_x * cs}, name=name)
+    threats = {k: wrap(v, f"threat {k!r}") for k, v in threats.items()}
+    distances = None if distances is None else {k: wrap(v, f"threat distance {k!r}") for k, v in distances.items()}
+    return lulc, threats, wrap(access, "access"), wrap(baseline, "baseline_lulc"), distances

@@ -20,7 +20,7 @@ def _wall():
     a[:, 0] = True
     b = np.zeros((3, 9), dtype=bool)
     b[:, 8] = True
-    return r, cost_distance(r, a), cost_distance(r, b)
+    return r, cost_distance(r, a, cell_size_m=1.0), cost_distance(r, b, cell_size_m=1.0)
 
 
 def test_annulus_footprints():
@@ -67,7 +67,7 @@ def test_no_barrier_gives_zero():
     r = np.ones((3, 9))
     a = np.zeros((3, 9), dtype=bool)
     a[:, 0] = True
-    cwd_a = cost_distance(r, a)
+    cwd_a = cost_distance(r, a, cell_size_m=1.0)
     cwd_b = cwd_a[:, ::-1]
     assert_array_equal(barrier_improvement(cwd_a, cwd_b, 8.0, radius_m=1.0), np.zeros((3, 9)))
 

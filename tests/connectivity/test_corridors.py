@@ -32,8 +32,8 @@ S2 = math.sqrt(2.0)
 
 def test_normalized_corridor_3x3_by_hand():
     r = np.ones((3, 3))
-    cwd_a = cost_distance(r, [(1, 0)])
-    cwd_b = cost_distance(r, [(1, 2)])
+    cwd_a = cost_distance(r, [(1, 0)], cell_size_m=1.0)
+    cwd_b = cost_distance(r, [(1, 2)], cell_size_m=1.0)
     assert least_cost_distance(cwd_a, np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]], dtype=bool)) == 2.0
     # CWD_A row 0 = (1, sqrt2, 1+sqrt2); CWD_B mirrored; LCD = 2.
     row0 = [S2, 2 * S2 - 2, S2]

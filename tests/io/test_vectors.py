@@ -131,3 +131,18 @@ def test_write_vector_round_trip_and_reproducible(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     back = read_vector(a)
     assert list(back["name"]) == ["a", "b"] and back.crs == gdf.crs
+
+
+def test_write_vector_names_the_default_grid_crs(tmp_path):
+    import sqlite3
+
+    from habitat.grid import DEFAULT_CRS
+    from habitat.io.vectors import write_vector
+
+    frame = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 400_000)], crs=DEFAULT_CRS)
+    assert frame.crs.name == "unknown"
+    path = write_vector(frame, tmp_path / "x.gpkg")
+    names = [row[0] for row in sqlite3.connect(path).execute("SELECT srs_name FROM gpkg_spatial_ref_sys")]
+    assert "Central Asia Albers Equal Area" in names and "unknown" not in names
+    back = read_vector(path)
+    assert back.crs == frame.crs and back.crs.name == "Central Asia Albers Equal Area"

@@ -306,3 +306,18 @@ def test_historical_range_is_river_valleys_inside_range_states():
     expected = shapely.LineString([(0, 0), (100_000, 0)]).buffer(10_000)
     assert abs(shape.area - expected.area) / expected.area < 0.02  # simplify(0.01 deg) and reprojection
     assert shape.intersection(shapely.box(-50_000, 100_000, 150_000, 300_000)).area == 0
+
+
+def test_protconn_says_where_protected_area_polygons_are_missing(out):
+    # the Central Asia pipeline has no protected-area polygons (a SITE-LEVEL input there): ProtConn
+    # is written for the study area and every Range State as NaN with a note, and the log says so
+    import json
+
+    long = pd.read_csv(out / "indicators" / "indicators.csv")
+    rows = long[long["indicator"] == "ProtConn"]
+    states = gpd.read_file(out / "ingest" / "reporting_units.gpkg")["unit_id"].astype(str).tolist()
+    assert rows["unit_id"].astype(str).tolist() == ["ALL", *states]
+    assert rows["value"].isna().all() and rows["note"].str.startswith("no protected-area polygons").all()
+    log = json.loads((out / "indicators" / "_stage.json").read_text())["log"]
+    line = next(line for line in log if line.startswith("ProtConn:"))
+    assert all(f"range_state {s}" in line for s in states)

@@ -41,13 +41,20 @@ def test_two_renders_are_byte_identical(report_data):
     assert b"CreationDate" not in pdf and b"ModDate" not in pdf
 
 
-def test_png_has_the_requested_size(report_data):
+def test_png_has_the_requested_size_and_the_map_the_aspect_of_its_extent(report_data):
     from PIL import Image
     import io
 
-    image = Image.open(io.BytesIO(figure_png(_figure(report_data), dpi=100)))
-    assert image.size == (750, 600)  # 7.5 x 6 inches
+    fig = _figure(report_data)
+    image = Image.open(io.BytesIO(figure_png(fig, dpi=100)))
+    width_in, height_in = fig.get_size_inches()
+    assert image.size == (round(width_in * 100), round(height_in * 100))
     assert image.info.get("Software") == "habitat"
+    assert image.info.get("dpi") == pytest.approx((100, 100), abs=0.01)
+    # the tiny grid is 3000 x 2400 m: the map frame is 5.4 x 4.32 inches, no margin inside it
+    box = fig.axes[0].get_position()
+    assert (box.width * width_in, box.height * height_in) == pytest.approx((5.4, 4.32), abs=1e-6)
+    assert fig.axes[0].get_xlim() == (0.0, 3000.0) and fig.axes[0].get_ylim() == (280_000.0, 282_400.0)
 
 
 def test_max_labels_labels_only_the_first_features(report_data):

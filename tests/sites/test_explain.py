@@ -75,6 +75,20 @@ def test_top_sites_paragraphs():
     )
 
 
+def test_robustness_sentence_with_fewer_sites_than_top_n():
+    # two sites, top_n = 3: "top 3 in 100 % of draws" would be true of any site, so the sentence
+    # gives the share of draws at rank 1 instead
+    two = _ranked().sort_values("rank").head(2).copy()
+    mc = pd.DataFrame({"site_id": two["site_id"].tolist(), "p_rank_1": [0.7, 0.3], "p_rank_2": [0.3, 0.7],
+                       "rank_p05": [1, 1], "rank_p95": [2, 2]})
+    out = explain_top_sites(two, SPEC, top_n=3, monte_carlo=mc)
+    first, second = out["explanation"].tolist()
+    assert "in the top 3 in" not in first + second
+    assert first.endswith("With randomly drawn weights it ranks first in 70 % of draws (ranks 1 to 2 in 90 % of "
+                          "them; with only 2 ranked sites every site is in the top 3).")
+    assert "ranks first in 30 % of draws" in second
+
+
 def test_ties_and_joint_positions():
     df = pd.DataFrame({"site_id": ["b", "a"], "area_ha": [1.0, 2.0], "threat": [0.0, 1.0]})
     spec = [{"name": "area_ha", "direction": "benefit", "weight": 1},

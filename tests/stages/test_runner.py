@@ -65,9 +65,10 @@ def test_tampered_output_is_recomputed(tiny_pipeline, tmp_path):
     assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
 
 
-def test_crash_inside_a_stage_leaves_no_stage_record(tiny_pipeline, tmp_path, monkeypatch):
+def test_crash_inside_a_stage_leaves_the_previous_folder_byte_identical(tiny_pipeline, tmp_path, monkeypatch):
     out = tmp_path / "out"
     run_pipeline(tiny_pipeline, out)
+    before = _files(out)
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -75,10 +76,32 @@ def test_crash_inside_a_stage_leaves_no_stage_record(tiny_pipeline, tmp_path, mo
     monkeypatch.setattr(runner, "write_table", boom)
     with pytest.raises(RuntimeError):
         run_pipeline(tiny_pipeline, out, force=True)
-    assert not (out / "ingest" / STAGE_RECORD).exists()
-    assert not [p for p in out.rglob("*") if ".partial" in p.name]
+    assert _files(out) == before  # no new record, no half-written stage, no staging folder
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     monkeypatch.undo()
-    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [True]
+
+
+def test_killed_run_leftovers_are_removed_and_ignored(tiny_pipeline, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    before = _files(out)
+    (out / ".staging-999999" / "ingest").mkdir(parents=True)
+    (out / ".staging-999999" / "ingest" / "floodplain.tif").write_bytes(b"half")
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [True]
+    assert _files(out) == before
+
+
+def test_out_that_is_a_file_is_a_user_error(tiny_pipeline, tmp_path):
+    from habitat.stages.runner import OutputFolderError
+
+    target = tmp_path / "out.txt"
+    target.write_text("a file")
+    with pytest.raises(OutputFolderError, match=r"--out .*out.txt: is a file"):
+        run_pipeline(tiny_pipeline, target)
+    with pytest.raises(OutputFolderError, match="cannot create the folder"):
+        run_pipeline(tiny_pipeline, target / "sub")
+    assert target.read_text() == "a file"
 
 
 def test_subset_options(tiny_pipeline, tmp_path):
@@ -112,3 +135,25 @@ def test_table_inputs_keep_text_site_ids(tmp_path):
     spec = catalog.layer("links")
     back = _load_output(tmp_path, spec, {"path": "connectivity/links.csv", "kind": "table"})
     pd.testing.assert_frame_equal(back, links)
+
+
+def test_failure_after_a_stage_rewrote_its_outputs_leaves_the_folder_as_it_was(tiny_pipeline, tmp_path, monkeypatch):
+    # ingest reruns (its params changed) and succeeds; a later step fails: neither the new ingest
+    # outputs nor a new manifest may reach the folder (no "new ingest with failed patches" mix)
+    out = tmp_path / "out"
+    run_pipeline(tiny_pipeline, out)
+    before = _files(out)
+    data = yaml.safe_load(tiny_pipeline.read_text())
+    data["stages"]["ingest"]["floodplain_buffer_m"] = 500
+    tiny_pipeline.write_text(yaml.safe_dump(data))
+
+    def later_step_fails(*args, **kwargs):
+        raise RuntimeError("report failed")
+
+    monkeypatch.setattr(runner, "_write_manifest", later_step_fails)
+    with pytest.raises(RuntimeError):
+        run_pipeline(tiny_pipeline, out)
+    assert _files(out) == before
+    monkeypatch.undo()
+    assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
+    assert _files(out)["ingest/floodplain.tif"] != before["ingest/floodplain.tif"]

@@ -296,3 +296,43 @@ def test_threats_given_as_distances_equal_threats_given_as_layers():
                                   sensitivity_table=sens, half_saturation=0.3)
     np.testing.assert_allclose(by_distance["degradation"].values, by_layer["degradation"].values, rtol=1e-12)
     np.testing.assert_allclose(by_distance["quality"].values, by_layer["quality"].values, rtol=1e-12)
+
+
+# -- numpy input with an explicit cell size, band dims, coords and CRS kept ------------------------
+def _quality_inputs():
+    lulc = np.array([[1, 1, 1, 1]])
+    roads = np.array([[1, 0, 0, 0]])
+    kwargs = dict(
+        threat_table=pd.DataFrame({"threat": ["roads"], "max_dist_m": [20.0], "weight": [1.0], "decay": ["linear"]}),
+        sensitivity_table=pd.DataFrame({"lucode": [1], "habitat": [1.0], "roads": [1.0]}),
+        half_saturation=0.5,
+    )
+    return lulc, roads, kwargs
+
+
+def test_numpy_input_needs_and_uses_an_explicit_cell_size():
+    lulc, roads, kwargs = _quality_inputs()
+    with pytest.raises(InvalidParameterError, match="cell_size_m"):
+        habitat_quality(lulc, {"roads": roads}, **kwargs)
+    ds = habitat_quality(lulc, {"roads": roads}, cell_size_m=10.0, **kwargs)
+    # linear decay over 20 m: 1 at the road, 0.5 one 10 m cell away, 0 from 20 m on
+    assert_allclose(ds["degradation"].values, [[1.0, 0.5, 0.0, 0.0]], rtol=1e-12)
+    expected = habitat_quality(grid(lulc), {"roads": grid(roads)}, **kwargs)
+    assert_allclose(ds["quality"].values, expected["quality"].values, rtol=1e-12)
+    # a threat padded by one cell on each side lines up with the lulc grid
+    padded = np.pad(roads, 1)
+    assert_allclose(habitat_quality(lulc, {"roads": padded}, cell_size_m=10.0, **kwargs)["degradation"].values,
+                    [[1.0, 0.5, 0.0, 0.0]], rtol=1e-12)
+    with pytest.raises(GridMismatchError, match="pad it"):
+        habitat_quality(lulc, {"roads": roads[:, :3]}, cell_size_m=10.0, **kwargs)
+
+
+def test_band_dimension_kept_coords_and_crs():
+    lulc, roads, kwargs = _quality_inputs()
+    da = grid(lulc).expand_dims(band=[1]).assign_attrs(grid="the-grid-json", crs="EPSG:32642")
+    ds = habitat_quality(da, {"roads": grid(roads)}, **kwargs)
+    assert ds["quality"].dims == ("y", "x")
+    np.testing.assert_array_equal(ds["quality"].x, grid(lulc).x)
+    assert ds["quality"].attrs["crs"] == "EPSG:32642" and ds["degradation"].attrs["grid"] == "the-grid-json"
+    with pytest.raises(GridMismatchError, match="disagrees"):
+        habitat_quality(da, {"roads": grid(roads)}, cell_size_m=30.0, **kwargs)

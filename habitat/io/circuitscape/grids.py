@@ -63,8 +63,11 @@ def read_grid(path):
     header = {}
     k = 0
     while k < len(lines) and lines[k].strip() and lines[k].split()[0][0].isalpha():
-        key, val = lines[k].split()[:2]
-        header[key.lower()] = val
+        parts = lines[k].split()
+        if len(parts) < 2:
+            raise InputFileError(f"{path}: line {k + 1}: header key {parts[0]!r} has no value; "
+                                 f"give it one (e.g. '{parts[0]} 100')")
+        header[parts[0].lower()] = parts[1]
         k += 1
     try:
         meta = GridMeta(int(header["ncols"]), int(header["nrows"]),

@@ -43,6 +43,8 @@ class _Job:
                     for s in parser.sections() for k, v in parser.items(s)}
         self.cwd = Path.cwd() if cwd is None else Path(cwd)
         self.output_dir = None if output_dir is None else Path(output_dir)
+        if self.output_dir is not None and self.output_dir.exists() and not self.output_dir.is_dir():
+            raise ConfigError(f"--output-dir {self.output_dir}: is a file, not a folder; choose another folder")
         for key, what in (("use_reclass_table", "reclassification tables"),
                           ("set_focal_node_currents_to_zero", "zeroing focal-node currents")):
             if _flag(self.cfg, key):
@@ -141,7 +143,7 @@ def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None 
 # ---------------------------------------------------------------- raster inputs
 def _read_points(job, path, meta):
     if grids.is_geotiff(path) or ".asc" in path.name:
-        vals, _ = grids.read_grid(path)
+        vals = _read_on_grid(path, meta, "point grid")
         vals = np.where(vals == grids.CS_NODATA, 0, vals)
         jj, ii = np.nonzero(vals.T)  # column-major order, as Circuitscape
         ids = vals[ii, jj]
@@ -158,13 +160,17 @@ def _read_points(job, path, meta):
     return ii[order], jj[order], ids[order]
 
 
-def _read_layer(job, key, meta):
-    path = job.path(key)
+def _read_on_grid(path, meta, what):
+    """A grid that must have the habitat grid's shape (a mismatch names both shapes and the file)."""
     vals, _ = grids.read_grid(path)
     if vals.shape != (meta.nrows, meta.ncols):
-        raise InputFileError(f"{path}: grid is {vals.shape[0]} x {vals.shape[1]} but the habitat "
+        raise InputFileError(f"{path}: {what} is {vals.shape[0]} x {vals.shape[1]} but the habitat "
                              f"grid is {meta.nrows} x {meta.ncols}; align it")
     return vals
+
+
+def _read_layer(job, key, meta):
+    return _read_on_grid(job.path(key), meta, "grid")
 
 
 def _read_included(path):
@@ -199,9 +205,27 @@ def _pair_excluded(inc, a, b):
     return (not on) if mode == "include" else on
 
 
+def _check_habitat_values(path, values, is_resistance):
+    """Resistances (or conductances) must be finite and > 0 (>= 0 for conductances); cells
+    without habitat carry the grid's NODATA value, never NaN, infinity or a negative number."""
+    what = "resistance" if is_resistance else "conductance"
+    data = values[values != grids.CS_NODATA]
+    checks = [(np.isnan(data), "NaN"), (np.isinf(data), "infinite"), (data < 0, "negative")]
+    if is_resistance:
+        checks.append((data == 0, "zero"))
+    for bad, label in checks:
+        n = int(np.count_nonzero(bad))
+        if n:
+            fix = ("give them a small positive resistance or put them in a short-circuit region (polygon_file)"
+                   if label == "zero" else "set cells without habitat to the NODATA value")
+            raise InputFileError(f"{path}: {n} cell{'s' if n != 1 else ''} with {label} {what}; {fix}")
+
+
 def _run_raster(job):
-    hab, meta = grids.read_grid(job.path("habitat_file"))
+    hab_path = job.path("habitat_file")
+    hab, meta = grids.read_grid(hab_path)
     is_res = job.flag("habitat_map_is_resistances", True)
+    _check_habitat_values(hab_path, hab, is_res)
     cell = conductance_from_raster(np.where(hab == grids.CS_NODATA, np.nan, hab), is_resistance=is_res)
     polymap = None
     if job.flag("use_polygons"):
@@ -453,9 +477,7 @@ def _raster_advanced(job, cell, polymap, meta, opts, out):
 
 def _read_source_ground(job, path, meta):
     if grids.is_geotiff(path) or ".asc" in path.name:
-        vals, _ = grids.read_grid(path)
-        if vals.shape != (meta.nrows, meta.ncols):
-            raise InputFileError(f"{path}: grid shape differs from the habitat grid; align it")
+        vals = _read_on_grid(path, meta, "grid")
         return vals
     ii, jj, _ = None, None, None
     tab = grids.read_table(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,10 @@ import pytest
 
 from habitat.io.circuitscape import run_job
 
-SUITE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "circuitscape"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from conftest import REFERENCE_MISSING, reference_dir  # noqa: E402
+
+SUITE = reference_dir("circuitscape") or Path("/nonexistent/shared/reference/circuitscape")
 EXPECTED = SUITE / "output_verify"
 # Circuitscape 4 and 5 differ on include-pair semantics with variable sources (suite README).
 VERSION_DEPENDENT = {"oneToAllVerify12", "oneToAllVerify13", "allToOneVerify12"}
@@ -57,7 +61,7 @@ def _compare(ours, expected):
         assert np.sum((va - vb) ** 2) < 1e-6, name
 
 
-@pytest.mark.skipif(not SUITE.is_dir(), reason="conformance suite ../shared/reference missing")
+@pytest.mark.skipif(not SUITE.is_dir(), reason=REFERENCE_MISSING)
 @pytest.mark.parametrize("ini", list(_case_params()))
 def test_circuitscape_case(ini, tmp_path):
     written = run_job(ini, cwd=SUITE, output_dir=tmp_path)

@@ -60,7 +60,7 @@ def test_laplacian_and_components():
     assert [c.tolist() for c in comps] == [[0, 1], [2]]
 
 
-def test_write_as_tif_writes_geotiffs_with_the_same_values(tmp_path, monkeypatch):
+def test_write_as_tif_writes_geotiffs_with_the_same_values(tmp_path, monkeypatch, circuitscape_reference):
     import shutil
     from pathlib import Path
 
@@ -69,7 +69,7 @@ def test_write_as_tif_writes_geotiffs_with_the_same_values(tmp_path, monkeypatch
 
     from habitat.io.circuitscape import run_job
 
-    reference = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "circuitscape"
+    reference = circuitscape_reference
     job = tmp_path / "job.ini"
     text = (reference / "input/raster/pairwise/2/sgVerify2.ini").read_text()
     job.write_text(text + "\n[Output options]\nwrite_as_tif = True\n" if "write_as_tif" not in text
