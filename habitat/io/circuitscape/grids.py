@@ -25,6 +25,7 @@ class GridMeta:
     yllcorner: float
     cellsize: float
     nodata: float | None
+    crs: str | None = None  # WKT of a GeoTIFF's CRS (ASCII grids carry none)
 
 
 def _open_text(path):
@@ -125,14 +126,14 @@ def _read_geotiff(path):
     try:
         if path.name.endswith(".gz"):
             with MemoryFile(gzip.decompress(path.read_bytes())) as mem, mem.open() as src:
-                arr, tr, nod = src.read(1).astype(np.float64), src.transform, src.nodata
+                arr, tr, nod, crs = src.read(1).astype(np.float64), src.transform, src.nodata, src.crs
         else:
             with rasterio.open(path) as src:
-                arr, tr, nod = src.read(1).astype(np.float64), src.transform, src.nodata
+                arr, tr, nod, crs = src.read(1).astype(np.float64), src.transform, src.nodata, src.crs
     except rasterio.errors.RasterioError as exc:
         raise InputFileError(f"{path}: cannot read GeoTIFF ({exc}); re-export it") from exc
     nrows, ncols = arr.shape
-    meta = GridMeta(ncols, nrows, tr.c, tr.f + tr.e * nrows, tr.a, nod)
+    meta = GridMeta(ncols, nrows, tr.c, tr.f + tr.e * nrows, tr.a, nod, crs.to_wkt() if crs else None)
     if nod is not None:
         arr[arr == nod] = CS_NODATA
     return arr, meta
@@ -165,21 +166,24 @@ def format_table(rows):
     return "".join(" ".join(_fmt(v) for v in row) + "\n" for row in arr)
 
 
-def write_geotiff(path, values, meta):
-    """Write a grid as a GeoTIFF (float64, deflate) with the grid's transform and nodata.
+def write_geotiff(path, values, meta, *, crs=None, dtype="float64"):
+    """Write a grid as a GeoTIFF (deflate) with the grid's transform and nodata.
 
-    Full float64 values; no CRS is written (Circuitscape grids carry none). Written to a
-    temporary name and renamed into place.
+    Full values (no rounding), stored as ``dtype`` (``"float32"`` for single-precision jobs).
+    ``crs`` (e.g. ``meta.crs``, the input's WKT) is written when given; Circuitscape's ASCII
+    grids carry none. Written to a temporary name and renamed into place.
     """
     import rasterio
     from rasterio.transform import from_origin
 
-    vals = np.asarray(values, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64).astype(dtype)
     nod = CS_NODATA if meta.nodata is None else meta.nodata
     top = meta.yllcorner + meta.nrows * meta.cellsize
-    profile = dict(driver="GTiff", width=meta.ncols, height=meta.nrows, count=1, dtype="float64",
+    profile = dict(driver="GTiff", width=meta.ncols, height=meta.nrows, count=1, dtype=dtype,
                    transform=from_origin(meta.xllcorner, top, meta.cellsize, meta.cellsize), nodata=nod,
                    compress="DEFLATE")
+    if crs is not None:
+        profile["crs"] = crs
     path = Path(path)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(vals, 1)
