@@ -21,6 +21,7 @@ from habitat.params import (
     CircuitParams, ConnectivityParams, EvaluationParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
     PresenceParams, ResistanceParams, SitesParams, SuitabilityParams, RestorationParams, TranslocationParams,
 )
+from habitat.params import OmniscapeParams
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -217,6 +218,7 @@ class StagesConfig(Strict):
     sites: SitesParams | None = None
     presence: PresenceParams | None = None
     evaluation: EvaluationParams | None = None
+    omniscape: OmniscapeParams | None = None
     restoration: RestorationParams | None = None
     translocation: TranslocationParams | None = None
 

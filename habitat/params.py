@@ -625,3 +625,39 @@ class TranslocationParams(Strict):
         if self.max_founders < self.min_founders:
             raise ValueError(f"max_founders ({self.max_founders}) must be >= min_founders ({self.min_founders})")
         return self
+
+
+# -- omniscape (moving window, wall to wall) -------------------------------------------------
+class OmniscapeParams(Strict):
+    """Omniscape moving-window connectivity over the whole study area (McRae et al. 2016; Landau et
+    al. 2021, Omniscape.jl; METHODS.md 12): sources from suitability, resistance from the pipeline."""
+
+    radius_m: float = Field(
+        5000.0, gt=0, description="moving-window radius (m; cells = radius_m / cell_size_m): how far movement is "
+        "modelled from each source; the deer's dispersal distance as in indicators.dispersal_distance_m (5 km: no "
+        "Bukhara deer value known, DOMAIN.md 3.2-3.3 and 8) [A]",
+    )
+    block_size: int = Field(
+        5, ge=1, description="side of the target blocks (cells, odd; even is raised by one as Omniscape does); "
+        "larger runs faster and coarser (Landau et al. 2021, Omniscape.jl usage: block_size)",
+    )
+    source_threshold: float | None = Field(
+        None, ge=0, le=1, description="suitability at or above which a cell is a source (strength = suitability); "
+        "null: the patches threshold (habitat cells are the sources) [A]",
+    )
+    precision: Literal["single", "double"] = Field(
+        "double", description="Omniscape precision (inputs rounded to float32 when single); maps written as float32")
+    correct_artifacts: bool = Field(True, description="block-artifact correction (Omniscape default true)")
+    calc_flow_potential: bool = Field(True, description="write flow potential (resistance 1 everywhere)")
+    calc_normalized_current: bool = Field(
+        True, description="write normalized current (cumulative / flow potential), its classes and the summary")
+    impeded_below: float = Field(
+        0.8, gt=0, le=1, description="normalized current below this is impeded flow; Omniscape.jl docs: < 1 "
+        "impeded, about 1 diffuse, > 1 channelized; the width of 'about 1' is [A] (McRae et al. 2016 use "
+        "the same classes; their cut-offs are not reproduced here)",
+    )
+    channelized_above: float = Field(
+        1.2, ge=1, description="normalized current above this is channelized (bottleneck) flow [A]; see impeded_below"
+    )
+    workers: int | None = Field(None, ge=1, description="threads for the windows (default: CPU count); results do "
+                                "not depend on it")

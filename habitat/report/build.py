@@ -23,6 +23,7 @@ from habitat.indicators.change import change_map
 from habitat.io.atomic import write_bytes_atomic
 from habitat.params import ReportParams
 from habitat.report import html as page_html
+from habitat.report import omniscape_figures
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages
 from habitat.report.overlay import data_uri, raster_overlay, to_geojson
@@ -338,7 +339,7 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     version = data.manifest.get("habitat_version", habitat.__version__)
     credits = options.credits or m("credits.default")
     files: dict[str, bytes] = {}
-    whole = figure_specs(data, options, m)
+    whole = figure_specs(data, options, m) + omniscape_figures.figure_specs(data, m)
     per_unit = unit_figures(whole, data, m) if options.per_unit_figures else []
     shown = []
     for index, (name, spec) in enumerate([*whole, *per_unit]):
@@ -377,6 +378,7 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     page.tables = [(m.layer(t), note + (_evaluation_note(data, m) if t == "evaluation" else "")
                     + page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
                    for t in EXTRA_TABLES if t in data.tables]
+    page.tables += omniscape_figures.tables(data, m)
     if (comparison := comparison_table(data.out_dir)) is not None:
         page.tables.append(("scenarios/comparison.csv",
                             note + page_html.table_html(comparison, m, file_name="scenarios/comparison.csv")))

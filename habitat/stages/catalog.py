@@ -245,6 +245,27 @@ _declare(
 )
 
 
+#: Units of the Omniscape current maps: sources inject their suitability (relative amperes).
+OMNISCAPE_CURRENT_UNITS = "A (sources inject their suitability)"
+_OMNI_NORMALIZED = "calc_normalized_current is true (the default)"
+_declare(
+    "omniscape",
+    LayerSpec(id="omniscape_current", **{**_CURRENT, "units": OMNISCAPE_CURRENT_UNITS}, file_stem="cum_currmap",
+              doc="Omniscape cumulative current: moving-window circuits from every suitable source block"),
+    LayerSpec(id="flow_potential", **{**_CURRENT, "units": OMNISCAPE_CURRENT_UNITS},
+              created_if="calc_flow_potential is true (the default)",
+              doc="Omniscape flow potential: the same windows with resistance 1 everywhere"),
+    LayerSpec(id="normalized_current", kind="raster", dtype="float32", units="ratio", nodata=float("nan"),
+              file_stem="normalized_cum_currmap", created_if=_OMNI_NORMALIZED,
+              doc="cumulative current / flow potential: > 1 channelized, about 1 diffuse, < 1 impeded"),
+    LayerSpec(id="flow_class", kind="raster", dtype="uint8", units="1 impeded, 2 diffuse, 3 channelized",
+              nodata=0, created_if=_OMNI_NORMALIZED,
+              doc="normalized current classed at impeded_below / channelized_above; 0 = nodata or outside every window"),
+    LayerSpec(id="omniscape_summary", kind="table", file_stem="summary", created_if=_OMNI_NORMALIZED,
+              doc="per Range State (reporting unit) and the study area: area and share channelized, diffuse, "
+                  "impeded; mean normalized current"),
+)
+
 def layer(layer_id: str) -> LayerSpec:
     """The declaration of one layer."""
     return _CATALOG[layer_id]

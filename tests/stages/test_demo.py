@@ -132,3 +132,16 @@ def test_demo_restoration_translocation_and_protconn(demo_out):
     protconn = long[long["indicator"] == "ProtConn"].set_index("unit_id")["value"]
     prot = long[long["indicator"] == "Prot"].set_index("unit_id")["value"]
     assert protconn.index.tolist() == ["ALL", "AA", "BB"] and (protconn > 0).all() and (protconn <= prot + 1e-9).all()
+
+
+def test_demo_writes_the_omniscape_maps_and_summary(demo_out):
+    written = json.loads((demo_out / "manifest.json").read_text())["stages"]["omniscape"]["outputs"]
+    assert {written[i]["path"] for i in written} == {
+        f"omniscape/{name}" for name in ("cum_currmap.tif", "flow_potential.tif", "normalized_cum_currmap.tif",
+                                         "flow_class.tif", "summary.csv")}
+    classes = _read(demo_out, "omniscape/flow_class.tif")
+    assert set(np.unique(classes)) <= {0, 1, 2, 3} and (classes > 0).any()
+    summary = pd.read_csv(demo_out / "omniscape/summary.csv", keep_default_na=False)
+    assert summary["unit_id"].tolist()[0] == "ALL" and len(summary) == 3  # study area and the two demo countries
+    shares = summary[["channelized_share", "diffuse_share", "impeded_share"]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0)
