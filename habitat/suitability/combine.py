@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from habitat.errors import GridMismatchError, InvalidParameterError
+from habitat.suitability._kernels import add_weighted
 
 __all__ = [
     "COMBINATION_METHODS",
@@ -141,10 +142,17 @@ def weighted_linear(memberships: Mapping[str, Any], weights: Mapping[str, float]
     w = _check_weights(names, weights)
 
     def _kernel(arrays: list[np.ndarray]) -> np.ndarray:
-        mus = _as_memberships(arrays, names)
-        out = np.zeros(mus[0].shape, dtype=np.float64)
-        for wk, mu in zip(w, mus, strict=True):
-            out += wk * mu
+        # range check and accumulation in one compiled pass per criterion (same sums, same order)
+        out = np.zeros(np.shape(arrays[0]), dtype=np.float64)
+        for name, wk, a in zip(names, w, arrays, strict=True):
+            a = np.asarray(a)
+            if a.dtype.kind not in "fiu":
+                a = a.astype(np.float64)
+            bad = add_weighted(out, a, float(wk), _RANGE_TOL)
+            if not np.isnan(bad):
+                raise InvalidParameterError(
+                    f"membership {name!r} has values outside [0, 1] (e.g. {bad!r}); apply a membership function first"
+                )
         return out
 
     return _map_stack(_kernel, layers)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
 
 from habitat.errors import CrosswalkError, InvalidParameterError
+from habitat.suitability._kernels import disk_sums
 
 __all__ = [
     "MEMBERSHIP_FUNCTIONS",
@@ -395,13 +395,15 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
     offs = np.arange(-halo, halo + 1)
     # disk membership by cell-centre distance; small tolerance so r = k cells includes ring k
     footprint = (offs[:, None] ** 2 + offs[None, :] ** 2) * cs * cs <= r * r * (1 + 1e-12)
-    weights = footprint.astype(np.float64)
+    # the disk is convex: each footprint row is one run of cells, -w..w
+    widths = footprint.sum(axis=1).astype(np.int64)
+    halfwidths = np.where(widths > 0, widths // 2, -1)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
+        a = np.ascontiguousarray(a, dtype=np.float64)
         valid = np.isfinite(a)
-        total = ndimage.correlate(np.where(valid, a, 0.0), weights, mode="constant", cval=0.0)
-        count = ndimage.correlate(valid.astype(np.float64), weights, mode="constant", cval=0.0)
+        # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass
+        total, count = disk_sums(a, halfwidths)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = total / count
         return np.where(valid, out, np.nan)
