@@ -184,7 +184,9 @@ def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int 
     with open_raster(path) as ds:
         grid = GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
         nodata, units = ds.nodata, ds.tags(1).get("units")
-    lazy = rioxarray.open_rasterio(path, chunks={"y": chunks, "x": chunks}, masked=False, cache=False)
+    # lock=False: each window read opens its own handle, so dask threads decompress in parallel
+    # (rioxarray's default lock serialises reads across all files)
+    lazy = rioxarray.open_rasterio(path, chunks={"y": chunks, "x": chunks}, masked=False, cache=False, lock=False)
     data = lazy.data[0]
     return make_layer(data, grid, name=name or Path(path).stem, units=units, nodata=nodata)
 

@@ -39,13 +39,19 @@ def disk_sums(values: np.ndarray, halfwidths: np.ndarray) -> tuple[np.ndarray, n
     h = (halfwidths.size - 1) // 2
     rows, cols = values.shape
     pad = np.zeros((rows + 2 * h, cols + 2 * h))
-    padc = np.zeros((rows + 2 * h, cols + 2 * h))
+    # running count of finite cells along each padded row: counts are small integers, exact in
+    # any order, so a window count is a difference of two running counts
+    cum = np.zeros((rows + 2 * h, cols + 2 * h + 1))
     for i in range(rows):
+        c = 0.0
         for j in range(cols):
             v = values[i, j]
             if np.isfinite(v):
                 pad[i + h, j + h] = v
-                padc[i + h, j + h] = 1.0
+                c += 1.0
+            cum[i + h, j + h + 1] = c
+        for j in range(cols + h + 1, cols + 2 * h + 1):
+            cum[i + h, j] = c
     total = np.empty((rows, cols))
     count = np.empty((rows, cols))
     acc = np.empty(cols)
@@ -55,13 +61,18 @@ def disk_sums(values: np.ndarray, halfwidths: np.ndarray) -> tuple[np.ndarray, n
         accc[:] = 0.0
         for k in range(2 * h + 1):
             w = halfwidths[k]
+            if w < 0:
+                continue
             row = pad[i + k]
-            rowc = padc[i + k]
+            upper = cum[i + k, h + w + 1:h + w + 1 + cols]
+            lower = cum[i + k, h - w:h - w + cols]
+            for j in range(cols):
+                accc[j] += upper[j] - lower[j]
             for dx in range(-w, w + 1):
-                off = h + dx
+                # a view, so the index is the loop counter alone (no wrap-around test) and vectorises
+                src = row[h + dx:h + dx + cols]
                 for j in range(cols):
-                    acc[j] += row[j + off]
-                    accc[j] += rowc[j + off]
+                    acc[j] += src[j]
         total[i] = acc
         count[i] = accc
     return total, count
@@ -121,3 +132,26 @@ def add_weighted(out: np.ndarray, membership: np.ndarray, weight: float, toleran
             bad = mu
         flat_out[i] += weight * mu
     return bad
+
+
+@njit(cache=True, nogil=True)
+def scaled(values: np.ndarray, factor: float, divisor: float) -> np.ndarray:
+    """``(factor * v) / divisor`` per cell as float64 (the argument of an exponential decay)."""
+    rows, cols = values.shape
+    out = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = (factor * np.float64(values[i, j])) / divisor
+    return out
+
+
+@njit(cache=True, nogil=True)
+def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
+    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``."""
+    rows, cols = habitat.shape
+    out = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            d = dz[i, j]
+            out[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
+    return out

@@ -598,7 +598,7 @@ def degradation_quality_block(
     CrosswalkError
         A code of the block has no row in ``sensitivity_table``.
     """
-    from habitat.suitability._kernels import add_threat, lookup
+    from habitat.suitability._kernels import add_threat, lookup, saturate, scaled
 
     k = float(half_saturation)
     if not (k > 0 and math.isfinite(k)):
@@ -628,17 +628,16 @@ def degradation_quality_block(
         dmax = float(row["max_dist_m"])
         linear = str(row["decay"]) == "linear"
         impact = total  # unused by the kernel for linear decay
-        if not linear:
-            d = np.asarray(dist, dtype=np.float64)
+        if not linear:  # numpy's exp (the kernel's libm exp differs in the last bit); NaN d gives 0 below
+            impact = scaled(dist, -EXPONENTIAL_DECAY_CONSTANT, dmax)
             with np.errstate(invalid="ignore", over="ignore"):
-                impact = np.exp(-EXPONENTIAL_DECAY_CONSTANT * np.where(np.isnan(d), np.inf, d) / dmax)
+                np.exp(impact, out=impact)
         add_threat(total, codes, dist, impact, linear, dmax, column(name), float(row["weight"]) / weight_sum)
     total[np.isnan(habitat)] = np.nan
     z = QUALITY_SCALING_Z
     with np.errstate(invalid="ignore"):
         dz = total**z
-        quality = habitat * (1.0 - dz / (dz + k**z))
-    return total, quality
+    return total, saturate(habitat, dz, k**z)
 
 
 def _as_layers(lulc, threats, access, baseline, distances, cell_size_m):
