@@ -155,3 +155,29 @@ def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
             d = dz[i, j]
             out[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
     return out
+
+
+@njit(cache=True, nogil=True)
+def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``clip((v - low) / (high - low), 0, 1)`` per cell as float64; NaN stays NaN."""
+    flat = values.ravel()
+    out = np.empty(flat.size)
+    span = high - low
+    for i in range(flat.size):
+        v = (np.float64(flat[i]) - low) / span
+        out[i] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+    return out.reshape(values.shape)
+
+
+@njit(cache=True, nogil=True)
+def multiply_mask(out: np.ndarray, mask: np.ndarray) -> float:
+    """``out *= mask`` in place; returns the first mask value other than 0, 1 or NaN (NaN if none)."""
+    flat_out = out.ravel()
+    flat_m = mask.ravel()
+    bad = np.nan
+    for i in range(flat_out.size):
+        m = np.float64(flat_m[i])
+        if not (np.isnan(m) or m == 0.0 or m == 1.0) and np.isnan(bad):
+            bad = m
+        flat_out[i] *= m
+    return bad

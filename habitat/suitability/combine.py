@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from habitat.errors import GridMismatchError, InvalidParameterError
-from habitat.suitability._kernels import add_weighted
+from habitat.suitability._kernels import add_weighted, multiply_mask
 
 __all__ = [
     "COMBINATION_METHODS",
@@ -401,15 +401,15 @@ def apply_constraints(score: Any, constraints: Mapping[str, Any]) -> Any:
     layers = [score, *(constraints[n] for n in constraints)]
 
     def _kernel(arrays: list[np.ndarray]) -> np.ndarray:
-        out = arrays[0].astype(np.float64, copy=True)
+        out = np.array(arrays[0], dtype=np.float64, order="C")
         for name, m in zip(names[1:], arrays[1:], strict=True):
-            m = m.astype(np.float64, copy=False)
-            bad = ~(np.isnan(m) | (m == 0) | (m == 1))
-            if bad.any():
+            m = np.asarray(m)
+            # check and multiply in one compiled pass (same products as out *= m)
+            bad = multiply_mask(out, m if m.dtype.kind in "fiu" else m.astype(np.uint8))
+            if not np.isnan(bad):
                 raise InvalidParameterError(
-                    f"constraint {name!r} holds values other than 0/1 (e.g. {m[bad][0]!r}); give a 0/1 mask"
+                    f"constraint {name!r} holds values other than 0/1 (e.g. {bad!r}); give a 0/1 mask"
                 )
-            out *= m
         return out
 
     return _map_stack(_kernel, layers)

@@ -103,3 +103,31 @@ def test_weighted_linear_equals_numpy_sum():
     mus["a"][0, 0] = 1.5
     with pytest.raises(InvalidParameterError, match="'a' has values outside"):
         weighted_linear(mus, w)
+
+
+def test_linear_ramp_and_class_scores_equal_numpy():
+    from habitat.suitability.membership import class_scores, fuzzy_linear
+
+    x = (RNG.random((9, 14)) * 1.2 - 0.1).astype(np.float32)
+    x[3, 3] = np.nan
+    expected = np.clip((x.astype(np.float64) - 0.0) / (0.5 - 0.0), 0.0, 1.0)
+    np.testing.assert_array_equal(fuzzy_linear(x, minimum=0.0, maximum=0.5), expected)
+    codes = RNG.choice(np.array([0, 1, 2, 9], dtype=np.uint8), size=(9, 14))
+    scores = {1: 1.0, 2: 0.9, 9: 0.05}
+    expected = np.array([np.nan, 1.0, 0.9, *[np.nan] * 6, 0.05])[codes]
+    np.testing.assert_array_equal(class_scores(codes, scores, nodata=0), expected)
+    with pytest.raises(CrosswalkError, match=r"\[9\]"):
+        class_scores(codes, {1: 1.0, 2: 0.9}, nodata=0)
+
+
+def test_constraints_equal_numpy_product():
+    from habitat.suitability.combine import apply_constraints
+
+    score = RNG.random((8, 6))
+    masks = {"floodplain": RNG.random((8, 6)) < 0.7, "not_built": (RNG.random((8, 6)) < 0.9).astype(np.float32)}
+    masks["not_built"][0, 0] = np.nan
+    expected = score * masks["floodplain"].astype(np.float64) * masks["not_built"].astype(np.float64)
+    np.testing.assert_array_equal(apply_constraints(score, masks), expected)
+    masks["not_built"][1, 1] = 0.5
+    with pytest.raises(InvalidParameterError, match="'not_built' holds values other than 0/1"):
+        apply_constraints(score, masks)
