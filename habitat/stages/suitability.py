@@ -19,7 +19,7 @@ from habitat.suitability.ahp import ahp_weights
 from habitat.suitability.combine import apply_constraints, combine_memberships
 from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
 from habitat.suitability import terrain as terrain_criteria
-from habitat.suitability.quality import habitat_quality
+from habitat.suitability.quality import degradation_quality_block
 
 #: Ingest layer behind each criterion layer name and each threat.
 CRITERION_SOURCES = {
@@ -86,18 +86,15 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
-        coords = {"y": -np.arange(codes.shape[0], dtype=float), "x": np.arange(codes.shape[1], dtype=float)}
-        lulc = xr.DataArray(codes, dims=("y", "x"), coords=coords)
         if not names:
             lookup = np.zeros(256)
             lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
             valid = codes > 0
             return np.stack([np.where(valid, 0.0, np.nan), np.where(valid, lookup[codes], np.nan)])
-        hq = habitat_quality(
-            lulc, {}, threat_distances_m={n: lulc.copy(data=d) for n, d in zip(names, distances)},
-            threat_table=threat_table, sensitivity_table=sensitivity, half_saturation=half_saturation, lulc_nodata=0,
-        )
-        return np.stack([hq["degradation"].values, hq["quality"].values])
+        return np.stack(degradation_quality_block(
+            codes, dict(zip(names, distances)), threat_table=threat_table, sensitivity_table=sensitivity,
+            half_saturation=half_saturation, lulc_nodata=0,
+        ))
 
     base = da.asarray(classes.data)
     arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]
