@@ -30,7 +30,10 @@ _GIB = 2**30
 DEFAULT_SHARE = 0.8
 
 FINE_GRID_SETTING = "grid.resolution_m"
-CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
+#: Cost distance and circuit run on the analysis grid until a coarser connectivity grid is
+#: wired into the stages (habitat.connectivity.two_grid has the aggregation): the setting a
+#: user can change today is the analysis grid's cell size.
+CONNECTIVITY_GRID_SETTING = FINE_GRID_SETTING
 
 
 @dataclass(frozen=True)
@@ -187,8 +190,8 @@ def check_memory(
     ------
     MemoryNeedError
         ``need > share * available``; the message names both amounts in GiB and the setting
-        to raise (``grid.resolution_m`` for fine-grid work, ``grid.connectivity_resolution_m``
-        for cost distance and circuit) with the cell size that would fit.
+        to raise (``grid.resolution_m``; cost distance and circuit run on the analysis grid too)
+        with the cell size that would fit.
     """
     if not (0 < share <= 1):
         raise InvalidParameterError(f"share={share!r} must lie in (0, 1]")

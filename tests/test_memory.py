@@ -38,7 +38,7 @@ def test_check_refuses_before_allocating_naming_need_available_and_setting(monke
         check_memory("cost_distance", (36_000, 36_000), what="stage connectivity")
     msg = str(err.value)
     assert "stage connectivity" in msg and "50.7 GiB" in msg and "4.0 GiB are available" in msg
-    assert "grid.connectivity_resolution_m" in msg
+    assert "grid.resolution_m" in msg
     assert err.value.needed_bytes == 42 * 36_000**2 and err.value.available_bytes == 4 * 2**30
     assert isinstance(err.value, ResourceError) and isinstance(err.value, HabitatError)
     with pytest.raises(MemoryNeedError, match=r"grid\.resolution_m about"):
@@ -59,4 +59,4 @@ def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                        env={**__import__('os').environ})
     assert r.returncode == 2, r.stderr
-    assert "grid.connectivity_resolution_m" in r.stderr and "Traceback" not in r.stderr
+    assert "grid.resolution_m" in r.stderr and "Traceback" not in r.stderr
