@@ -47,8 +47,8 @@ class _NoRasters(Mapping):
 @pytest.mark.parametrize(("stage_id", "setting"), [
     ("patches", "grid.resolution_m"),
     ("indicators", "grid.resolution_m"),
-    ("connectivity", "grid.connectivity_resolution_m"),
-    ("circuit", "grid.connectivity_resolution_m"),
+    ("connectivity", "grid.resolution_m"),
+    ("circuit", "grid.resolution_m"),
 ])
 def test_stage_refuses_a_grid_that_cannot_fit_before_reading_it(monkeypatch, stage_id, setting):
     monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
