@@ -4,12 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
-from habitat.connectivity.populations import focal_cells, site_points
-from habitat.layers import make_layer
 from habitat.params import CircuitParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -20,6 +14,11 @@ OUTPUTS = catalog.outputs_of("circuit")
 
 def run_circuit(ctx: StageContext) -> dict[str, Any]:
     """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
+    from habitat.connectivity.populations import focal_cells, site_points
+    from habitat.layers import make_layer
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)

@@ -4,24 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-
-from habitat.connectivity.barriers import max_barrier_improvement
-from habitat.connectivity.corridors import LINK_COLUMNS, compute_corridors, path_to_line
-from habitat.connectivity.graph import (
-    equivalent_connectivity,
-    graph_components,
-    integral_index_of_connectivity,
-    patch_importance_iic,
-    patch_importance_pc,
-    probability_of_connectivity,
-)
-from habitat.connectivity.patch_distances import patch_distances
-from habitat.connectivity.populations import population_cores, site_points
 from habitat.errors import ConfigError
-from habitat.layers import make_layer
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -35,6 +18,13 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
                out: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame]:
     """Population cores, and with two or more populations the corridors, barrier scores and paths
     (put in ``out``); returns the cores and the links table."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.barriers import max_barrier_improvement
+    from habitat.connectivity.corridors import LINK_COLUMNS, compute_corridors, path_to_line
+    from habitat.connectivity.populations import population_cores, site_points
+    from habitat.layers import make_layer
     grid = ctx.grid
     cell_size_m = grid.cell_size_m
     pops = ctx.inputs.get("populations")
@@ -71,6 +61,10 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
 def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
                  res_inf: np.ndarray) -> tuple[pd.DataFrame, dict[str, float]]:
     """Patch importance (dPC, dIIC) and the graph indices of the largest patches."""
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.graph import equivalent_connectivity, graph_components, integral_index_of_connectivity, patch_importance_iic, patch_importance_pc, probability_of_connectivity
+    from habitat.connectivity.patch_distances import patch_distances
     grid = ctx.grid
     labels = np.asarray(ctx.inputs["patch_id"].values)
     table = ctx.inputs["patch_table"]
@@ -100,6 +94,9 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
 
 def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     """Corridors and links between populations; barrier scores; patch graph indices."""
+    import numpy as np
+    import pandas as pd
+    from habitat.layers import make_layer
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     res_inf = np.where(np.isnan(res), np.inf, res)

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
-from habitat.indicators.change import CHANGE_NODATA, change_map
-from habitat.indicators.national_report import national_report
-from habitat.indicators.population import census_trend, population_status
-from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
 from habitat.vocabulary import HABITAT_CLASS_CODES
-from habitat.io.vectors import rasterize_labels
-from habitat.layers import make_layer
 from habitat.params import IndicatorsParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -29,6 +20,7 @@ INPUTS = (
 OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
     """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
+    import numpy as np
     if params.habitat_source == "landcover":
         return np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), layer.values > 0
     return np.nan_to_num(layer.values) >= params.tugai_cover_threshold, np.isfinite(layer.values)
@@ -58,10 +50,12 @@ def _habitat_masks(
 
 def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
     """Cells whose centre lies inside ``geometry`` (none for a missing or empty geometry)."""
+    from habitat.io.vectors import rasterize_labels
     return rasterize_labels([geometry], [1], grid).astype(bool)
 
 
 def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, np.ndarray]]:
+    import numpy as np
     grid, inputs = ctx.grid, ctx.inputs
     units = [("study_area", "ALL", "study area", np.ones(grid.shape, bool))]
     if "reporting_unit" in inputs and "reporting_units" in inputs:
@@ -79,6 +73,9 @@ def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, 
 
 
 def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFrame | None:
+    import numpy as np
+    import pandas as pd
+    from habitat.indicators.population import census_trend, population_status
     if "populations" not in ctx.inputs:
         return None
     pops = ctx.inputs["populations"]
@@ -120,6 +117,8 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
 
 
 def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFrame:
+    import pandas as pd
+    from habitat.indicators.units import DEFINITIONS
     if params.habitat_source == "landcover":
         rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)}"
     else:
@@ -152,6 +151,10 @@ def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFra
 def run_indicators(ctx: StageContext) -> dict[str, Any]:
     """Habitat indicators for the study area, Range States, protected areas and population areas;
     the loss/gain raster; population status; the national-report table; the data dictionary."""
+    from habitat.indicators.change import CHANGE_NODATA, change_map
+    from habitat.indicators.national_report import national_report
+    from habitat.indicators.units import unit_indicators, wide_table
+    from habitat.layers import make_layer
     params: IndicatorsParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:

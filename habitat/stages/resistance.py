@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
 from habitat.vocabulary import HABITAT_CLASS_CODES
-from habitat.layers import make_layer
 from habitat.params import ResistanceParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -19,6 +15,9 @@ OUTPUTS = catalog.outputs_of("resistance")
 
 def run_resistance(ctx: StageContext) -> dict[str, Any]:
     """Resistance = transform(suitability), then class and canal overrides; NaN = impassable."""
+    import numpy as np
+    from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
+    from habitat.layers import make_layer
     params: ResistanceParams = ctx.params  # type: ignore[assignment]
     classes = ctx.inputs["habitat_class_current"].values
     resistance = resistance_from_suitability(

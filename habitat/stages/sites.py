@@ -4,26 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-
-from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
-from habitat.connectivity.cost_distance import cost_distance
-from habitat.connectivity.populations import focal_cells
 from habitat.errors import ConfigError
-from habitat.layers import make_layer
 from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
-from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
-from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria, screen_candidates
-from habitat.sites.explain import explain_top_sites
-from habitat.sites.pareto import pareto_dominance
-from habitat.sites.ranking import parse_criteria, score_sites
-from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.ahp import ahp_weights
-from habitat.suitability.patches import patch_polygons
 
 INPUTS = catalog.layers(
     "patch_id", "quality", "degradation", "water_distance_m", "protected_fraction", "historical_range_fraction",
@@ -37,6 +21,8 @@ _SOURCE_COLUMNS = ("lcd_to_source", "effective_resistance_to_source_ohm", "dista
 
 def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | None, str]:
     """Scoring criteria records for habitat.sites.ranking, AHP weights if given, and a note."""
+    from habitat.sites.ranking import parse_criteria
+    from habitat.suitability.ahp import ahp_weights
     spec = [c.model_dump(exclude={"provenance"}, exclude_none=True) for c in params.criteria]
     parse_criteria(spec)
     if params.ahp is None:
@@ -47,6 +33,7 @@ def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | 
 
 
 def _hard_spec(params: SitesParams, patches: PatchesParams) -> list[dict]:
+    from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria
     area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=patches.density_per_km2)
     records = [{
         "column": "usable_area_ha", "op": ">=", "threshold": area, "units": "ha", "name": "minimum usable area",
@@ -71,6 +58,8 @@ def _effective_resistance_to_sources(
 ) -> np.ndarray:
     """Per candidate, min over populations of the effective resistance (ohm) from its release cell,
     on the circuit the pipeline's circuit settings describe."""
+    import numpy as np
+    from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
     n = len(centres)
     if n == 0 or not any(c is not None for c in source_cells):
         return np.full(n, np.nan)
@@ -84,6 +73,7 @@ def _effective_resistance_to_sources(
 
 def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per release point: index of the nearest point and the Euclidean distance to it (m)."""
+    import numpy as np
     d = np.hypot(release_xy[:, 0, None] - points[None, :, 0], release_xy[:, 1, None] - points[None, :, 1])
     # A candidate without a passable cell has no release point (NaN): no nearest point either.
     nearest = np.argmin(np.nan_to_num(d, nan=np.inf), axis=1)
@@ -91,6 +81,7 @@ def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndar
 
 
 def _translocation_sources(ctx: StageContext, pops: gpd.GeoDataFrame | None) -> pd.DataFrame | None:
+    import pandas as pd
     status = ctx.inputs.get("population_status")
     if status is None or pops is None or "translocation_source" not in status.columns:
         return None
@@ -102,6 +93,8 @@ def _translocation_sources(ctx: StageContext, pops: gpd.GeoDataFrame | None) -> 
 
 def _unscorable(passed: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off candidates with a missing/infinite scoring value; they cannot be ranked."""
+    import numpy as np
+    import pandas as pd
     values = passed[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     rows = bad.any(axis=1)
@@ -118,6 +111,8 @@ def _unscorable(passed: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, p
 
 
 def _sensitivity_table(oat: pd.DataFrame, mc) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     oat = oat.assign(analysis="one_at_a_time")
     rho = mc.draws["spearman_rho"].to_numpy()
     summary = mc.sites.assign(analysis="monte_carlo", criterion="all weights (Dirichlet)",
@@ -132,6 +127,8 @@ def _sensitivity_table(oat: pd.DataFrame, mc) -> pd.DataFrame:
 
 def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, float] | None,
                     has_range: bool) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     rows = [{"kind": "hard", "criterion": h["name"] or h["column"], "column": h["column"],
              "rule": f"{h['op']} {h['threshold']}", "direction": "", "normalization": "", "weight": np.nan,
              "units": h["units"], "provenance": h["provenance"]} for h in hard]
@@ -157,6 +154,10 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     """Candidate labels and their criteria table (area, quality, threat, cost and circuit distance
     to the sources, release point); least-cost and circuit distances follow the pipeline's
     connectivity and circuit settings."""
+    import numpy as np
+    from habitat.connectivity.cost_distance import cost_distance
+    from habitat.connectivity.populations import focal_cells
+    from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
     connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
     circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
     patches: PatchesParams = ctx.setting("patches")  # type: ignore[assignment]
@@ -203,6 +204,7 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
 def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, pops: gpd.GeoDataFrame | None,
                  points: np.ndarray) -> None:
     """Nearest population and nearest translocation source of each release point; inside the range."""
+    import numpy as np
     n = len(table)
     in_range = ctx.inputs.get("historical_range_fraction")
     release = table[["centre_x", "centre_y"]].to_numpy(dtype=float)
@@ -229,6 +231,11 @@ def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, po
 def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: dict[str, float] | None,
           params: SitesParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores and ranks with Monte Carlo robustness, Pareto flags and explanations; the sensitivity table."""
+    import pandas as pd
+    from habitat.sites.explain import explain_top_sites
+    from habitat.sites.pareto import pareto_dominance
+    from habitat.sites.ranking import score_sites
+    from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
     if not len(passed):
         ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
                                         explanation=pd.Series(dtype=str))
@@ -249,6 +256,12 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
 
 def run_sites(ctx: StageContext) -> dict[str, Any]:
     """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from habitat.layers import make_layer
+    from habitat.sites.criteria import screen_candidates
+    from habitat.suitability.patches import patch_polygons
     params: SitesParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:

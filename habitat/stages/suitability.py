@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import dask.array as da
-import numpy as np
-import pandas as pd
-import xarray as xr
-
 from habitat.errors import ConfigError
 from habitat.vocabulary import HABITAT_CLASS_CODES
-from habitat.layers import make_layer
 from habitat.params import SuitabilityParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.ahp import ahp_weights
-from habitat.suitability.combine import apply_constraints, combine_memberships
-from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
-from habitat.suitability.quality import habitat_quality
 
 #: Ingest layer behind each criterion layer name and each threat.
 CRITERION_SOURCES = {
@@ -47,6 +37,7 @@ OUTPUTS = catalog.outputs_of("suitability")
 
 
 def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
+    import numpy as np
     if name == "quality":
         return quality
     source = CRITERION_SOURCES[name]
@@ -59,6 +50,7 @@ def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr
 
 
 def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, float] | None, dict]:
+    from habitat.suitability.ahp import ahp_weights
     if params.combination not in ("weighted_linear", "weighted_geometric_mean"):
         return None, {}
     if params.weights is not None:
@@ -73,6 +65,10 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
 def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
              sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
     """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
+    import dask.array as da
+    import numpy as np
+    import xarray as xr
+    from habitat.suitability.quality import habitat_quality
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
@@ -97,6 +93,12 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
 
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2)."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+    from habitat.layers import make_layer
+    from habitat.suitability.combine import apply_constraints, combine_memberships
+    from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
     params: SuitabilityParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
