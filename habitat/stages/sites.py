@@ -260,6 +260,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
+    from habitat.sites.candidates import candidate_table
     from habitat.sites.criteria import screen_candidates
     from habitat.suitability.patches import patch_polygons
     params: SitesParams = ctx.params  # type: ignore[assignment]
@@ -278,6 +279,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
     labels, table = _candidate_table(ctx, params, pops, points)
     _add_sources(ctx, params, table, pops, points)
+    table = candidate_table(table)  # the declared columns, which the pipeline check validated criteria against
 
     screened = screen_candidates(table, hard)
     passed, unscorable = _unscorable(screened.passed, [c["name"] for c in spec])
