@@ -1,5 +1,6 @@
 """The command line: user errors are one line on stderr, exit code 2, and no output written."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -555,3 +556,16 @@ def test_a_site_criterion_on_a_missing_column_is_caught_before_the_run(monkeypat
     code, _, err = run_cli(monkeypatch, capsys, "validate", tiny_pipeline)
     assert code == 2 and "stages.sites.hard_criteria[0].column: 'historic_range' is not a column" in err
     assert ", ".join(CANDIDATE_COLUMNS) in err
+
+
+def test_an_unchanged_report_is_reported_up_to_date(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    _edit(tiny_pipeline, lambda d: d["stages"].update(
+        suitability={}, patches={"min_patch_area_ha": 1},
+        report={"dpi": 50, "formats": ["png"], "per_unit_figures": False}))
+    out = tmp_path / "out"
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", out)
+    assert code == 0 and "report files; open" in err and "up to date" not in err
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", out)
+    assert code == 0 and "report up to date" in err and not re.search(r"wrote \d+ report files", err)
+    code, _, err = run_cli(monkeypatch, capsys, "report", out)
+    assert code == 0 and "report up to date" in err and "report.html" in err

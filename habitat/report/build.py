@@ -506,10 +506,19 @@ def sidecar_styles(data: ReportData, styles: Mapping[str, bytes]) -> dict[str, b
     return out
 
 
+class ReportFiles(list):
+    """The report's files (a list of Path); ``unchanged`` is True when nothing was redrawn because
+    the report's inputs, settings and language were the same as last time."""
+
+    def __init__(self, paths=(), *, unchanged: bool = False) -> None:
+        super().__init__(paths)
+        self.unchanged = unchanged
+
+
 def write_report_folder(
     out_dir: str | Path, manifest: Mapping, *, language: str | None,
     options_for: Callable[[str | None], ReportOptions], load_data: Callable[[], ReportData], force: bool = False,
-) -> list[Path]:
+) -> ReportFiles:
     """(Re)write ``OUT/report/`` and the QGIS styles beside the layers, unless nothing changed.
 
     Parameters
@@ -530,8 +539,9 @@ def write_report_folder(
 
     Returns
     -------
-    list of Path
-        Every file of the report (written now, or kept because its key and files are unchanged).
+    ReportFiles
+        Every file of the report: written now, or kept because its key and files are unchanged
+        (then ``unchanged`` is True).
 
     Notes
     -----
@@ -553,7 +563,7 @@ def write_report_folder(
             and all(_file_sha256(out_dir / rel) == sha for rel, sha in recorded.items())):
         if state.get("language_override") != override:
             write_bytes_atomic(folder / STATE_FILE, _state_json(key, override, recorded))
-        return [out_dir / rel for rel in sorted(recorded)]
+        return ReportFiles([out_dir / rel for rel in sorted(recorded)], unchanged=True)
     data = load_data()
     files = {f"{REPORT_DIR}/{rel}": content for rel, content in build_report(data, options).items()}
     files.update(sidecar_styles(data, {rel.removeprefix(f"{REPORT_DIR}/"): c for rel, c in files.items()}))
@@ -568,7 +578,7 @@ def write_report_folder(
         written.append(out_dir / rel)
     hashes = {rel: hashlib.sha256(content).hexdigest() for rel, content in sorted(files.items())}
     write_bytes_atomic(folder / STATE_FILE, _state_json(key, override, hashes))
-    return written
+    return ReportFiles(written)
 
 
 def _state_json(key: str, override: dict | None, files: Mapping[str, str]) -> bytes:

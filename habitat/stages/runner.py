@@ -197,6 +197,8 @@ class RunResult:
     out_dir: Path
     stages: list[StageResult]
     files: list[Path] = field(default_factory=list)  # written after the run (e.g. the report)
+    #: True when every after-run step kept its files as they were (an unchanged report).
+    files_unchanged: bool = False
 
     @property
     def manifest_path(self) -> Path:
@@ -430,6 +432,7 @@ def _run_locked(
 
     _write_manifest(work, pipeline, pipeline_path, grid, file_hashes)
     files: list[Path] = []
+    kept = []
     for stage_id in after_run:
         step = f"{stage_id} files"
         if on_stage_start:
@@ -441,10 +444,12 @@ def _run_locked(
             files.append(out_dir / rel)
             if rel.parts[0] not in changed:
                 changed.append(rel.parts[0])
+        kept.append(bool(getattr(written, "unchanged", False)))
         if on_stage_end:
-            on_stage_end(StageResult(step, False, elapsed(), {}, [f"{len(written)} files"]))
+            on_stage_end(StageResult(step, kept[-1], elapsed(), {},
+                                     [f"{len(written)} files" + (" unchanged" if kept[-1] else "")]))
     _commit(work, out_dir, changed)
-    return RunResult(out_dir, results, files)
+    return RunResult(out_dir, results, files, files_unchanged=bool(kept) and all(kept))
 
 
 def _gather_inputs(

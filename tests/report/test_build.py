@@ -106,15 +106,17 @@ def test_unchanged_rerun_keeps_the_report_and_the_language_survives_a_run(tmp_pa
 
     pipeline = _tiny_run(tmp_path, {"dpi": 50, "formats": ["png"], "per_unit_figures": False})
     out = tmp_path / "out"
-    run_pipeline(pipeline, out)
+    first = run_pipeline(pipeline, out)
+    assert first.files and not first.files_unchanged
     report = out / "report"
     html = report / "report.html"
     assert '<html lang="en">' in html.read_text(encoding="utf-8")
     figures = _inodes(report / "figures")
     assert figures and (report / "report_state.json").exists()
 
-    run_pipeline(pipeline, out)  # nothing changed: no figure is redrawn (same inode, same mtime)
+    again = run_pipeline(pipeline, out)  # nothing changed: no figure is redrawn (same inode, same mtime)
     assert _inodes(report / "figures") == figures
+    assert again.files_unchanged and sorted(again.files) == sorted(first.files)
 
     write_report(out, language="ru")  # habitat report OUT --language ru
     assert '<html lang="ru">' in html.read_text(encoding="utf-8")
@@ -152,11 +154,12 @@ def test_a_deleted_or_changed_report_file_is_redrawn_and_styles_sit_beside_the_l
     figure = out / "report" / "figures" / "suitability.png"
     original = figure.read_bytes()
     figure.unlink()
-    write_report(out)
+    assert not write_report(out).unchanged
     assert figure.read_bytes() == original
     figure.write_bytes(b"not a png")
     write_report(out)
     assert figure.read_bytes() == original
+    assert write_report(out).unchanged  # the CLI then says "report up to date", not "wrote N files"
     # QGIS loads name.qml beside name.tif / name.gpkg: the same style as report/styles/<id>.qml
     styles = out / "report" / "styles"
     assert (out / "suitability" / "suitability.qml").read_bytes() == (styles / "suitability.qml").read_bytes()
@@ -261,3 +264,4 @@ def test_colour_bars_carry_the_declared_units(report_data):
     spec = dict(figure_specs(report_data, ReportOptions(**FAST), Messages("en")))["suitability"]
     fig = draw_map(spec, report_data.grid, Messages("en"), credits="", version="0")
     assert [ax.get_xlabel() for ax in fig.axes[1:]] == ["units not declared"]
+
