@@ -97,6 +97,13 @@ def _first(ids: Sequence[str], present: Mapping) -> str | None:
     return next((i for i in ids if i in present), None)
 
 
+def explanation_field(columns, language: str) -> str | None:
+    """The column with the site explanations in the report's language (``explanation_<language>``,
+    written by the sites stage), else the first of EXPLANATION_FIELDS."""
+    translated = f"explanation_{language}"
+    return translated if translated in columns else _first(EXPLANATION_FIELDS, columns)
+
+
 def _slug(text: object) -> str:
     """A file-name-safe version of a unit id.
 
@@ -286,7 +293,7 @@ def map_data(data: ReportData, options: ReportOptions, messages: Messages) -> tu
             continue
         geom_type = str(frame.geometry.geom_type.dropna().iloc[0]) if frame.geometry.notna().any() else "Polygon"
         geometry, fill, edge, width_pt, size_mm = vector_symbol(layer_id, geom_type)
-        explanation = next((f for f in EXPLANATION_FIELDS if f in frame.columns), None)
+        explanation = explanation_field(frame.columns, m.language)
         vectors.append({
             "id": layer_id, "label": m.layer(layer_id), "geojson": to_geojson(frame), "visible": True,
             "title_field": LABEL_FIELDS.get(layer_id) if LABEL_FIELDS.get(layer_id) in frame.columns else None,
@@ -399,7 +406,7 @@ def _sites_html(data: ReportData, m: Messages, *, note: str = "") -> str:
     file_name = data.files.get(table_id or vector_id, "")
     top_n = int(data.manifest.get("stages", {}).get("sites", {}).get("params", {}).get("top_n", 3))
     name_col = _first(SITE_NAME_COLUMNS, frame.columns)
-    explanation = _first(EXPLANATION_FIELDS, frame.columns)
+    explanation = explanation_field(frame.columns, m.language)
     summary = pd.DataFrame(index=frame.index)
     if "rank" in frame.columns:
         summary[m("table.rank")] = frame["rank"]

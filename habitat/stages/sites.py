@@ -232,13 +232,14 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
           params: SitesParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores and ranks with Monte Carlo robustness, Pareto flags and explanations; the sensitivity table."""
     import pandas as pd
-    from habitat.sites.explain import explain_top_sites
+    from habitat.sites.explain import LANGUAGES, explain_top_sites
     from habitat.sites.pareto import pareto_dominance
     from habitat.sites.ranking import score_sites
     from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
     if not len(passed):
         ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
-                                        explanation=pd.Series(dtype=str))
+                                        explanation=pd.Series(dtype=str),
+                                        **{f"explanation_{lang}": pd.Series(dtype=str) for lang in LANGUAGES[1:]})
         return ranked, pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
                                              "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
     ranked = score_sites(passed, spec, weights=weights)
@@ -246,11 +247,16 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
     mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
                              concentration=params.concentration, weights=weights)
     pareto = pareto_dominance(passed, params.pareto_objectives)
-    explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
     robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
-    ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
-              .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
-    ranked["explanation"] = ranked["explanation"].fillna("")
+    ranked = ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
+    # one column per report language: explanation (English), explanation_ru, ...
+    for language in LANGUAGES:
+        column = "explanation" if language == "en" else f"explanation_{language}"
+        explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto,
+                                      language=language)
+        ranked = ranked.merge(explained[["site_id", "explanation"]].rename(columns={"explanation": column}),
+                              on="site_id", how="left")
+        ranked[column] = ranked[column].fillna("")
     return ranked, _sensitivity_table(oat, mc)
 
 

@@ -306,3 +306,16 @@ def test_historical_range_is_river_valleys_inside_range_states():
     expected = shapely.LineString([(0, 0), (100_000, 0)]).buffer(10_000)
     assert abs(shape.area - expected.area) / expected.area < 0.02  # simplify(0.01 deg) and reprojection
     assert shape.intersection(shapely.box(-50_000, 100_000, 150_000, 300_000)).area == 0
+
+
+def test_the_russian_report_gets_the_whole_description():
+    import re
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "pipelines" / "central_asia.yaml").read_text("utf-8"))
+    english, russian = data["description"], data["stages"]["report"]["descriptions"]["ru"]
+    # one Russian section per English one (headings in capitals: "SITE POINTS:" -> "ТОЧКИ ПОПУЛЯЦИЙ:")
+    sections = len(re.findall(r"\b[A-Z][A-Z0-9 -]{3,}:", english))
+    assert sections >= 4 and len(re.findall(r"\b[А-ЯЁ][А-ЯЁ0-9 -]{3,}:", russian)) == sections
+    assert not re.search(r"\b(the|and|of)\b", russian)  # translated, not copied

@@ -265,3 +265,21 @@ def test_colour_bars_carry_the_declared_units(report_data):
     fig = draw_map(spec, report_data.grid, Messages("en"), credits="", version="0")
     assert [ax.get_xlabel() for ax in fig.axes[1:]] == ["units not declared"]
 
+
+def test_the_site_explanations_follow_the_report_language(make_report_data):
+    from habitat.report.build import _sites_html
+    from habitat.report.i18n import Messages
+
+    from habitat.report.build import SITE_TABLE_IDS
+
+    data = make_report_data()
+    texts = {"explanation": "Site C1 ranks first.", "explanation_ru": "Участок C1 первый."}
+    for table_id in SITE_TABLE_IDS:
+        if table_id in data.tables:
+            data.tables[table_id] = data.tables[table_id].assign(**texts)
+    data.vectors["sites"] = data.vectors["sites"].assign(**texts)
+    ru = _sites_html(data, Messages("ru"))
+    en = _sites_html(data, Messages("en"))
+    summary = lambda html: html.split("<details")[0]  # noqa: E731 - the table before the all-columns toggle
+    assert "Участок C1 первый." in summary(ru) and "Site C1 ranks first." not in summary(ru)
+    assert "Site C1 ranks first." in summary(en) and "Участок C1 первый." not in summary(en)
