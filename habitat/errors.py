@@ -48,3 +48,16 @@ class StageContractError(HabitatError):
 
 class ResourceError(HabitatError):
     """A job needs more memory or time than the machine has; coarsen or restrict it."""
+
+
+class MemoryNeedError(ResourceError):
+    """A computation needs more memory than is available (habitat.memory.check_memory).
+
+    Carries ``needed_bytes``, ``available_bytes`` and the ``setting`` that fixes it.
+    """
+
+    def __init__(self, message: str, *, needed_bytes: int, available_bytes: int, setting: str) -> None:
+        super().__init__(message)
+        self.needed_bytes = needed_bytes
+        self.available_bytes = available_bytes
+        self.setting = setting

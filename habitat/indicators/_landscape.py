@@ -87,6 +87,30 @@ def _same(ext: np.ndarray) -> np.ndarray:
     return nsame
 
 
+def _enn_by_class(rows, cols, elab, patch_class: np.ndarray, n_classes: int) -> np.ndarray:
+    """ENN of every patch (cells; NaN without a same-class neighbour) from its edge cells.
+
+    ``rows, cols`` are edge-cell positions and ``elab`` their patch ids (1-based); one k-d
+    tree per class over that class's edge cells.
+    """
+    n_patches = patch_class.size
+    enn = np.full(n_patches, np.nan)
+    edge_class = patch_class[elab - 1] if elab.size else np.empty(0, np.intp)
+    order = np.argsort(edge_class, kind="stable")
+    bounds = np.searchsorted(edge_class[order], np.arange(n_classes + 1))
+    patches_per_class = np.bincount(patch_class, minlength=n_classes)
+    for k in range(n_classes):
+        if patches_per_class[k] < 2:
+            continue
+        sel = order[bounds[k] : bounds[k + 1]]
+        pts = np.column_stack((rows[sel], cols[sel])).astype(np.float64)
+        plabel = elab[sel].astype(np.intp) - 1
+        dist = _nearest_other_patch(pts, plabel, n_patches)
+        mine = patch_class == k
+        enn[mine] = dist[mine]
+    return enn
+
+
 def _analyse(classes: np.ndarray, *, nodata, neighbours: int, edge_depth: int) -> _Landscape:
     """Label patches and gather everything the metrics need, block by block."""
     class_values, cidx = _class_index(classes, nodata)
@@ -153,20 +177,7 @@ def _analyse(classes: np.ndarray, *, nodata, neighbours: int, edge_depth: int) -
     rows = np.concatenate(edge_rows) if edge_rows else np.empty(0, np.intp)
     cols = np.concatenate(edge_cols) if edge_cols else np.empty(0, np.intp)
     elab = np.concatenate(edge_labels) if edge_labels else np.empty(0, np.int32)
-    enn = np.full(n_patches, np.nan)
-    edge_class = patch_class[elab - 1] if elab.size else np.empty(0, np.intp)
-    order = np.argsort(edge_class, kind="stable")
-    bounds = np.searchsorted(edge_class[order], np.arange(n_classes + 1))
-    patches_per_class = np.bincount(patch_class, minlength=n_classes)
-    for k in range(n_classes):
-        if patches_per_class[k] < 2:
-            continue
-        sel = order[bounds[k] : bounds[k + 1]]
-        pts = np.column_stack((rows[sel], cols[sel])).astype(np.float64)
-        plabel = elab[sel].astype(np.intp) - 1
-        dist = _nearest_other_patch(pts, plabel, n_patches)
-        mine = patch_class == k
-        enn[mine] = dist[mine]
+    enn = _enn_by_class(rows, cols, elab, patch_class, n_classes)
 
     return _Landscape(
         class_values=class_values,

@@ -217,6 +217,11 @@ def class_metrics(
     (1, 300.0)
     """
     land = _landscape(classes, cell_size, nodata, neighbours, edge_depth)
+    return _class_frame(land, float(cell_size), count_boundary)
+
+
+def _class_frame(land: _Landscape, cell_size: float, count_boundary: bool) -> pd.DataFrame:
+    """Class-level metrics of an analysed landscape (also built block by block)."""
     n_classes = land.class_values.size
     rows = []
     for k in range(n_classes):
@@ -281,6 +286,11 @@ def landscape_metrics(
     (2, 300.0)
     """
     land = _landscape(classes, cell_size, nodata, neighbours, edge_depth)
+    return _landscape_series(land, float(cell_size), count_boundary)
+
+
+def _landscape_series(land: _Landscape, cell_size: float, count_boundary: bool) -> pd.Series:
+    """Landscape-level metrics of an analysed landscape (also built block by block)."""
     n_classes = land.class_values.size
     adj = land.adjacency
     te_sides = float(np.triu(adj[:n_classes, :n_classes], 1).sum())

@@ -14,6 +14,7 @@ from habitat.connectivity import _dijkstra
 from habitat.connectivity.cost_distance import (
     cost_distance,
     cost_distance_backlink,
+    cost_distance_many,
     least_cost_path,
     neighbour_offsets,
     trace_least_cost_path,
@@ -288,3 +289,75 @@ def test_band_dimension_of_size_one_is_accepted():
     assert_allclose(cost_distance(np.ones((1, 1, 3)), [(0, 0)], cell_size_m=1.0), [[0.0, 1.0, 2.0]])
     with pytest.raises(InvalidParameterError, match="pass one 2-D"):
         cost_distance(np.ones((2, 2, 3)), [(0, 0)], cell_size_m=1.0)
+
+
+def _random_grid(seed, shape, low=1.0, high=100.0, barrier=0.1):
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(low, high, shape)
+    r[rng.random(shape) < barrier] = np.nan
+    return r
+
+
+@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="the queue pool belongs to the numba kernel")
+@pytest.mark.parametrize("neighbours", [8, 16])
+def test_queue_pool_growth_gives_the_same_costs(monkeypatch, neighbours):
+    # A pool of one block forces the kernel to stop, let the pool grow and resume many times.
+    r = _random_grid(11, (80, 70))
+    r[40, 35] = 1.0
+    expected, expected_back = cost_distance_backlink(r, [(40, 35)], cell_size_m=1.0, neighbours=neighbours)
+    monkeypatch.setattr(_dijkstra, "_INITIAL_BLOCKS", 1)
+    cost, back = cost_distance_backlink(r, [(40, 35)], cell_size_m=1.0, neighbours=neighbours)
+    assert_array_equal(cost, expected)
+    assert_array_equal(back, expected_back)
+
+
+@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="compares the numba kernel with the scipy fallback")
+@pytest.mark.parametrize("neighbours", [4, 8, 16])
+@pytest.mark.parametrize(("low", "high"), [(1.0, 100.0), (0.0, 5.0), (1e-6, 1e6)])
+def test_numba_equals_scipy_on_many_sources_and_ranges(monkeypatch, neighbours, low, high):
+    # (1, 100): Dial's exact buckets; 0 and a 1e12 range: label-correcting buckets.
+    r = _random_grid(5, (50, 60), low, high)
+    sources = np.zeros(r.shape, dtype=bool)
+    sources[[3, 25, 49], [0, 30, 59]] = True
+    r[sources] = 1.0
+    fast = cost_distance(r, sources, cell_size=7.0, neighbours=neighbours)
+    monkeypatch.setattr(_dijkstra, "HAVE_NUMBA", False)
+    slow = cost_distance(r, sources, cell_size=7.0, neighbours=neighbours)
+    assert_array_equal(np.isinf(fast), np.isinf(slow))
+    assert_allclose(fast, slow, rtol=1e-12)
+
+
+def test_cost_distance_many_equals_separate_calls(kernel):
+    r = _random_grid(2, (40, 50))
+    sets = [[(5, 5)], [(20, 25), (39, 49)], np.zeros(r.shape, dtype=bool)]
+    sets[2][10:12, 30:33] = True
+    for cells in ([(5, 5)], [(20, 25), (39, 49)]):
+        for cell in cells:
+            r[cell] = 2.0
+    r[sets[2]] = 2.0
+    for workers in (1, 2):
+        got = list(
+            cost_distance_many(r, iter(sets), cell_size=5.0, neighbours=16, max_cost=900.0, workers=workers)
+        )
+        assert len(got) == 3
+        for src, cost in zip(sets, got, strict=True):
+            assert_array_equal(cost, cost_distance(r, src, cell_size=5.0, neighbours=16, max_cost=900.0))
+
+
+def test_cost_distance_many_bad_workers_fails_at_the_call():
+    with pytest.raises(InvalidParameterError, match="workers"):
+        cost_distance_many(np.ones((2, 2)), [[(0, 0)]], cell_size_m=1.0, workers=0)
+    with pytest.raises(InvalidParameterError, match="neighbours"):
+        cost_distance_many(np.ones((2, 2)), [[(0, 0)]], cell_size_m=1.0, neighbours=6)
+
+
+@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="the threaded passes belong to the numba path")
+def test_threaded_prepare_and_extract_equal_serial(monkeypatch):
+    r = _random_grid(4, (33, 47))
+    r[0, 0] = 1.0
+    monkeypatch.setattr(_dijkstra, "_PARALLEL_CELLS", 10**12)
+    serial = cost_distance_backlink(r, [(0, 0)], cell_size_m=1.0, neighbours=16, max_cost=500.0)
+    monkeypatch.setattr(_dijkstra, "_PARALLEL_CELLS", 0)
+    threaded = cost_distance_backlink(r, [(0, 0)], cell_size_m=1.0, neighbours=16, max_cost=500.0)
+    assert_array_equal(threaded[0], serial[0])
+    assert_array_equal(threaded[1], serial[1])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from habitat.errors import InvalidParameterError, ResourceError
+from habitat.memory import available_bytes as available_memory_bytes  # one implementation
 
 from .graph import principal_submatrix
 from .ordering import nested_dissection_order
@@ -69,18 +69,6 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
         return int(_BYTES_PER_FACTOR_ENTRY * fill * n * np.log2(n) + 24 * nnz
                    + 16 * n * n_rhs + 32 * n)
     return int(_AMG_BYTES_PER_NNZ * nnz + 8 * n_nodes * (n_rhs + 8))
-
-
-def available_memory_bytes():
-    """Physical memory available now (bytes), from /proc/meminfo or sysconf."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=None,

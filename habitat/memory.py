@@ -1,0 +1,208 @@
+"""Memory a computation needs for a grid shape, checked before anything is allocated.
+
+Each computation has a model ``bytes = per_cell * cells + fixed`` derived from the arrays it
+allocates (named in :data:`MODELS`), checked against measured peaks in bench/README.md. A
+stage calls :func:`check_memory` with its grid shape before it reads its inputs; a job that
+cannot fit is refused with the memory needed, the memory available and the setting that
+fixes it (:class:`MemoryNeedError`, a ``HabitatError``: the CLI prints one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from habitat.errors import InvalidParameterError, MemoryNeedError
+
+__all__ = [
+    "MODELS",
+    "MemoryModel",
+    "MemoryNeedError",
+    "available_bytes",
+    "check_memory",
+    "estimate_bytes",
+]
+
+_GIB = 2**30
+#: Share of the available memory a job may plan to use; the rest is headroom for Python,
+#: GDAL's cache and the other allocations no model counts.
+DEFAULT_SHARE = 0.8
+
+FINE_GRID_SETTING = "grid.resolution_m"
+CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """``bytes = per_cell * cells + per_block_cell * block_cells + fixed``; the setting to coarsen."""
+
+    per_cell: float
+    setting: str
+    per_block_cell: float = 0.0
+    fixed: int = 0
+    doc: str = ""
+
+
+#: Models per computation. ``per_cell`` counts arrays that span the grid; block-wise
+#: computations hold one block (``per_block_cell``) plus thin per-grid arrays.
+MODELS: dict[str, MemoryModel] = {
+    "cost_distance": MemoryModel(
+        42.0, CONNECTIVITY_GRID_SETTING,
+        doc="float64 resistance, padded copy, distances and output (4 x 8), int32 queue links "
+            "(2 x 4), int8 back-links and their copy (2 x 1); plus 8 per cell per kept surface",
+    ),
+    "fragmentation": MemoryModel(
+        45.0, FINE_GRID_SETTING,
+        doc="whole-array metrics: int32 labels and buffer, class index, per-strip temporaries; "
+            "measured 43 bytes/cell over the input on 10000 x 10000 (bench/README.md)",
+    ),
+    "patches": MemoryModel(
+        30.0, FINE_GRID_SETTING,
+        doc="whole-array label_patches + patch_table: mask, int32 labels, int64 copy, core mask, "
+            "bincount temporaries",
+    ),
+    "fragmentation_blockwise": MemoryModel(
+        35.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=64 * 2**20,
+        doc="one block with halo (class index, int64 provisional ids, int32 label buffer, "
+            "neighbour counts, erosion) plus the ENN edge cells (row, col, patch id and the k-d "
+            "tree: ~100 bytes per edge cell), which grow with the grid: measured peak 2,583 MiB "
+            "on 6759 x 6729 cells of speckled 30 m land cover with 4096-cell blocks "
+            "(bench/README.md), i.e. ~35 bytes/cell beyond the block",
+    ),
+    "labels_blockwise": MemoryModel(
+        0.1, FINE_GRID_SETTING, per_block_cell=34.0, fixed=64 * 2**20,
+        doc="one block (mask, int64 provisional ids, int32 buffer, final-id gather), seam "
+            "rows/columns, a few numbers per provisional label; measured 639 MiB with 4096-cell "
+            "blocks on 45 M cells",
+    ),
+    "mosaic": MemoryModel(
+        0.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=256 * 2**20,
+        doc="one output block, its scratch and source windows (x ratio^2) and GDAL's 128 MB "
+            "block cache; measured 274 MiB with 1024-cell blocks",
+    ),
+    "landcover_fractions": MemoryModel(
+        0.0, FINE_GRID_SETTING, per_block_cell=300.0, fixed=256 * 2**20,
+        doc="mosaic plus the 3x finer sample block (codes, classes, crosswalk row index) and 10 "
+            "float32 fraction bands; measured 542 MiB with 1024-cell blocks (10 m -> 30 m)",
+    ),
+}
+
+
+def available_bytes() -> int:
+    """Physical memory available now (bytes): ``MemAvailable`` of /proc/meminfo, else sysconf."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate_bytes(
+    computation: str,
+    shape: tuple[int, int],
+    *,
+    block_cells: int = 0,
+    n_surfaces: int = 0,
+    neighbours: int = 8,
+) -> int:
+    """Bytes ``computation`` needs on a grid of ``shape`` cells.
+
+    Parameters
+    ----------
+    computation : str
+        A key of :data:`MODELS`, or ``"circuit"`` (AMG-CG model of
+        :func:`habitat.connectivity.circuit.solvers.estimate_memory_bytes`, about 80 bytes per
+        Laplacian entry, ``neighbours + 1`` entries per cell).
+    shape : (int, int)
+        Grid shape ``(rows, cols)``.
+    block_cells : int
+        Cells per block for block-wise computations (e.g. ``1024 * 1024``).
+    n_surfaces : int
+        Extra full-grid float64 surfaces kept (cost distance: one per population).
+    neighbours : {4, 8}
+        Circuit graph neighbours.
+
+    Returns
+    -------
+    int
+        Estimated peak bytes.
+
+    Examples
+    --------
+    >>> estimate_bytes("cost_distance", (1000, 1000)) / 1e6
+    42.0
+    """
+    rows, cols = (int(v) for v in shape)
+    if rows <= 0 or cols <= 0:
+        raise InvalidParameterError(f"grid shape {shape} must be positive")
+    cells = rows * cols
+    if computation == "circuit":
+        from habitat.connectivity.circuit.solvers import estimate_memory_bytes
+
+        return int(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg"))
+    if computation not in MODELS:
+        raise InvalidParameterError(
+            f"memory model {computation!r} is unknown; use one of {', '.join(sorted(MODELS))}, circuit"
+        )
+    m = MODELS[computation]
+    return int(math.ceil(m.per_cell * cells + m.per_block_cell * block_cells + m.fixed + 8.0 * n_surfaces * cells))
+
+
+def _setting(computation: str) -> str:
+    return CONNECTIVITY_GRID_SETTING if computation == "circuit" else MODELS[computation].setting
+
+
+def check_memory(
+    computation: str,
+    shape: tuple[int, int],
+    *,
+    what: str | None = None,
+    available: int | None = None,
+    share: float = DEFAULT_SHARE,
+    **model_kw,
+) -> int:
+    """Refuse a computation that cannot fit in memory, before it allocates.
+
+    Parameters
+    ----------
+    computation, shape, model_kw
+        As :func:`estimate_bytes`.
+    what : str, optional
+        Name used in the message (default: ``computation``), e.g. ``"stage connectivity"``.
+    available : int, optional
+        Bytes available; default :func:`available_bytes`.
+    share : float
+        Share of ``available`` the job may use (0, 1].
+
+    Returns
+    -------
+    int
+        The estimated bytes, when they fit.
+
+    Raises
+    ------
+    MemoryNeedError
+        ``need > share * available``; the message names both amounts in GiB and the setting
+        to raise (``grid.resolution_m`` for fine-grid work, ``grid.connectivity_resolution_m``
+        for cost distance and circuit) with the cell size that would fit.
+    """
+    if not (0 < share <= 1):
+        raise InvalidParameterError(f"share={share!r} must lie in (0, 1]")
+    need = estimate_bytes(computation, shape, **model_kw)
+    avail = available_bytes() if available is None else int(available)
+    limit = share * avail
+    if need <= limit:
+        return need
+    setting = _setting(computation)
+    # cells scale with 1/resolution^2: the factor by which the cell size must grow to fit
+    factor = math.sqrt(need / max(limit, 1.0))
+    raise MemoryNeedError(
+        f"{what or computation} on a {shape[0]} x {shape[1]} grid needs about {need / _GIB:.1f} GiB "
+        f"but {avail / _GIB:.1f} GiB are available; raise {setting} about {factor:.1f}x "
+        "(coarser cells) or shrink the study area",
+        needed_bytes=need, available_bytes=avail, setting=setting,
+    )
