@@ -16,10 +16,10 @@ from pydantic import (
 )
 
 from habitat.errors import ConfigError
-from habitat.vocabulary import Strict
+from habitat.vocabulary import HabitatClass, Strict
 from habitat.params import (
     CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
-    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams,
+    PresenceParams, ResistanceParams, SitesParams, SuitabilityParams, RestorationParams, TranslocationParams,
 )
 
 
@@ -167,6 +167,36 @@ class StagesConfig(Strict):
     report: ReportParams | None = None
     sites: SitesParams | None = None
     presence: PresenceParams | None = None
+    restoration: RestorationParams | None = None
+    translocation: TranslocationParams | None = None
+
+
+class ScenarioEdit(Strict):
+    """One edit of a scenario, applied at ingest (habitat.planning.scenarios): geometries from a file.
+
+    ``landcover``: cells whose centre lies inside the polygons become ``to_class`` (a reservoir ->
+    water); ``restoration``: floodplain cells of ``from_classes`` inside the polygons become
+    ``to_class`` (default tugai_forest: a water release); ``barrier``: cells the lines touch get at
+    least ``resistance`` (default impassable); ``crossing``: they get exactly ``resistance``
+    (default 1, a bridge). Edits act on the current land-cover classes and the resistance; tugai
+    polygon cover (inputs.tugai) is not edited, so compare scenarios with habitat_source landcover.
+    """
+
+    kind: Literal["landcover", "restoration", "barrier", "crossing"]
+    path: InputPath
+    layer: str | None = None
+    to_class: HabitatClass | None = None
+    from_classes: list[HabitatClass] | None = None
+    resistance: float | None = Field(None, gt=0, description="barrier (inf allowed) or crossing resistance")
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _needs(self) -> ScenarioEdit:
+        if self.kind == "landcover" and self.to_class is None:
+            raise ValueError("a landcover edit needs to_class (e.g. water for a reservoir)")
+        if self.kind in ("barrier", "crossing") and (self.to_class or self.from_classes):
+            raise ValueError(f"a {self.kind} edit changes resistance; to_class/from_classes do not apply")
+        return self
 
 
 class Pipeline(Strict):
@@ -177,6 +207,21 @@ class Pipeline(Strict):
     grid: GridConfig
     inputs: Inputs
     stages: StagesConfig = StagesConfig(ingest=IngestParams())
+    #: named scenarios: lists of edits applied at ingest; each runs into OUT/scenarios/<name>/
+    scenarios: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")], list[ScenarioEdit]] = Field(
+        default_factory=dict)
+    #: the scenario a run applies (set by the runner for OUT/scenarios/<name>; not a file key)
+    active_scenario: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _known_scenario(self) -> Pipeline:
+        if self.active_scenario is not None and self.active_scenario not in self.scenarios:
+            raise ValueError(f"scenario {self.active_scenario!r} is not declared under scenarios:")
+        return self
+
+    def scenario_files(self, name: str) -> dict[str, Path]:
+        """The files of one scenario's edits by key path, e.g. ``scenarios.dam[0].path``."""
+        return {f"scenarios.{name}[{i}].path": edit.path for i, edit in enumerate(self.scenarios[name])}
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -221,9 +266,10 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
         pipeline = Pipeline.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         return None, [f"{path}: {_key_path(e['loc']) or '(top level)'}: {_message(e)}" for e in exc.errors()]
+    files = {**pipeline.inputs.files(), **{k: v for n in pipeline.scenarios for k, v in pipeline.scenario_files(n).items()}}
     problems = [
         f"{path}: {key}: file not found: {file}; fix the path (relative to the pipeline file)"
-        for key, file in pipeline.inputs.files().items()
+        for key, file in files.items()
         if not file.exists()
     ]
     problems += [f"{path}: {line}" for line in settings_problems(pipeline)]

@@ -239,6 +239,16 @@ class IndicatorsParams(Strict):
         "sustainable 5-10 deer/km2 (DOMAIN.md 8 [A]); 24 deer/km2 visibly damages tugai (DOMAIN.md 3.2, "
         "Cornelis et al. 2020)",
     )
+    protconn_dispersal_m: float = Field(
+        10_000.0, gt=0, description="ProtConn median dispersal distance (p = 0.5 edge to edge): 10 km, the "
+        "central value of Saura et al. 2017 (Ecol. Indic. 76) and 2018 (Biol. Conserv. 219) for terrestrial "
+        "vertebrates; no Bukhara deer value known (DOMAIN.md 3.2-3.3) [A]",
+    )
+    protconn_transboundary_m: float = Field(
+        50_000.0, ge=0, description="protected land outside a region and this close enters ProtConn as a "
+        "stepping stone: 5 x the median dispersal distance, as the Makurhini MK_ProtConn worked example "
+        "(50 km for 10 km) [A]",
+    )
 
 
 # -- circuit ---------------------------------------------------------------------------------
@@ -429,4 +439,82 @@ class PresenceParams(Strict):
         extra = sorted(set(self.categorical) - set(self.covariates))
         if extra:
             raise ValueError(f"categorical {extra} must also be listed in covariates")
+        return self
+
+
+# -- restoration ------------------------------------------------------------------------------
+class RestorationParams(Strict):
+    """Restoration priorities: ECA gain per hectare of restorable floodplain per unit (issue 17).
+
+    The dispersal kernel, habitat classes and patch rule are the indicators stage's (its
+    ``dispersal_distance_m``, ``dispersal_probability``, ``neighbours``, ``graph_min_patch_ha``).
+    """
+
+    unit_shape: Literal["hexagon", "square"] = Field("hexagon", description="restoration units: hexagons or square reach tiles")
+    unit_size_m: float = Field(
+        2000.0, gt=0, description="hexagon width (between opposite sides) or tile side: a reach a water release or "
+        "a replanting project covers, about the 3 km floodplain band (DOMAIN.md 7.7) [A]",
+    )
+    restorable_classes: list[HabitatClass] = Field(
+        default_factory=lambda: list(_restorable_classes()),
+        description="floodplain classes that can become habitat (cleared or dried land; "
+        "habitat.planning.scenarios.RESTORABLE_CLASSES [A])",
+    )
+    include_lost_habitat: bool = Field(True, description="cells that were habitat at the baseline epoch are restorable too")
+    budget_ha: float = Field(500.0, ge=0, description="restorable area that may be restored in all (selection) [A]")
+    selection_pool: int = Field(
+        20, ge=1, description="the selection considers the units ranked this high alone (each evaluation is one ECA run)"
+    )
+    exact_max_units: int = Field(8, ge=0, description="up to this many pooled units every subset is tried (2^n ECA runs)")
+    population_radius_m: float = Field(
+        1000.0, gt=0, description="a population occupies the patches within this distance of its site, as "
+        "connectivity core_radius_m [A]",
+    )
+
+
+def _restorable_classes() -> tuple[str, ...]:
+    from habitat.planning.scenarios import RESTORABLE_CLASSES
+
+    return RESTORABLE_CLASSES
+
+
+# -- translocation ----------------------------------------------------------------------------
+def _founders(name: str) -> int:
+    from habitat.planning import translocation
+
+    return getattr(translocation, name)
+
+
+class TranslocationParams(Strict):
+    """Translocation plan: animals from source populations to ranked sites (scipy milp, issue 17)."""
+
+    sources: dict[str, int] | None = Field(
+        None, description="user list: population site_id -> animals that may be taken; default the overstocked "
+        "populations (indicators population_status) with their surplus_deer",
+    )
+    min_founders: int = Field(
+        default_factory=lambda: _founders("MIN_FOUNDERS"), ge=1,
+        description="smallest founder group per site: 20, Komers & Curman 2000 (Biol. Conserv. 93: 187-193)",
+    )
+    max_founders: int = Field(
+        default_factory=lambda: _founders("MAX_FOUNDERS"), ge=1,
+        description="largest founder group per site: 60, the 61-animal Ile-Balkhash releases (DOMAIN.md 6.1) [A]",
+    )
+    distance: Literal["euclidean", "least_cost"] = Field(
+        "euclidean", description="distance source -> site: straight line (m) or least-cost distance over the "
+        "resistance surface (resistance x m)",
+    )
+    distance_cost_per_km: float = Field(0.0, ge=0, description="site score lost per animal and km (0: distance breaks ties)")
+    max_distance_m: float | None = Field(None, gt=0, description="longer moves are not allowed (null = any)")
+    basin_column: str | None = Field(
+        None, description="column of the river layer naming the basin; a site or source takes the basin of its "
+        "nearest river. Null: one basin",
+    )
+    allow_cross_basin: bool = Field(False, description="allow moves between river basins")
+    top_sites: int | None = Field(None, ge=1, description="consider only the sites ranked this high (null = all ranked)")
+
+    @model_validator(mode="after")
+    def _founder_range(self) -> TranslocationParams:
+        if self.max_founders < self.min_founders:
+            raise ValueError(f"max_founders ({self.max_founders}) must be >= min_founders ({self.min_founders})")
         return self

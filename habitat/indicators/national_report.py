@@ -11,7 +11,7 @@ from habitat.indicators.units import DEFINITIONS
 
 _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "habitat_loss_ha",
                  "habitat_gain_ha", "habitat_net_ha", "habitat_loss_pct", "annual_rate_per_yr",
-                 "quality_weighted_area_ha", "NP", "MESH_CBC", "EC_ha")
+                 "quality_weighted_area_ha", "NP", "MESH_CBC", "EC_ha", "dECA_pct", "Prot", "ProtConn")
 _SUBJECT_ITEMS = ("habitat_area_ha", "habitat_protected_pct", "habitat_loss_pct", "annual_rate_per_yr")
 
 
@@ -55,6 +55,13 @@ def national_report(
     e1, e2, period = str(y1), str(y2), f"{y1}-{y2}"
     value = long.set_index(["unit_type", "unit_id", "indicator", "epoch"])["value"]
     value = value[~value.index.duplicated()]
+    notes = long.set_index(["unit_type", "unit_id", "indicator", "epoch"])["note"] if "note" in long else None
+    notes = None if notes is None else notes[~notes.index.duplicated()].fillna("").astype(str)
+
+    def note(kind, uid, item):
+        if notes is None:
+            return ""
+        return next((notes[k] for e in (e2, period, e1) if (k := (kind, uid, item, e)) in notes.index), "")
 
     def get(kind, uid, indicator, epoch):
         return float(value.get((kind, uid, indicator, epoch), math.nan))
@@ -66,10 +73,11 @@ def national_report(
             uom = DEFINITIONS[item][0]
             if (kind, uid, item, e1) in value.index or (kind, uid, item, e2) in value.index:
                 base, cur = get(kind, uid, item, e1), get(kind, uid, item, e2)
-                rows.append((*state, section, uid, name, item, y1, base, y2, cur, get(kind, uid, item, period), uom))
+                rows.append((*state, section, uid, name, item, y1, base, y2, cur, get(kind, uid, item, period), uom,
+                             note(kind, uid, item)))
             elif (kind, uid, item, period) in value.index:
                 rows.append((*state, section, uid, name, item, y1, math.nan, y2, math.nan,
-                             get(kind, uid, item, period), uom))
+                             get(kind, uid, item, period), uom, note(kind, uid, item)))
 
     for uid, name, _ in states:
         add((uid, name), "1 habitat", "range_state", uid, name, _REPORT_ITEMS)
@@ -93,9 +101,10 @@ def national_report(
                                    ("overstocked", "flag", float(bool(site["overstocked"])))):
                 year = site["count_year"] if item in ("census_count", "density_per_km2") else math.nan
                 rows.append((*home, "3 populations", site["site_id"], site["site_name"], item,
-                             math.nan, math.nan, year, float(cur), math.nan, uom))
+                             math.nan, math.nan, year, float(cur), math.nan, uom, ""))
     columns = ["range_state_id", "range_state_name", "section", "subject_id", "subject_name", "item",
-               "baseline_year", "baseline_value", "current_year", "current_value", "change", "unit_of_measure"]
+               "baseline_year", "baseline_value", "current_year", "current_value", "change", "unit_of_measure",
+               "note"]
     table = pd.DataFrame(rows, columns=columns)
     table = table.astype({"baseline_year": "Int64", "current_year": "Int64"})
     return table.sort_values(["range_state_id", "section", "subject_id"], kind="stable").reset_index(drop=True)

@@ -356,3 +356,62 @@ def protconn_by_region(
             **{k: r[k] for k in PROTCONN_COLUMNS[6:]},
         })
     return pd.DataFrame(rows, columns=list(PROTCONN_COLUMNS))
+
+
+#: ProtConn outputs written as indicators (long form), by the :func:`protconn` key.
+PROTCONN_INDICATORS = {"Prot": "Prot", "ProtConn": "ProtConn", "ProtUnconn": "ProtUnconn", "RelConn": "RelConn",
+                       "ProtConn_Prot": "ProtConn_Prot", "ProtConn_Within": "ProtConn_Within",
+                       "ProtConn_Contig": "ProtConn_Contig", "ProtConn_Trans": "ProtConn_Trans",
+                       "ProtConn_Unprot": "ProtConn_Unprot", "protected_ECA_ha": "ECA_ha"}
+#: Note on ProtConn rows of a run without protected-area polygons.
+NO_PROTECTED_AREAS = "no protected-area polygons (inputs.protected_areas not given): ProtConn not computed"
+
+
+def protconn_long(
+    protected,
+    regions,
+    *,
+    epoch: str,
+    median_dispersal_m: float,
+    probability: float = 0.5,
+    transboundary_distance_m: float,
+) -> pd.DataFrame:
+    """ProtConn indicators of each region in long form, with a note where they cannot be computed.
+
+    Parameters
+    ----------
+    protected : geopandas.GeoDataFrame or None
+        Protected-area polygons; None when the pipeline has none.
+    regions : geopandas.GeoDataFrame
+        Columns ``unit_type``, ``unit_id``, ``unit_name`` and the region polygons (projected,
+        metres).
+    epoch : str
+        Date the protected areas stand for (the current epoch).
+    median_dispersal_m, probability, transboundary_distance_m
+        As :func:`protconn_by_region`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit_type, unit_id, unit_name, indicator, epoch, value, unit_of_measure, note``:
+        :data:`PROTCONN_INDICATORS` per region (``%`` or ``ha``); without protected areas one
+        ``ProtConn`` and one ``Prot`` row per region with NaN and the note
+        :data:`NO_PROTECTED_AREAS`.
+    """
+    columns = ["unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure", "note"]
+    keys = list(zip(regions["unit_type"], regions["unit_id"], regions["unit_name"]))
+    rows = []
+    if protected is None:
+        for kind, uid, name in keys:
+            rows += [(kind, uid, name, ind, epoch, math.nan, "%", NO_PROTECTED_AREAS) for ind in ("ProtConn", "Prot")]
+        return pd.DataFrame(rows, columns=columns)
+    labelled = regions.assign(_region=[f"{k}\x1f{u}" for k, u, _ in keys])
+    table = protconn_by_region(protected, labelled, region_column="_region", median_dispersal_m=median_dispersal_m,
+                               probability=probability, transboundary_distance_m=transboundary_distance_m)
+    table = table.set_index("region")
+    for kind, uid, name in dict.fromkeys(keys):
+        r = table.loc[f"{kind}\x1f{uid}"]
+        for indicator, column in PROTCONN_INDICATORS.items():
+            uom = "ha" if column.endswith("_ha") else "% of ProtConn" if indicator.startswith("ProtConn_") else "%"
+            rows.append((kind, uid, name, indicator, epoch, float(r[column]), uom, ""))
+    return pd.DataFrame(rows, columns=columns)

@@ -13,6 +13,7 @@ from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate, effective_mesh_size, habitat_change
 from habitat.indicators.fragmentation import class_metrics
 from habitat.indicators.patch_graph import habitat_eca
+from habitat.indicators.protconn import delta_eca_pct
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
@@ -46,6 +47,20 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "PC": ("1", ("probability of connectivity sum a_i a_j p*_ij / A^2, A = unit area, p = exp(-k d) from "
            "edge-to-edge distances d (Saura & Pascual-Hortal 2007; METHODS.md 7)")),
     "EC_ha": ("ha", "equivalent connectivity sqrt(sum a_i a_j p*_ij) (Saura et al. 2011)"),
+    "dECA_pct": ("%", ("change in equivalent connected area between the dates: 100 (EC_ha t2 - EC_ha t1) / "
+                 "EC_ha t1 (METHODS.md 11); NaN when EC_ha t1 = 0")),
+    "Prot": ("%", "protected share of the region: 100 x protected area inside it / region area (Saura et al. 2017)"),
+    "ProtConn": ("%", ("protected and connected share: 100 x ECA of the protected-area nodes / region area; nodes = "
+                 "protected land inside the region, transboundary protected land within reach as stepping stones "
+                 "of area 0 (Saura et al. 2017, 2018; METHODS.md 11)")),
+    "ProtUnconn": ("%", "Prot - ProtConn: protected but unconnected share"),
+    "RelConn": ("%", "100 x ProtConn / Prot (NaN without protected land)"),
+    "ProtConn_Prot": ("% of ProtConn", "movement that never leaves protected land (touching protected areas)"),
+    "ProtConn_Within": ("% of ProtConn", "movement inside single protected areas"),
+    "ProtConn_Contig": ("% of ProtConn", "ProtConn_Prot - ProtConn_Within: between contiguous protected areas"),
+    "ProtConn_Trans": ("% of ProtConn", "part that needs protected land in neighbouring regions (transboundary)"),
+    "ProtConn_Unprot": ("% of ProtConn", "movement through unprotected land: 100 - ProtConn_Prot - ProtConn_Trans"),
+    "protected_ECA_ha": ("ha", "ECA of the protected-area nodes (ProtConn numerator)"),
 }
 #: Per-date indicators whose change t2 - t1 is also reported under the period epoch.
 _DELTA = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "NP", "LPI", "ED", "AREA_MN",
@@ -219,6 +234,8 @@ def unit_indicators(
         for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]
+        if not single and np.isfinite([out.get(("EC_ha", e), math.nan) for e in (e1, e2)]).all():
+            out[("dECA_pct", period)] = delta_eca_pct(out[("EC_ha", e1)], out[("EC_ha", e2)])
 
     order = {name: i for i, name in enumerate(DEFINITIONS)}
     epoch_order = {e1: 0, e2: 1, period: 2}

@@ -247,3 +247,51 @@ def select_restoration(
         rows.append({"order": order, "unit": i, "area_ha": area[i], "cumulative_area_ha": cum,
                      "eca_ha": eca_of(picked[:order]), "method": method})
     return pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
+
+
+def unit_labels(x, y, *, size_m: float, shape: str = "hexagon") -> np.ndarray:
+    """Restoration unit of each cell centre: hexagons or square tiles of a given size.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (cols,) and (rows,)
+        Cell-centre coordinates of the grid columns and rows (projected, m).
+    size_m : float
+        Hexagon width between opposite sides, or tile side (m, > 0).
+    shape : {"hexagon", "square"}
+        Pointy-top hexagons (axial coordinates, cube rounding) or square tiles aligned with the
+        CRS origin.
+
+    Returns
+    -------
+    ndarray of int32, shape (rows, cols)
+        Unit ids 1..n, numbered in the order of their (column, row) index pair; every cell has
+        a unit.
+
+    Examples
+    --------
+    >>> unit_labels([50, 150, 250], [50], size_m=200, shape="square").tolist()
+    [[1, 1, 2]]
+    """
+    if not (math.isfinite(size_m) and size_m > 0):
+        raise InvalidParameterError(f"size_m must be a positive length in m, got {size_m!r}")
+    xx, yy = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    if shape == "square":
+        a, b = np.floor(xx / size_m), np.floor(yy / size_m)
+    elif shape == "hexagon":
+        radius = size_m / math.sqrt(3.0)  # circumradius of a hexagon of this width
+        q = (math.sqrt(3.0) / 3.0 * xx - yy / 3.0) / radius
+        r = (2.0 / 3.0 * yy) / radius
+        s = -q - r
+        rq, rr, rs = np.round(q), np.round(r), np.round(s)
+        dq, dr, ds = np.abs(rq - q), np.abs(rr - r), np.abs(rs - s)
+        fix_q = (dq > dr) & (dq > ds)
+        fix_r = ~fix_q & (dr > ds)
+        rq = np.where(fix_q, -rr - rs, rq)
+        rr = np.where(fix_r, -rq - rs, rr)
+        a, b = rq, rr
+    else:
+        raise InvalidParameterError(f"shape must be 'hexagon' or 'square', got {shape!r}")
+    pairs = np.stack([a.ravel(), b.ravel()], axis=1)
+    _, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    return (inverse.reshape(xx.shape) + 1).astype(np.int32)

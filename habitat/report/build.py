@@ -26,6 +26,7 @@ from habitat.report import html as page_html
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages
 from habitat.report.overlay import data_uri, raster_overlay, to_geojson
+from habitat.report.scenario_figures import comparison_table, scenario_figures
 from habitat.report.qml import raster_qml, vector_qml
 from habitat.report.styles import RampStyle, change_style, raster_style, vector_symbol
 from habitat.vocabulary import DEER_HABITAT_CLASSES, HABITAT_CLASSES
@@ -91,6 +92,7 @@ class ReportData:
     years: dict[str, int] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # layer id -> path in the output folder
     units: dict[str, str] = field(default_factory=dict)  # layer id -> units its stage declares
+    out_dir: Path | None = None  # the output folder (scenario runs under out_dir/scenarios)
 
 
 def _first(ids: Sequence[str], present: Mapping) -> str | None:
@@ -336,6 +338,9 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
         if index < len(whole):  # the HTML shows the whole-area figures
             preview = files.get(f"figures/{name}.png") or figure_png(fig, dpi=options.dpi)
             shown.append((spec.title, data_uri(preview), names))
+    for title, stem, png in scenario_figures(data.out_dir, dpi=min(options.dpi, 150)):  # scenario maps
+        files[f"figures/{stem}.png"] = png
+        shown.append((title, data_uri(png), [f"figures/{stem}.png"]))
     files.update(style_files(data, m, options))
 
     payload, legends = map_data(data, options, m)
@@ -355,6 +360,9 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
                             if indicator_id else f"<p class='empty'>{page_html.esc(m('indicators.none'))}</p>")
     page.tables = [(m.layer(t), note + page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
                    for t in EXTRA_TABLES if t in data.tables]
+    if (comparison := comparison_table(data.out_dir)) is not None:
+        page.tables.append(("scenarios/comparison.csv",
+                            note + page_html.table_html(comparison, m, file_name="scenarios/comparison.csv")))
     page.methods_html = page_html.methods_html(data.manifest, m, synthetic_data=options.synthetic_data)
     files["report.html"] = page_html.render_page(page, m).encode("utf-8")
     return files

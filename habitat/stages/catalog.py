@@ -45,6 +45,7 @@ _declare(
     LayerSpec(id="habitat_class_current", **_CLASS, doc="habitat classes of the latest land-cover epoch"),
     LayerSpec(id="habitat_class_baseline", **_CLASS, created_if="inputs.landcover[1]",
               doc="habitat classes of the earlier land-cover epoch (when two are given)"),
+    LayerSpec(id="rivers", kind="vector", doc="river lines in the grid CRS with the layer's own columns (basins)"),
     LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
     LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
               doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
@@ -76,6 +77,12 @@ _declare(
               doc="population census series: site_id, year, count, method, source (sorted)"),
     LayerSpec(id="occurrences", kind="vector", created_if="inputs.occurrences",
               doc="occurrence points in the grid CRS with occurrence_id (input order), for the presence model"),
+    LayerSpec(id="scenario_barriers", kind="raster", dtype="float32", units="resistance (at least)",
+              nodata=float("nan"), created_if="a scenario run (OUT/scenarios/<name>) with barrier edits",
+              doc="cells a scenario's new barrier lines touch, with the resistance they get at least (inf = impassable)"),
+    LayerSpec(id="scenario_crossings", kind="raster", dtype="float32", units="resistance", nodata=float("nan"),
+              created_if="a scenario run (OUT/scenarios/<name>) with crossing edits",
+              doc="cells of a scenario's new bridges or underpasses, with the resistance they get"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )
@@ -190,6 +197,25 @@ _declare(
     LayerSpec(id="presence_model", kind="table", created_if="inputs.occurrences",
               doc="per model feature: feature, covariate it is built from, coefficient"),
 )
+
+_declare(
+    "restoration",
+    LayerSpec(id="restoration_units", kind="vector", file_stem="priorities",
+              doc="restoration units (hexagons or reach tiles) with restorable cells: outlines with the ranked columns"),
+    LayerSpec(id="restoration_priorities", kind="table", file_stem="priorities",
+              doc="ranked units: restorable area_ha, ECA with the unit restored, eca_gain_ha, gain_per_ha, dECA_pct, "
+                  "patches joined, populations reconnected, selected under the budget"),
+    LayerSpec(id="restoration_selection", kind="table", file_stem="selection",
+              doc="units chosen under the area budget (exact over small pools, else greedy): order, area, ECA"),
+)
+
+_declare(
+    "translocation",
+    LayerSpec(id="translocation_plan", kind="table", file_stem="plan",
+              doc="moves source -> site with animals, founder group, distance, site score and reason; unused sites "
+                  "with what they lack (scipy.optimize.milp)"),
+)
+
 
 
 def layer(layer_id: str) -> LayerSpec:

@@ -133,6 +133,10 @@ def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFra
         ("PC/EC kernel", "", (f"p = {params.dispersal_probability:g} at {params.dispersal_distance_m:g} m edge-to-edge; "
                              f"nodes = patches >= {params.graph_min_patch_ha:g} ha")),
         ("TCA edge depth", "m", f"{params.edge_depth_m:g}"),
+        ("ProtConn kernel", "", (f"p = {params.dispersal_probability:g} at {params.protconn_dispersal_m:g} m edge-to-edge "
+                                 "between protected-area polygons; transboundary stepping stones within "
+                                 f"{params.protconn_transboundary_m:g} m of the region (Saura et al. 2017)")),
+        ("note", "", "why a value is missing (e.g. no protected-area polygons for ProtConn); empty otherwise"),
         ("count", "animals", "latest census count (census table), else the populations layer count"),
         ("growth_rate_per_yr", "1/yr", "slope of ln(count) on year over the census series (least squares)"),
         ("lambda_per_yr", "1", "exp(growth_rate_per_yr); 1 = stable"),
@@ -146,6 +150,38 @@ def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFra
         ("translocation_source", "flag", "overstocked sites: candidate sources of animals for the sites stage"),
     ]
     return pd.DataFrame(rows, columns=["indicator", "unit_of_measure", "definition"])
+
+
+def _with_protconn(ctx: StageContext, params: IndicatorsParams, long: pd.DataFrame, units, epoch: str) -> pd.DataFrame:
+    """The long table with ProtConn rows for the study area and each Range State (and a note column)."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from habitat.indicators.protconn import NO_PROTECTED_AREAS, protconn_long
+    x0, y0, x1, y1 = ctx.grid.bounds
+    regions = [("study_area", "ALL", "study area", shapely.box(x0, y0, x1, y1))]
+    if "reporting_units" in ctx.inputs:
+        regions += [("range_state", str(r.unit_id), str(r.unit_name), r.geometry)
+                    for r in ctx.inputs["reporting_units"].itertuples()]
+    regions = gpd.GeoDataFrame(regions, columns=["unit_type", "unit_id", "unit_name", "geometry"],
+                               geometry="geometry", crs=ctx.grid.pyproj_crs)
+    protected = ctx.inputs.get("protected_areas")
+    if protected is not None and protected.crs is None:
+        protected = protected.set_crs(ctx.grid.pyproj_crs)
+    rows = protconn_long(protected, regions, epoch=epoch, median_dispersal_m=params.protconn_dispersal_m,
+                         probability=params.dispersal_probability,
+                         transboundary_distance_m=params.protconn_transboundary_m)
+    if protected is None:
+        ctx.log(f"ProtConn: {NO_PROTECTED_AREAS}; not available for "
+                + ", ".join(f"{k} {u}" for k, u in zip(regions["unit_type"], regions["unit_id"])))
+    else:
+        for r in rows[rows["indicator"] == "ProtConn"].itertuples():
+            ctx.log(f"ProtConn {r.unit_type} {r.unit_id}: {r.value:.2f} %")
+    position = {(k, u): i for i, (k, u, _, _) in enumerate(units)}
+    both = pd.concat([long.assign(note=""), rows], ignore_index=True)
+    order = both.apply(lambda r: position.get((r["unit_type"], r["unit_id"]), len(units)), axis=1)
+    return both.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def run_indicators(ctx: StageContext) -> dict[str, Any]:
@@ -174,6 +210,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
         dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
         graph_min_patch_ha=params.graph_min_patch_ha,
     )
+    long = _with_protconn(ctx, params, long, units, str(y2))
     study = long[(long["unit_type"] == "study_area") & (long["indicator"] == "habitat_loss_pct")]
     if len(study):
         ctx.log(f"habitat {y1}-{y2}: {study['value'].iloc[0]:.1f} % of the {y1} habitat lost (study area)")

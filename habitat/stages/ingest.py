@@ -92,12 +92,15 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
 
     rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
     river_presence = rasterize_presence(rivers.geometry.values, big)
+    out["rivers"] = rivers
     river_distance_big = distance_to_presence_m(river_presence, big)
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
     classes_big = _landcover(ctx, big, inner, floodplain_big, out, report)
+    if ctx.pipeline.active_scenario is not None:
+        classes_big = _apply_scenario(ctx, big, inner, floodplain_big, classes_big, out, report)
 
     # context from the current land cover (the last epoch mapped above)
     distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
@@ -155,6 +158,52 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
         out[layer_id].attrs["year"] = item.year
         report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
     return classes_big
+
+
+def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:
+    """The active scenario's edits with their geometries in the grid CRS."""
+    import numpy as np
+    from habitat.planning.scenarios import BarrierEdit, CrossingEdit, LandCoverEdit, RESTORABLE_CLASSES, RestorationEdit
+    name = ctx.pipeline.active_scenario
+    edits = []
+    for i, item in enumerate(ctx.pipeline.scenarios[name]):
+        gdf = _vector(f"scenarios.{name}[{i}]", item, ctx, report, extent=big)
+        geoms, label = tuple(gdf.geometry.to_numpy()), item.name or f"{item.kind} {i + 1}"
+        if item.kind == "landcover":
+            edits.append(LandCoverEdit(geoms, item.to_class, label))
+        elif item.kind == "restoration":
+            edits.append(RestorationEdit(geoms, item.to_class or "tugai_forest",
+                                         tuple(item.from_classes or RESTORABLE_CLASSES), label))
+        elif item.kind == "barrier":
+            edits.append(BarrierEdit(geoms, np.inf if item.resistance is None else item.resistance, label))
+        else:
+            edits.append(CrossingEdit(geoms, 1.0 if item.resistance is None else item.resistance, label))
+    return edits
+
+
+def _apply_scenario(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
+                    classes_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Apply the active scenario to the current classes (before distances are taken from them);
+    barrier and crossing cells go out as rasters for the resistance stage."""
+    import numpy as np
+    from habitat.layers import make_layer
+    from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_landcover_edits, changed_cells, edit_mask
+    edits = _scenario_edits(ctx, big, report)
+    masks = [edit_mask(edit, big) for edit in edits]
+    edited = apply_landcover_edits(classes_big, edits, masks, floodplain=floodplain_big)
+    year = out["habitat_class_current"].attrs.get("year")
+    out["habitat_class_current"] = make_layer(edited[inner], ctx.grid, name="habitat_class_current", nodata=0)
+    out["habitat_class_current"].attrs["year"] = year
+    changed = int(changed_cells(classes_big[inner], edited[inner]).sum())
+    ctx.log(f"scenario {ctx.pipeline.active_scenario}: {len(edits)} edit(s), {changed} cells change class")
+    for kind, layer_id in ((BarrierEdit, "scenario_barriers"), (CrossingEdit, "scenario_crossings")):
+        mine = [(e, m[inner]) for e, m in zip(edits, masks) if isinstance(e, kind)]
+        if mine:
+            values = np.full(ctx.grid.shape, np.nan, np.float32)
+            for edit, mask in mine:  # barriers: the highest wins; crossings: the later one
+                values[mask] = np.fmax(values[mask], edit.resistance) if kind is BarrierEdit else edit.resistance
+            out[layer_id] = make_layer(values, ctx.grid, name=layer_id, units=catalog.layer(layer_id).units)
+    return edited
 
 
 def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:

@@ -8,11 +8,13 @@ from habitat.errors import ConfigError, StageContractError
 from habitat.stages import (
     circuit, connectivity, indicators, ingest, patches, presence, report, resistance, sites, suitability,
 )
+from habitat.stages import restoration, translocation
 from habitat.stages.spec import StageSpec
 
 #: Every stage habitat knows, in no particular order; the DAG comes from inputs and outputs.
 STAGES: tuple[StageSpec, ...] = (ingest.STAGE, suitability.STAGE, patches.STAGE, resistance.STAGE, connectivity.STAGE, circuit.STAGE,
-                                  indicators.STAGE, report.STAGE, sites.STAGE, presence.STAGE)
+                                  indicators.STAGE, report.STAGE, sites.STAGE, presence.STAGE,
+                                  restoration.STAGE, translocation.STAGE)
 
 
 def get_stage(stage_id: str, stages: tuple[StageSpec, ...] = STAGES) -> StageSpec:

@@ -92,7 +92,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
     out_dir = Path(out_dir)
     manifest = load_manifest(out_dir)
     grid = GridSpec.from_json(manifest["grid"])
-    data = ReportData(grid=grid, manifest=manifest)
+    data = ReportData(grid=grid, manifest=manifest, out_dir=out_dir)
     for stage_id, record in manifest.get("stages", {}).items():
         if stage_id == STAGE.id:
             continue

@@ -9,12 +9,14 @@ from habitat.params import ResistanceParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
-INPUTS = catalog.layers("suitability", "habitat_class_current", "canal_distance_m")
+INPUTS = (*catalog.layers("suitability", "habitat_class_current", "canal_distance_m"),
+          *catalog.layers("scenario_barriers", "scenario_crossings"))
 OUTPUTS = catalog.outputs_of("resistance")
 
 
 def run_resistance(ctx: StageContext) -> dict[str, Any]:
     """Resistance = transform(suitability), then class and canal overrides; NaN = impassable."""
+    from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_resistance_edits
     import numpy as np
     from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
     from habitat.layers import make_layer
@@ -32,6 +34,12 @@ def run_resistance(ctx: StageContext) -> dict[str, Any]:
         canals = ctx.inputs["canal_distance_m"].values == 0
         value = np.inf if params.canal_resistance is None else params.canal_resistance
         resistance = apply_barrier(resistance, canals, resistance_value=value, rule="max")
+    for layer_id, edit in (("scenario_barriers", BarrierEdit), ("scenario_crossings", CrossingEdit)):
+        if layer_id in ctx.inputs:  # a scenario's new barriers, then crossings (habitat.planning.scenarios)
+            cells = np.asarray(ctx.inputs[layer_id].values)
+            values = np.unique(cells[~np.isnan(cells)])
+            resistance = apply_resistance_edits(resistance, [edit((), float(v)) for v in values],
+                                                [cells == v for v in values])
     resistance = np.where(np.isfinite(resistance) & (classes > 0), resistance, np.nan).astype(np.float32)
     return {"resistance": make_layer(resistance, ctx.grid, name="resistance", units=OUTPUTS[0].units)}
 

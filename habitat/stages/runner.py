@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,6 +333,8 @@ def run_pipeline(
     on_stage_start: Callable[[str], None] | None = None,
     on_stage_end: Callable[[StageResult], None] | None = None,
     on_plan: Callable[[list[str]], None] | None = None,
+    scenario: str | None = None,
+    cache_dirs: Sequence[Path] = (),
 ) -> RunResult:
     """Run (or reuse from the cache) the stages of a pipeline and write ``OUT/manifest.json``.
 
@@ -344,12 +346,25 @@ def run_pipeline(
     ``on_plan`` receives the step names before the first runs: the stage ids, then one
     ``"<stage> files"`` step per stage that writes files after the run (the report);
     ``on_stage_start``/``on_stage_end`` are called around every step.
+
+    ``scenario`` applies that entry of the pipeline's ``scenarios:`` at ingest (the report stage
+    is left to the main run); a stage whose key matches a finished record in one of
+    ``cache_dirs`` (other output folders) is reused from there (its files linked or copied). A
+    full run of a pipeline with scenarios runs each into ``OUT/scenarios/<name>/`` sharing this
+    run's cache, and writes ``OUT/scenarios/comparison.csv`` (habitat.stages.scenario_runs).
     """
     pipeline_path = Path(pipeline_path)
     pipeline = load_pipeline(pipeline_path)
+    if scenario is not None:
+        if scenario not in pipeline.scenarios:
+            raise ConfigError(f"scenario {scenario!r} is not declared under scenarios: in {pipeline_path}")
+        pipeline = pipeline.model_copy(update={"active_scenario": scenario})
     grid = resolve_grid(pipeline)
     out_dir = Path(out_dir)
     order = selected_stages(pipeline, only=only, from_stage=from_stage, to_stage=to_stage)
+    if scenario is not None:
+        order = [s for s in order if get_stage(s).after_run is None]  # the main run's report shows scenarios
+    with_scenarios = scenario is None and bool(pipeline.scenarios) and only is from_stage is to_stage is None
     check_grid_size(grid, order, out_dir)
     problems, warnings = input_problems(pipeline)
     if problems:
@@ -364,7 +379,7 @@ def run_pipeline(
             work = out_dir / f"{_STAGING_PREFIX}{os.getpid()}"
             try:
                 return _run_locked(pipeline, pipeline_path, grid, out_dir, work, order, force,
-                                   on_stage_start, on_stage_end, on_plan)
+                                   on_stage_start, on_stage_end, on_plan, tuple(cache_dirs), with_scenarios)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
     except BaseException:
@@ -379,7 +394,7 @@ def run_pipeline(
 def _run_locked(
     pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, out_dir: Path, work: Path, order: list[str],
     force: bool, on_stage_start: Callable[[str], None] | None, on_stage_end: Callable[[StageResult], None] | None,
-    on_plan: Callable[[list[str]], None] | None,
+    on_plan: Callable[[list[str]], None] | None, cache_dirs: tuple[Path, ...] = (), with_scenarios: bool = False,
 ) -> RunResult:
     """The run proper: every stage writes into ``work`` (a hard-linked mirror of the stage folders
     of ``out_dir``); only when every stage and the report succeeded are the changed folders and
@@ -392,11 +407,15 @@ def _run_locked(
     made_by = producers(STAGES)
     # each input file is hashed once per run: for the ingest cache key and for the manifest
     file_hashes = {key: input_sha256(path) for key, path in pipeline.inputs.files().items()}
+    if pipeline.active_scenario is not None:
+        file_hashes.update({k: input_sha256(p) for k, p in pipeline.scenario_files(pipeline.active_scenario).items()})
     results: list[StageResult] = []
     records: dict[str, dict] = {}
     after_run = [stage_id for stage_id in order if get_stage(stage_id).after_run is not None]
     if on_plan:
-        on_plan(order + [f"{stage_id} files" for stage_id in after_run])
+        scenario_steps = [f"{n}/{s}" for n in pipeline.scenarios for s in order if s not in after_run] \
+            if with_scenarios else []
+        on_plan(order + scenario_steps + [f"{stage_id} files" for stage_id in after_run])
     changed: list[str] = []
 
     for stage_id in order:
@@ -414,6 +433,9 @@ def _run_locked(
             cached = (not force and previous is not None and previous.get("key") == key
                       and _record_is_intact(work, previous))
             log: list[str] = []
+            if not cached and not force and (previous := _reuse(work, stage.id, key, cache_dirs)) is not None:
+                cached = True
+                changed.append(stage.id)
             if cached:
                 record = previous
             else:
@@ -430,7 +452,14 @@ def _run_locked(
         if on_stage_end:
             on_stage_end(result)
 
-    _write_manifest(work, pipeline, pipeline_path, grid, file_hashes)
+    scenarios = None
+    if with_scenarios:
+        from habitat.stages.scenario_runs import run_scenarios  # it calls run_pipeline
+
+        scenario_results, scenarios = run_scenarios(pipeline_path, pipeline, out_dir, work, force=force,
+                                                    on_stage_start=on_stage_start, on_stage_end=on_stage_end)
+        results += scenario_results
+    _write_manifest(work, pipeline, pipeline_path, grid, file_hashes, scenarios)
     files: list[Path] = []
     kept = []
     for stage_id in after_run:
@@ -462,6 +491,10 @@ def _gather_inputs(
     if stage.reads_pipeline_inputs:
         hashes.update(file_hashes)
         hashes["inputs.settings"] = _pipeline_inputs_json(pipeline)
+        if pipeline.active_scenario is not None:
+            edits = pipeline.scenarios[pipeline.active_scenario]
+            hashes["inputs.settings"] += json.dumps([e.model_dump(mode="json", exclude={"path"}) for e in edits],
+                                                    sort_keys=True)
     for spec in stage.inputs:
         producer = made_by.get(spec.id)
         record = records.get(producer.id) if producer else None
@@ -492,12 +525,7 @@ def _write_stage(
         if spec.id not in produced and not spec.optional:
             raise StageContractError(f"stage {stage.id} did not produce its output {spec.id}")
     outputs = _write_outputs(out_dir, stage, produced, grid)
-    # outputs of an earlier run that this run did not write (optional, renamed) must not linger
-    current = {Path(info["path"]).name for info in outputs.values()}
-    stage_dir = out_dir / stage.id
-    for old in stage_dir.iterdir() if stage_dir.exists() else ():
-        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
-            old.unlink()
+    _drop_stale(out_dir / stage.id, outputs)
     record = {
         "stage": stage.id,
         "version": stage.version,
@@ -511,8 +539,41 @@ def _write_stage(
     return record
 
 
+def _drop_stale(stage_dir: Path, outputs: dict[str, dict]) -> None:
+    """Outputs of an earlier run that this run did not write (optional, renamed) must not linger."""
+    current = {Path(info["path"]).name for info in outputs.values()}
+    for old in stage_dir.iterdir() if stage_dir.exists() else ():
+        if old.is_file() and old.suffix in _OUTPUT_SUFFIXES and old.name not in current:
+            old.unlink()
+
+
+def _reuse(out_dir: Path, stage_id: str, key: str, cache_dirs: Sequence[Path]) -> dict | None:
+    """Take a stage's finished outputs with this key from another output folder (hard link, else
+    copy; each file renamed into place), with its record; None when no folder has them."""
+    for other in map(Path, cache_dirs):
+        record = _read_record(other / stage_id)
+        if record is None or record.get("key") != key or not _record_is_intact(other, record):
+            continue
+        (out_dir / stage_id / STAGE_RECORD).unlink(missing_ok=True)
+        for info in record["outputs"].values():
+            target = out_dir / info["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(f".{target.name}.part")
+            part.unlink(missing_ok=True)
+            try:
+                os.link(other / info["path"], part)
+            except OSError:
+                shutil.copyfile(other / info["path"], part)
+            os.replace(part, target)
+        _drop_stale(out_dir / stage_id, record["outputs"])
+        write_text_atomic(out_dir / stage_id / STAGE_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return record
+    return None
+
+
 def _write_manifest(
-    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, file_hashes: dict[str, str]
+    out_dir: Path, pipeline: Pipeline, pipeline_path: Path, grid: GridSpec, file_hashes: dict[str, str],
+    scenarios: dict | None = None,
 ) -> None:
     stages = {}
     for stage_id in execution_order({name for name, value in pipeline.stages if value is not None}):
@@ -526,6 +587,8 @@ def _write_manifest(
                      "sha256": file_sha256(pipeline_path)},
         "grid": grid.to_dict(),
         "input_files": files,
+        **({"scenario": pipeline.active_scenario} if pipeline.active_scenario else {}),
+        **({"scenarios": scenarios} if scenarios else {}),
         "stages": stages,
     }
     write_text_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -262,13 +262,12 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
 
 def run_sites(ctx: StageContext) -> dict[str, Any]:
     """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
-    import geopandas as gpd
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
     from habitat.sites.candidates import candidate_table
     from habitat.sites.criteria import screen_candidates
-    from habitat.suitability.patches import patch_polygons
+    from habitat.suitability.patches import ranked_outlines
     params: SitesParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
@@ -296,12 +295,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     ranked, sensitivity = _rank(passed, table, spec, weights, params)
 
     layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
-    if len(ranked):
-        outlines = patch_polygons(layer, crs=grid.pyproj_crs).rename(columns={"patch_id": "candidate_id"})
-        sites = outlines.merge(ranked, on="candidate_id", how="inner").sort_values("rank", kind="stable")
-        sites = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry="geometry", crs=grid.pyproj_crs)
-    else:
-        sites = gpd.GeoDataFrame(ranked.assign(geometry=None), geometry="geometry", crs=grid.pyproj_crs)
+    sites = ranked_outlines(layer, ranked, id_column="candidate_id", crs=grid.pyproj_crs)
     return {
         "candidates": layer,
         "sites": sites,

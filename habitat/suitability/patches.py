@@ -378,3 +378,32 @@ def patch_polygons(labels: xr.DataArray, *, crs: Any = None) -> Any:
     ids = sorted(parts)
     geoms = [unary_union(parts[i]) for i in ids]
     return gpd.GeoDataFrame({"patch_id": np.array(ids, dtype=np.int64)}, geometry=geoms, crs=crs)
+
+
+def ranked_outlines(labels: xr.DataArray, ranked, *, id_column: str, crs: Any = None) -> Any:
+    """Outlines of the labelled regions that a ranked table lists, with its columns, in rank order.
+
+    Parameters
+    ----------
+    labels : DataArray of int
+        Region labels (0 = none), as :func:`patch_polygons`.
+    ranked : pandas.DataFrame
+        One row per region: ``id_column`` (the label) and ``rank``.
+    id_column : str
+        Column of ``ranked`` holding the label.
+    crs : optional
+        CRS of the result.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``ranked``'s columns plus the outline, sorted by ``rank``; regions not in ``ranked`` are
+        left out; an empty frame (no geometry) when ``ranked`` is empty.
+    """
+    import geopandas as gpd
+
+    if not len(ranked):
+        return gpd.GeoDataFrame(ranked.assign(geometry=None), geometry="geometry", crs=crs)
+    outlines = patch_polygons(labels, crs=crs).rename(columns={"patch_id": id_column})
+    merged = outlines.merge(ranked, on=id_column, how="inner").sort_values("rank", kind="stable")
+    return gpd.GeoDataFrame(merged.reset_index(drop=True), geometry="geometry", crs=crs)

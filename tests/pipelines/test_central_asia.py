@@ -319,3 +319,16 @@ def test_the_russian_report_gets_the_whole_description():
     sections = len(re.findall(r"\b[A-Z][A-Z0-9 -]{3,}:", english))
     assert sections >= 4 and len(re.findall(r"\b[А-ЯЁ][А-ЯЁ0-9 -]{3,}:", russian)) == sections
     assert not re.search(r"\b(the|and|of)\b", russian)  # translated, not copied
+def test_protconn_says_where_protected_area_polygons_are_missing(out):
+    # the Central Asia pipeline has no protected-area polygons (a SITE-LEVEL input there): ProtConn
+    # is written for the study area and every Range State as NaN with a note, and the log says so
+    import json
+
+    long = pd.read_csv(out / "indicators" / "indicators.csv")
+    rows = long[long["indicator"] == "ProtConn"]
+    states = gpd.read_file(out / "ingest" / "reporting_units.gpkg")["unit_id"].astype(str).tolist()
+    assert rows["unit_id"].astype(str).tolist() == ["ALL", *states]
+    assert rows["value"].isna().all() and rows["note"].str.startswith("no protected-area polygons").all()
+    log = json.loads((out / "indicators" / "_stage.json").read_text())["log"]
+    line = next(line for line in log if line.startswith("ProtConn:"))
+    assert all(f"range_state {s}" in line for s in states)

@@ -105,3 +105,23 @@ def test_bad_inputs():
         restoration_priorities(HABITAT, RESTORABLE, UNITS.astype(float), **KW)
     with pytest.raises(InvalidParameterError, match="budget_ha"):
         select_restoration(HABITAT, RESTORABLE, UNITS, budget_ha=-1, **KW)
+
+
+def test_unit_labels_squares_and_hexagons():
+    from habitat.planning.restoration import unit_labels
+
+    squares = unit_labels([50, 150, 250, 350], [350, 250, 150, 50], size_m=200, shape="square")
+    np.testing.assert_array_equal(squares, [[2, 2, 4, 4], [2, 2, 4, 4], [1, 1, 3, 3], [1, 1, 3, 3]])
+    # pointy-top hexagons of width 1000 m: centres at (0, 0) and (1000, 0); every cell centre
+    # closer than the inradius (500 m) to a centre lies in that centre's hexagon
+    xs = np.arange(-1000, 2000, 50.0) + 25
+    ys = np.arange(-1000, 1000, 50.0) + 25
+    labels = unit_labels(xs, ys, size_m=1000)
+    xx, yy = np.meshgrid(xs, ys)
+    for cx in (0.0, 1000.0):
+        inside = np.hypot(xx - cx, yy) < 500
+        assert len(np.unique(labels[inside])) == 1
+    near0, near1 = np.hypot(xx, yy) < 500, np.hypot(xx - 1000, yy) < 500
+    assert labels[near0][0] != labels[near1][0]
+    # a hexagon of width w has area sqrt(3)/2 w^2: 0.866 km2 = 346 cells of 50 m
+    assert abs(np.sum(labels == labels[near0][0]) - 346.4) < 8

@@ -21,6 +21,9 @@ def _coarse_demo(tmp_path: Path, resolution_m: float) -> Path:
     for value in data["inputs"].values():
         for item in value if isinstance(value, list) else [value]:
             item["path"] = str((DEMO_PIPELINE.parent / item["path"]).resolve())
+    for edits in data.get("scenarios", {}).values():
+        for edit in edits:
+            edit["path"] = str((DEMO_PIPELINE.parent / edit["path"]).resolve())
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -43,7 +46,8 @@ def test_demo_pipeline_end_to_end(demo_out):
     out = demo_out
     manifest = json.loads((out / "manifest.json").read_text())
     written = manifest["stages"]["ingest"]["outputs"]
-    assert set(written) == {spec.id for spec in get_stage("ingest").outputs}
+    scenario_only = {"scenario_barriers", "scenario_crossings"}  # written by scenario runs with such edits
+    assert set(written) == {spec.id for spec in get_stage("ingest").outputs} - scenario_only
     with rasterio.open(out / written["habitat_class_baseline"]["path"]) as ds:
         before = ds.read(1)
     with rasterio.open(out / written["habitat_class_current"]["path"]) as ds:
@@ -86,3 +90,33 @@ def test_demo_current_concentrates_where_habitat_narrows(demo_out):
     keep = width > 0
     rho = stats.spearmanr(width[keep], mean_current[keep]).statistic
     assert rho < -0.4  # narrower habitat belt, denser current (full-resolution demo: rho = -0.67)
+
+
+def test_demo_scenarios_run_and_are_compared(demo_out):
+    """The reservoir floods habitat and lowers ECA; the water release adds habitat and ECA."""
+    table = pd.read_csv(demo_out / "scenarios" / "comparison.csv")
+    assert table[["scenario", "unit_id"]].values.tolist() == [
+        [name, unit] for name in ("baseline", "reservoir", "water_release") for unit in ("ALL", "AA", "BB")]
+    study = table[table["unit_id"] == "ALL"].set_index("scenario")
+    assert study.loc["reservoir", "habitat_area_change_ha"] < 0 and study.loc["reservoir", "ECA_change_ha"] < 0
+    assert study.loc["water_release", "habitat_area_change_ha"] > 0 and study.loc["water_release", "dECA_pct"] > 0
+    assert (study["cells_changed"] > 0).tolist() == [False, True, True]
+    for name in ("reservoir", "water_release"):
+        manifest = json.loads((demo_out / "scenarios" / name / "manifest.json").read_text())
+        assert manifest["scenario"] == name
+        assert (demo_out / "scenarios" / name / "indicators" / "indicators.csv").exists()
+    assert not (demo_out / "scenarios" / "reservoir" / "report").exists()  # the main report shows them
+
+
+def test_demo_restoration_translocation_and_protconn(demo_out):
+    priorities = pd.read_csv(demo_out / "restoration" / "priorities.csv")
+    assert len(priorities) and priorities["rank"].tolist() == list(range(1, len(priorities) + 1))
+    assert (priorities["gain_per_ha"].diff().dropna() <= 1e-12).all()
+    assert gpd.read_file(demo_out / "restoration" / "priorities.gpkg")["unit"].tolist() == priorities["unit"].tolist()
+    plan = pd.read_csv(demo_out / "translocation" / "plan.csv")
+    moved = plan.loc[plan["status"] == "move"]
+    assert moved["source"].eq("P4").all() and 20 <= moved["animals"].sum() <= 60
+    long = pd.read_csv(demo_out / "indicators" / "indicators.csv")
+    protconn = long[long["indicator"] == "ProtConn"].set_index("unit_id")["value"]
+    prot = long[long["indicator"] == "Prot"].set_index("unit_id")["value"]
+    assert protconn.index.tolist() == ["ALL", "AA", "BB"] and (protconn > 0).all() and (protconn <= prot + 1e-9).all()

@@ -219,3 +219,50 @@ def test_tca_edge_depth_in_cells_as_the_patches_stage(tmp_path):
     core = patch_table((classes == HABITAT_CLASS_CODES["tugai_forest"]).astype(int), cell_size_m=100,
                        edge_depth_m=250)["core_area_ha"].to_numpy()
     np.testing.assert_allclose(core, tca)
+
+
+def test_protconn_per_range_state_by_hand(tmp_path):
+    # The reserve box x0..x0+1000 m over all 24 rows (240 ha). Study area = the grid box
+    # (2600 x 2000 m = 520 ha) holds 800 x 2000 m of it (160 ha); the rest touches it (a
+    # transboundary stepping stone of area 0), so ECA = 160 ha. West (AA, 1500 x 2400 m = 360 ha)
+    # holds all 240 ha; East (BB, 360 ha) none: the reserve is only a stepping stone 500 m away.
+    out = _run(tmp_path)
+    long = pd.read_csv(out / "indicators" / "indicators.csv", keep_default_na=False, na_values=[""])
+    rows = long[long["indicator"] == "ProtConn"]
+    assert rows["unit_id"].astype(str).tolist() == ["ALL", "AA", "BB"]
+    np.testing.assert_allclose(rows["value"].to_numpy(float), [100 * 160 / 520, 100 * 240 / 360, 0.0])
+    prot = long[long["indicator"] == "Prot"]["value"].to_numpy(float)
+    np.testing.assert_allclose(prot, [100 * 160 / 520, 100 * 240 / 360, 0.0])
+    eca = long[long["indicator"] == "protected_ECA_ha"]["value"].to_numpy(float)
+    np.testing.assert_allclose(eca, [160, 240, 0])
+    assert (rows["epoch"].astype(str) == "2020").all() and rows["note"].isna().all()
+    # dECA between the dates follows from EC_ha at both dates
+    for uid in ("ALL", "AA", "BB"):
+        unit = long[long["unit_id"].astype(str) == uid].set_index(["indicator", "epoch"])["value"]
+        ec1, ec2 = unit[("EC_ha", "2000")], unit[("EC_ha", "2020")]
+        np.testing.assert_allclose(unit[("dECA_pct", "2000-2020")], 100 * (ec2 - ec1) / ec1)
+    report = pd.read_csv(out / "indicators" / "national_report.csv")
+    west = report[(report["range_state_id"] == "AA") & (report["item"] == "ProtConn")]
+    np.testing.assert_allclose(west["current_value"].to_numpy(float), [100 * 240 / 360])
+    dictionary = pd.read_csv(out / "indicators" / "data_dictionary.csv")
+    assert {"ProtConn", "Prot", "dECA_pct", "ProtConn kernel", "note"} <= set(dictionary["indicator"])
+
+
+def test_protconn_without_protected_areas_says_so(tmp_path):
+    import json
+
+    pipeline = write_project(tmp_path / "p", ingest={"floodplain_buffer_m": 150})
+    data = yaml.safe_load(pipeline.read_text())
+    data["stages"] = {"ingest": {"floodplain_buffer_m": 150}, "indicators": {}}
+    pipeline.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    run_pipeline(pipeline, out)
+    long = pd.read_csv(out / "indicators" / "indicators.csv")
+    rows = long[long["indicator"].isin(["ProtConn", "Prot"])]
+    assert rows["unit_id"].astype(str).tolist() == ["ALL", "ALL", "AA", "AA", "BB", "BB"]
+    assert rows["value"].isna().all()
+    assert rows["note"].str.startswith("no protected-area polygons").all()
+    log = json.loads((out / "indicators" / "_stage.json").read_text())["log"]
+    assert any(line.startswith("ProtConn: no protected-area polygons") and "range_state AA" in line for line in log)
+    report = pd.read_csv(out / "indicators" / "national_report.csv")
+    assert report.loc[report["item"] == "ProtConn", "note"].str.startswith("no protected-area").all()
