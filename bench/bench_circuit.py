@@ -1,6 +1,7 @@
 """Benchmark the circuit engine against Circuitscape 4.0.5 (Python 2.7) in the same run.
 
 Usage: python bench/bench_circuit.py [--size 1000] [--points 20] [--big 4000] [--no-peer]
+       [--baseline /path/to/other/checkout] [--big-rows 6000 --big-cols 4000] [--work DIR]
 
 Random resistance grid (uniform 1..100, 5 % nodata), focal points at random valid cells,
 pairwise mode without maps. Both tools run as child processes on the same INI job, so each
@@ -8,6 +9,11 @@ time covers start-up, reading the grids, solving and writing ``_resistances.out`
 is the child's. Circuitscape 4.0.5 (Python 2.7 via pyenv, recipe in PEERS.md) is installed
 into bench/_work/cs4 on first use; without pyenv or Python 2.7.18 the peer is skipped with a
 message. Job files (cached between runs) live under bench/_work/ (git-ignored).
+
+``--baseline`` runs the same jobs with another checkout of habitat (e.g. the main branch
+before a change) and prints the largest relative difference of the resistances: "same
+answers" is checked, not assumed. A tiny job runs first, untimed, so numba's on-disk
+cache of compiled kernels is warm as after the first use of an installed package.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / "_work"
 CS4 = WORK / "cs4"
 
@@ -32,6 +39,13 @@ def _grid(size, seed):
     return res
 
 
+def _grid_rect(rows, cols, seed):
+    rng = np.random.default_rng(seed)
+    res = rng.uniform(1, 100, (rows, cols))
+    res[rng.random((rows, cols)) < 0.05] = -9999
+    return res
+
+
 def _write_asc(path, arr, nodata=-9999):
     with open(path, "w") as fh:
         fh.write(f"ncols {arr.shape[1]}\nnrows {arr.shape[0]}\nxllcorner 0\nyllcorner 0\n"
@@ -39,19 +53,20 @@ def _write_asc(path, arr, nodata=-9999):
         np.savetxt(fh, arr, fmt="%.6g")
 
 
-def _job(folder, name, size, n_points, seed):
+def _job(folder, name, size, n_points, seed, cols=None):
     folder.mkdir(parents=True, exist_ok=True)
-    res = _grid(size, seed)
+    cols = size if cols is None else cols
+    res = _grid(size, seed) if cols == size else _grid_rect(size, cols, seed)
     rng = np.random.default_rng(seed + 1)
-    pts = np.zeros((size, size))
+    pts = np.zeros((size, cols))
     placed = 0
     while placed < n_points:
-        i, j = rng.integers(0, size, 2)
+        i, j = rng.integers(0, size), rng.integers(0, cols)
         if res[i, j] > 0 and pts[i, j] == 0:
             pts[i, j] = placed + 1
             placed += 1
     stamp = folder / "grids.stamp"
-    key = f"size={size} points={n_points} seed={seed}"
+    key = f"size={size} cols={cols} points={n_points} seed={seed}"
     # writing a 4000 x 4000 grid as text takes about a minute: reuse the files of an earlier run
     if not (stamp.is_file() and stamp.read_text() == key and (folder / "pts.asc").is_file()):
         _write_asc(folder / "res.asc", res)
@@ -111,14 +126,25 @@ def _run_child(cmd, env=None, cwd=None):
     return time.perf_counter() - t0, usage.ru_maxrss / 2**20, proc.returncode, err
 
 
-def _ours(ini):
+def _ours(ini, root=ROOT):
     code = ("from pathlib import Path; from habitat.io.circuitscape import run_job; "
             f"run_job(Path({str(ini)!r}), cwd=Path({str(ini.parent)!r}))")
-    dt, rss, rc, err = _run_child([sys.executable, "-c", code])
+    env = dict(os.environ, PYTHONPATH=str(root))
+    # run in the job folder: `python -c` puts the current folder first on sys.path
+    dt, rss, rc, err = _run_child([sys.executable, "-c", code], env=env, cwd=ini.parent)
     if rc:
         raise SystemExit("habitat run failed: " + err.strip()[-2000:])
     out = ini.with_suffix("").as_posix() + "_resistances.out"
-    return dt, rss, np.loadtxt(out)
+    r = np.loadtxt(out)
+    os.replace(out, out + f".{Path(root).name}")  # keep each side's answer for comparison
+    return dt, rss, r
+
+
+def _rel(a, b):
+    """Largest relative difference of two resistance tables (ids in row/column 0)."""
+    a, b = np.atleast_2d(a)[1:, 1:], np.atleast_2d(b)[1:, 1:]
+    scale = np.maximum(np.abs(b), 1e-300)
+    return float(np.max(np.abs(a - b) / scale))
 
 
 def _peer(ini):
@@ -149,18 +175,36 @@ def _peer(ini):
 
 
 def main():
+    global WORK, CS4
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--points", type=int, default=20)
     ap.add_argument("--big", type=int, default=0, help="also run a single pair on big x big")
+    ap.add_argument("--big-rows", type=int, default=0, help="big grid rows (with --big-cols)")
+    ap.add_argument("--big-cols", type=int, default=0)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--only-big", action="store_true", help="skip the --size runs")
+    ap.add_argument("--single-only", action="store_true", help="skip the many-point run")
+    ap.add_argument("--baseline", type=Path, help="checkout of habitat to compare answers with")
+    ap.add_argument("--work", type=Path, help="job and Circuitscape 4 folder (default bench/_work)")
     a = ap.parse_args()
+    if a.work:
+        WORK, CS4 = a.work, a.work / "cs4"
+    warm = _job(WORK / "warm", "warm", 30, 2, seed=1)
+    _ours(warm)  # numba's cache, untimed
+    if a.baseline:
+        _ours(warm, a.baseline)
     runs = [] if a.only_big else [(f"{a.points} points", a.points), ("single pair", 2)]
+    if a.single_only:
+        runs = runs[1:]
     for label, npts in runs:
         ini = _job(WORK / f"grid{a.size}_{npts}", f"bench{npts}", a.size, npts, seed=42)
         ours, rss, r_ours = _ours(ini)
         line = f"{a.size}x{a.size} {label}: habitat {ours:.1f} s (peak {rss:.2f} GiB)"
+        if a.baseline:
+            tb, rssb, r_base = _ours(ini, a.baseline)
+            line += (f"; baseline {tb:.1f} s (peak {rssb:.2f} GiB), max rel dR vs baseline "
+                     f"{_rel(r_ours, r_base):.1e}")
         if a.no_peer:
             print(line + "; Circuitscape 4 skipped (--no-peer)", flush=True)
             continue
@@ -176,11 +220,17 @@ def main():
         diff = np.max(np.abs(r_ours[1:, 1:] - r_cs4[1:, 1:]))
         print(line + f"; Circuitscape 4 {t4:.1f} s (peak {rss4:.2f} GiB); speed-up {t4 / ours:.1f}x; "
               f"max |dR| {diff:.2e} ({'OK' if diff < 1e-3 else 'DIFFERENT'})", flush=True)
-    if a.big:
-        ini = _job(WORK / f"grid{a.big}_2", "bench_big", a.big, 2, seed=7)
+    if a.big or a.big_rows:
+        rows, cols = (a.big_rows, a.big_cols) if a.big_rows else (a.big, a.big)
+        ini = _job(WORK / f"grid{rows}x{cols}_2", "bench_big", rows, 2, seed=7, cols=cols)
         ours, rss, r = _ours(ini)
-        print(f"{a.big}x{a.big} single pair: habitat {ours:.1f} s, R = {r[1, 2]:.4f}, "
-              f"peak RSS {rss:.2f} GiB", flush=True)
+        print(f"{rows}x{cols} single pair: habitat {ours:.1f} s, R = {r[1, 2]:.10g}, "
+              f"peak RSS {rss:.2f} GiB ({rss * 2**30 / (rows * cols):.0f} bytes per cell)",
+              flush=True)
+        if a.baseline:
+            tb, rssb, r_base = _ours(ini, a.baseline)
+            print(f"  baseline {tb:.1f} s, R = {r_base[1, 2]:.10g}, peak {rssb:.2f} GiB, "
+                  f"max rel dR {_rel(r, r_base):.1e}", flush=True)
 
 
 if __name__ == "__main__":

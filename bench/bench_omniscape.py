@@ -1,7 +1,7 @@
 """Benchmark the Omniscape moving window: whole runs, and cost per window against pyamg.
 
 Usage: python bench/bench_omniscape.py [--size 1000] [--radius 50] [--block 5] [--big 4000]
-                                       [--sample 40] [--workers 2]
+                                       [--sample 40] [--workers 2] [--flow-potential]
 
 Random resistance (uniform 1..100, 5 % nodata), sources ``1 / R`` (Omniscape's
 ``source_from_resistance``), block artifacts corrected (Omniscape's default), cumulative
@@ -13,6 +13,8 @@ one window after the other on one core; its cost per window is set against ours 
 seconds of the whole child run / windows, everything included; on a shared machine the CPU
 time moves less than the wall time). ``--big 0`` skips the large run; ``--big-block`` gives it
 its own block size (fewer windows, same memory: rasters plus one band per worker).
+``--flow-potential`` adds flow potential and normalized current; every run also reports the
+growth of its RSS against :func:`habitat.connectivity.omniscape.estimate_memory_bytes`.
 """
 
 from __future__ import annotations
@@ -39,28 +41,34 @@ def _grid(size, seed=0):
     return res
 
 
-def _child(size, radius, block, workers):
-    from habitat.connectivity.omniscape import omniscape
+def _child(size, radius, block, workers, flow_potential=False):
+    from habitat.connectivity.omniscape import estimate_memory_bytes, omniscape, source_from_resistance
 
     res = _grid(size)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    estimate = estimate_memory_bytes(res.shape, radius=radius, block_size=block, workers=workers,
+                                     sources=source_from_resistance(res), flow_potential=flow_potential)
     t0 = time.perf_counter()
     out = omniscape(res, None, radius=radius, block_size=block, source_from_resistance_=True,
-                    workers=workers)
+                    workers=workers, calc_flow_potential=flow_potential,
+                    calc_normalized_current=flow_potential)
     dt = time.perf_counter() - t0
     use = resource.getrusage(resource.RUSAGE_SELF)
     rss = use.ru_maxrss * 1024
     print(json.dumps({"seconds": dt, "cpu_seconds": use.ru_utime + use.ru_stime,
-                      "peak_rss": rss, "targets": out.n_targets,
+                      "peak_rss": rss, "base_rss": base_rss, "estimate": estimate,
+                      "targets": out.n_targets,
                       "solved": out.n_solved, "window_cells": out.stats["window_cells"],
                       "checksum": float(np.nansum(out.cum_currmap))}))
 
 
-def _run_child(size, radius, block, workers):
+def _run_child(size, radius, block, workers, flow_potential=False):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--child", str(size), "--radius", str(radius),
-                           "--block", str(block), "--workers", str(workers)],
+                           "--block", str(block), "--workers", str(workers)]
+                          + (["--flow-potential"] if flow_potential else []),
                           capture_output=True, text=True, env=env, check=True)
     wall = time.perf_counter() - t0
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -135,9 +143,11 @@ def main():
                     help="block size of the large run (default --block)")
     ap.add_argument("--sample", type=int, default=40, help="windows solved with pyamg")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--flow-potential", action="store_true",
+                    help="also flow potential and normalized current (as the omniscape stage)")
     args = ap.parse_args()
     if args.child is not None:
-        _child(args.child, args.radius, args.block, args.workers)
+        _child(args.child, args.radius, args.block, args.workers, args.flow_potential)
         return
     print(f"load average {os.getloadavg()[0]:.1f}; {args.workers} workers")
     runs = [(args.size, args.block)]
@@ -145,13 +155,15 @@ def main():
         runs.append((args.big, args.big_block or args.block))
     ours = {}
     for size, block in runs:
-        r = _run_child(size, args.radius, block, args.workers)
+        r = _run_child(size, args.radius, block, args.workers, args.flow_potential)
         ours[size] = r
         per = r["seconds"] / r["targets"]
         print(f"{size} x {size}, radius {args.radius}, block {block}: {r['targets']} windows "
               f"({r['window_cells']} cells each) in {r['seconds']:.1f} s "
               f"({r['wall_with_startup']:.1f} s with start-up, load {r['load']:.1f}), CPU "
-              f"{r['cpu_seconds']:.0f} s, peak RSS {r['peak_rss'] / 2**20:,.0f} MiB; "
+              f"{r['cpu_seconds']:.0f} s, peak RSS {r['peak_rss'] / 2**20:,.0f} MiB (grew "
+              f"{(r['peak_rss'] - r['base_rss']) / 2**20:,.0f} MiB; estimate_memory_bytes "
+              f"{r['estimate'] / 2**20:,.0f} MiB); "
               f"{per * 1e3:.2f} ms wall, {r['cpu_seconds'] / r['targets'] * 1e3:.2f} CPU-ms "
               f"per window", flush=True)
     amg, n = _pyamg_windows(args.size, args.radius, args.block, args.sample)

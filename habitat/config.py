@@ -18,9 +18,10 @@ from pydantic import (
 from habitat.errors import ConfigError
 from habitat.vocabulary import HabitatClass, Strict
 from habitat.params import (
-    CircuitParams, ConnectivityParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
+    CircuitParams, ConnectivityParams, EvaluationParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
     PresenceParams, ResistanceParams, SitesParams, SuitabilityParams, RestorationParams, TranslocationParams,
 )
+from habitat.params import OmniscapeParams
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -100,6 +101,20 @@ class PopulationsInput(VectorInput):
     count_column: str = "count"
 
 
+class KnownPlacesInput(VectorInput):
+    """Places where the species is known to live or was released, with their source: read only by
+    the evaluation stage (kept apart from the populations the model uses). Points or polygons in
+    any vector format, or a CSV of points (``x_column``, ``y_column`` in ``crs``)."""
+
+    id_column: str = "place_id"
+    name_column: str = "name"
+    kind_column: str = "kind"
+    source_column: str = "source"
+    x_column: str = "lon"
+    y_column: str = "lat"
+    crs: str = "EPSG:4326"
+
+
 class TableInput(Strict):
     path: InputPath
 
@@ -126,8 +141,11 @@ class Inputs(Strict):
     reporting_units: ReportingUnitsInput | None = None
     populations: PopulationsInput | None = None
     census: TableInput | None = None
-    dem: RasterInput | None = None
+    #: any DEM in metres (nodata allowed): ingest derives elevation, slope and height above the
+    #: nearest river, and the floodplain follows the valley floor (issue 13)
+    elevation: RasterInput | None = None
     occurrences: VectorInput | None = None
+    known_places: KnownPlacesInput | None = None
 
     @model_validator(mode="after")
     def _distinct_years(self) -> Inputs:
@@ -167,6 +185,8 @@ class StagesConfig(Strict):
     report: ReportParams | None = None
     sites: SitesParams | None = None
     presence: PresenceParams | None = None
+    evaluation: EvaluationParams | None = None
+    omniscape: OmniscapeParams | None = None
     restoration: RestorationParams | None = None
     translocation: TranslocationParams | None = None
 

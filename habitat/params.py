@@ -35,6 +35,30 @@ class IngestParams(Strict):
     unknown_landcover_codes: Literal["error", "nodata"] = Field(
         "error", description="what to do with land-cover codes missing from the crosswalk"
     )
+    # with inputs.elevation only (habitat.suitability.terrain.valley_floodplain):
+    valley_distance_m: float = Field(
+        30_000.0, ge=0, description="with a DEM, cells up to this far from a river whose height above it is at "
+        "most valley_height_m are floodplain too (deltas, wide valleys) [A]; must be >= floodplain_buffer_m",
+    )
+    valley_height_m: float = Field(
+        10.0, description="highest valley-floor cell above its nearest river cell (m): the deepest groundwater "
+        "mature Populus euphratica reaches, 6.9-7.8 m (Ling et al. 2015, Sci. Rep. 5:15418), rounded up",
+    )
+    floodplain_max_altitude_m: float = Field(
+        1500.0, description="with a DEM, no floodplain at or above this altitude (m): tugai is a plain/desert-belt "
+        "habitat below about 500-1,000 m (Great Soviet Encyclopedia 'Tajik SSR'); 1,500 m = the zero point of "
+        "the suitability altitude membership",
+    )
+    floodplain_max_height_m: float = Field(
+        60.0, description="with a DEM, no floodplain at or above this height above the river (m): the zero point "
+        "of the suitability height-above-river membership (10 m plus three times the DEM disagreement) [A]",
+    )
+
+    @model_validator(mode="after")
+    def _valley(self) -> IngestParams:
+        if self.valley_distance_m < self.floodplain_buffer_m:
+            raise ValueError("valley_distance_m must be >= floodplain_buffer_m (the valley floor extends the buffer)")
+        return self
 
 
 # -- suitability ----------------------------------------------------------------------------
@@ -92,6 +116,28 @@ class SensitivityParams(Strict):
     cropland: float = Field(0.0, ge=0, le=1)
 
 
+class TerrainCriterionParams(Strict):
+    """A decreasing terrain membership: 1 up to ``full``, linear to 0 at ``zero`` (habitat.suitability.terrain)."""
+
+    full: float
+    zero: float
+    provenance: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> TerrainCriterionParams:
+        if not self.full < self.zero:
+            raise ValueError("full must be below zero (membership 1 up to full, 0 from zero)")
+        return self
+
+
+class TerrainParams(Strict):
+    """Terrain criteria, multiplied into suitability where the elevation layers exist (inputs.elevation)."""
+
+    altitude_m: TerrainCriterionParams | None = None
+    slope_deg: TerrainCriterionParams | None = None
+    height_above_river_m: TerrainCriterionParams | None = None
+
+
 class SuitabilityParams(Strict):
     """Criteria, their combination, hard constraints and threat degradation (METHODS.md 1-2)."""
 
@@ -116,6 +162,10 @@ class SuitabilityParams(Strict):
         default_factory=lambda: _defaults("suitability/defaults.yaml")["sensitivity"]
     )
     half_saturation: float = Field(0.5, gt=0, description="InVEST half-saturation constant k")
+    terrain: TerrainParams | None = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["terrain"],
+        description="terrain memberships multiplied into suitability with inputs.elevation; null = none",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SuitabilityParams:
@@ -156,22 +206,58 @@ class PatchesParams(Strict):
 
 
 # -- resistance -----------------------------------------------------------------------------
+class TerrainCostParams(Strict):
+    """Slope and altitude cost factors (habitat.suitability.terrain.terrain_resistance)."""
+
+    climb_cost_ratio: float = Field(
+        11.3, ge=0, description="cost of a vertical metre in level metres: 24.7 J/kg per vertical m (Parker, Robbins "
+        "& Hanley 1984) / 2.19 J/kg/m level walking of a 150 kg mammal (Taylor, Heglund & Maloiy 1982)",
+    )
+    altitude_start_m: float = Field(1000.0, description="altitude cost 1 up to here: the highest occupied valleys [A]")
+    altitude_full_m: float = Field(
+        2000.0, description="altitude cost at its maximum from here: mountains without tugai, winter water or cover; "
+        "the Tian Shan separates the Bukhara from the Yarkand deer [A]",
+    )
+    altitude_max_factor: float = Field(100.0, ge=1, description="resistance multiplier from altitude_full_m [A]")
+    outside_dem: Literal["keep", "impassable"] = Field(
+        "keep", description="cells without elevation keep their resistance (counted by ingest) or become impassable"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> TerrainCostParams:
+        if self.altitude_full_m <= self.altitude_start_m:
+            raise ValueError("altitude_full_m must exceed altitude_start_m")
+        return self
+
+
 class ResistanceParams(Strict):
     """Resistance from suitability plus barrier overrides (METHODS.md 5; DOMAIN.md 3.3)."""
 
     transform: Literal["linear", "negative_exponential"] = Field(
         "negative_exponential", description="suitability -> resistance (Keeley et al. 2016 for the exponential)"
     )
-    shape: float = Field(8.0, gt=0, description="shape c of the negative exponential (Keeley et al. 2016 use 0.25-16)")
+    shape: float = Field(
+        6.907755, gt=0, description="shape c of the negative exponential (Keeley et al. 2016 use 0.25-16); "
+        "ln(max/min) = ln 1000 makes log R linear in suitability: R = 1000^(1 - h), the transform of "
+        "Mateo-Sanchez et al. (2015, Landscape Ecology 30:1405-1420)",
+    )
     min_resistance: float = Field(1.0, gt=0)
-    max_resistance: float = Field(100.0, gt=0)
+    max_resistance: float = Field(
+        1000.0, gt=0, description="resistance at suitability 0: 1-1000 (Mateo-Sanchez et al. 2015; Keeley et al. "
+        "2016 test up to 1000): open desert 1000 times dearer than tugai for a riparian deer that only makes "
+        "short night forays out of the tugai (DOMAIN.md 3.3); 100 made 600 km desert crossings cheap (issue 13)",
+    )
     barrier_classes: dict[HabitatClass, float | None] = Field(
-        default_factory=lambda: {"built": None, "water": 300.0},
+        default_factory=lambda: {"built": None, "water": 1000.0},
         description="resistance per habitat class overriding the transform; null = impassable. "
         "DOMAIN.md 3.3: settlements are barriers; main channels hinder crossing (Ili, WWF 2007) [A]",
     )
     canal_resistance: float | None = Field(
         500.0, gt=0, description="resistance of canal cells; null = impassable (DOMAIN.md 3.3) [A]"
+    )
+    terrain_costs: TerrainCostParams | None = Field(
+        default_factory=TerrainCostParams,
+        description="with inputs.elevation: resistance x (1 + k sin slope) x altitude factor; null = none",
     )
 
     @model_validator(mode="after")
@@ -204,14 +290,25 @@ class ConnectivityParams(Strict):
         None, gt=0, description="IIC links patches closer than this cost distance; default pc_distance [A]"
     )
     max_graph_patches: int = Field(300, ge=2, description="largest patches kept for graph indices (one cost run each)")
+    max_dispersal_m: float | None = Field(
+        50_000.0, gt=0, description="longest single dispersal through typical habitat (m); pairs whose LCD exceeds "
+        "max_dispersal_m x the median resistance of habitat cells are not connected; null = no limit. Red deer: "
+        "sub-adult males 4.8 +- 4.2 km (Prevot & Licoppe 2013), emigrating males 26-37 km (Loe et al. 2009, "
+        "Proc. R. Soc. B 276:2581), rut moves <= 18.5 km (Jarnemo 2011, J. Ethol. 29:329); Bukhara deer "
+        "sedentary (Pereladova 2013) [A]",
+    )
+    cores_on_habitat: bool = Field(
+        True, description="population cores keep only habitat-patch cells where a site has any within reach "
+        "(a disc around a coordinate also covers desert and fields)",
+    )
 
 
 # -- indicators -----------------------------------------------------------------------------
 class IndicatorsParams(Strict):
     """Two-epoch habitat indicators per reporting unit, and population status (METHODS.md 3, 4, 7)."""
 
-    habitat_source: Literal["landcover", "tugai_cover"] = Field(
-        "landcover", description="habitat mask per epoch from land-cover classes or from tugai polygon cover"
+    habitat_source: Literal["landcover", "tugai_cover", "patches"] = Field(
+        "landcover", description="patches: the cells of the patches stage (suitability >= threshold, one epoch; with a DEM it follows the terrain criteria); habitat mask per epoch from land-cover classes or from tugai polygon cover"
     )
     habitat_classes: list[HabitatClass] = Field(
         default_factory=lambda: list(DEER_HABITAT_CLASSES),
@@ -404,6 +501,16 @@ PresenceCovariate = Literal[
 ]
 
 
+class EvaluationParams(Strict):
+    """The map checked against known places (METHODS.md 10; issue 13)."""
+
+    reference: Literal["suitable_floodplain", "floodplain"] = Field(
+        "suitable_floodplain", description="cells the places are ranked among and the Boyce background: floodplain "
+        "cells with suitability > 0 (issue 13: 'among suitable cells'), or every floodplain cell",
+    )
+    polygon_stat: Literal["mean", "max"] = Field("mean", description="how a polygon place summarises its cells")
+
+
 class PresenceParams(Strict):
     """Presence/background (MaxEnt-style) model, fitted with elapid (METHODS.md 9)."""
 
@@ -518,3 +625,39 @@ class TranslocationParams(Strict):
         if self.max_founders < self.min_founders:
             raise ValueError(f"max_founders ({self.max_founders}) must be >= min_founders ({self.min_founders})")
         return self
+
+
+# -- omniscape (moving window, wall to wall) -------------------------------------------------
+class OmniscapeParams(Strict):
+    """Omniscape moving-window connectivity over the whole study area (McRae et al. 2016; Landau et
+    al. 2021, Omniscape.jl; METHODS.md 12): sources from suitability, resistance from the pipeline."""
+
+    radius_m: float = Field(
+        5000.0, gt=0, description="moving-window radius (m; cells = radius_m / cell_size_m): how far movement is "
+        "modelled from each source; the deer's dispersal distance as in indicators.dispersal_distance_m (5 km: no "
+        "Bukhara deer value known, DOMAIN.md 3.2-3.3 and 8) [A]",
+    )
+    block_size: int = Field(
+        5, ge=1, description="side of the target blocks (cells, odd; even is raised by one as Omniscape does); "
+        "larger runs faster and coarser (Landau et al. 2021, Omniscape.jl usage: block_size)",
+    )
+    source_threshold: float | None = Field(
+        None, ge=0, le=1, description="suitability at or above which a cell is a source (strength = suitability); "
+        "null: the patches threshold (habitat cells are the sources) [A]",
+    )
+    precision: Literal["single", "double"] = Field(
+        "double", description="Omniscape precision (inputs rounded to float32 when single); maps written as float32")
+    correct_artifacts: bool = Field(True, description="block-artifact correction (Omniscape default true)")
+    calc_flow_potential: bool = Field(True, description="write flow potential (resistance 1 everywhere)")
+    calc_normalized_current: bool = Field(
+        True, description="write normalized current (cumulative / flow potential), its classes and the summary")
+    impeded_below: float = Field(
+        0.8, gt=0, le=1, description="normalized current below this is impeded flow; Omniscape.jl docs: < 1 "
+        "impeded, about 1 diffuse, > 1 channelized; the width of 'about 1' is [A] (McRae et al. 2016 use "
+        "the same classes; their cut-offs are not reproduced here)",
+    )
+    channelized_above: float = Field(
+        1.2, ge=1, description="normalized current above this is channelized (bottleneck) flow [A]; see impeded_below"
+    )
+    workers: int | None = Field(None, ge=1, description="threads for the windows (default: CPU count); results do "
+                                "not depend on it")

@@ -94,6 +94,26 @@ def tiny_pipeline(tmp_path: Path) -> Path:
     return write_project(tmp_path / "project")
 
 
+def write_terrain_and_places(folder: Path) -> dict:
+    """A DEM (a valley: 300 m at the river row 12, rising 5 m per cell north and south, with a
+    mountain block of 1,800 m in rows 0-3 and a nodata block in rows 20-21, columns 25-27) and a
+    CSV of known places in UTM;
+    returns the pipeline ``inputs`` entries for them (paths relative to the project folder)."""
+    rows = np.abs(np.arange(ROWS) - 12)[:, None] * 5.0 + 300.0
+    z = np.repeat(rows, COLS, axis=1).astype(np.float32)
+    z[:4, :] = 1800.0
+    z[20:22, 25:28] = -9999.0
+    with rasterio.open(folder / "dem.tif", "w", driver="GTiff", width=COLS, height=ROWS, count=1, dtype="float32",
+                       crs=UTM, transform=from_origin(ORIGIN_X, ORIGIN_Y, RES, RES), nodata=-9999.0) as dst:
+        dst.write(z, 1)
+    y_river = ORIGIN_Y - 12.5 * RES
+    places = [("K1", "Tugai reserve", "reserve", ORIGIN_X + 1250, y_river - 100, "hand-made test place"),
+              ("K2", "Release pen", "release_site", ORIGIN_X + 2250, y_river + 100, "hand-made test place"),
+              ("G1", "Mountain reference", "gorge_reference", ORIGIN_X + 1550, ORIGIN_Y - 250, "hand-made")]
+    (folder / "known_places.csv").write_text(
+        "place_id,name,kind,x,y,source\n" + "".join(f"{p},{n},{k},{x},{y},{s}\n" for p, n, k, x, y, s in places))
+    return {"elevation": {"path": "data/dem.tif"},
+            "known_places": {"path": "data/known_places.csv", "x_column": "x", "y_column": "y", "crs": UTM}}
 # -- conformance data (Circuitscape.jl / Omniscape.jl suites), never copied into the project ------
 REFERENCE_MISSING = ("conformance data not found: put the Circuitscape.jl/Omniscape.jl suites in "
                      "../shared/reference beside the repository, or set HABITAT_REFERENCE to their folder")

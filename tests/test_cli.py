@@ -420,8 +420,12 @@ def _units_as_points(p):
     _write_layer(p, "units", _gdf({"unit_id": ["A"], "name": ["x"]}, [_point()]))
 
 
-def _populations_as_polygons(p):
-    _write_layer(p, "populations", _gdf({"site_id": ["P1"], "name": ["x"], "count": [4]}, [_point().buffer(200)]))
+def _populations_as_lines(p):
+    import shapely
+
+    # points and polygons (occupied areas, issue 13) are sites; a line is not
+    _write_layer(p, "populations", _gdf({"site_id": ["P1"], "name": ["x"], "count": [4]},
+                                        [shapely.LineString([(500500, 4698800), (502000, 4698800)])]))
 
 
 def _tugai_as_lines(p):
@@ -469,7 +473,7 @@ BAD_INPUTS = [
      "stages.sites.criteria: every weight is 0"),
     (_census_year_inf, "census.csv: row 3: year 'inf' must be a whole number >= 0"),
     (_units_as_points, "inputs.reporting_units: units.gpkg holds Point geometries"),
-    (_populations_as_polygons, "inputs.populations: populations.gpkg holds Polygon geometries"),
+    (_populations_as_lines, "inputs.populations: populations.gpkg holds LineString geometries"),
     (_tugai_as_lines, "inputs.tugai[1]: tugai_2.gpkg holds LineString geometries"),
     (_protected_areas_as_points, "inputs.protected_areas: protected.gpkg holds Point geometries"),
     (_count_text, "populations.gpkg, site P1: count 'many' is not a number >= 0"),
@@ -483,7 +487,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(
     "breakage, expected", BAD_INPUTS,
     ids=["corrupt-tiles", "band", "not-utf8", "memory", "huge-cell", "crs", "bounds-crs", "weights-0", "ahp-ragged",
-         "site-weights-0", "census-inf", "units-points", "populations-polygons", "tugai-lines", "protected-points",
+         "site-weights-0", "census-inf", "units-points", "populations-lines", "tugai-lines", "protected-points",
          "count-text", "count-negative", "missing-column", "landcover-nan"],
 )
 def test_bad_input_leaves_a_previous_good_output_byte_identical(monkeypatch, capsys, good_run, tmp_path,

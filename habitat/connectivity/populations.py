@@ -1,21 +1,65 @@
-"""Population cells on the grid: core cells around each site and one focal cell per population."""
+"""Population cells on the grid: core cells around each site and one focal cell per population.
+
+A site is a point (a coordinate) or a polygon (a protected area, a release enclosure): a point
+site's core is a disc around it, a polygon site's core is its area (issue 13).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import rasterio.features
+from affine import Affine
 
 from habitat.sites.candidates import distance_to_points, nearest_point
 
+_AREA_TYPES = ("Polygon", "MultiPolygon")
+
 
 def site_points(populations) -> np.ndarray:
-    """Site x, y (grid CRS, metres) of a point layer (a GeoDataFrame), shape ``(n, 2)``."""
-    return np.column_stack([populations.geometry.x, populations.geometry.y]).reshape(-1, 2)
+    """Site x, y (grid CRS, metres), shape ``(n, 2)``: the point itself, or a polygon's
+    representative point (always inside it)."""
+    geoms = populations.geometry
+    if len(geoms) and geoms.geom_type.isin(_AREA_TYPES).any():
+        geoms = geoms.where(~geoms.geom_type.isin(_AREA_TYPES), geoms.representative_point())
+    return np.column_stack([geoms.x, geoms.y]).reshape(-1, 2)
+
+
+def site_areas(populations, shape: tuple[int, int], transform: Affine) -> np.ndarray:
+    """Site index (1..n in row order) on the cells of the polygon sites, 0 elsewhere.
+
+    A polygon takes the cells whose centre lies inside it; one that holds no cell centre takes
+    the cell under its representative point. Where polygons overlap the later row wins. Point
+    sites mark nothing (their core is a disc, :func:`population_cores`).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> sites = gpd.GeoDataFrame(geometry=[shapely.Point(5, 5), shapely.box(10, 0, 30, 10)])
+    >>> site_areas(sites, (1, 4), Affine(10, 0, 0, 0, -10, 10)).tolist()
+    [[0, 2, 2, 0]]
+    """
+    out = np.zeros(shape, np.int32)
+    for index, geom in enumerate(populations.geometry, start=1):
+        if geom is None or geom.is_empty or geom.geom_type not in _AREA_TYPES:
+            continue
+        inside = rasterio.features.rasterize([(geom, 1)], out_shape=shape, transform=transform, fill=0,
+                                             all_touched=False, dtype="uint8").astype(bool)
+        if not inside.any():
+            point = geom.representative_point()
+            row = int(np.floor((point.y - transform.f) / transform.e))
+            col = int(np.floor((point.x - transform.c) / transform.a))
+            if 0 <= row < shape[0] and 0 <= col < shape[1]:
+                inside[row, col] = True
+        out[inside] = index
+    return out
 
 
 def population_cores(
-    points_xy: np.ndarray, resistance: np.ndarray, x_coords: np.ndarray, y_coords: np.ndarray, radius_m: float
+    points_xy: np.ndarray, resistance: np.ndarray, x_coords: np.ndarray, y_coords: np.ndarray, radius_m: float,
+    *, habitat: np.ndarray | None = None, areas: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Population index (1..n in point order) on passable cells within ``radius_m`` of each site.
+    """Population index (1..n in point order) on passable cells within ``radius_m`` of each site,
+    or inside its area; restricted to habitat cells where the site has any.
 
     Parameters
     ----------
@@ -27,6 +71,14 @@ def population_cores(
         Cell-centre coordinates of the columns and rows (metres).
     radius_m : float
         Core radius (m), > 0: cells whose centre lies within it belong to the site.
+    habitat : numpy.ndarray of bool, optional
+        Habitat cells (e.g. habitat patches). A site with habitat among its passable cells keeps
+        only those: a disc drawn around a coordinate also covers desert and fields, whose cells
+        would start every least-cost path from outside the habitat the deer live in. A site
+        without any keeps all its passable cells.
+    areas : numpy.ndarray of int, optional
+        Site index per cell for the sites given as polygons (:func:`site_areas`); those sites
+        take their area, not a disc, and their cells win over a disc of another site.
 
     Returns
     -------
@@ -34,10 +86,22 @@ def population_cores(
         Population index per cell, 0 = no core. Where two discs overlap, the nearer site wins
         (ties to the lower index).
     """
-    distance, nearest = nearest_point(x_coords, y_coords, np.asarray(points_xy, dtype=np.float64))
-    # the nearest site is within the radius whenever any site is
-    take = (distance <= radius_m) & np.isfinite(resistance)
-    return np.where(take, nearest + 1, 0).astype(np.int32)
+    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    area_sites = set() if areas is None else {int(v) for v in np.unique(areas) if v > 0}
+    disc_sites = [i for i in range(points.shape[0]) if i + 1 not in area_sites]
+    labels = np.zeros(np.shape(resistance), np.int32)
+    if disc_sites:
+        distance, nearest = nearest_point(x_coords, y_coords, points[disc_sites])
+        # the nearest site is within the radius whenever any site is
+        labels = np.where(distance <= radius_m, np.asarray(disc_sites)[nearest] + 1, 0).astype(np.int32)
+    if area_sites:
+        labels = np.where(areas > 0, areas, labels).astype(np.int32)
+    labels = np.where(np.isfinite(resistance), labels, 0).astype(np.int32)
+    if habitat is not None:
+        on_habitat = np.asarray(habitat, dtype=bool) & (labels > 0)
+        with_habitat = np.unique(labels[on_habitat])
+        labels = np.where(np.isin(labels, with_habitat) & ~on_habitat, 0, labels).astype(np.int32)
+    return labels
 
 
 def focal_cells(

@@ -23,7 +23,8 @@ _GEOMETRY: dict[str, tuple[tuple[str, ...], str]] = {
     "protected_areas": (POLYGONS, "protected areas must be polygons"),
     "historical_range": (POLYGONS, "the historical range must be polygons"),
     "reporting_units": (POLYGONS, "reporting units must be polygons"),
-    "populations": (POINTS, "population sites must be points (one per site)"),
+    "populations": (POINTS + POLYGONS, "population sites must be points or polygons (occupied areas), one per site"),
+    "known_places": (POINTS + POLYGONS, "known places must be points or polygons"),
     "occurrences": (POINTS, "occurrences must be points"),
 }
 
@@ -99,6 +100,22 @@ def _check_counts(key: str, path: Path, item: Any) -> None:
                            f">= 0; fix the value (leave it empty when unknown)")
 
 
+def _check_places_csv(key: str, item: Any) -> None:
+    """A CSV of known places needs its coordinate, id, kind and source columns."""
+    import pandas as pd
+
+    path = Path(item.path)
+    try:
+        columns = list(pd.read_csv(path, nrows=0).columns)
+    except Exception as exc:  # pandas raises many types; all mean "cannot read"
+        raise InputFileError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0][:160]}") from exc
+    for option in ("x_column", "y_column", "id_column", "kind_column", "source_column"):
+        column = getattr(item, option)
+        if column not in columns:
+            raise ConfigError(f"{key}.{option}: column {column!r} is not in {path.name} "
+                              f"(columns: {', '.join(columns) or 'none'}); name the right one")
+
+
 def _check_raster(key: str, item: Any) -> None:
     from habitat.io.align import check_band
     from habitat.io.rasters import open_raster
@@ -135,8 +152,10 @@ def input_problems(pipeline: Any) -> tuple[list[HabitatError], list[str]]:
             key = f"inputs.{name}[{i}]" if isinstance(value, list) else f"inputs.{name}"
             if not Path(item.path).exists():
                 continue  # reported by config_problems
-            if name in ("landcover", "dem"):
+            if name in ("landcover", "elevation"):
                 attempt(key, _check_raster, key, item)
+            elif name == "known_places" and Path(item.path).suffix.lower() == ".csv":
+                attempt(key, _check_places_csv, key, item)
             elif name == "census":
                 attempt(key, read_census, item.path)
             else:

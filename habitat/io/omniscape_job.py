@@ -297,9 +297,17 @@ def write_outputs(job, result, *, output_dir=None):
     """Write the maps the job asks for (Omniscape's names; nodata -9999); return the paths."""
     out_dir = Path(output_dir) if output_dir is not None else _free_dir(job.project_dir)
     ext = ".tif" if job.write_as_tif else ".asc"
-    writer = grids.write_geotiff if job.write_as_tif else grids.write_ascii_grid
     meta = grids.GridMeta(job.meta.ncols, job.meta.nrows, job.meta.xllcorner,
                           job.meta.yllcorner, job.meta.cellsize, grids.CS_NODATA)
+    if job.write_as_tif:
+        # the input's CRS, and float32 for a single-precision job, as Omniscape.jl writes them
+        single = job.kwargs.get("precision") == "single"
+
+        def writer(path, values, meta):
+            return grids.write_geotiff(path, values, meta, crs=job.meta.crs,
+                                       dtype="float32" if single else "float64")
+    else:
+        writer = grids.write_ascii_grid
     outputs = []
     if job.write_reclassified:
         outputs.append(("classified_resistance", result.classified_resistance))

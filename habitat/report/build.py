@@ -23,6 +23,7 @@ from habitat.indicators.change import change_map
 from habitat.io.atomic import write_bytes_atomic
 from habitat.params import ReportParams
 from habitat.report import html as page_html
+from habitat.report import omniscape_figures
 from habitat.report.figures import MapFigure, RasterLayer, VectorLayer, draw_map, figure_pdf, figure_png
 from habitat.report.i18n import Messages
 from habitat.report.overlay import data_uri, raster_overlay, to_geojson
@@ -49,7 +50,7 @@ EXPLANATION_FIELDS = ("explanation", "why", "explain")
 #: Figures label at most this many sites (the best ranked); the map popups carry every one.
 MAX_SITE_LABELS = 20
 #: Tables listed in the Tables section when present.
-EXTRA_TABLES = ("patch_table", "links", "effective_resistance", "graph_indices", "patch_importance",
+EXTRA_TABLES = ("evaluation", "patch_table", "links", "effective_resistance", "graph_indices", "patch_importance",
                 "population_status", "national_report")
 
 
@@ -151,6 +152,27 @@ def _vector(data: ReportData, layer_id: str, messages: Messages) -> VectorLayer 
                        label if label in frame.columns else None, max_labels)
 
 
+def _path_layers(data: ReportData, m: Messages) -> tuple[list[VectorLayer], tuple[str, ...]]:
+    """Least-cost paths split into connected and not connected (beyond the dispersal limit), and
+    the note stating the limit."""
+    frame = data.vectors.get("least_cost_paths")
+    if frame is None or len(frame) == 0 or "connected" not in frame.columns:
+        layer = _vector(data, "least_cost_paths", m)
+        return ([layer] if layer is not None else []), ()
+    ok = frame["connected"].astype(str).str.lower().isin(("true", "1"))
+    layers = []
+    for layer_id, part in (("least_cost_paths_unconnected", frame[~ok]), ("least_cost_paths", frame[ok])):
+        if len(part):
+            layers.append(VectorLayer(part, vector_symbol(layer_id, "LineString"), m.layer(layer_id)))
+    limit = data.manifest.get("stages", {}).get("connectivity", {}).get("params", {}).get("max_dispersal_m")
+    cost = pd.to_numeric(frame.get("max_cost"), errors="coerce") if "max_cost" in frame.columns else None
+    notes: tuple[str, ...] = ()
+    if limit is not None and cost is not None and cost.notna().any():
+        notes = (m("figure.dispersal_limit", km=f"{float(limit) / 1000:g}", cost=f"{float(cost.iloc[0]):.3g}",
+                   connected=int(ok.sum()), pairs=len(frame)),)
+    return layers, notes
+
+
 def figure_specs(data: ReportData, options: ReportOptions, messages: Messages) -> list[tuple[str, MapFigure]]:
     """The whole-area figures (name, spec) the data allows."""
     specs: list[tuple[str, MapFigure]] = []
@@ -170,18 +192,20 @@ def figure_specs(data: ReportData, options: ReportOptions, messages: Messages) -
     current = _first(CURRENT_IDS, data.rasters)
     if any(i in data.rasters for i in ("corridors", "pinch_points")) or current or "least_cost_paths" in data.vectors:
         rasters = []
-        if "corridors" in data.rasters:
-            rasters.append(raster("corridors"))
+        if "corridors" in data.rasters and np.isfinite(data.rasters["corridors"]).any():
+            rasters.append(raster("corridors"))  # empty when no pair is within the dispersal limit
         strength_id = "pinch_points" if "pinch_points" in data.rasters else current
-        if strength_id:
+        if strength_id and np.isfinite(np.asarray(data.rasters[strength_id], dtype=np.float64)).any():
             values = np.asarray(data.rasters[strength_id], dtype=np.float64)
             style = raster_style(strength_id, values)
             # only the strongest cells, so the corridors beneath stay visible
             shown = np.where(values >= style.low + 0.5 * (style.high - style.low), values, np.nan)
             rasters.append(RasterLayer(shown, style, m("figure.upper_half", layer=m.layer(strength_id)),
                                        units=unit_label(data.units.get(strength_id, ""), m)))
+        paths, notes = _path_layers(data, m)
         specs.append(("connectivity", MapFigure(m("figure.connectivity"), rasters,
-                                                vectors("reporting_units", "least_cost_paths", "populations"))))
+                                                [*vectors("reporting_units"), *paths, *vectors("populations")],
+                                                notes=notes)))
     site_id = _first(SITE_VECTOR_IDS, data.vectors)
     if site_id:
         rasters = [raster("suitability", alpha=0.6)] if "suitability" in data.rasters else []
@@ -322,7 +346,7 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     version = data.manifest.get("habitat_version", habitat.__version__)
     credits = options.credits or m("credits.default")
     files: dict[str, bytes] = {}
-    whole = figure_specs(data, options, m)
+    whole = figure_specs(data, options, m) + omniscape_figures.figure_specs(data, m)
     per_unit = unit_figures(whole, data, m) if options.per_unit_figures else []
     shown = []
     for index, (name, spec) in enumerate([*whole, *per_unit]):
@@ -355,17 +379,40 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
     note = f"<p class='synthetic'>{page_html.esc(m('synthetic.table'))}</p>" if options.synthetic_data else ""
     page.sites_html = _sites_html(data, m, note=note)
     indicator_id = _first(INDICATOR_IDS, data.tables)
-    page.indicators_html = (note + page_html.table_html(data.tables[indicator_id], m,
+    page.indicators_html = (note + _habitat_note(data) + page_html.table_html(data.tables[indicator_id], m,
                                                         file_name=data.files.get(indicator_id, ""))
                             if indicator_id else f"<p class='empty'>{page_html.esc(m('indicators.none'))}</p>")
-    page.tables = [(m.layer(t), note + page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
+    page.tables = [(m.layer(t), note + (_evaluation_note(data, m) if t == "evaluation" else "")
+                    + page_html.table_html(data.tables[t], m, file_name=data.files.get(t, "")))
                    for t in EXTRA_TABLES if t in data.tables]
+    page.tables += omniscape_figures.tables(data, m)
     if (comparison := comparison_table(data.out_dir)) is not None:
         page.tables.append(("scenarios/comparison.csv",
                             note + page_html.table_html(comparison, m, file_name="scenarios/comparison.csv")))
     page.methods_html = page_html.methods_html(data.manifest, m, synthetic_data=options.synthetic_data)
     files["report.html"] = page_html.render_page(page, m).encode("utf-8")
     return files
+
+
+def _habitat_note(data: ReportData) -> str:
+    """Which cells the indicators count as habitat, and at what elevation (the data dictionary's
+    'habitat' row), above the indicators table."""
+    dictionary = data.tables.get("data_dictionary")
+    if dictionary is None or "indicator" not in dictionary.columns:
+        return ""
+    rows = dictionary.loc[dictionary["indicator"] == "habitat", "definition"]
+    return f"<p>{page_html.esc(str(rows.iloc[0]))}</p>" if len(rows) else ""
+
+
+def _evaluation_note(data: ReportData, m: Messages) -> str:
+    """The Boyce sentence above the evaluation table (empty for other tables)."""
+    summary = data.tables.get("evaluation_summary")
+    if summary is None or not len(summary):
+        return ""
+    row = summary.iloc[0]
+    text = m("evaluation.summary", boyce=f"{float(row['boyce_index']):.2f}", n=int(row["n_presence"]),
+             reference=row["reference"], top=int(row["n_presence_top_quartile"]), low=int(row["n_presence_bottom_half"]))
+    return f"<p>{page_html.esc(text)}</p>"
 
 
 #: Columns of the ranked-site table shown before the toggle, by role; the first present wins.

@@ -57,6 +57,7 @@ VECTOR_SYMBOLS: dict[str, tuple[str, str | None, str, float, float]] = {
     "reporting_units": ("polygon", None, "#333333", 0.8, 0.0),
     "historical_range": ("polygon", None, "#8c510a", 1.2, 0.0),
     "least_cost_paths": ("line", None, "#6a51a3", 1.0, 0.0),
+    "least_cost_paths_unconnected": ("line", None, "#a6a6a6", 0.6, 0.0),
 }
 GENERIC_SYMBOL = {"point": ("point", "#2b8cbe", "#000000", 0.5, 2.6),
                   "line": ("line", None, "#2b8cbe", 0.8, 0.0),

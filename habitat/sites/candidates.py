@@ -25,6 +25,7 @@ __all__ = [
     "CRITERIA_COLUMNS",
     "NUMERIC_COLUMNS",
     "candidate_table",
+    "overlapping_areas",
 ]
 
 #: Every column of the candidate table, in its order: what a site criterion
@@ -518,3 +519,34 @@ def candidate_table(columns, declared: tuple[str, ...] = CANDIDATE_COLUMNS) -> p
         raise StageContractError(f"candidate table: columns {missing} are declared but not built, {extra} are "
                                  "built but not declared; update habitat.sites.candidates.CANDIDATE_COLUMNS")
     return table[list(declared)]
+
+
+def overlapping_areas(labels: np.ndarray, areas: np.ndarray) -> dict[int, list[int]]:
+    """Which occupied areas each candidate overlaps.
+
+    Parameters
+    ----------
+    labels : 2-D int array
+        Candidate id per cell (0 = none).
+    areas : 2-D int array
+        Occupied-area index per cell (0 = none), e.g. polygon population sites
+        (:func:`habitat.connectivity.populations.site_areas`).
+
+    Returns
+    -------
+    dict
+        Candidate id -> sorted area indices it shares at least one cell with (candidates that
+        overlap nothing are left out).
+
+    Examples
+    --------
+    >>> overlapping_areas(np.array([[1, 1, 2, 0]]), np.array([[0, 3, 0, 3]]))
+    {1: [3]}
+    """
+    lab = np.asarray(labels)
+    area = np.asarray(areas)
+    both = (lab > 0) & (area > 0)
+    out: dict[int, list[int]] = {}
+    for cid, aid in sorted(set(zip(lab[both].tolist(), area[both].tolist()))):
+        out.setdefault(int(cid), []).append(int(aid))
+    return out

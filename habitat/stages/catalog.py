@@ -48,7 +48,15 @@ _declare(
     LayerSpec(id="rivers", kind="vector", doc="river lines in the grid CRS with the layer's own columns (basins)"),
     LayerSpec(id="river_distance_m", **_DIST, doc="distance from each cell centre to the nearest river cell"),
     LayerSpec(id="floodplain", kind="raster", dtype="uint8", units="1 = floodplain", nodata=None,
-              doc="cells within floodplain_buffer_m of a river: where woody/wetland classes count as tugai"),
+              doc="cells within floodplain_buffer_m of a river (with a DEM: plus the valley floor, minus gorges): "
+                  "where woody/wetland classes count as tugai"),
+    LayerSpec(id="elevation_m", kind="raster", dtype="float32", units="m a.s.l.", nodata=float("nan"),
+              created_if="inputs.elevation", doc="elevation (the DEM averaged onto the grid); NaN outside the DEM"),
+    LayerSpec(id="slope_deg", kind="raster", dtype="float32", units="degrees", nodata=float("nan"),
+              created_if="inputs.elevation", doc="slope (Horn 1981) of the gridded elevation"),
+    LayerSpec(id="height_above_river_m", kind="raster", dtype="float32", units="m", nodata=float("nan"),
+              created_if="inputs.elevation",
+              doc="elevation minus the elevation of the nearest river cell (negative below it)"),
     LayerSpec(id="tugai_cover_current", **_FRAC, created_if="inputs.tugai[0]",
               doc="fraction of each cell covered by the latest tugai polygons"),
     LayerSpec(id="tugai_cover_baseline", **_FRAC, created_if="inputs.tugai[1]",
@@ -83,6 +91,8 @@ _declare(
     LayerSpec(id="scenario_crossings", kind="raster", dtype="float32", units="resistance", nodata=float("nan"),
               created_if="a scenario run (OUT/scenarios/<name>) with crossing edits",
               doc="cells of a scenario's new bridges or underpasses, with the resistance they get"),
+    LayerSpec(id="known_places", kind="vector", created_if="inputs.known_places",
+              doc="known places (evaluation only) in the grid CRS with place_id, place_name, kind, source"),
     LayerSpec(id="ingest_report", kind="table",
               doc="per input layer: file, features read, geometries repaired, empties dropped, cells"),
 )
@@ -96,6 +106,8 @@ _declare(
     *(LayerSpec(id=f"membership_{name}", **_SCORE, created_if=f"stages.suitability.criteria.{name}",
                 doc=f"membership of the {name} criterion")
       for name in get_args(CriterionLayer)),
+    LayerSpec(id="membership_terrain", **_SCORE, created_if="inputs.elevation",
+              doc="product of the terrain memberships (altitude, slope, height above the river); 1 outside the DEM"),
     LayerSpec(id="criteria", kind="table", doc="criteria: function, parameters, weight, provenance; AHP consistency"),
 )
 
@@ -125,7 +137,12 @@ _declare(
               doc="barrier improvement score (McRae et al. 2012): max over links and radii"),
     LayerSpec(id="least_cost_paths", kind="vector", created_if=_TWO_POPULATIONS,
               doc="least-cost paths with link attributes"),
-    LayerSpec(id="links", kind="table", doc="per population pair: LCD, Euclidean distance, path length, ratios"),
+    LayerSpec(id="dispersal_reach", kind="raster", dtype="uint8", units="1 = within reach", nodata=255,
+              created_if=_TWO_POPULATIONS + " and stages.connectivity.max_dispersal_m",
+              doc="cells on a move between connected populations within the maximum dispersal cost"),
+    LayerSpec(id="links", kind="table",
+              doc="per population pair: LCD, Euclidean distance, path length, ratios, connected (within the "
+                  "maximum dispersal cost) and the reason when not"),
     LayerSpec(id="patch_importance", kind="table",
               doc="per patch: component, dPC with intra/flux/connector fractions, dIIC"),
     LayerSpec(id="graph_indices", kind="table", doc="PC, EC, IIC and the number of components of the patch graph"),
@@ -217,6 +234,37 @@ _declare(
 )
 
 
+
+_declare(
+    "evaluation",
+    LayerSpec(id="evaluation", kind="table",
+              doc="per known place: suitability and quality, their percentiles among the reference cells, "
+                  "presence, top_quartile and bottom_half flags"),
+    LayerSpec(id="evaluation_summary", kind="table",
+              doc="continuous Boyce index of the presence places (Hirzel et al. 2006), counts, reference cells"),
+)
+
+
+#: Units of the Omniscape current maps: sources inject their suitability (relative amperes).
+OMNISCAPE_CURRENT_UNITS = "A (sources inject their suitability)"
+_OMNI_NORMALIZED = "calc_normalized_current is true (the default)"
+_declare(
+    "omniscape",
+    LayerSpec(id="omniscape_current", **{**_CURRENT, "units": OMNISCAPE_CURRENT_UNITS}, file_stem="cum_currmap",
+              doc="Omniscape cumulative current: moving-window circuits from every suitable source block"),
+    LayerSpec(id="flow_potential", **{**_CURRENT, "units": OMNISCAPE_CURRENT_UNITS},
+              created_if="calc_flow_potential is true (the default)",
+              doc="Omniscape flow potential: the same windows with resistance 1 everywhere"),
+    LayerSpec(id="normalized_current", kind="raster", dtype="float32", units="ratio", nodata=float("nan"),
+              file_stem="normalized_cum_currmap", created_if=_OMNI_NORMALIZED,
+              doc="cumulative current / flow potential: > 1 channelized, about 1 diffuse, < 1 impeded"),
+    LayerSpec(id="flow_class", kind="raster", dtype="uint8", units="1 impeded, 2 diffuse, 3 channelized",
+              nodata=0, created_if=_OMNI_NORMALIZED,
+              doc="normalized current classed at impeded_below / channelized_above; 0 = nodata or outside every window"),
+    LayerSpec(id="omniscape_summary", kind="table", file_stem="summary", created_if=_OMNI_NORMALIZED,
+              doc="per Range State (reporting unit) and the study area: area and share channelized, diffuse, "
+                  "impeded; mean normalized current"),
+)
 
 def layer(layer_id: str) -> LayerSpec:
     """The declaration of one layer."""

@@ -8,12 +8,15 @@ from habitat.params import CircuitParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
-INPUTS = catalog.layers("resistance", "populations", "population_cores", "corridors", "links", "patch_id")
+INPUTS = catalog.layers("resistance", "populations", "population_cores", "corridors", "links", "patch_id",
+                        "dispersal_reach")
 OUTPUTS = catalog.outputs_of("circuit")
 
 
 def run_circuit(ctx: StageContext) -> dict[str, Any]:
     """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
+    from habitat.connectivity.corridors import connected_links
+    from habitat.connectivity.graph import distance_matrix_from_links, unreachable_pairs
     import numpy as np
     import pandas as pd
     from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
@@ -26,8 +29,19 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     sites = [] if pops is None else pops["site_id"].astype(str).tolist()
     cores = np.asarray(ctx.inputs["population_cores"].values)
     cells = focal_cells(site_points(pops), cores, grid.x_coords, grid.y_coords) if sites else []
+    exclude = None
+    links = ctx.inputs.get("links")
+    if "dispersal_reach" in ctx.inputs and links is not None:
+        # current flows only where a disperser between connected populations can go (Linkage
+        # Mapper's Pinchpoint Mapper runs Circuitscape inside the truncated corridors)
+        res = np.where(np.asarray(ctx.inputs["dispersal_reach"].values) == 1, res, np.nan)
+        kept = connected_links(links)
+        lcd = distance_matrix_from_links(len(sites), np.column_stack(
+            [kept["from_id"] - 1, kept["to_id"] - 1, kept["lcd"]]).astype(np.float64))
+        exclude = unreachable_pairs(lcd)
+        ctx.log(f"{len(exclude)} population pair(s) beyond the dispersal limit are not solved (-1)")
     matrix, current = effective_resistance_matrix(res, cells, neighbours=params.neighbours, average=params.average,
-                                                  solver=params.solver, with_current=True)
+                                                  solver=params.solver, with_current=True, exclude=exclude)
     out: dict[str, Any] = {
         "cumulative_current": make_layer(current.astype(np.float32), grid, name="cumulative_current",
                                          units=catalog.CURRENT_UNITS),
@@ -37,7 +51,6 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
         out["pinch_points"] = make_layer(np.where(inside, current, np.nan).astype(np.float32), grid,
                                          name="pinch_points", units=catalog.CURRENT_UNITS)
     lcd = {}
-    links = ctx.inputs.get("links")
     if links is not None and len(links):
         lcd = {(str(a), str(b)): float(v) for a, b, v in zip(links["from_site"], links["to_site"], links["lcd"])}
     rows = [{"from_site": sites[i], "to_site": sites[j], "effective_resistance_ohm": float(matrix[i, j]),

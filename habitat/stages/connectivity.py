@@ -14,8 +14,48 @@ OUTPUTS = catalog.outputs_of("connectivity")
 _COST_UNITS = catalog.layer("corridors").units
 
 
+def _max_cost(ctx: StageContext, params: ConnectivityParams, res: np.ndarray) -> float | None:
+    """The maximum dispersal cost: max_dispersal_m x the median resistance of habitat cells."""
+    import numpy as np
+    from habitat.connectivity.corridors import dispersal_cost_limit
+    from habitat.connectivity.resistance import typical_resistance
+    labels = np.asarray(ctx.inputs["patch_id"].values)
+    if params.max_dispersal_m is None:
+        return None
+    if not ((labels > 0) & np.isfinite(res)).any():
+        ctx.log("no passable habitat cell: no dispersal limit")
+        return None
+    base = typical_resistance(res, labels > 0)
+    max_cost = dispersal_cost_limit(params.max_dispersal_m, base_resistance=base)
+    ctx.log(f"max dispersal cost {max_cost:.6g} resistance x m = {params.max_dispersal_m:g} m x {base:.4g} "
+            "(median resistance of habitat cells)")
+    return max_cost
+
+
+def _cores(ctx: StageContext, params: ConnectivityParams, pops, res: np.ndarray) -> np.ndarray:
+    """Core cells of each population: its area (polygon sites) or disc, on habitat where it has any."""
+    import numpy as np
+    from habitat.connectivity.populations import population_cores, site_areas, site_points
+    grid = ctx.grid
+    areas = site_areas(pops, grid.shape, grid.affine)
+    habitat = np.asarray(ctx.inputs["patch_id"].values) > 0 if params.cores_on_habitat else None
+    cores = population_cores(site_points(pops), res, grid.x_coords, grid.y_coords, params.core_radius_m,
+                             habitat=habitat, areas=areas if areas.any() else None)
+    empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (cores == i + 1).any()]
+    if empty:
+        raise ConfigError(
+            f"stages.connectivity.core_radius_m: no passable cell within {params.core_radius_m} m of "
+            f"population(s) {', '.join(empty)}; raise the radius or check the site coordinates"
+        )
+    if habitat is not None:
+        bare = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (habitat & (cores == i + 1)).any()]
+        if bare:
+            ctx.log(f"no habitat-patch cell in the core of {', '.join(bare)}: their cores keep every passable cell")
+    return cores
+
+
 def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, res_inf: np.ndarray,
-               out: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame]:
+               out: dict[str, Any], max_cost: float | None) -> tuple[np.ndarray, pd.DataFrame]:
     """Population cores, and with two or more populations the corridors, barrier scores and paths
     (put in ``out``); returns the cores and the links table."""
     import geopandas as gpd
@@ -31,19 +71,17 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
         return np.zeros(grid.shape, np.int32), pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
-    cores = population_cores(site_points(pops), res, grid.x_coords, grid.y_coords, params.core_radius_m)
-    empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (cores == i + 1).any()]
-    if empty:
-        raise ConfigError(
-            f"stages.connectivity.core_radius_m: no passable cell within {params.core_radius_m} m of "
-            f"population(s) {', '.join(empty)}; raise the radius or check the site coordinates"
-        )
+    cores = _cores(ctx, params, pops, res)
     result = compute_corridors(res_inf, cores, cell_size=cell_size_m, neighbours=params.neighbours,
-                               nearest=params.nearest, cutoff=params.corridor_cutoff)
+                               nearest=params.nearest, cutoff=params.corridor_cutoff, max_cost=max_cost)
+    if max_cost is not None:
+        n_out = int((~result.links["connected"]).sum())
+        ctx.log(f"{n_out} of {len(result.links)} population pairs beyond the dispersal limit: not connected")
     site = dict(enumerate(pops["site_id"].astype(str), start=1))
     links = result.links.copy()
     links.insert(0, "to_site", links["to_id"].astype(int).map(site))
     links.insert(0, "from_site", links["from_id"].astype(int).map(site))
+    links["max_cost"] = np.nan if max_cost is None else max_cost  # the dispersal limit the pairs were held to
     out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST_UNITS)
     radii = [r for r in params.barrier_radii_m if r >= cell_size_m]
     if len(radii) < len(params.barrier_radii_m):
@@ -52,6 +90,8 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
                                        cell_size=cell_size_m)
     out["barrier_improvement"] = make_layer(np.where(np.isfinite(res), score, np.nan).astype(np.float32), grid,
                                             name="barrier_improvement", units="score")
+    if result.reach is not None:
+        out["dispersal_reach"] = make_layer(result.reach.astype(np.uint8), grid, name="dispersal_reach", nodata=255)
     lines = [path_to_line(result.paths[(int(a), int(b))], grid.affine)
              for a, b in zip(links["from_id"], links["to_id"])]
     out["least_cost_paths"] = gpd.GeoDataFrame(links.reset_index(drop=True), geometry=lines, crs=grid.pyproj_crs)
@@ -59,7 +99,7 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
 
 
 def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
-                 res_inf: np.ndarray) -> tuple[pd.DataFrame, dict[str, float]]:
+                 res_inf: np.ndarray, max_cost: float | None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Patch importance (dPC, dIIC) and the graph indices of the largest patches."""
     import numpy as np
     import pandas as pd
@@ -76,10 +116,11 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
         return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
     distance = patch_distances(res_inf, labels, ids, cell_size_m=grid.cell_size_m, neighbours=params.neighbours)
     landscape_ha = float(np.isfinite(res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
-    pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability)
+    limit = np.inf if max_cost is None else max_cost
+    pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability, max_distance=limit)
     importance = patch_importance_pc(area, distance, **pc_args)
     importance.insert(0, "patch_id", ids)
-    link = params.iic_link_distance or params.pc_distance  # IIC and components: linked or not
+    link = min(params.iic_link_distance or params.pc_distance, limit)  # IIC and components: linked or not
     importance.insert(1, "component", graph_components(distance, max_distance=link))
     importance["dIIC"] = patch_importance_iic(area, distance, max_distance=link) if len(ids) > 1 else 100.0
     indices = {
@@ -101,10 +142,11 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     res_inf = np.where(np.isnan(res), np.inf, res)
     out: dict[str, Any] = {}
-    cores, links = _corridors(ctx, params, res, res_inf, out)
+    max_cost = _max_cost(ctx, params, res)
+    cores, links = _corridors(ctx, params, res, res_inf, out, max_cost)
     out["population_cores"] = make_layer(cores, ctx.grid, name="population_cores", nodata=0)
     out["links"] = links.reset_index(drop=True)
-    importance, indices = _patch_graph(ctx, params, res, res_inf)
+    importance, indices = _patch_graph(ctx, params, res, res_inf, max_cost)
     out["patch_importance"] = importance.reset_index(drop=True)
     out["graph_indices"] = pd.DataFrame([{"index": k, "value": v} for k, v in indices.items()])
     return out

@@ -15,7 +15,7 @@ _INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_basel
            "protected_fraction", "protected_areas", "reporting_unit", "reporting_units", "populations", "census")
 INPUTS = (
     *(catalog.layers(i, optional=i != "habitat_class_current")[0] for i in _INGEST),
-    *catalog.layers("quality", "patch_id", "patch_table", optional=True),
+    *catalog.layers("quality", "patch_id", "patch_table", "elevation_m", optional=True),
 )
 OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
@@ -30,6 +30,14 @@ def _habitat_masks(
     ctx: StageContext, params: IndicatorsParams
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int | None, int]:
     """Habitat at both epochs, cells with data at both, and the two years (None for a single epoch)."""
+    import numpy as np
+    if params.habitat_source == "patches":
+        if "patch_id" not in ctx.inputs:
+            raise ConfigError("stages.indicators.habitat_source=patches: needs the patches stage")
+        ctx.log("habitat = cells of the habitat patches (one epoch): current-state indicators, no change figures")
+        current = ctx.inputs["habitat_class_current"]
+        valid = current.values > 0
+        return None, (np.asarray(ctx.inputs["patch_id"].values) > 0) & valid, valid, None, int(current.attrs.get("year", 0))
     if params.habitat_source == "landcover":
         ids, what = ("habitat_class_baseline", "habitat_class_current"), "two land-cover epochs (inputs.landcover)"
     else:
@@ -98,7 +106,8 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
         for k, geom in enumerate(pops.geometry):
             if geom is None or geom.is_empty:
                 continue
-            row, col = (int(v) for v in grid.rowcol(geom.x, geom.y))
+            point = geom if geom.geom_type == "Point" else geom.representative_point()  # polygon sites
+            row, col = (int(v) for v in grid.rowcol(point.x, point.y))
             if 0 <= row < grid.height and 0 <= col < grid.width and labels[row, col] > 0:
                 pid = int(labels[row, col])
                 patch_id[k], area[k], capacity[k] = pid, table.loc[pid, "area_ha"], table.loc[pid, "capacity_deer"]
@@ -116,14 +125,31 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
     return status
 
 
-def _data_dictionary(params: IndicatorsParams, cell_size_m: float) -> pd.DataFrame:
+def _habitat_elevation(ctx: StageContext, habitat: np.ndarray) -> str:
+    """'; habitat cells at a-b m (median m, x % above 1,000 m)' from the elevation layer, or ''."""
+    import numpy as np
+    if "elevation_m" not in ctx.inputs or not habitat.any():
+        return ""
+    z = np.asarray(ctx.inputs["elevation_m"].values, dtype=np.float64)[habitat]
+    outside = int(np.isnan(z).sum())
+    z = z[np.isfinite(z)]
+    if not z.size:
+        return "; no habitat cell has an elevation"
+    text = (f"; habitat cells at {z.min():.0f}-{z.max():.0f} m a.s.l. (median {np.median(z):.0f} m, "
+            f"{100 * np.mean(z > 1000):.1f} % above 1,000 m)")
+    return text + (f", {outside} outside the DEM" if outside else "")
+
+
+def _data_dictionary(params: IndicatorsParams, cell_size_m: float, elevation: str = "") -> pd.DataFrame:
     import pandas as pd
     from habitat.indicators.units import DEFINITIONS
     if params.habitat_source == "landcover":
-        rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)}"
+        rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)} inside the floodplain"
+    elif params.habitat_source == "patches":
+        rule = "habitat = cells of the habitat patches (suitability >= the patches threshold, minimum patch area)"
     else:
         rule = f"habitat = tugai polygon cover >= {params.tugai_cover_threshold:g} of the cell"
-    rule += f" on a {cell_size_m:g} m grid; patches {params.neighbours}-neighbour"
+    rule += f" on a {cell_size_m:g} m grid; patches {params.neighbours}-neighbour{elevation}"
     rows = [(name, uom, definition) for name, (uom, definition) in DEFINITIONS.items()]
     rows.append(("habitat", "", rule))
     rows += [
@@ -217,7 +243,7 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {
         "indicators": long,
         "indicators_wide": wide_table(long),
-        "data_dictionary": _data_dictionary(params, grid.cell_size_m),
+        "data_dictionary": _data_dictionary(params, grid.cell_size_m, _habitat_elevation(ctx, h2)),
     }
     if h1 is not None:
         out["habitat_change"] = make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from habitat.config import ProtectedAreasInput, VectorInput
+from habitat.config import KnownPlacesInput, ProtectedAreasInput, VectorInput
 from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
@@ -95,6 +95,8 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     out["rivers"] = rivers
     river_distance_big = distance_to_presence_m(river_presence, big)
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
+    if inputs.elevation is not None:
+        floodplain_big = _terrain(ctx, big, inner, river_presence, river_distance_big, out, report)
     out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
@@ -122,6 +124,39 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     table = pd.DataFrame(report, columns=["key", "file", *counts])
     out["ingest_report"] = table.astype({c: "Int64" for c in counts})
     return out
+
+
+def _terrain(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], river_presence: np.ndarray,
+             river_distance_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
+    """Elevation, slope and height above the river (into ``out``); returns the valley floodplain
+    on the padded grid. Cells outside the DEM stay NaN and are counted in the log and the report."""
+    from habitat.io.align import align_to_grid
+    from habitat.layers import make_layer
+    import numpy as np
+    from habitat.suitability import terrain
+    params: IngestParams = ctx.params  # type: ignore[assignment]
+    item = ctx.pipeline.inputs.elevation
+    z_big, _ = _keyed("inputs.elevation", lambda: align_to_grid(
+        item.path, big, kind="continuous", resampling=item.resampling, band=item.band, dtype=np.float64))
+    dx, dy = terrain.cell_size_m(big.shape, tuple(big.affine)[:6], geographic=big.is_geographic,
+                         metres_per_unit=1.0 if big.is_geographic else big.metres_per_unit)
+    slope_big = terrain.slope_degrees(z_big, dx_m=dx, dy_m=dy)
+    hand_big = terrain.height_above_river(z_big, river_presence, dx_m=dx, dy_m=dy)
+    for layer_id, values, units in (("elevation_m", z_big, "m a.s.l."), ("slope_deg", slope_big, "degrees"),
+                                    ("height_above_river_m", hand_big, "m")):
+        out[layer_id] = make_layer(values[inner].astype(np.float32), ctx.grid, name=layer_id, units=units)
+    coverage = terrain.dem_coverage(z_big[inner])
+    report.append({"key": "inputs.elevation", "file": item.path.name,
+                   "cells": coverage.total_cells - coverage.outside_cells})
+    if coverage.outside_cells:
+        ctx.log(f"inputs.elevation: {coverage.outside_cells} of {coverage.total_cells} cells "
+                f"({100 * coverage.outside_share:.1f} %) lie outside the DEM: no terrain criteria or costs there, "
+                "and their floodplain is the river buffer alone")
+    return terrain.valley_floodplain(
+        river_distance_big, hand_big, z_big, buffer_m=params.floodplain_buffer_m,
+        valley_distance_m=params.valley_distance_m, valley_height_m=params.valley_height_m,
+        altitude_zero_m=params.floodplain_max_altitude_m, hand_zero_m=params.floodplain_max_height_m,
+    )
 
 
 def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
@@ -280,6 +315,51 @@ def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]
     if inputs.occurrences is not None:
         gdf = _vector("inputs.occurrences", inputs.occurrences, ctx, report)
         out["occurrences"] = _keyed("inputs.occurrences", lambda: _occurrence_points(gdf, inputs.occurrences.path))
+
+    if inputs.known_places is not None:
+        out["known_places"] = _known_places(ctx, inputs.known_places, report)
+
+
+def _known_places(ctx: StageContext, item: KnownPlacesInput, report: list[dict]) -> gpd.GeoDataFrame:
+    """Known places (points or polygons) with place_id, place_name, kind, source in the grid CRS."""
+    from habitat.io.vectors import to_grid_crs
+    import geopandas as gpd
+    import pandas as pd
+    key = "inputs.known_places"
+    if item.path.suffix.lower() == ".csv":
+        def load() -> gpd.GeoDataFrame:
+            if not item.path.exists():
+                raise InputFileError(f"{item.path}: file not found; check the path")
+            table = pd.read_csv(item.path)
+            _require_columns(key, table.assign(geometry=None), {"x_column": item.x_column, "y_column": item.y_column})
+            xy = table[[item.x_column, item.y_column]].apply(pd.to_numeric, errors="coerce")
+            if xy.isna().any().any():
+                raise InputFileError(f"{item.path}: {item.x_column}/{item.y_column} must be numbers in every row")
+            gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xy[item.x_column], xy[item.y_column]),
+                                   crs=item.crs)
+            report.append({"key": key, "file": item.path.name, "features": len(gdf), "repaired": 0,
+                           "empty_dropped": 0})
+            return to_grid_crs(gdf, ctx.grid, source=str(item.path))
+
+        gdf = _keyed(key, load)
+    else:
+        gdf = _vector(key, item, ctx, report)
+    _require_columns(key, gdf, {"id_column": item.id_column, "kind_column": item.kind_column,
+                                "source_column": item.source_column})
+    kinds = set(gdf.geom_type)
+    if not kinds <= {"Point", "MultiPoint", "Polygon", "MultiPolygon"}:
+        raise InputFileError(f"{item.path}: holds {', '.join(sorted(kinds))} geometries; known places must be "
+                             "points or polygons")
+    sources = gdf[item.source_column].astype("string").str.strip()
+    if sources.isna().any() or (sources == "").any():
+        raise InputFileError(f"{item.path}: every known place needs a source ({item.source_column} is empty in "
+                             f"{int((sources.isna() | (sources == '')).sum())} row(s))")
+    names = gdf[item.name_column] if item.name_column in gdf.columns else gdf[item.id_column]
+    return gpd.GeoDataFrame(
+        {"place_id": gdf[item.id_column].astype(str).to_numpy(), "place_name": names.astype(str).to_numpy(),
+         "kind": gdf[item.kind_column].astype(str).to_numpy(), "source": sources.astype(str).to_numpy()},
+        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+    )
 
 
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

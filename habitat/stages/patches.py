@@ -15,6 +15,7 @@ OUTPUTS = catalog.outputs_of("patches")
 
 def run_patches(ctx: StageContext) -> dict[str, Any]:
     """Threshold suitability, label patches (8- or 4-neighbour), drop small ones, describe them."""
+    from habitat.connectivity.populations import site_points
     import geopandas as gpd
     import numpy as np
     import pandas as pd
@@ -34,7 +35,8 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     sites = None
     if "populations" in ctx.inputs:
         pops = ctx.inputs["populations"]
-        sites = pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y})
+        xy = site_points(pops)  # a polygon site: its representative point
+        sites = pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": xy[:, 0], "y": xy[:, 1]})
     table = patch_table(
         layer, cell_size_m=grid.cell_size_m, suitability=suit, quality=quality,
         edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,

@@ -6,15 +6,17 @@ from graphlib import CycleError, TopologicalSorter
 
 from habitat.errors import ConfigError, StageContractError
 from habitat.stages import (
-    circuit, connectivity, indicators, ingest, patches, presence, report, resistance, sites, suitability,
+    circuit, connectivity, evaluation, indicators, ingest, patches, presence, report, resistance, sites, suitability,
 )
 from habitat.stages import restoration, translocation
+from habitat.stages import omniscape
 from habitat.stages.spec import StageSpec
 
 #: Every stage habitat knows, in no particular order; the DAG comes from inputs and outputs.
 STAGES: tuple[StageSpec, ...] = (ingest.STAGE, suitability.STAGE, patches.STAGE, resistance.STAGE, connectivity.STAGE, circuit.STAGE,
                                   indicators.STAGE, report.STAGE, sites.STAGE, presence.STAGE,
-                                  restoration.STAGE, translocation.STAGE)
+                                  restoration.STAGE, translocation.STAGE, evaluation.STAGE)
+STAGES += (omniscape.STAGE,)
 
 
 def get_stage(stage_id: str, stages: tuple[StageSpec, ...] = STAGES) -> StageSpec:

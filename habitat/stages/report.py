@@ -29,7 +29,7 @@ INPUTS = catalog.layers(
     "habitat_class_baseline", "habitat_class_current", "populations", "reporting_units", "suitability", "quality",
     "patch_id", "patches", "patch_table", "resistance", "corridors", "barrier_improvement", "least_cost_paths",
     "links", "cumulative_current", "pinch_points", "effective_resistance", "habitat_change", "indicators_wide",
-    "sites", "site_ranking", "site_sensitivity", optional=True,
+    "sites", "site_ranking", "site_sensitivity", "evaluation", "evaluation_summary", optional=True,
 )
 OUTPUTS = catalog.outputs_of("report")
 

@@ -10,12 +10,14 @@ from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
 INPUTS = (*catalog.layers("suitability", "habitat_class_current", "canal_distance_m"),
-          *catalog.layers("scenario_barriers", "scenario_crossings"))
+          *catalog.layers("scenario_barriers", "scenario_crossings"),
+          *catalog.layers("slope_deg", "elevation_m", optional=True))
 OUTPUTS = catalog.outputs_of("resistance")
 
 
 def run_resistance(ctx: StageContext) -> dict[str, Any]:
     """Resistance = transform(suitability), then class and canal overrides; NaN = impassable."""
+    from habitat.suitability.terrain import terrain_resistance
     from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_resistance_edits
     import numpy as np
     from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
@@ -34,6 +36,14 @@ def run_resistance(ctx: StageContext) -> dict[str, Any]:
         canals = ctx.inputs["canal_distance_m"].values == 0
         value = np.inf if params.canal_resistance is None else params.canal_resistance
         resistance = apply_barrier(resistance, canals, resistance_value=value, rule="max")
+    costs = params.terrain_costs
+    if costs is not None and "slope_deg" in ctx.inputs and "elevation_m" in ctx.inputs:
+        resistance = terrain_resistance(
+            resistance, np.asarray(ctx.inputs["slope_deg"].values, dtype=np.float64),
+            np.asarray(ctx.inputs["elevation_m"].values, dtype=np.float64), outside_dem=costs.outside_dem,
+            climb_cost_ratio=costs.climb_cost_ratio, altitude_start_m=costs.altitude_start_m,
+            altitude_full_m=costs.altitude_full_m, altitude_max_factor=costs.altitude_max_factor,
+        )
     for layer_id, edit in (("scenario_barriers", BarrierEdit), ("scenario_crossings", CrossingEdit)):
         if layer_id in ctx.inputs:  # a scenario's new barriers, then crossings (habitat.planning.scenarios)
             cells = np.asarray(ctx.inputs[layer_id].values)

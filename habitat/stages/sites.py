@@ -81,14 +81,36 @@ def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndar
 
 
 def _translocation_sources(ctx: StageContext, pops: gpd.GeoDataFrame | None) -> pd.DataFrame | None:
+    from habitat.connectivity.populations import site_points
     import pandas as pd
     status = ctx.inputs.get("population_status")
     if status is None or pops is None or "translocation_source" not in status.columns:
         return None
     flagged = status.loc[status["translocation_source"].astype(str).str.lower() == "true", "site_id"]
     ids = set(flagged.astype(str))
-    return pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y}
+    xy = site_points(pops)
+    return pd.DataFrame({"site_id": pops["site_id"].astype(str), "x": xy[:, 0], "y": xy[:, 1]}
                         ).loc[lambda d: d["site_id"].isin(ids)]
+
+
+def _occupied(passed: pd.DataFrame, labels: np.ndarray, pops: gpd.GeoDataFrame | None,
+              grid) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off candidates that overlap a population site given as a polygon (an occupied area)."""
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.populations import site_areas
+    from habitat.sites.candidates import overlapping_areas
+    columns = ["site_id", "n_failed", "failed_criteria", "reason"]
+    if pops is None or not pops.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+        return passed, pd.DataFrame(columns=columns)
+    overlaps = overlapping_areas(labels, site_areas(pops, grid.shape, grid.affine))
+    names = pops["site_id"].astype(str).to_numpy()
+    hit = passed["candidate_id"].astype(int).map(lambda c: overlaps.get(int(c), [])) if len(passed) else []
+    records = [{"site_id": sid, "n_failed": 1, "failed_criteria": "not occupied",
+                "reason": "overlaps the occupied area of " + ", ".join(names[i - 1] for i in areas)}
+               for sid, areas in zip(passed["site_id"], hit) if areas]
+    keep = np.array([not areas for areas in hit], dtype=bool) if len(passed) else np.zeros(0, bool)
+    return passed.loc[keep], pd.DataFrame(records, columns=columns)
 
 
 def _unscorable(passed: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -168,7 +190,13 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     cores = np.asarray(inputs["population_cores"].values)
     xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
     to_site = distance_to_points(xs, ys, points)
-    labels = extract_candidates(pid, to_site <= params.occupied_radius_m, cell_size_m=cell_size_m,
+    # point sites occupy a disc; polygon sites their area (candidates overlapping it are excluded
+    # with the reason, _occupied)
+    is_point = (np.asarray(pops.geometry.geom_type.isin(["Point", "MultiPoint"])) if pops is not None
+                else np.zeros(0, bool))
+    near_point = (distance_to_points(xs, ys, points[is_point]) <= params.occupied_radius_m if is_point.any()
+                  else np.zeros(pid.shape, bool))
+    labels = extract_candidates(pid, near_point, cell_size_m=cell_size_m,
                                 cluster_gap_m=params.cluster_gap_m, reach_tile_m=params.reach_tile_m,
                                 min_area_ha=params.min_candidate_area_ha)
     ctx.log(f"{int(labels.max())} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m "
@@ -262,6 +290,7 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
 
 def run_sites(ctx: StageContext) -> dict[str, Any]:
     """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
+    from habitat.connectivity.populations import site_points
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
@@ -281,14 +310,15 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     pops = ctx.inputs.get("populations")
     if pops is not None and len(pops) == 0:
         pops = None
-    points = np.column_stack([pops.geometry.x, pops.geometry.y]) if pops is not None else np.zeros((0, 2))
+    points = site_points(pops) if pops is not None else np.zeros((0, 2))
     labels, table = _candidate_table(ctx, params, pops, points)
     _add_sources(ctx, params, table, pops, points)
     table = candidate_table(table)  # the declared columns, which the pipeline check validated criteria against
 
     screened = screen_candidates(table, hard)
-    passed, unscorable = _unscorable(screened.passed, [c["name"] for c in spec])
-    reasons = pd.concat([screened.excluded, unscorable], ignore_index=True)
+    passed, occupied = _occupied(screened.passed, labels, pops, grid)
+    passed, unscorable = _unscorable(passed, [c["name"] for c in spec])
+    reasons = pd.concat([screened.excluded, occupied, unscorable], ignore_index=True)
     reasons = reasons.sort_values("site_id", kind="stable").reset_index(drop=True)
     excluded = reasons.merge(table, on="site_id", how="left")
     ctx.log(f"{len(excluded)} excluded by hard criteria, {len(passed)} ranked ({weight_note})")

@@ -29,9 +29,25 @@ THREAT_SOURCES = {
     "cropland": "cropland_distance_m",
 }
 
-_OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m", "protected_fraction"}
+def _terrain():
+    """habitat.suitability.terrain, loaded when a terrain membership is computed (it loads scipy)."""
+    from habitat.suitability import terrain
+
+    return terrain
+
+
+#: Terrain criterion -> ingest layer and membership function (habitat.suitability.terrain).
+TERRAIN_SOURCES = {"altitude_m": "elevation_m", "slope_deg": "slope_deg", "height_above_river_m": "height_above_river_m"}
+_TERRAIN_MEMBERSHIP = {
+    "altitude_m": lambda v, c: _terrain().altitude_membership(v, full_m=c.full, zero_m=c.zero),
+    "slope_deg": lambda v, c: _terrain().slope_membership(v, full_deg=c.full, zero_deg=c.zero),
+    "height_above_river_m": lambda v, c: _terrain().height_above_river_membership(v, full_m=c.full, zero_m=c.zero),
+}
+_OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m", "protected_fraction",
+                    *TERRAIN_SOURCES.values()}
 _INPUT_IDS = ("habitat_class_current", "floodplain",
-              *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}))
+              *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}),
+              *TERRAIN_SOURCES.values())
 INPUTS = tuple(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS)
 OUTPUTS = catalog.outputs_of("suitability")
 
@@ -91,6 +107,25 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
     return stacked[0], stacked[1]
 
 
+def _terrain_membership(params: SuitabilityParams, ctx: StageContext) -> xr.DataArray | None:
+    """Product of the terrain memberships (1 up to ``full``, 0 from ``zero``); 1 where the DEM has
+    no value (ingest reports those cells). None without terrain criteria or elevation layers."""
+    import numpy as np
+    import xarray as xr
+    if params.terrain is None:
+        return None
+    product = None
+    for name, source in TERRAIN_SOURCES.items():
+        criterion = getattr(params.terrain, name)
+        if criterion is None or source not in ctx.inputs:
+            continue
+        values = ctx.inputs[source].astype(np.float64)
+        mu = xr.apply_ufunc(_TERRAIN_MEMBERSHIP[name], values, kwargs={"c": criterion},
+                            dask="parallelized", output_dtypes=[np.float64]).fillna(1.0)
+        product = mu if product is None else product * mu
+    return product
+
+
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2)."""
     import numpy as np
@@ -139,6 +174,9 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     if params.floodplain_only:
         constraints["floodplain"] = ctx.inputs["floodplain"] > 0
     score = apply_constraints(score, constraints)
+    terrain = _terrain_membership(params, ctx)
+    if terrain is not None:
+        score = score * terrain
 
     def raster(name: str, data: xr.DataArray, units: str) -> xr.DataArray:
         array = xr.where(valid, data, np.nan).astype(np.float32)
@@ -151,6 +189,8 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     }
     for name, membership in memberships.items():
         out[f"membership_{name}"] = raster(f"membership_{name}", membership, "score 0-1")
+    if terrain is not None:
+        out["membership_terrain"] = raster("membership_terrain", terrain, "score 0-1")
     out["criteria"] = pd.DataFrame(
         [{"criterion": name, "function": c.function, "radius_m": c.radius_m,
           "params": ";".join(f"{k}={v}" for k, v in sorted(c.params.items())),

@@ -87,6 +87,8 @@ __all__ = [
     "slope_degrees",
     "slope_membership",
     "terrain_resistance",
+    "VALLEY_DISTANCE_M",
+    "valley_floodplain",
 ]
 
 #: Length of one degree of latitude (and of longitude at the equator), m; as GridSpec.metres_per_unit.
@@ -107,6 +109,8 @@ CLIMB_COST_RATIO = 11.3
 ALTITUDE_COST_START_M = 1_000.0
 ALTITUDE_COST_FULL_M = 2_000.0
 ALTITUDE_COST_MAX = 100.0
+#: Valley floodplain: farthest a valley-floor cell may lie from the river it is linked to (m) [A].
+VALLEY_DISTANCE_M = 30_000.0
 
 
 # --------------------------------------------------------------------------- geometry
@@ -312,6 +316,87 @@ def dem_coverage(elevation: np.ndarray, within: np.ndarray | None = None) -> Dem
         raise GridMismatchError(f"terrain: 'within' mask shape {scope.shape} differs from the elevation's {z.shape}")
     outside = np.isnan(z) & scope
     return DemCoverage(outside=outside, outside_cells=int(outside.sum()), total_cells=int(scope.sum()))
+
+
+def valley_floodplain(
+    river_distance_m: np.ndarray,
+    height_above_river_m: np.ndarray,
+    elevation_m: np.ndarray,
+    *,
+    buffer_m: float,
+    valley_distance_m: float = VALLEY_DISTANCE_M,
+    valley_height_m: float = HAND_FULL_M,
+    altitude_zero_m: float = ALTITUDE_ZERO_M,
+    hand_zero_m: float = HAND_ZERO_M,
+) -> np.ndarray:
+    """Floodplain from the river buffer and the terrain: the valley floor within groundwater reach.
+
+    Parameters
+    ----------
+    river_distance_m : 2-D ndarray
+        Distance from each cell centre to the nearest river cell, m (NaN / inf: no river).
+    height_above_river_m : 2-D ndarray
+        Height above the nearest river cell (:func:`height_above_river`), m; NaN outside the DEM.
+    elevation_m : 2-D ndarray
+        Elevation, m a.s.l.; NaN outside the DEM.
+    buffer_m : float
+        Half-width of the plain river buffer, m (>= 0): as ``floodplain_mask`` without a DEM.
+    valley_distance_m : float
+        Farthest distance from the river at which a low cell still counts (>= ``buffer_m``).
+    valley_height_m : float
+        Highest height above the river of a valley-floor cell, m (default ``HAND_FULL_M``).
+    altitude_zero_m, hand_zero_m : float
+        Cells at or above this altitude, or this height above the river, are never floodplain
+        (the zero points of :func:`altitude_membership` and
+        :func:`height_above_river_membership`).
+
+    Returns
+    -------
+    ndarray of bool
+        ``(d <= buffer_m or (d <= valley_distance_m and hand <= valley_height_m))
+        and not z >= altitude_zero_m and not hand >= hand_zero_m``.
+
+    Notes
+    -----
+    The buffer alone misses the wide deltas and lowland valleys whose river line runs along one
+    side (the Ili delta fans 30 km and more north of the single WDBII channel, 10-20 m *below*
+    it) and keeps mountain gorges next to a river line. Low land next to the river shares its
+    water table: cells no more than ``valley_height_m`` (10 m: the deepest groundwater a mature
+    *Populus euphratica* reaches, Ling et al. 2015, rounded up; module docstring) above their
+    nearest river cell are floodplain out to ``valley_distance_m``. 30 km [A]: far enough for
+    the Ili delta (its Ramsar site point lies 28 km from the WDBII channel and 17 m below it on
+    the 5 km Central Asia grid), near enough that low ground of lake basins and desert
+    depressions (Aral, Balkhash, Sarykamysh), which the floods do not reach, stays out. Cells outside the DEM (NaN) keep the plain buffer: they are never
+    added by the terrain nor removed by it (the stage reports them).
+
+    Examples
+    --------
+    >>> d = np.array([[0.0, 5000.0, 20000.0, 20000.0, 40000.0]])
+    >>> hand = np.array([[0.0, 80.0, -12.0, 25.0, 0.0]])
+    >>> z = np.array([[300.0, 380.0, 288.0, 325.0, 300.0]])
+    >>> valley_floodplain(d, hand, z, buffer_m=7500.0).tolist()
+    [[True, False, True, False, False]]
+    """
+    d = _as_2d("river_distance_m", river_distance_m)
+    hand = _as_2d("height_above_river_m", height_above_river_m)
+    z = _as_2d("elevation_m", elevation_m)
+    if hand.shape != d.shape or z.shape != d.shape:
+        raise GridMismatchError(
+            f"terrain: river distance {d.shape}, height above river {hand.shape} and elevation {z.shape} differ"
+        )
+    for name, value in (("buffer_m", buffer_m), ("valley_distance_m", valley_distance_m),
+                        ("valley_height_m", valley_height_m), ("altitude_zero_m", altitude_zero_m),
+                        ("hand_zero_m", hand_zero_m)):
+        if not math.isfinite(float(value)):
+            raise InvalidParameterError(f"terrain: {name}={value!r} must be a finite number")
+    if buffer_m < 0 or valley_distance_m < buffer_m:
+        raise InvalidParameterError(
+            f"terrain: need 0 <= buffer_m ({buffer_m!r}) <= valley_distance_m ({valley_distance_m!r})"
+        )
+    with np.errstate(invalid="ignore"):
+        near = (d <= buffer_m) | ((d <= valley_distance_m) & (hand <= valley_height_m))
+        too_high = (z >= altitude_zero_m) | (hand >= hand_zero_m)
+    return near & ~too_high
 
 
 # --------------------------------------------------------------------------- suitability criteria

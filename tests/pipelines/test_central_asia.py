@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import rasterio.features
 import shapely
 from numpy.testing import assert_array_equal, assert_allclose
 
@@ -130,6 +131,58 @@ def test_candidate_reaches_lie_along_the_rivers_inside_the_historical_range(out)
     ili = (centres.x > 79.9) & (centres.y > 43.5) & (centres.y < 44.5)
     southern_border = (centres.x > 60.0) & (centres.x < 63.5) & (centres.y < 36.4)
     assert ili.sum() == 1 and (ili | southern_border).all()
+
+
+# -- issue 13: facts that need no withheld data ----------------------------------------------
+def _elevation_on_grid(out: Path) -> tuple[np.ndarray, rasterio.Affine]:
+    return _read(out / "ingest" / "elevation_m.tif")
+
+
+def test_the_mountain_gorge_reserve_scores_below_the_floodplain_median(out):
+    table = pd.read_csv(out / "evaluation" / "evaluation.csv").set_index("place_id")
+    suit, _ = _read(out / "suitability" / "suitability.tif")
+    floodplain, _ = _read(out / "ingest" / "floodplain.tif")
+    median = np.nanmedian(suit[floodplain == 1])
+    assert table.loc["TJ-DASHTIJUM", "suitability"] < median  # measured: 0 (2,108 m; median 0.27)
+
+
+def test_no_top_20_candidate_lies_in_the_mountains(out):
+    z, transform = _elevation_on_grid(out)
+    sites = gpd.read_file(out / "sites" / "sites.gpkg").sort_values("rank").head(20)
+    assert len(sites) == 20
+    for geom in sites.geometry:
+        inside = rasterio.features.rasterize([(geom, 1)], out_shape=z.shape, transform=transform).astype(bool)
+        assert np.nanmedian(z[inside]) <= 1200.0  # measured: at most 364 m
+
+
+def test_no_least_cost_path_climbs_above_2000_m_for_more_than_5_percent_of_its_length(out):
+    z, transform = _elevation_on_grid(out)
+    paths = gpd.read_file(out / "connectivity" / "least_cost_paths.gpkg")
+    assert len(paths) == 55
+    for line in paths.geometry:
+        points = [line.interpolate(d) for d in np.arange(0.0, line.length, 1000.0)]
+        rows, cols = rasterio.transform.rowcol(transform, [p.x for p in points], [p.y for p in points])
+        assert np.mean(z[rows, cols] > 2000.0) <= 0.05  # measured: 0 everywhere (was up to 4,625 m)
+
+
+def test_the_ili_populations_are_not_connected_to_the_syr_darya_and_amu_darya_ones(out):
+    links = pd.read_csv(out / "connectivity" / "links.csv")
+    ili = {"KZ-ILEBALKHASH", "KZ-KARACHINGIL", "KZ-ALTYNEMEL"}
+    across = links[links["from_site"].isin(ili) != links["to_site"].isin(ili)]
+    assert len(across) == 3 * 8
+    assert not across["connected"].astype(bool).any()
+    assert (across["reason"] == "lcd above max dispersal cost").all()
+    # the limit is 50 km through the median habitat cell; the Ili-Syr Darya gap costs > 1,000 times more
+    assert (across["lcd"] > 1000 * across["max_cost"]).all()
+
+
+def test_evaluation_ranks_every_known_place_and_reports_the_boyce_index(out):
+    table = pd.read_csv(out / "evaluation" / "evaluation.csv")
+    places = pd.read_csv(DATA / "known_places.csv")
+    assert table["place_id"].tolist() == places["place_id"].tolist()
+    assert table["suitability_percentile"].between(0, 100).all()
+    summary = pd.read_csv(out / "evaluation" / "evaluation_summary.csv").iloc[0]
+    assert summary["n_presence"] == 10 and -1 <= summary["boyce_index"] <= 1
 
 
 # -- committed data --------------------------------------------------------------------------

@@ -94,4 +94,6 @@ def test_every_colour_bar_has_units_and_ticks_that_do_not_touch(figures):
             extents = [t.get_window_extent(renderer) for t in labels]
             for left, right in zip(extents, extents[1:]):
                 assert left.x1 < right.x0, (name, [t.get_text() for t in labels])
-    assert bars >= 3  # suitability, corridors, pinch points (and suitability under the sites)
+    # suitability, and suitability under the sites; corridors and pinch points get a bar only when
+    # a pair of populations is within the dispersal limit (none on the Central Asia map, issue 13)
+    assert bars >= 2

@@ -38,11 +38,12 @@ def full_run(tmp_path_factory):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from conftest import write_project
+    from conftest import write_project, write_terrain_and_places
 
     folder = tmp_path_factory.mktemp("contracts")
     pipeline = write_project(folder / "project")
     data = yaml.safe_load(pipeline.read_text())
+    data["inputs"].update(write_terrain_and_places(folder / "project" / "data"))  # elevation and evaluation layers
     for stage in STAGES:
         data["stages"].setdefault(stage.id, {})
     pipeline.write_text(yaml.safe_dump(data))

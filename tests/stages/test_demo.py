@@ -42,12 +42,24 @@ def _read(out: Path, rel: str) -> np.ndarray:
         return ds.read(1)
 
 
+def test_demo_evaluation_ranks_the_known_places(demo_out):
+    table = pd.read_csv(demo_out / "evaluation" / "evaluation.csv").set_index("place_id")
+    summary = pd.read_csv(demo_out / "evaluation" / "evaluation_summary.csv").iloc[0]
+    assert list(table.index) == ["K1", "K2", "K3", "K4", "R1"]
+    assert summary["n_places"] == 5 and summary["n_presence"] == 4  # R1 is a desert reference
+    assert not table.loc["R1", "presence"] and table.loc["R1", "suitability"] == 0  # 15 km from the river
+    assert -1 <= summary["boyce_index"] <= 1
+    assert (table["source"].str.len() > 0).all()
+
+
 def test_demo_pipeline_end_to_end(demo_out):
     out = demo_out
     manifest = json.loads((out / "manifest.json").read_text())
     written = manifest["stages"]["ingest"]["outputs"]
     scenario_only = {"scenario_barriers", "scenario_crossings"}  # written by scenario runs with such edits
-    assert set(written) == {spec.id for spec in get_stage("ingest").outputs} - scenario_only
+    # the demo has no DEM: the terrain layers are ingest outputs it does not make
+    terrain = {"elevation_m", "slope_deg", "height_above_river_m"}
+    assert set(written) == {spec.id for spec in get_stage("ingest").outputs} - scenario_only - terrain
     with rasterio.open(out / written["habitat_class_baseline"]["path"]) as ds:
         before = ds.read(1)
     with rasterio.open(out / written["habitat_class_current"]["path"]) as ds:
@@ -130,3 +142,16 @@ def test_demo_ranks_several_candidate_sites(demo_out):
     assert (ranked["usable_area_ha"] >= 2000).all() and (ranked["inside_historical_range"] == "yes").all()
     excluded = pd.read_csv(demo_out / "sites" / "excluded.csv")
     assert "inside historical range" in set(excluded["failed_criteria"])  # the tributary stays outside
+
+
+def test_demo_writes_the_omniscape_maps_and_summary(demo_out):
+    written = json.loads((demo_out / "manifest.json").read_text())["stages"]["omniscape"]["outputs"]
+    assert {written[i]["path"] for i in written} == {
+        f"omniscape/{name}" for name in ("cum_currmap.tif", "flow_potential.tif", "normalized_cum_currmap.tif",
+                                         "flow_class.tif", "summary.csv")}
+    classes = _read(demo_out, "omniscape/flow_class.tif")
+    assert set(np.unique(classes)) <= {0, 1, 2, 3} and (classes > 0).any()
+    summary = pd.read_csv(demo_out / "omniscape/summary.csv", keep_default_na=False)
+    assert summary["unit_id"].tolist()[0] == "ALL" and len(summary) == 3  # study area and the two demo countries
+    shares = summary[["channelized_share", "diffuse_share", "impeded_share"]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0)

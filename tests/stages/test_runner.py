@@ -37,7 +37,9 @@ def test_manifest_lists_every_output_with_hash(tiny_pipeline, tmp_path):
     for info in outputs.values():
         assert file_sha256(out / info["path"]) == info["sha256"]
     assert manifest["stages"]["ingest"]["params"] == {
-        "context_pad_m": 5000.0, "floodplain_buffer_m": 300.0, "unknown_landcover_codes": "error"}
+        "context_pad_m": 5000.0, "floodplain_buffer_m": 300.0, "unknown_landcover_codes": "error",
+        "valley_distance_m": 30000.0, "valley_height_m": 10.0, "floodplain_max_altitude_m": 1500.0,
+        "floodplain_max_height_m": 60.0}
     assert set(manifest["input_files"]) >= {"inputs.landcover[0].path", "inputs.rivers.path"}
 
 

@@ -249,3 +249,24 @@ def test_sites_follow_the_connectivity_and_circuit_settings(monkeypatch):
         np.testing.assert_allclose(ohm[name], ohm["default"], rtol=1e-5)  # the circuit does not use these
     # the solver setting reaches the linear solve
     assert methods == ["auto"] * 5 + ["amg"]
+
+
+def test_a_polygon_site_occupies_its_area_and_a_candidate_overlapping_it_is_excluded_with_the_reason():
+    # P1 as a polygon over columns 10-11 of the strip (no disc): the strip east of the core
+    # (columns 9-12) is not cut by a radius, and the candidate there overlaps the occupied area
+    ctx = _ctx()
+    grid = ctx.grid
+    area = shapely.box(1000, 200, 1200, 500)  # cell centres x = 1050, 1150; rows 1-3
+    ctx.inputs["populations"] = gpd.GeoDataFrame({"site_id": ["P1"], "site_name": ["One"], "count": [40]},
+                                                 geometry=[area], crs=grid.pyproj_crs)
+    out = run_sites(ctx)
+    labels = out["candidates"].values
+    # no 150 m disc around a point: columns 6-8 (the core, still habitat) join the western piece
+    expected = np.zeros((ROWS, COLS), np.int32)
+    expected[1:4, 0:13] = 1
+    expected[5, 0:2] = 2
+    np.testing.assert_array_equal(labels, expected)
+    excluded = out["excluded"].set_index("site_id")
+    assert excluded.loc["C1", "failed_criteria"] == "not occupied"
+    assert excluded.loc["C1", "reason"] == "overlaps the occupied area of P1"
+    assert "C1" not in out["site_ranking"]["site_id"].tolist()

@@ -172,3 +172,33 @@ def test_terrain_resistance_multiplies_and_reports_nothing_silently():
     impassable = terrain_resistance(r, slope, z, outside_dem="impassable")
     assert impassable[1, 1] == np.inf
     assert_allclose(impassable[0], expected[0])
+
+
+def test_valley_floodplain_by_hand():
+    from habitat.suitability.terrain import valley_floodplain
+
+    # one row of cells moving away from a river cell; 5 km cells
+    d = np.array([[0.0, 5000.0, 10000.0, 15000.0, 25000.0, 35000.0, 5000.0, 20000.0]])
+    hand = np.array([[0.0, 3.0, 8.0, -15.0, 10.0, 0.0, 70.0, np.nan]])
+    z = np.array([[300.0, 303.0, 308.0, 285.0, 310.0, 300.0, 370.0, np.nan]])
+    got = valley_floodplain(d, hand, z, buffer_m=7500.0)
+    # buffer cells (0, 5 km) in; 10 km at 8 m and 15 km below the river in (valley floor);
+    # 25 km at exactly 10 m in (boundary counts); 35 km beyond the valley distance out;
+    # a buffer cell 70 m above the river out (>= 60 m); outside the DEM beyond the buffer out
+    assert_array_equal(got, [[True, True, True, True, True, False, False, False]])
+
+
+def test_valley_floodplain_excludes_gorges_and_keeps_the_buffer_outside_the_dem():
+    from habitat.suitability.terrain import valley_floodplain
+
+    d = np.array([[0.0, 5000.0, 0.0, 5000.0]])
+    hand = np.array([[0.0, 20.0, 0.0, np.nan]])
+    z = np.array([[1600.0, 1400.0, 1499.0, np.nan]])
+    got = valley_floodplain(d, hand, z, buffer_m=7500.0)
+    # a river cell at 1,600 m is a gorge (>= 1,500 m); 1,400 m and 20 m above the river stays
+    # (memberships > 0); a buffer cell outside the DEM keeps the buffer
+    assert_array_equal(got, [[False, True, True, True]])
+    with pytest.raises(InvalidParameterError):
+        valley_floodplain(d, hand, z, buffer_m=40_000.0)
+    with pytest.raises(GridMismatchError):
+        valley_floodplain(d, hand[:, :2], z, buffer_m=7500.0)

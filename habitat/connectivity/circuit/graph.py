@@ -8,6 +8,11 @@ from scipy.sparse.csgraph import connected_components
 
 from habitat.errors import InvalidParameterError
 
+try:
+    from numba import njit as _njit
+except ImportError:  # pragma: no cover - numba is a dependency; scipy slicing remains
+    _njit = None
+
 _SQRT2 = np.sqrt(2.0)
 
 
@@ -124,6 +129,10 @@ def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistan
     g = np.asarray(conductance, dtype=np.float64)
     nm = np.asarray(node_map)
     n = int(nm.max())
+    if _njit is not None and n and n == np.count_nonzero(nm):
+        # one cell per node (no short-circuit region): rows written straight into CSR,
+        # 96 bytes per node instead of a COO triple plus its CSR copy (about 224)
+        return _adjacency_single_cells(g, nm, n, four_neighbors, avg_resistance)
     nrows, ncols = g.shape
     itype = np.int32 if n < 2**31 - 1 else np.int64
     parts = []
@@ -171,14 +180,152 @@ def build_adjacency(conductance, node_map, *, four_neighbors=False, avg_resistan
     return adj
 
 
-def laplacian(adjacency):
-    """Graph Laplacian ``L = D - A`` of a conductance adjacency matrix (CSR)."""
+def _csr_arrays(counts, dtype):
+    """Empty CSR arrays for rows of ``counts`` entries (int32 indices while they fit)."""
+    n = counts.size
+    nnz = int(counts.sum())
+    itype = np.int32 if max(n, nnz) < 2**31 else np.int64
+    indptr = np.zeros(n + 1, dtype=itype)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, np.empty(nnz, dtype=itype), np.empty(nnz, dtype=dtype)
+
+
+def _adjacency_single_cells(g, nm, n, four_neighbors, avg_resistance):
+    nm = np.ascontiguousarray(nm)
+    counts = np.zeros(n, dtype=np.int64)
+    _row_counts(g, nm, bool(four_neighbors), counts)
+    indptr, indices, data = _csr_arrays(counts, np.float64)
+    del counts
+    _row_fill(g, nm, bool(four_neighbors), bool(avg_resistance), indptr, indices, data)
+    adj = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    adj.has_sorted_indices = True
+    return adj
+
+
+if _njit is not None:
+    @_njit(cache=True, nogil=True)
+    def _row_counts(g, nm, four, counts):
+        nrows, ncols = nm.shape
+        for j in range(ncols):
+            for i in range(nrows):
+                k = nm[i, j] - 1
+                if k < 0:
+                    continue
+                c = 0
+                for dj in range(-1, 2):
+                    for di in range(-1, 2):
+                        if (di == 0 and dj == 0) or (four and di != 0 and dj != 0):
+                            continue
+                        a, b = i + di, j + dj
+                        if 0 <= a < nrows and 0 <= b < ncols and nm[a, b] > 0:
+                            c += 1
+                counts[k] = c
+
+    @_njit(cache=True, nogil=True)
+    def _row_fill(g, nm, four, avg_res, indptr, indices, data):
+        nrows, ncols = nm.shape
+        sqrt2 = np.sqrt(2.0)
+        for j in range(ncols):
+            for i in range(nrows):
+                k = nm[i, j] - 1
+                if k < 0:
+                    continue
+                q = indptr[k]
+                ga = g[i, j]
+                # neighbours in column-major order = increasing node index (sorted row)
+                for dj in range(-1, 2):
+                    for di in range(-1, 2):
+                        if (di == 0 and dj == 0) or (four and di != 0 and dj != 0):
+                            continue
+                        a, b = i + di, j + dj
+                        if 0 <= a < nrows and 0 <= b < ncols and nm[a, b] > 0:
+                            gb = g[a, b]
+                            if avg_res:
+                                w = 1.0 / ((1.0 / ga + 1.0 / gb) / 2.0)
+                            else:
+                                w = (ga + gb) / 2.0
+                            if di != 0 and dj != 0:
+                                w = w / sqrt2
+                            indices[q] = nm[a, b] - 1
+                            data[q] = w
+                            q += 1
+
+
+def laplacian(adjacency, *, dtype=np.float64):
+    """Graph Laplacian ``L = D - A`` of a conductance adjacency matrix (CSR).
+
+    Parameters
+    ----------
+    adjacency : scipy.sparse matrix
+        Symmetric conductances (siemens); a stored diagonal (self-loop) is ignored.
+    dtype : numpy dtype, optional
+        Of the result's values. ``float32`` halves them for AMG-CG on big grids: each
+        conductance then carries a relative error below 6e-8, which changes effective
+        resistances by less than that (R scales as 1 / G).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``L`` with sorted indices and every diagonal entry stored (degree computed in
+        float64, then cast).
+    """
     a = sp.csr_matrix(adjacency)
+    if _njit is not None and a.nnz:
+        if not a.has_sorted_indices:
+            a = a.sorted_indices()
+        counts = _offdiag_counts(a.indptr, a.indices)
+        counts += 1  # the diagonal
+        indptr, indices, data = _csr_arrays(counts, dtype)
+        del counts
+        _laplacian_fill(a.indptr, a.indices, a.data, indptr, indices, data)
+        out = sp.csr_matrix((data, indices, indptr), shape=a.shape)
+        out.has_sorted_indices = True
+        return out
     diag = a.diagonal()
     if np.any(diag):
         a = a - sp.diags(diag)
     deg = np.asarray(a.sum(axis=1)).ravel()
-    return (sp.diags(deg) - a).tocsr()
+    return (sp.diags(deg) - a).tocsr().astype(dtype, copy=False)
+
+
+if _njit is not None:
+    @_njit(cache=True, nogil=True)
+    def _offdiag_counts(indptr, indices):
+        n = indptr.size - 1
+        counts = np.zeros(n, dtype=np.int64)
+        for r in range(n):
+            c = 0
+            for p in range(indptr[r], indptr[r + 1]):
+                if indices[p] != r:
+                    c += 1
+            counts[r] = c
+        return counts
+
+    @_njit(cache=True, nogil=True)
+    def _laplacian_fill(indptr, indices, data, out_ptr, out_idx, out_data):
+        n = indptr.size - 1
+        for r in range(n):
+            deg = 0.0
+            for p in range(indptr[r], indptr[r + 1]):
+                if indices[p] != r:
+                    deg += data[p]
+            q = out_ptr[r]
+            placed = False
+            for p in range(indptr[r], indptr[r + 1]):
+                j = indices[p]
+                if j == r:
+                    continue
+                if not placed and j > r:
+                    out_idx[q] = r
+                    out_data[q] = deg
+                    q += 1
+                    placed = True
+                out_idx[q] = j
+                out_data[q] = -data[p]
+                q += 1
+            if not placed:
+                out_idx[q] = r
+                out_data[q] = deg
 
 
 def principal_submatrix(matrix, nodes):
@@ -205,6 +352,8 @@ def principal_submatrix(matrix, nodes):
     """
     m = sp.csr_matrix(matrix)
     idx = np.asarray(nodes, dtype=np.int64)
+    if _njit is not None and m.nnz:
+        return _principal_submatrix_compiled(m, idx)
     rows = m[idx]
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(idx.size)
@@ -222,12 +371,60 @@ def principal_submatrix(matrix, nodes):
     return out
 
 
+def _principal_submatrix_compiled(m, idx):
+    n_new = idx.size
+    newpos = np.full(m.shape[1], -1, dtype=np.int64)
+    newpos[idx] = np.arange(n_new)
+    counts = _count_kept(m.indptr, m.indices, idx, newpos)
+    indptr, indices, data = _csr_arrays(counts, m.data.dtype)
+    del counts
+    _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, indptr, indices, data)
+    out = sp.csc_matrix((data, indices, indptr), shape=(n_new, n_new))
+    out.has_sorted_indices = True
+    return out
+
+
+if _njit is not None:
+    @_njit(cache=True, nogil=True)
+    def _count_kept(indptr, indices, idx, newpos):
+        counts = np.zeros(idx.size, dtype=np.int64)
+        for k in range(idx.size):
+            r = idx[k]
+            c = 0
+            for p in range(indptr[r], indptr[r + 1]):
+                if newpos[indices[p]] >= 0:
+                    c += 1
+            counts[k] = c
+        return counts
+
+    @_njit(cache=True, nogil=True)
+    def _fill_sorted(indptr, indices, data, idx, newpos, out_ptr, out_idx, out_data):
+        for k in range(idx.size):
+            r = idx[k]
+            q0 = out_ptr[k]
+            q = q0
+            for p in range(indptr[r], indptr[r + 1]):
+                j = newpos[indices[p]]
+                if j >= 0:
+                    # insertion sort: a raster row holds at most 9 entries
+                    t = q
+                    while t > q0 and out_idx[t - 1] > j:
+                        out_idx[t] = out_idx[t - 1]
+                        out_data[t] = out_data[t - 1]
+                        t -= 1
+                    out_idx[t] = j
+                    out_data[t] = data[p]
+                    q += 1
+
+
 def components(adjacency):
     """Connected components as a list of sorted node-index arrays."""
     n = adjacency.shape[0]
     if n == 0:
         return []
     ncomp, labels = connected_components(adjacency, directed=False)
+    if ncomp == 1:
+        return [np.arange(n)]
     order = np.argsort(labels, kind="stable")
     splits = np.cumsum(np.bincount(labels, minlength=ncomp))[:-1]
     return [np.sort(c) for c in np.split(order, splits)]

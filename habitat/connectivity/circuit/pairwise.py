@@ -20,6 +20,7 @@ def effective_resistance_matrix(
     average: Literal["conductance", "resistance"] = "conductance",
     solver: Literal["auto", "direct", "amg"] = "auto",
     with_current: bool = False,
+    exclude: set[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Effective resistance (ohm) between focal cells of a resistance raster, pairwise.
 
@@ -28,10 +29,16 @@ def effective_resistance_matrix(
     edge weight rule (mean conductance, Circuitscape's default, or mean resistance) and
     ``solver`` the linear solver. Returns the ``k x k`` matrix (-1 where not connected or the
     cell is None) and, with ``with_current``, the cumulative current map over all pairs (1 A
-    per pair; NaN off the circuit).
+    per pair; NaN off the circuit). ``exclude`` holds position pairs ``(i, j)``, ``i < j``, not to
+    solve (-1 in the matrix): populations beyond the dispersal limit
+    (:func:`habitat.connectivity.graph.unreachable_pairs`).
     """
     conductance = conductance_from_raster(resistance, is_resistance=True)
     node_map = build_node_map(conductance)
+    if not (node_map > 0).any():  # nothing passable (e.g. no pair within dispersal reach): no circuit
+        none = -np.ones((len(cells), len(cells)))
+        np.fill_diagonal(none, 0.0)
+        return none, (np.full(np.shape(resistance), np.nan) if with_current else None)
     adjacency = build_adjacency(conductance, node_map, four_neighbors=neighbours == 4,
                                 avg_resistance=average == "resistance")
     focal = [int(node_map[c]) - 1 if c is not None else -1 for c in cells]
@@ -40,7 +47,7 @@ def effective_resistance_matrix(
     def add_currents(solution) -> None:
         cumulative[solution.nodes] += node_currents(solution.adjacency, solution.voltages)
 
-    matrix = (pairwise_resistances(adjacency, focal, on_pair=add_currents if with_current else None,
+    matrix = (pairwise_resistances(adjacency, focal, exclude=exclude, on_pair=add_currents if with_current else None,
                                    method=solver, node_coords=node_coordinates(node_map))
               if len(focal) >= 2 else -np.ones((len(focal), len(focal))))
     if not with_current:

@@ -11,7 +11,8 @@ import scipy.sparse as sp
 from habitat.errors import InvalidParameterError
 
 from .graph import components, laplacian, principal_submatrix
-from .solvers import GroundedSolver, choose_method, split_inverse_block
+from . import solvers
+from .solvers import GroundedSolver, choose_method, cholmod_module, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
 _SCHUR_MIN_NODES = 8
@@ -36,7 +37,8 @@ class PairSolution:
 
 
 def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
-                         method="auto", memory_limit_bytes=None, node_coords=None):
+                         method="auto", memory_limit_bytes=None, node_coords=None,
+                         release_adjacency=False):
     """Effective resistance between every pair of focal nodes.
 
     Parameters
@@ -57,6 +59,10 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
         ``(n, 2)`` cell row/column per node (raster graphs, from
         :func:`habitat.connectivity.circuit.ordering.node_coordinates`); lets the direct
         solver use a nested-dissection order.
+    release_adjacency : bool, optional
+        The caller is done with ``adjacency`` (a CSR matrix): once the Laplacian of a
+        graph that is one component is built, the matrix is emptied to free its memory
+        (96 bytes per node of an 8-neighbour grid). Only without ``on_pair``.
 
     Returns
     -------
@@ -81,7 +87,7 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     exclude = set() if exclude is None else set(exclude)
     res = -np.ones((k, k))
     adj = sp.csr_matrix(adjacency)
-    comp_label = np.full(adj.shape[0], -1, dtype=np.int64)
+    comp_label = np.full(adj.shape[0], -1, dtype=np.int32)
     comps = components(adj)
     for ci, comp in enumerate(comps):
         comp_label[comp] = ci
@@ -97,9 +103,18 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
             # symmetric: the CSC arrays are also the CSR arrays
             sub = sp.csr_matrix((sym.data, sym.indices, sym.indptr), shape=sym.shape)
             del sym
-        coords = None if node_coords is None else np.asarray(node_coords)[comp]
+        coords = None if node_coords is None else np.asarray(node_coords)
+        if coords is not None and comp.size != adj.shape[0]:
+            coords = coords[comp]  # a whole graph: no copy
         if on_pair is None:
-            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes)
+            release = None
+            if release_adjacency and sub is adj:
+                def release():
+                    _empty(adjacency)
+                    _empty(adj)
+            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes,
+                                       release)
+            del sub
             u = [uniq_nodes.index(int(focal[p])) for p in members]
             res[np.ix_(members, members)] = r[np.ix_(u, u)]
             for p, q in exclude:
@@ -137,18 +152,43 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     return res
 
 
-def _component_resistances(sub, targets, coords, method, memory_limit_bytes):
-    """Resistances between the distinct local nodes ``targets`` of one component."""
+def _empty(m):
+    """Drop the arrays of a CSR matrix in place (it becomes all zeros)."""
+    if sp.isspmatrix_csr(m):
+        m.data, m.indices = m.data[:0].copy(), m.indices[:0].copy()
+        m.indptr = np.zeros_like(m.indptr)
+
+
+def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release=None):
+    """Resistances between the distinct local nodes ``targets`` of one component.
+
+    AMG-CG works on a float32 Laplacian (float64 diagonal and CG vectors), see
+    :class:`habitat.connectivity.circuit.solvers.LeanAMG`; ``release()`` is called once
+    the Laplacian is built.
+    """
     m = len(targets)
     if m < 2:
         return np.zeros((m, m))
-    lap = laplacian(sub)
-    chosen = choose_method(lap.shape[0], lap.nnz, method=method, n_rhs=m - 1,
+    n = sub.shape[0]
+    chosen = choose_method(n, sub.nnz + n, method=method, n_rhs=m - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
+    lap = laplacian(sub, dtype=np.float32 if chosen == "amg" else np.float64)
+    del sub
+    if release is not None:
+        release()
     others = np.asarray(targets[1:], dtype=np.int64)
     g = np.zeros((m, m))
     block = None
-    if chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
+    chol = (chosen == "direct" and lap.shape[0] > solvers.CHOLMOD_MIN_NODES
+            and cholmod_module() is not None)
+    if chol:
+        # CHOLMOD: forward solves on the focal nodes ordered last (CholmodFactor.inverse_block)
+        solver = GroundedSolver(lap, int(targets[0]), method=chosen, coords=coords,
+                                last_nodes=others)
+        del lap
+        block = solver.inverse_block(others)
+        del solver
+    elif chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
         block = split_inverse_block(lap, int(targets[0]), others, coords,
                                     workers=min(2, os.cpu_count() or 1))
     if block is None:

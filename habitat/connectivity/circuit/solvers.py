@@ -1,4 +1,10 @@
-"""Grounded Laplacian solvers: sparse direct (reused factor) or AMG-preconditioned CG."""
+"""Grounded Laplacian solvers: sparse direct (reused factor) or AMG-preconditioned CG.
+
+The direct factor is CHOLMOD's supernodal Cholesky (scikit-sparse, optional extra ``fast``)
+when it imports, else SuperLU in symmetric mode; both use the geometric nested-dissection
+order of :mod:`habitat.connectivity.circuit.ordering` on raster graphs and give the same
+answers to rounding.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +27,106 @@ _FILL_MMD = 8.0
 # value + row index + supernode bookkeeping (measured 12-15), plus the CSC copy of the
 # trailing factor block read for pairwise resistances
 _BYTES_PER_FACTOR_ENTRY = 18.0
-_AMG_BYTES_PER_NNZ = 80.0  # measured 73 at 1000 x 1000 (hierarchy + grounded copy)
+# AMG-CG: the float32 Laplacian (value + index, 8 bytes an entry), plus per node the
+# float32 hierarchy and its build temporaries (measured about 100 at 1000 x 1000)
+_AMG_BYTES_PER_NNZ = 8.0
+_AMG_BYTES_PER_NODE = 110.0
 #: ``method="auto"`` uses the direct factor while it needs less than this share of the memory.
 DIRECT_MEMORY_SHARE = 0.6
+#: ... and the component has at most this many nodes (about 2200 x 2200 cells): the factor
+#: costs ``O(n^1.5)`` flops and ``O(n log n)`` memory against ``O(n)`` for AMG-CG, so above
+#: this size AMG-CG is about as fast and needs several times less memory.
+DIRECT_MAX_NODES = 5_000_000
+
+
+#: Use CHOLMOD when scikit-sparse imports (tests set this to False to check the fallback).
+USE_CHOLMOD = True
+#: ... for components of at least this many nodes. Below, SuperLU factors in well under a
+#: second, and its ``L D L^T``-like arithmetic keeps small results exact (a 2-ohm series
+#: path gives 2.0, where ``y^T y`` of the Cholesky factor gives 1.9999999999999996).
+CHOLMOD_MIN_NODES = 20_000
+#: CHOLMOD's supernodal ``L`` with our nested-dissection order holds about this many entries
+#: per ``n log2 n`` (measured 3.19 on an 8-neighbour 1000 x 1000 grid with 5 % nodata).
+_FILL_CHOLMOD = 3.5
+# value plus supernode row indices and CHOLMOD's update workspace (measured below 10)
+_BYTES_PER_CHOLMOD_ENTRY = 10.0
+
+
+def cholmod_module():
+    """``sksparse.cholmod`` when scikit-sparse is installed and enabled, else None."""
+    if not USE_CHOLMOD:
+        return None
+    try:
+        from sksparse import cholmod
+    except ImportError:
+        return None
+    return cholmod
+
+
+class CholmodFactor:
+    """Supernodal Cholesky ``P A P^T = L L^T`` of a symmetric positive definite matrix.
+
+    Parameters
+    ----------
+    a : scipy.sparse matrix
+        SPD matrix; both triangles stored (CHOLMOD reads the lower one).
+    natural : bool
+        Keep the given order (``P = I``, the caller has permuted ``a`` already, e.g. with
+        the nested-dissection order), else CHOLMOD's default ordering (AMD, METIS).
+
+    Notes
+    -----
+    Works with scikit-sparse 0.4 (``analyze``/``Factor``) and 0.5 (``CholeskyFactor``).
+    With ``Y = L^-1 P E`` for unit columns ``E``, ``E^T A^-1 E = Y^T Y``
+    (:meth:`inverse_block`): half a solve per column, and with ``P = I`` and the nodes
+    ordered last only the trailing rows of ``Y`` are non-zero.
+    """
+
+    def __init__(self, a, *, natural):
+        ch = cholmod_module()
+        a = sp.csc_matrix(a)
+        order = "natural" if natural else "default"
+        if hasattr(ch, "CholeskyFactor"):  # scikit-sparse >= 0.5
+            f = ch.CholeskyFactor(a, order=order, supernodal_mode="supernodal")
+            f.factorize(a, ldl=False)
+            self.perm = np.asarray(f.perm, dtype=np.int64)
+            self._solve_a = f.solve
+            self._solve_l = lambda b: f.solve(b, system="L")
+        else:
+            f = ch.analyze(a, mode="supernodal", ordering_method=order)
+            f.cholesky_inplace(a)
+            self.perm = np.asarray(f.P(), dtype=np.int64)
+            self._solve_a = f.solve_A
+            self._solve_l = lambda b: f.solve_L(b, use_LDLt_decomposition=False)
+        self._factor = f
+        self.n = a.shape[0]
+
+    def solve(self, b):
+        """``A^-1 b`` (vector or n x k)."""
+        return np.asarray(self._solve_a(np.ascontiguousarray(b, dtype=np.float64)))
+
+    def inverse_block(self, idx, *, chunk=16):
+        """``(A^-1)[idx][:, idx]`` from forward solves, ``chunk`` columns at a time."""
+        idx = np.asarray(idx, dtype=np.int64)
+        n, k = self.n, idx.size
+        trailing = (np.array_equal(self.perm, np.arange(n))
+                    and np.array_equal(np.sort(idx), np.arange(n - k, n)))
+        if not trailing:  # general order: full solves, read the rows of idx
+            out = np.empty((k, k))
+            for c0 in range(0, k, chunk):
+                cols = np.arange(c0, min(k, c0 + chunk))
+                e = np.zeros((n, cols.size))
+                e[idx[cols], np.arange(cols.size)] = 1.0
+                out[:, cols] = self.solve(e)[idx]
+            return (out + out.T) / 2.0
+        # (L^-1 e_j) is zero above row j: keep the last k rows only
+        y = np.empty((k, k))
+        for c0 in range(0, k, chunk):
+            cols = np.arange(c0, min(k, c0 + chunk))
+            e = np.zeros((n, cols.size))
+            e[idx[cols], np.arange(cols.size)] = 1.0
+            y[:, cols] = np.asarray(self._solve_l(e))[n - k:]
+        return y.T @ y
 
 
 def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dissection"):
@@ -50,25 +153,39 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
 
     Notes
     -----
-    direct: ``18 * f * n * log2(n) + 24 * nnz + 16 * n * n_rhs + 32 * n`` bytes, with the fill
+    direct with CHOLMOD (from ``CHOLMOD_MIN_NODES`` nodes, scikit-sparse installed):
+    ``10 * 3.5 * n * log2(n) + 24 * nnz + 8 * n * (min(n_rhs, 16) + 1) + 32 * n``: the
+    supernodal ``L`` holds about ``3.2 n log2 n`` entries (60 M at 1000 x 1000) of 8 bytes
+    plus supernode indices. A whole 1000 x 1000 job peaked at 1.1-1.3 GiB (SuperLU: 2.4).
+
+    direct with SuperLU:
+    ``18 * f * n * log2(n) + 24 * nnz + 16 * n * n_rhs + 32 * n`` bytes, with the fill
     factor ``f = 6.5`` (nested dissection) or ``f = 8`` (minimum degree): the factor
     ``L + U`` of a planar grid Laplacian holds about ``f n log2 n`` entries of 12-15 bytes,
     plus a copy while reading its trailing block (about 18 bytes an entry in all),
     beside two copies of the matrix and the right-hand sides and solutions. An 8-neighbour
     grid of 1000 x 1000 cells needs about 2.5 GiB (measured peak of the whole job: 2.4 GiB),
-    2000 x 2000 about 11 GiB, 4000 x 4000 about 47 GiB; AMG 0.7, 2.7 and 10.8 GiB (measured
-    peak of a whole 4000 x 4000 job: 11.9 GiB). ``method="auto"`` therefore factorizes
-    grids up to about 2000 x 2000 on a 24 GiB machine and uses AMG-CG above.
+    2000 x 2000 about 11 GiB, 4000 x 4000 about 47 GiB. ``method="auto"`` factorizes
+    components of up to ``DIRECT_MAX_NODES`` nodes that fit and uses AMG-CG above.
 
-    amg: ``80 * nnz + 8 * n * (n_rhs + 8)`` (smoothed-aggregation hierarchy, the grounded
-    copy of the matrix, CG work vectors; measured 73 bytes per stored entry at 1000 x 1000).
+    amg: ``8 * nnz + 110 * n + 8 * n * (n_rhs + 8)``: the float32 Laplacian grounded in
+    place, the float32 smoothed-aggregation hierarchy with its build temporaries
+    (:class:`LeanAMG`), the float64 diagonal and CG work vectors (4000 x 4000: 2.4 GiB).
+    Measured peak of a whole single-pair job (reading the ASCII grids, graph, solve):
+    4000 x 4000 cells 3.82 GiB (257 bytes per cell; before issue 19: 11.9 GiB), 24 M cells
+    5.63 GiB (252).
     """
+    if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
+        n = max(int(n_nodes), 2)
+        return int(_BYTES_PER_CHOLMOD_ENTRY * _FILL_CHOLMOD * n * np.log2(n) + 24 * nnz
+                   + 8 * n * (min(n_rhs, 16) + 1) + 32 * n)
     if method == "direct":
         fill = _FILL_ND if ordering == "nested_dissection" else _FILL_MMD
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_FACTOR_ENTRY * fill * n * np.log2(n) + 24 * nnz
                    + 16 * n * n_rhs + 32 * n)
-    return int(_AMG_BYTES_PER_NNZ * nnz + 8 * n_nodes * (n_rhs + 8))
+    return int(_AMG_BYTES_PER_NNZ * nnz + _AMG_BYTES_PER_NODE * n_nodes
+               + 8 * n_nodes * (n_rhs + 8))
 
 
 def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=None,
@@ -105,7 +222,8 @@ def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=No
     if method == "auto":
         need_direct = estimate_memory_bytes(n_nodes, nnz, method="direct", n_rhs=n_rhs,
                                             ordering=ordering)
-        method = "direct" if need_direct < DIRECT_MEMORY_SHARE * limit else "amg"
+        fits = need_direct < DIRECT_MEMORY_SHARE * limit
+        method = "direct" if fits and n_nodes <= DIRECT_MAX_NODES else "amg"
     need = estimate_memory_bytes(n_nodes, nnz, method=method, n_rhs=n_rhs, ordering=ordering)
     if need > limit:
         raise ResourceError(
@@ -126,8 +244,9 @@ class GroundedSolver:
     ground : int or None
         Local index of the node fixed at 0 V; None when ``lap`` is already non-singular.
     method : {"direct", "amg"}
-        Factorize once with SuperLU, or build a smoothed-aggregation AMG hierarchy once
-        and run preconditioned CG per right-hand side.
+        Factorize once (CHOLMOD supernodal Cholesky when scikit-sparse imports, else
+        SuperLU), or build a smoothed-aggregation AMG hierarchy once and run
+        preconditioned CG per right-hand side.
     tol : float, optional
         Relative residual ``||b - A x|| / ||b||`` at which CG stops (AMG only).
     coords : numpy.ndarray, optional
@@ -165,15 +284,27 @@ class GroundedSolver:
         self.tol = tol
         self._last = None
         self._lu = None
+        self._chol = None
         if kept.size == 0:
             self._solve = lambda b: np.zeros_like(b)
+        elif method == "direct" and kept.size >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
+            perm = kept
+            if coords is not None:
+                perm = kept[nested_dissection_order(np.asarray(coords)[kept])]
+                if last_nodes is not None:
+                    perm = _move_last(perm, last_nodes, n)
+            a = principal_submatrix(lap, perm)
+            self._chol = CholmodFactor(a, natural=coords is not None)
+            del a
+            pos = np.zeros(n, dtype=np.int64)
+            pos[perm] = np.arange(perm.size)
+            self._pos = pos
+            self._solve = _permuted(self._chol.solve, pos[kept])
         elif method == "direct" and coords is not None:
             perm = kept[nested_dissection_order(np.asarray(coords)[kept])]
             if last_nodes is not None:
                 last = np.asarray(last_nodes, dtype=np.int64)
-                is_last = np.zeros(n, dtype=bool)
-                is_last[last] = True
-                perm = np.concatenate([perm[~is_last[perm]], last])
+                perm = _move_last(perm, last, n)
             a = principal_submatrix(lap, perm)
             lu = spla.splu(a, permc_spec="NATURAL", **_SPD_OPTIONS)
             if last_nodes is not None and _order_kept(lu):
@@ -187,28 +318,43 @@ class GroundedSolver:
         elif overwrite and ground is not None and sp.isspmatrix_csr(lap):
             # ground in place (row and column of the ground -> identity) instead of copying
             # the matrix without them: the solution is the same, with x[ground] = b[ground] = 0
+            deg = _degree64(lap)
             _ground_in_place(lap, ground)
+            if deg is not None:
+                deg[ground] = 1.0
             self.keep = np.ones(n, dtype=bool)
-            self._solve = _amg_solver(lap, tol)
+            self._solve = _amg_solver(lap, tol, deg)
         else:
-            self._solve = _amg_solver(principal_submatrix(lap, kept), tol)
+            deg = _degree64(lap)
+            self._solve = _amg_solver(principal_submatrix(lap, kept), tol,
+                                      None if deg is None else deg[kept])
 
     def solve(self, b):
         """Voltages (length n, or n x k) for injected currents ``b`` (amperes)."""
         b = np.array(b, dtype=np.float64)
         if self.ground is not None:
             b[self.ground] = 0.0
+        if self._all_kept:  # grounded in place: no gather/scatter copies of big vectors
+            return np.asarray(self._solve(b), dtype=np.float64).reshape(b.shape)
         out = np.zeros(b.shape)
         out[self.keep] = self._solve(np.ascontiguousarray(b[self.keep]))
         return out
 
+    @property
+    def _all_kept(self):
+        return bool(self.keep.all())
+
     def inverse_block(self, nodes):
         """``G[i, j]``: voltage at ``nodes[i]`` for 1 A injected at ``nodes[j]`` (ohm).
 
-        Read from the factor when ``nodes`` are the ``last_nodes`` of a nested-dissection
-        factor, else one solve per node.
+        CHOLMOD: ``Y^T Y`` with ``Y = L^-1 P E`` (forward solves only; with ``nodes`` the
+        ``last_nodes`` only the trailing rows of ``Y`` are kept). SuperLU: read from the
+        factor when ``nodes`` are the ``last_nodes`` of a nested-dissection factor, else one
+        solve per node.
         """
         nodes = np.asarray(nodes, dtype=np.int64)
+        if self._chol is not None:
+            return self._chol.inverse_block(self._pos[nodes])
         if self._lu is not None and np.array_equal(nodes, self._last):
             k = nodes.size
             u_ff = self._lu.U[-k:, -k:].toarray()
@@ -219,6 +365,14 @@ class GroundedSolver:
         rhs = np.zeros((self.n, nodes.size))
         rhs[nodes, np.arange(nodes.size)] = 1.0
         return self.solve(rhs)[nodes]
+
+
+def _move_last(perm, last, n):
+    """``perm`` with the nodes ``last`` moved to its end, in the order given."""
+    last = np.asarray(last, dtype=np.int64)
+    is_last = np.zeros(n, dtype=bool)
+    is_last[last] = True
+    return np.concatenate([perm[~is_last[perm]], last])
 
 
 def _ground_in_place(a, g):
@@ -251,24 +405,179 @@ def _permuted(solve, pos):
     return _solve
 
 
-def _amg_solver(a, tol):
-    import pyamg
+def _degree64(lap):
+    """Float64 diagonal ``-sum of off-diagonals`` of a float32 Laplacian (None for float64).
 
+    Rounding the stored diagonal to float32 on its own would leave rows that no longer sum
+    to zero: parasitic grounds of about 1e-7 of each node's conductance, which on a large
+    grid shift effective resistances by 1e-5 to 1e-4. With this diagonal the operator is
+    exactly the Laplacian of the float32-rounded conductances (R within about 1e-7).
+    """
+    if lap.dtype != np.float32:
+        return None
+    a = sp.csr_matrix(lap)
+    if _offdiag_neg_sum is None:
+        off = a - sp.diags(a.diagonal())
+        return -np.asarray(off.astype(np.float64).sum(axis=1)).ravel()
+    return _offdiag_neg_sum(a.indptr, a.indices, a.data)
+
+
+def _amg_solver(a, tol, deg=None):
     # symmetric: reuse the CSC arrays as CSR instead of converting (saves a matrix copy)
     a = sp.csr_matrix((a.data, a.indices, a.indptr), shape=a.shape) if sp.isspmatrix_csc(a) \
         else sp.csr_matrix(a)
+    if a.dtype == np.float32:
+        return _lean_amg_cg(a, tol, deg)
+    import pyamg
+
     ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
-    m = ml.aspreconditioner(cycle="V")
+    return _pcg(a, ml.aspreconditioner(cycle="V"), tol)
+
+
+def _pcg(op, m, tol):
+    """Solver of ``op x = b`` (vector or columns) by CG with preconditioner ``m``."""
 
     def _cg(b):
         if b.ndim == 2:
             return np.column_stack([_cg(b[:, k]) for k in range(b.shape[1])])
         if not np.any(b):
             return np.zeros_like(b)
-        x, _ = spla.cg(a, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
+        x, _ = spla.cg(op, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
         return x
 
     return _cg
+
+
+#: Coarsest AMG level solved densely at or below this many nodes.
+_AMG_COARSE_NODES = 600
+#: Jacobi weight of the prolongator smoother, ``omega / rho(D^-1 A)`` with pyamg's default
+#: ``omega = 4/3`` and ``rho(D^-1 A) <= 2`` for a (grounded) Laplacian (Gershgorin).
+_AMG_JACOBI = 2.0 / 3.0
+
+
+class LeanAMG:
+    """Smoothed-aggregation AMG V-cycle in single precision, built with few temporaries.
+
+    Parameters
+    ----------
+    a : scipy.sparse.csr_matrix of float32
+        SPD matrix (a grounded Laplacian), sorted indices, diagonal stored.
+
+    Notes
+    -----
+    The hierarchy of pyamg's ``smoothed_aggregation_solver`` (standard aggregation on the
+    matrix graph, constant candidate, one Jacobi step ``P = (I - w D^-1 A) T``, Galerkin
+    ``A_c = P^T A P``) built without a strength matrix, a spectral-radius estimate
+    (``w = 2/3``) or the scaled copies of ``A`` that pyamg makes: about 100 bytes per node
+    of temporaries above ``A`` instead of about 450 with float64. Smoothing is one
+    symmetric Gauss-Seidel sweep before and after the coarse correction, in float32; the
+    preconditioner only shapes the search directions of CG, which iterates in float64.
+    """
+
+    def __init__(self, a):
+        from pyamg.aggregation.aggregate import standard_aggregation
+
+        self.levels = []
+        while a.shape[0] > _AMG_COARSE_NODES and len(self.levels) < 12:
+            agg, _ = standard_aggregation(a)
+            agg = sp.csr_matrix(agg)
+            nc = agg.shape[1]
+            if nc == 0 or nc >= a.shape[0]:
+                break
+            # tentative prolongator: constant on each aggregate, unit columns
+            size = np.bincount(agg.indices, minlength=nc).astype(np.float32)
+            t = sp.csr_matrix((1.0 / np.sqrt(size[agg.indices]), agg.indices, agg.indptr),
+                              shape=agg.shape, dtype=np.float32)
+            del agg, size
+            dinv = (1.0 / a.diagonal()).astype(np.float32)
+            at = a @ t
+            at = sp.csr_matrix(sp.diags(_AMG_JACOBI * dinv) @ at)
+            p = (t - at).tocsr()
+            del t, at
+            p.sort_indices()
+            ap = a @ p
+            coarse = (p.T.tocsr() @ ap).tocsr()
+            del ap
+            coarse.sort_indices()
+            self.levels.append((a, p, p.T))  # restriction: a CSC view, no copy
+            a = coarse.astype(np.float32)
+        self.coarse = a
+        dense = a.toarray().astype(np.float64)
+        # the coarsest matrix may be singular when the ground is far away: least squares
+        self.coarse_inv = np.linalg.pinv(dense).astype(np.float32)
+
+    def vcycle(self, b):
+        """One V-cycle on ``A x = b`` from ``x = 0`` (float32 vectors)."""
+        from pyamg.relaxation.relaxation import gauss_seidel
+
+        return self._cycle(0, np.asarray(b, dtype=np.float32), gauss_seidel)
+
+    def _cycle(self, lvl, b, gs):
+        if lvl == len(self.levels):
+            return self.coarse_inv @ b
+        a, p, r = self.levels[lvl]
+        x = np.zeros_like(b)
+        gs(a, x, b, iterations=1, sweep="symmetric")
+        res = b - a @ x
+        x += p @ self._cycle(lvl + 1, r @ res, gs)
+        gs(a, x, b, iterations=1, sweep="symmetric")
+        return x
+
+
+def _lean_amg_cg(a, tol, deg):
+    """Float64 CG on a float32 matrix (float64 diagonal ``deg``) with :class:`LeanAMG`."""
+    ml = LeanAMG(a)
+    if deg is None:
+        deg = a.diagonal().astype(np.float64)
+    op = spla.LinearOperator(a.shape, matvec=lambda x: _matvec32(a, deg, x), dtype=np.float64)
+    m = spla.LinearOperator(a.shape, matvec=lambda r: ml.vcycle(r).astype(np.float64),
+                            dtype=np.float64)
+    return _pcg(op, m, tol)
+
+
+def _matvec32(a, deg, x):
+    """``A x`` in float64: float32 off-diagonals of CSR ``a``, float64 diagonal ``deg``."""
+    x = np.ascontiguousarray(np.ravel(x), dtype=np.float64)
+    if _csr_matvec is None:
+        out = deg * x
+        step = 1 << 20  # scipy would upcast the whole matrix: do it a block of rows at a time
+        for r0 in range(0, a.shape[0], step):
+            blk = a[r0:r0 + step].astype(np.float64)
+            out[r0:r0 + step] += blk @ x - blk.diagonal(k=r0) * x[r0:r0 + blk.shape[0]]
+        return out
+    return _csr_matvec(a.indptr, a.indices, a.data, deg, x)
+
+
+try:
+    from numba import njit as _njit
+    from numba import prange as _prange
+except ImportError:  # pragma: no cover - numba is a dependency
+    _csr_matvec = _offdiag_neg_sum = None
+else:
+    @_njit(parallel=True, cache=True, nogil=True)
+    def _csr_matvec(indptr, indices, data, deg, x):
+        n = indptr.size - 1
+        out = np.empty(n)
+        for r in _prange(n):
+            acc = deg[r] * x[r]
+            for q in range(indptr[r], indptr[r + 1]):
+                j = indices[q]
+                if j != r:
+                    acc += np.float64(data[q]) * x[j]
+            out[r] = acc
+        return out
+
+    @_njit(cache=True, nogil=True)
+    def _offdiag_neg_sum(indptr, indices, data):
+        n = indptr.size - 1
+        out = np.empty(n)
+        for r in range(n):
+            acc = 0.0
+            for q in range(indptr[r], indptr[r + 1]):
+                if indices[q] != r:
+                    acc -= np.float64(data[q])
+            out[r] = acc
+        return out
 
 
 def split_inverse_block(lap, ground, nodes, coords, *, workers=2):

@@ -3,6 +3,7 @@
 from .engine import (
     Condition,
     OmniscapeResult,
+    estimate_memory_bytes,
     omniscape,
     omniscape_dataset,
     reclassify,
@@ -11,6 +12,6 @@ from .engine import (
 from .window import correction_array, targets, window_currents
 
 __all__ = [
-    "Condition", "OmniscapeResult", "correction_array", "omniscape", "omniscape_dataset", "reclassify",
+    "Condition", "OmniscapeResult", "estimate_memory_bytes", "correction_array", "omniscape", "omniscape_dataset", "reclassify",
     "source_from_resistance", "targets", "window_currents",
 ]

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from habitat.connectivity.circuit.solvers import GroundedSolver
 from habitat.errors import InvalidParameterError
@@ -259,11 +260,15 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
     def task(sl):
         return _solve_chunk(ctx, ty[sl], tx[sl], amps[sl], cvals[sl], cdy[sl], cdx[sl])
 
-    for y0, band_c, band_f, solved in _ordered_map(task, chunks, workers):
-        cum[y0:y0 + band_c.shape[0]] += band_c
-        if want_fp:
-            fp[y0:y0 + band_f.shape[0]] += band_f
-        n_solved += solved
+    # The windows run on our own threads; multithreaded BLAS inside SuperLU's many-column solves
+    # (flow potential) then oversubscribes the cores: 2.6 ms a column instead of 0.11 ms measured
+    # on a 51 x 51 window under load. One BLAS thread per worker.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for y0, band_c, band_f, solved in _ordered_map(task, chunks, workers):
+            cum[y0:y0 + band_c.shape[0]] += band_c
+            if want_fp:
+                fp[y0:y0 + band_f.shape[0]] += band_f
+            n_solved += solved
 
     norm = None
     if calc_normalized_current:
@@ -284,6 +289,61 @@ def omniscape(resistance, sources=None, *, radius, block_size=1, buffer=0,
         n_targets=int(ty.size), n_solved=n_solved,
         stats={"block_size": block_size, "window_cells": ctx.pattern.n_cells,
                "factor_entries": ctx.pattern.factor_entries, "chunks": len(chunks)})
+
+
+def estimate_memory_bytes(shape, *, radius, buffer=0, block_size=1, sources=None, workers=None,
+                          flow_potential=False, n_conditions=0, batch_size=16, chunk_targets=None,
+                          four_neighbors=False):
+    """Peak memory (bytes) :func:`omniscape` needs on a raster of ``shape``, before it allocates.
+
+    With ``H x W`` cells, ``R = radius + buffer``, ``P = (H + 2R)(W + 2R)`` padded cells,
+    ``w`` workers, ``k = 2`` with flow potential (else 1):
+
+    ``8 [(2 + n_conditions) P + 6 H W]``  (padded conductance, sources and conditions; six
+    float64 rasters: the copies and temporaries of resistance, sources and conductance while
+    preparing, or cumulative current, flow potential, normalized current and their output
+    copies afterwards), plus ``3 w`` bands (one running and two queued per worker) of
+    ``8 k B W`` bytes, ``B`` the rows of the tallest chunk's band (from the targets of
+    ``sources`` when given, else its bound ``min(H, chunk_targets * block_size + 2R + 1)``),
+    plus per worker one batch of window factors ``8 batch_size (F + 4 C)`` (``F`` entries of the
+    circle factor, ``C`` cells of the circle) and, with flow potential, the right-hand sides
+    solved together, ``8 x 6 (2R + 1)^2 x 16`` (the solve copies them about five times). That
+    sum is multiplied by 1.5 for what the allocator keeps (per-thread arenas).
+
+    With flow potential each worker also caches up to 24 SuperLU factors of square windows
+    (one per shape the raster edges clip): counted at ``12 x 12 F`` bytes each, the resident
+    memory measured per cached factor when edge windows of many shapes churn the cache
+    (SuperLU sizes its workspace from its fill guess and the heap fragments; the factor
+    itself holds about ``12 x 2.8 F`` bytes).
+
+    Measured growth of the process against this estimate: demo grid (571 x 766, two workers,
+    flow potential, R = 25) 106 MiB, estimate 385 MiB; 200 x 200 random grid (R = 50, one
+    worker, flow potential) 845 MiB, estimate 883 MiB. The input arrays the caller holds
+    and the interpreter are not counted.
+    """
+    h, w = (int(v) for v in shape)
+    big_r = int(radius) + int(buffer)
+    block_size = int(block_size) + (1 - int(block_size) % 2)
+    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    k = 2 if flow_potential else 1
+    padded = (h + 2 * big_r) * (w + 2 * big_r)
+    rasters = 8 * ((2 + int(n_conditions)) * padded + 6 * h * w)
+    per_chunk = _CHUNK_TARGETS if chunk_targets is None else int(chunk_targets)
+    if sources is not None:
+        src = np.nan_to_num(np.asarray(sources, dtype=np.float64))
+        ty = targets(src, block_size)[0]
+        spans = [int(ty[sl].max()) - int(ty[sl].min()) for sl in _chunks(ty, per_chunk)] or [0]
+        band_rows = min(h, max(spans) + 2 * big_r + 1)
+    else:
+        band_rows = min(h, per_chunk * block_size + 2 * big_r + 1)
+    bands = 3 * workers * 8 * k * band_rows * w
+    pattern = circle_pattern(big_r, bool(four_neighbors))
+    factors = workers * 8 * int(batch_size) * (pattern.factor_entries + 4 * pattern.n_cells)
+    cached = 0
+    if flow_potential:
+        factors += workers * 8 * 6 * (2 * big_r + 1) ** 2 * _FP_COLUMNS
+        cached = workers * _FP_CACHE * 12 * 12 * pattern.factor_entries
+    return int(1.5 * (rasters + bands + factors) + cached)
 
 
 @dataclass
@@ -368,6 +428,7 @@ def _solve_chunk(ctx, ty, tx, amps, cvals, cdy, cdx):
 
 
 _FP_CACHE = 24  # uniform-window factors kept per worker (one per clipped window shape)
+_FP_COLUMNS = 16  # flow-potential windows solved together
 
 
 def _fp_solver(ctx, key):
@@ -411,30 +472,34 @@ def _flow_potential_chunk(ctx, ty, tx, amps, cvals, cdy, cdx, y0, band_rows):
     group = group.ravel()
     frame = np.empty((s, s))
     for gid in np.unique(group):
-        members = np.flatnonzero(group == gid)
-        key = tuple(int(v) for v in keys[members[0]])
+        same = np.flatnonzero(group == gid)
+        key = tuple(int(v) for v in keys[same[0]])
         oy, ox, h, w = key
         solver, ea, eb, wts, ground = _fp_solver(ctx, key)
-        rhs = np.zeros((h * w, members.size))
-        for col, t in enumerate(members):
-            K.window_sources(ctx.src_p, int(ty[t]), int(tx[t]), float(amps[t]), nrows, ncols,
-                             ctx.radius, ctx.buffer, ctx.block_radius, ctx.cond_kind,
-                             ctx.cond_p_all, cvals[t], ctx.cond_lower, ctx.cond_upper, frame)
-            rhs[:, col] = frame[oy:oy + h, ox:ox + w].ravel(order="F")
-        rhs[ground] = 0.0  # a source on the ground is dropped (Circuitscape rmvsrc)
-        live = np.flatnonzero(np.any(rhs != 0, axis=0))
-        if live.size == 0:
-            continue
-        volts = solver.solve(rhs[:, live])
         cur = np.zeros(h * w)
-        for col, t in zip(range(live.size), members[live]):
-            cur[:] = 0.0
-            K.edge_node_currents(ea, eb, wts, np.ascontiguousarray(volts[:, col]), cur)
-            c2 = cur.reshape((h, w), order="F")
-            cy0, cx0 = int(cdy[t]) + oy, int(cdx[t]) + ox
-            gy0 = int(ty[t]) - big_r + oy
-            gx0 = int(tx[t]) - big_r + ox
-            band[gy0 - y0:gy0 - y0 + h, gx0:gx0 + w] += c2 * ctx.corr[cy0:cy0 + h, cx0:cx0 + w]
+        # a few columns at a time: one block of all of them (MBs, beside the cached factors)
+        # fragmented the heap (RSS +930 MiB on 200 x 200, radius 50; +136 MiB in batches of 16)
+        for start in range(0, same.size, _FP_COLUMNS):
+            members = same[start:start + _FP_COLUMNS]
+            rhs = np.zeros((h * w, members.size))
+            for col, t in enumerate(members):
+                K.window_sources(ctx.src_p, int(ty[t]), int(tx[t]), float(amps[t]), nrows, ncols,
+                                 ctx.radius, ctx.buffer, ctx.block_radius, ctx.cond_kind,
+                                 ctx.cond_p_all, cvals[t], ctx.cond_lower, ctx.cond_upper, frame)
+                rhs[:, col] = frame[oy:oy + h, ox:ox + w].ravel(order="F")
+            rhs[ground] = 0.0  # a source on the ground is dropped (Circuitscape rmvsrc)
+            live = np.flatnonzero(np.any(rhs != 0, axis=0))
+            if live.size == 0:
+                continue
+            volts = solver.solve(rhs[:, live])
+            for col, t in zip(range(live.size), members[live]):
+                cur[:] = 0.0
+                K.edge_node_currents(ea, eb, wts, np.ascontiguousarray(volts[:, col]), cur)
+                c2 = cur.reshape((h, w), order="F")
+                cy0, cx0 = int(cdy[t]) + oy, int(cdx[t]) + ox
+                gy0 = int(ty[t]) - big_r + oy
+                gx0 = int(tx[t]) - big_r + ox
+                band[gy0 - y0:gy0 - y0 + h, gx0:gx0 + w] += c2 * ctx.corr[cy0:cy0 + h, cx0:cx0 + w]
     return band
 
 

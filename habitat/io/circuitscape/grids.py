@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from habitat.errors import InputFileError
-from habitat.io.atomic import atomic_path, write_text_atomic
+from habitat.io.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 
 CS_NODATA = -9999.0
 
@@ -25,6 +25,7 @@ class GridMeta:
     yllcorner: float
     cellsize: float
     nodata: float | None
+    crs: str | None = None  # WKT of a GeoTIFF's CRS (ASCII grids carry none)
 
 
 def _open_text(path):
@@ -32,12 +33,41 @@ def _open_text(path):
     if not path.is_file():
         raise InputFileError(f"{path}: file not found; check the path in the job file")
     data = path.read_bytes()
-    if path.name.endswith(".gz"):
+    # gzip by its magic bytes, as Circuitscape does (not by the name)
+    if path.name.endswith(".gz") or data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except OSError as exc:
             raise InputFileError(f"{path}: not a valid gzip file ({exc}); re-export it") from exc
     return data.decode("utf-8", errors="replace")
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_ascii_grid(path):
+    """Whether ``path`` (optionally gzipped) starts with an ASCII grid header (``ncols``).
+
+    Circuitscape tells grids from point lists by this header, whatever the file's name
+    (e.g. a ``.txt.gz`` holding a grid).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head == _GZIP_MAGIC:
+                with gzip.open(fh) as gz:
+                    head = gz.read(16)
+            else:
+                head = fh.read(16)
+    except (OSError, EOFError):
+        return False
+    return head.lstrip().lower().startswith(b"ncols")
+
+
+def is_grid(path):
+    """Whether ``path`` is a GeoTIFF or an ASCII grid (by header), not a point/value list."""
+    return is_geotiff(path) or is_ascii_grid(path)
 
 
 def is_geotiff(path):
@@ -96,14 +126,14 @@ def _read_geotiff(path):
     try:
         if path.name.endswith(".gz"):
             with MemoryFile(gzip.decompress(path.read_bytes())) as mem, mem.open() as src:
-                arr, tr, nod = src.read(1).astype(np.float64), src.transform, src.nodata
+                arr, tr, nod, crs = src.read(1).astype(np.float64), src.transform, src.nodata, src.crs
         else:
             with rasterio.open(path) as src:
-                arr, tr, nod = src.read(1).astype(np.float64), src.transform, src.nodata
+                arr, tr, nod, crs = src.read(1).astype(np.float64), src.transform, src.nodata, src.crs
     except rasterio.errors.RasterioError as exc:
         raise InputFileError(f"{path}: cannot read GeoTIFF ({exc}); re-export it") from exc
     nrows, ncols = arr.shape
-    meta = GridMeta(ncols, nrows, tr.c, tr.f + tr.e * nrows, tr.a, nod)
+    meta = GridMeta(ncols, nrows, tr.c, tr.f + tr.e * nrows, tr.a, nod, crs.to_wkt() if crs else None)
     if nod is not None:
         arr[arr == nod] = CS_NODATA
     return arr, meta
@@ -136,34 +166,46 @@ def format_table(rows):
     return "".join(" ".join(_fmt(v) for v in row) + "\n" for row in arr)
 
 
-def write_geotiff(path, values, meta):
-    """Write a grid as a GeoTIFF (float64, deflate) with the grid's transform and nodata.
+def write_geotiff(path, values, meta, *, crs=None, dtype="float64"):
+    """Write a grid as a GeoTIFF (deflate) with the grid's transform and nodata.
 
-    Values are rounded to 8 decimals as in :func:`write_ascii_grid`; no CRS is written (Circuitscape
-    grids carry none). Written to a temporary name and renamed into place.
+    Full values (no rounding), stored as ``dtype`` (``"float32"`` for single-precision jobs).
+    ``crs`` (e.g. ``meta.crs``, the input's WKT) is written when given; Circuitscape's ASCII
+    grids carry none. Written to a temporary name and renamed into place.
     """
     import rasterio
     from rasterio.transform import from_origin
 
-    vals = np.round(np.asarray(values, dtype=np.float64), 8)
+    vals = np.asarray(values, dtype=np.float64).astype(dtype)
     nod = CS_NODATA if meta.nodata is None else meta.nodata
     top = meta.yllcorner + meta.nrows * meta.cellsize
-    profile = dict(driver="GTiff", width=meta.ncols, height=meta.nrows, count=1, dtype="float64",
+    profile = dict(driver="GTiff", width=meta.ncols, height=meta.nrows, count=1, dtype=dtype,
                    transform=from_origin(meta.xllcorner, top, meta.cellsize, meta.cellsize), nodata=nod,
                    compress="DEFLATE")
+    if crs is not None:
+        profile["crs"] = crs
     path = Path(path)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(vals, 1)
     return path
 
 
-def write_ascii_grid(path, values, meta):
-    """Write an ASCII grid with Circuitscape's header layout; values rounded to 8 decimals."""
-    vals = np.round(np.asarray(values, dtype=np.float64), 8)
+def write_ascii_grid(path, values, meta, *, compress=False):
+    """Write an ASCII grid with Circuitscape's header layout and 10 significant digits.
+
+    ``compress=True`` (Circuitscape's ``compress_grids``) gzips it to ``path + ".gz"``
+    (no time stamp in the gzip header, so equal grids give equal bytes). Returns the path
+    written.
+    """
+    vals = np.asarray(values, dtype=np.float64)
     nod = CS_NODATA if meta.nodata is None else meta.nodata
     head = (f"ncols         {meta.ncols}\nnrows         {meta.nrows}\n"
             f"xllcorner     {meta.xllcorner!r}\nyllcorner     {meta.yllcorner!r}\n"
             f"cellsize      {meta.cellsize!r}\nNODATA_value  {nod!r}\n")
     buf = io.StringIO()
     np.savetxt(buf, vals, fmt="%.10g", delimiter=" ")
+    if compress:
+        path = Path(str(path) + ".gz")
+        write_bytes_atomic(path, gzip.compress((head + buf.getvalue()).encode("ascii"), mtime=0))
+        return path
     return atomic_write_text(path, head + buf.getvalue())

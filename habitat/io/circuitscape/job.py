@@ -103,7 +103,8 @@ class _Job:
         if self.flag("write_as_tif"):  # Circuitscape 5 option: GeoTIFF instead of ASCII grids
             self.written.append(grids.write_geotiff(self.out(suffix.removesuffix(".asc") + ".tif"), values, meta))
         else:
-            self.written.append(grids.write_ascii_grid(self.out(suffix), values, meta))
+            self.written.append(grids.write_ascii_grid(self.out(suffix), values, meta,
+                                                       compress=self.flag("compress_grids")))
 
 
 def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None = None) -> list[Path]:
@@ -142,7 +143,7 @@ def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None 
 
 # ---------------------------------------------------------------- raster inputs
 def _read_points(job, path, meta):
-    if grids.is_geotiff(path) or ".asc" in path.name:
+    if grids.is_grid(path):
         vals = _read_on_grid(path, meta, "point grid")
         vals = np.where(vals == grids.CS_NODATA, 0, vals)
         jj, ii = np.nonzero(vals.T)  # column-major order, as Circuitscape
@@ -349,7 +350,8 @@ def _raster_pairwise(job, cell, polymap, meta, opts, out):
         want = out["volt"] or out["cur"]
         res = pairwise_resistances(
             adj, focal, exclude=exclude, method=job.method, node_coords=node_coordinates(nodemap),
-            on_pair=_make_pair_writer(job, cell, nodemap, meta, out, cum, ids) if want else None)
+            on_pair=_make_pair_writer(job, cell, nodemap, meta, out, cum, ids) if want else None,
+            release_adjacency=not want)
     else:
         res = -np.ones((len(uniq), len(uniq)))
         for p in range(len(uniq)):
@@ -476,7 +478,7 @@ def _raster_advanced(job, cell, polymap, meta, opts, out):
 
 
 def _read_source_ground(job, path, meta):
-    if grids.is_geotiff(path) or ".asc" in path.name:
+    if grids.is_grid(path):
         vals = _read_on_grid(path, meta, "grid")
         return vals
     ii, jj, _ = None, None, None

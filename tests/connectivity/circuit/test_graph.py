@@ -86,3 +86,33 @@ def test_write_as_tif_writes_geotiffs_with_the_same_values(tmp_path, monkeypatch
         expected = np.loadtxt(asc_dir / (tif.stem + ".asc"), skiprows=6)
         np.testing.assert_allclose(ours, expected, atol=1e-8)
     shutil.rmtree(asc_dir)
+
+
+def test_compiled_adjacency_and_laplacian_equal_the_coo_construction(monkeypatch):
+    import numpy as np
+    import scipy.sparse as sp
+
+    from habitat.connectivity.circuit import graph
+
+    rng = np.random.default_rng(21)
+    cell = rng.uniform(0.01, 1.0, (23, 17))
+    cell[rng.random(cell.shape) < 0.1] = 0.0
+    nm = graph.build_node_map(cell)
+    for four in (False, True):
+        for avg_res in (False, True):
+            fast = graph.build_adjacency(cell, nm, four_neighbors=four, avg_resistance=avg_res)
+            with monkeypatch.context() as m:
+                m.setattr(graph, "_njit", None)
+                ref = graph.build_adjacency(cell, nm, four_neighbors=four, avg_resistance=avg_res)
+                ref_lap = graph.laplacian(ref)
+            ref.sort_indices()
+            np.testing.assert_array_equal(fast.indptr, ref.indptr)
+            np.testing.assert_array_equal(fast.indices, ref.indices)
+            np.testing.assert_array_equal(fast.data, ref.data)  # same formula, same bits
+            lap = graph.laplacian(fast)
+            np.testing.assert_allclose(lap.toarray(), ref_lap.toarray(), rtol=1e-14, atol=1e-15)
+            np.testing.assert_allclose(lap.sum(axis=1), 0.0, atol=1e-14)
+    # a stored self-loop is ignored, as before
+    loop = (fast + sp.diags(np.full(fast.shape[0], 0.5))).tocsr()
+    np.testing.assert_allclose(graph.laplacian(loop).toarray(), lap.toarray(), atol=1e-15)
+    assert graph.laplacian(fast, dtype=np.float32).dtype == np.float32

@@ -17,6 +17,7 @@ from habitat.connectivity.circuit.ordering import (
     nested_dissection_order,
     node_coordinates,
 )
+from habitat.connectivity.circuit import solvers
 from habitat.connectivity.circuit.solvers import GroundedSolver, split_inverse_block
 
 
@@ -103,7 +104,8 @@ def test_schur_block_path_matches_solves_with_duplicates_and_exclusions():
     assert fast[0, 2] == -1 and fast[0, 3] == 0 and fast[0, 1] == -1 and fast[1, 5] > 0
 
 
-def test_inverse_block_from_factor_equals_solves():
+def test_inverse_block_from_factor_equals_solves(monkeypatch):
+    monkeypatch.setattr(solvers, "USE_CHOLMOD", False)  # the SuperLU factor-block path
     rng = np.random.default_rng(8)
     g = rng.uniform(0.1, 2.0, (9, 7))
     nm = build_node_map(g)
@@ -150,3 +152,36 @@ def test_pairwise_through_split_path(monkeypatch):
     monkeypatch.setattr(solve_mod, "_SPLIT_MIN_NODES", 1)
     fast = pairwise_resistances(adj, focal, node_coords=node_coordinates(nm))
     assert_allclose(fast, slow, rtol=1e-9)
+
+
+def test_compiled_nested_dissection_equals_the_numpy_recursion(monkeypatch):
+    from habitat.connectivity.circuit import ordering
+
+    rng = np.random.default_rng(11)
+    for shape, leaf in [((37, 23), 8), ((9, 60), 32), ((50, 50), 1)]:
+        keep = rng.random(shape) > 0.1
+        jj, ii = np.nonzero(keep.T)  # column-major node numbering, as build_node_map
+        coords = np.column_stack([ii, jj]) + 3  # offset: bounding box not at the origin
+        coords[::41] = -1  # multi-cell nodes go last
+        compiled = ordering.nested_dissection_order(coords, leaf_nodes=leaf)
+        with monkeypatch.context() as m:
+            m.setattr(ordering, "njit", None)
+            reference = ordering.nested_dissection_order(coords, leaf_nodes=leaf)
+        assert_array_equal(compiled, reference)
+
+
+def test_compiled_principal_submatrix_equals_scipy_slicing(monkeypatch):
+    from habitat.connectivity.circuit import graph
+
+    rng = np.random.default_rng(12)
+    a = sp.random(300, 300, density=0.03, random_state=3)
+    a = (a + a.T).tocsr()
+    idx = rng.permutation(300)[:250]
+    got = graph.principal_submatrix(a, idx)
+    with monkeypatch.context() as m:
+        m.setattr(graph, "_njit", None)
+        ref = graph.principal_submatrix(a, idx)
+    assert_array_equal(got.indptr, ref.indptr)
+    assert_array_equal(got.indices, ref.indices)
+    assert_array_equal(got.data, ref.data)
+    assert_array_equal(got.toarray(), a.toarray()[np.ix_(idx, idx)])

@@ -15,6 +15,7 @@ from habitat.connectivity.circuit import (
     resolve_sources_grounds,
     solve_sources_grounds,
 )
+from habitat.connectivity.circuit import solvers
 from habitat.errors import ResourceError
 
 
@@ -26,14 +27,14 @@ def _chain(conductances):
 
 
 @pytest.mark.parametrize("method", ["direct", "amg"])
-def test_series_resistances_all_pairs(method):
+def test_series_resistances_all_pairs(method, direct_backend):
     adj = _chain([1.0, 0.5, 0.25])  # resistors 1, 2, 4 ohm in series
     res = pairwise_resistances(adj, [0, 1, 3, -1], method=method)
     expected = np.array([[0, 1, 7, -1], [1, 0, 6, -1], [7, 6, 0, -1], [-1, -1, -1, 0]])
     assert_allclose(res, expected, atol=1e-8)
 
 
-def test_square_of_unit_resistors():
+def test_square_of_unit_resistors(direct_backend):
     # 2 x 2 cells of conductance 1, 4 neighbours: two 2-ohm paths in parallel -> 1 ohm
     g = np.ones((2, 2))
     nm = build_node_map(g)
@@ -42,7 +43,7 @@ def test_square_of_unit_resistors():
     assert_allclose(res, [[0, 1, 0.75], [1, 0, 0.75], [0.75, 0.75, 0]])
 
 
-def test_pair_voltages_and_node_currents():
+def test_pair_voltages_and_node_currents(direct_backend):
     adj = _chain([1.0, 1.0])
     got = []
     pairwise_resistances(adj, [0, 2], on_pair=got.append)
@@ -51,7 +52,7 @@ def test_pair_voltages_and_node_currents():
     assert_allclose(node_currents(sol.adjacency, sol.voltages), [1.0, 1.0, 1.0])
 
 
-def test_advanced_finite_and_direct_ground():
+def test_advanced_finite_and_direct_ground(direct_backend):
     adj = _chain([1.0, 1.0])  # 0 -1- 1 -1- 2
     sources = np.array([1.0, 0.0, 0.0])
     grounds = np.array([0.0, 0.5, np.inf])
@@ -70,13 +71,15 @@ def test_conflict_policies():
     assert_allclose(g, [0.0, 0.0])
 
 
-def test_memory_formula_and_refusal():
+def test_memory_formula_and_refusal(monkeypatch):
+    monkeypatch.setattr(solvers, "USE_CHOLMOD", False)  # SuperLU fill model
     # 18 * 6.5 * n log2 n + 24 nnz + 16 n n_rhs + 32 n with n = 1024, nnz = 9000
     assert estimate_memory_bytes(1024, 9000, method="direct") == int(
         18 * 6.5 * 1024 * 10 + 24 * 9000 + 16 * 1024 + 32 * 1024)
     assert estimate_memory_bytes(1024, 9000, method="direct", ordering="minimum_degree") == int(
         18 * 8.0 * 1024 * 10 + 24 * 9000 + 16 * 1024 + 32 * 1024)
-    assert estimate_memory_bytes(1024, 9000, method="amg", n_rhs=3) == 80 * 9000 + 8 * 1024 * 11
+    assert estimate_memory_bytes(1024, 9000, method="amg", n_rhs=3) == (
+        8 * 9000 + 110 * 1024 + 8 * 1024 * 11)
     with pytest.raises(ResourceError, match="coarsen"):
         choose_method(10**8, 9 * 10**8, memory_limit_bytes=10**9)
     assert choose_method(1000, 9000, memory_limit_bytes=10**12) == "direct"
@@ -85,3 +88,73 @@ def test_memory_formula_and_refusal():
     assert choose_method(n, nnz, memory_limit_bytes=24 * 2**30) == "amg"
     with pytest.raises(ResourceError, match="direct"):
         choose_method(n, nnz, method="direct", memory_limit_bytes=24 * 2**30)
+
+
+def _grid_laplacian(shape, seed):
+    from habitat.connectivity.circuit import laplacian
+    from habitat.connectivity.circuit.ordering import node_coordinates
+
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0.1, 2.0, shape)
+    g[rng.random(shape) < 0.05] = 0.0
+    nm = build_node_map(g)
+    adj = build_adjacency(g, nm)
+    return adj, laplacian(adj), node_coordinates(nm)
+
+
+@pytest.mark.parametrize("with_coords", [True, False])
+def test_cholmod_inverse_block_equals_dense_inverse(with_coords, monkeypatch):
+    monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
+    if solvers.cholmod_module() is None:
+        pytest.skip("scikit-sparse not installed (optional extra 'fast')")
+    _, lap, coords = _grid_laplacian((12, 9), 3)
+    nodes = np.array([40, 3, 17, 62, 25, 9, 33, 50, 11, 70, 1])
+    expected = np.linalg.inv(lap.toarray()[1:, 1:])[np.ix_(nodes - 1, nodes - 1)]
+    # with coords: our order, nodes last, forward solves (P = I); without: CHOLMOD's own
+    # order and full solves
+    solver = solvers.GroundedSolver(lap, 0, coords=coords if with_coords else None,
+                                    last_nodes=nodes if with_coords else None)
+    assert solver._chol is not None
+    assert_allclose(solver.inverse_block(nodes), expected, rtol=1e-10)
+    assert_allclose(solver.inverse_block(nodes[::-1]), expected[::-1, ::-1], rtol=1e-10)
+    b = np.zeros(lap.shape[0])
+    b[nodes[0]] = 1.0
+    assert_allclose(solver.solve(b)[1:], np.linalg.solve(lap.toarray()[1:, 1:], b[1:]),
+                    rtol=1e-10)
+
+
+def test_cholmod_and_superlu_give_the_same_resistances(monkeypatch):
+    monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
+    if solvers.cholmod_module() is None:
+        pytest.skip("scikit-sparse not installed (optional extra 'fast')")
+    adj, _, coords = _grid_laplacian((60, 45), 4)
+    focal = np.array([0, 100, 900, 1500, 2000, 2400, 37, 1234, 5, 2500])
+    with_chol = pairwise_resistances(adj, focal, node_coords=coords, method="direct")
+    monkeypatch.setattr(solvers, "USE_CHOLMOD", False)
+    with_lu = pairwise_resistances(adj, focal, node_coords=coords, method="direct")
+    assert_allclose(with_chol, with_lu, rtol=1e-10)
+
+
+def test_auto_takes_amg_beyond_the_direct_size_limit():
+    n = solvers.DIRECT_MAX_NODES + 1
+    assert choose_method(n, 9 * n, memory_limit_bytes=2**50) == "amg"
+    assert choose_method(10**5, 9 * 10**5, memory_limit_bytes=2**50) == "direct"
+
+
+def test_lean_amg_on_a_float32_laplacian_matches_the_direct_solve():
+    # 70 x 50 cells: several AMG levels (coarsest at most 600 nodes); float32 conductances
+    # with the float64 diagonal keep R within 1e-7 of the float64 direct answer
+    from habitat.connectivity.circuit import laplacian
+
+    adj, lap64, coords = _grid_laplacian((70, 50), 9)
+    lap32 = laplacian(adj, dtype=np.float32)
+    assert lap32.dtype == np.float32
+    amg = solvers.GroundedSolver(lap32.copy(), 0, method="amg", tol=1e-10, overwrite=True)
+    direct = solvers.GroundedSolver(lap64, 0, method="direct")
+    nodes = np.array([5, 400, 1700, 3000])
+    assert_allclose(amg.inverse_block(nodes), direct.inverse_block(nodes), rtol=1e-7)
+    ml = solvers.LeanAMG(sp.csr_matrix(lap32[1:, 1:]))
+    assert len(ml.levels) >= 1 and ml.coarse.shape[0] <= 600
+    focal = [0, 1234, 3300]
+    assert_allclose(pairwise_resistances(adj, focal, method="amg"),
+                    pairwise_resistances(adj, focal, method="direct"), rtol=1e-7)

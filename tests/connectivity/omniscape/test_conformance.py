@@ -86,6 +86,11 @@ def test_case(ini, name, tmp_path_factory):
     if name in written:
         on_disk, _ = read_grid(written[name])
         assert arrays_equal(on_disk, expected), f"{ini}: written {name} differs"
+        if name.endswith(".tif"):  # stored as Omniscape stores it: float32 in single precision
+            import rasterio
+
+            with rasterio.open(written[name]) as ours_ds, rasterio.open(EXPECTED / folder / name) as want_ds:
+                assert ours_ds.dtypes == want_ds.dtypes, f"{ini}: {name} dtype"
 
 
 def test_outputs_only_as_asked(tmp_path):
