@@ -386,24 +386,23 @@ def _build_landcover(grid, rng):
     # ---------------- 2020: cropland expansion, a fire, growing towns ----------------
     lc20 = lc.copy()
 
-    # South-bank fields spread into the floodplain from around P2 (17 km) to Ferrokent (42.5 km);
-    # the far west and the reach east of Ferrokent keep their tugai (release-site candidates).
+    # South-bank fields spread into the floodplain from around P2 (17 km) to 37 km; the far west
+    # and the south bank east of 37 km keep their tugai (release-site candidates).
     def expansion_a(uc, vc, draw):
         sc = _signed_distance(uc, vc)
-        in_reach = (uc > 17000.0) & (uc < 42500.0)
+        in_reach = (uc > 17000.0) & (uc < 37000.0)
         return in_reach & (sc < 0) & (sc > -(_floodplain_half_m(uc, -1) + 400.0))
 
-    # A riparian strip survives except opposite Ferrokent, where fields were ploughed up to the
-    # bank on both sides: the middle reach's tugai is cut in two there.
-    strip_m = np.where((u > 37000.0) & (u < 42500.0), 0.0, 250.0)
+    # A riparian strip survives except where fields were ploughed up to the bank.
+    strip_m = np.where((u > 37500.0) & (u < 41000.0), 50.0, 250.0)
     exp_a = _field_mask(u, v, fields, expansion_a) & floodplain & (s < -(half_w + strip_m))
 
     fsx, fsy, _ = oasis["Ferrokent"]
 
     def expansion_b(uc, vc, draw):
-        return np.hypot(uc - fsx, vc - fsy) < 5200.0 * (0.85 + 0.3 * draw)
+        return np.hypot(uc - fsx, vc - fsy) < 4300.0 * (0.85 + 0.3 * draw)
 
-    strip_m = np.where((u > 37500.0) & (u < 42500.0), 0.0, 250.0)
+    strip_m = np.where((u > 39000.0) & (u < 42000.0), 50.0, 250.0)
     exp_b = _field_mask(u, v, fields, expansion_b) & (s > half_w + strip_m)
     exp_b &= (u > 36500.0) & (u < 44500.0)
 
