@@ -1,19 +1,31 @@
-"""Suitability stage on a large grid: bounded memory (lazy, block-wise) vs a whole-array numpy version.
+"""Suitability stage on a large grid: bounded memory (lazy, block-wise) vs a whole-array numpy version,
+and throughput against GDAL computing the same formula (gdal_calc.py) and against a checkout of main.
 
 Usage: python bench/bench_suitability.py [--size 10000] [--workdir DIR]
+       python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline /work/main --repeat 3
 
 Writes synthetic ingest layers (habitat classes, tugai cover, floodplain and distance rasters) as
 COGs, then in separate processes (so peak RSS is each one's own):
   1. habitat: the suitability stage function on lazily opened layers, outputs written block by block;
   2. numpy: the same formula on whole arrays in memory (independent code, scipy/numpy only).
-Prints time, Mcells/s and peak RSS for both, and the largest difference between their outputs.
+  3. gdal: one ``gdal_calc.py`` call evaluating the same per-cell formula (three expressions, three
+     bands: suitability, quality, degradation) on the same inputs, output tiled with the same
+     compression as habitat's COGs. gdal_calc has no neighbourhood operator, so the 500 m tugai
+     cover mean is handed to it as a precomputed extra input (computed once, untimed: this
+     favours GDAL). Skipped with a message when gdal_calc.py is not installed.
+  4. baseline: the habitat side run from another checkout (``--baseline``, e.g. main) on the same inputs.
+Prints time, Mcells/s and peak RSS per side (median of ``--repeat`` runs, sides interleaved), the
+median time ratios, and the largest difference between the suitability outputs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,16 +154,108 @@ def compare(folder: Path) -> float:
     return float(np.nanmax(np.abs(ours.astype(np.float64) - theirs)))
 
 
+def _differences(folder: Path, other: str) -> dict[str, float]:
+    """Largest |difference| of each output between habitat and another side (NaN where both agree)."""
+    import rasterio
+
+    out = {}
+    for band, name in enumerate(("suitability", "quality", "degradation"), start=1):
+        with rasterio.open(folder / "habitat_out" / f"{name}.tif") as ds:
+            ours = ds.read(1).astype(np.float64)
+        path = folder / "gdal_out.tif" if other == "gdal" else folder / f"{other}_out" / f"{name}.tif"
+        with rasterio.open(path) as ds:
+            theirs = ds.read(band if other == "gdal" else 1).astype(np.float64)
+        if not np.array_equal(np.isnan(ours), np.isnan(theirs)):
+            out[name] = float("inf")
+            continue
+        out[name] = float(np.nanmax(np.abs(ours - theirs), initial=0.0))
+    return out
+
+
+def gdal_calc_command() -> list[str] | None:
+    exe = shutil.which("gdal_calc.py") or shutil.which("gdal_calc")
+    return None if exe is None else [exe]
+
+
+def _gdal_expressions(cell_m: float) -> list[str]:
+    """The default suitability formula as gdal_calc (numpy) expressions on letters A-H."""
+    from habitat.params import SuitabilityParams
+    from habitat.suitability.ahp import ahp_weights
+
+    p = SuitabilityParams()
+    order = ["tugai_forest", "tugai_shrub", "reed_wetland", "water", "grassland", "cropland", "built", "bare", "snow", "other"]
+
+    def lut(values: list[float]) -> str:
+        return f"array({[0.0, *values]!r})[A]"
+
+    letters = {"settlements": "E", "roads": "F", "canals": "G", "cropland": "H"}
+    total_w = sum(t.weight for t in p.threats.values())
+    terms = []
+    for name, t in p.threats.items():
+        d = f"{letters[name]}.astype(float64)"
+        decay = f"(1 - {d} / {t.max_dist_m!r})" if t.decay == "linear" else f"exp(-2.99 * {d} / {t.max_dist_m!r})"
+        s = lut([getattr(p.sensitivity[c], name) for c in order])
+        terms.append(f"where({d} > {t.max_dist_m!r}, 0.0, {decay}) * {s} * {t.weight / total_w!r}")
+    deg = "(" + " + ".join(terms) + ")"
+    k = p.half_saturation
+    quality = f"({lut([p.sensitivity[c].habitat for c in order])} * (1 - {deg}**2.5 / ({deg}**2.5 + {k!r}**2.5)))"
+    w = ahp_weights(p.ahp.matrix, names=list(p.criteria)).weights
+    cover = p.criteria["tugai_cover"].params
+    suit = (f"({w['habitat_class']!r} * {lut([p.criteria['habitat_class'].class_scores[c] for c in order])}"
+            f" + {w['tugai_cover']!r} * clip((C - {cover['minimum']!r}) / {cover['maximum'] - cover['minimum']!r}, 0, 1)"
+            f" + {w['water_distance_m']!r} * exp(-maximum(D.astype(float64), 0) / {p.criteria['water_distance_m'].params['scale_m']!r})"
+            f" + {w['quality']!r} * clip({quality}, 0, 1)) * (B > 0) * (A != 7)")
+    return [f"where(A > 0, {e}, nan)" for e in (suit, quality, deg)]
+
+
+def prepare_gdal(folder: Path) -> None:
+    """The tugai cover disk mean as an extra input (gdal_calc has no neighbourhood operator)."""
+    from habitat.grid import GridSpec
+    from habitat.io.rasters import open_layer, write_raster
+    from habitat.params import SuitabilityParams
+    from habitat.suitability.membership import cover_within_radius
+
+    if (folder / "tugai_cover_mean.tif").exists():
+        return
+    grid = GridSpec.from_json((folder / "grid.json").read_text())
+    radius = SuitabilityParams().criteria["tugai_cover"].radius_m
+    mean = cover_within_radius(open_layer(folder / "tugai_cover_current.tif"), radius_m=radius,
+                               cell_size_m=grid.cell_size_m)
+    write_raster(mean.data.astype(np.float32), folder / "tugai_cover_mean.tif", grid, nodata=float("nan"))
+
+
+def run_gdal(folder: Path) -> dict:
+    from habitat.io.rasters import COG_COMPRESSION
+
+    inputs = {"A": "habitat_class_current", "B": "floodplain", "C": "tugai_cover_mean", "D": "water_distance_m",
+              "E": "settlement_distance_m", "F": "road_distance_m", "G": "canal_distance_m", "H": "cropland_distance_m"}
+    cmd = [*gdal_calc_command(), "--quiet", "--overwrite", "--hideNoData", "--type=Float32", "--NoDataValue=nan",
+           f"--outfile={folder / 'gdal_out.tif'}", "--co=TILED=YES", "--co=BLOCKXSIZE=256", "--co=BLOCKYSIZE=256",
+           f"--co=COMPRESS={COG_COMPRESSION['compress']}", f"--co=NUM_THREADS={COG_COMPRESSION['num_threads']}"]
+    if COG_COMPRESSION["compress"] == "ZSTD":
+        cmd.append(f"--co=ZSTD_LEVEL={COG_COMPRESSION['level']}")
+    cmd += [f"-{k}={folder / (v + '.tif')}" for k, v in inputs.items()]
+    cmd += [f"--calc={e}" for e in _gdal_expressions(100.0)]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GDAL_DATA", "PROJ_LIB", "PROJ_DATA")}
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--child", choices=["habitat", "numpy"])
+    parser.add_argument("--child", choices=["habitat", "numpy", "gdal"])
     parser.add_argument("--reuse", action="store_true", help="keep inputs already in --workdir")
-    parser.add_argument("--sides", nargs="+", default=["habitat", "numpy"], choices=["habitat", "numpy"])
+    parser.add_argument("--sides", nargs="+", default=["habitat", "numpy"],
+                        choices=["habitat", "numpy", "gdal", "baseline"])
+    parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) whose habitat side is timed too")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side (sides interleaved); medians reported")
     args = parser.parse_args()
     if args.child:
-        fn = run_habitat if args.child == "habitat" else run_numpy
+        fn = {"habitat": run_habitat, "numpy": run_numpy, "gdal": run_gdal}[args.child]
         print(json.dumps(fn(args.workdir)))
         return
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="bench_suit_"))
@@ -159,18 +263,51 @@ def main() -> None:
     t0 = time.perf_counter()
     if not (args.reuse and (folder / "grid.json").exists()):
         make_inputs(folder, args.size)
+        (folder / "tugai_cover_mean.tif").unlink(missing_ok=True)
     print(f"inputs {args.size} x {args.size} ready in {time.perf_counter() - t0:.1f} s in {folder}")
+    sides = list(args.sides)
+    if "gdal" in sides and gdal_calc_command() is None:
+        print("gdal: skipped (gdal_calc.py not found; install gdal-bin / python3-gdal)")
+        sides.remove("gdal")
+    if "baseline" in sides and args.baseline is None:
+        print("baseline: skipped (give --baseline PATH to a checkout, e.g. of main)")
+        sides.remove("baseline")
+    if "gdal" in sides:
+        prepare_gdal(folder)
+    # the baseline writes where habitat does (habitat_out) and is moved aside: run it first
+    sides.sort(key=lambda side: side != "baseline")
     cells = args.size**2 / 1e6
-    results = {}
-    for child in args.sides:
-        proc = subprocess.run([sys.executable, __file__, "--child", child, "--workdir", str(folder)],
-                              capture_output=True, text=True, check=True)
-        results[child] = json.loads(proc.stdout.strip().splitlines()[-1])
-        r = results[child]
-        print(f"{child:8s} {r['seconds']:8.1f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB")
-    if len(results) == 2:
-        print(f"throughput ratio habitat/numpy: {results['numpy']['seconds'] / results['habitat']['seconds']:.2f}")
-        print(f"max |suitability difference|: {compare(folder):.2e}")
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    for _ in range(args.repeat):
+        for side in sides:
+            script, env = __file__, dict(os.environ)
+            if side == "baseline":
+                script = str(args.baseline / "bench" / "bench_suitability.py")
+                env["PYTHONPATH"] = str(args.baseline)
+            work = folder
+            proc = subprocess.run([sys.executable, script, "--child", "numpy" if side == "numpy" else
+                                   "gdal" if side == "gdal" else "habitat", "--workdir", str(work)],
+                                  capture_output=True, text=True, check=True, env=env)
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            runs[side].append(r)
+            print(f"  {side:8s} {r['seconds']:8.2f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB")
+            if side == "baseline":  # keep its outputs apart from the habitat side's
+                shutil.rmtree(folder / "baseline_out", ignore_errors=True)
+                (folder / "habitat_out").rename(folder / "baseline_out")
+    med = {side: statistics.median(r["seconds"] for r in rs) for side, rs in runs.items()}
+    for side, seconds in med.items():
+        print(f"{side:8s} median {seconds:8.2f} s  {cells / seconds:6.2f} Mcells/s")
+    if "habitat" in med:
+        for side in med:
+            if side != "habitat":
+                ratios = [o["seconds"] / h["seconds"] for h, o in zip(runs["habitat"], runs[side])]
+                print(f"time {side}/habitat: median {statistics.median(ratios):.2f}x  (runs: "
+                      + ", ".join(f"{x:.2f}" for x in ratios) + ")")
+        for other in ("gdal", "baseline"):
+            if other in med:
+                print(f"max |difference| habitat vs {other}: {_differences(folder, other)}")
+        if "numpy" in med:
+            print(f"max |suitability difference| habitat vs numpy: {compare(folder):.2e}")
 
 
 if __name__ == "__main__":

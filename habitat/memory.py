@@ -115,8 +115,8 @@ def estimate_bytes(
     ----------
     computation : str
         A key of :data:`MODELS`, or ``"circuit"`` (AMG-CG model of
-        :func:`habitat.connectivity.circuit.solvers.estimate_memory_bytes`, about 80 bytes per
-        Laplacian entry, ``neighbours + 1`` entries per cell).
+        :func:`habitat.connectivity.circuit.solvers.estimate_memory_bytes`: about 254 bytes per
+        cell on an 8-neighbour grid, ``neighbours + 1`` Laplacian entries per cell).
     shape : (int, int)
         Grid shape ``(rows, cols)``.
     block_cells : int

@@ -81,6 +81,7 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
 def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
              sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
     """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
+    from habitat.suitability.quality import degradation_quality_block
     import dask.array as da
     import numpy as np
     import xarray as xr
@@ -88,18 +89,15 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
-        coords = {"y": -np.arange(codes.shape[0], dtype=float), "x": np.arange(codes.shape[1], dtype=float)}
-        lulc = xr.DataArray(codes, dims=("y", "x"), coords=coords)
         if not names:
             lookup = np.zeros(256)
             lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
             valid = codes > 0
             return np.stack([np.where(valid, 0.0, np.nan), np.where(valid, lookup[codes], np.nan)])
-        hq = habitat_quality(
-            lulc, {}, threat_distances_m={n: lulc.copy(data=d) for n, d in zip(names, distances)},
-            threat_table=threat_table, sensitivity_table=sensitivity, half_saturation=half_saturation, lulc_nodata=0,
-        )
-        return np.stack([hq["degradation"].values, hq["quality"].values])
+        return np.stack(degradation_quality_block(
+            codes, dict(zip(names, distances)), threat_table=threat_table, sensitivity_table=sensitivity,
+            half_saturation=half_saturation, lulc_nodata=0,
+        ))
 
     base = da.asarray(classes.data)
     arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]

@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from habitat.errors import GridMismatchError, InvalidParameterError
+from habitat.suitability._kernels import add_weighted, multiply_mask
 
 __all__ = [
     "COMBINATION_METHODS",
@@ -141,10 +142,17 @@ def weighted_linear(memberships: Mapping[str, Any], weights: Mapping[str, float]
     w = _check_weights(names, weights)
 
     def _kernel(arrays: list[np.ndarray]) -> np.ndarray:
-        mus = _as_memberships(arrays, names)
-        out = np.zeros(mus[0].shape, dtype=np.float64)
-        for wk, mu in zip(w, mus, strict=True):
-            out += wk * mu
+        # range check and accumulation in one compiled pass per criterion (same sums, same order)
+        out = np.zeros(np.shape(arrays[0]), dtype=np.float64)
+        for name, wk, a in zip(names, w, arrays, strict=True):
+            a = np.asarray(a)
+            if a.dtype.kind not in "fiu":
+                a = a.astype(np.float64)
+            bad = add_weighted(out, a, float(wk), _RANGE_TOL)
+            if not np.isnan(bad):
+                raise InvalidParameterError(
+                    f"membership {name!r} has values outside [0, 1] (e.g. {bad!r}); apply a membership function first"
+                )
         return out
 
     return _map_stack(_kernel, layers)
@@ -393,15 +401,15 @@ def apply_constraints(score: Any, constraints: Mapping[str, Any]) -> Any:
     layers = [score, *(constraints[n] for n in constraints)]
 
     def _kernel(arrays: list[np.ndarray]) -> np.ndarray:
-        out = arrays[0].astype(np.float64, copy=True)
+        out = np.array(arrays[0], dtype=np.float64, order="C")
         for name, m in zip(names[1:], arrays[1:], strict=True):
-            m = m.astype(np.float64, copy=False)
-            bad = ~(np.isnan(m) | (m == 0) | (m == 1))
-            if bad.any():
+            m = np.asarray(m)
+            # check and multiply in one compiled pass (same products as out *= m)
+            bad = multiply_mask(out, m if m.dtype.kind in "fiu" else m.astype(np.uint8))
+            if not np.isnan(bad):
                 raise InvalidParameterError(
-                    f"constraint {name!r} holds values other than 0/1 (e.g. {m[bad][0]!r}); give a 0/1 mask"
+                    f"constraint {name!r} holds values other than 0/1 (e.g. {bad!r}); give a 0/1 mask"
                 )
-            out *= m
         return out
 
     return _map_stack(_kernel, layers)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
 
 from habitat.errors import CrosswalkError, InvalidParameterError
+from habitat.suitability._kernels import disk_sums, lookup, ramp
 
 __all__ = [
     "MEMBERSHIP_FUNCTIONS",
@@ -242,8 +242,7 @@ def fuzzy_linear(x: Any, *, minimum: float, maximum: float) -> Any:
         raise InvalidParameterError(f"minimum and maximum are both {lo}; give two different values for the linear ramp")
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
-        return np.clip((a - lo) / (hi - lo), 0.0, 1.0)
+        return ramp(np.asarray(a) if a.dtype.kind in "fiu" else a.astype(np.float64), lo, hi)
 
     return _map_cells(_kernel, x)
 
@@ -339,7 +338,20 @@ def class_scores(classes: Any, scores: Mapping[int, float] | pd.DataFrame, *, no
     """
     codes, values = _score_lookup(scores)
 
+    # a table indexed by code for small non-negative integer codes (one compiled pass per block)
+    size = int(max(codes.max(initial=0), 0 if nodata is None else nodata)) + 1
+    use_table = codes.min(initial=0) >= 0 and size <= 1 << 16 and (nodata is None or nodata >= 0)
+    table = np.zeros(size)
+    known = np.zeros(size, dtype=np.bool_)
+    if use_table:
+        table[codes] = values
+        known[codes] = True
+
     def _kernel(a: np.ndarray) -> np.ndarray:
+        if use_table and a.dtype.kind in "iu" and a.ndim == 2:
+            out, first = lookup(a, table, known, -1 if nodata is None else int(nodata))
+            if first < 0:
+                return out
         valid = np.ones(a.shape, dtype=bool) if nodata is None else a != nodata
         cells = a[valid].astype(np.int64)
         idx = np.searchsorted(codes, cells)
@@ -395,13 +407,15 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
     offs = np.arange(-halo, halo + 1)
     # disk membership by cell-centre distance; small tolerance so r = k cells includes ring k
     footprint = (offs[:, None] ** 2 + offs[None, :] ** 2) * cs * cs <= r * r * (1 + 1e-12)
-    weights = footprint.astype(np.float64)
+    # the disk is convex: each footprint row is one run of cells, -w..w
+    widths = footprint.sum(axis=1).astype(np.int64)
+    halfwidths = np.where(widths > 0, widths // 2, -1)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
+        a = np.ascontiguousarray(a, dtype=np.float64)
         valid = np.isfinite(a)
-        total = ndimage.correlate(np.where(valid, a, 0.0), weights, mode="constant", cval=0.0)
-        count = ndimage.correlate(valid.astype(np.float64), weights, mode="constant", cval=0.0)
+        # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass
+        total, count = disk_sums(a, halfwidths)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = total / count
         return np.where(valid, out, np.nan)

@@ -18,6 +18,7 @@ __all__ = [
     "EXPONENTIAL_DECAY_CONSTANT",
     "QUALITY_SCALING_Z",
     "degradation_halo_cells",
+    "degradation_quality_block",
     "habitat_quality",
     "habitat_rarity",
     "threat_decay",
@@ -557,6 +558,86 @@ def habitat_quality(
     ds["degradation"].attrs.update(units="1", long_name="threat degradation D (InVEST Habitat Quality)")
     ds["quality"].attrs.update(units="1", long_name="habitat quality Q (InVEST Habitat Quality)")
     return ds
+
+
+def degradation_quality_block(
+    codes: np.ndarray,
+    threat_distances_m: Mapping[str, np.ndarray],
+    *,
+    threat_table: pd.DataFrame,
+    sensitivity_table: pd.DataFrame,
+    half_saturation: float,
+    lulc_nodata: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Degradation and quality of one block from precomputed threat distances (compiled path).
+
+    The per-cell formula of :func:`habitat_quality` with ``threat_distances_m`` and no access
+    layer, in one compiled pass per threat instead of xarray and table look-ups; the values are
+    bit-identical (tests/suitability/test_kernels.py).
+
+    Parameters
+    ----------
+    codes : 2-D int array
+        Land-cover codes of the block; ``lulc_nodata`` = nodata.
+    threat_distances_m : mapping of str to 2-D array
+        Threat name -> distance in metres to the nearest threat cell (NaN = no threat), on the
+        block; one entry per ``threat_table`` row.
+    threat_table, sensitivity_table, half_saturation
+        As in :func:`habitat_quality`.
+    lulc_nodata : int
+        Nodata code of ``codes``.
+
+    Returns
+    -------
+    degradation, quality : 2-D float64 arrays
+        ``D_x = sum_r i_r(d_xr) S_jr w_r / sum_w`` and ``Q_x = H_j (1 - D_x^z / (D_x^z + k^z))``;
+        NaN where ``codes`` is nodata.
+
+    Raises
+    ------
+    CrosswalkError
+        A code of the block has no row in ``sensitivity_table``.
+    """
+    from habitat.suitability._kernels import add_threat, lookup, saturate, scaled
+
+    k = float(half_saturation)
+    if not (k > 0 and math.isfinite(k)):
+        raise InvalidParameterError(f"half_saturation={half_saturation!r} must be > 0")
+    names = list(threat_distances_m)
+    table = _check_threat_table(threat_table, names)
+    sens = _check_sensitivity_table(sensitivity_table, names)
+    keys = sens.index.to_numpy(dtype=np.int64)
+    size = int(max(keys.max(initial=0), lulc_nodata, 0)) + 1
+    if keys.min(initial=0) < 0 or size > 1 << 16 or not np.issubdtype(codes.dtype, np.integer):
+        raise InvalidParameterError("degradation_quality_block needs integer codes in 0..65535; use habitat_quality")
+
+    def column(name: str) -> np.ndarray:
+        values = np.zeros(size)
+        values[keys] = sens[name].to_numpy(dtype=np.float64)
+        return values
+
+    known = np.zeros(size, dtype=np.bool_)
+    known[keys] = True
+    habitat, unknown = lookup(codes, column("habitat"), known, int(lulc_nodata))
+    if unknown >= 0:
+        raise CrosswalkError(f"land-cover code(s) [{unknown}] are missing from sensitivity_table; add a row for each")
+    weight_sum = float(table["weight"].sum())
+    total = np.zeros(codes.shape)
+    for name, dist in threat_distances_m.items():
+        row = table.loc[name]
+        dmax = float(row["max_dist_m"])
+        linear = str(row["decay"]) == "linear"
+        impact = total  # unused by the kernel for linear decay
+        if not linear:  # numpy's exp (the kernel's libm exp differs in the last bit); NaN d gives 0 below
+            impact = scaled(dist, -EXPONENTIAL_DECAY_CONSTANT, dmax)
+            with np.errstate(invalid="ignore", over="ignore"):
+                np.exp(impact, out=impact)
+        add_threat(total, codes, dist, impact, linear, dmax, column(name), float(row["weight"]) / weight_sum)
+    total[np.isnan(habitat)] = np.nan
+    z = QUALITY_SCALING_Z
+    with np.errstate(invalid="ignore"):
+        dz = total**z
+    return total, saturate(habitat, dz, k**z)
 
 
 def _as_layers(lulc, threats, access, baseline, distances, cell_size_m):

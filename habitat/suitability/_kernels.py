@@ -1,0 +1,183 @@
+"""Compiled per-block kernels of the suitability formula (numba, GIL released).
+
+Each kernel does in one pass over a block what the numpy reference does in several, with the
+same floating-point operations in the same order, so results are bit-identical to the numpy
+reference (tests/suitability/test_kernels.py compares whole arrays). Transcendental functions
+(``exp``, ``**``) stay in numpy: numba's libm versions differ from numpy's SIMD ones in the last
+bit. The kernels release the GIL, so dask's threaded scheduler runs blocks on both cores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def disk_sums(values: np.ndarray, halfwidths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and count of the finite values in a disk around each cell (cells off the grid are 0).
+
+    Parameters
+    ----------
+    values : 2-D float64 array
+        Cell values; NaN = nodata (not counted).
+    halfwidths : 1-D int64 array of odd length ``2 h + 1``
+        For each row offset ``dy = -h..h`` the disk spans ``dx = -w..w`` with ``w = halfwidths[dy + h]``
+        (``w < 0``: the row is empty).
+
+    Returns
+    -------
+    total, count : 2-D float64 arrays
+        ``sum_{(dy, dx) in disk} v(y + dy, x + dx)`` over finite values, and their number.
+
+    Notes
+    -----
+    The terms are added from 0.0 in row-major footprint order (dy, then dx, ascending), the order
+    of ``scipy.ndimage.correlate`` with a 0/1 footprint, so the sums are bit-identical to it. The
+    loop over x innermost vectorises: 2 (2 h + 1)^2 adds per cell at SIMD width.
+    """
+    h = (halfwidths.size - 1) // 2
+    rows, cols = values.shape
+    pad = np.zeros((rows + 2 * h, cols + 2 * h))
+    # running count of finite cells along each padded row: counts are small integers, exact in
+    # any order, so a window count is a difference of two running counts
+    cum = np.zeros((rows + 2 * h, cols + 2 * h + 1))
+    for i in range(rows):
+        c = 0.0
+        for j in range(cols):
+            v = values[i, j]
+            if np.isfinite(v):
+                pad[i + h, j + h] = v
+                c += 1.0
+            cum[i + h, j + h + 1] = c
+        for j in range(cols + h + 1, cols + 2 * h + 1):
+            cum[i + h, j] = c
+    total = np.empty((rows, cols))
+    count = np.empty((rows, cols))
+    acc = np.empty(cols)
+    accc = np.empty(cols)
+    for i in range(rows):
+        acc[:] = 0.0
+        accc[:] = 0.0
+        for k in range(2 * h + 1):
+            w = halfwidths[k]
+            if w < 0:
+                continue
+            row = pad[i + k]
+            upper = cum[i + k, h + w + 1:h + w + 1 + cols]
+            lower = cum[i + k, h - w:h - w + cols]
+            for j in range(cols):
+                accc[j] += upper[j] - lower[j]
+            for dx in range(-w, w + 1):
+                # a view, so the index is the loop counter alone (no wrap-around test) and vectorises
+                src = row[h + dx:h + dx + cols]
+                for j in range(cols):
+                    acc[j] += src[j]
+        total[i] = acc
+        count[i] = accc
+    return total, count
+
+
+@njit(cache=True, nogil=True)
+def add_threat(total: np.ndarray, codes: np.ndarray, distance_m: np.ndarray, impact: np.ndarray,
+               linear: bool, max_dist_m: float, sensitivity: np.ndarray, weight_share: float) -> None:
+    """``total += i(d) * S[code] * weight_share`` in place (one threat of InVEST degradation).
+
+    ``i(d) = 1 - d / max_dist_m`` when ``linear``, else ``impact`` (precomputed ``exp``); 0 when
+    ``d > max_dist_m`` or ``d`` is NaN (no threat). ``sensitivity`` is indexed by class code.
+    Same operations and order as ``quality.threat_degradation``.
+    """
+    rows, cols = total.shape
+    for i in range(rows):
+        for j in range(cols):
+            d = np.float64(distance_m[i, j])
+            if np.isnan(d) or d > max_dist_m:
+                imp = 0.0
+            elif linear:
+                imp = 1.0 - d / max_dist_m
+            else:
+                imp = impact[i, j]
+            total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
+
+
+@njit(cache=True, nogil=True)
+def lookup(codes: np.ndarray, table: np.ndarray, known: np.ndarray, nodata: int) -> tuple[np.ndarray, int]:
+    """``table[code]`` per cell as float64, NaN at ``nodata``; also the first unknown code (-1 if none)."""
+    rows, cols = codes.shape
+    out = np.empty((rows, cols))
+    unknown = -1
+    for i in range(rows):
+        for j in range(cols):
+            c = codes[i, j]
+            if c == nodata:
+                out[i, j] = np.nan
+            elif c < 0 or c >= known.size or not known[c]:
+                out[i, j] = np.nan
+                if unknown < 0:
+                    unknown = c
+            else:
+                out[i, j] = table[c]
+    return out, unknown
+
+
+@njit(cache=True, nogil=True)
+def add_weighted(out: np.ndarray, membership: np.ndarray, weight: float, tolerance: float) -> float:
+    """``out += weight * membership`` in place; returns the first value outside [0, 1] (NaN if none)."""
+    flat_out = out.ravel()
+    flat_mu = membership.ravel()
+    bad = np.nan
+    for i in range(flat_out.size):
+        mu = np.float64(flat_mu[i])
+        if (mu < -tolerance or mu > 1 + tolerance) and np.isnan(bad):
+            bad = mu
+        flat_out[i] += weight * mu
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def scaled(values: np.ndarray, factor: float, divisor: float) -> np.ndarray:
+    """``(factor * v) / divisor`` per cell as float64 (the argument of an exponential decay)."""
+    rows, cols = values.shape
+    out = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = (factor * np.float64(values[i, j])) / divisor
+    return out
+
+
+@njit(cache=True, nogil=True)
+def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
+    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``."""
+    rows, cols = habitat.shape
+    out = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            d = dz[i, j]
+            out[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``clip((v - low) / (high - low), 0, 1)`` per cell as float64; NaN stays NaN."""
+    flat = values.ravel()
+    out = np.empty(flat.size)
+    span = high - low
+    for i in range(flat.size):
+        v = (np.float64(flat[i]) - low) / span
+        out[i] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+    return out.reshape(values.shape)
+
+
+@njit(cache=True, nogil=True)
+def multiply_mask(out: np.ndarray, mask: np.ndarray) -> float:
+    """``out *= mask`` in place; returns the first mask value other than 0, 1 or NaN (NaN if none)."""
+    flat_out = out.ravel()
+    flat_m = mask.ravel()
+    bad = np.nan
+    for i in range(flat_out.size):
+        m = np.float64(flat_m[i])
+        if not (np.isnan(m) or m == 0.0 or m == 1.0) and np.isnan(bad):
+            bad = m
+        flat_out[i] *= m
+    return bad
