@@ -179,7 +179,9 @@ def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: s
     log.info(f"wrote {result.manifest_path}")
     if result.files:
         html = next((p for p in result.files if p.name == "report.html"), None)
-        log.info(f"wrote {len(result.files)} report files" + (f"; open {html}" if html else ""))
+        done = ("report up to date (nothing it shows changed)" if result.files_unchanged
+                else f"wrote {len(result.files)} report files")
+        log.info(done + (f"; open {html}" if html else ""))
 
 
 def _write_report(out: Path, language: str | None) -> None:
@@ -193,7 +195,9 @@ def _write_report(out: Path, language: str | None) -> None:
     with output_lock(out) if out.is_dir() else nullcontext(), _spinner(f"writing the report of {out} ..."):
         written = write_report(out, language=language)
     html = next((p for p in written if p.name == "report.html"), None)
-    log.info(f"wrote {len(written)} report files in {time.perf_counter() - start:.2f} s; open {html}")
+    done = ("report up to date (nothing it shows changed)" if getattr(written, "unchanged", False)
+            else f"wrote {len(written)} report files")
+    log.info(f"{done} in {time.perf_counter() - start:.2f} s; open {html}")
 
 
 @app.command()

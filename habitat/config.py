@@ -355,6 +355,19 @@ def _ahp_problem(key: str, ahp: Any, names: list[str]) -> str | None:
     return None
 
 
+def _site_column_problems(sites: SitesParams) -> list[str]:
+    """Site criteria naming a column the candidate table will not have (it is built after every
+    other stage ran, so catch it before the run starts)."""
+    from habitat.sites.candidates import CANDIDATE_COLUMNS, NUMERIC_COLUMNS
+
+    named = [(f"stages.sites.hard_criteria[{i}].column", h.column, CANDIDATE_COLUMNS)
+             for i, h in enumerate(sites.hard_criteria)]
+    named += [(f"stages.sites.criteria[{i}].name", c.name, NUMERIC_COLUMNS) for i, c in enumerate(sites.criteria)]
+    named += [(f"stages.sites.pareto_objectives.{k}", k, NUMERIC_COLUMNS) for k in sites.pareto_objectives]
+    return [f"{key}: {column!r} is not a {'numeric ' if valid is NUMERIC_COLUMNS else ''}column of the candidate "
+            f"table; use one of: {', '.join(valid)}" for key, column, valid in named if column not in valid]
+
+
 def settings_problems(pipeline: Pipeline) -> list[str]:
     """Stage settings that pass the schema but cannot give a result: every weight 0, a ragged
     or inconsistent AHP matrix. Each as ``key path: message``."""
@@ -381,6 +394,7 @@ def settings_problems(pipeline: Pipeline) -> list[str]:
                 problems.append(problem)
         elif sum(c.weight for c in sites.criteria) <= 0:
             problems.append("stages.sites.criteria: every weight is 0; give at least one criterion a weight > 0")
+        problems += _site_column_problems(sites)
     return problems
 
 

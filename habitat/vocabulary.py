@@ -9,7 +9,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy import ndimage
 
 #: Habitat classes in raster-code order: class ``HABITAT_CLASSES[i]`` is written as ``i + 1``
 #: in the uint8 habitat-class raster; 0 is nodata. The order is part of the output contract.
@@ -36,11 +35,17 @@ HabitatClass = Literal[HABITAT_CLASSES]  # type: ignore[valid-type]
 DEER_HABITAT_CLASSES: tuple[str, ...] = ("tugai_forest", "tugai_shrub", "reed_wetland")
 
 #: Cells that touch a cell, as a 3 x 3 structuring element per neighbourhood: 4 (rook: shared
-#: side) or 8 (queen: side or corner, the FRAGSTATS default).
+#: side) or 8 (queen: side or corner, the FRAGSTATS default); the same arrays as
+#: ``scipy.ndimage.generate_binary_structure(2, 1)`` and ``(2, 2)``, written out so that this
+#: module (imported by every settings model) does not load scipy.
 NEIGHBOURHOODS: MappingProxyType = MappingProxyType({
-    4: ndimage.generate_binary_structure(2, 1),
-    8: ndimage.generate_binary_structure(2, 2),
+    4: np.array([[False, True, False], [True, True, True], [False, True, False]]),
+    8: np.ones((3, 3), dtype=bool),
 })
+
+#: Codes of the habitat-change raster (habitat.indicators.change.change_map) and its nodata.
+CHANGE_CODES = MappingProxyType({"never": 0, "stable": 1, "lost": 2, "gained": 3})
+CHANGE_NODATA = 255
 
 
 def neighbourhood(neighbours: int) -> np.ndarray:

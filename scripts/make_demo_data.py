@@ -159,11 +159,25 @@ def _channel_width_m(u):
     return np.clip(w, 150.0, 400.0)
 
 
+# A broad reach in the west: the floodplain widens on both banks (as where the river spreads over
+# an old inland delta) up to u = 21 km and narrows back by 25 km. It gives the reaches between and
+# beyond the western population sites enough tugai for release sites that can hold 100 deer
+# (2000 ha at 5 deer/km2), so the demo ranks several candidates. (full width until u, back to the
+# normal width at u, extra half-width in m)
+_BROAD_REACH = (21000.0, 25000.0, 2000.0)
+
+
+def _broad_reach_m(u):
+    """Extra floodplain half-width (m) of the broad western reach at easting u."""
+    full_until, normal_from, extra = _BROAD_REACH
+    return extra * np.clip((normal_from - np.asarray(u, dtype=float)) / (normal_from - full_until), 0.0, 1.0)
+
+
 def _floodplain_half_m(u, side):
     """Smooth half-width (m) of the floodplain belt on one bank (side +1 north, -1 south)."""
     if side > 0:
-        return 1900.0 + 450.0 * np.sin(2.0 * np.pi * u / 33000.0 + 2.0)
-    return 2300.0 + 500.0 * np.sin(2.0 * np.pi * u / 26000.0 + 0.4)
+        return 1900.0 + 450.0 * np.sin(2.0 * np.pi * u / 33000.0 + 2.0) + _broad_reach_m(u)
+    return 2300.0 + 500.0 * np.sin(2.0 * np.pi * u / 26000.0 + 0.4) + _broad_reach_m(u)
 
 
 class _Noise:
@@ -372,9 +386,11 @@ def _build_landcover(grid, rng):
     # ---------------- 2020: cropland expansion, a fire, growing towns ----------------
     lc20 = lc.copy()
 
+    # South-bank fields spread into the floodplain from around P2 (17 km) to 37 km; the far west
+    # and the south bank east of 37 km keep their tugai (release-site candidates).
     def expansion_a(uc, vc, draw):
         sc = _signed_distance(uc, vc)
-        in_reach = ((uc > 29000.0) & (uc < 47000.0)) | ((uc > 1500.0) & (uc < 6000.0))
+        in_reach = (uc > 17000.0) & (uc < 37000.0)
         return in_reach & (sc < 0) & (sc > -(_floodplain_half_m(uc, -1) + 400.0))
 
     # A riparian strip survives except where fields were ploughed up to the bank.

@@ -1,5 +1,6 @@
 """The command line: user errors are one line on stderr, exit code 2, and no output written."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -537,3 +538,38 @@ def test_out_that_is_a_file_exits_2_and_keeps_the_file(monkeypatch, capsys, tiny
     error_lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(error_lines) == 1 and "--out" in error_lines[0] and "is a file" in error_lines[0]
     assert target.read_text() == "keep me"
+
+
+def test_a_site_criterion_on_a_missing_column_is_caught_before_the_run(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    from habitat.sites.candidates import CANDIDATE_COLUMNS
+
+    _edit(tiny_pipeline, lambda d: d["stages"].update(sites={
+        "criteria": [{"name": "mean_qualty", "direction": "benefit", "weight": 1.0}],
+        "hard_criteria": [{"column": "inside_historical_range", "op": "==", "threshold": "yes"}]}))
+    code, _, err = run_cli(monkeypatch, capsys, "validate", tiny_pipeline)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert "stages.sites.criteria[0].name: 'mean_qualty' is not a numeric column of the candidate table" in lines[0]
+    assert "mean_quality" in lines[0] and "inside_historical_range" not in lines[0]  # text columns cannot score
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", tmp_path / "out")
+    assert code == 2 and "stages.sites.criteria[0].name" in err and "Traceback" not in err
+    assert _files(tmp_path / "out") == []
+    _edit(tiny_pipeline, lambda d: d["stages"]["sites"].update(
+        criteria=[{"name": "mean_quality", "direction": "benefit", "weight": 1.0}],
+        hard_criteria=[{"column": "historic_range", "op": "==", "threshold": "yes"}]))
+    code, _, err = run_cli(monkeypatch, capsys, "validate", tiny_pipeline)
+    assert code == 2 and "stages.sites.hard_criteria[0].column: 'historic_range' is not a column" in err
+    assert ", ".join(CANDIDATE_COLUMNS) in err
+
+
+def test_an_unchanged_report_is_reported_up_to_date(monkeypatch, capsys, tiny_pipeline, tmp_path):
+    _edit(tiny_pipeline, lambda d: d["stages"].update(
+        suitability={}, patches={"min_patch_area_ha": 1},
+        report={"dpi": 50, "formats": ["png"], "per_unit_figures": False}))
+    out = tmp_path / "out"
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", out)
+    assert code == 0 and "report files; open" in err and "up to date" not in err
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_pipeline, "--out", out)
+    assert code == 0 and "report up to date" in err and not re.search(r"wrote \d+ report files", err)
+    code, _, err = run_cli(monkeypatch, capsys, "report", out)
+    assert code == 0 and "report up to date" in err and "report.html" in err

@@ -9,11 +9,8 @@ import pandas as pd
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
-from habitat.vocabulary import NEIGHBOURHOODS
+from habitat.vocabulary import CHANGE_CODES, CHANGE_NODATA, NEIGHBOURHOODS
 
-#: Codes of :func:`change_map`.
-CHANGE_CODES = {"never": 0, "stable": 1, "lost": 2, "gained": 3}
-CHANGE_NODATA = 255
 _M2_PER_HA = 10_000.0
 
 

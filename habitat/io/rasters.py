@@ -10,11 +10,8 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import rasterio
-import rioxarray
-import xarray as xr
 from rasterio.shutil import copy as rio_copy
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
@@ -23,7 +20,6 @@ from habitat.compute import active_client
 from habitat.errors import InputFileError, MissingCRSError
 from habitat.grid import GridSpec
 from habitat.io.atomic import atomic_path
-from habitat.layers import make_layer
 
 @contextlib.contextmanager
 def open_raster(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
@@ -146,6 +142,7 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
     the COG, see ``COG_COMPRESSION``). Memory stays bounded by the chunks in flight, not by the grid size. The output
     is byte-identical for identical inputs: no timestamps are written.
     """
+    import dask.array as da
     with contextlib.ExitStack() as stack:
         sources, targets, staged = [], [], []
         for out in outputs:
@@ -209,6 +206,8 @@ def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int 
     than memory. The layer carries its grid (``attrs["grid"]``), ``nodata`` and ``units`` like
     :func:`habitat.layers.make_layer`.
     """
+    import rioxarray
+    from habitat.layers import make_layer
     with open_raster(path) as ds:
         grid = GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
         nodata, units = ds.nodata, ds.tags(1).get("units")

@@ -17,7 +17,6 @@ from scipy import ndimage
 from habitat.errors import GeometryError, InputFileError, MissingCRSError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.atomic import atomic_path
-from habitat.suitability.quality import threat_distance
 from habitat.vocabulary import neighbourhood
 
 #: Formats read through pyogrio (GDAL/OGR) plus GeoParquet through geopandas.
@@ -226,6 +225,7 @@ def distance_to_presence_m(presence: np.ndarray, grid: GridSpec) -> np.ndarray:
     cell size is converted to metres at the grid's central latitude (an approximation whose
     error grows with the grid's north-south extent).
     """
+    from habitat.suitability.quality import threat_distance
     dy = grid.resolution * grid.metres_per_unit
     dx = dy * np.cos(np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)) if grid.is_geographic else dy
     return threat_distance(np.asarray(presence, dtype=bool), cell_size_m=(dy, dx)).astype(np.float32)

@@ -100,6 +100,13 @@ def _first(ids: Sequence[str], present: Mapping) -> str | None:
     return next((i for i in ids if i in present), None)
 
 
+def explanation_field(columns, language: str) -> str | None:
+    """The column with the site explanations in the report's language (``explanation_<language>``,
+    written by the sites stage), else the first of EXPLANATION_FIELDS."""
+    translated = f"explanation_{language}"
+    return translated if translated in columns else _first(EXPLANATION_FIELDS, columns)
+
+
 def _slug(text: object) -> str:
     """A file-name-safe version of a unit id.
 
@@ -312,7 +319,7 @@ def map_data(data: ReportData, options: ReportOptions, messages: Messages) -> tu
             continue
         geom_type = str(frame.geometry.geom_type.dropna().iloc[0]) if frame.geometry.notna().any() else "Polygon"
         geometry, fill, edge, width_pt, size_mm = vector_symbol(layer_id, geom_type)
-        explanation = next((f for f in EXPLANATION_FIELDS if f in frame.columns), None)
+        explanation = explanation_field(frame.columns, m.language)
         vectors.append({
             "id": layer_id, "label": m.layer(layer_id), "geojson": to_geojson(frame), "visible": True,
             "title_field": LABEL_FIELDS.get(layer_id) if LABEL_FIELDS.get(layer_id) in frame.columns else None,
@@ -454,7 +461,7 @@ def _sites_html(data: ReportData, m: Messages, *, note: str = "") -> str:
     file_name = data.files.get(table_id or vector_id, "")
     top_n = int(data.manifest.get("stages", {}).get("sites", {}).get("params", {}).get("top_n", 3))
     name_col = _first(SITE_NAME_COLUMNS, frame.columns)
-    explanation = _first(EXPLANATION_FIELDS, frame.columns)
+    explanation = explanation_field(frame.columns, m.language)
     summary = pd.DataFrame(index=frame.index)
     if "rank" in frame.columns:
         summary[m("table.rank")] = frame["rank"]
@@ -561,10 +568,19 @@ def sidecar_styles(data: ReportData, styles: Mapping[str, bytes]) -> dict[str, b
     return out
 
 
+class ReportFiles(list):
+    """The report's files (a list of Path); ``unchanged`` is True when nothing was redrawn because
+    the report's inputs, settings and language were the same as last time."""
+
+    def __init__(self, paths=(), *, unchanged: bool = False) -> None:
+        super().__init__(paths)
+        self.unchanged = unchanged
+
+
 def write_report_folder(
     out_dir: str | Path, manifest: Mapping, *, language: str | None,
     options_for: Callable[[str | None], ReportOptions], load_data: Callable[[], ReportData], force: bool = False,
-) -> list[Path]:
+) -> ReportFiles:
     """(Re)write ``OUT/report/`` and the QGIS styles beside the layers, unless nothing changed.
 
     Parameters
@@ -585,8 +601,9 @@ def write_report_folder(
 
     Returns
     -------
-    list of Path
-        Every file of the report (written now, or kept because its key and files are unchanged).
+    ReportFiles
+        Every file of the report: written now, or kept because its key and files are unchanged
+        (then ``unchanged`` is True).
 
     Notes
     -----
@@ -608,7 +625,7 @@ def write_report_folder(
             and all(_file_sha256(out_dir / rel) == sha for rel, sha in recorded.items())):
         if state.get("language_override") != override:
             write_bytes_atomic(folder / STATE_FILE, _state_json(key, override, recorded))
-        return [out_dir / rel for rel in sorted(recorded)]
+        return ReportFiles([out_dir / rel for rel in sorted(recorded)], unchanged=True)
     data = load_data()
     files = {f"{REPORT_DIR}/{rel}": content for rel, content in build_report(data, options).items()}
     files.update(sidecar_styles(data, {rel.removeprefix(f"{REPORT_DIR}/"): c for rel, c in files.items()}))
@@ -623,7 +640,7 @@ def write_report_folder(
         written.append(out_dir / rel)
     hashes = {rel: hashlib.sha256(content).hexdigest() for rel, content in sorted(files.items())}
     write_bytes_atomic(folder / STATE_FILE, _state_json(key, override, hashes))
-    return written
+    return ReportFiles(written)
 
 
 def _state_json(key: str, override: dict | None, files: Mapping[str, str]) -> bytes:

@@ -430,7 +430,8 @@ def draw_map(spec: MapFigure, grid: GridSpec, messages: Messages, *, credits: st
                               label=wrap_text(messages(key), LEGEND_CHARS))
                         for code, colour, key in layer.style.classes if code not in layer.hidden_classes]
     handles += [_legend_handle(layer) for layer in spec.vectors]
-    if spec.outline is not None:
+    if spec.outline is not None and not any(v.title == messages.layer("reporting_units") for v in spec.vectors):
+        # the bold outline is one of the reporting units: one legend entry for both, not two
         handles.append(Patch(facecolor="none", edgecolor="black", linewidth=1.4, label=messages("table.unit")))
 
     bar_titles = [wrap_text(layer.title, LEGEND_CHARS).count("\n") + 1 for layer in bars]

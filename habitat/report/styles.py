@@ -52,7 +52,8 @@ CHANGE_COLOURS: dict[int, tuple[str, str]] = {
 VECTOR_SYMBOLS: dict[str, tuple[str, str | None, str, float, float]] = {
     "populations": ("point", "#d7301f", "#000000", 0.6, 3.0),
     "sites": ("point", "#ffd700", "#000000", 0.6, 3.6),
-    "patches": ("polygon", None, "#005a32", 0.6, 0.0),
+    # magenta: stands out on the yellow-to-dark-green suitability ramp the patches are drawn over
+    "patches": ("polygon", None, "#c51b7d", 0.7, 0.0),
     "reporting_units": ("polygon", None, "#333333", 0.8, 0.0),
     "historical_range": ("polygon", None, "#8c510a", 1.2, 0.0),
     "least_cost_paths": ("line", None, "#6a51a3", 1.0, 0.0),

@@ -1,17 +1,24 @@
-"""Candidate reintroduction sites: hard criteria, ranking, sensitivity, trade-offs, explanations."""
+"""Candidate reintroduction sites: hard criteria, ranking, sensitivity, trade-offs, explanations.
 
-from habitat.sites.criteria import (
-    HardCriterion,
-    ScreeningResult,
-    evaluate_hard_criteria,
-    min_usable_area_ha,
-    parse_hard_criteria,
-    screen_candidates,
-)
-from habitat.sites.explain import criterion_label, explain_site, explain_top_sites
-from habitat.sites.pareto import pareto_dominance
-from habitat.sites.ranking import Criterion, normalize_criteria, parse_criteria, rank_order, score_sites
-from habitat.sites.sensitivity import MonteCarloResult, monte_carlo_weights, one_at_a_time, spearman_rho
+The names below are loaded on first use (PEP 562), so that importing one submodule, e.g.
+``habitat.sites.candidates`` for its column list when validating a pipeline, loads only that one.
+"""
+
+from __future__ import annotations
+
+from habitat._lazy import lazy_exports
+
+#: Submodule that defines each public name.
+_SOURCES = {
+    "HardCriterion": "criteria", "ScreeningResult": "criteria", "evaluate_hard_criteria": "criteria",
+    "min_usable_area_ha": "criteria", "parse_hard_criteria": "criteria", "screen_candidates": "criteria",
+    "criterion_label": "explain", "explain_site": "explain", "explain_top_sites": "explain",
+    "pareto_dominance": "pareto",
+    "Criterion": "ranking", "normalize_criteria": "ranking", "parse_criteria": "ranking",
+    "rank_order": "ranking", "score_sites": "ranking",
+    "MonteCarloResult": "sensitivity", "monte_carlo_weights": "sensitivity", "one_at_a_time": "sensitivity",
+    "spearman_rho": "sensitivity",
+}
 
 __all__ = [
     "Criterion", "HardCriterion", "MonteCarloResult", "ScreeningResult", "criterion_label",
@@ -19,3 +26,6 @@ __all__ = [
     "normalize_criteria", "one_at_a_time", "parse_criteria", "parse_hard_criteria", "pareto_dominance",
     "rank_order", "score_sites", "screen_candidates", "spearman_rho",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

@@ -11,8 +11,7 @@ import pandas as pd
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from habitat.errors import InvalidParameterError
-from habitat.suitability.patches import core_mask
+from habitat.errors import InvalidParameterError, StageContractError
 from habitat.vocabulary import neighbourhood
 
 __all__ = [
@@ -22,8 +21,39 @@ __all__ = [
     "central_cells",
     "candidate_criteria",
     "candidate_ids",
+    "CANDIDATE_COLUMNS",
+    "CRITERIA_COLUMNS",
+    "NUMERIC_COLUMNS",
+    "candidate_table",
     "overlapping_areas",
 ]
+
+#: Every column of the candidate table, in its order: what a site criterion
+#: (stages.sites.hard_criteria[].column, criteria[].name, pareto_objectives) may name. The
+#: pipeline check (habitat.config.settings_problems) and the sites stage read this one list.
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "candidate_id", "site_id", "parent_patch_id", "parent_patch_ids", "n_cells", "area_ha", "core_area_ha",
+    "usable_area_ha", "capacity_deer", "mean_quality", "mean_degradation", "mean_water_distance_m",
+    "share_protected", "share_historical_range", "lcd_to_source", "effective_resistance_to_source_ohm",
+    "distance_to_source_m", "dpc_parent_patch", "capacity_x_quality", "centre_x", "centre_y",
+    "nearest_source_site", "inside_historical_range", "nearest_translocation_source",
+    "distance_to_translocation_source_m",
+)
+#: Columns the sites stage adds to :func:`candidate_criteria`'s (circuit distance, release point,
+#: nearest sources, the historical-range flag); the rest come from :func:`candidate_criteria`.
+_STAGE_COLUMNS = frozenset({
+    "effective_resistance_to_source_ohm", "capacity_x_quality", "centre_x", "centre_y", "nearest_source_site",
+    "inside_historical_range", "nearest_translocation_source", "distance_to_translocation_source_m",
+})
+#: The columns of :func:`candidate_criteria`, in order.
+CRITERIA_COLUMNS: tuple[str, ...] = tuple(c for c in CANDIDATE_COLUMNS if c not in _STAGE_COLUMNS)
+#: Columns holding numbers: what a scoring criterion or a Pareto objective may name (hard
+#: criteria may also test the text columns, e.g. ``inside_historical_range == "yes"``).
+NUMERIC_COLUMNS: tuple[str, ...] = tuple(
+    c for c in CANDIDATE_COLUMNS
+    if c not in {"site_id", "parent_patch_ids", "nearest_source_site", "inside_historical_range",
+                 "nearest_translocation_source"}
+)
 
 _M2_PER_HA = 1.0e4
 _HA_PER_KM2 = 100.0
@@ -391,6 +421,8 @@ def candidate_criteria(
     >>> t[["site_id", "area_ha", "capacity_deer"]].values.tolist()
     [['C1', 2.0, 0.1], ['C2', 1.0, 0.05]]
     """
+    from habitat.suitability.patches import core_mask  # loads xarray: only when measuring
+
     cs = _check_positive("cell_size_m", cell_size_m)
     density = _check_positive("density_per_km2", density_per_km2)
     if usable_area not in ("area", "core_area", "quality_weighted"):
@@ -449,7 +481,7 @@ def candidate_criteria(
                  else np.nan_to_num(_per_label_mean(protected_fraction, flat, n), nan=0.0))
     in_range = (np.full(n, np.nan) if historical_range_fraction is None
                 else np.nan_to_num(_per_label_mean(historical_range_fraction, flat, n), nan=0.0))
-    return pd.DataFrame(
+    return candidate_table(
         {
             "candidate_id": index.astype(np.int64),
             "site_id": pd.Series(candidate_ids(n), dtype=object),
@@ -468,8 +500,25 @@ def candidate_criteria(
             "lcd_to_source": per_label_min(cost_to_source),
             "distance_to_source_m": release_distance,
             "dpc_parent_patch": dpc,
-        }
+        },
+        CRITERIA_COLUMNS,
     )
+
+
+def candidate_table(columns, declared: tuple[str, ...] = CANDIDATE_COLUMNS) -> pd.DataFrame:
+    """The candidate table with exactly the ``declared`` columns, in their order.
+
+    ``columns`` is a DataFrame or a mapping of column name to values. A declared column that is
+    missing, or a column that is not declared, is a programming error (StageContractError): the
+    pipeline check validates criteria against the declaration, so the table must match it.
+    """
+    table = columns if isinstance(columns, pd.DataFrame) else pd.DataFrame(dict(columns))
+    missing = [c for c in declared if c not in table.columns]
+    extra = [c for c in table.columns if c not in declared]
+    if missing or extra:
+        raise StageContractError(f"candidate table: columns {missing} are declared but not built, {extra} are "
+                                 "built but not declared; update habitat.sites.candidates.CANDIDATE_COLUMNS")
+    return table[list(declared)]
 
 
 def overlapping_areas(labels: np.ndarray, areas: np.ndarray) -> dict[int, list[int]]:

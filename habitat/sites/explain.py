@@ -10,7 +10,7 @@ import pandas as pd
 from habitat.errors import InvalidParameterError
 from habitat.sites.ranking import Criterion, parse_criteria
 
-__all__ = ["criterion_label", "explain_site", "explain_top_sites"]
+__all__ = ["LANGUAGES", "criterion_label", "explain_site", "explain_top_sites"]
 
 # Unit suffixes of column names (the project's naming rule) and how to print them.
 _UNIT_SUFFIXES = {
@@ -21,8 +21,86 @@ _UNIT_SUFFIXES = {
 _WEAK_BELOW = 0.5
 _STRENGTHS = 2
 
+#: Languages of the explanations (those of the report).
+LANGUAGES = ("en", "ru")
+#: Sentences of an explanation per language; ``{}`` fields are filled in by explain_site.
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "site": "Site {id}", "site_named": "Site {id} ({name})",
+        "ranks": "{name} ranks {rank} of {n} with a score of {score:.2f} out of 1.",
+        "describe": "{label} ({value}, {position} of {n}; {detail})",
+        "points": "{points:.2f} points", "of_possible": "{points:.2f} of a possible {weight:.2f} points",
+        "strengths": "Its score comes mainly from {parts}.",
+        "weakest": "It is the weakest candidate on every weighted criterion.",
+        "other": "site {id} (rank {rank})",
+        "tie_first": "It ties with {other} and is listed first by id.",
+        "tie": "It ties with {other}, listed first by id.",
+        "leads": "It leads {other} by {gap:.3f} points, mostly through {label} (+{diff:.3f}).",
+        "trails": "It trails {other} by {gap:.3f} points, mostly on {label} ({diff:.3f} behind).",
+        "weak": "What holds it back: {parts}.",
+        "no_weak": "No criterion holds it back much: it is in the better half of the candidates' range on "
+                   "every weighted criterion.",
+        "rank_one": "rank {lo}", "rank_span": "ranks {lo} to {hi}",
+        "robust": "With randomly drawn weights it stays in the top {top_n} in {percent:.0f} % of draws "
+                  "({spread} in 90 % of them).",
+        "robust_few": "With randomly drawn weights it ranks first in {percent:.0f} % of draws ({spread} in 90 % of "
+                      "them; with only {n} ranked sites every site is in the top {top_n}).",
+        "dominated_one": "site {ids}", "dominated_many": "sites {ids}",
+        "dominated": "On the trade-off objectives it is Pareto-dominated by {sites}: at least as good on every "
+                     "objective and better on one.",
+        "undominated": "No other site beats it on all trade-off objectives at once.",
+        "best": "best", "worst": "worst", "nth_best": "{ordinal} best", "joint": "joint {position}",
+        "and": " and ",
+    },
+    "ru": {
+        "site": "Участок {id}", "site_named": "Участок {id} ({name})",
+        "ranks": "{name} занимает {rank}-е место из {n} с баллом {score:.2f} из 1.",
+        "describe": "{label} ({value}, {position} из {n}; {detail})",
+        "points": "{points:.2f} балла", "of_possible": "{points:.2f} из возможных {weight:.2f} балла",
+        "strengths": "Балл складывается в основном из критериев: {parts}.",
+        "weakest": "По каждому взвешенному критерию это самый слабый кандидат.",
+        "other": "участок {id} (место {rank})",
+        "other_gen": "участка {id} (место {rank})",
+        "other_ins": "участком {id} (место {rank})",
+        "tie_first": "Делит место с {other_ins} и указан первым по идентификатору.",
+        "tie": "Делит место с {other_ins}, который указан первым по идентификатору.",
+        "leads": "Опережает {other} на {gap:.3f} балла, больше всего за счёт критерия «{label}» (+{diff:.3f}).",
+        "trails": "Отстаёт от {other_gen} на {gap:.3f} балла, больше всего по критерию «{label}» "
+                  "(на {diff:.3f} меньше).",
+        "weak": "Что снижает балл: {parts}.",
+        "no_weak": "Ни один критерий заметно не снижает балл: по каждому взвешенному критерию участок в лучшей "
+                   "половине диапазона кандидатов.",
+        "rank_one": "место {lo}", "rank_span": "места с {lo} по {hi}",
+        "robust": "При случайных весах участок остаётся в первой {top_n} в {percent:.0f} % наборов "
+                  "({spread} в 90 % из них).",
+        "robust_few": "При случайных весах участок первый в {percent:.0f} % наборов ({spread} в 90 % из них; "
+                      "ранжированных участков всего {n}, поэтому каждый из них в первой {top_n}).",
+        "dominated_one": "участком {ids}", "dominated_many": "участками {ids}",
+        "dominated": "По целям компромисса участок доминируется по Парето {sites}: тот не хуже по каждой цели "
+                     "и лучше хотя бы по одной.",
+        "undominated": "Ни один другой участок не превосходит его сразу по всем целям компромисса.",
+        "best": "лучший", "worst": "худший", "nth_best": "{ordinal}-й по качеству", "joint": "{position} (наравне)",
+        "and": " и ",
+    },
+}
+#: Russian labels of the candidate-table columns (used for ``ru`` instead of the criterion's
+#: English label) and of units.
+_RU_LABELS = {
+    "capacity_deer": "ёмкость", "mean_quality": "среднее качество местообитаний", "core_area_ha": "площадь ядра",
+    "area_ha": "площадь", "usable_area_ha": "пригодная площадь",
+    "lcd_to_source": "стоимостное расстояние до популяции",
+    "effective_resistance_to_source_ohm": "эффективное сопротивление до популяции",
+    "dpc_parent_patch": "значимость родительского участка (dPC)",
+    "distance_to_source_m": "расстояние до ближайшей популяции", "share_protected": "доля на охраняемых территориях",
+    "mean_degradation": "средняя деградация от угроз", "mean_water_distance_m": "среднее расстояние до воды",
+    "capacity_x_quality": "ёмкость × качество", "share_historical_range": "доля в историческом ареале",
+    "distance_to_translocation_source_m": "расстояние до источника переселения",
+}
+_RU_UNITS = {"deer": "оленей", "ha": "га", "m": "м", "km": "км", "km²": "км²", "m²": "м²",
+             "resistance x m": "сопротивление × м", "ohm": "Ом", "InVEST D": "InVEST D"}
 
-def criterion_label(criterion: Criterion) -> tuple[str, str]:
+
+def criterion_label(criterion: Criterion, language: str = "en") -> tuple[str, str]:
     """Plain-language label and unit of a criterion.
 
     Parameters
@@ -31,6 +109,9 @@ def criterion_label(criterion: Criterion) -> tuple[str, str]:
         Uses ``label``/``units`` when given, else derives them from the column name: a known
         unit suffix (``_ha``, ``_m``, ``_km``, ``_km2``, ``_m2``, ``_pct``, ``_deer``) becomes
         the unit and the rest, with ``_`` as spaces, the label.
+    language : {"en", "ru"}
+        ``ru``: the Russian name of a known candidate-table column and its unit in Russian
+        (other labels and units are kept as given).
 
     Returns
     -------
@@ -50,6 +131,8 @@ def criterion_label(criterion: Criterion) -> tuple[str, str]:
     if label is None:
         base = stem if stem and suffix in _UNIT_SUFFIXES else criterion.name
         label = base.replace("_", " ")
+    if language == "ru":
+        return _RU_LABELS.get(criterion.name, label), _RU_UNITS.get(units, units)
     return label, units
 
 
@@ -64,20 +147,24 @@ def _ordinal(k: int) -> str:
     return f"{k}{suffix}"
 
 
-def _position(norm: np.ndarray, i: int) -> str:
+def _position(norm: np.ndarray, i: int, text: Mapping[str, str] = _TEXT["en"]) -> str:
     """Standing of site i on one criterion, from its normalized values (1 = best)."""
     better = int(np.sum(norm > norm[i] + 1e-12))
     worse = int(np.sum(norm < norm[i] - 1e-12))
-    joint = "joint " if int(np.sum(np.abs(norm - norm[i]) <= 1e-12)) > 1 else ""
     if better == 0:
-        return f"{joint}best"
-    if worse == 0:
-        return f"{joint}worst"
-    return f"{joint}{_ordinal(better + 1)} best"
+        position = text["best"]
+    elif worse == 0:
+        position = text["worst"]
+    else:
+        ordinal = _ordinal(better + 1) if text is _TEXT["en"] else str(better + 1)
+        position = text["nth_best"].format(ordinal=ordinal)
+    if int(np.sum(np.abs(norm - norm[i]) <= 1e-12)) > 1:
+        return text["joint"].format(position=position)
+    return position
 
 
-def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+def _join(parts: list[str], text: Mapping[str, str] = _TEXT["en"]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + text["and"] + parts[-1]
 
 
 def _check_ranked(
@@ -103,6 +190,7 @@ def explain_site(
     pareto: pd.DataFrame | None = None,
     id_column: str = "site_id",
     name_column: str | None = None,
+    language: str = "en",
 ) -> str:
     """One paragraph saying why a site ranks where it does and what holds it back.
 
@@ -125,6 +213,9 @@ def explain_site(
         Column with unique site ids.
     name_column : str, optional
         Column with a human name shown beside the id.
+    language : {"en", "ru"}
+        Language of the paragraph (the report's languages); criterion labels of known
+        candidate-table columns are translated (:func:`criterion_label`).
 
     Returns
     -------
@@ -154,6 +245,9 @@ def explain_site(
     _check_ranked(ranked, specs, id_column, name_column)
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
         raise InvalidParameterError(f"top_n={top_n!r}: give an integer >= 1")
+    if language not in _TEXT:
+        raise InvalidParameterError(f"language={language!r}; use one of {', '.join(LANGUAGES)}")
+    text = _TEXT[language]
     table = ranked.sort_values("rank", kind="stable").reset_index(drop=True)
     hits = np.flatnonzero(table[id_column].to_numpy() == site_id)
     if len(hits) != 1:
@@ -162,11 +256,10 @@ def explain_site(
     n = len(table)
     row = table.iloc[i]
     rank = int(row["rank"])
-    name = f"Site {site_id}"
-    if name_column is not None:
-        name += f" ({row[name_column]})"
+    name = (text["site"].format(id=site_id) if name_column is None
+            else text["site_named"].format(id=site_id, name=row[name_column]))
 
-    labels = [criterion_label(c) for c in specs]
+    labels = [criterion_label(c, language) for c in specs]
     norm = table[[f"norm_{c.name}" for c in specs]].to_numpy(dtype=float)
     contrib = table[[f"contrib_{c.name}" for c in specs]].to_numpy(dtype=float)
     weight = table[[f"weight_{c.name}" for c in specs]].to_numpy(dtype=float)[i]
@@ -174,17 +267,18 @@ def explain_site(
     def describe(k: int, detail: str) -> str:
         label, units = labels[k]
         value = _fmt(float(row[specs[k].name])) + (f" {units}" if units else "")
-        return f"{label} ({value}, {_position(norm[:, k], i)} of {n}; {detail})"
+        return text["describe"].format(label=label, value=value, position=_position(norm[:, k], i, text), n=n,
+                                       detail=detail)
 
-    sentences = [f"{name} ranks {rank} of {n} with a score of {row['score']:.2f} out of 1."]
+    sentences = [text["ranks"].format(name=name, rank=rank, n=n, score=row["score"])]
 
     order = sorted(range(len(specs)), key=lambda k: (-contrib[i, k], k))
     strengths = [k for k in order[:_STRENGTHS] if contrib[i, k] > 0]
     if strengths:
-        parts = [describe(k, f"{contrib[i, k]:.2f} points") for k in strengths]
-        sentences.append(f"Its score comes mainly from {_join(parts)}.")
+        parts = [describe(k, text["points"].format(points=contrib[i, k])) for k in strengths]
+        sentences.append(text["strengths"].format(parts=_join(parts, text)))
     else:
-        sentences.append("It is the weakest candidate on every weighted criterion.")
+        sentences.append(text["weakest"])
 
     if n > 1:
         j = i + 1 if i == 0 else i - 1
@@ -192,21 +286,15 @@ def explain_site(
         gap = abs(float(row["score"]) - float(other["score"]))
         diff = contrib[i] - contrib[j] if i == 0 else contrib[j] - contrib[i]
         k = int(np.argmax(diff))
-        label = labels[k][0]
-        site_j = f"site {other[id_column]} (rank {int(other['rank'])})"
+        # the other site in each grammatical case the sentences need (English has one form)
+        others = {key: text.get(key, text["other"]).format(id=other[id_column], rank=int(other["rank"]))
+                  for key in ("other", "other_gen", "other_ins")}
         if gap <= 1e-12:
-            sentences.append(
-                f"It ties with {site_j} and is listed first by id." if i == 0
-                else f"It ties with {site_j}, listed first by id."
-            )
-        elif i == 0:
-            sentences.append(
-                f"It leads {site_j} by {gap:.3f} points, mostly through {label} (+{diff[k]:.3f})."
-            )
+            sentence = text["tie_first"] if i == 0 else text["tie"]
         else:
-            sentences.append(
-                f"It trails {site_j} by {gap:.3f} points, mostly on {label} ({diff[k]:.3f} behind)."
-            )
+            sentence = text["leads"] if i == 0 else text["trails"]
+        sentences.append(sentence.format(other=others["other"], other_gen=others["other_gen"],
+                                         other_ins=others["other_ins"], gap=gap, label=labels[k][0], diff=diff[k]))
 
     lost = weight * (1.0 - norm[i])
     weak = sorted(
@@ -214,13 +302,10 @@ def explain_site(
         key=lambda k: (-lost[k], k),
     )[:2]
     if weak:
-        parts = [describe(k, f"{contrib[i, k]:.2f} of a possible {weight[k]:.2f} points") for k in weak]
-        sentences.append(f"What holds it back: {_join(parts)}.")
+        parts = [describe(k, text["of_possible"].format(points=contrib[i, k], weight=weight[k])) for k in weak]
+        sentences.append(text["weak"].format(parts=_join(parts, text)))
     else:
-        sentences.append(
-            "No criterion holds it back much: it is in the better half of the candidates' range "
-            "on every weighted criterion."
-        )
+        sentences.append(text["no_weak"])
 
     if monte_carlo is not None:
         mc = monte_carlo.loc[monte_carlo[id_column] == site_id]
@@ -231,17 +316,12 @@ def explain_site(
             )
         p_top = float(mc[cols].to_numpy().sum())
         lo, hi = int(mc["rank_p05"].iloc[0]), int(mc["rank_p95"].iloc[0])
-        spread = f"rank {lo}" if lo == hi else f"ranks {lo} to {hi}"
+        spread = text["rank_one"].format(lo=lo) if lo == hi else text["rank_span"].format(lo=lo, hi=hi)
         if n > top_n:
-            sentences.append(
-                f"With randomly drawn weights it stays in the top {top_n} in {100 * p_top:.0f} % of draws "
-                f"({spread} in 90 % of them)."
-            )
+            sentences.append(text["robust"].format(top_n=top_n, percent=100 * p_top, spread=spread))
         else:  # with n <= top_n sites every site is always in the top top_n: say what varies
-            sentences.append(
-                f"With randomly drawn weights it ranks first in {100 * float(mc['p_rank_1'].iloc[0]):.0f} % "
-                f"of draws ({spread} in 90 % of them; with only {n} ranked sites every site is in the top {top_n})."
-            )
+            sentences.append(text["robust_few"].format(percent=100 * float(mc["p_rank_1"].iloc[0]), spread=spread,
+                                                       n=n, top_n=top_n))
 
     if pareto is not None:
         pr = pareto.loc[pareto[id_column] == site_id]
@@ -250,13 +330,11 @@ def explain_site(
         by = str(pr["dominated_by"].iloc[0])
         if by:
             ids = by.split("; ")
-            sites = "site " + ids[0] if len(ids) == 1 else "sites " + _join(ids)
-            sentences.append(
-                f"On the trade-off objectives it is Pareto-dominated by {sites}: at least as good "
-                "on every objective and better on one."
-            )
+            sites = (text["dominated_one"].format(ids=ids[0]) if len(ids) == 1
+                     else text["dominated_many"].format(ids=_join(ids, text)))
+            sentences.append(text["dominated"].format(sites=sites))
         else:
-            sentences.append("No other site beats it on all trade-off objectives at once.")
+            sentences.append(text["undominated"])
     return " ".join(sentences)
 
 
@@ -269,6 +347,7 @@ def explain_top_sites(
     pareto: pd.DataFrame | None = None,
     id_column: str = "site_id",
     name_column: str | None = None,
+    language: str = "en",
 ) -> pd.DataFrame:
     """Explanations for the ``top_n`` best-ranked sites (see :func:`explain_site`).
 
@@ -281,7 +360,7 @@ def explain_top_sites(
     top_n : int
         Number of sites to explain (fewer if fewer are ranked), >= 1; also the N of the
         robustness sentence.
-    monte_carlo, pareto, id_column, name_column
+    monte_carlo, pareto, id_column, name_column, language
         As in :func:`explain_site`.
 
     Returns
@@ -306,7 +385,7 @@ def explain_top_sites(
             "rank": int(rank),
             "explanation": explain_site(
                 ranked, sid, criteria, monte_carlo=monte_carlo, top_n=top_n, pareto=pareto,
-                id_column=id_column, name_column=name_column,
+                id_column=id_column, name_column=name_column, language=language,
             ),
         }
         for sid, rank in zip(table[id_column].tolist(), table["rank"].tolist())

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import get_args
 
-from habitat.indicators.change import CHANGE_NODATA
 from habitat.params import CriterionLayer
 from habitat.stages.spec import LayerSpec
+from habitat.vocabulary import CHANGE_NODATA
 
 _DIST = dict(kind="raster", dtype="float32", units="m", nodata=float("nan"))
 _FRAC = dict(kind="raster", dtype="float32", units="fraction", nodata=float("nan"))

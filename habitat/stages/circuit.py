@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
-from habitat.connectivity.corridors import connected_links
-from habitat.connectivity.graph import distance_matrix_from_links, unreachable_pairs
-from habitat.connectivity.populations import focal_cells, site_points
-from habitat.layers import make_layer
-from habitat.memory import check_memory
 from habitat.params import CircuitParams
 from habitat.stages import catalog
+from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
 
 INPUTS = catalog.layers("resistance", "populations", "population_cores", "corridors", "links", "patch_id",
@@ -24,6 +16,13 @@ OUTPUTS = catalog.outputs_of("circuit")
 
 def run_circuit(ctx: StageContext) -> dict[str, Any]:
     """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
+    from habitat.connectivity.corridors import connected_links
+    from habitat.connectivity.graph import distance_matrix_from_links, unreachable_pairs
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
+    from habitat.connectivity.populations import focal_cells, site_points
+    from habitat.layers import make_layer
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours)

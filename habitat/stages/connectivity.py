@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-
-from habitat.connectivity.barriers import max_barrier_improvement
-from habitat.connectivity.corridors import LINK_COLUMNS, compute_corridors, dispersal_cost_limit, path_to_line
-from habitat.connectivity.graph import (
-    equivalent_connectivity,
-    graph_components,
-    integral_index_of_connectivity,
-    patch_importance_iic,
-    patch_importance_pc,
-    probability_of_connectivity,
-)
-from habitat.connectivity.patch_distances import patch_distances
-from habitat.connectivity.populations import population_cores, site_areas, site_points
-from habitat.connectivity.resistance import typical_resistance
 from habitat.errors import ConfigError
-from habitat.layers import make_layer
-from habitat.memory import check_memory
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
+from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
 
 INPUTS = catalog.layers("resistance", "populations", "patch_id", "patch_table")
@@ -35,6 +17,9 @@ _COST_UNITS = catalog.layer("corridors").units
 
 def _max_cost(ctx: StageContext, params: ConnectivityParams, res: np.ndarray) -> float | None:
     """The maximum dispersal cost: max_dispersal_m x the median resistance of habitat cells."""
+    import numpy as np
+    from habitat.connectivity.corridors import dispersal_cost_limit
+    from habitat.connectivity.resistance import typical_resistance
     labels = np.asarray(ctx.inputs["patch_id"].values)
     if params.max_dispersal_m is None:
         return None
@@ -50,6 +35,8 @@ def _max_cost(ctx: StageContext, params: ConnectivityParams, res: np.ndarray) ->
 
 def _cores(ctx: StageContext, params: ConnectivityParams, pops, res: np.ndarray) -> np.ndarray:
     """Core cells of each population: its area (polygon sites) or disc, on habitat where it has any."""
+    import numpy as np
+    from habitat.connectivity.populations import population_cores, site_areas, site_points
     grid = ctx.grid
     areas = site_areas(pops, grid.shape, grid.affine)
     habitat = np.asarray(ctx.inputs["patch_id"].values) > 0 if params.cores_on_habitat else None
@@ -72,6 +59,13 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
                out: dict[str, Any], max_cost: float | None) -> tuple[np.ndarray, pd.DataFrame]:
     """Population cores, and with two or more populations the corridors, barrier scores and paths
     (put in ``out``); returns the cores and the links table."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.barriers import max_barrier_improvement
+    from habitat.connectivity.corridors import LINK_COLUMNS, compute_corridors, path_to_line
+    from habitat.connectivity.populations import population_cores, site_points
+    from habitat.layers import make_layer
     grid = ctx.grid
     cell_size_m = grid.cell_size_m
     pops = ctx.inputs.get("populations")
@@ -108,6 +102,10 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
 def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
                  res_inf: np.ndarray, max_cost: float | None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Patch importance (dPC, dIIC) and the graph indices of the largest patches."""
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.graph import equivalent_connectivity, graph_components, integral_index_of_connectivity, patch_importance_iic, patch_importance_pc, probability_of_connectivity
+    from habitat.connectivity.patch_distances import patch_distances
     grid = ctx.grid
     labels = np.asarray(ctx.inputs["patch_id"].values)
     table = ctx.inputs["patch_table"]
@@ -138,6 +136,9 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
 
 def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     """Corridors and links between populations; barrier scores; patch graph indices."""
+    import numpy as np
+    import pandas as pd
+    from habitat.layers import make_layer
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     pops = ctx.inputs.get("populations")
     # one cost surface kept per population (corridors, barriers) beside the search's own arrays

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from habitat.evaluation import evaluate_places
 from habitat.params import EvaluationParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -23,6 +20,8 @@ _REFERENCE = {
 def run_evaluation(ctx: StageContext) -> dict[str, Any]:
     """Each known place's suitability and quality percentile among the reference cells; the
     continuous Boyce index of the presence places (reference kinds are ranked, not counted)."""
+    from habitat.evaluation import evaluate_places
+    import numpy as np
     params: EvaluationParams = ctx.params  # type: ignore[assignment]
     places = ctx.inputs["known_places"]
     suitability = np.asarray(ctx.inputs["suitability"].values, dtype=np.float64)

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
-
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
-from habitat.indicators.change import CHANGE_NODATA, change_map
-from habitat.indicators.national_report import national_report
-from habitat.indicators.protconn import NO_PROTECTED_AREAS, protconn_long
-from habitat.indicators.population import census_trend, population_status
-from habitat.indicators.units import DEFINITIONS, unit_indicators, wide_table
 from habitat.vocabulary import HABITAT_CLASS_CODES
-from habitat.io.vectors import rasterize_labels
-from habitat.layers import make_layer
-from habitat.memory import check_memory
 from habitat.params import IndicatorsParams
 from habitat.stages import catalog
+from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
 
 _INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_baseline", "tugai_cover_current",
@@ -33,6 +21,7 @@ INPUTS = (
 OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
     """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
+    import numpy as np
     if params.habitat_source == "landcover":
         return np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), layer.values > 0
     return np.nan_to_num(layer.values) >= params.tugai_cover_threshold, np.isfinite(layer.values)
@@ -42,6 +31,7 @@ def _habitat_masks(
     ctx: StageContext, params: IndicatorsParams
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int | None, int]:
     """Habitat at both epochs, cells with data at both, and the two years (None for a single epoch)."""
+    import numpy as np
     if params.habitat_source == "patches":
         if "patch_id" not in ctx.inputs:
             raise ConfigError("stages.indicators.habitat_source=patches: needs the patches stage")
@@ -69,10 +59,12 @@ def _habitat_masks(
 
 def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
     """Cells whose centre lies inside ``geometry`` (none for a missing or empty geometry)."""
+    from habitat.io.vectors import rasterize_labels
     return rasterize_labels([geometry], [1], grid).astype(bool)
 
 
 def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, np.ndarray]]:
+    import numpy as np
     grid, inputs = ctx.grid, ctx.inputs
     units = [("study_area", "ALL", "study area", np.ones(grid.shape, bool))]
     if "reporting_unit" in inputs and "reporting_units" in inputs:
@@ -90,6 +82,9 @@ def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, 
 
 
 def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFrame | None:
+    import numpy as np
+    import pandas as pd
+    from habitat.indicators.population import census_trend, population_status
     if "populations" not in ctx.inputs:
         return None
     pops = ctx.inputs["populations"]
@@ -133,6 +128,7 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
 
 def _habitat_elevation(ctx: StageContext, habitat: np.ndarray) -> str:
     """'; habitat cells at a-b m (median m, x % above 1,000 m)' from the elevation layer, or ''."""
+    import numpy as np
     if "elevation_m" not in ctx.inputs or not habitat.any():
         return ""
     z = np.asarray(ctx.inputs["elevation_m"].values, dtype=np.float64)[habitat]
@@ -146,6 +142,8 @@ def _habitat_elevation(ctx: StageContext, habitat: np.ndarray) -> str:
 
 
 def _data_dictionary(params: IndicatorsParams, cell_size_m: float, elevation: str = "") -> pd.DataFrame:
+    import pandas as pd
+    from habitat.indicators.units import DEFINITIONS
     if params.habitat_source == "landcover":
         rule = f"habitat = land-cover classes {', '.join(params.habitat_classes)} inside the floodplain"
     elif params.habitat_source == "patches":
@@ -183,6 +181,11 @@ def _data_dictionary(params: IndicatorsParams, cell_size_m: float, elevation: st
 
 def _with_protconn(ctx: StageContext, params: IndicatorsParams, long: pd.DataFrame, units, epoch: str) -> pd.DataFrame:
     """The long table with ProtConn rows for the study area and each Range State (and a note column)."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from habitat.indicators.protconn import NO_PROTECTED_AREAS, protconn_long
     x0, y0, x1, y1 = ctx.grid.bounds
     regions = [("study_area", "ALL", "study area", shapely.box(x0, y0, x1, y1))]
     if "reporting_units" in ctx.inputs:
@@ -211,6 +214,10 @@ def _with_protconn(ctx: StageContext, params: IndicatorsParams, long: pd.DataFra
 def run_indicators(ctx: StageContext) -> dict[str, Any]:
     """Habitat indicators for the study area, Range States, protected areas and population areas;
     the loss/gain raster; population status; the national-report table; the data dictionary."""
+    from habitat.indicators.change import CHANGE_NODATA, change_map
+    from habitat.indicators.national_report import national_report
+    from habitat.indicators.units import unit_indicators, wide_table
+    from habitat.layers import make_layer
     params: IndicatorsParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:

@@ -5,36 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-
-from habitat.config import KnownPlacesInput, LandCoverInput, ProtectedAreasInput, VectorInput
+from habitat.config import KnownPlacesInput, ProtectedAreasInput, VectorInput
+from habitat.config import LandCoverInput
 from habitat.params import IngestParams
 from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
 from habitat.grid import GridSpec
-from habitat.io.align import align_to_grid
-from habitat.io.census import read_census
 from habitat.vocabulary import HABITAT_CLASS_CODES as CLASS
-from habitat.io.landcover import floodplain_mask, map_landcover, read_crosswalk
-from habitat.io.vectors import (
-    clean_geometries,
-    distance_to_presence_m,
-    rasterize_fraction,
-    rasterize_labels,
-    rasterize_presence,
-    read_vector,
-    to_grid_crs,
-)
-from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
-from habitat.layers import make_layer
-from habitat.memory import check_memory
-from habitat.planning.scenarios import (
-    RESTORABLE_CLASSES, BarrierEdit, CrossingEdit, LandCoverEdit, RestorationEdit, apply_landcover_edits,
-    changed_cells, edit_mask,
-)
 from habitat.stages import catalog
-from habitat.suitability import terrain
+from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
 
 T = TypeVar("T")
@@ -54,6 +32,7 @@ def _vector(
     key: str, item: VectorInput, ctx: StageContext, report: list[dict], *, extent: GridSpec | None = None
 ) -> gpd.GeoDataFrame:
     """Read, repair and reproject one vector input; it must overlap ``extent`` (default: the grid)."""
+    from habitat.io.vectors import clean_geometries, read_vector, to_grid_crs
 
     def load() -> gpd.GeoDataFrame:
         gdf = read_vector(item.path, layer=item.layer)
@@ -83,6 +62,7 @@ def _require_columns(key: str, gdf: gpd.GeoDataFrame, columns: dict[str, str]) -
 def _pad_cells(grid: GridSpec, pad_m: float) -> int:
     """Cells that cover ``pad_m`` metres in every direction (on a geographic grid, along the
     shortest degree of longitude, at the latitude farthest from the equator)."""
+    import numpy as np
     cell_size_m = grid.cell_size_m
     if grid.is_geographic:
         cell_size_m *= np.cos(np.deg2rad(min(89.0, max(abs(grid.bounds[1]), abs(grid.bounds[3])))))
@@ -95,6 +75,11 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     Distances (to rivers, water, cropland, settlements, roads, canals) are computed on the grid
     padded by ``context_pad_m`` and then cropped, so features just outside the study area count.
     """
+    import numpy as np
+    import pandas as pd
+    from habitat.io.landcover import floodplain_mask
+    from habitat.io.vectors import distance_to_presence_m, rasterize_presence
+    from habitat.layers import make_layer
     params: IngestParams = ctx.params  # type: ignore[assignment]
     inputs = ctx.pipeline.inputs
     grid = ctx.grid
@@ -147,6 +132,10 @@ def _terrain(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], river
              river_distance_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
     """Elevation, slope and height above the river (into ``out``); returns the valley floodplain
     on the padded grid. Cells outside the DEM stay NaN and are counted in the log and the report."""
+    from habitat.io.align import align_to_grid
+    from habitat.layers import make_layer
+    import numpy as np
+    from habitat.suitability import terrain
     params: IngestParams = ctx.params  # type: ignore[assignment]
     item = ctx.pipeline.inputs.elevation
     z_big, _ = _keyed("inputs.elevation", lambda: align_to_grid(
@@ -175,6 +164,10 @@ def _terrain(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], river
 def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
                out: dict[str, Any], report: list[dict]) -> np.ndarray:
     """Habitat classes of each land-cover epoch (into ``out``); returns the current one on the padded grid."""
+    import numpy as np
+    from habitat.io.align import align_to_grid
+    from habitat.io.landcover import map_landcover, read_crosswalk
+    from habitat.layers import make_layer
     params: IngestParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     epochs = sorted(enumerate(ctx.pipeline.inputs.landcover), key=lambda pair: pair[1].year)
@@ -209,6 +202,8 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
 def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, slice], crosswalk,
                     floodplain_big: np.ndarray, params: IngestParams) -> np.ndarray:
     """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole tile)."""
+    import numpy as np
+    from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
     check_memory("mosaic", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
     classes = np.zeros(big.shape, np.uint8)
     for block, _ in iter_landcover_blocks(item.tiles, big, crosswalk, floodplain=floodplain_big,
@@ -223,6 +218,8 @@ def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, sli
 
 def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:
     """The active scenario's edits with their geometries in the grid CRS."""
+    import numpy as np
+    from habitat.planning.scenarios import BarrierEdit, CrossingEdit, LandCoverEdit, RESTORABLE_CLASSES, RestorationEdit
     name = ctx.pipeline.active_scenario
     edits = []
     for i, item in enumerate(ctx.pipeline.scenarios[name]):
@@ -244,6 +241,9 @@ def _apply_scenario(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice]
                     classes_big: np.ndarray, out: dict[str, Any], report: list[dict]) -> np.ndarray:
     """Apply the active scenario to the current classes (before distances are taken from them);
     barrier and crossing cells go out as rasters for the resistance stage."""
+    import numpy as np
+    from habitat.layers import make_layer
+    from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_landcover_edits, changed_cells, edit_mask
     edits = _scenario_edits(ctx, big, report)
     masks = [edit_mask(edit, big) for edit in edits]
     edited = apply_landcover_edits(classes_big, edits, masks, floodplain=floodplain_big)
@@ -264,6 +264,8 @@ def _apply_scenario(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice]
 
 def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
     """Tugai polygon cover of each epoch."""
+    from habitat.io.vectors import rasterize_fraction
+    from habitat.layers import make_layer
     inputs, grid = ctx.pipeline.inputs, ctx.grid
     tugai = sorted(enumerate(inputs.tugai), key=lambda pair: pair[1].year)
     tugai_names = ["current"] if len(tugai) == 1 else ["baseline", "current"]
@@ -277,6 +279,10 @@ def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
 
 def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
     """Protected areas, the historical range and the reporting units."""
+    import geopandas as gpd
+    import numpy as np
+    from habitat.io.vectors import rasterize_fraction, rasterize_labels
+    from habitat.layers import make_layer
     inputs, grid = ctx.pipeline.inputs, ctx.grid
     if inputs.protected_areas is not None:
         gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)
@@ -308,6 +314,9 @@ def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) 
 
 def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
     """Population sites, the census table and the occurrence points."""
+    import geopandas as gpd
+    import pandas as pd
+    from habitat.io.census import read_census
     inputs = ctx.pipeline.inputs
     if inputs.populations is not None:
         item = inputs.populations
@@ -334,6 +343,9 @@ def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]
 
 def _known_places(ctx: StageContext, item: KnownPlacesInput, report: list[dict]) -> gpd.GeoDataFrame:
     """Known places (points or polygons) with place_id, place_name, kind, source in the grid CRS."""
+    from habitat.io.vectors import to_grid_crs
+    import geopandas as gpd
+    import pandas as pd
     key = "inputs.known_places"
     if item.path.suffix.lower() == ".csv":
         def load() -> gpd.GeoDataFrame:
@@ -374,6 +386,8 @@ def _known_places(ctx: StageContext, item: KnownPlacesInput, report: list[dict])
 def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Protected areas with ``pa_id`` and ``pa_name``; a default column the layer lacks falls
     back to the row number (id) or the id (name), a column named in the pipeline must exist."""
+    import geopandas as gpd
+    import numpy as np
     key = "inputs.protected_areas"
     named = {o: getattr(item, o) for o in ("id_column", "name_column") if o in item.model_fields_set}
     _require_columns(key, gdf, named)
@@ -387,6 +401,8 @@ def _protected_areas(item: ProtectedAreasInput, gdf: gpd.GeoDataFrame) -> gpd.Ge
 
 def _occurrence_points(gdf: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     """Occurrence points (multipoints split) with ``occurrence_id`` 1..n in input order."""
+    import geopandas as gpd
+    import numpy as np
     kinds = set(gdf.geom_type)
     if not kinds <= {"Point", "MultiPoint"}:
         raise InputFileError(f"{path}: holds {', '.join(sorted(kinds - {'Point', 'MultiPoint'}))} geometries; "

@@ -12,13 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from habitat.connectivity.circuit.solvers import available_memory_bytes
-from habitat.connectivity.omniscape import estimate_memory_bytes, omniscape
-from habitat.connectivity.omniscape.flow import classify_flow, flow_summary, suitability_sources, window_reach
 from habitat.errors import ResourceError
-from habitat.layers import make_layer
 from habitat.params import OmniscapeParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -38,6 +32,11 @@ def radius_cells(radius_m: float, cell_size_m: float) -> int:
 
 def run_omniscape(ctx: StageContext) -> dict[str, Any]:
     """Omniscape over the study area; maps, flow classes and the per-unit summary."""
+    import numpy as np
+    from habitat.connectivity.circuit.solvers import available_memory_bytes
+    from habitat.connectivity.omniscape import estimate_memory_bytes, omniscape
+    from habitat.connectivity.omniscape.flow import classify_flow, flow_summary, suitability_sources, window_reach
+    from habitat.layers import make_layer
     params: OmniscapeParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     threshold = params.source_threshold

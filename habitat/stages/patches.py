@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-
 from habitat.errors import ConfigError
-from habitat.connectivity.populations import site_points
-from habitat.layers import make_layer
-from habitat.memory import check_memory
 from habitat.params import PatchesParams
 from habitat.stages import catalog
+from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.blockwise import label_patches_blockwise
-from habitat.suitability.patches import habitat_mask, patch_polygons, patch_table
 
 INPUTS = catalog.layers("suitability", "quality", "populations")
 OUTPUTS = catalog.outputs_of("patches")
@@ -24,6 +16,13 @@ OUTPUTS = catalog.outputs_of("patches")
 
 def run_patches(ctx: StageContext) -> dict[str, Any]:
     """Threshold suitability, label patches (8- or 4-neighbour), drop small ones, describe them."""
+    from habitat.connectivity.populations import site_points
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from habitat.layers import make_layer
+    from habitat.suitability.blockwise import label_patches_blockwise
+    from habitat.suitability.patches import habitat_mask, patch_polygons, patch_table
     params: PatchesParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-import dask.array as da
-import numpy as np
-import xarray as xr
-
 from habitat.errors import ConfigError, InvalidParameterError
-from habitat.layers import make_layer
 from habitat.params import PresenceCovariate, PresenceParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.presence import (
-    cross_validate,
-    fit_presence_model,
-    geographic_folds,
-    model_table,
-    predict_grid,
-    predict_presence,
-    sample_background,
-    sample_cells,
-)
 
 #: Covariates that ingest always writes; the others depend on optional pipeline inputs.
 _ALWAYS = {"water_distance_m", "river_distance_m", "settlement_distance_m", "cropland_distance_m",
@@ -39,11 +24,16 @@ OUTPUTS = catalog.outputs_of("presence")
 
 
 def _valid(layer: xr.DataArray, categorical: bool) -> xr.DataArray:
+    import numpy as np
     return layer > 0 if categorical else np.isfinite(layer)
 
 
 def run_presence(ctx: StageContext) -> dict[str, Any]:
     """Fit the presence/background model, cross-validate on geographic folds, predict (METHODS.md 9)."""
+    import numpy as np
+    import xarray as xr
+    from habitat.layers import make_layer
+    from habitat.suitability.presence import cross_validate, fit_presence_model, geographic_folds, model_table, predict_presence, sample_background, sample_cells
     params: PresenceParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if "occurrences" not in ctx.inputs:
@@ -116,6 +106,8 @@ def _covariates(ctx: StageContext, params: PresenceParams) -> tuple[list[str], l
 def _occurrence_cells(ctx: StageContext, params: PresenceParams, valid: xr.DataArray,
                       inside: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     """Grid cells of the usable occurrences (on the grid, on valid cells; one per cell if asked)."""
+    import numpy as np
+    from habitat.suitability.presence import sample_cells
     grid = ctx.grid
     points = ctx.inputs["occurrences"]
     rows, cols = grid.rowcol(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
@@ -138,6 +130,9 @@ def _occurrence_cells(ctx: StageContext, params: PresenceParams, valid: xr.DataA
 
 def _predict(model, predicted_cells: xr.DataArray, layers: dict, valid: xr.DataArray):
     """The model's suitability block by block; 0 on valid cells outside ``predicted_cells``."""
+    import dask.array as da
+    import numpy as np
+    from habitat.suitability.presence import predict_grid
     arrays = [da.asarray(predicted_cells.data)]
     arrays += [da.asarray(layers[n].data).rechunk(arrays[0].chunks) for n in model.covariates]
     arrays.append(da.asarray(valid.data).rechunk(arrays[0].chunks))

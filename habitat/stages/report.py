@@ -15,18 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import xarray as xr
-
 from habitat.errors import InputFileError
 from habitat.grid import GridSpec
-from habitat.io.rasters import open_raster, read_band
-from habitat.io.tables import read_table
-from habitat.io.vectors import read_vector
 from habitat.params import ReportParams
-from habitat.report.build import ReportData, ReportOptions, write_report_folder
-from habitat.report.styles import data_range
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
@@ -44,6 +35,9 @@ OUTPUTS = catalog.outputs_of("report")
 
 
 def _summary(layer_id: str, value: Any) -> dict:
+    import numpy as np
+    import xarray as xr
+    from habitat.report.styles import data_range
     row: dict = {"layer": layer_id, "low": np.nan, "high": np.nan, "count": np.nan}
     if isinstance(value, xr.DataArray):
         low, high = data_range(np.asarray(value.values, dtype=np.float64))
@@ -57,6 +51,7 @@ def _summary(layer_id: str, value: Any) -> dict:
 
 def run_report(ctx: StageContext) -> dict[str, Any]:
     """List the layers the report will show, with their style range or size."""
+    import pandas as pd
     rows = [_summary(spec.id, ctx.inputs[spec.id]) for spec in INPUTS if spec.id in ctx.inputs]
     table = pd.DataFrame(rows, columns=["layer", "kind", "low", "high", "count"])
     ctx.log(f"report: {len(table)} layers to show; the files go to OUT/report/ after the run")
@@ -89,6 +84,11 @@ def load_manifest(out_dir: Path) -> dict:
 
 def load_report_data(out_dir: str | Path) -> ReportData:
     """Every raster, vector and table an output folder's manifest lists, keyed by output id."""
+    import numpy as np
+    from habitat.io.rasters import open_raster, read_band
+    from habitat.io.tables import read_table
+    from habitat.io.vectors import read_vector
+    from habitat.report.build import ReportData
     out_dir = Path(out_dir)
     manifest = load_manifest(out_dir)
     grid = GridSpec.from_json(manifest["grid"])
@@ -119,6 +119,7 @@ def load_report_data(out_dir: str | Path) -> ReportData:
 
 def report_options(manifest: dict, *, language: str | None = None) -> ReportOptions:
     """Options from the report stage's recorded params (defaults when it did not run)."""
+    from habitat.report.build import ReportOptions
     recorded = manifest.get("stages", {}).get(STAGE.id, {}).get("params", {})
     params = ReportParams(**recorded) if recorded else ReportParams()
     return ReportOptions.from_params(params, language=language)
@@ -127,6 +128,7 @@ def report_options(manifest: dict, *, language: str | None = None) -> ReportOpti
 def write_report(out_dir: str | Path, *, language: str | None = None) -> list[Path]:
     """(Re)write ``OUT/report/`` and the QGIS styles beside the layers when its inputs, settings or
     language changed (habitat.report.build.write_report_folder); returns the report's files."""
+    from habitat.report.build import write_report_folder
     manifest = load_manifest(Path(out_dir))
     return write_report_folder(out_dir, manifest, language=language,
                                options_for=lambda lang: report_options(manifest, language=lang),

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
 from habitat.vocabulary import HABITAT_CLASS_CODES
-from habitat.layers import make_layer
-from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_resistance_edits
 from habitat.params import ResistanceParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.terrain import terrain_resistance
 
 INPUTS = (*catalog.layers("suitability", "habitat_class_current", "canal_distance_m"),
           *catalog.layers("scenario_barriers", "scenario_crossings"),
@@ -23,6 +17,11 @@ OUTPUTS = catalog.outputs_of("resistance")
 
 def run_resistance(ctx: StageContext) -> dict[str, Any]:
     """Resistance = transform(suitability), then class and canal overrides; NaN = impassable."""
+    from habitat.suitability.terrain import terrain_resistance
+    from habitat.planning.scenarios import BarrierEdit, CrossingEdit, apply_resistance_edits
+    import numpy as np
+    from habitat.connectivity.resistance import apply_barrier, resistance_from_suitability
+    from habitat.layers import make_layer
     params: ResistanceParams = ctx.params  # type: ignore[assignment]
     classes = ctx.inputs["habitat_class_current"].values
     resistance = resistance_from_suitability(

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from habitat.errors import ConfigError
-from habitat.io.vectors import rasterize_labels
-from habitat.layers import make_layer
 from habitat.params import IndicatorsParams, RestorationParams
-from habitat.planning.restoration import restoration_priorities, select_restoration, unit_labels
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.patches import ranked_outlines
 from habitat.vocabulary import HABITAT_CLASS_CODES
 
 INPUTS = (
@@ -26,6 +20,7 @@ OUTPUTS = catalog.outputs_of("restoration")
 def _restorable(ctx: StageContext, params: RestorationParams, habitat_classes: list[str],
                 habitat: np.ndarray) -> np.ndarray:
     """Floodplain cells that are not habitat now: restorable classes, and (if asked) lost habitat."""
+    import numpy as np
     current = np.asarray(ctx.inputs["habitat_class_current"].values)
     cells = np.isin(current, [HABITAT_CLASS_CODES[c] for c in params.restorable_classes])
     if params.include_lost_habitat and "habitat_class_baseline" in ctx.inputs:
@@ -35,6 +30,7 @@ def _restorable(ctx: StageContext, params: RestorationParams, habitat_classes: l
 
 
 def _population_cells(ctx: StageContext, radius_m: float) -> tuple[np.ndarray | None, list[str]]:
+    from habitat.io.vectors import rasterize_labels
     pops = ctx.inputs.get("populations")
     if pops is None or not len(pops):
         return None, []
@@ -44,6 +40,10 @@ def _population_cells(ctx: StageContext, radius_m: float) -> tuple[np.ndarray | 
 
 def run_restoration(ctx: StageContext) -> dict[str, Any]:
     """Rank restoration units by ECA gain per hectare restored; choose units under the area budget."""
+    import numpy as np
+    from habitat.layers import make_layer
+    from habitat.planning.restoration import restoration_priorities, select_restoration, unit_labels
+    from habitat.suitability.patches import ranked_outlines
     params: RestorationParams = ctx.params  # type: ignore[assignment]
     kernel: IndicatorsParams = ctx.setting("indicators")  # type: ignore[assignment]
     grid = ctx.grid

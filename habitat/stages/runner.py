@@ -13,12 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import xarray as xr
 from pydantic import BaseModel
-from rasterio.warp import transform_bounds
 
 import habitat
 from habitat.compute import dask_scheduler
@@ -27,10 +22,6 @@ from habitat.errors import ConfigError, HabitatError, StageContractError
 from habitat.grid import GridSpec, grid_size_problem, parse_crs
 from habitat.io.atomic import write_text_atomic
 from habitat.io.checks import input_problems
-from habitat.io.rasters import RasterOutput, open_layer, open_raster, write_rasters
-from habitat.io.tables import read_table, write_table, write_workbook
-from habitat.io.vectors import read_vector, write_vector
-from habitat.layers import grid_of
 from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
 from habitat.stages.registry import STAGES, execution_order, get_stage, producers
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
@@ -152,6 +143,8 @@ def _commit(work: Path, out_dir: Path, changed: list[str]) -> None:
 
 def resolve_grid(pipeline: Pipeline) -> GridSpec:
     """The analysis grid of a pipeline: its bounds, or the extent of the current land cover."""
+    from habitat.io.rasters import open_raster
+    from rasterio.warp import transform_bounds
     cfg = pipeline.grid
     probe = GridSpec.from_bounds((0, 0, 1, 1), cfg.crs, cfg.resolution_m)  # validates crs, resolution
     if cfg.bounds is not None:
@@ -208,6 +201,8 @@ class RunResult:
     out_dir: Path
     stages: list[StageResult]
     files: list[Path] = field(default_factory=list)  # written after the run (e.g. the report)
+    #: True when every after-run step kept its files as they were (an unchanged report).
+    files_unchanged: bool = False
 
     @property
     def manifest_path(self) -> Path:
@@ -256,6 +251,10 @@ def _record_is_intact(out_dir: Path, record: dict) -> bool:
 
 
 def _load_output(out_dir: Path, spec: LayerSpec, info: dict) -> Any:
+    import pandas as pd
+    from habitat.io.rasters import open_layer
+    from habitat.io.tables import read_table
+    from habitat.io.vectors import read_vector
     path = out_dir / info["path"]
     if spec.kind == "raster":
         layer = open_layer(path, name=spec.id)  # lazy: windows are read when a stage needs them
@@ -269,6 +268,11 @@ def _load_output(out_dir: Path, spec: LayerSpec, info: dict) -> Any:
 
 
 def _check_output(stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec) -> None:
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+    from habitat.layers import grid_of
     kinds = {"raster": xr.DataArray, "vector": gpd.GeoDataFrame, "table": pd.DataFrame, "workbook": pd.DataFrame}
     if not isinstance(value, kinds[spec.kind]):
         raise StageContractError(f"stage {stage.id}: output {spec.id} is not a {kinds[spec.kind].__name__}")
@@ -283,6 +287,9 @@ def _check_output(stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec)
 
 def _write_outputs(out_dir: Path, stage: StageSpec, produced: dict[str, Any], grid: GridSpec) -> dict[str, dict]:
     """Write a stage's outputs (rasters computed together, block by block); return their records."""
+    from habitat.io.rasters import RasterOutput, write_rasters
+    from habitat.io.tables import write_table, write_workbook
+    from habitat.io.vectors import write_vector
     rasters: list[RasterOutput] = []
     infos: dict[str, dict] = {}
     for spec in stage.outputs:
@@ -462,6 +469,7 @@ def _run_locked(
         results += scenario_results
     _write_manifest(work, pipeline, pipeline_path, grid, file_hashes, scenarios)
     files: list[Path] = []
+    kept = []
     for stage_id in after_run:
         step = f"{stage_id} files"
         if on_stage_start:
@@ -473,10 +481,12 @@ def _run_locked(
             files.append(out_dir / rel)
             if rel.parts[0] not in changed:
                 changed.append(rel.parts[0])
+        kept.append(bool(getattr(written, "unchanged", False)))
         if on_stage_end:
-            on_stage_end(StageResult(step, False, elapsed(), {}, [f"{len(written)} files"]))
+            on_stage_end(StageResult(step, kept[-1], elapsed(), {},
+                                     [f"{len(written)} files" + (" unchanged" if kept[-1] else "")]))
     _commit(work, out_dir, changed)
-    return RunResult(out_dir, results, files)
+    return RunResult(out_dir, results, files, files_unchanged=bool(kept) and all(kept))
 
 
 def _gather_inputs(

@@ -8,14 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import shapely
-
 from habitat.config import Pipeline
-from habitat.io.rasters import open_raster, read_band
-from habitat.io.tables import read_table, write_table
-from habitat.io.vectors import read_vector
-from habitat.planning.comparison import RunTables, scenario_comparison
 from habitat.stages.cache import file_sha256
 
 SCENARIO_DIR = "scenarios"
@@ -32,6 +25,7 @@ def _output(out_dir: Path, stage_id: str, layer_id: str) -> Path | None:
 
 
 def _raster(path: Path | None) -> np.ndarray | None:
+    from habitat.io.rasters import open_raster, read_band
     if path is None:
         return None
     with open_raster(path) as ds:
@@ -40,6 +34,8 @@ def _raster(path: Path | None) -> np.ndarray | None:
 
 def _unit_of(points_xy, units) -> list[str | None]:
     """unit_id of the reporting unit holding each point (None outside every unit)."""
+    import numpy as np
+    import shapely
     if units is None or not len(units):
         return [None] * len(points_xy)
     tree = shapely.STRtree(units.geometry.to_numpy())
@@ -56,6 +52,9 @@ def _unit_of(points_xy, units) -> list[str | None]:
 
 def run_tables(out_dir: Path) -> RunTables:
     """The comparison inputs of one output folder (missing outputs stay None)."""
+    from habitat.io.tables import read_table
+    from habitat.io.vectors import read_vector
+    from habitat.planning.comparison import RunTables
     indicators = _output(out_dir, "indicators", "indicators")
     if indicators is None:
         raise FileNotFoundError(f"{out_dir}: no indicators table; scenarios are compared on the indicators stage")
@@ -84,6 +83,8 @@ def run_tables(out_dir: Path) -> RunTables:
 
 def write_comparison(base_dir: Path, scenario_root: Path, names: list[str]) -> Path:
     """``scenario_root``/comparison.csv from the baseline folder and each scenario folder."""
+    from habitat.io.tables import write_table
+    from habitat.planning.comparison import scenario_comparison
     runs = {"baseline": run_tables(base_dir)}
     runs.update({name: run_tables(scenario_root / name) for name in names})
     path = scenario_root / COMPARISON_FILE

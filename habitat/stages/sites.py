@@ -4,32 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-
-from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
-from habitat.connectivity.cost_distance import cost_distance
-from habitat.connectivity.populations import focal_cells, site_areas, site_points
 from habitat.errors import ConfigError
-from habitat.layers import make_layer
 from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
-from habitat.sites.candidates import (
-    candidate_criteria,
-    central_cells,
-    distance_to_points,
-    extract_candidates,
-    overlapping_areas,
-)
-from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria, screen_candidates
-from habitat.sites.explain import explain_top_sites
-from habitat.sites.pareto import pareto_dominance
-from habitat.sites.ranking import parse_criteria, score_sites
-from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.ahp import ahp_weights
-from habitat.suitability.patches import ranked_outlines
 
 INPUTS = catalog.layers(
     "patch_id", "quality", "degradation", "water_distance_m", "protected_fraction", "historical_range_fraction",
@@ -43,6 +21,8 @@ _SOURCE_COLUMNS = ("lcd_to_source", "effective_resistance_to_source_ohm", "dista
 
 def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | None, str]:
     """Scoring criteria records for habitat.sites.ranking, AHP weights if given, and a note."""
+    from habitat.sites.ranking import parse_criteria
+    from habitat.suitability.ahp import ahp_weights
     spec = [c.model_dump(exclude={"provenance"}, exclude_none=True) for c in params.criteria]
     parse_criteria(spec)
     if params.ahp is None:
@@ -53,6 +33,7 @@ def _criteria_spec(params: SitesParams) -> tuple[list[dict], dict[str, float] | 
 
 
 def _hard_spec(params: SitesParams, patches: PatchesParams) -> list[dict]:
+    from habitat.sites.criteria import min_usable_area_ha, parse_hard_criteria
     area = min_usable_area_ha(target_herd=params.target_herd, density_per_km2=patches.density_per_km2)
     records = [{
         "column": "usable_area_ha", "op": ">=", "threshold": area, "units": "ha", "name": "minimum usable area",
@@ -77,6 +58,8 @@ def _effective_resistance_to_sources(
 ) -> np.ndarray:
     """Per candidate, min over populations of the effective resistance (ohm) from its release cell,
     on the circuit the pipeline's circuit settings describe."""
+    import numpy as np
+    from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
     n = len(centres)
     if n == 0 or not any(c is not None for c in source_cells):
         return np.full(n, np.nan)
@@ -90,6 +73,7 @@ def _effective_resistance_to_sources(
 
 def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per release point: index of the nearest point and the Euclidean distance to it (m)."""
+    import numpy as np
     d = np.hypot(release_xy[:, 0, None] - points[None, :, 0], release_xy[:, 1, None] - points[None, :, 1])
     # A candidate without a passable cell has no release point (NaN): no nearest point either.
     nearest = np.argmin(np.nan_to_num(d, nan=np.inf), axis=1)
@@ -97,6 +81,8 @@ def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndar
 
 
 def _translocation_sources(ctx: StageContext, pops: gpd.GeoDataFrame | None) -> pd.DataFrame | None:
+    from habitat.connectivity.populations import site_points
+    import pandas as pd
     status = ctx.inputs.get("population_status")
     if status is None or pops is None or "translocation_source" not in status.columns:
         return None
@@ -110,6 +96,10 @@ def _translocation_sources(ctx: StageContext, pops: gpd.GeoDataFrame | None) -> 
 def _occupied(passed: pd.DataFrame, labels: np.ndarray, pops: gpd.GeoDataFrame | None,
               grid) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off candidates that overlap a population site given as a polygon (an occupied area)."""
+    import numpy as np
+    import pandas as pd
+    from habitat.connectivity.populations import site_areas
+    from habitat.sites.candidates import overlapping_areas
     columns = ["site_id", "n_failed", "failed_criteria", "reason"]
     if pops is None or not pops.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
         return passed, pd.DataFrame(columns=columns)
@@ -125,6 +115,8 @@ def _occupied(passed: pd.DataFrame, labels: np.ndarray, pops: gpd.GeoDataFrame |
 
 def _unscorable(passed: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off candidates with a missing/infinite scoring value; they cannot be ranked."""
+    import numpy as np
+    import pandas as pd
     values = passed[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     rows = bad.any(axis=1)
@@ -141,6 +133,8 @@ def _unscorable(passed: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, p
 
 
 def _sensitivity_table(oat: pd.DataFrame, mc) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     oat = oat.assign(analysis="one_at_a_time")
     rho = mc.draws["spearman_rho"].to_numpy()
     summary = mc.sites.assign(analysis="monte_carlo", criterion="all weights (Dirichlet)",
@@ -155,6 +149,8 @@ def _sensitivity_table(oat: pd.DataFrame, mc) -> pd.DataFrame:
 
 def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, float] | None,
                     has_range: bool) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     rows = [{"kind": "hard", "criterion": h["name"] or h["column"], "column": h["column"],
              "rule": f"{h['op']} {h['threshold']}", "direction": "", "normalization": "", "weight": np.nan,
              "units": h["units"], "provenance": h["provenance"]} for h in hard]
@@ -180,6 +176,10 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     """Candidate labels and their criteria table (area, quality, threat, cost and circuit distance
     to the sources, release point); least-cost and circuit distances follow the pipeline's
     connectivity and circuit settings."""
+    import numpy as np
+    from habitat.connectivity.cost_distance import cost_distance
+    from habitat.connectivity.populations import focal_cells
+    from habitat.sites.candidates import candidate_criteria, central_cells, distance_to_points, extract_candidates
     connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
     circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
     patches: PatchesParams = ctx.setting("patches")  # type: ignore[assignment]
@@ -232,6 +232,7 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
 def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, pops: gpd.GeoDataFrame | None,
                  points: np.ndarray) -> None:
     """Nearest population and nearest translocation source of each release point; inside the range."""
+    import numpy as np
     n = len(table)
     in_range = ctx.inputs.get("historical_range_fraction")
     release = table[["centre_x", "centre_y"]].to_numpy(dtype=float)
@@ -258,9 +259,15 @@ def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, po
 def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: dict[str, float] | None,
           params: SitesParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores and ranks with Monte Carlo robustness, Pareto flags and explanations; the sensitivity table."""
+    import pandas as pd
+    from habitat.sites.explain import LANGUAGES, explain_top_sites
+    from habitat.sites.pareto import pareto_dominance
+    from habitat.sites.ranking import score_sites
+    from habitat.sites.sensitivity import monte_carlo_weights, one_at_a_time
     if not len(passed):
         ranked = table.iloc[0:0].assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
-                                        explanation=pd.Series(dtype=str))
+                                        explanation=pd.Series(dtype=str),
+                                        **{f"explanation_{lang}": pd.Series(dtype=str) for lang in LANGUAGES[1:]})
         return ranked, pd.DataFrame(columns=["analysis", "criterion", "weight_change", "weight", "site_id",
                                              "base_rank", "rank", "rank_shift", "score", "spearman_rho"])
     ranked = score_sites(passed, spec, weights=weights)
@@ -268,16 +275,28 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
     mc = monte_carlo_weights(passed, spec, n_draws=params.n_draws, seed=params.seed, top_n=params.top_n,
                              concentration=params.concentration, weights=weights)
     pareto = pareto_dominance(passed, params.pareto_objectives)
-    explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto)
     robust = mc.sites[["site_id", "rank_mean", "rank_p05", "rank_p95", "p_top_n"]]
-    ranked = (ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
-              .merge(explained[["site_id", "explanation"]], on="site_id", how="left"))
-    ranked["explanation"] = ranked["explanation"].fillna("")
+    ranked = ranked.merge(robust, on="site_id", how="left").merge(pareto, on="site_id", how="left")
+    # one column per report language: explanation (English), explanation_ru, ...
+    for language in LANGUAGES:
+        column = "explanation" if language == "en" else f"explanation_{language}"
+        explained = explain_top_sites(ranked, spec, top_n=params.top_n, monte_carlo=mc.sites, pareto=pareto,
+                                      language=language)
+        ranked = ranked.merge(explained[["site_id", "explanation"]].rename(columns={"explanation": column}),
+                              on="site_id", how="left")
+        ranked[column] = ranked[column].fillna("")
     return ranked, _sensitivity_table(oat, mc)
 
 
 def run_sites(ctx: StageContext) -> dict[str, Any]:
     """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
+    from habitat.connectivity.populations import site_points
+    import numpy as np
+    import pandas as pd
+    from habitat.layers import make_layer
+    from habitat.sites.candidates import candidate_table
+    from habitat.sites.criteria import screen_candidates
+    from habitat.suitability.patches import ranked_outlines
     params: SitesParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
@@ -294,6 +313,7 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     points = site_points(pops) if pops is not None else np.zeros((0, 2))
     labels, table = _candidate_table(ctx, params, pops, points)
     _add_sources(ctx, params, table, pops, points)
+    table = candidate_table(table)  # the declared columns, which the pipeline check validated criteria against
 
     screened = screen_candidates(table, hard)
     passed, occupied = _occupied(screened.passed, labels, pops, grid)

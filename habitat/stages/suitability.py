@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import dask.array as da
-import numpy as np
-import pandas as pd
-import xarray as xr
-
 from habitat.errors import ConfigError
 from habitat.vocabulary import HABITAT_CLASS_CODES
-from habitat.layers import make_layer
 from habitat.params import SuitabilityParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
-from habitat.suitability.ahp import ahp_weights
-from habitat.suitability.combine import apply_constraints, combine_memberships
-from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
-from habitat.suitability import terrain as terrain_criteria
-from habitat.suitability.quality import degradation_quality_block
 
 #: Ingest layer behind each criterion layer name and each threat.
 CRITERION_SOURCES = {
@@ -40,12 +29,19 @@ THREAT_SOURCES = {
     "cropland": "cropland_distance_m",
 }
 
+def _terrain():
+    """habitat.suitability.terrain, loaded when a terrain membership is computed (it loads scipy)."""
+    from habitat.suitability import terrain
+
+    return terrain
+
+
 #: Terrain criterion -> ingest layer and membership function (habitat.suitability.terrain).
 TERRAIN_SOURCES = {"altitude_m": "elevation_m", "slope_deg": "slope_deg", "height_above_river_m": "height_above_river_m"}
 _TERRAIN_MEMBERSHIP = {
-    "altitude_m": lambda v, c: terrain_criteria.altitude_membership(v, full_m=c.full, zero_m=c.zero),
-    "slope_deg": lambda v, c: terrain_criteria.slope_membership(v, full_deg=c.full, zero_deg=c.zero),
-    "height_above_river_m": lambda v, c: terrain_criteria.height_above_river_membership(v, full_m=c.full, zero_m=c.zero),
+    "altitude_m": lambda v, c: _terrain().altitude_membership(v, full_m=c.full, zero_m=c.zero),
+    "slope_deg": lambda v, c: _terrain().slope_membership(v, full_deg=c.full, zero_deg=c.zero),
+    "height_above_river_m": lambda v, c: _terrain().height_above_river_membership(v, full_m=c.full, zero_m=c.zero),
 }
 _OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m", "protected_fraction",
                     *TERRAIN_SOURCES.values()}
@@ -57,6 +53,7 @@ OUTPUTS = catalog.outputs_of("suitability")
 
 
 def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
+    import numpy as np
     if name == "quality":
         return quality
     source = CRITERION_SOURCES[name]
@@ -69,6 +66,7 @@ def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr
 
 
 def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, float] | None, dict]:
+    from habitat.suitability.ahp import ahp_weights
     if params.combination not in ("weighted_linear", "weighted_geometric_mean"):
         return None, {}
     if params.weights is not None:
@@ -83,6 +81,11 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
 def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
              sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
     """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
+    from habitat.suitability.quality import degradation_quality_block
+    import dask.array as da
+    import numpy as np
+    import xarray as xr
+    from habitat.suitability.quality import habitat_quality
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
@@ -105,6 +108,8 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
 def _terrain_membership(params: SuitabilityParams, ctx: StageContext) -> xr.DataArray | None:
     """Product of the terrain memberships (1 up to ``full``, 0 from ``zero``); 1 where the DEM has
     no value (ingest reports those cells). None without terrain criteria or elevation layers."""
+    import numpy as np
+    import xarray as xr
     if params.terrain is None:
         return None
     product = None
@@ -121,6 +126,12 @@ def _terrain_membership(params: SuitabilityParams, ctx: StageContext) -> xr.Data
 
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2)."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+    from habitat.layers import make_layer
+    from habitat.suitability.combine import apply_constraints, combine_memberships
+    from habitat.suitability.membership import apply_membership, class_scores, cover_within_radius
     params: SuitabilityParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:

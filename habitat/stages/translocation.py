@@ -5,14 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import shapely
-
-from habitat.connectivity.cost_distance import cost_distance_many
 from habitat.errors import ConfigError
 from habitat.params import TranslocationParams
-from habitat.planning.translocation import translocation_plan
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
@@ -25,6 +19,8 @@ OUTPUTS = catalog.outputs_of("translocation")
 
 def _sources(ctx: StageContext, params: TranslocationParams) -> pd.DataFrame:
     """Source populations (site_id, surplus, x, y): the user's list, else the overstocked ones."""
+    import numpy as np
+    import pandas as pd
     pops = ctx.inputs["populations"]
     where = pd.DataFrame({"source": pops["site_id"].astype(str), "x": pops.geometry.x, "y": pops.geometry.y})
     if params.sources is not None:
@@ -48,6 +44,8 @@ def _sources(ctx: StageContext, params: TranslocationParams) -> pd.DataFrame:
 
 def _basins(ctx: StageContext, params: TranslocationParams, x, y) -> list[str]:
     """Basin of the nearest river line to each point (one basin without basin_column)."""
+    import numpy as np
+    import shapely
     if params.basin_column is None:
         return ["all"] * len(x)
     rivers = ctx.inputs.get("rivers")
@@ -63,6 +61,8 @@ def _basins(ctx: StageContext, params: TranslocationParams, x, y) -> list[str]:
 
 def _distances(ctx: StageContext, params: TranslocationParams, sources: pd.DataFrame, sites: pd.DataFrame):
     """Source x site distance: Euclidean (m) or least-cost (resistance x m) from the source's cell."""
+    import numpy as np
+    from habitat.connectivity.cost_distance import cost_distance_many
     if params.distance == "euclidean":
         return np.hypot(sources["x"].to_numpy()[:, None] - sites["x"].to_numpy()[None, :],
                         sources["y"].to_numpy()[:, None] - sites["y"].to_numpy()[None, :])
@@ -87,6 +87,9 @@ def _distances(ctx: StageContext, params: TranslocationParams, sources: pd.DataF
 
 def run_translocation(ctx: StageContext) -> dict[str, Any]:
     """Sources, sites, distances and basins into the integer programme; the plan with reasons."""
+    import numpy as np
+    import pandas as pd
+    from habitat.planning.translocation import translocation_plan
     params: TranslocationParams = ctx.params  # type: ignore[assignment]
     sources = _sources(ctx, params)
     ranking = ctx.inputs["site_ranking"].sort_values("rank", kind="stable")

@@ -1,39 +1,28 @@
-"""Habitat suitability: membership functions, combination, AHP, threat quality, patches."""
+"""Habitat suitability: membership functions, combination, AHP, threat quality, patches.
 
-from habitat.suitability.ahp import AHPResult, ahp_weights
-from habitat.suitability.combine import (
-    COMBINATION_METHODS,
-    apply_constraints,
-    combine_memberships,
-    fuzzy_and,
-    fuzzy_gamma,
-    fuzzy_or,
-    fuzzy_product,
-    fuzzy_sum,
-    weighted_geometric_mean,
-    weighted_linear,
-)
-from habitat.suitability.membership import (
-    MEMBERSHIP_FUNCTIONS,
-    apply_membership,
-    class_scores,
-    cover_within_radius,
-    exponential_decay,
-    fuzzy_gaussian,
-    fuzzy_large,
-    fuzzy_linear,
-    fuzzy_near,
-    fuzzy_small,
-)
-from habitat.suitability.patches import core_mask, habitat_mask, label_patches, patch_polygons, patch_table
-from habitat.suitability.quality import (
-    degradation_halo_cells,
-    habitat_quality,
-    habitat_rarity,
-    threat_decay,
-    threat_degradation,
-    threat_distance,
-)
+The names below are loaded on first use (PEP 562), so that importing one submodule, e.g.
+``habitat.suitability.ahp`` for validating a pipeline, does not load xarray and dask.
+"""
+
+from __future__ import annotations
+
+from habitat._lazy import lazy_exports
+
+#: Submodule that defines each public name.
+_SOURCES = {
+    "AHPResult": "ahp", "ahp_weights": "ahp",
+    "COMBINATION_METHODS": "combine", "apply_constraints": "combine", "combine_memberships": "combine",
+    "fuzzy_and": "combine", "fuzzy_gamma": "combine", "fuzzy_or": "combine", "fuzzy_product": "combine",
+    "fuzzy_sum": "combine", "weighted_geometric_mean": "combine", "weighted_linear": "combine",
+    "MEMBERSHIP_FUNCTIONS": "membership", "apply_membership": "membership", "class_scores": "membership",
+    "cover_within_radius": "membership", "exponential_decay": "membership", "fuzzy_gaussian": "membership",
+    "fuzzy_large": "membership", "fuzzy_linear": "membership", "fuzzy_near": "membership",
+    "fuzzy_small": "membership",
+    "core_mask": "patches", "habitat_mask": "patches", "label_patches": "patches",
+    "patch_polygons": "patches", "patch_table": "patches",
+    "degradation_halo_cells": "quality", "habitat_quality": "quality", "habitat_rarity": "quality",
+    "threat_decay": "quality", "threat_degradation": "quality", "threat_distance": "quality",
+}
 
 __all__ = [
     "AHPResult", "COMBINATION_METHODS", "MEMBERSHIP_FUNCTIONS", "ahp_weights", "apply_constraints",
@@ -43,3 +32,6 @@ __all__ = [
     "habitat_quality", "habitat_rarity", "label_patches", "patch_polygons", "patch_table", "threat_decay",
     "threat_degradation", "threat_distance", "weighted_geometric_mean", "weighted_linear",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

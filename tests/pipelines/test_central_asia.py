@@ -361,6 +361,17 @@ def test_historical_range_is_river_valleys_inside_range_states():
     assert shape.intersection(shapely.box(-50_000, 100_000, 150_000, 300_000)).area == 0
 
 
+def test_the_russian_report_gets_the_whole_description():
+    import re
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "pipelines" / "central_asia.yaml").read_text("utf-8"))
+    english, russian = data["description"], data["stages"]["report"]["descriptions"]["ru"]
+    # one Russian section per English one (headings in capitals: "SITE POINTS:" -> "ТОЧКИ ПОПУЛЯЦИЙ:")
+    sections = len(re.findall(r"\b[A-Z][A-Z0-9 -]{3,}:", english))
+    assert sections >= 4 and len(re.findall(r"\b[А-ЯЁ][А-ЯЁ0-9 -]{3,}:", russian)) == sections
+    assert not re.search(r"\b(the|and|of)\b", russian)  # translated, not copied
 def test_protconn_says_where_protected_area_polygons_are_missing(out):
     # the Central Asia pipeline has no protected-area polygons (a SITE-LEVEL input there): ProtConn
     # is written for the study area and every Range State as NaN with a note, and the log says so

@@ -106,15 +106,17 @@ def test_unchanged_rerun_keeps_the_report_and_the_language_survives_a_run(tmp_pa
 
     pipeline = _tiny_run(tmp_path, {"dpi": 50, "formats": ["png"], "per_unit_figures": False})
     out = tmp_path / "out"
-    run_pipeline(pipeline, out)
+    first = run_pipeline(pipeline, out)
+    assert first.files and not first.files_unchanged
     report = out / "report"
     html = report / "report.html"
     assert '<html lang="en">' in html.read_text(encoding="utf-8")
     figures = _inodes(report / "figures")
     assert figures and (report / "report_state.json").exists()
 
-    run_pipeline(pipeline, out)  # nothing changed: no figure is redrawn (same inode, same mtime)
+    again = run_pipeline(pipeline, out)  # nothing changed: no figure is redrawn (same inode, same mtime)
     assert _inodes(report / "figures") == figures
+    assert again.files_unchanged and sorted(again.files) == sorted(first.files)
 
     write_report(out, language="ru")  # habitat report OUT --language ru
     assert '<html lang="ru">' in html.read_text(encoding="utf-8")
@@ -152,11 +154,12 @@ def test_a_deleted_or_changed_report_file_is_redrawn_and_styles_sit_beside_the_l
     figure = out / "report" / "figures" / "suitability.png"
     original = figure.read_bytes()
     figure.unlink()
-    write_report(out)
+    assert not write_report(out).unchanged
     assert figure.read_bytes() == original
     figure.write_bytes(b"not a png")
     write_report(out)
     assert figure.read_bytes() == original
+    assert write_report(out).unchanged  # the CLI then says "report up to date", not "wrote N files"
     # QGIS loads name.qml beside name.tif / name.gpkg: the same style as report/styles/<id>.qml
     styles = out / "report" / "styles"
     assert (out / "suitability" / "suitability.qml").read_bytes() == (styles / "suitability.qml").read_bytes()
@@ -261,3 +264,22 @@ def test_colour_bars_carry_the_declared_units(report_data):
     spec = dict(figure_specs(report_data, ReportOptions(**FAST), Messages("en")))["suitability"]
     fig = draw_map(spec, report_data.grid, Messages("en"), credits="", version="0")
     assert [ax.get_xlabel() for ax in fig.axes[1:]] == ["units not declared"]
+
+
+def test_the_site_explanations_follow_the_report_language(make_report_data):
+    from habitat.report.build import _sites_html
+    from habitat.report.i18n import Messages
+
+    from habitat.report.build import SITE_TABLE_IDS
+
+    data = make_report_data()
+    texts = {"explanation": "Site C1 ranks first.", "explanation_ru": "Участок C1 первый."}
+    for table_id in SITE_TABLE_IDS:
+        if table_id in data.tables:
+            data.tables[table_id] = data.tables[table_id].assign(**texts)
+    data.vectors["sites"] = data.vectors["sites"].assign(**texts)
+    ru = _sites_html(data, Messages("ru"))
+    en = _sites_html(data, Messages("en"))
+    summary = lambda html: html.split("<details")[0]  # noqa: E731 - the table before the all-columns toggle
+    assert "Участок C1 первый." in summary(ru) and "Site C1 ranks first." not in summary(ru)
+    assert "Site C1 ranks first." in summary(en) and "Участок C1 первый." not in summary(en)

@@ -75,3 +75,29 @@ def test_max_labels_labels_only_the_first_features(report_data):
 
     assert [t for t in texts(None) if t in {"1", "2", "3"}] == ["1", "2", "3"]
     assert [t for t in texts(2) if t in {"1", "2", "3"}] == ["1", "2"]
+
+
+def test_unit_figures_name_the_units_once_and_patch_outlines_contrast_with_suitability(report_data):
+    from habitat.report.build import ReportOptions, figure_specs, unit_figures
+    from habitat.report.styles import VECTOR_SYMBOLS, raster_style
+
+    messages = Messages("en")
+    specs = [(name, spec) for name, spec in figure_specs(report_data, ReportOptions(), messages)
+             if name == "suitability"]
+    assert specs
+    zoomed = unit_figures(specs, report_data, messages)
+    assert zoomed
+    for _, spec in zoomed:
+        fig = draw_map(spec, report_data.grid, messages, credits="", version="0")
+        labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+        assert labels.count("Reporting units") == 1 and "Reporting unit" not in labels
+    # without a reporting-units layer the bold outline keeps its own entry
+    _, spec = zoomed[0]
+    bare = draw_map(MapFigure("t", [], [], outline=spec.outline), report_data.grid, messages, credits="", version="0")
+    assert "Reporting unit" in [t.get_text() for legend in bare.legends for t in legend.get_texts()]
+    # the patch edge is far (in RGB) from every colour of the suitability ramp it is drawn over
+    from matplotlib.colors import to_rgb
+
+    edge = np.array(to_rgb(VECTOR_SYMBOLS["patches"][2]))
+    ramp = raster_style("suitability", np.linspace(0, 1, 5)).colours
+    assert min(np.abs(edge - np.array(to_rgb(c))).sum() for c in ramp) > 0.6

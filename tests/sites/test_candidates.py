@@ -177,3 +177,18 @@ def test_candidate_criteria_parents_and_missing_layers():
     np.testing.assert_allclose(table["dpc_parent_patch"], [7.0])  # the best-connected parent
     np.testing.assert_allclose(table["share_protected"], [0.0])
     assert table[["lcd_to_source", "distance_to_source_m"]].isna().all().all()
+
+
+def test_the_built_tables_have_the_declared_columns():
+    from habitat.errors import StageContractError
+    from habitat.sites.candidates import CANDIDATE_COLUMNS, CRITERIA_COLUMNS, NUMERIC_COLUMNS, candidate_table
+
+    one = np.ones((1, 2))
+    table = candidate_criteria(np.array([[1, 0]]), np.array([[1, 0]]), cell_size_m=100.0, quality=one,
+                               degradation=0 * one, water_distance_m=one, edge_depth_m=0.0)
+    assert tuple(table.columns) == CRITERIA_COLUMNS
+    assert set(NUMERIC_COLUMNS) < set(CANDIDATE_COLUMNS) and "site_id" not in NUMERIC_COLUMNS
+    with pytest.raises(StageContractError, match=r"\['centre_x'.*\['extra'\]"):
+        candidate_table({c: [0] for c in CANDIDATE_COLUMNS if c != "centre_x"} | {"extra": [1]})
+    shuffled = {c: [i] for i, c in enumerate(reversed(CANDIDATE_COLUMNS))}
+    assert tuple(candidate_table(shuffled).columns) == CANDIDATE_COLUMNS

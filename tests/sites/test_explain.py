@@ -114,3 +114,28 @@ def test_bad_input_raises():
         explain_site(_ranked(), "A", SPEC, monte_carlo=MC.drop(columns="rank_p05"))
     with pytest.raises(InvalidParameterError, match="top_n"):
         explain_top_sites(_ranked(), SPEC, top_n=0)
+
+
+def test_russian_paragraph_says_the_same_as_the_english_one():
+    from habitat.sites.ranking import score_sites
+
+    df = pd.DataFrame({"site_id": ["a", "b", "c"], "capacity_deer": [900.0, 300.0, 600.0],
+                       "mean_water_distance_m": [500.0, 100.0, 900.0]})
+    spec = [{"name": "capacity_deer", "direction": "benefit", "weight": 2, "label": "capacity", "units": "deer"},
+            {"name": "mean_water_distance_m", "direction": "cost", "weight": 1}]
+    ranked = score_sites(df, spec)
+    # b: capacity 300 is the worst (norm 0), water 100 m the best (norm 1, 1/3 of the weight)
+    assert explain_site(ranked, "b", spec, language="ru") == (
+        "Участок b занимает 2-е место из 3 с баллом 0.33 из 1. Балл складывается в основном из критериев: "
+        "среднее расстояние до воды (100 м, лучший из 3; 0.33 балла). Отстаёт от участка a (место 1) на 0.500 "
+        "балла, больше всего по критерию «ёмкость» (на 0.667 меньше). Что снижает балл: ёмкость (300 оленей, "
+        "худший из 3; 0.00 из возможных 0.67 балла).")
+    assert explain_site(ranked, "b", spec) == (
+        "Site b ranks 2 of 3 with a score of 0.33 out of 1. Its score comes mainly from mean water distance "
+        "(100 m, best of 3; 0.33 points). It trails site a (rank 1) by 0.500 points, mostly on capacity "
+        "(0.667 behind). What holds it back: capacity (300 deer, worst of 3; 0.00 of a possible 0.67 points).")
+    top = explain_top_sites(ranked, spec, top_n=3, language="ru")
+    assert top["explanation"].str.startswith("Участок").all()
+    assert "Делит место с участком b (место 2)" in top["explanation"].iloc[2]
+    with pytest.raises(InvalidParameterError, match="language"):
+        explain_site(ranked, "b", spec, language="fr")

@@ -132,6 +132,15 @@ def test_demo_restoration_translocation_and_protconn(demo_out):
     protconn = long[long["indicator"] == "ProtConn"].set_index("unit_id")["value"]
     prot = long[long["indicator"] == "Prot"].set_index("unit_id")["value"]
     assert protconn.index.tolist() == ["ALL", "AA", "BB"] and (protconn > 0).all() and (protconn <= prot + 1e-9).all()
+def test_demo_ranks_several_candidate_sites(demo_out):
+    # scripts/make_demo_data.py leaves four unoccupied tugai reaches of >= 2000 ha (100 deer at
+    # 5 deer/km2) inside the historical range; the 100 m demo ranks the four (C02, C04, C03, C05),
+    # this 400 m test grid three (the far-west south-bank reach, 2040 ha at 100 m, drops below)
+    ranked = pd.read_csv(demo_out / "sites" / "sites.csv")
+    assert len(ranked) >= 3
+    assert (ranked["usable_area_ha"] >= 2000).all() and (ranked["inside_historical_range"] == "yes").all()
+    excluded = pd.read_csv(demo_out / "sites" / "excluded.csv")
+    assert "inside historical range" in set(excluded["failed_criteria"])  # the tributary stays outside
 
 
 def test_demo_writes_the_omniscape_maps_and_summary(demo_out):

@@ -81,7 +81,7 @@ def test_cli_refuses_with_exit_2_naming_memory_and_setting(monkeypatch, capsys, 
     # a machine with 1 KiB free: ingest and suitability (block-wise) run, patches is refused
     monkeypatch.setattr(memory, "available_bytes", lambda: 1024)
     called = []
-    monkeypatch.setattr("habitat.stages.patches.label_patches_blockwise", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("habitat.suitability.blockwise.label_patches_blockwise", lambda *a, **k: called.append(1))
     code, _, err = run_cli(monkeypatch, capsys, "run", pipeline, "--out", tmp_path / "out2")
     assert code == 2 and not called
     line = [ln for ln in err.splitlines() if "GiB" in ln]

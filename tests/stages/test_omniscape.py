@@ -93,8 +93,8 @@ def test_default_threshold_is_the_patches_threshold_and_options_drop_outputs():
 
 def test_refuses_before_allocating_when_memory_is_short(monkeypatch):
     grid, inputs, _, _ = _inputs()
-    monkeypatch.setattr(stage, "available_memory_bytes", lambda: 1000)
-    monkeypatch.setattr(stage, "omniscape", lambda *a, **k: pytest.fail("the engine ran"))
+    monkeypatch.setattr("habitat.connectivity.circuit.solvers.available_memory_bytes", lambda: 1000)  # read by run
+    monkeypatch.setattr("habitat.connectivity.omniscape.omniscape", lambda *a, **k: pytest.fail("the engine ran"))
     with pytest.raises(ResourceError, match="stages.omniscape: needs about .* radius_m"):
         _run(OmniscapeParams(radius_m=1000), inputs, grid)
 

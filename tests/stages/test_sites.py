@@ -93,6 +93,7 @@ def test_candidates_ranks_and_exclusions():
     assert ranked["pareto_dominated"].tolist() == [False, True]
     assert ranked["dominated_by"].tolist() == ["", "C1"]
     assert ranked["explanation"].str.startswith("Site C1 ranks 1 of 2").iloc[0]
+    assert ranked["explanation_ru"].str.startswith("Участок C1 занимает 1-е место из 2").iloc[0]
 
     excluded = out["excluded"]
     assert excluded["site_id"].tolist() == ["C3"]
