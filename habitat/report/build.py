@@ -362,7 +362,8 @@ def build_report(data: ReportData, options: ReportOptions = ReportOptions()) -> 
         if index < len(whole):  # the HTML shows the whole-area figures
             preview = files.get(f"figures/{name}.png") or figure_png(fig, dpi=options.dpi)
             shown.append((spec.title, data_uri(preview), names))
-    for title, stem, png in scenario_figures(data.out_dir, dpi=min(options.dpi, 150)):  # scenario maps
+    stamp = m("synthetic.stamp") if options.synthetic_data else ""
+    for title, stem, png in scenario_figures(data.out_dir, dpi=min(options.dpi, 150), stamp=stamp):  # scenario maps
         files[f"figures/{stem}.png"] = png
         shown.append((title, data_uri(png), [f"figures/{stem}.png"]))
     files.update(style_files(data, m, options))

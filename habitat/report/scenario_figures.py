@@ -40,8 +40,11 @@ def scenario_names(out_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/manifest.json")) if root.exists() else []
 
 
-def scenario_figure(out_dir: Path, name: str, *, dpi: int = 150) -> bytes:
-    """One PNG: cells whose habitat class the scenario changes, then the difference panels."""
+def scenario_figure(out_dir: Path, name: str, *, dpi: int = 150, stamp: str = "") -> bytes:
+    """One PNG: cells whose habitat class the scenario changes, then the difference panels.
+
+    ``stamp`` (e.g. "SYNTHETIC DATA" for the demo) is printed in the top-left corner, as on the maps.
+    """
     base_dir, run_dir = Path(out_dir), Path(out_dir) / "scenarios" / name
     panels = []
     before, after = _layer(base_dir, "ingest", "habitat_class_current"), _layer(run_dir, "ingest", "habitat_class_current")
@@ -66,17 +69,19 @@ def scenario_figure(out_dir: Path, name: str, *, dpi: int = 150) -> bytes:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"Scenario {name} against the baseline (scenario - baseline)", fontsize=9)
+    if stamp:
+        fig.text(0.01, 0.98, stamp, ha="left", va="top", fontsize=7, color="#b2182b", fontweight="bold")
     png = figure_png(fig, dpi=dpi)
     plt.close(fig)
     return png
 
 
-def scenario_figures(out_dir: Path | None, *, dpi: int = 150) -> list[tuple[str, str, bytes]]:
+def scenario_figures(out_dir: Path | None, *, dpi: int = 150, stamp: str = "") -> list[tuple[str, str, bytes]]:
     """(title, figure file stem, PNG bytes) per scenario run under ``out_dir``."""
     if out_dir is None:
         return []
     return [(f"Scenario {name}: changes against the baseline", f"scenario_{name}",
-             scenario_figure(out_dir, name, dpi=dpi)) for name in scenario_names(out_dir)]
+             scenario_figure(out_dir, name, dpi=dpi, stamp=stamp)) for name in scenario_names(out_dir)]
 
 
 def comparison_table(out_dir: Path | None) -> pd.DataFrame | None:
