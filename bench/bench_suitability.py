@@ -2,7 +2,7 @@
 and throughput against GDAL computing the same formula (gdal_calc.py) and against a checkout of main.
 
 Usage: python bench/bench_suitability.py [--size 10000] [--workdir DIR]
-       python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline /work/main --repeat 3
+       python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline ../habitat-main --repeat 3
 
 Writes synthetic ingest layers (habitat classes, tugai cover, floodplain and distance rasters) as
 COGs, then in separate processes (so peak RSS is each one's own):

@@ -120,13 +120,12 @@ REFERENCE_MISSING = ("conformance data not found: put the Circuitscape.jl/Omnisc
 
 
 def reference_dir(*parts: str) -> Path | None:
-    """``<repo>/../shared/reference/<parts>`` (or ``/work/shared/reference/...``, or under
-    ``$HABITAT_REFERENCE`` when set), None when absent: tests then skip with REFERENCE_MISSING."""
+    """``<repo>/../shared/reference/<parts>`` (or under ``$HABITAT_REFERENCE`` when set), None when absent: tests then skip with REFERENCE_MISSING."""
     import os
 
     env = os.environ.get("HABITAT_REFERENCE")
     repo = Path(__file__).resolve().parents[1]
-    roots = [Path(env)] if env else [repo.parent / "shared" / "reference", Path("/work/shared/reference")]
+    roots = [Path(env)] if env else [repo.parent / "shared" / "reference"]
     for root in roots:
         if root.joinpath(*parts).exists():
             return root.joinpath(*parts)

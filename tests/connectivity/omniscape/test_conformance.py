@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,7 @@ from habitat.cli import main
 from habitat.io.circuitscape.grids import read_grid
 from habitat.io.omniscape_job import OmniscapeJobError, compute, load_job, run_job, write_outputs
 
-SUITE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "omniscape"
-if not SUITE.is_dir():
-    SUITE = Path("/work/shared/reference/omniscape")
+SUITE = Path(os.environ.get("HABITAT_REFERENCE") or Path(__file__).resolve().parents[3] / ".." / "shared" / "reference") / "omniscape"
 EXPECTED = SUITE / "output_verify"
 pytestmark = pytest.mark.skipif(
     not SUITE.is_dir(), reason=f"Omniscape conformance suite not found at {SUITE}")
