@@ -229,7 +229,8 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
 STAGE = StageSpec(
     id="suitability",
     version="1",
-    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, constraints.",
+    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, optional "
+        "sub-cell riparian strip, constraints, terrain.",
     inputs=INPUTS,
     outputs=OUTPUTS,
     params=SuitabilityParams,
