@@ -46,12 +46,18 @@ def arrays_equal(a, b):
     return np.linalg.norm(a - b) <= 1e-6 * max(np.linalg.norm(a), np.linalg.norm(b))
 
 
-# The suite's test4a flow potential holds, at the right or lower neighbour of the target in
-# most windows, values up to ~1,200 A although no window injects more than its block's ~9 A
-# (a node current cannot exceed the injected total); its cum_currmap, computed from the same
-# windows and sources, agrees with ours to 1e-8, and our flow potential agrees with an
-# independent scipy solve of every window. Left as a known difference.
-KNOWN = {("config4a.ini", "flow_potential.tif"): "suite's test4a flow potential is not physical",
+# test4a's expected flow potential cannot be reproduced (checked against Omniscape.jl 0.6.2's
+# solve_target!/get_source/calc_correction and Circuitscape.jl's compute_omniscape_current from
+# 5.11.2, the release when the file was made in April 2022, to today). Of its 898 valid cells, 159
+# hold 13-1,176 A more than ours; each is the right neighbour of a target ground in a window not
+# clipped at the left (target in frame column R + 1) or its lower neighbour in one not clipped at
+# the top, and the excess tracks none of ~40 quantities of that window tried. All other cells, the
+# grounds and the spiked cells' neighbours included, agree to 2.3e-6. Circuitscape's node current
+# is the larger of a node's in- and outflow from one voltage vector, so extra current at a cell
+# must also show at a neighbour: these values are not currents of any solve. The expected
+# cum_currmap has the same pattern at 1e-8-4.5e-3, inside Omniscape's own criterion only because
+# the two -9999 cells dominate the norm (tolerance 0.014).
+KNOWN = {("config4a.ini", "flow_potential.tif"): "expected map has non-current spikes at target-ground neighbours",
          ("config4a.ini", "normalized_cum_currmap.tif"): "divides by test4a's flow potential"}
 
 
