@@ -162,3 +162,26 @@ def test_cli_runs_job(tmp_path, monkeypatch):
     ours, _ = read_grid(tmp_path / "cum_currmap.asc")
     expected, _ = read_grid(EXPECTED / "test2" / "cum_currmap.asc")
     assert arrays_equal(ours, expected)
+
+
+def test_test4a_flow_potential_differs_only_at_the_window_tips(tmp_path_factory):
+    """The xfail above, narrowed: outside the right and bottom tips of the 4-neighbour windows
+    (see the comment on KNOWN) our flow potential meets Omniscape's criterion, and at the tips
+    the expected map is larger (ours times a factor > 1: the round-off correction)."""
+    from habitat.connectivity.omniscape.window import targets
+
+    job = load_job(SUITE / "input" / "config4a.ini", cwd=SUITE)
+    result, _ = _run("config4a.ini", tmp_path_factory.getbasetemp() / "config4a")
+    expected, _ = read_grid(EXPECTED / "test4a" / "flow_potential.tif")
+    ours = np.where(np.isnan(result.flow_potential), -9999.0, result.flow_potential)
+    src = np.where(job.kwargs["sources"] >= job.kwargs["source_threshold"],
+                   np.nan_to_num(job.kwargs["sources"]), 0.0)
+    ty, tx, _ = targets(src, int(job.kwargs["block_size"]))
+    big_r = int(job.kwargs["radius"]) + int(job.kwargs["buffer"])
+    tips = np.zeros(ours.shape, dtype=bool)
+    for dy, dx in ((0, big_r), (big_r, 0)):
+        ok = (ty + dy < ours.shape[0]) & (tx + dx < ours.shape[1])
+        tips[ty[ok] + dy, tx[ok] + dx] = True
+    assert arrays_equal(np.where(tips, 0.0, ours), np.where(tips, 0.0, expected))
+    assert np.abs(ours - expected)[~tips].max() < 1e-5  # the run's cg+amg noise elsewhere
+    assert np.all(expected[tips] >= ours[tips] - 1e-9) and np.any(expected[tips] > 10 * ours[tips])
