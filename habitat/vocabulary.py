@@ -57,6 +57,10 @@ def neighbourhood(neighbours: int) -> np.ndarray:
 
 
 class Strict(BaseModel):
-    """Frozen settings model that rejects unknown keys and validates its defaults."""
+    """Frozen settings model that rejects unknown keys, NaN and infinity, and validates its defaults.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    A field that means "no limit" takes null, never ``.inf`` (a YAML ``.nan`` or ``.inf`` is a
+    typo or a spreadsheet artefact, and NaN passes no range check).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)

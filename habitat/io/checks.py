@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from habitat.errors import ConfigError, HabitatError, InputFileError
+from habitat.errors import ConfigError, HabitatError, InputFileError, MissingCRSError, NoOverlapError
 
 #: Geometry families by input key: what the stages do with the layer only makes sense for these.
 POLYGONS = ("Polygon", "MultiPolygon")
@@ -49,6 +49,8 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
     except Exception:
         read_vector(path, layer=layer)  # raises the InputFileError naming the file and its layers
         raise
+    if info.get("crs") is None:
+        raise MissingCRSError(f"{path}: layer has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326)")
     fields = [str(f) for f in info["fields"]]
     kind = _family(str(info.get("geometry_type") or "Unknown"))
     if kind in ("Unknown", "Geometry", "GeometryCollection", "None"):
@@ -58,7 +60,52 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
     return {kind}, int(info["features"]), fields
 
 
-def _check_vector(key: str, name: str, item: Any, warnings: list[str]) -> None:
+#: Layers whose ``id_column`` names one feature each (tables and maps are keyed by it).
+_ID_LAYERS = ("populations", "reporting_units", "protected_areas")
+
+
+def _check_ids(key: str, path: Path, item: Any) -> list[str]:
+    """Every feature has its own, non-empty id; returns the ids."""
+    import pyogrio
+
+    column = item.id_column
+    table = pyogrio.read_dataframe(path, layer=item.layer, columns=[column], read_geometry=False)
+    raw = table[column]
+    empty = raw.isna() | (raw.astype(str).str.strip() == "")
+    if empty.any():
+        raise InputFileError(f"{key}.id_column: {path.name}: feature {int(np.flatnonzero(empty.to_numpy())[0]) + 1} "
+                             f"has no {column}; give every feature an id")
+    ids = raw.astype(str).str.strip()
+    twice = ids[ids.duplicated()]
+    if len(twice):
+        raise InputFileError(f"{key}.id_column: {path.name}: {column} {twice.iloc[0]!r} is used by "
+                             f"{int((ids == twice.iloc[0]).sum())} features; give each its own id (or dissolve "
+                             f"them into one feature)")
+    return list(ids)
+
+
+def _check_sites_on_grid(key: str, path: Path, item: Any, grid: Any, warnings: list[str]) -> None:
+    """Population sites outside the study area belong to no patch: all outside is an error
+    (a wrong CRS or the wrong file), some outside a warning naming them."""
+    from habitat.io.vectors import read_vector
+
+    gdf = read_vector(path, layer=item.layer)
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if gdf.empty:
+        return
+    points = gdf.geometry.to_crs(grid.pyproj_crs).representative_point()
+    xmin, ymin, xmax, ymax = grid.bounds
+    inside = ((points.x >= xmin) & (points.x <= xmax) & (points.y >= ymin) & (points.y <= ymax)).to_numpy()
+    ids = gdf[item.id_column].astype(str).to_numpy() if item.id_column in gdf.columns else np.arange(len(gdf)) + 1
+    if not inside.any():
+        raise NoOverlapError(f"{key}: {path.name}: no population site lies inside the study area (grid.bounds); "
+                             f"check the layer's CRS or the grid bounds")
+    if not inside.all():
+        outside = ", ".join(map(str, ids[~inside][:5])) + (" ..." if (~inside).sum() > 5 else "")
+        warnings.append(f"{key}: {path.name}: sites {outside} lie outside the study area and are left out")
+
+
+def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any = None) -> list[str] | None:
     path = Path(item.path)
     kinds, n_features, fields = vector_geometry_types(path, getattr(item, "layer", None))
     allowed, why = _GEOMETRY.get(name, (None, ""))
@@ -79,8 +126,14 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str]) -> None:
         if column not in fields:
             raise ConfigError(f"{key}.{option}: column {column!r} is not in {path.name} "
                                f"(columns: {', '.join(fields) or 'none'}); name the right one")
+    ids = None
+    if name in _ID_LAYERS and n_features and item.id_column in fields:
+        ids = _check_ids(key, path, item)
     if name == "populations" and n_features:
         _check_counts(key, path, item)
+        if grid is not None:
+            _check_sites_on_grid(key, path, item, grid, warnings)
+    return ids
 
 
 def _check_counts(key: str, path: Path, item: Any) -> None:
@@ -106,42 +159,98 @@ def _check_places_csv(key: str, item: Any) -> None:
 
     path = Path(item.path)
     try:
-        columns = list(pd.read_csv(path, nrows=0).columns)
+        table = pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InputFileError(f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                             f"save the file as UTF-8") from exc
     except Exception as exc:  # pandas raises many types; all mean "cannot read"
         raise InputFileError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0][:160]}") from exc
+    columns = [str(c) for c in table.columns]
     for option in ("x_column", "y_column", "id_column", "kind_column", "source_column"):
         column = getattr(item, option)
         if column not in columns:
             raise ConfigError(f"{key}.{option}: column {column!r} is not in {path.name} "
                               f"(columns: {', '.join(columns) or 'none'}); name the right one")
+    for option in ("x_column", "y_column"):
+        column = getattr(item, option)
+        values = pd.to_numeric(table[column], errors="coerce").astype(np.float64)
+        bad = ~np.isfinite(values.to_numpy())
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputFileError(f"{key}.{option}: {path.name}, row {row + 2}: {column} {table[column].iloc[row]!r} "
+                                 f"is not a coordinate; give a number in {item.crs}")
 
 
-def _check_raster(key: str, item: Any) -> None:
+def _check_raster(key: str, item: Any, grid: Any = None) -> None:
+    from rasterio.warp import transform_bounds
+
     from habitat.io.align import check_band
     from habitat.io.rasters import open_raster
 
-    with open_raster(item.path) as ds:
-        check_band(item.path, ds, getattr(item, "band", 1))
+    for source in getattr(item, "sources", [item.path]):
+        with open_raster(source) as ds:
+            check_band(source, ds, item.band)
+            if ds.count > 1 and "band" not in item.model_fields_set:
+                raise InputFileError(f"{key}.band: {Path(source).name} has {ds.count} bands; say which one holds "
+                                     f"the values with band: N (1 to {ds.count})")
+            if grid is None:
+                continue
+            try:
+                left, bottom, right, top = transform_bounds(ds.crs, grid.pyproj_crs.to_wkt(), *ds.bounds,
+                                                            densify_pts=21)
+            except Exception:  # noqa: BLE001 - a raster whose extent cannot be projected is left to ingest
+                continue
+            xmin, ymin, xmax, ymax = grid.bounds
+            if not (left < xmax and right > xmin and bottom < ymax and top > ymin):
+                raise NoOverlapError(f"{key}: {Path(source).name} does not overlap the study area (grid.bounds); "
+                                     f"check the file, its CRS or the grid bounds")
 
 
-def input_problems(pipeline: Any) -> tuple[list[HabitatError], list[str]]:
+#: Geometry families a scenario edit's layer may hold, by edit kind.
+_EDIT_GEOMETRY = {"landcover": POLYGONS, "restoration": POLYGONS,
+                  "barrier": POLYGONS + ("LineString", "MultiLineString"),
+                  "crossing": POLYGONS + ("LineString", "MultiLineString")}
+
+
+def _check_edit(key: str, edit: Any) -> None:
+    path = Path(edit.path)
+    kinds, n_features, _ = vector_geometry_types(path, edit.layer)
+    wrong = kinds - set(_EDIT_GEOMETRY[edit.kind])
+    if n_features and wrong:
+        raise InputFileError(f"{key}: {path.name} holds {', '.join(sorted(wrong))} geometries; a {edit.kind} edit "
+                             f"takes {' or '.join(sorted({k.removeprefix('Multi') for k in _EDIT_GEOMETRY[edit.kind]}))}"
+                             f"s; point it at the right layer")
+    if n_features == 0:
+        raise InputFileError(f"{key}: {path.name} has no features; the edit would change nothing")
+
+
+def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError], list[str]]:
     """Every problem of a pipeline's input files, without running it, and the warnings.
 
     Each problem is the error (its type kept: InputFileError, ConfigError, ...) with a message
-    that starts with the input's key path.
+    that starts with the input's key path. With the analysis ``grid``, rasters and population
+    sites are also checked against the study area.
     """
     from habitat.io.census import read_census
 
     problems: list[HabitatError] = []
     warnings: list[str] = []
     inputs = pipeline.inputs
+    census = None
 
-    def attempt(key: str, check, *args) -> None:
+    def attempt(key: str, check, *args) -> Any:
         try:
-            check(*args)
+            return check(*args)
         except HabitatError as exc:
             message = " ".join(str(exc).split())
             problems.append(type(exc)(message if message.startswith(key) else f"{key}: {message}"))
+        except OSError as exc:  # unreadable (permissions), a folder where a file belongs ...
+            problems.append(InputFileError(f"{key}: {getattr(exc, 'filename', None) or '?'}: cannot be read "
+                                           f"({exc.strerror or exc}); check the path and its permissions"))
+        return None
+
+    site_ids = None
 
     for name in type(inputs).model_fields:
         value = getattr(inputs, name)
@@ -153,11 +262,48 @@ def input_problems(pipeline: Any) -> tuple[list[HabitatError], list[str]]:
             if not Path(item.path).exists():
                 continue  # reported by config_problems
             if name in ("landcover", "elevation"):
-                attempt(key, _check_raster, key, item)
+                attempt(key, _check_raster, key, item, grid)
             elif name == "known_places" and Path(item.path).suffix.lower() == ".csv":
                 attempt(key, _check_places_csv, key, item)
             elif name == "census":
-                attempt(key, read_census, item.path)
+                census = attempt(key, read_census, item.path)
             else:
-                attempt(key, _check_vector, key, name, item, warnings)
+                ids = attempt(key, _check_vector, key, name, item, warnings, grid)
+                if name == "populations":
+                    site_ids = ids
+    if site_ids is not None and inputs.census is not None and census is not None:
+        unknown = sorted(set(census["site_id"]) - set(site_ids))
+        if unknown:
+            warnings.append(f"inputs.census: {Path(inputs.census.path).name}: sites {', '.join(unknown[:5])} are not "
+                            f"in inputs.populations; their counts are not used")
+    sources = getattr(pipeline.stages.translocation, "sources", None)
+    if sources and site_ids is not None:
+        unknown = [s for s in sources if s not in site_ids]
+        if unknown:
+            problems.append(ConfigError(f"stages.translocation.sources.{unknown[0]}: not a site_id of "
+                                        f"inputs.populations; use one of {', '.join(site_ids[:10])}"))
+    for scenario, edits in pipeline.scenarios.items():
+        for i, edit in enumerate(edits):
+            if Path(edit.path).exists():
+                attempt(f"scenarios.{scenario}[{i}]", _check_edit, f"scenarios.{scenario}[{i}]", edit)
     return problems, warnings
+
+
+def out_dir_problem(pipeline: Any, pipeline_path: Path, out_dir: Path) -> str | None:
+    """``--out`` that holds an input (or the pipeline file): a run replaces whole stage folders
+    there and cleans up after itself, so inputs must live outside it. A folder *inside* an input
+    folder is fine (nothing of the inputs is touched and no input pattern reaches into it)."""
+    out = Path(out_dir).absolute().resolve()
+    files = {"the pipeline file": Path(pipeline_path), **pipeline.inputs.files()}
+    for name in pipeline.scenarios:
+        files.update(pipeline.scenario_files(name))
+    for key, file in files.items():
+        try:
+            resolved = Path(file).absolute().resolve()
+        except (RuntimeError, OSError):
+            continue
+        if resolved == out or out in resolved.parents:
+            return (f"--out {out_dir}: holds {key} ({file}); a run replaces its stage folders there, so choose "
+                    f"an output folder outside the inputs (e.g. {Path(pipeline_path).parent / 'out'})")
+    return None
+
