@@ -439,6 +439,29 @@ def _site_column_problems(sites: SitesParams) -> list[str]:
             f"table; use one of: {', '.join(valid)}" for key, column, valid in named if column not in valid]
 
 
+def _criterion_problems(suit: SuitabilityParams) -> list[str]:
+    """Membership parameters that the named function does not take (or lacks), found before the
+    run reaches the suitability stage."""
+    import inspect
+
+    from habitat.suitability.membership import MEMBERSHIP_FUNCTIONS
+
+    problems = []
+    for layer, criterion in suit.criteria.items():
+        func = MEMBERSHIP_FUNCTIONS.get(criterion.function)
+        if func is None or criterion.function == "class_scores":
+            continue
+        takes = [p for p in inspect.signature(func).parameters if p != "x"]
+        unknown = sorted(set(criterion.params) - set(takes))
+        try:
+            inspect.signature(func).bind(None, **criterion.params)
+        except TypeError as exc:
+            what = f"unknown parameter(s) {', '.join(unknown)}" if unknown else str(exc)
+            problems.append(f"stages.suitability.criteria.{layer}.params: {what}; the {criterion.function} "
+                            f"function takes {', '.join(takes)}")
+    return problems
+
+
 def settings_problems(pipeline: Pipeline) -> list[str]:
     """Stage settings that pass the schema but cannot give a result: every weight 0, a ragged
     or inconsistent AHP matrix. Each as ``key path: message``."""
@@ -459,6 +482,21 @@ def settings_problems(pipeline: Pipeline) -> list[str]:
         if item.product not in PRODUCTS and not item.product.lower().endswith(".csv"):
             problems.append(f"inputs.landcover[{i}].product: {item.product!r} is neither a known product "
                             f"({', '.join(PRODUCTS)}) nor a crosswalk .csv; fix the name")
+    stages, inputs = pipeline.stages, pipeline.inputs
+    if not any(value is not None for _, value in stages):
+        problems.append("stages: no stage is listed; add at least 'ingest: {}' (see pipelines/demo.yaml)")
+    for stage, flag, key, name in (
+            ("sites", "require_historical_range", "historical_range", "historical range polygons"),
+            ("presence", "require_occurrences", "occurrences", "occurrence points")):
+        params = getattr(stages, stage)
+        if params is not None and getattr(params, flag) and getattr(inputs, key) is None:
+            problems.append(f"inputs.{key}: stages.{stage}.{flag} is true but no {name} are given; add "
+                            f"inputs.{key} or set {flag}: false")
+    if stages.evaluation is not None and inputs.known_places is None:
+        problems.append("inputs.known_places: the evaluation stage checks the map against known places; add "
+                        "inputs.known_places or remove stages.evaluation")
+    if stages.suitability is not None:
+        problems += _criterion_problems(stages.suitability)
     places = pipeline.inputs.known_places
     if places is not None:
         try:

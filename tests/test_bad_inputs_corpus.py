@@ -166,14 +166,14 @@ config("threat-distance-zero", _set("stages.suitability", {"threats": {"roads": 
     "max_dist_m": 0, "weight": 1, "decay": "linear"}}}), "stages.suitability.threats.roads.max_dist_m")
 config("criterion-param-nan", _set("stages.suitability", {"criteria": {
     "habitat_class": {"function": "class_scores", "class_scores": {"tugai_forest": 1}},
-    "tugai_cover": {"function": "linear", "params": {"low": NAN, "high": 1}},
+    "tugai_cover": {"function": "linear", "params": {"minimum": NAN, "maximum": 1}},
     "water_distance_m": {"function": "small", "params": {"midpoint": 1000, "spread": 3}},
-    "quality": {"function": "linear", "params": {"low": 0, "high": 1}}}}), "stages.suitability.criteria.tugai_cover")
+    "quality": {"function": "linear", "params": {"minimum": 0, "maximum": 1}}}}), "stages.suitability.criteria.tugai_cover")
 config("class-score-above-1", _set("stages.suitability", {"criteria": {
     "habitat_class": {"function": "class_scores", "class_scores": {"tugai_forest": 5}},
-    "tugai_cover": {"function": "linear", "params": {"low": 0, "high": 1}},
+    "tugai_cover": {"function": "linear", "params": {"minimum": 0, "maximum": 1}},
     "water_distance_m": {"function": "small", "params": {"midpoint": 1000, "spread": 3}},
-    "quality": {"function": "linear", "params": {"low": 0, "high": 1}}}}), "stages.suitability.criteria.habitat_class")
+    "quality": {"function": "linear", "params": {"minimum": 0, "maximum": 1}}}}), "stages.suitability.criteria.habitat_class")
 config("floodplain-inf", _set("stages.ingest.floodplain_buffer_m", INF), "stages.ingest.floodplain_buffer_m")
 config("valley-height-nan", _set("stages.ingest.valley_height_m", NAN), "stages.ingest.valley_height_m")
 config("omniscape-block-zero", _set("stages.omniscape.block_size", 0), "stages.omniscape.block_size")
@@ -204,6 +204,67 @@ config("known-places-column-missing", _set("inputs.known_places.x_column", "long
 config("known-places-crs-bad", _set("inputs.known_places.crs", "EPSG:999999"), "inputs.known_places.crs")
 config("ca-resolution-zero", _set("grid.resolution_m", 0), "grid.resolution_m", base="central_asia")
 config("ca-landcover-band-9", _set("inputs.landcover[0].band", 9), "inputs.landcover[0]", base="central_asia")
+
+
+config("resolution-bool", _set("grid.resolution_m", True), "grid.resolution_m")
+config("bounds-crs-mismatch", _set("grid.bounds_crs", "EPSG:4326"), "grid.bounds")
+config("stages-empty", _set("stages", {}), "stages")
+config("tugai-year-not-a-landcover-year", _set("inputs.tugai[0].year", 1990), "inputs.tugai[0].year", ok=True)
+config("criterion-params-missing", _set("stages.suitability", {"criteria": {
+    "habitat_class": {"function": "class_scores", "class_scores": {"tugai_forest": 1}},
+    "tugai_cover": {"function": "linear", "params": {"minimum": 0, "maximum": 1}},
+    "water_distance_m": {"function": "small", "params": {}},
+    "quality": {"function": "linear", "params": {"minimum": 0, "maximum": 1}}}}),
+    "stages.suitability.criteria.water_distance_m")
+config("criterion-params-unknown", _set("stages.suitability", {"criteria": {
+    "habitat_class": {"function": "class_scores", "class_scores": {"tugai_forest": 1}},
+    "tugai_cover": {"function": "linear", "params": {"minimum": 0, "maximum": 1}},
+    "water_distance_m": {"function": "small", "params": {"mid": 1000, "spread": 3}},
+    "quality": {"function": "linear", "params": {"minimum": 0, "maximum": 1}}}}),
+    "stages.suitability.criteria.water_distance_m")
+config("basin-column-missing", _set("stages.translocation.basin_column", "basin"),
+       "stages.translocation.basin_column")
+config("historical-range-required-missing", _drop("inputs.historical_range"), "inputs.historical_range")
+config("occurrences-required-missing", _drop("inputs.occurrences"), "inputs.occurrences")
+config("known-places-missing-with-evaluation", _drop("inputs.known_places"), "inputs.known_places")
+config("populations-missing-with-connectivity", _drop("inputs.populations"), "", ok=True)  # logged: no corridors
+config("tiles-one-missing", _set("inputs.landcover[1].path", ["../data/demo/landcover_2020.tif",
+                                                             "../data/demo/nope.tif"]), "inputs.landcover[1]")
+
+
+@case("occurrences-empty-with-presence", base="demo", expect="inputs.occurrences")
+def _occurrences_empty(project, pipeline):
+    _gdf({"id": []}, []).to_file(pipeline.parent / "occ.gpkg", driver="GPKG")
+    _edit(pipeline, lambda d: d["inputs"].update(occurrences={"path": "occ.gpkg"}))
+
+
+@case("one-population-with-circuit", ok=True)  # logged: no corridors
+def _one_population(project, pipeline):
+    _edit(pipeline, lambda d: d["stages"].update(circuit={}))
+
+
+@case("known-places-gpkg-missing-kind", expect="inputs.known_places.kind_column")
+def _places_gpkg(project, pipeline):
+    _layer(project, "places", _gdf({"place_id": ["K1"], "name": ["a"], "source": ["s"]}, [_point()]))
+    _edit(pipeline, lambda d: d["inputs"].update(known_places={"path": "data/places.gpkg"}))
+
+
+@case("crosswalk-csv-bad-columns", expect="crosswalk.csv")
+def _crosswalk(project, pipeline):
+    _data(project, "crosswalk.csv").write_text("code;klass\n10;tugai_forest\n")
+    _edit(pipeline, lambda d: d["inputs"]["landcover"][1].update(product="data/crosswalk.csv"))
+
+
+@case("crosswalk-csv-unknown-class", expect="crosswalk.csv")
+def _crosswalk_class(project, pipeline):
+    _data(project, "crosswalk.csv").write_text("code,habitat_class\n10,jungle\n")
+    _edit(pipeline, lambda d: d["inputs"]["landcover"][1].update(product="data/crosswalk.csv"))
+
+
+@case("from-after-to", command="cli", expect="--from")
+def _from_after_to(project, pipeline):
+    _edit(pipeline, lambda d: d["stages"].update(suitability={}))
+    return ["run", pipeline, "--from", "suitability", "--to", "ingest", "--out", project / "out"]
 
 
 # -- the pipeline file itself (validate) -----------------------------------------------------------
@@ -340,9 +401,24 @@ def _lc_glob(project, pipeline):
 
 
 def _gdf(columns: dict, geometry: list, crs=UTM):
+    import warnings
+
     import geopandas as gpd
 
-    return gpd.GeoDataFrame(columns, geometry=geometry, crs=crs)
+    gdf = gpd.GeoDataFrame(columns, geometry=geometry, crs=crs)
+    if crs is None:  # pyogrio warns when it writes a layer without a CRS, which is the point here
+        gdf.to_file = _quiet(gdf.to_file)
+    return gdf
+
+
+def _quiet(write):
+    import warnings
+
+    def quiet(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return write(*args, **kwargs)
+    return quiet
 
 
 def _point(dx: float = 2050, dy: float = -1250):
@@ -622,7 +698,13 @@ def _make_base(base: str, root: Path) -> tuple[Path, Path]:
 
 
 def _bytes(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and os.access(p, os.R_OK)}
+
+
+def _listing(folder: Path) -> list[str]:
+    """Every path under ``folder`` (not following links), to see that a failing run wrote nothing."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 def run_case(c: Case, root: Path, good_out: Path | None) -> dict:
@@ -639,6 +721,7 @@ def run_case(c: Case, root: Path, good_out: Path | None) -> dict:
         shutil.copytree(good_out, out)
         argv = ["run", pipeline, "--out", out]
     before = _bytes(out) if out.exists() else None
+    project_before = _listing(project) if c.base == "tiny" else None
     err, std = io.StringIO(), io.StringIO()
     escaped = None
     code = None
@@ -654,6 +737,8 @@ def run_case(c: Case, root: Path, good_out: Path | None) -> dict:
     finally:
         os.chdir(cwd)
     unchanged = before is None or (out.exists() and _bytes(out) == before)
+    if not c.ok and project_before is not None:
+        unchanged = unchanged and _listing(project) == project_before  # nothing written beside the inputs
     return {"code": code, "err": err.getvalue(), "out": std.getvalue(), "escaped": escaped, "unchanged": unchanged}
 
 
@@ -719,7 +804,7 @@ def test_bad_input_is_one_clean_line(c: Case, tmp_path, good_output):
     assert r["code"] == 2, r["err"] + r["out"]
     assert len(lines) == 1, r["err"]
     assert c.expect in lines[0], lines[0]
-    assert r["unchanged"], "the earlier good output folder changed"
+    assert r["unchanged"], "the failing run wrote files or changed the earlier good output folder"
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ def _check_sites_on_grid(key: str, path: Path, item: Any, grid: Any, warnings: l
         warnings.append(f"{key}: {path.name}: sites {outside} lie outside the study area and are left out")
 
 
-def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any = None) -> list[str] | None:
+def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any = None,
+                  pipeline: Any = None) -> list[str] | None:
     path = Path(item.path)
     kinds, n_features, fields = vector_geometry_types(path, getattr(item, "layer", None))
     allowed, why = _GEOMETRY.get(name, (None, ""))
@@ -118,7 +119,8 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
                             "year (check that this is the right layer)")
         else:
             warnings.append(f"{key}: {path.name} has no features")
-    required = [o for o in ("id_column", "name_column", "count_column") if hasattr(item, o)]
+    required = [o for o in ("id_column", "name_column", "count_column", "kind_column", "source_column")
+                if hasattr(item, o)]
     if name == "protected_areas":  # default columns it lacks fall back to row numbers
         required = [o for o in required if o in item.model_fields_set]
     for option in required:
@@ -126,6 +128,15 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
         if column not in fields:
             raise ConfigError(f"{key}.{option}: column {column!r} is not in {path.name} "
                                f"(columns: {', '.join(fields) or 'none'}); name the right one")
+    if name == "occurrences" and pipeline is not None and pipeline.stages.presence is not None:
+        folds = pipeline.stages.presence.n_folds
+        if n_features < folds:
+            raise InputFileError(f"{key}: {path.name} has {n_features} occurrence(s); the presence model needs at "
+                                 f"least stages.presence.n_folds = {folds}; add occurrences or lower n_folds")
+    basin = getattr(pipeline.stages.translocation, "basin_column", None) if pipeline is not None else None
+    if name == "rivers" and basin is not None and basin not in fields:
+        raise ConfigError(f"stages.translocation.basin_column: column {basin!r} is not in {path.name} "
+                          f"(columns: {', '.join(fields) or 'none'}); name the river layer's basin column")
     ids = None
     if name in _ID_LAYERS and n_features and item.id_column in fields:
         ids = _check_ids(key, path, item)
@@ -180,6 +191,12 @@ def _check_places_csv(key: str, item: Any) -> None:
             row = int(np.flatnonzero(bad)[0])
             raise InputFileError(f"{key}.{option}: {path.name}, row {row + 2}: {column} {table[column].iloc[row]!r} "
                                  f"is not a coordinate; give a number in {item.crs}")
+
+
+def _check_crosswalk(path: str) -> None:
+    from habitat.io.landcover import read_crosswalk
+
+    read_crosswalk(path)
 
 
 def _check_raster(key: str, item: Any, grid: Any = None) -> None:
@@ -263,12 +280,14 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
                 continue  # reported by config_problems
             if name in ("landcover", "elevation"):
                 attempt(key, _check_raster, key, item, grid)
+                if name == "landcover" and item.product.lower().endswith(".csv") and Path(item.product).exists():
+                    attempt(f"{key}.product", _check_crosswalk, item.product)
             elif name == "known_places" and Path(item.path).suffix.lower() == ".csv":
                 attempt(key, _check_places_csv, key, item)
             elif name == "census":
                 census = attempt(key, read_census, item.path)
             else:
-                ids = attempt(key, _check_vector, key, name, item, warnings, grid)
+                ids = attempt(key, _check_vector, key, name, item, warnings, grid, pipeline)
                 if name == "populations":
                     site_ids = ids
     if site_ids is not None and inputs.census is not None and census is not None:
@@ -282,6 +301,11 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
         if unknown:
             problems.append(ConfigError(f"stages.translocation.sources.{unknown[0]}: not a site_id of "
                                         f"inputs.populations; use one of {', '.join(site_ids[:10])}"))
+    years = sorted(item.year for item in inputs.landcover)
+    for i, item in enumerate(inputs.tugai):
+        if item.year not in years:
+            warnings.append(f"inputs.tugai[{i}].year: {item.year} is not a land-cover year ({', '.join(map(str, years))}); "
+                            f"its cover is compared as the {'baseline' if item.year < years[-1] else 'current'} epoch")
     for scenario, edits in pipeline.scenarios.items():
         for i, edit in enumerate(edits):
             if Path(edit.path).exists():

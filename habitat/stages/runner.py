@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -152,6 +153,9 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
         if cfg.bounds_crs is not None:
             bounds_crs = parse_crs(cfg.bounds_crs, "grid.bounds_crs").to_wkt()
             bounds = transform_bounds(bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
+            if not all(math.isfinite(v) for v in bounds):
+                raise ConfigError(f"grid.bounds: {list(cfg.bounds)} are not coordinates in grid.bounds_crs "
+                                  f"{cfg.bounds_crs!r} (they do not project); give the bounds in that CRS")
     else:
         current = max(pipeline.inputs.landcover, key=lambda item: item.year)
         boxes = []
@@ -184,6 +188,9 @@ def selected_stages(
         return [only]
     start = order.index(from_stage) if from_stage else 0
     stop = order.index(to_stage) + 1 if to_stage else len(order)
+    if start >= stop:
+        raise ConfigError(f"--from {from_stage}: runs after --to {to_stage}; swap them (stage order: "
+                          f"{', '.join(order)})")
     return order[start:stop]
 
 
