@@ -684,6 +684,119 @@ CASES += [
 ]
 
 
+def _grid_ini(grid_text: str, command: str = "circuit", expect_name: str = "r.asc"):
+    """A job whose resistance grid is ``grid_text`` (an ASCII grid, possibly broken)."""
+    base = _ini(OMNI if command == "omniscape" else CS, command)
+
+    def mutate(project: Path, pipeline: Path):
+        argv = base(project, pipeline)
+        (project / "r.asc").write_text(grid_text)
+        if command == "circuit":  # two focal points on a good 6 x 6 grid
+            (project / "s.asc").write_text(_ASC_HEADER + "\n".join(
+                " ".join("1" if (r, c) == (0, 0) else "2" if (r, c) == (5, 5) else "-9999" for c in range(6))
+                for r in range(6)) + "\n")
+        return argv
+    return mutate
+
+
+_ASC_HEADER = "ncols 6\nnrows 6\nxllcorner 0\nyllcorner 0\ncellsize 1\nNODATA_value -9999\n"
+_ONES = "\n".join(" ".join(["1"] * 6) for _ in range(6)) + "\n"
+CASES += [
+    Case("asc-short-rows", "tiny", "cli", _grid_ini(_ASC_HEADER + "\n".join(" ".join(["1"] * 6) for _ in range(4))),
+         "r.asc"),
+    Case("asc-text-cell", "tiny", "cli", _grid_ini(_ASC_HEADER + _ONES.replace("1", "x", 1)), "r.asc"),
+    Case("asc-cellsize-zero", "tiny", "cli", _grid_ini(_ASC_HEADER.replace("cellsize 1", "cellsize 0") + _ONES),
+         "r.asc"),
+    Case("asc-ncols-text", "tiny", "cli", _grid_ini(_ASC_HEADER.replace("ncols 6", "ncols six") + _ONES), "r.asc"),
+    Case("asc-no-header", "tiny", "cli", _grid_ini(_ONES), "r.asc"),
+    Case("asc-all-nodata", "tiny", "cli", _grid_ini(_ASC_HEADER + _ONES.replace("1", "-9999")), "r.asc"),
+    Case("asc-negative", "tiny", "cli", _grid_ini(_ASC_HEADER + _ONES.replace("1", "-3", 1)), "r.asc"),
+    Case("omniscape-asc-short-rows", "tiny", "cli",
+         _grid_ini(_ASC_HEADER + "\n".join(" ".join(["1"] * 6) for _ in range(4)), "omniscape"), "r.asc"),
+    Case("omniscape-asc-negative", "tiny", "cli", _grid_ini(_ASC_HEADER + _ONES.replace("1", "-3", 1), "omniscape"),
+         "r.asc"),
+    Case("omniscape-asc-all-nodata", "tiny", "cli",
+         _grid_ini(_ASC_HEADER + _ONES.replace("1", "-9999"), "omniscape"), "r.asc"),
+    Case("omniscape-radius-inf", "tiny", "cli", _ini(OMNI.replace("radius = 2", "radius = inf")), "radius"),
+    Case("omniscape-radius-huge", "tiny", "cli", _ini(OMNI.replace("radius = 2", "radius = 1e12")), "radius"),
+]
+
+
+def _report_of(manifest: str | None):
+    def mutate(project: Path, pipeline: Path):
+        out = project / "out"
+        out.mkdir()
+        if manifest is not None:
+            (out / "manifest.json").write_text(manifest)
+        return ["report", out]
+    return mutate
+
+
+CASES += [
+    Case("report-manifest-not-json", "tiny", "cli", _report_of("{not json"), "manifest.json"),
+    Case("report-manifest-a-list", "tiny", "cli", _report_of("[]"), "manifest.json"),
+    Case("report-manifest-no-stages", "tiny", "cli", _report_of('{"pipeline": "x"}'), "manifest.json"),
+    Case("report-out-a-file", "tiny", "cli", _argv("report", "{pipeline}"), "pipeline.yaml"),
+]
+
+
+@case("tugai-null-geometries", command="run", expect="tugai_2.gpkg", ok=True)
+def _tugai_null(project, pipeline):
+    _layer(project, "tugai_2", _gdf({"type": ["forest", "forest"]}, [None, None]))
+
+
+@case("landcover-rotated", command="run", ok=True)  # GDAL warps rotated grids
+def _lc_rotated(project, pipeline):
+    import rasterio
+    from affine import Affine
+
+    with rasterio.open(_data(project, "lc_2020.tif"), "w", driver="GTiff", width=COLS, height=ROWS, count=1,
+                       dtype="uint8", crs=UTM, nodata=0,
+                       transform=Affine(RES, 20.0, ORIGIN_X, 20.0, -RES, ORIGIN_Y)) as dst:
+        dst.write(tiny_codes(2), 1)
+
+
+@case("landcover-is-a-vector", expect="inputs.landcover[1]")
+def _lc_vector(project, pipeline):
+    _edit(pipeline, lambda d: d["inputs"]["landcover"][1].update(path="data/rivers.gpkg"))
+
+
+@case("rivers-is-a-raster", expect="inputs.rivers")
+def _rivers_raster(project, pipeline):
+    _edit(pipeline, lambda d: d["inputs"]["rivers"].update(path="data/lc_2000.tif"))
+
+
+@case("out-below-a-file", command="cli", expect="--out")
+def _out_below_file(project, pipeline):
+    return ["run", pipeline, "--out", project / "pipeline.yaml" / "out"]
+
+
+@case("places-duplicate-ids", expect="places.csv")
+def _places_duplicates(project, pipeline):
+    _places(PLACES_OK + "K1,Other,reserve,501350,4698650,test\n")(project, pipeline)
+
+
+@case("scenario-edit-outside", command="run", expect="scenarios.dam[0]")
+def _scenario_outside(project, pipeline):
+    import shapely
+
+    _layer(project, "dam", _gdf({"name": ["d"]}, [shapely.box(0, 0, 1000, 1000)]))
+    _edit(pipeline, lambda d: d.update(scenarios={"dam": [{"kind": "landcover", "path": "data/dam.gpkg",
+                                                           "to_class": "water"}]}))
+
+
+@case("elevation-all-nodata", command="run", expect="dem.tif")
+def _dem_nodata(project, pipeline):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(_data(project, "dem.tif"), "w", driver="GTiff", width=COLS, height=ROWS, count=1,
+                       dtype="float32", crs=UTM, nodata=-9999.0,
+                       transform=from_origin(ORIGIN_X, ORIGIN_Y, RES, RES)) as dst:
+        dst.write(np.full((ROWS, COLS), -9999.0, np.float32), 1)
+    _edit(pipeline, lambda d: d["inputs"].update(elevation={"path": "data/dem.tif"}))
+
+
 # -- the harness -------------------------------------------------------------------------------------
 def _make_base(base: str, root: Path) -> tuple[Path, Path]:
     """A project folder and its pipeline file for ``base`` (demo data linked, not copied)."""

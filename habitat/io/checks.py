@@ -61,7 +61,7 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
 
 
 #: Layers whose ``id_column`` names one feature each (tables and maps are keyed by it).
-_ID_LAYERS = ("populations", "reporting_units", "protected_areas")
+_ID_LAYERS = ("populations", "reporting_units", "protected_areas", "known_places")
 
 
 def _check_ids(key: str, path: Path, item: Any) -> list[str]:
@@ -113,6 +113,9 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
     if allowed is not None and n_features and kinds - set(allowed):
         raise InputFileError(f"{key}: {path.name} holds {', '.join(sorted(kinds - set(allowed)))} geometries; "
                            f"{why}; convert the layer or point this key at the right file")
+    if n_features and not kinds:
+        warnings.append(f"{key}: {path.name}: none of its {n_features} features has a geometry; the layer counts "
+                        "as empty (check the export)")
     if n_features == 0:
         if name == "tugai":
             warnings.append(f"{key}: {path.name} has no features; tugai cover is taken as 0 everywhere in that "
@@ -183,6 +186,12 @@ def _check_places_csv(key: str, item: Any) -> None:
         if column not in columns:
             raise ConfigError(f"{key}.{option}: column {column!r} is not in {path.name} "
                               f"(columns: {', '.join(columns) or 'none'}); name the right one")
+    ids = table[item.id_column].str.strip()
+    twice = ids[ids.duplicated() | (ids == "")]
+    if len(twice):
+        row = int(twice.index[0])
+        raise InputFileError(f"{key}.id_column: {path.name}, row {row + 2}: {item.id_column} {ids.iloc[row]!r} is "
+                             f"empty or used twice; give each place its own id")
     for option in ("x_column", "y_column"):
         column = getattr(item, option)
         values = pd.to_numeric(table[column], errors="coerce").astype(np.float64)
@@ -216,12 +225,38 @@ def _check_raster(key: str, item: Any, grid: Any = None) -> None:
             try:
                 left, bottom, right, top = transform_bounds(ds.crs, grid.pyproj_crs.to_wkt(), *ds.bounds,
                                                             densify_pts=21)
+                box = transform_bounds(grid.pyproj_crs.to_wkt(), ds.crs, *grid.bounds, densify_pts=21)
             except Exception:  # noqa: BLE001 - a raster whose extent cannot be projected is left to ingest
                 continue
             xmin, ymin, xmax, ymax = grid.bounds
             if not (left < xmax and right > xmin and bottom < ymax and top > ymin):
                 raise NoOverlapError(f"{key}: {Path(source).name} does not overlap the study area (grid.bounds); "
                                      f"check the file, its CRS or the grid bounds")
+            if len(getattr(item, "sources", [item.path])) == 1 and not _has_data(ds, item.band, box):
+                raise InputFileError(f"{key}: {Path(source).name} holds only nodata inside the study area; check "
+                                     f"the file, its nodata value or the grid bounds")
+
+
+def _has_data(ds: Any, band: int, box: tuple[float, float, float, float]) -> bool:
+    """Whether any cell of the raster inside ``box`` (raster CRS) is not nodata: an averaged read
+    of at most 256 x 256 values, where GDAL skips nodata and leaves nodata only where a whole
+    block of source cells is nodata."""
+    from rasterio.enums import Resampling
+    from rasterio.windows import from_bounds
+
+    window = from_bounds(*box, transform=ds.transform).intersection(
+        from_bounds(*ds.bounds, transform=ds.transform)).round_offsets().round_lengths()
+    if window.width < 1 or window.height < 1:
+        return True  # a sliver: left to ingest
+    shape = (min(256, int(window.height)), min(256, int(window.width)))
+    try:
+        values = ds.read(band, window=window, out_shape=shape, resampling=Resampling.average, masked=True)
+    except Exception:  # noqa: BLE001 - unreadable blocks are reported by ingest, naming the GDAL error
+        return True
+    valid = ~np.ma.getmaskarray(values)
+    if values.dtype.kind == "f":
+        valid &= np.isfinite(values.filled(np.nan))
+    return bool(valid.any())
 
 
 #: Geometry families a scenario edit's layer may hold, by edit kind.
@@ -230,7 +265,7 @@ _EDIT_GEOMETRY = {"landcover": POLYGONS, "restoration": POLYGONS,
                   "crossing": POLYGONS + ("LineString", "MultiLineString")}
 
 
-def _check_edit(key: str, edit: Any) -> None:
+def _check_edit(key: str, edit: Any, grid: Any = None) -> None:
     path = Path(edit.path)
     kinds, n_features, _ = vector_geometry_types(path, edit.layer)
     wrong = kinds - set(_EDIT_GEOMETRY[edit.kind])
@@ -240,6 +275,14 @@ def _check_edit(key: str, edit: Any) -> None:
                              f"s; point it at the right layer")
     if n_features == 0:
         raise InputFileError(f"{key}: {path.name} has no features; the edit would change nothing")
+    if grid is not None:
+        from habitat.io.vectors import read_vector
+
+        left, bottom, right, top = read_vector(path, layer=edit.layer).to_crs(grid.pyproj_crs).total_bounds
+        xmin, ymin, xmax, ymax = grid.bounds
+        if not (left <= xmax and right >= xmin and bottom <= ymax and top >= ymin):
+            raise NoOverlapError(f"{key}: {path.name} lies outside the study area (grid.bounds); the edit would "
+                                 f"change nothing: check the layer and its CRS")
 
 
 def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError], list[str]]:
@@ -309,7 +352,7 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
     for scenario, edits in pipeline.scenarios.items():
         for i, edit in enumerate(edits):
             if Path(edit.path).exists():
-                attempt(f"scenarios.{scenario}[{i}]", _check_edit, f"scenarios.{scenario}[{i}]", edit)
+                attempt(f"scenarios.{scenario}[{i}]", _check_edit, f"scenarios.{scenario}[{i}]", edit, grid)
     return problems, warnings
 
 

@@ -84,7 +84,10 @@ def _num(cfg, key, ini):
 
 
 def _int(cfg, key, ini):
-    return int(round(_num(cfg, key, ini)))
+    value = _num(cfg, key, ini)
+    if not np.isfinite(value):
+        raise OmniscapeJobError(f"{ini}: {key} = {cfg[key]!r}; give a whole number")
+    return int(round(value))
 
 
 @dataclass
@@ -191,6 +194,17 @@ def load_job(ini_path, *, cwd=None):
         return vals, meta
 
     res, meta = read("resistance_file")
+    if np.isnan(res).all():
+        raise OmniscapeJobError(f"{ini}: resistance_file {cfg['resistance_file']}: every cell is nodata; "
+                                "check the grid and its NODATA_value")
+    # the moving window is a (2 radius + 1)^2 array per solve: refuse one this machine cannot hold
+    from habitat.memory import available_bytes
+
+    window_bytes = 16 * (2 * radius + 1) ** 2 * np.dtype(dtype).itemsize
+    if window_bytes > available_bytes():
+        raise OmniscapeJobError(
+            f"{ini}: radius = {cfg['radius']} cells makes windows of {2 * radius + 1:,} x {2 * radius + 1:,} cells, "
+            f"more than this machine's memory; use a smaller radius (the grid is {res.shape[0]} x {res.shape[1]})")
     if np.any(res[~np.isnan(res)] <= 0):
         raise OmniscapeJobError(f"{ini}: resistance_file {cfg['resistance_file']} contains 0 or "
                                 "negative values; make them positive or nodata")
