@@ -232,7 +232,7 @@ config("tiles-one-missing", _set("inputs.landcover[1].path", ["../data/demo/land
                                                              "../data/demo/nope.tif"]), "inputs.landcover[1]")
 
 
-@case("occurrences-empty-with-presence", base="demo", expect="inputs.occurrences")
+@case("occurrences-empty-with-presence", base="demo", expect="stages.presence.n_folds")
 def _occurrences_empty(project, pipeline):
     _gdf({"id": []}, []).to_file(pipeline.parent / "occ.gpkg", driver="GPKG")
     _edit(pipeline, lambda d: d["inputs"].update(occurrences={"path": "occ.gpkg"}))

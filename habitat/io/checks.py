@@ -134,8 +134,8 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
     if name == "occurrences" and pipeline is not None and pipeline.stages.presence is not None:
         folds = pipeline.stages.presence.n_folds
         if n_features < folds:
-            raise InputFileError(f"{key}: {path.name} has {n_features} occurrence(s); the presence model needs at "
-                                 f"least stages.presence.n_folds = {folds}; add occurrences or lower n_folds")
+            raise ConfigError(f"stages.presence.n_folds: {folds} folds need at least as many occurrences; add "
+                              f"occurrences to {path.name} or lower n_folds (found {n_features})")
     basin = getattr(pipeline.stages.translocation, "basin_column", None) if pipeline is not None else None
     if name == "rivers" and basin is not None and basin not in fields:
         raise ConfigError(f"stages.translocation.basin_column: column {basin!r} is not in {path.name} "
@@ -304,7 +304,8 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
             return check(*args)
         except HabitatError as exc:
             message = " ".join(str(exc).split())
-            problems.append(type(exc)(message if message.startswith(key) else f"{key}: {message}"))
+            keyed = message.startswith((key, "stages.", "inputs.", "scenarios."))  # already names its key
+            problems.append(type(exc)(message if keyed else f"{key}: {message}"))
         except OSError as exc:  # unreadable (permissions), a folder where a file belongs ...
             problems.append(InputFileError(f"{key}: {getattr(exc, 'filename', None) or '?'}: cannot be read "
                                            f"({exc.strerror or exc}); check the path and its permissions"))
