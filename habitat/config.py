@@ -475,7 +475,7 @@ def settings_problems(pipeline: Pipeline) -> list[str]:
         crs = None  # reported with the grid (habitat.stages.runner.resolve_grid)
     units = {axis.unit_name for axis in crs.axis_info} if crs is not None else set()
     if crs is not None and (crs.is_geographic or not units <= {"metre", "meter"}):
-        problems.append(f"grid.crs: {pipeline.grid.crs!r} is in {' and '.join(sorted(units)) or 'unknown units'}, "
+        problems.append(f"grid.crs: {pipeline.grid.crs!r} has axes in {' and '.join(sorted(units)) or 'unknown units'}, "
                         "not metres; the analysis grid needs a projected CRS in metres, e.g. 'default' or a UTM "
                         "zone such as 'EPSG:32642'")
     for i, item in enumerate(pipeline.inputs.landcover):

@@ -797,6 +797,29 @@ def _dem_nodata(project, pipeline):
     _edit(pipeline, lambda d: d["inputs"].update(elevation={"path": "data/dem.tif"}))
 
 
+@case("populations-a-csv", expect="inputs.populations")
+def _pop_csv(project, pipeline):
+    _data(project, "sites.csv").write_text("site_id,name,count\nP1,a,10\n")
+    _edit(pipeline, lambda d: d["inputs"]["populations"].update(path="data/sites.csv"))
+
+
+@case("rivers-shapefile-no-prj", expect="rivers.shp")
+def _rivers_shp(project, pipeline):
+    import shapely
+
+    y = ORIGIN_Y - 12.5 * RES
+    _gdf({"name": ["R"]}, [shapely.LineString([(ORIGIN_X, y), (ORIGIN_X + 3000, y)])]).to_file(
+        _data(project, "rivers.shp"))
+    _data(project, "rivers.prj").unlink()
+    _edit(pipeline, lambda d: d["inputs"].update(rivers={"path": "data/rivers.shp"}))
+
+
+@case("rivers-geojson-broken", expect="rivers.geojson")
+def _rivers_geojson(project, pipeline):
+    _data(project, "rivers.geojson").write_text('{"type": "FeatureCollection", "features": [')
+    _edit(pipeline, lambda d: d["inputs"].update(rivers={"path": "data/rivers.geojson"}))
+
+
 # -- the harness -------------------------------------------------------------------------------------
 def _make_base(base: str, root: Path) -> tuple[Path, Path]:
     """A project folder and its pipeline file for ``base`` (demo data linked, not copied)."""

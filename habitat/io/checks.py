@@ -49,6 +49,9 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
     except Exception:
         read_vector(path, layer=layer)  # raises the InputFileError naming the file and its layers
         raise
+    if info.get("geometry_type") is None:
+        raise InputFileError(f"{path}: has no geometry column (a plain table?); give a vector layer (GeoPackage, "
+                             f"Shapefile, GeoJSON) with points, lines or polygons")
     if info.get("crs") is None:
         raise MissingCRSError(f"{path}: layer has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326)")
     fields = [str(f) for f in info["fields"]]
@@ -322,6 +325,9 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
             key = f"inputs.{name}[{i}]" if isinstance(value, list) else f"inputs.{name}"
             if not Path(item.path).exists():
                 continue  # reported by config_problems
+            if Path(item.path).is_dir() and not str(item.path).lower().endswith((".gdb", ".zarr")):
+                problems.append(InputFileError(f"{key}: {item.path} is a folder; point the key at the file"))
+                continue
             if name in ("landcover", "elevation"):
                 attempt(key, _check_raster, key, item, grid)
                 if name == "landcover" and item.product.lower().endswith(".csv") and Path(item.product).exists():
