@@ -422,9 +422,55 @@ def components(adjacency):
     n = adjacency.shape[0]
     if n == 0:
         return []
-    ncomp, labels = connected_components(adjacency, directed=False)
+    if _component_labels is not None and sp.issparse(adjacency):
+        # union-find over the stored entries: undirected and counting stored zeros as edges,
+        # as scipy's connected_components(directed=False), without its CSC copy (0.2 s of a
+        # 1000 x 1000 job)
+        m = sp.csr_matrix(adjacency)
+        labels = np.empty(n, dtype=np.int32)
+        ncomp = _component_labels(m.indptr, m.indices, labels)
+    else:
+        ncomp, labels = connected_components(adjacency, directed=False)
     if ncomp == 1:
         return [np.arange(n)]
     order = np.argsort(labels, kind="stable")
     splits = np.cumsum(np.bincount(labels, minlength=ncomp))[:-1]
     return [np.sort(c) for c in np.split(order, splits)]
+
+
+if _njit is not None:
+    @_njit(cache=True, nogil=True)
+    def _find(parent, a):
+        root = a
+        while parent[root] != root:
+            root = parent[root]
+        while parent[a] != root:  # path compression
+            nxt = parent[a]
+            parent[a] = root
+            a = nxt
+        return root
+
+    @_njit(cache=True, nogil=True)
+    def _component_labels(indptr, indices, labels):
+        # labels numbered by each component's smallest node, as scipy's connected_components
+        n = indptr.size - 1
+        parent = np.arange(n)
+        for a in range(n):
+            for q in range(indptr[a], indptr[a + 1]):
+                ra, rb = _find(parent, a), _find(parent, indices[q])
+                if ra != rb:
+                    if ra < rb:
+                        parent[rb] = ra
+                    else:
+                        parent[ra] = rb
+        ncomp = 0
+        for a in range(n):
+            r = _find(parent, a)
+            if r == a:
+                labels[a] = ncomp
+                ncomp += 1
+            else:
+                labels[a] = labels[r]
+        return ncomp
+else:  # pragma: no cover
+    _component_labels = None

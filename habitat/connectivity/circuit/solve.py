@@ -11,13 +11,19 @@ import scipy.sparse as sp
 from habitat.errors import InvalidParameterError
 
 from .graph import components, laplacian, principal_submatrix
-from . import solvers
+from . import gridamg, solvers
 from .solvers import GroundedSolver, choose_method, cholmod_module, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
 _SCHUR_MIN_NODES = 8
 _SPLIT_MIN_NODES = 100_000  # below, two half factorizations do not pay for the threads
 _CG_TOL = 1e-8  # AMG-CG relative residual: resistances to ~1e-7 relative (Circuitscape: 1e-6)
+#: Grid multigrid (:mod:`gridamg`) instead of the direct factor for ``method="auto"`` on plain
+#: raster components of at least this many nodes ...
+GRID_AMG_MIN_NODES = 50_000
+#: ... with at most this many right-hand sides (focal points - 1); above, one factorization
+#: and its forward solves cost less than one CG solve per point.
+GRID_AMG_MAX_RHS = 1
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,15 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
     n = sub.shape[0]
     chosen = choose_method(n, sub.nnz + n, method=method, n_rhs=m - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
+    if (method == "auto" and chosen == "direct" and coords is not None
+            and n >= GRID_AMG_MIN_NODES and m - 1 <= GRID_AMG_MAX_RHS):
+        block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
+                                           np.asarray(targets[1:], dtype=np.int64))
+        if block is not None:
+            g = np.zeros((m, m))
+            g[1:, 1:] = block
+            d = np.diag(g)
+            return d[:, None] + d[None, :] - g - g.T
     lap = laplacian(sub, dtype=np.float32 if chosen == "amg" else np.float64)
     del sub
     if release is not None:

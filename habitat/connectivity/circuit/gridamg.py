@@ -1,0 +1,498 @@
+"""Aggregation multigrid on the raster grid itself: CG solves of grounded grid Laplacians.
+
+A raster circuit graph whose nodes are single cells joined to their (4 or) 8 neighbours is a
+9-point stencil on the grid. Aggregating 2 x 2 blocks of cells keeps it one: the Galerkin
+coarse matrix ``P^T A P`` of the piecewise-constant prolongator ``P`` is again a 9-point
+Laplacian (coarse edge weights = sums of the fine weights between two blocks, plus the
+"leak" to the ground), so every level is four weight arrays on a grid, with no index
+arrays, and the levels are built in one pass each. The cycle is Notay's K-cycle
+(two flexible-CG steps on each coarser level, Notay & Vassilevski 2008, Numer. Linear
+Algebra Appl. 15:473) with a four-colour symmetric Gauss-Seidel smoother (cells of one
+colour are never 8-neighbours, so a colour is updated on both cores at once), inside a
+flexible CG on the fine level, all in float64.
+
+Effective resistances are quadratic in the solution error: for ``A x* = b`` and any ``x``
+with residual ``r = b - A x``, ``(b + r)^T x = b^T x* - ||x - x*||_A^2``. CG stops when the
+preconditioned residual ``r^T B r`` (an estimate of ``||x - x*||_A^2`` within the
+condition number of ``B A``, about 1.5 here) is below ``tol`` times that value, so the
+relative error of a resistance is about ``tol`` (default 1e-10), far below the 1e-6 of
+Circuitscape's own CG.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a dependency
+    njit = None
+
+#: Solve the coarsest level densely at or below this many active cells.
+_COARSE_CELLS = 400
+#: K-cycle: skip the second inner step when the first cut the residual norm below this share
+#: (Notay's t = 0.25).
+_KCYCLE_T = 0.25
+_MAXITER = 300
+
+
+class NoConvergence(ArithmeticError):
+    """CG reached its iteration limit (callers fall back to a direct factor)."""
+
+
+def grid_stencil(adjacency, coords):
+    """Four edge-weight arrays of a raster graph, or None when it is not a plain grid.
+
+    Parameters
+    ----------
+    adjacency : scipy.sparse.csr_matrix
+        Symmetric conductances of one component (siemens).
+    coords : numpy.ndarray
+        ``(n, 2)`` cell row/column per node (negative for multi-cell nodes).
+
+    Returns
+    -------
+    tuple or None
+        ``(w, cells)``: ``w`` of shape ``(4, rows + 2, cols + 2)`` holds the conductance
+        from each cell to its east, south, south-east and south-west neighbour (a zero
+        border of one cell around the bounding box of the nodes); ``cells`` the padded
+        ``(row, col)`` of each node. None when a node spans several cells or an edge joins
+        cells that are not 8-neighbours.
+    """
+    c = np.asarray(coords)
+    if c.shape[0] == 0 or c.min() < 0:
+        return None
+    r0, c0 = int(c[:, 0].min()), int(c[:, 1].min())
+    rows = int(c[:, 0].max()) - r0 + 1
+    cols = int(c[:, 1].max()) - c0 + 1
+    cr = (c[:, 0] - r0 + 1).astype(np.int64)
+    cc = (c[:, 1] - c0 + 1).astype(np.int64)
+    w = np.zeros((4, rows + 2, cols + 2))
+    if not _stencil_fill(adjacency.indptr, adjacency.indices, adjacency.data, cr, cc, w):
+        return None
+    return w, np.stack([cr, cc], axis=1)
+
+
+class GridAMG:
+    """Grounded grid Laplacian with a 2 x 2 aggregation hierarchy (see module notes).
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        ``(4, rows + 2, cols + 2)`` edge weights from :func:`grid_stencil`.
+    ground : tuple of int
+        Padded ``(row, col)`` of the node held at 0 V.
+
+    Notes
+    -----
+    The hierarchy is built in float64 and kept in float32 for the cycle (half the memory
+    traffic; the cycle only shapes the search directions); the fine-level operator of the
+    outer CG stays float64.
+    """
+
+    def __init__(self, w, ground):
+        w = w.copy()
+        leak = np.zeros(w.shape[1:])
+        _ground(w, leak, int(ground[0]), int(ground[1]))
+        self.levels = []
+        while True:
+            d = np.zeros_like(leak)
+            _diag(w, leak, d)
+            if not self.levels:
+                self.fine = (w, d)
+            active = int(np.count_nonzero(d))
+            dinv = np.zeros(d.shape, dtype=np.float32)
+            np.divide(1.0, d, out=dinv, where=d != 0, casting="unsafe")
+            # per level: the cycle's operator and the work arrays of its K-cycle steps
+            self.levels.append({"w": w.astype(np.float32), "d": d.astype(np.float32),
+                                "dinv": dinv,
+                                **{k: np.zeros(d.shape, dtype=np.float32)
+                                   for k in ("c", "dd", "v", "ww", "r2", "rhs")}})
+            if active <= _COARSE_CELLS or min(w.shape[1:]) <= 4:
+                break
+            rows, cols = w.shape[1] - 2, w.shape[2] - 2
+            shape = (4, (rows + 1) // 2 + 2, (cols + 1) // 2 + 2)
+            wc = np.zeros(shape)
+            leakc = np.zeros(shape[1:])
+            _coarsen(w, leak, wc, leakc)
+            w, leak = wc, leakc
+        self._coarse_idx = np.flatnonzero(d)
+        self._coarse_inv = np.linalg.inv(_dense(w, d, self._coarse_idx)).astype(np.float32)
+
+    def precondition(self, level, r, out):
+        """One cycle on ``A_level x = r`` from ``x = 0``, written to ``out`` (float32)."""
+        if level == len(self.levels) - 1:
+            out[...] = 0.0
+            flat = out.reshape(-1)
+            flat[self._coarse_idx] = self._coarse_inv @ r.reshape(-1)[self._coarse_idx]
+            return out
+        lv = self.levels[level]
+        w, d, dinv = lv["w"], lv["d"], lv["dinv"]
+        out[...] = 0.0
+        _gs(w, dinv, out, r, False)
+        rc = self.levels[level + 1]["rhs"]
+        rc[...] = 0.0
+        _residual_restrict(w, d, out, r, rc)
+        xc = self._kcycle(level + 1, rc)
+        _prolong_add(xc, out, d)
+        _gs(w, dinv, out, r, True)
+        return out
+
+    def _kcycle(self, level, r):
+        lv = self.levels[level]
+        c = lv["c"]
+        if level == len(self.levels) - 1:
+            return self.precondition(level, r, c)
+        w, d = lv["w"], lv["d"]
+        self.precondition(level, r, c)
+        v = lv["v"]
+        rho1, a1 = _matvec_dots(w, d, c, r, v)
+        if rho1 <= 0.0:
+            return c
+        s1 = a1 / rho1
+        r2 = lv["r2"]
+        nr2, nr = _axpy_norms(r, -s1, v, r2)
+        if nr2 <= _KCYCLE_T ** 2 * nr:
+            _lincomb(c, s1, c, 0.0)
+            return c
+        dd = self.precondition(level, r2, lv["dd"])
+        gamma, beta, a2 = _matvec_dots3(w, d, dd, v, r2, lv["ww"])
+        rho2 = beta - gamma * gamma / rho1
+        if rho2 <= 0.0:
+            _lincomb(c, s1, c, 0.0)
+            return c
+        _lincomb(c, s1 - gamma * a2 / (rho1 * rho2), dd, a2 / rho2)
+        return c
+
+    def solve(self, b, *, tol=1e-10):
+        """Flexible CG on the fine level; returns ``(x, r)`` with ``r = b - A x``.
+
+        Stops when ``r^T B r <= tol * (b + r)^T x`` (see module notes).
+        """
+        w, d = self.fine
+        x = np.zeros_like(b)
+        r = b.copy()
+        if not np.any(b):
+            return x, r
+        z = np.zeros(b.shape, dtype=np.float32)
+        p = self.precondition(0, r, z).astype(np.float64)
+        q = np.empty_like(b)
+        for _ in range(_MAXITER):
+            pq, pr = _matvec_dots(w, d, p, r, q)
+            if pq <= 0.0:
+                break
+            value = _cg_update(x, r, p, q, pr / pq, b)
+            self.precondition(0, r, z)
+            err, zq = _dots(z, r, q)
+            if err <= tol * abs(value):
+                return x, r
+            _lincomb(p, -zq / pq, z, 1.0)
+        raise NoConvergence(f"grid multigrid CG did not converge in {_MAXITER} iterations")
+
+
+def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
+    """``(A^-1)[nodes][:, nodes]`` of the Laplacian grounded at ``ground`` by grid multigrid.
+
+    Parameters
+    ----------
+    adjacency : scipy.sparse.csr_matrix
+        Conductances of one connected raster component.
+    coords : numpy.ndarray
+        ``(n, 2)`` cell row/column per node.
+    ground : int
+        Node held at 0 V.
+    nodes : numpy.ndarray of int
+        Distinct nodes other than ``ground``.
+    tol : float, optional
+        Relative accuracy of the entries (see module notes).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``k x k`` block (ohm); None when the graph is not a plain grid.
+
+    Notes
+    -----
+    One CG solve ``A x_p = e_p`` per node; each entry uses the symmetric estimate
+    ``G_pq = (x_q[p] + x_p[q] + x_p^T r_q + x_q^T r_p) / 2``, whose error is
+    ``||x_p - x_p*||_A ||x_q - x_q*||_A`` at most (quadratic in the solve errors).
+    """
+    st = grid_stencil(adjacency, coords)
+    if st is None:
+        return None
+    w, cells = st
+    amg = GridAMG(w, cells[ground])
+    shape = w.shape[1:]
+    del w
+    nodes = np.asarray(nodes, dtype=np.int64)
+    k = nodes.size
+    xs, rs = [], []
+    for p in nodes:
+        b = np.zeros(shape)
+        b[cells[p, 0], cells[p, 1]] = 1.0
+        try:
+            x, r = amg.solve(b, tol=tol)
+        except NoConvergence:
+            return None
+        xs.append(x)
+        rs.append(r)
+    rr, cc = cells[nodes, 0], cells[nodes, 1]
+    g = np.empty((k, k))
+    for p in range(k):
+        for q in range(p, k):
+            val = 0.5 * (xs[q][rr[p], cc[p]] + xs[p][rr[q], cc[q]]
+                         + np.vdot(xs[p], rs[q]) + np.vdot(xs[q], rs[p]))
+            g[p, q] = g[q, p] = val
+    return g
+
+
+def _dense(w, d, idx):
+    """Dense matrix of the active cells ``idx`` (flat padded indices) of one level."""
+    pos = -np.ones(d.size, dtype=np.int64)
+    pos[idx] = np.arange(idx.size)
+    out = np.zeros((idx.size, idx.size))
+    _dense_fill(w, d, pos.reshape(d.shape), out)
+    return out
+
+
+if njit is not None:
+    # neighbour offsets with the weight array and its anchor: the edge (i, j)-(i+di, j+dj)
+    # is stored at w[k, i + ai, j + aj]
+    @njit(cache=True, nogil=True)
+    def _stencil_fill(indptr, indices, data, cr, cc, w):
+        n = indptr.size - 1
+        for a in range(n):
+            i, j = cr[a], cc[a]
+            for q in range(indptr[a], indptr[a + 1]):
+                b = indices[q]
+                if b == a:
+                    continue
+                di, dj = cr[b] - i, cc[b] - j
+                if di == 0 and dj == 1:
+                    w[0, i, j] = data[q]
+                elif di == 1 and dj == 0:
+                    w[1, i, j] = data[q]
+                elif di == 1 and dj == 1:
+                    w[2, i, j] = data[q]
+                elif di == 1 and dj == -1:
+                    w[3, i, j] = data[q]
+                elif not ((di == 0 and dj == -1) or (di == -1 and -1 <= dj <= 1)):
+                    return False
+        return True
+
+    @njit(cache=True, nogil=True)
+    def _ground(w, leak, gi, gj):
+        # edges of the ground become leaks of its neighbours, then the ground leaves the grid
+        leak[gi, gj + 1] += w[0, gi, gj]
+        leak[gi + 1, gj] += w[1, gi, gj]
+        leak[gi + 1, gj + 1] += w[2, gi, gj]
+        leak[gi + 1, gj - 1] += w[3, gi, gj]
+        leak[gi, gj - 1] += w[0, gi, gj - 1]
+        leak[gi - 1, gj] += w[1, gi - 1, gj]
+        leak[gi - 1, gj - 1] += w[2, gi - 1, gj - 1]
+        leak[gi - 1, gj + 1] += w[3, gi - 1, gj + 1]
+        w[0, gi, gj] = w[1, gi, gj] = w[2, gi, gj] = w[3, gi, gj] = 0.0
+        w[0, gi, gj - 1] = 0.0
+        w[1, gi - 1, gj] = 0.0
+        w[2, gi - 1, gj - 1] = 0.0
+        w[3, gi - 1, gj + 1] = 0.0
+
+    @njit(cache=True, nogil=True)
+    def _diag(w, leak, d):
+        rows, cols = d.shape
+        for i in range(1, rows - 1):
+            for j in range(1, cols - 1):
+                d[i, j] = (leak[i, j] + w[0, i, j] + w[1, i, j] + w[2, i, j] + w[3, i, j]
+                           + w[0, i, j - 1] + w[1, i - 1, j] + w[2, i - 1, j - 1]
+                           + w[3, i - 1, j + 1])
+
+    @njit(cache=True, nogil=True)
+    def _coarsen(w, leak, wc, leakc):
+        rows, cols = leak.shape[0] - 2, leak.shape[1] - 2
+        for i0 in range(rows):
+            for j0 in range(cols):
+                i, j = i0 + 1, j0 + 1
+                bi, bj = i0 // 2 + 1, j0 // 2 + 1
+                leakc[bi, bj] += leak[i, j]
+                for k in range(4):
+                    x = w[k, i, j]
+                    if x == 0.0:
+                        continue
+                    if k == 0:
+                        ti, tj = i0, j0 + 1
+                    elif k == 1:
+                        ti, tj = i0 + 1, j0
+                    elif k == 2:
+                        ti, tj = i0 + 1, j0 + 1
+                    else:
+                        ti, tj = i0 + 1, j0 - 1
+                    ci, cj = ti // 2 + 1, tj // 2 + 1
+                    di, dj = ci - bi, cj - bj
+                    if di == 0 and dj == 0:
+                        continue
+                    if di == 0 and dj == 1:
+                        wc[0, bi, bj] += x
+                    elif di == 0 and dj == -1:
+                        wc[0, ci, cj] += x
+                    elif di == 1 and dj == 0:
+                        wc[1, bi, bj] += x
+                    elif di == 1 and dj == 1:
+                        wc[2, bi, bj] += x
+                    else:  # di == 1 and dj == -1
+                        wc[3, bi, bj] += x
+
+    @njit(cache=True, nogil=True)
+    def _row_product(w, x, i, j):
+        return (w[0, i, j] * x[i, j + 1] + w[1, i, j] * x[i + 1, j]
+                + w[2, i, j] * x[i + 1, j + 1] + w[3, i, j] * x[i + 1, j - 1]
+                + w[0, i, j - 1] * x[i, j - 1] + w[1, i - 1, j] * x[i - 1, j]
+                + w[2, i - 1, j - 1] * x[i - 1, j - 1] + w[3, i - 1, j + 1] * x[i - 1, j + 1])
+
+    @njit(cache=True, nogil=True)
+    def _gs(w, dinv, x, b, backward):
+        # lexicographic Gauss-Seidel (one pass over the arrays; a colour-wise sweep reads them
+        # once per colour); inactive cells have dinv = 0 and b = 0, so they stay at 0. The
+        # terms known before the sweep reaches the cell are summed first: only the previous
+        # cell's update is on the dependency chain.
+        rows, cols = dinv.shape
+        for t in range(rows - 2):
+            i = rows - 2 - t if backward else 1 + t
+            if backward:
+                for u in range(cols - 2):
+                    j = cols - 2 - u
+                    acc = (b[i, j] + w[1, i, j] * x[i + 1, j] + w[2, i, j] * x[i + 1, j + 1]
+                           + w[3, i, j] * x[i + 1, j - 1] + w[0, i, j - 1] * x[i, j - 1]
+                           + w[1, i - 1, j] * x[i - 1, j] + w[2, i - 1, j - 1] * x[i - 1, j - 1]
+                           + w[3, i - 1, j + 1] * x[i - 1, j + 1])
+                    x[i, j] = (acc + w[0, i, j] * x[i, j + 1]) * dinv[i, j]
+            else:
+                for j in range(1, cols - 1):
+                    acc = (b[i, j] + w[0, i, j] * x[i, j + 1] + w[1, i, j] * x[i + 1, j]
+                           + w[2, i, j] * x[i + 1, j + 1] + w[3, i, j] * x[i + 1, j - 1]
+                           + w[1, i - 1, j] * x[i - 1, j] + w[2, i - 1, j - 1] * x[i - 1, j - 1]
+                           + w[3, i - 1, j + 1] * x[i - 1, j + 1])
+                    x[i, j] = (acc + w[0, i, j - 1] * x[i, j - 1]) * dinv[i, j]
+
+    @njit(cache=True, nogil=True)
+    def _residual_restrict(w, d, x, b, rc):
+        # rc = P^T (b - A x) without storing the residual
+        rows, cols = d.shape
+        for i in range(1, rows - 1):
+            ci = (i - 1) // 2 + 1
+            for j in range(1, cols - 1):
+                if d[i, j] != 0.0:
+                    rc[ci, (j - 1) // 2 + 1] += (b[i, j] - d[i, j] * x[i, j]
+                                                 + _row_product(w, x, i, j))
+
+    @njit(cache=True, nogil=True)
+    def _matvec_dots(w, d, x, r, out):
+        # out = A x; returns (x . out, x . r)
+        rows, cols = d.shape
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(rows):
+            for j in range(cols):
+                if i == 0 or i == rows - 1 or j == 0 or j == cols - 1 or d[i, j] == 0.0:
+                    out[i, j] = 0.0
+                else:
+                    v = d[i, j] * x[i, j] - _row_product(w, x, i, j)
+                    out[i, j] = v
+                    s1 += np.float64(x[i, j]) * v
+                    s2 += np.float64(x[i, j]) * r[i, j]
+        return s1, s2
+
+    @njit(cache=True, nogil=True)
+    def _matvec_dots3(w, d, x, v, r, out):
+        # out = A x; returns (x . v, x . out, x . r)
+        rows, cols = d.shape
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for i in range(rows):
+            for j in range(cols):
+                if i == 0 or i == rows - 1 or j == 0 or j == cols - 1 or d[i, j] == 0.0:
+                    out[i, j] = 0.0
+                else:
+                    y = d[i, j] * x[i, j] - _row_product(w, x, i, j)
+                    out[i, j] = y
+                    xv = np.float64(x[i, j])
+                    s1 += xv * v[i, j]
+                    s2 += xv * y
+                    s3 += xv * r[i, j]
+        return s1, s2, s3
+
+    @njit(cache=True, nogil=True)
+    def _axpy_norms(r, s, v, out):
+        # out = r + s v; returns (|out|^2, |r|^2)
+        a = 0.0
+        b = 0.0
+        rf = r.reshape(-1)
+        vf = v.reshape(-1)
+        of = out.reshape(-1)
+        for k in range(rf.size):
+            y = rf[k] + s * vf[k]
+            of[k] = y
+            a += np.float64(y) * y
+            b += np.float64(rf[k]) * rf[k]
+        return a, b
+
+    @njit(cache=True, nogil=True)
+    def _lincomb(x, a, y, b):
+        # x = a x + b y in place
+        xf = x.reshape(-1)
+        yf = y.reshape(-1)
+        for k in range(xf.size):
+            xf[k] = a * xf[k] + b * yf[k]
+
+    @njit(cache=True, nogil=True)
+    def _dots(z, r, q):
+        # (z . r, z . q)
+        zf, rf, qf = z.reshape(-1), r.reshape(-1), q.reshape(-1)
+        a = 0.0
+        b = 0.0
+        for k in range(zf.size):
+            a += zf[k] * rf[k]
+            b += zf[k] * qf[k]
+        return a, b
+
+    @njit(cache=True, nogil=True)
+    def _cg_update(x, r, p, q, alpha, b):
+        # x += alpha p, r -= alpha q; returns (b + r) . x
+        xf, rf, pf, qf, bf = x.reshape(-1), r.reshape(-1), p.reshape(-1), q.reshape(-1), b.reshape(-1)
+        s = 0.0
+        for k in range(xf.size):
+            xf[k] += alpha * pf[k]
+            rf[k] -= alpha * qf[k]
+            s += (bf[k] + rf[k]) * xf[k]
+        return s
+
+    @njit(cache=True, nogil=True)
+    def _prolong_add(xc, x, d):
+        rows, cols = x.shape[0] - 2, x.shape[1] - 2
+        for i0 in range(rows):
+            for j0 in range(cols):
+                if d[i0 + 1, j0 + 1] != 0.0:
+                    x[i0 + 1, j0 + 1] += xc[i0 // 2 + 1, j0 // 2 + 1]
+
+    @njit(cache=True, nogil=True)
+    def _dense_fill(w, d, pos, out):
+        rows, cols = d.shape
+        for i in range(1, rows - 1):
+            for j in range(1, cols - 1):
+                a = pos[i, j]
+                if a < 0:
+                    continue
+                out[a, a] = d[i, j]
+                for k in range(4):
+                    if k == 0:
+                        ti, tj = i, j + 1
+                    elif k == 1:
+                        ti, tj = i + 1, j
+                    elif k == 2:
+                        ti, tj = i + 1, j + 1
+                    else:
+                        ti, tj = i + 1, j - 1
+                    b = pos[ti, tj]
+                    if b >= 0 and w[k, i, j] != 0.0:
+                        out[a, b] -= w[k, i, j]
+                        out[b, a] -= w[k, i, j]
