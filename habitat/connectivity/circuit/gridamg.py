@@ -21,6 +21,10 @@ Circuitscape's own CG.
 
 from __future__ import annotations
 
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 try:
@@ -30,6 +34,8 @@ except ImportError:  # pragma: no cover - numba is a dependency
 
 #: Solve the coarsest level densely at or below this many active cells.
 _COARSE_CELLS = 400
+#: ... and refuse a hierarchy whose coarsest level (a thin strip cannot coarsen) is larger.
+_COARSE_MAX = 3000
 #: K-cycle: skip the second inner step when the first cut the residual norm below this share
 #: (Notay's t = 0.25).
 _KCYCLE_T = 0.25
@@ -103,21 +109,35 @@ class GridAMG:
             active = int(np.count_nonzero(d))
             dinv = np.zeros(d.shape, dtype=np.float32)
             np.divide(1.0, d, out=dinv, where=d != 0, casting="unsafe")
-            # per level: the cycle's operator and the work arrays of its K-cycle steps
             self.levels.append({"w": w.astype(np.float32), "d": d.astype(np.float32),
-                                "dinv": dinv,
-                                **{k: np.zeros(d.shape, dtype=np.float32)
-                                   for k in ("c", "dd", "v", "ww", "r2", "rhs")}})
-            if active <= _COARSE_CELLS or min(w.shape[1:]) <= 4:
-                break
+                                "dinv": dinv})
             rows, cols = w.shape[1] - 2, w.shape[2] - 2
-            shape = (4, (rows + 1) // 2 + 2, (cols + 1) // 2 + 2)
+            # 2 x 2 blocks; 1 x 2 or 2 x 1 once a side is down to two cells
+            fi, fj = (2 if rows > 2 else 1), (2 if cols > 2 else 1)
+            if active <= _COARSE_CELLS or fi * fj == 1:
+                break
+            self.levels[-1]["f"] = (fi, fj)
+            shape = (4, (rows + fi - 1) // fi + 2, (cols + fj - 1) // fj + 2)
             wc = np.zeros(shape)
             leakc = np.zeros(shape[1:])
-            _coarsen(w, leak, wc, leakc)
+            _coarsen(w, leak, wc, leakc, fi, fj)
             w, leak = wc, leakc
         self._coarse_idx = np.flatnonzero(d)
+        if self._coarse_idx.size > _COARSE_MAX:
+            raise NoConvergence(f"coarsest grid level has {self._coarse_idx.size} cells")
         self._coarse_inv = np.linalg.inv(_dense(w, d, self._coarse_idx)).astype(np.float32)
+        self._work = self._new_work()
+
+    def _new_work(self):
+        # per level, the work arrays of its K-cycle steps
+        return [{k: np.zeros(lv["d"].shape, dtype=np.float32)
+                 for k in ("c", "dd", "v", "ww", "r2", "rhs")} for lv in self.levels]
+
+    def worker(self):
+        """A solver sharing this hierarchy with its own work arrays (one per thread)."""
+        other = copy.copy(self)
+        other._work = self._new_work()
+        return other
 
     def precondition(self, level, r, out):
         """One cycle on ``A_level x = r`` from ``x = 0``, written to ``out`` (float32)."""
@@ -130,33 +150,34 @@ class GridAMG:
         w, d, dinv = lv["w"], lv["d"], lv["dinv"]
         out[...] = 0.0
         _gs(w, dinv, out, r, False)
-        rc = self.levels[level + 1]["rhs"]
+        rc = self._work[level + 1]["rhs"]
         rc[...] = 0.0
-        _residual_restrict(w, d, out, r, rc)
+        fi, fj = lv["f"]
+        _residual_restrict(w, d, out, r, rc, fi, fj)
         xc = self._kcycle(level + 1, rc)
-        _prolong_add(xc, out, d)
+        _prolong_add(xc, out, d, fi, fj)
         _gs(w, dinv, out, r, True)
         return out
 
     def _kcycle(self, level, r):
-        lv = self.levels[level]
-        c = lv["c"]
+        lv, wk = self.levels[level], self._work[level]
+        c = wk["c"]
         if level == len(self.levels) - 1:
             return self.precondition(level, r, c)
         w, d = lv["w"], lv["d"]
         self.precondition(level, r, c)
-        v = lv["v"]
+        v = wk["v"]
         rho1, a1 = _matvec_dots(w, d, c, r, v)
         if rho1 <= 0.0:
             return c
         s1 = a1 / rho1
-        r2 = lv["r2"]
+        r2 = wk["r2"]
         nr2, nr = _axpy_norms(r, -s1, v, r2)
         if nr2 <= _KCYCLE_T ** 2 * nr:
             _lincomb(c, s1, c, 0.0)
             return c
-        dd = self.precondition(level, r2, lv["dd"])
-        gamma, beta, a2 = _matvec_dots3(w, d, dd, v, r2, lv["ww"])
+        dd = self.precondition(level, r2, wk["dd"])
+        gamma, beta, a2 = _matvec_dots3(w, d, dd, v, r2, wk["ww"])
         rho2 = beta - gamma * gamma / rho1
         if rho2 <= 0.0:
             _lincomb(c, s1, c, 0.0)
@@ -221,29 +242,39 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     if st is None:
         return None
     w, cells = st
-    amg = GridAMG(w, cells[ground])
     shape = w.shape[1:]
+    try:
+        amg = GridAMG(w, cells[ground])
+    except (NoConvergence, np.linalg.LinAlgError):
+        return None
     del w
     nodes = np.asarray(nodes, dtype=np.int64)
     k = nodes.size
-    xs, rs = [], []
-    for p in nodes:
-        b = np.zeros(shape)
-        b[cells[p, 0], cells[p, 1]] = 1.0
-        try:
-            x, r = amg.solve(b, tol=tol)
-        except NoConvergence:
-            return None
-        xs.append(x)
-        rs.append(r)
-    rr, cc = cells[nodes, 0], cells[nodes, 1]
-    g = np.empty((k, k))
-    for p in range(k):
-        for q in range(p, k):
-            val = 0.5 * (xs[q][rr[p], cc[p]] + xs[p][rr[q], cc[q]]
-                         + np.vdot(xs[p], rs[q]) + np.vdot(xs[q], rs[p]))
-            g[p, q] = g[q, p] = val
-    return g
+
+    xs = np.empty((k,) + shape)
+    rs = np.empty((k,) + shape)
+
+    def _solve_all(solver, which):
+        for i in which:
+            b = np.zeros(shape)
+            b[cells[nodes[i], 0], cells[nodes[i], 1]] = 1.0
+            xs[i], rs[i] = solver.solve(b, tol=tol)
+
+    try:
+        if k >= 2 and (os.cpu_count() or 1) >= 2:
+            # two solves at a time (the kernels release the GIL); each solve is the same
+            # computation as alone, so the answers do not depend on the threads
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(_solve_all, [amg, amg.worker()], [range(0, k, 2), range(1, k, 2)]))
+        else:
+            _solve_all(amg, range(k))
+    except NoConvergence:
+        return None
+    flat_x, flat_r = xs.reshape(k, -1), rs.reshape(k, -1)
+    at = np.ravel_multi_index((cells[nodes, 0], cells[nodes, 1]), shape)
+    m = flat_x[:, at]  # m[p, q] = x_p at node q
+    c = flat_x @ flat_r.T  # c[p, q] = x_p . r_q
+    return 0.5 * (m + m.T + c + c.T)
 
 
 def _dense(w, d, idx):
@@ -307,12 +338,12 @@ if njit is not None:
                            + w[3, i - 1, j + 1])
 
     @njit(cache=True, nogil=True)
-    def _coarsen(w, leak, wc, leakc):
+    def _coarsen(w, leak, wc, leakc, fi, fj):
         rows, cols = leak.shape[0] - 2, leak.shape[1] - 2
         for i0 in range(rows):
             for j0 in range(cols):
                 i, j = i0 + 1, j0 + 1
-                bi, bj = i0 // 2 + 1, j0 // 2 + 1
+                bi, bj = i0 // fi + 1, j0 // fj + 1
                 leakc[bi, bj] += leak[i, j]
                 for k in range(4):
                     x = w[k, i, j]
@@ -326,7 +357,7 @@ if njit is not None:
                         ti, tj = i0 + 1, j0 + 1
                     else:
                         ti, tj = i0 + 1, j0 - 1
-                    ci, cj = ti // 2 + 1, tj // 2 + 1
+                    ci, cj = ti // fi + 1, tj // fj + 1
                     di, dj = ci - bi, cj - bj
                     if di == 0 and dj == 0:
                         continue
@@ -374,14 +405,14 @@ if njit is not None:
                     x[i, j] = (acc + w[0, i, j - 1] * x[i, j - 1]) * dinv[i, j]
 
     @njit(cache=True, nogil=True)
-    def _residual_restrict(w, d, x, b, rc):
+    def _residual_restrict(w, d, x, b, rc, fi, fj):
         # rc = P^T (b - A x) without storing the residual
         rows, cols = d.shape
         for i in range(1, rows - 1):
-            ci = (i - 1) // 2 + 1
+            ci = (i - 1) // fi + 1
             for j in range(1, cols - 1):
                 if d[i, j] != 0.0:
-                    rc[ci, (j - 1) // 2 + 1] += (b[i, j] - d[i, j] * x[i, j]
+                    rc[ci, (j - 1) // fj + 1] += (b[i, j] - d[i, j] * x[i, j]
                                                  + _row_product(w, x, i, j))
 
     @njit(cache=True, nogil=True)
@@ -467,12 +498,12 @@ if njit is not None:
         return s
 
     @njit(cache=True, nogil=True)
-    def _prolong_add(xc, x, d):
+    def _prolong_add(xc, x, d, fi, fj):
         rows, cols = x.shape[0] - 2, x.shape[1] - 2
         for i0 in range(rows):
             for j0 in range(cols):
                 if d[i0 + 1, j0 + 1] != 0.0:
-                    x[i0 + 1, j0 + 1] += xc[i0 // 2 + 1, j0 // 2 + 1]
+                    x[i0 + 1, j0 + 1] += xc[i0 // fi + 1, j0 // fj + 1]
 
     @njit(cache=True, nogil=True)
     def _dense_fill(w, d, pos, out):
