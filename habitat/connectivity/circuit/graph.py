@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from habitat.errors import InvalidParameterError
 
@@ -430,6 +429,8 @@ def components(adjacency):
         labels = np.empty(n, dtype=np.int32)
         ncomp = _component_labels(m.indptr, m.indices, labels)
     else:
+        from scipy.sparse.csgraph import connected_components
+
         ncomp, labels = connected_components(adjacency, directed=False)
     if ncomp == 1:
         return [np.arange(n)]

@@ -88,6 +88,8 @@ class GridAMG:
         ``(4, rows + 2, cols + 2)`` edge weights from :func:`grid_stencil`.
     ground : tuple of int
         Padded ``(row, col)`` of the node held at 0 V.
+    overwrite : bool, optional
+        Ground ``w`` in place instead of a copy (the caller is done with it).
 
     Notes
     -----
@@ -96,8 +98,9 @@ class GridAMG:
     outer CG stays float64.
     """
 
-    def __init__(self, w, ground):
-        w = w.copy()
+    def __init__(self, w, ground, *, overwrite=False):
+        if not overwrite:
+            w = w.copy()
         leak = np.zeros(w.shape[1:])
         _ground(w, leak, int(ground[0]), int(ground[1]))
         self.levels = []
@@ -125,7 +128,7 @@ class GridAMG:
         self._coarse_idx = np.flatnonzero(d)
         if self._coarse_idx.size > _COARSE_MAX:
             raise NoConvergence(f"coarsest grid level has {self._coarse_idx.size} cells")
-        self._coarse_inv = np.linalg.inv(_dense(w, d, self._coarse_idx)).astype(np.float32)
+        self._coarse_inv = _spd_inverse(_dense(w, d, self._coarse_idx)).astype(np.float32)
         self._work = self._new_work()
 
     def _new_work(self):
@@ -244,8 +247,8 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     w, cells = st
     shape = w.shape[1:]
     try:
-        amg = GridAMG(w, cells[ground])
-    except (NoConvergence, np.linalg.LinAlgError):
+        amg = GridAMG(w, cells[ground], overwrite=True)
+    except ArithmeticError:  # NoConvergence, or a coarsest level that is not SPD
         return None
     del w
     nodes = np.asarray(nodes, dtype=np.int64)
@@ -412,7 +415,7 @@ if njit is not None:
             ci = (i - 1) // fi + 1
             for j in range(1, cols - 1):
                 if d[i, j] != 0.0:
-                    rc[ci, (j - 1) // fj + 1] += (b[i, j] - d[i, j] * x[i, j]
+                    rc[ci, ((j - 1) >> 1 if fj == 2 else j - 1) + 1] += (b[i, j] - d[i, j] * x[i, j]
                                                  + _row_product(w, x, i, j))
 
     @njit(cache=True, nogil=True)
@@ -501,9 +504,11 @@ if njit is not None:
     def _prolong_add(xc, x, d, fi, fj):
         rows, cols = x.shape[0] - 2, x.shape[1] - 2
         for i0 in range(rows):
+            ci = i0 // fi + 1
             for j0 in range(cols):
                 if d[i0 + 1, j0 + 1] != 0.0:
-                    x[i0 + 1, j0 + 1] += xc[i0 // fi + 1, j0 // fj + 1]
+                    # a shift, not a division by a run-time factor, in the inner loop
+                    x[i0 + 1, j0 + 1] += xc[ci, (j0 >> 1 if fj == 2 else j0) + 1]
 
     @njit(cache=True, nogil=True)
     def _dense_fill(w, d, pos, out):
@@ -527,3 +532,40 @@ if njit is not None:
                     if b >= 0 and w[k, i, j] != 0.0:
                         out[a, b] -= w[k, i, j]
                         out[b, a] -= w[k, i, j]
+
+    @njit(cache=True, nogil=True)
+    def _spd_inverse(a):
+        # inverse of the small SPD coarsest matrix by Cholesky (numpy's inv starts BLAS
+        # threads: 0.08 s of CPU for 256 x 256 here); a non-positive pivot means the level is
+        # not SPD, which a grounded connected grid cannot give
+        n = a.shape[0]
+        low = np.zeros((n, n))
+        for j in range(n):
+            s = a[j, j]
+            for k in range(j):
+                s -= low[j, k] * low[j, k]
+            if s <= 0.0:
+                raise ArithmeticError("coarsest grid matrix is not positive definite")
+            low[j, j] = np.sqrt(s)
+            for i in range(j + 1, n):
+                t = a[i, j]
+                for k in range(j):
+                    t -= low[i, k] * low[j, k]
+                low[i, j] = t / low[j, j]
+        inv_low = np.zeros((n, n))
+        for j in range(n):
+            inv_low[j, j] = 1.0 / low[j, j]
+            for i in range(j + 1, n):
+                t = 0.0
+                for k in range(j, i):
+                    t -= low[i, k] * inv_low[k, j]
+                inv_low[i, j] = t / low[i, i]
+        out = np.empty((n, n))
+        for i in range(n):
+            for j in range(i + 1):
+                t = 0.0
+                for k in range(i, n):
+                    t += inv_low[k, i] * inv_low[k, j]
+                out[i, j] = t
+                out[j, i] = t
+        return out
