@@ -40,9 +40,6 @@ _COARSE_MAX = 3000
 #: (Notay's t = 0.25).
 _KCYCLE_T = 0.25
 _MAXITER = 300
-#: Levels of at least this many cells are swept in row bands, two at a time on two threads
-#: when a single solve runs.
-_BAND_CELLS = 100_000
 
 
 class NoConvergence(ArithmeticError):
@@ -133,7 +130,6 @@ class GridAMG:
             raise NoConvergence(f"coarsest grid level has {self._coarse_idx.size} cells")
         self._coarse_inv = _spd_inverse(_dense(w, d, self._coarse_idx)).astype(np.float32)
         self._work = self._new_work()
-        self._pool = None
 
     def _new_work(self):
         # per level, the work arrays of its K-cycle steps
@@ -144,65 +140,7 @@ class GridAMG:
         """A solver sharing this hierarchy with its own work arrays (one per thread)."""
         other = copy.copy(self)
         other._work = self._new_work()
-        other._pool = None
         return other
-
-    def _bands(self, level):
-        """Row bands of a level: ``[(i0, i1), ...]`` in sweep order, or None for one sweep.
-
-        Levels of at least ``_BAND_CELLS`` cells are cut into four bands of whole 2-row
-        blocks; Gauss-Seidel sweeps bands 1 and 3, then 2 and 4 (backward: the reverse), so
-        two bands that run at once never touch. The cut depends on the shape only, so the
-        answers are the same with one thread or two.
-        """
-        d = self.levels[level]["d"]
-        rows = d.shape[0] - 2
-        if d.size < _BAND_CELLS or rows < 16:
-            return None
-        q = (rows // 8) * 2  # even band height keeps 2 x 2 blocks inside one band
-        cuts = [1, 1 + q, 1 + 2 * q, 1 + 3 * q, rows + 1]
-        return [(cuts[k], cuts[k + 1]) for k in range(4)]
-
-    def _pair(self, f, a, b):
-        """``f(*a)`` and ``f(*b)``, on two threads when this solver may use them."""
-        if self._pool is None:
-            return f(*a), f(*b)
-        fut = self._pool.submit(f, *a)
-        second = f(*b)
-        return fut.result(), second
-
-    def _sweep(self, level, x, r, backward):
-        lv = self.levels[level]
-        w, dinv = lv["w"], lv["dinv"]
-        bands = self._bands(level)
-        if bands is None:
-            _gs(w, dinv, x, r, backward, 1, dinv.shape[0] - 1)
-            return
-        b1, b2, b3, b4 = bands
-        first, second = ((b1, b3), (b2, b4)) if not backward else ((b2, b4), (b1, b3))
-        for one, two in (first, second):
-            self._pair(_gs, (w, dinv, x, r, backward) + one, (w, dinv, x, r, backward) + two)
-
-    def _restrict(self, level, x, r, rc):
-        lv = self.levels[level]
-        w, d = lv["w"], lv["d"]
-        fi, fj = lv["f"]
-        bands = self._bands(level)
-        if bands is None:
-            _residual_restrict(w, d, x, r, rc, fi, fj, 1, d.shape[0] - 1)
-            return
-        mid = bands[2][0]
-        self._pair(_residual_restrict, (w, d, x, r, rc, fi, fj, 1, mid),
-                   (w, d, x, r, rc, fi, fj, mid, d.shape[0] - 1))
-
-    def _matvec(self, level, w, d, x, r, out):
-        bands = self._bands(level)
-        if bands is None:
-            return _matvec_dots(w, d, x, r, out, 0, d.shape[0])
-        mid = bands[2][0]
-        (a1, a2), (b1, b2) = self._pair(_matvec_dots, (w, d, x, r, out, 0, mid),
-                                        (w, d, x, r, out, mid, d.shape[0]))
-        return a1 + b1, a2 + b2
 
     def precondition(self, level, r, out):
         """One cycle on ``A_level x = r`` from ``x = 0``, written to ``out`` (float32)."""
@@ -212,15 +150,16 @@ class GridAMG:
             flat[self._coarse_idx] = self._coarse_inv @ r.reshape(-1)[self._coarse_idx]
             return out
         lv = self.levels[level]
+        w, d, dinv = lv["w"], lv["d"], lv["dinv"]
         out[...] = 0.0
-        self._sweep(level, out, r, False)
+        _gs(w, dinv, out, r, False)
         rc = self._work[level + 1]["rhs"]
         rc[...] = 0.0
-        self._restrict(level, out, r, rc)
-        xc = self._kcycle(level + 1, rc)
         fi, fj = lv["f"]
-        _prolong_add(xc, out, lv["d"], fi, fj)
-        self._sweep(level, out, r, True)
+        _residual_restrict(w, d, out, r, rc, fi, fj)
+        xc = self._kcycle(level + 1, rc)
+        _prolong_add(xc, out, d, fi, fj)
+        _gs(w, dinv, out, r, True)
         return out
 
     def _kcycle(self, level, r):
@@ -231,7 +170,7 @@ class GridAMG:
         w, d = lv["w"], lv["d"]
         self.precondition(level, r, c)
         v = wk["v"]
-        rho1, a1 = self._matvec(level, w, d, c, r, v)
+        rho1, a1 = _matvec_dots(w, d, c, r, v)
         if rho1 <= 0.0:
             return c
         s1 = a1 / rho1
@@ -263,7 +202,7 @@ class GridAMG:
         p = self.precondition(0, r, z).astype(np.float64)
         q = np.empty_like(b)
         for _ in range(_MAXITER):
-            pq, pr = self._matvec(0, w, d, p, r, q)
+            pq, pr = _matvec_dots(w, d, p, r, q)
             if pq <= 0.0:
                 break
             value = _cg_update(x, r, p, q, pr / pq, b)
@@ -330,12 +269,6 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
             # computation as alone, so the answers do not depend on the threads
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(_solve_all, [amg, amg.worker()], [range(0, k, 2), range(1, k, 2)]))
-        elif (os.cpu_count() or 1) >= 2:
-            # one solve: its big levels sweep two row bands at a time
-            with ThreadPoolExecutor(1) as pool:
-                amg._pool = pool
-                _solve_all(amg, range(k))
-                amg._pool = None
         else:
             _solve_all(amg, range(k))
     except NoConvergence:
@@ -450,14 +383,14 @@ if njit is not None:
                 + w[2, i - 1, j - 1] * x[i - 1, j - 1] + w[3, i - 1, j + 1] * x[i - 1, j + 1])
 
     @njit(cache=True, nogil=True)
-    def _gs(w, dinv, x, b, backward, i0, i1):
-        # lexicographic Gauss-Seidel over rows i0..i1-1 (one pass over the arrays; a
-        # colour-wise sweep reads them once per colour); inactive cells have dinv = 0 and
-        # b = 0, so they stay at 0. The terms known before the sweep reaches the cell are
-        # summed first: only the previous cell's update is on the dependency chain.
-        cols = dinv.shape[1]
-        for t in range(i1 - i0):
-            i = i1 - 1 - t if backward else i0 + t
+    def _gs(w, dinv, x, b, backward):
+        # lexicographic Gauss-Seidel (one pass over the arrays; a colour-wise sweep reads them
+        # once per colour); inactive cells have dinv = 0 and b = 0, so they stay at 0. The
+        # terms known before the sweep reaches the cell are summed first: only the previous
+        # cell's update is on the dependency chain.
+        rows, cols = dinv.shape
+        for t in range(rows - 2):
+            i = rows - 2 - t if backward else 1 + t
             if backward:
                 for u in range(cols - 2):
                     j = cols - 2 - u
@@ -475,10 +408,10 @@ if njit is not None:
                     x[i, j] = (acc + w[0, i, j - 1] * x[i, j - 1]) * dinv[i, j]
 
     @njit(cache=True, nogil=True)
-    def _residual_restrict(w, d, x, b, rc, fi, fj, i0, i1):
-        # rc = P^T (b - A x) over rows i0..i1-1, without storing the residual
-        cols = d.shape[1]
-        for i in range(i0, i1):
+    def _residual_restrict(w, d, x, b, rc, fi, fj):
+        # rc = P^T (b - A x) without storing the residual
+        rows, cols = d.shape
+        for i in range(1, rows - 1):
             ci = (i - 1) // fi + 1
             for j in range(1, cols - 1):
                 if d[i, j] != 0.0:
@@ -486,13 +419,12 @@ if njit is not None:
                                                  + _row_product(w, x, i, j))
 
     @njit(cache=True, nogil=True)
-    def _matvec_dots(w, d, x, r, out, i0, i1):
-        # out = A x over rows i0..i1-1 (0..rows: all, borders included); returns
-        # (x . out, x . r) over those rows
+    def _matvec_dots(w, d, x, r, out):
+        # out = A x; returns (x . out, x . r)
         rows, cols = d.shape
         s1 = 0.0
         s2 = 0.0
-        for i in range(i0, i1):
+        for i in range(rows):
             for j in range(cols):
                 if i == 0 or i == rows - 1 or j == 0 or j == cols - 1 or d[i, j] == 0.0:
                     out[i, j] = 0.0
