@@ -289,9 +289,13 @@ def _dense(w, d, idx):
     return out
 
 
+#: The neighbour that edge-weight array ``k`` points to: east, south, south-east, south-west.
+_STEP_I = np.array([0, 1, 1, 1])
+_STEP_J = np.array([1, 0, 1, -1])
+
 if njit is not None:
-    # neighbour offsets with the weight array and its anchor: the edge (i, j)-(i+di, j+dj)
-    # is stored at w[k, i + ai, j + aj]
+    # the edge from (i, j) to (i + _STEP_I[k], j + _STEP_J[k]) is stored at w[k, i, j]; an
+    # edge to the west or north is stored at that neighbour
     @njit(cache=True, nogil=True)
     def _stencil_fill(indptr, indices, data, cr, cc, w):
         n = indptr.size - 1
@@ -352,14 +356,7 @@ if njit is not None:
                     x = w[k, i, j]
                     if x == 0.0:
                         continue
-                    if k == 0:
-                        ti, tj = i0, j0 + 1
-                    elif k == 1:
-                        ti, tj = i0 + 1, j0
-                    elif k == 2:
-                        ti, tj = i0 + 1, j0 + 1
-                    else:
-                        ti, tj = i0 + 1, j0 - 1
+                    ti, tj = i0 + _STEP_I[k], j0 + _STEP_J[k]
                     ci, cj = ti // fi + 1, tj // fj + 1
                     di, dj = ci - bi, cj - bj
                     if di == 0 and dj == 0:
@@ -520,15 +517,7 @@ if njit is not None:
                     continue
                 out[a, a] = d[i, j]
                 for k in range(4):
-                    if k == 0:
-                        ti, tj = i, j + 1
-                    elif k == 1:
-                        ti, tj = i + 1, j
-                    elif k == 2:
-                        ti, tj = i + 1, j + 1
-                    else:
-                        ti, tj = i + 1, j - 1
-                    b = pos[ti, tj]
+                    b = pos[i + _STEP_I[k], j + _STEP_J[k]]
                     if b >= 0 and w[k, i, j] != 0.0:
                         out[a, b] -= w[k, i, j]
                         out[b, a] -= w[k, i, j]

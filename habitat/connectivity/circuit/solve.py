@@ -89,6 +89,11 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     Schur complement read from the factor (no solves at all); components of 100,000 nodes
     or more are cut along their middle row or column and the two halves factorized on two
     cores at once (:func:`habitat.connectivity.circuit.solvers.split_inverse_block`).
+    With ``method="auto"``, a component of single raster cells with at least
+    ``GRID_AMG_MIN_NODES`` nodes and at most ``GRID_AMG_MAX_RHS + 1`` focal nodes is solved
+    by the grid multigrid instead (:func:`habitat.connectivity.circuit.gridamg.grid_inverse_block`:
+    no factorization, resistances to about 1e-10 relative); it falls back to the factor
+    where the graph is not a plain grid.
     """
     focal = np.asarray(focal_nodes, dtype=np.int64)
     k = focal.size
