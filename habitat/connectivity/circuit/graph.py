@@ -94,8 +94,12 @@ def build_node_map(conductance, *, regions=None):
             keys[in_live] = region_first[order][pos]
     node_t = np.zeros(g.size, dtype=np.int64)
     has = keys >= 0
-    _, inv = np.unique(keys[has], return_inverse=True)
-    node_t[has] = inv + 1
+    if regions is None or not np.any(regions):
+        # keys are the increasing cell indices themselves: their rank is a running count
+        node_t[has] = np.arange(1, np.count_nonzero(has) + 1)
+    else:
+        _, inv = np.unique(keys[has], return_inverse=True)
+        node_t[has] = inv + 1
     return node_t.reshape(g.shape[::-1]).T.copy()
 
 
