@@ -170,7 +170,7 @@ class GridAMG:
         w, d = lv["w"], lv["d"]
         self.precondition(level, r, c)
         v = wk["v"]
-        rho1, a1 = _matvec_dots(w, d, c, r, v)
+        rho1, a1, _ = _matvec_dots(w, d, c, r, r, v)
         if rho1 <= 0.0:
             return c
         s1 = a1 / rho1
@@ -180,7 +180,7 @@ class GridAMG:
             _lincomb(c, s1, c, 0.0)
             return c
         dd = self.precondition(level, r2, wk["dd"])
-        gamma, beta, a2 = _matvec_dots3(w, d, dd, v, r2, wk["ww"])
+        beta, a2, gamma = _matvec_dots(w, d, dd, r2, v, wk["ww"])
         rho2 = beta - gamma * gamma / rho1
         if rho2 <= 0.0:
             _lincomb(c, s1, c, 0.0)
@@ -202,7 +202,7 @@ class GridAMG:
         p = self.precondition(0, r, z).astype(np.float64)
         q = np.empty_like(b)
         for _ in range(_MAXITER):
-            pq, pr = _matvec_dots(w, d, p, r, q)
+            pq, pr, _ = _matvec_dots(w, d, p, r, r, q)
             if pq <= 0.0:
                 break
             value = _cg_update(x, r, p, q, pr / pq, b)
@@ -416,25 +416,8 @@ if njit is not None:
                                                  + _row_product(w, x, i, j))
 
     @njit(cache=True, nogil=True)
-    def _matvec_dots(w, d, x, r, out):
-        # out = A x; returns (x . out, x . r)
-        rows, cols = d.shape
-        s1 = 0.0
-        s2 = 0.0
-        for i in range(rows):
-            for j in range(cols):
-                if i == 0 or i == rows - 1 or j == 0 or j == cols - 1 or d[i, j] == 0.0:
-                    out[i, j] = 0.0
-                else:
-                    v = d[i, j] * x[i, j] - _row_product(w, x, i, j)
-                    out[i, j] = v
-                    s1 += np.float64(x[i, j]) * v
-                    s2 += np.float64(x[i, j]) * r[i, j]
-        return s1, s2
-
-    @njit(cache=True, nogil=True)
-    def _matvec_dots3(w, d, x, v, r, out):
-        # out = A x; returns (x . v, x . out, x . r)
+    def _matvec_dots(w, d, x, r, v, out):
+        # out = A x; returns (x . out, x . r, x . v)
         rows, cols = d.shape
         s1 = 0.0
         s2 = 0.0
@@ -447,9 +430,9 @@ if njit is not None:
                     y = d[i, j] * x[i, j] - _row_product(w, x, i, j)
                     out[i, j] = y
                     xv = np.float64(x[i, j])
-                    s1 += xv * v[i, j]
-                    s2 += xv * y
-                    s3 += xv * r[i, j]
+                    s1 += xv * y
+                    s2 += xv * r[i, j]
+                    s3 += xv * v[i, j]
         return s1, s2, s3
 
     @njit(cache=True, nogil=True)
