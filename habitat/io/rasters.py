@@ -177,9 +177,18 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
                 da.store(sources, targets, lock=True)
             else:
                 _store_on_cluster(client, sources, targets)
-        for dataset, work, final in staged:
+        for dataset, _, _ in staged:
             dataset.close()
+        # the copies release the GIL and each file is independent: two at a time use both cores
+        # where one copy's reading and writing are serial (same bytes: each file is its own copy)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def cog(work: Path, final: Path) -> None:
             rio_copy(work, final, driver="COG", blocksize=256, overviews="NONE", **COG_COMPRESSION)
+
+        with ThreadPoolExecutor(max_workers=min(2, max(1, len(staged)))) as pool:
+            for future in [pool.submit(cog, work, final) for _, work, final in staged]:
+                future.result()
     return [out.path for out in outputs]
 
 

@@ -88,16 +88,20 @@ def add_threat(total: np.ndarray, codes: np.ndarray, distance_m: np.ndarray, imp
     Same operations and order as ``quality.threat_degradation``.
     """
     rows, cols = total.shape
-    for i in range(rows):
-        for j in range(cols):
-            d = np.float64(distance_m[i, j])
-            if np.isnan(d) or d > max_dist_m:
-                imp = 0.0
-            elif linear:
+    # one loop per decay, each without branches (selects), so the row loop vectorises
+    if linear:
+        for i in range(rows):
+            for j in range(cols):
+                d = np.float64(distance_m[i, j])
                 imp = 1.0 - d / max_dist_m
-            else:
-                imp = impact[i, j]
-            total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
+                imp = imp if d <= max_dist_m else 0.0  # False for NaN: no threat
+                total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
+    else:
+        for i in range(rows):
+            for j in range(cols):
+                d = np.float64(distance_m[i, j])
+                imp = impact[i, j] if d <= max_dist_m else 0.0
+                total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
 
 
 @njit(cache=True, nogil=True)
@@ -125,13 +129,20 @@ def add_weighted(out: np.ndarray, membership: np.ndarray, weight: float, toleran
     """``out += weight * membership`` in place; returns the first value outside [0, 1] (NaN if none)."""
     flat_out = out.ravel()
     flat_mu = membership.ravel()
-    bad = np.nan
+    low, high = -tolerance, 1.0 + tolerance
+    # count the bad values (an integer sum vectorises; a first-match search does not) and look
+    # for the first one only when there is one
+    n_bad = 0
     for i in range(flat_out.size):
         mu = np.float64(flat_mu[i])
-        if (mu < -tolerance or mu > 1 + tolerance) and np.isnan(bad):
-            bad = mu
         flat_out[i] += weight * mu
-    return bad
+        n_bad += (mu < low) | (mu > high)
+    if n_bad:
+        for i in range(flat_mu.size):
+            mu = np.float64(flat_mu[i])
+            if mu < low or mu > high:
+                return mu
+    return np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -174,10 +185,24 @@ def multiply_mask(out: np.ndarray, mask: np.ndarray) -> float:
     """``out *= mask`` in place; returns the first mask value other than 0, 1 or NaN (NaN if none)."""
     flat_out = out.ravel()
     flat_m = mask.ravel()
-    bad = np.nan
+    n_bad = 0
     for i in range(flat_out.size):
         m = np.float64(flat_m[i])
-        if not (np.isnan(m) or m == 0.0 or m == 1.0) and np.isnan(bad):
-            bad = m
+        n_bad += (m != 0.0) & (m != 1.0) & (m == m)
         flat_out[i] *= m
-    return bad
+    if n_bad:
+        for i in range(flat_m.size):
+            m = np.float64(flat_m[i])
+            if not (np.isnan(m) or m == 0.0 or m == 1.0):
+                return m
+    return np.nan
+
+
+@njit(cache=True, nogil=True)
+def where_valid(values: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = where(valid, values, NaN)`` in one pass, cast to ``out``'s dtype as numpy casts."""
+    flat_v = values.ravel()
+    flat_ok = valid.ravel()
+    flat_out = out.ravel()
+    for i in range(flat_out.size):
+        flat_out[i] = flat_v[i] if flat_ok[i] else np.nan
