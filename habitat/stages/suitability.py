@@ -255,8 +255,12 @@ def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: Suita
             else:
                 values = layer[CRITERION_SOURCES[name]].astype(np.float64)
             membership = apply_membership(values, criterion.function, criterion.params)
-        memberships[name] = np.empty(classes.shape)
-        where_valid(np.asarray(membership, dtype=np.float64), valid, memberships[name])
+        membership = np.asarray(membership, dtype=np.float64)
+        # NaN outside the data in place when the membership is a fresh array (no new block)
+        masked = membership if membership.flags.writeable and membership.flags.c_contiguous and not any(
+            np.may_share_memory(membership, a) for a in (*arrays, quality)) else np.empty(classes.shape)
+        where_valid(membership, valid, masked)
+        memberships[name] = masked
 
     score = combine_memberships(memberships, method=params.combination, weights=weights, gamma=params.gamma)
     constraints = {"exclude_classes": ~np.isin(classes, [codes[c] for c in params.exclude_classes])}
