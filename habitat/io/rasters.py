@@ -174,7 +174,15 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             client = active_client()
             if client is None:
-                da.store(sources, targets, lock=True)
+                # no cluster: the configured scheduler, else threads, and the lock dask picks for
+                # lock=True on threads, named here because dask's look-ups import distributed (a
+                # serial half second before any block runs)
+                import dask
+                import dask.threaded
+                from dask.utils import SerializableLock
+
+                da.store(sources, targets, lock=SerializableLock(),
+                         scheduler=dask.config.get("scheduler", None) or dask.threaded.get)
             else:
                 _store_on_cluster(client, sources, targets)
         for dataset, _, _ in staged:
