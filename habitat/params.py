@@ -138,6 +138,27 @@ class TerrainParams(Strict):
     height_above_river_m: TerrainCriterionParams | None = None
 
 
+class RiparianStripParams(Strict):
+    """Sub-cell riparian strip (habitat.suitability.riparian): a cell scores at least the share of
+    it within ``half_width_m`` of a mapped channel times ``tugai_score``; before terrain."""
+
+    half_width_m: float = Field(gt=0, description="metres either side of the river line that can hold tugai")
+    tugai_score: float = Field(ge=0, le=1, description="suitability of a cell wholly under tugai")
+    max_share_by_class: dict[HabitatClass, float] = Field(
+        default_factory=lambda: {"water": 0.0, "built": 0.0, "snow": 0.0},
+        description="largest strip share that can be tugai in a cell of this majority class (0 = no gain: the "
+        "strip there is the channel, the town or ice; fields take part of the strip); unlisted classes: 1",
+    )
+    provenance: str = ""
+
+    @model_validator(mode="after")
+    def _shares(self) -> RiparianStripParams:
+        bad = {k: v for k, v in self.max_share_by_class.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"max_share_by_class values must be in [0, 1]; got {bad}")
+        return self
+
+
 class SuitabilityParams(Strict):
     """Criteria, their combination, hard constraints and threat degradation (METHODS.md 1-2)."""
 
@@ -165,6 +186,10 @@ class SuitabilityParams(Strict):
     terrain: TerrainParams | None = Field(
         default_factory=lambda: _defaults("suitability/defaults.yaml")["terrain"],
         description="terrain memberships multiplied into suitability with inputs.elevation; null = none",
+    )
+    riparian_strip: RiparianStripParams | None = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["riparian_strip"], description="sub-cell riparian strip rule (habitat.suitability.riparian); null = off (the default: "
+        "on fine grids the land cover sees the strip itself)",
     )
 
     @model_validator(mode="after")

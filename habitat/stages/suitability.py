@@ -49,7 +49,8 @@ _OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m"
 _INPUT_IDS = ("habitat_class_current", "floodplain",
               *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}),
               *TERRAIN_SOURCES.values())
-INPUTS = tuple(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS)
+INPUTS = (*(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS),
+          *catalog.layers("rivers", optional=True))  # the river lines: riparian_strip only
 OUTPUTS = catalog.outputs_of("suitability")
 
 
@@ -106,31 +107,30 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
     return stacked[0], stacked[1]
 
 
-def _terrain_membership(params: SuitabilityParams, ctx: StageContext) -> xr.DataArray | None:
-    """Product of the terrain memberships (1 up to ``full``, 0 from ``zero``); 1 where the DEM has
-    no value (ingest reports those cells). None without terrain criteria or elevation layers."""
-    import numpy as np
-    import xarray as xr
-    if params.terrain is None:
-        return None
-    product = None
-    for name, source in TERRAIN_SOURCES.items():
-        criterion = getattr(params.terrain, name)
-        if criterion is None or source not in ctx.inputs:
-            continue
-        values = ctx.inputs[source].astype(np.float64)
-        mu = xr.apply_ufunc(_TERRAIN_MEMBERSHIP[name], values, kwargs={"c": criterion},
-                            dask="parallelized", output_dtypes=[np.float64]).fillna(1.0)
-        product = mu if product is None else product * mu
-    return product
-
-
 def _terrain_criteria(params: SuitabilityParams, ctx: StageContext) -> list[tuple[str, Any]]:
     """(ingest layer, criterion) of each configured terrain criterion whose layer exists."""
     if params.terrain is None:
         return []
     return [(source, getattr(params.terrain, name)) for name, source in TERRAIN_SOURCES.items()
             if getattr(params.terrain, name) is not None and source in ctx.inputs]
+
+
+def _riparian_share(params: SuitabilityParams, ctx: StageContext) -> tuple[np.ndarray, np.ndarray]:
+    """The cells' riparian strip share (habitat.suitability.riparian) and the share cap per class
+    code (max_share_by_class); the score is raised block by block in :func:`_suitability_block`."""
+    import numpy as np
+    from habitat.suitability.riparian import strip_share
+    rule = params.riparian_strip
+    if "rivers" not in ctx.inputs:
+        raise ConfigError("stages.suitability.riparian_strip: needs the river lines (inputs.rivers); "
+                          "give them or set riparian_strip: null")
+    share = strip_share(ctx.inputs["rivers"].geometry.to_numpy(), ctx.grid, rule.half_width_m)
+    cap = np.ones(256)
+    for name, value in rule.max_share_by_class.items():
+        cap[HABITAT_CLASS_CODES[name]] = value
+    ctx.log(f"riparian strip ({rule.half_width_m:g} m either side of the rivers): "
+            f"{int((share > 0).sum())} cells hold some strip")
+    return share, cap
 
 
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
@@ -179,6 +179,10 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     need("habitat_class_current", classes)
     for name in threats:
         need(THREAT_SOURCES[name], threats[name])
+    share = cap = None
+    if params.riparian_strip is not None:
+        share, cap = _riparian_share(params, ctx)
+        need("riparian:share", share)
     if params.floodplain_only:
         need("floodplain", ctx.inputs["floodplain"])
     for source, _ in terrain:
@@ -203,12 +207,15 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     block = functools.partial(
         _suitability_block, keys=tuple(layers), params=params, codes=codes, threats=tuple(threats),
         threat_table=threat_table, sensitivity=sensitivity, weights=weights, terrain=tuple(terrain),
+        riparian_cap=cap,
     )
     stacked = da.map_blocks(block, *layers.values(), new_axis=0, chunks=((len(names),), *base.chunks),
                             dtype=np.float32, meta=np.empty((0, 0, 0), np.float32))
     units = {"degradation": "InVEST D"}
     out: dict[str, Any] = {name: make_layer(stacked[i], grid, name=name, units=units.get(name, "score 0-1"))
                            for i, name in enumerate(names)}
+    if share is not None:
+        out["riparian_strip_share"] = make_layer(share, grid, name="riparian_strip_share", units="fraction")
     out["criteria"] = pd.DataFrame(
         [{"criterion": name, "function": c.function, "radius_m": c.radius_m,
           "params": ";".join(f"{k}={v}" for k, v in sorted(c.params.items())),
@@ -220,7 +227,8 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
 
 def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: SuitabilityParams, codes: dict[str, int],
                        threats: tuple[str, ...], threat_table: pd.DataFrame, sensitivity: pd.DataFrame,
-                       weights: dict[str, float] | None, terrain: tuple[tuple[str, Any], ...]) -> np.ndarray:
+                       weights: dict[str, float] | None, terrain: tuple[tuple[str, Any], ...],
+                       riparian_cap: np.ndarray | None) -> np.ndarray:
     """All outputs of one block, stacked as float32 (suitability, degradation, quality, memberships)."""
     import numpy as np
 
@@ -263,6 +271,11 @@ def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: Suita
         memberships[name] = masked
 
     score = combine_memberships(memberships, method=params.combination, weights=weights, gamma=params.gamma)
+    if riparian_cap is not None:
+        from habitat.suitability.riparian import riparian_suitability
+
+        score = riparian_suitability(score, layer["riparian:share"], params.riparian_strip.tugai_score,
+                                     riparian_cap[classes.astype(np.uint8)])
     constraints = {"exclude_classes": ~np.isin(classes, [codes[c] for c in params.exclude_classes])}
     if params.floodplain_only:
         constraints["floodplain"] = layer["floodplain"] > 0
@@ -286,7 +299,8 @@ def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: Suita
 STAGE = StageSpec(
     id="suitability",
     version="1",
-    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, constraints.",
+    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, optional "
+        "sub-cell riparian strip, constraints, terrain.",
     inputs=INPUTS,
     outputs=OUTPUTS,
     params=SuitabilityParams,
