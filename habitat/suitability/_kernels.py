@@ -28,8 +28,8 @@ def disk_mean(values: np.ndarray, halfwidths: np.ndarray) -> np.ndarray:
     Returns
     -------
     2-D float64 array
-        ``sum_{(dy, dx) in disk} v(y + dy, x + dx) / n`` over the ``n`` finite values of the disk;
-        NaN where the centre value is not finite (and 0/0 = NaN where the disk holds none).
+        ``sum_{(dy, dx) in disk} v(y + dy, x + dx) / n`` over the ``n`` finite values of the disk
+        (``n >= 1``: the centre is one); NaN where the centre value is not finite.
 
     Notes
     -----
