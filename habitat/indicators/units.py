@@ -67,6 +67,11 @@ _DELTA = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "NP",
           "TCA", "MESH_CUT", "MESH_CBC", "graph_patches", "PC", "EC_ha")
 
 
+def _as_float64(values: np.ndarray) -> np.ndarray:
+    """float64 with NaN = 0 (the sums of protected fraction and quality)."""
+    return np.nan_to_num(np.asarray(values, np.float64))
+
+
 def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
     boxes = ndimage.find_objects(mask.astype(np.int8))
     return boxes[0] if boxes else None
@@ -183,8 +188,10 @@ def unit_indicators(
     for (kind, uid, _, _), m in zip(units, masks):
         if m.shape != h1.shape:
             raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
-    pf = None if protected_fraction is None else np.nan_to_num(np.asarray(protected_fraction, np.float64))
-    q = None if quality is None else np.nan_to_num(np.asarray(quality, np.float64))
+    # kept in their own dtype: the cells of a unit are converted (float64, NaN = 0) when summed,
+    # not two grid-sized float64 copies
+    pf = None if protected_fraction is None else np.asarray(protected_fraction)
+    q = None if quality is None else np.asarray(quality)
     e1, e2 = str(year_t1), str(year_t2)
     period = e2 if single else f"{year_t1}-{year_t2}"
     dates = ((e2, h2),) if single else ((e1, h1), (e2, h2))
@@ -222,7 +229,7 @@ def unit_indicators(
             area_ha = out[("habitat_area_ha", epoch)]
             out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
             if pf is not None:
-                inside = float(pf[box][m & h].sum()) * cell_area / _M2_PER_HA
+                inside = float(_as_float64(pf[box][m & h]).sum()) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
             frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
             graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
@@ -231,7 +238,7 @@ def unit_indicators(
             for name, value in {**frag, **graph}.items():
                 out[(name, epoch)] = value
         if q is not None:
-            out[("quality_weighted_area_ha", e2)] = float(q[box][m & h2[box]].sum()) * cell_area / _M2_PER_HA
+            out[("quality_weighted_area_ha", e2)] = float(_as_float64(q[box][m & h2[box]]).sum()) * cell_area / _M2_PER_HA
         for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]
