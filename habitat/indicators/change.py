@@ -67,13 +67,31 @@ def _zones(units, shape) -> tuple[np.ndarray, np.ndarray]:
     return zone, ids
 
 
-def _sum_by_unit(zone, ids, select, weights) -> np.ndarray:
-    """Sum of ``weights`` over the selected cells of each unit id."""
+def _sum_by_unit(zone, ids, select, weights, *, selected: bool = False) -> np.ndarray:
+    """Sum of ``weights`` over the selected cells of each unit id (``selected``: ``weights``
+    holds the values of the selected cells only, in raster order)."""
     z = zone[select]
-    w = weights[select] if np.ndim(weights) else np.full(z.shape, float(weights))
+    w = weights if selected else weights[select] if np.ndim(weights) else np.full(z.shape, float(weights))
     pos = np.searchsorted(ids, z)
     inside = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
     return np.bincount(pos[inside], weights=w[inside], minlength=ids.size)
+
+
+def _patch_areas(labels: np.ndarray, n: int, area) -> np.ndarray:
+    """Area of each label 0..n: ``bincount(labels, weights=cell areas)``.
+
+    With one integer-valued cell area (e.g. 900 m2) the sequential float sum of ``k`` equal
+    terms is exactly ``k * area`` while it stays below 2^53, so the cell counts are taken strip
+    by strip (integers, no grid-sized float64 or intp copies) and multiplied: the same numbers.
+    """
+    if np.ndim(area) == 0 and float(area).is_integer():
+        counts = np.zeros(n + 1, np.int64)
+        for r0 in range(0, labels.shape[0], 256):
+            counts += np.bincount(labels[r0:r0 + 256].ravel(), minlength=n + 1)
+        if counts.max(initial=0) * float(area) < 2.0**53:
+            return counts * float(area)
+    weights = np.broadcast_to(np.asarray(area, np.float64), labels.shape)
+    return np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
 
 
 # Public API
@@ -255,11 +273,15 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
     structure = NEIGHBOURHOODS[neighbours]
 
     labels, n = ndimage.label(h, structure=structure)
-    complete = np.bincount(labels.ravel(), weights=area_grid.ravel(), minlength=n + 1)
+    complete = _patch_areas(labels, n, area)
     complete[0] = 0.0
     inside = zone != 0
     unit_area = _sum_by_unit(zone, ids, inside, area)
-    cbc_num = _sum_by_unit(zone, ids, inside & h, area_grid * complete[labels])
+    select = inside & h
+    if np.ndim(area) == 0:  # the same products, formed for the selected cells only
+        cbc_num = _sum_by_unit(zone, ids, select, area * complete[labels[select]], selected=True)
+    else:
+        cbc_num = _sum_by_unit(zone, ids, select, area_grid * complete[labels])
 
     cut_num = np.zeros(ids.size)
     if ids.size:

@@ -110,3 +110,37 @@ def test_mesh_several_units_and_bool_units():
 def test_bad_input_raises_habitat_error(call, match):
     with pytest.raises(InvalidParameterError, match=match):
         call()
+
+
+def test_patch_areas_counts_equal_the_weighted_bincount():
+    from scipy import ndimage
+
+    from habitat.indicators.change import _patch_areas
+
+    rng = np.random.default_rng(5)
+    labels, n = ndimage.label(rng.random((600, 40)) < 0.5)  # more rows than one 256-row strip
+    for area in (900.0, 1.0, 0.09, 10000.0 / 3.0):  # integer-valued: counts x area; else the bincount
+        expected = np.bincount(labels.ravel(), weights=np.full(labels.size, area), minlength=n + 1)
+        np.testing.assert_array_equal(_patch_areas(labels, n, area), expected)
+    per_cell = rng.random(labels.shape) + 1.0
+    np.testing.assert_array_equal(_patch_areas(labels, n, per_cell),
+                                  np.bincount(labels.ravel(), weights=per_cell.ravel(), minlength=n + 1))
+
+
+def test_mesh_cbc_equals_the_whole_grid_formula():
+    from scipy import ndimage
+
+    from habitat.indicators.change import effective_mesh_size
+
+    rng = np.random.default_rng(8)
+    h = rng.random((300, 50)) < 0.55
+    zone = rng.integers(0, 4, h.shape)
+    labels, n = ndimage.label(h, structure=np.ones((3, 3), int))
+    complete = np.bincount(labels.ravel(), weights=np.full(h.size, 900.0), minlength=n + 1)
+    complete[0] = 0.0
+    values = (900.0 * complete[labels])[(zone != 0) & h]
+    z = zone[(zone != 0) & h]
+    cbc = np.bincount(z - 1, weights=values, minlength=3)
+    unit_area = np.bincount(zone[zone != 0] - 1, weights=np.full(int((zone != 0).sum()), 900.0), minlength=3)
+    got = effective_mesh_size(h, cell_area_m2=900.0, units=zone)
+    assert_array_equal(got["MESH_CBC"].to_numpy(), cbc / unit_area / 1e4)
