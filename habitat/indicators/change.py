@@ -94,6 +94,32 @@ def _patch_areas(labels: np.ndarray, n: int, area) -> np.ndarray:
     return np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
 
 
+def _unit_boxes(zone: np.ndarray, ids: np.ndarray, strip_rows: int = 256) -> list[tuple[slice, slice] | None]:
+    """Bounding box of each unit id (``ndimage.find_objects`` order), strip by strip.
+
+    Each strip's ids are made dense (1..len(ids), 0 outside) and boxed; the boxes of the strips
+    are joined, so no grid-sized index raster is made.
+    """
+    lut = np.zeros(int(ids.max()) + 1, np.int64) if ids.min() > 0 else None
+    if lut is not None and lut.size <= (1 << 24):
+        lut[ids] = np.arange(1, ids.size + 1)
+    lo = np.full((ids.size, 2), np.iinfo(np.int64).max, np.int64)
+    hi = np.full((ids.size, 2), -1, np.int64)
+    for r0 in range(0, zone.shape[0], strip_rows):
+        strip = zone[r0:r0 + strip_rows]
+        if lut is not None and lut.size <= (1 << 24):
+            dense = lut[np.where(strip > 0, strip, 0)]
+        else:
+            dense = np.searchsorted(ids, strip) + 1
+            dense[strip == 0] = 0
+        for pos, box in enumerate(ndimage.find_objects(dense, max_label=ids.size)):
+            if box is not None:
+                lo[pos] = np.minimum(lo[pos], (box[0].start + r0, box[1].start))
+                hi[pos] = np.maximum(hi[pos], (box[0].stop + r0, box[1].stop))
+    return [None if hi[k, 0] < 0 else (slice(int(lo[k, 0]), int(hi[k, 0])), slice(int(lo[k, 1]), int(hi[k, 1])))
+            for k in range(ids.size)]
+
+
 # Public API
 
 
@@ -287,14 +313,7 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
     if ids.size:
         # Label each unit's habitat within the unit's bounding box only: the cost is the sum
         # of the boxes, not units x grid.
-        lut = np.zeros(int(ids.max()) + 1, np.int64) if ids.min() > 0 else None
-        if lut is not None and lut.size <= (1 << 24):
-            lut[ids] = np.arange(1, ids.size + 1)
-            boxes = ndimage.find_objects(lut[np.where(zone > 0, zone, 0)])
-        else:
-            dense = np.searchsorted(ids, zone) + 1
-            dense[~inside] = 0
-            boxes = ndimage.find_objects(dense)
+        boxes = _unit_boxes(zone, ids)
         for pos, box in enumerate(boxes):
             if box is None:
                 continue

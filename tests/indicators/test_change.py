@@ -144,3 +144,23 @@ def test_mesh_cbc_equals_the_whole_grid_formula():
     unit_area = np.bincount(zone[zone != 0] - 1, weights=np.full(int((zone != 0).sum()), 900.0), minlength=3)
     got = effective_mesh_size(h, cell_area_m2=900.0, units=zone)
     assert_array_equal(got["MESH_CBC"].to_numpy(), cbc / unit_area / 1e4)
+
+
+def test_unit_boxes_equal_find_objects():
+    from scipy import ndimage
+
+    from habitat.indicators.change import _unit_boxes
+
+    rng = np.random.default_rng(9)
+    zone = np.zeros((700, 60), np.int64)
+    zone[10:20, 5:9] = 7
+    zone[250:600, 30:31] = 3          # crosses strips
+    zone[699, 0] = 12
+    zone[rng.random(zone.shape) < 0.001] = 40
+    ids = np.unique(zone[zone != 0])
+    dense = np.searchsorted(ids, zone) + 1
+    dense[zone == 0] = 0
+    assert _unit_boxes(zone, ids) == ndimage.find_objects(dense)
+    assert _unit_boxes(zone, np.array([3, 7, 12, 40, 99])) [-1] is None
+    big = zone * (1 << 25)  # ids too large for a lookup table: the searchsorted path
+    assert _unit_boxes(big, ids * (1 << 25)) == ndimage.find_objects(dense)
