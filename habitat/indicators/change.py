@@ -69,7 +69,21 @@ def _zones(units, shape) -> tuple[np.ndarray, np.ndarray]:
 
 def _sum_by_unit(zone, ids, select, weights, *, selected: bool = False) -> np.ndarray:
     """Sum of ``weights`` over the selected cells of each unit id (``selected``: ``weights``
-    holds the values of the selected cells only, in raster order)."""
+    holds the values of the selected cells only, in raster order).
+
+    With one integer-valued weight (a cell area such as 900 m2) the float sums are exactly
+    ``count * weight`` below 2^53: cells are counted strip by strip instead (same numbers,
+    no grid-sized temporaries).
+    """
+    if not selected and np.ndim(weights) == 0 and float(weights).is_integer():
+        counts = np.zeros(ids.size, np.int64)
+        for r0 in range(0, zone.shape[0], 256):
+            z = zone[r0:r0 + 256][select[r0:r0 + 256]]
+            pos = np.searchsorted(ids, z)
+            known = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
+            counts += np.bincount(pos[known], minlength=ids.size)
+        if counts.max(initial=0) * float(weights) < 2.0**53:
+            return counts * float(weights)
     z = zone[select]
     w = weights if selected else weights[select] if np.ndim(weights) else np.full(z.shape, float(weights))
     pos = np.searchsorted(ids, z)

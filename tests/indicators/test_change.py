@@ -164,3 +164,18 @@ def test_unit_boxes_equal_find_objects():
     assert _unit_boxes(zone, np.array([3, 7, 12, 40, 99])) [-1] is None
     big = zone * (1 << 25)  # ids too large for a lookup table: the searchsorted path
     assert _unit_boxes(big, ids * (1 << 25)) == ndimage.find_objects(dense)
+
+
+def test_sum_by_unit_counts_equal_the_weighted_bincount():
+    from habitat.indicators.change import _sum_by_unit
+
+    rng = np.random.default_rng(10)
+    zone = rng.integers(0, 5, (700, 30))
+    select = rng.random(zone.shape) < 0.6
+    ids = np.array([1, 2, 4])  # unit 3 is left out: its cells count for no unit
+    for area in (900.0, 0.09, 10000.0 / 3.0):
+        z = zone[select]
+        pos = np.searchsorted(ids, z)
+        known = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
+        expected = np.bincount(pos[known], weights=np.full(z.shape, area)[known], minlength=ids.size)
+        assert_array_equal(_sum_by_unit(zone, ids, select, area), expected)
