@@ -17,6 +17,9 @@ from habitat.indicators.protconn import delta_eca_pct
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
+#: Block of the block-wise fragmentation metrics (any block gives the same table): 4 M cells
+#: keep its per-block temporaries (~60 bytes a cell) near 250 MiB.
+FRAGMENTATION_BLOCK_SHAPE = (2048, 2048)
 
 #: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
 #: change t2 - t1 for the per-date indicators.
@@ -97,7 +100,8 @@ def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float,
                    edge_depth: int) -> dict[str, float]:
     classes = np.where(mask, np.where(habitat, 1, 2), 0).astype(np.uint8)
     # block by block (per-block partial results merged; the same table as class_metrics)
-    table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth)
+    table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth,
+                                    block_shape=FRAGMENTATION_BLOCK_SHAPE)
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]

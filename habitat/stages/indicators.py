@@ -216,13 +216,13 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     the loss/gain raster; population status; the national-report table; the data dictionary."""
     from habitat.indicators.change import CHANGE_NODATA, change_map
     from habitat.indicators.national_report import national_report
-    from habitat.indicators.units import unit_indicators, wide_table
+    from habitat.indicators.units import FRAGMENTATION_BLOCK_SHAPE, unit_indicators, wide_table
     from habitat.layers import make_layer
     params: IndicatorsParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
-    block = min(grid.shape[0], 4096) * min(grid.shape[1], 4096)  # fragmentation_blockwise's default block
+    block = min(grid.shape[0], FRAGMENTATION_BLOCK_SHAPE[0]) * min(grid.shape[1], FRAGMENTATION_BLOCK_SHAPE[1])
     check_memory("fragmentation_blockwise", grid.shape, what="stage indicators", block_cells=block)  # before reading
     h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
     if h1 is not None and not y2 > y1:
