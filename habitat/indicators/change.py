@@ -335,7 +335,7 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
             lab, m = ndimage.label(sub, structure=structure)
             if m == 0:
                 continue
-            pieces = np.bincount(lab.ravel(), weights=area_grid[box].ravel(), minlength=m + 1)[1:]
+            pieces = _patch_areas(lab, m, area if np.ndim(area) == 0 else area[box])[1:]
             cut_num[pos] = float(np.sum(pieces * pieces))
     with np.errstate(divide="ignore", invalid="ignore"):
         return pd.DataFrame(
