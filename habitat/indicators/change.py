@@ -63,7 +63,9 @@ def _zones(units, shape) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidParameterError(
             f"units must be an integer id raster (0 = outside every unit) or a mask, got {zone.dtype}"
         )
-    ids = np.unique(zone[zone != 0])
+    # strip by strip: the ids of a grid-sized raster without a grid-sized sorted copy
+    parts = [np.unique(strip[strip != 0]) for strip in (zone[r0:r0 + 256] for r0 in range(0, shape[0], 256))]
+    ids = np.unique(np.concatenate(parts)) if parts else np.zeros(0, zone.dtype)
     return zone, ids
 
 
