@@ -83,6 +83,8 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
 def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
     """Greedily pack unit masks into zone rasters of non-overlapping units (id = position + 1)."""
     layers: list[tuple[np.ndarray, list[int]]] = []
+    # the smallest integer type that holds the ids: 1 byte a cell per zone raster, not 4
+    dtype = np.uint8 if len(masks) < 255 else np.uint16 if len(masks) < 65535 else np.int32
     for pos, mask in enumerate(masks):
         for zone, members in layers:
             if not np.any(zone[mask]):
@@ -90,7 +92,7 @@ def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
                 members.append(pos)
                 break
         else:
-            zone = np.zeros(mask.shape, np.int32)
+            zone = np.zeros(mask.shape, dtype)
             zone[mask] = pos + 1
             layers.append((zone, [pos]))
     return layers
