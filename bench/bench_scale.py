@@ -228,7 +228,8 @@ def main_pipeline(args, env: dict) -> int:
                 print(f"{stage}: {x['grid_cells'] / 1e6:.2f} -> {y['grid_cells'] / 1e6:.2f} M cells, peak RSS "
                       f"{x['peak_rss_mib']:.0f} -> {y['peak_rss_mib']:.0f} MiB ({ratio:.2f}x, "
                       f"{'within' if ratio <= 1.10 else 'beyond'} 10 %)")
-    target = ROOT / "bench" / "_work" / f"pipeline_{'_'.join(map(str, sizes))}.json"
+    only = f"_{'_'.join(args.stages_only)}" if args.stages_only else ""
+    target = ROOT / "bench" / "_work" / f"pipeline_{'_'.join(map(str, sizes))}{only}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(all_rows, indent=1))
     return 0
