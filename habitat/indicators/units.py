@@ -100,7 +100,10 @@ def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
 
 def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float, neighbours: int,
                    edge_depth: int) -> dict[str, float]:
-    classes = np.where(mask, np.where(habitat, 1, 2), 0).astype(np.uint8)
+    # 1 = habitat, 2 = other cells of the unit, 0 = outside (built in uint8: no int64 temporaries)
+    classes = np.zeros(mask.shape, np.uint8)
+    classes[mask] = 2
+    classes[mask & habitat] = 1
     # block by block (per-block partial results merged; the same table as class_metrics)
     table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth,
                                     block_shape=FRAGMENTATION_BLOCK_SHAPE)
