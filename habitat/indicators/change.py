@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
+from habitat.suitability.patches import label_areas_m2
 from habitat.vocabulary import CHANGE_CODES, CHANGE_NODATA, NEIGHBOURHOODS
 
 _M2_PER_HA = 10_000.0
@@ -91,23 +92,6 @@ def _sum_by_unit(zone, ids, select, weights, *, selected: bool = False) -> np.nd
     pos = np.searchsorted(ids, z)
     inside = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
     return np.bincount(pos[inside], weights=w[inside], minlength=ids.size)
-
-
-def _patch_areas(labels: np.ndarray, n: int, area) -> np.ndarray:
-    """Area of each label 0..n: ``bincount(labels, weights=cell areas)``.
-
-    With one integer-valued cell area (e.g. 900 m2) the sequential float sum of ``k`` equal
-    terms is exactly ``k * area`` while it stays below 2^53, so the cell counts are taken strip
-    by strip (integers, no grid-sized float64 or intp copies) and multiplied: the same numbers.
-    """
-    if np.ndim(area) == 0 and float(area).is_integer():
-        counts = np.zeros(n + 1, np.int64)
-        for r0 in range(0, labels.shape[0], 256):
-            counts += np.bincount(labels[r0:r0 + 256].ravel(), minlength=n + 1)
-        if counts.max(initial=0) * float(area) < 2.0**53:
-            return counts * float(area)
-    weights = np.broadcast_to(np.asarray(area, np.float64), labels.shape)
-    return np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
 
 
 def _unit_boxes(zone: np.ndarray, ids: np.ndarray, strip_rows: int = 256) -> list[tuple[slice, slice] | None]:
@@ -315,7 +299,7 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
     structure = NEIGHBOURHOODS[neighbours]
 
     labels, n = ndimage.label(h, structure=structure)
-    complete = _patch_areas(labels, n, area)
+    complete = label_areas_m2(labels, n, area)
     complete[0] = 0.0
     inside = zone != 0
     unit_area = _sum_by_unit(zone, ids, inside, area)
@@ -337,7 +321,7 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
             lab, m = ndimage.label(sub, structure=structure)
             if m == 0:
                 continue
-            pieces = _patch_areas(lab, m, area if np.ndim(area) == 0 else area[box])[1:]
+            pieces = label_areas_m2(lab, m, area if np.ndim(area) == 0 else area[box])[1:]
             cut_num[pos] = float(np.sum(pieces * pieces))
     with np.errstate(divide="ignore", invalid="ignore"):
         return pd.DataFrame(

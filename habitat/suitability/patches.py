@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_DENSITY_PER_KM2",
     "core_mask",
     "habitat_mask",
+    "label_areas_m2",
     "label_patches",
     "patch_labels_and_areas",
     "patch_polygons",
@@ -80,6 +81,23 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
     return total
 
 
+def label_areas_m2(labels: np.ndarray, n: int, area) -> np.ndarray:
+    """Area of each label 0..n: ``bincount(labels, weights=cell areas)``.
+
+    With one integer-valued cell area (e.g. 900 m2) the sequential float sum of ``k`` equal
+    terms is exactly ``k * area`` while it stays below 2^53, so the cell counts are taken strip
+    by strip (integers, no grid-sized float64 or intp copies) and multiplied: the same numbers.
+    """
+    if np.ndim(area) == 0 and float(area).is_integer():
+        counts = np.zeros(n + 1, np.int64)
+        for r0 in range(0, labels.shape[0], 256):
+            counts += np.bincount(labels[r0:r0 + 256].ravel(), minlength=n + 1)
+        if counts.max(initial=0) * float(area) < 2.0**53:
+            return counts * float(area)
+    weights = np.broadcast_to(np.asarray(area, np.float64), labels.shape)
+    return np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
+
+
 def patch_labels_and_areas(
     habitat: np.ndarray, *, cell_area_m2: float | np.ndarray, neighbours: int = 8, min_area_ha: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +122,9 @@ def patch_labels_and_areas(
         Area of patch ``i + 1`` in ha.
     """
     h = np.asarray(habitat)
-    area = np.broadcast_to(np.asarray(cell_area_m2, dtype=np.float64), h.shape)
+    area = np.asarray(cell_area_m2, dtype=np.float64)
     labels, n = ndimage.label(h != 0, structure=neighbourhood(neighbours))
-    sizes = np.bincount(labels.ravel(), weights=area.ravel(), minlength=n + 1)[1:] / _M2_PER_HA
+    sizes = label_areas_m2(labels, n, float(area) if area.ndim == 0 else np.broadcast_to(area, h.shape))[1:] / _M2_PER_HA
     keep = sizes >= min_area_ha
     remap = np.zeros(n + 1, np.int32)
     remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)

@@ -112,21 +112,6 @@ def test_bad_input_raises_habitat_error(call, match):
         call()
 
 
-def test_patch_areas_counts_equal_the_weighted_bincount():
-    from scipy import ndimage
-
-    from habitat.indicators.change import _patch_areas
-
-    rng = np.random.default_rng(5)
-    labels, n = ndimage.label(rng.random((600, 40)) < 0.5)  # more rows than one 256-row strip
-    for area in (900.0, 1.0, 0.09, 10000.0 / 3.0):  # integer-valued: counts x area; else the bincount
-        expected = np.bincount(labels.ravel(), weights=np.full(labels.size, area), minlength=n + 1)
-        np.testing.assert_array_equal(_patch_areas(labels, n, area), expected)
-    per_cell = rng.random(labels.shape) + 1.0
-    np.testing.assert_array_equal(_patch_areas(labels, n, per_cell),
-                                  np.bincount(labels.ravel(), weights=per_cell.ravel(), minlength=n + 1))
-
-
 def test_mesh_cbc_equals_the_whole_grid_formula():
     from scipy import ndimage
 

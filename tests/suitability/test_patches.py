@@ -240,3 +240,19 @@ def test_patch_polygons_blockwise_equal_one_block(block_shape):
     assert all(shapely.equals_exact(a, b, 0) for a, b in zip(whole.geometry, blocks.geometry))
     # each outline covers exactly its cells (100 m2 each)
     assert_allclose(whole.area.to_numpy(), np.bincount(lab.values.ravel())[1:] * 100.0)
+
+
+def test_label_areas_counts_equal_the_weighted_bincount():
+    from scipy import ndimage
+
+    from habitat.suitability.patches import label_areas_m2
+
+    rng = np.random.default_rng(5)
+    labels, n = ndimage.label(rng.random((600, 40)) < 0.5)  # more rows than one 256-row strip
+    for area in (900.0, 1.0, 0.09, 10000.0 / 3.0):  # integer-valued: counts x area; else the bincount
+        expected = np.bincount(labels.ravel(), weights=np.full(labels.size, area), minlength=n + 1)
+        np.testing.assert_array_equal(label_areas_m2(labels, n, area), expected)
+    per_cell = rng.random(labels.shape) + 1.0
+    np.testing.assert_array_equal(label_areas_m2(labels, n, per_cell),
+                                  np.bincount(labels.ravel(), weights=per_cell.ravel(), minlength=n + 1))
+
