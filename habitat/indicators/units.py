@@ -75,6 +75,12 @@ def _as_float64(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(values, np.float64))
 
 
+def _box_values(layer, box: tuple[slice, slice]) -> np.ndarray:
+    """The cells of ``box`` of an array or (lazy) DataArray."""
+    part = layer[box]
+    return np.asarray(getattr(part, "values", part))
+
+
 def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
     boxes = ndimage.find_objects(mask.astype(np.int8))
     return boxes[0] if boxes else None
@@ -154,10 +160,11 @@ def unit_indicators(
         The two dates, ``year_t2 > year_t1`` (``year_t1`` is ignored with one date).
     cell_size_m : float
         Cell side in metres (> 0); cell area ``cell_size_m ** 2``.
-    protected_fraction : array_like of float, optional
-        Fraction of each cell inside protected areas, [0, 1] (NaN = 0).
-    quality : array_like of float, optional
-        Habitat quality in [0, 1] at t2 (NaN = 0).
+    protected_fraction : array or DataArray of float, optional
+        Fraction of each cell inside protected areas, [0, 1] (NaN = 0); a lazy layer is read
+        one unit's bounding box at a time.
+    quality : array or DataArray of float, optional
+        Habitat quality in [0, 1] at t2 (NaN = 0); read like ``protected_fraction``.
     neighbours : {8, 4}
         Patch rule for fragmentation, MESH and the patch graph.
     edge_depth_m : float, optional
@@ -197,10 +204,9 @@ def unit_indicators(
     for (kind, uid, _, _), m in zip(units, masks):
         if m.shape != h1.shape:
             raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
-    # kept in their own dtype: the cells of a unit are converted (float64, NaN = 0) when summed,
-    # not two grid-sized float64 copies
-    pf = None if protected_fraction is None else np.asarray(protected_fraction)
-    q = None if quality is None else np.asarray(quality)
+    # read per unit box (a lazy layer one window at a time) and converted (float64, NaN = 0)
+    # when summed: no grid-sized copies are held
+    pf, q = protected_fraction, quality
     e1, e2 = str(year_t1), str(year_t2)
     period = e2 if single else f"{year_t1}-{year_t2}"
     dates = ((e2, h2),) if single else ((e1, h1), (e2, h2))
@@ -234,11 +240,12 @@ def unit_indicators(
             continue
         m = mask[box]
         unit_ha = out[("unit_area_ha", period)]
+        pf_box = None if pf is None else _box_values(pf, box)
         for epoch, h in ((e, h[box]) for e, h in dates):
             area_ha = out[("habitat_area_ha", epoch)]
             out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
             if pf is not None:
-                inside = float(_as_float64(pf[box][m & h]).sum()) * cell_area / _M2_PER_HA
+                inside = float(_as_float64(pf_box[m & h]).sum()) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
             frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
             graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
@@ -247,7 +254,8 @@ def unit_indicators(
             for name, value in {**frag, **graph}.items():
                 out[(name, epoch)] = value
         if q is not None:
-            out[("quality_weighted_area_ha", e2)] = float(_as_float64(q[box][m & h2[box]]).sum()) * cell_area / _M2_PER_HA
+            q_box = _box_values(q, box)
+            out[("quality_weighted_area_ha", e2)] = float(_as_float64(q_box[m & h2[box]]).sum()) * cell_area / _M2_PER_HA
         for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]

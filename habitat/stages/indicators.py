@@ -231,8 +231,8 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     for kind, uid, _, mask in units:
         if not mask.any():
             ctx.log(f"{kind} {uid}: no cell centre on the grid; left out of the tables")
-    protected = ctx.inputs["protected_fraction"].values if "protected_fraction" in ctx.inputs else None
-    quality = ctx.inputs["quality"].values if "quality" in ctx.inputs else None
+    # lazy layers: unit_indicators reads each unit's window
+    protected, quality = ctx.inputs.get("protected_fraction"), ctx.inputs.get("quality")
     long = unit_indicators(
         h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.cell_size_m,
         protected_fraction=protected, quality=quality, neighbours=params.neighbours, edge_depth_m=params.edge_depth_m,
