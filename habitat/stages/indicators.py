@@ -22,9 +22,10 @@ OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
     """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
     import numpy as np
+    values = layer.values  # read once (a lazy layer would be read again by each .values)
     if params.habitat_source == "landcover":
-        return np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), layer.values > 0
-    return np.nan_to_num(layer.values) >= params.tugai_cover_threshold, np.isfinite(layer.values)
+        return np.isin(values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), values > 0
+    return np.nan_to_num(values) >= params.tugai_cover_threshold, np.isfinite(values)
 
 
 def _habitat_masks(
