@@ -48,7 +48,8 @@ _OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m"
 _INPUT_IDS = ("habitat_class_current", "floodplain",
               *sorted(set(CRITERION_SOURCES.values()) - {"habitat_class_current"}),
               *TERRAIN_SOURCES.values())
-INPUTS = tuple(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS)
+INPUTS = (*(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS),
+          *catalog.layers("rivers", optional=True))  # the river lines: riparian_strip only
 OUTPUTS = catalog.outputs_of("suitability")
 
 
@@ -124,6 +125,28 @@ def _terrain_membership(params: SuitabilityParams, ctx: StageContext) -> xr.Data
     return product
 
 
+def _riparian(params: SuitabilityParams, ctx: StageContext, classes: xr.DataArray,
+              score: xr.DataArray) -> tuple[xr.DataArray, np.ndarray]:
+    """The combined score raised to the cell's riparian strip of tugai (habitat.suitability.riparian),
+    capped per majority class (max_share_by_class), and the strip share."""
+    import numpy as np
+    from habitat.suitability.riparian import riparian_suitability, strip_share
+    rule = params.riparian_strip
+    if "rivers" not in ctx.inputs:
+        raise ConfigError("stages.suitability.riparian_strip: needs the river lines (inputs.rivers); "
+                          "give them or set riparian_strip: null")
+    share = strip_share(ctx.inputs["rivers"].geometry.to_numpy(), ctx.grid, rule.half_width_m)
+    cap = np.ones(256)
+    for name, value in rule.max_share_by_class.items():
+        cap[HABITAT_CLASS_CODES[name]] = value
+    raised = riparian_suitability(np.asarray(score.values), share, rule.tugai_score,
+                                  cap[np.asarray(classes.values, dtype=np.uint8)])
+    ctx.log(f"riparian strip ({rule.half_width_m:g} m either side of the rivers): "
+            f"{int((share > 0).sum())} cells hold some strip, {int((raised > np.asarray(score.values)).sum())} "
+            "score higher for it")
+    return score.copy(data=raised), share
+
+
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2)."""
     import numpy as np
@@ -168,6 +191,9 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
 
     weights, ahp_stats = _weights(params, list(memberships))
     score = combine_memberships(memberships, method=params.combination, weights=weights, gamma=params.gamma)
+    share = None
+    if params.riparian_strip is not None:
+        score, share = _riparian(params, ctx, classes, score)
     constraints = {"exclude_classes": ~classes.isin([codes[c] for c in params.exclude_classes])}
     if params.floodplain_only:
         constraints["floodplain"] = ctx.inputs["floodplain"] > 0
@@ -187,6 +213,8 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     }
     for name, membership in memberships.items():
         out[f"membership_{name}"] = raster(f"membership_{name}", membership, "score 0-1")
+    if share is not None:
+        out["riparian_strip_share"] = make_layer(share, grid, name="riparian_strip_share", units="fraction")
     if terrain is not None:
         out["membership_terrain"] = raster("membership_terrain", terrain, "score 0-1")
     out["criteria"] = pd.DataFrame(
@@ -201,7 +229,8 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
 STAGE = StageSpec(
     id="suitability",
     version="1",
-    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, constraints.",
+    doc="Criteria memberships, InVEST-style threat degradation and quality, weighted combination, optional "
+        "sub-cell riparian strip, constraints, terrain.",
     inputs=INPUTS,
     outputs=OUTPUTS,
     params=SuitabilityParams,
