@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -86,20 +87,59 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
     return boxes[0] if boxes else None
 
 
-def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+@dataclass(frozen=True)
+class BoxMask:
+    """A unit's cells kept as the mask of its bounding box: ``mask`` covers ``box`` of a grid
+    of ``shape`` (``box`` None: no cell). A small unit on a big grid costs its box, not the grid.
+    """
+
+    shape: tuple[int, int]
+    box: tuple[slice, slice] | None
+    mask: np.ndarray
+
+    @classmethod
+    def from_mask(cls, mask) -> BoxMask:
+        """From a grid-sized bool mask, cropped to its tight bounding box."""
+        full = np.asarray(mask, dtype=bool)
+        box = _bbox(full) if full.ndim == 2 else None
+        return cls(full.shape, box, full[box].copy() if box is not None else np.zeros((0, 0), bool))
+
+    def any(self) -> bool:
+        return self.box is not None
+
+    def count_in(self, other: np.ndarray | BoxMask) -> int:
+        """Cells of this unit that are also in ``other`` (a grid-sized mask or a BoxMask)."""
+        if self.box is None:
+            return 0
+        if not isinstance(other, BoxMask):
+            return int(np.count_nonzero(self.mask & other[self.box]))
+        if other.box is None:
+            return 0
+        (a, b), (c, d) = self.box, other.box
+        r0, r1, c0, c1 = max(a.start, c.start), min(a.stop, c.stop), max(b.start, d.start), min(b.stop, d.stop)
+        if r0 >= r1 or c0 >= c1:
+            return 0
+        mine = self.mask[r0 - a.start:r1 - a.start, c0 - b.start:c1 - b.start]
+        theirs = other.mask[r0 - c.start:r1 - c.start, c0 - d.start:c1 - d.start]
+        return int(np.count_nonzero(mine & theirs))
+
+
+def _pack(masks: Sequence[BoxMask]) -> list[tuple[np.ndarray, list[int]]]:
     """Greedily pack unit masks into zone rasters of non-overlapping units (id = position + 1)."""
     layers: list[tuple[np.ndarray, list[int]]] = []
     # the smallest integer type that holds the ids: 1 byte a cell per zone raster, not 4
     dtype = np.uint8 if len(masks) < 255 else np.uint16 if len(masks) < 65535 else np.int32
-    for pos, mask in enumerate(masks):
+    for pos, unit in enumerate(masks):
         for zone, members in layers:
-            if not np.any(zone[mask]):
-                zone[mask] = pos + 1
+            if unit.box is None or not np.any(zone[unit.box][unit.mask]):
+                if unit.box is not None:
+                    zone[unit.box][unit.mask] = pos + 1
                 members.append(pos)
                 break
         else:
-            zone = np.zeros(mask.shape, dtype)
-            zone[mask] = pos + 1
+            zone = np.zeros(unit.shape, dtype)
+            if unit.box is not None:
+                zone[unit.box][unit.mask] = pos + 1
             layers.append((zone, [pos]))
     return layers
 
@@ -154,8 +194,9 @@ def unit_indicators(
         Habitat masks at the two dates on one projected equal-area grid of square cells.
         ``habitat_t1=None`` (one date): current-state indicators only, no change figures.
     units : sequence of (unit_type, unit_id, unit_name, mask)
-        Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit).
-        Units may overlap (e.g. population buffers).
+        Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit) or
+        a :class:`BoxMask` (the same cells as the mask of their bounding box). Units may
+        overlap (e.g. population buffers).
     year_t1, year_t2 : int
         The two dates, ``year_t2 > year_t1`` (``year_t1`` is ignored with one date).
     cell_size_m : float
@@ -200,9 +241,9 @@ def unit_indicators(
     if not single and not year_t2 > year_t1:
         raise InvalidParameterError(f"year_t2 ({year_t2}) must be later than year_t1 ({year_t1})")
     cell_area = float(cell_size_m) ** 2
-    masks = [np.asarray(u[3], dtype=bool) for u in units]
+    masks = [u[3] if isinstance(u[3], BoxMask) else BoxMask.from_mask(u[3]) for u in units]
     for (kind, uid, _, _), m in zip(units, masks):
-        if m.shape != h1.shape:
+        if tuple(m.shape) != h1.shape:
             raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
     # read per unit box (a lazy layer one window at a time) and converted (float64, NaN = 0)
     # when summed: no grid-sized copies are held
@@ -233,12 +274,12 @@ def unit_indicators(
                 out[("MESH_CUT", epoch)] = m.loc[uid, "MESH_CUT"]
                 out[("MESH_CBC", epoch)] = m.loc[uid, "MESH_CBC"]
 
-    for pos, mask in enumerate(masks):
+    for pos, unit in enumerate(masks):
         out = values[pos]
-        box = _bbox(mask)
+        box = unit.box
         if box is None:
             continue
-        m = mask[box]
+        m = unit.mask
         unit_ha = out[("unit_area_ha", period)]
         pf_box = None if pf is None else _box_values(pf, box)
         for epoch, h in ((e, h[box]) for e, h in dates):

@@ -64,21 +64,27 @@ def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
     return rasterize_labels([geometry], [1], grid).astype(bool)
 
 
-def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, np.ndarray]]:
+def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, Any]]:
     import numpy as np
+    from habitat.indicators.units import BoxMask
     grid, inputs = ctx.grid, ctx.inputs
-    units = [("study_area", "ALL", "study area", np.ones(grid.shape, bool))]
+    # each unit kept as the mask of its bounding box (BoxMask): a small unit costs its box
+    units = [("study_area", "ALL", "study area", BoxMask.from_mask(np.ones(grid.shape, bool)))]
     if "reporting_unit" in inputs and "reporting_units" in inputs:
         raster = inputs["reporting_unit"].values
         for row in inputs["reporting_units"].itertuples():
-            units.append(("range_state", str(row.unit_id), str(row.unit_name), raster == int(row.unit_index)))
+            units.append(("range_state", str(row.unit_id), str(row.unit_name),
+                          BoxMask.from_mask(raster == int(row.unit_index))))
+        del raster
     if "protected_areas" in inputs:
         for row in inputs["protected_areas"].itertuples():
-            units.append(("protected_area", str(row.pa_id), str(row.pa_name), _rasterize(row.geometry, grid)))
+            units.append(("protected_area", str(row.pa_id), str(row.pa_name),
+                          BoxMask.from_mask(_rasterize(row.geometry, grid))))
     if "populations" in inputs:
         for row in inputs["populations"].itertuples():
             disc = None if row.geometry is None else row.geometry.buffer(params.population_buffer_m, 64)
-            units.append(("population_area", str(row.site_id), str(row.site_name), _rasterize(disc, grid)))
+            units.append(("population_area", str(row.site_id), str(row.site_name),
+                          BoxMask.from_mask(_rasterize(disc, grid))))
     return units
 
 
