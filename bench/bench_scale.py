@@ -14,6 +14,14 @@ is the step's own (``wait4`` rusage of the child):
   fragmentation  habitat.indicators.fragmentation_blockwise.class_metrics_blockwise on the
              mosaic output read window by window (needs the mosaic step's file)
 
+With ``--pipeline`` the steps are instead the stages of ``pipelines/scale.yaml`` (its data
+folder pointed at ``--data``), each run as ``habitat run --only STAGE`` in its own process in
+pipeline order (a stage reads its upstream outputs from the work folder), so each stage's peak
+RSS is its own; the table adds bytes of peak RSS per grid cell. ``--sizes N1 N2 ...`` runs the
+whole chain at each mosaic size and prints each stage's peak-RSS ratio between consecutive sizes
+(the doubling test of issue 14: a ratio within 1.10 means the stage's memory does not grow with
+the grid).
+
 Prints wall time, CPU time (user + system; the machine is shared), peak RSS and cells per second (input cells for mosaic/gdalwarp/classes,
 grid cells for the others) and the share of cells where the mosaic equals gdalwarp's output.
 """
@@ -158,6 +166,75 @@ def _agreement(a: Path, b: Path) -> float:
     return same / total
 
 
+def _scale_pipeline(data: Path, work: Path) -> Path:
+    """pipelines/scale.yaml with its data folder replaced by ``data`` (written into ``work``)."""
+    text = (ROOT / "pipelines" / "scale.yaml").read_text()
+    target = work / "scale.yaml"
+    target.write_text(text.replace("../data/scale/", f"{data.resolve()}/"))
+    return target
+
+
+def _pipeline_stages(pipeline: Path) -> list[str]:
+    from habitat.config import load_pipeline
+    from habitat.stages.runner import selected_stages
+
+    return selected_stages(load_pipeline(pipeline))
+
+
+def run_pipeline_stages(size: int, data: Path, work: Path, stages: list[str] | None, env: dict) -> list[dict]:
+    """Each stage of the scale pipeline in its own process; rows of time and peak RSS."""
+    work.mkdir(parents=True, exist_ok=True)
+    pipeline = _scale_pipeline(data, work)
+    out = work / "out"
+    grid = _grid(data, 30.0)
+    n_grid = grid.height * grid.width
+    order = _pipeline_stages(pipeline)
+    print(f"mosaic {size} x {size} (10 m) -> grid {grid.height} x {grid.width} = {n_grid / 1e6:.2f} M cells; "
+          f"stages {', '.join(order)}", flush=True)
+    rows = []
+    for stage in order:
+        if stages and stage not in stages:
+            continue
+        load = os.getloadavg()[0]
+        cmd = [sys.executable, "-m", "habitat.cli", "run", str(pipeline), "--out", str(out), "--only", stage,
+               "--force"]
+        secs, rss, _, cpu = _run(cmd, env=env)
+        row = {"size": size, "grid_cells": n_grid, "stage": stage, "seconds": secs, "cpu_seconds": cpu,
+               "peak_rss_mib": rss, "bytes_per_cell": rss * 2**20 / n_grid, "load": load}
+        rows.append(row)
+        print(f"| {grid.height} x {grid.width} | {stage} | {secs:.1f} s (CPU {cpu:.1f} s) | {rss:.0f} MiB | "
+              f"{row['bytes_per_cell']:.1f} | {load:.1f} |", flush=True)
+    return rows
+
+
+def main_pipeline(args, env: dict) -> int:
+    sizes = args.sizes or [args.size]
+    all_rows: list[dict] = []
+    for size in sizes:
+        data = ROOT / "data" / "scale" / f"bench_{size}" if args.data is None or len(sizes) > 1 else args.data
+        work = ROOT / "bench" / "_work" / f"pipeline_{size}" if args.work is None or len(sizes) > 1 else args.work
+        if not (data / "landcover_2020.vrt").exists():
+            secs, rss, _, _ = _run([sys.executable, str(ROOT / "scripts" / "make_scale_data.py"), "--size",
+                                 str(size), "--out", str(data)], env=env)
+            print(f"data: {size} x {size} cells x 2 epochs in {secs:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
+        all_rows += run_pipeline_stages(size, data, work, args.stages_only, env)
+    for a, b in zip(sizes, sizes[1:]):
+        ra = {r["stage"]: r for r in all_rows if r["size"] == a}
+        rb = {r["stage"]: r for r in all_rows if r["size"] == b}
+        for stage in ra:
+            if stage in rb:
+                x, y = ra[stage], rb[stage]
+                ratio = y["peak_rss_mib"] / x["peak_rss_mib"]
+                print(f"{stage}: {x['grid_cells'] / 1e6:.2f} -> {y['grid_cells'] / 1e6:.2f} M cells, peak RSS "
+                      f"{x['peak_rss_mib']:.0f} -> {y['peak_rss_mib']:.0f} MiB ({ratio:.2f}x, "
+                      f"{'within' if ratio <= 1.10 else 'beyond'} 10 %)")
+    only = f"_{'_'.join(args.stages_only)}" if args.stages_only else ""
+    target = ROOT / "bench" / "_work" / f"pipeline_{'_'.join(map(str, sizes))}{only}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(all_rows, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=20000, help="mosaic cells per side (10 m)")
@@ -166,8 +243,15 @@ def main(argv=None) -> int:
     parser.add_argument("--resolution", type=float, default=30.0)
     parser.add_argument("--block", type=int, default=1024, help="mosaic output block (cells)")
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
+    parser.add_argument("--pipeline", action="store_true",
+                        help="run the stages of pipelines/scale.yaml one by one instead of the steps")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="with --pipeline: mosaic sizes to run")
+    parser.add_argument("--only", dest="stages_only", nargs="+", default=None,
+                        help="with --pipeline: just these stages (their upstream outputs must exist)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pipeline:
+        return main_pipeline(args, {**os.environ, "PYTHONPATH": str(ROOT)})
     data = args.data or ROOT / "data" / "scale" / f"bench_{args.size}"
     work = args.work or ROOT / "bench" / "_work" / f"scale_{args.size}"
     if args.child:

@@ -169,8 +169,14 @@ def _spinner(message: str) -> Iterator[None]:
 
 def _run(pipeline: Path, out: Path, force: bool, only: str | None, from_stage: str | None, to_stage: str | None,
          scheduler: str | None = None) -> None:
+    import os
+
+    from habitat.io.rasters import GDAL_CACHE_MB
     from habitat.stages.runner import run_pipeline
 
+    # GDAL's block cache defaults to 5 % of RAM and fills with every window a stage reads, so a
+    # stage's memory would grow with the grid up to that share; set before GDAL first reads
+    os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))
     log.info(f"habitat {__version__}: {pipeline} -> {out}")
     progress = _Progress()
     with progress.active():

@@ -573,3 +573,28 @@ def test_an_unchanged_report_is_reported_up_to_date(monkeypatch, capsys, tiny_pi
     assert code == 0 and "report up to date" in err and not re.search(r"wrote \d+ report files", err)
     code, _, err = run_cli(monkeypatch, capsys, "report", out)
     assert code == 0 and "report up to date" in err and "report.html" in err
+
+
+def test_run_bounds_gdal_block_cache_unless_the_user_set_it(monkeypatch, tmp_path):
+    import os
+
+    import habitat.stages.runner as runner
+    from habitat.io.rasters import GDAL_CACHE_MB
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(*args, **kwargs):
+        seen.append(os.environ.get("GDAL_CACHEMAX"))
+        raise Stop
+
+    monkeypatch.setattr(runner, "run_pipeline", fake_run)
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    with pytest.raises(Stop):
+        cli._run(tmp_path / "p.yaml", tmp_path / "out", False, None, None, None)
+    monkeypatch.setenv("GDAL_CACHEMAX", "512")
+    with pytest.raises(Stop):
+        cli._run(tmp_path / "p.yaml", tmp_path / "out", False, None, None, None)
+    assert seen == [str(GDAL_CACHE_MB), "512"]

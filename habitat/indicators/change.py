@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
+from habitat.suitability.patches import label_areas_m2
 from habitat.vocabulary import CHANGE_CODES, CHANGE_NODATA, NEIGHBOURHOODS
 
 _M2_PER_HA = 10_000.0
@@ -63,17 +64,60 @@ def _zones(units, shape) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidParameterError(
             f"units must be an integer id raster (0 = outside every unit) or a mask, got {zone.dtype}"
         )
-    ids = np.unique(zone[zone != 0])
+    # strip by strip: the ids of a grid-sized raster without a grid-sized sorted copy
+    parts = [np.unique(strip[strip != 0]) for strip in (zone[r0:r0 + 256] for r0 in range(0, shape[0], 256))]
+    ids = np.unique(np.concatenate(parts)) if parts else np.zeros(0, zone.dtype)
     return zone, ids
 
 
-def _sum_by_unit(zone, ids, select, weights) -> np.ndarray:
-    """Sum of ``weights`` over the selected cells of each unit id."""
+def _sum_by_unit(zone, ids, select, weights, *, selected: bool = False) -> np.ndarray:
+    """Sum of ``weights`` over the selected cells of each unit id (``selected``: ``weights``
+    holds the values of the selected cells only, in raster order).
+
+    With one integer-valued weight (a cell area such as 900 m2) the float sums are exactly
+    ``count * weight`` below 2^53: cells are counted strip by strip instead (same numbers,
+    no grid-sized temporaries).
+    """
+    if not selected and np.ndim(weights) == 0 and float(weights).is_integer():
+        counts = np.zeros(ids.size, np.int64)
+        for r0 in range(0, zone.shape[0], 256):
+            z = zone[r0:r0 + 256][select[r0:r0 + 256]]
+            pos = np.searchsorted(ids, z)
+            known = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
+            counts += np.bincount(pos[known], minlength=ids.size)
+        if counts.max(initial=0) * float(weights) < 2.0**53:
+            return counts * float(weights)
     z = zone[select]
-    w = weights[select] if np.ndim(weights) else np.full(z.shape, float(weights))
+    w = weights if selected else weights[select] if np.ndim(weights) else np.full(z.shape, float(weights))
     pos = np.searchsorted(ids, z)
     inside = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
     return np.bincount(pos[inside], weights=w[inside], minlength=ids.size)
+
+
+def _unit_boxes(zone: np.ndarray, ids: np.ndarray, strip_rows: int = 256) -> list[tuple[slice, slice] | None]:
+    """Bounding box of each unit id (``ndimage.find_objects`` order), strip by strip.
+
+    Each strip's ids are made dense (1..len(ids), 0 outside) and boxed; the boxes of the strips
+    are joined, so no grid-sized index raster is made.
+    """
+    lut = np.zeros(int(ids.max()) + 1, np.int64) if ids.min() > 0 else None
+    if lut is not None and lut.size <= (1 << 24):
+        lut[ids] = np.arange(1, ids.size + 1)
+    lo = np.full((ids.size, 2), np.iinfo(np.int64).max, np.int64)
+    hi = np.full((ids.size, 2), -1, np.int64)
+    for r0 in range(0, zone.shape[0], strip_rows):
+        strip = zone[r0:r0 + strip_rows]
+        if lut is not None and lut.size <= (1 << 24):
+            dense = lut[np.where(strip > 0, strip, 0)]
+        else:
+            dense = np.searchsorted(ids, strip) + 1
+            dense[strip == 0] = 0
+        for pos, box in enumerate(ndimage.find_objects(dense, max_label=ids.size)):
+            if box is not None:
+                lo[pos] = np.minimum(lo[pos], (box[0].start + r0, box[1].start))
+                hi[pos] = np.maximum(hi[pos], (box[0].stop + r0, box[1].stop))
+    return [None if hi[k, 0] < 0 else (slice(int(lo[k, 0]), int(hi[k, 0])), slice(int(lo[k, 1]), int(hi[k, 1])))
+            for k in range(ids.size)]
 
 
 # Public API
@@ -255,24 +299,21 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
     structure = NEIGHBOURHOODS[neighbours]
 
     labels, n = ndimage.label(h, structure=structure)
-    complete = np.bincount(labels.ravel(), weights=area_grid.ravel(), minlength=n + 1)
+    complete = label_areas_m2(labels, n, area)
     complete[0] = 0.0
     inside = zone != 0
     unit_area = _sum_by_unit(zone, ids, inside, area)
-    cbc_num = _sum_by_unit(zone, ids, inside & h, area_grid * complete[labels])
+    select = inside & h
+    if np.ndim(area) == 0:  # the same products, formed for the selected cells only
+        cbc_num = _sum_by_unit(zone, ids, select, area * complete[labels[select]], selected=True)
+    else:
+        cbc_num = _sum_by_unit(zone, ids, select, area_grid * complete[labels])
 
     cut_num = np.zeros(ids.size)
     if ids.size:
         # Label each unit's habitat within the unit's bounding box only: the cost is the sum
         # of the boxes, not units x grid.
-        lut = np.zeros(int(ids.max()) + 1, np.int64) if ids.min() > 0 else None
-        if lut is not None and lut.size <= (1 << 24):
-            lut[ids] = np.arange(1, ids.size + 1)
-            boxes = ndimage.find_objects(lut[np.where(zone > 0, zone, 0)])
-        else:
-            dense = np.searchsorted(ids, zone) + 1
-            dense[~inside] = 0
-            boxes = ndimage.find_objects(dense)
+        boxes = _unit_boxes(zone, ids)
         for pos, box in enumerate(boxes):
             if box is None:
                 continue
@@ -280,7 +321,7 @@ def effective_mesh_size(habitat, *, cell_area_m2, units=None, neighbours: int = 
             lab, m = ndimage.label(sub, structure=structure)
             if m == 0:
                 continue
-            pieces = np.bincount(lab.ravel(), weights=area_grid[box].ravel(), minlength=m + 1)[1:]
+            pieces = label_areas_m2(lab, m, area if np.ndim(area) == 0 else area[box])[1:]
             cut_num[pos] = float(np.sum(pieces * pieces))
     with np.errstate(divide="ignore", invalid="ignore"):
         return pd.DataFrame(

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from habitat.indicators.units import DEFINITIONS
+from habitat.indicators.units import DEFINITIONS, BoxMask
 
 _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "habitat_loss_ha",
                  "habitat_gain_ha", "habitat_net_ha", "habitat_loss_pct", "annual_rate_per_yr",
@@ -15,9 +15,9 @@ _REPORT_ITEMS = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct"
 _SUBJECT_ITEMS = ("habitat_area_ha", "habitat_protected_pct", "habitat_loss_pct", "annual_rate_per_yr")
 
 
-def _home_state(mask: np.ndarray, states: list[tuple[str, str, np.ndarray]]) -> tuple[str, str] | None:
-    """The Range State holding most of a unit's cells."""
-    counts = [int(np.count_nonzero(mask & m)) for _, _, m in states]
+def _home_state(mask, states: list[tuple[str, str, np.ndarray]]) -> tuple[str, str] | None:
+    """The Range State holding most of a unit's cells (masks: arrays or BoxMasks)."""
+    counts = [mask.count_in(m) if isinstance(mask, BoxMask) else int(np.count_nonzero(mask & m)) for _, _, m in states]
     if not counts or max(counts) == 0:
         return None
     best = int(np.argmax(counts))

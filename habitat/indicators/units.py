@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from habitat.indicators.protconn import delta_eca_pct
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
+#: Block of the block-wise fragmentation metrics (any block gives the same table): 4 M cells
+#: keep its per-block temporaries (~60 bytes a cell) near 250 MiB.
+FRAGMENTATION_BLOCK_SHAPE = (2048, 2048)
 
 #: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
 #: change t2 - t1 for the per-date indicators.
@@ -67,32 +71,88 @@ _DELTA = ("habitat_area_ha", "habitat_share_pct", "habitat_protected_pct", "NP",
           "TCA", "MESH_CUT", "MESH_CBC", "graph_patches", "PC", "EC_ha")
 
 
+def _as_float64(values: np.ndarray) -> np.ndarray:
+    """float64 with NaN = 0 (the sums of protected fraction and quality)."""
+    return np.nan_to_num(np.asarray(values, np.float64))
+
+
+def _box_values(layer, box: tuple[slice, slice]) -> np.ndarray:
+    """The cells of ``box`` of an array or (lazy) DataArray."""
+    part = layer[box]
+    return np.asarray(getattr(part, "values", part))
+
+
 def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
     boxes = ndimage.find_objects(mask.astype(np.int8))
     return boxes[0] if boxes else None
 
 
-def _pack(masks: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+@dataclass(frozen=True)
+class BoxMask:
+    """A unit's cells kept as the mask of its bounding box: ``mask`` covers ``box`` of a grid
+    of ``shape`` (``box`` None: no cell). A small unit on a big grid costs its box, not the grid.
+    """
+
+    shape: tuple[int, int]
+    box: tuple[slice, slice] | None
+    mask: np.ndarray
+
+    @classmethod
+    def from_mask(cls, mask) -> BoxMask:
+        """From a grid-sized bool mask, cropped to its tight bounding box."""
+        full = np.asarray(mask, dtype=bool)
+        box = _bbox(full) if full.ndim == 2 else None
+        return cls(full.shape, box, full[box].copy() if box is not None else np.zeros((0, 0), bool))
+
+    def any(self) -> bool:
+        return self.box is not None
+
+    def count_in(self, other: np.ndarray | BoxMask) -> int:
+        """Cells of this unit that are also in ``other`` (a grid-sized mask or a BoxMask)."""
+        if self.box is None:
+            return 0
+        if not isinstance(other, BoxMask):
+            return int(np.count_nonzero(self.mask & other[self.box]))
+        if other.box is None:
+            return 0
+        (a, b), (c, d) = self.box, other.box
+        r0, r1, c0, c1 = max(a.start, c.start), min(a.stop, c.stop), max(b.start, d.start), min(b.stop, d.stop)
+        if r0 >= r1 or c0 >= c1:
+            return 0
+        mine = self.mask[r0 - a.start:r1 - a.start, c0 - b.start:c1 - b.start]
+        theirs = other.mask[r0 - c.start:r1 - c.start, c0 - d.start:c1 - d.start]
+        return int(np.count_nonzero(mine & theirs))
+
+
+def _pack(masks: Sequence[BoxMask]) -> list[tuple[np.ndarray, list[int]]]:
     """Greedily pack unit masks into zone rasters of non-overlapping units (id = position + 1)."""
     layers: list[tuple[np.ndarray, list[int]]] = []
-    for pos, mask in enumerate(masks):
+    # the smallest integer type that holds the ids: 1 byte a cell per zone raster, not 4
+    dtype = np.uint8 if len(masks) < 255 else np.uint16 if len(masks) < 65535 else np.int32
+    for pos, unit in enumerate(masks):
         for zone, members in layers:
-            if not np.any(zone[mask]):
-                zone[mask] = pos + 1
+            if unit.box is None or not np.any(zone[unit.box][unit.mask]):
+                if unit.box is not None:
+                    zone[unit.box][unit.mask] = pos + 1
                 members.append(pos)
                 break
         else:
-            zone = np.zeros(mask.shape, np.int32)
-            zone[mask] = pos + 1
+            zone = np.zeros(unit.shape, dtype)
+            if unit.box is not None:
+                zone[unit.box][unit.mask] = pos + 1
             layers.append((zone, [pos]))
     return layers
 
 
 def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float, neighbours: int,
                    edge_depth: int) -> dict[str, float]:
-    classes = np.where(mask, np.where(habitat, 1, 2), 0).astype(np.uint8)
+    # 1 = habitat, 2 = other cells of the unit, 0 = outside (built in uint8: no int64 temporaries)
+    classes = np.zeros(mask.shape, np.uint8)
+    classes[mask] = 2
+    classes[mask & habitat] = 1
     # block by block (per-block partial results merged; the same table as class_metrics)
-    table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth)
+    table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth,
+                                    block_shape=FRAGMENTATION_BLOCK_SHAPE)
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]
@@ -134,16 +194,18 @@ def unit_indicators(
         Habitat masks at the two dates on one projected equal-area grid of square cells.
         ``habitat_t1=None`` (one date): current-state indicators only, no change figures.
     units : sequence of (unit_type, unit_id, unit_name, mask)
-        Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit).
-        Units may overlap (e.g. population buffers).
+        Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit) or
+        a :class:`BoxMask` (the same cells as the mask of their bounding box). Units may
+        overlap (e.g. population buffers).
     year_t1, year_t2 : int
         The two dates, ``year_t2 > year_t1`` (``year_t1`` is ignored with one date).
     cell_size_m : float
         Cell side in metres (> 0); cell area ``cell_size_m ** 2``.
-    protected_fraction : array_like of float, optional
-        Fraction of each cell inside protected areas, [0, 1] (NaN = 0).
-    quality : array_like of float, optional
-        Habitat quality in [0, 1] at t2 (NaN = 0).
+    protected_fraction : array or DataArray of float, optional
+        Fraction of each cell inside protected areas, [0, 1] (NaN = 0); a lazy layer is read
+        one unit's bounding box at a time.
+    quality : array or DataArray of float, optional
+        Habitat quality in [0, 1] at t2 (NaN = 0); read like ``protected_fraction``.
     neighbours : {8, 4}
         Patch rule for fragmentation, MESH and the patch graph.
     edge_depth_m : float, optional
@@ -179,12 +241,13 @@ def unit_indicators(
     if not single and not year_t2 > year_t1:
         raise InvalidParameterError(f"year_t2 ({year_t2}) must be later than year_t1 ({year_t1})")
     cell_area = float(cell_size_m) ** 2
-    masks = [np.asarray(u[3], dtype=bool) for u in units]
+    masks = [u[3] if isinstance(u[3], BoxMask) else BoxMask.from_mask(u[3]) for u in units]
     for (kind, uid, _, _), m in zip(units, masks):
-        if m.shape != h1.shape:
+        if tuple(m.shape) != h1.shape:
             raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
-    pf = None if protected_fraction is None else np.nan_to_num(np.asarray(protected_fraction, np.float64))
-    q = None if quality is None else np.nan_to_num(np.asarray(quality, np.float64))
+    # read per unit box (a lazy layer one window at a time) and converted (float64, NaN = 0)
+    # when summed: no grid-sized copies are held
+    pf, q = protected_fraction, quality
     e1, e2 = str(year_t1), str(year_t2)
     period = e2 if single else f"{year_t1}-{year_t2}"
     dates = ((e2, h2),) if single else ((e1, h1), (e2, h2))
@@ -211,18 +274,19 @@ def unit_indicators(
                 out[("MESH_CUT", epoch)] = m.loc[uid, "MESH_CUT"]
                 out[("MESH_CBC", epoch)] = m.loc[uid, "MESH_CBC"]
 
-    for pos, mask in enumerate(masks):
+    for pos, unit in enumerate(masks):
         out = values[pos]
-        box = _bbox(mask)
+        box = unit.box
         if box is None:
             continue
-        m = mask[box]
+        m = unit.mask
         unit_ha = out[("unit_area_ha", period)]
+        pf_box = None if pf is None else _box_values(pf, box)
         for epoch, h in ((e, h[box]) for e, h in dates):
             area_ha = out[("habitat_area_ha", epoch)]
             out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
             if pf is not None:
-                inside = float(pf[box][m & h].sum()) * cell_area / _M2_PER_HA
+                inside = float(_as_float64(pf_box[m & h]).sum()) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
             frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
             graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
@@ -231,7 +295,8 @@ def unit_indicators(
             for name, value in {**frag, **graph}.items():
                 out[(name, epoch)] = value
         if q is not None:
-            out[("quality_weighted_area_ha", e2)] = float(q[box][m & h2[box]].sum()) * cell_area / _M2_PER_HA
+            q_box = _box_values(q, box)
+            out[("quality_weighted_area_ha", e2)] = float(_as_float64(q_box[m & h2[box]]).sum()) * cell_area / _M2_PER_HA
         for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]

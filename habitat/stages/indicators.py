@@ -22,9 +22,10 @@ OUTPUTS = catalog.outputs_of("indicators")
 def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
     """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
     import numpy as np
+    values = layer.values  # read once (a lazy layer would be read again by each .values)
     if params.habitat_source == "landcover":
-        return np.isin(layer.values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), layer.values > 0
-    return np.nan_to_num(layer.values) >= params.tugai_cover_threshold, np.isfinite(layer.values)
+        return np.isin(values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), values > 0
+    return np.nan_to_num(values) >= params.tugai_cover_threshold, np.isfinite(values)
 
 
 def _habitat_masks(
@@ -63,21 +64,27 @@ def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
     return rasterize_labels([geometry], [1], grid).astype(bool)
 
 
-def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, np.ndarray]]:
+def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, Any]]:
     import numpy as np
+    from habitat.indicators.units import BoxMask
     grid, inputs = ctx.grid, ctx.inputs
-    units = [("study_area", "ALL", "study area", np.ones(grid.shape, bool))]
+    # each unit kept as the mask of its bounding box (BoxMask): a small unit costs its box
+    units = [("study_area", "ALL", "study area", BoxMask.from_mask(np.ones(grid.shape, bool)))]
     if "reporting_unit" in inputs and "reporting_units" in inputs:
         raster = inputs["reporting_unit"].values
         for row in inputs["reporting_units"].itertuples():
-            units.append(("range_state", str(row.unit_id), str(row.unit_name), raster == int(row.unit_index)))
+            units.append(("range_state", str(row.unit_id), str(row.unit_name),
+                          BoxMask.from_mask(raster == int(row.unit_index))))
+        del raster
     if "protected_areas" in inputs:
         for row in inputs["protected_areas"].itertuples():
-            units.append(("protected_area", str(row.pa_id), str(row.pa_name), _rasterize(row.geometry, grid)))
+            units.append(("protected_area", str(row.pa_id), str(row.pa_name),
+                          BoxMask.from_mask(_rasterize(row.geometry, grid))))
     if "populations" in inputs:
         for row in inputs["populations"].itertuples():
             disc = None if row.geometry is None else row.geometry.buffer(params.population_buffer_m, 64)
-            units.append(("population_area", str(row.site_id), str(row.site_name), _rasterize(disc, grid)))
+            units.append(("population_area", str(row.site_id), str(row.site_name),
+                          BoxMask.from_mask(_rasterize(disc, grid))))
     return units
 
 
@@ -216,13 +223,13 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     the loss/gain raster; population status; the national-report table; the data dictionary."""
     from habitat.indicators.change import CHANGE_NODATA, change_map
     from habitat.indicators.national_report import national_report
-    from habitat.indicators.units import unit_indicators, wide_table
+    from habitat.indicators.units import FRAGMENTATION_BLOCK_SHAPE, unit_indicators, wide_table
     from habitat.layers import make_layer
     params: IndicatorsParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
-    block = min(grid.shape[0], 4096) * min(grid.shape[1], 4096)  # fragmentation_blockwise's default block
+    block = min(grid.shape[0], FRAGMENTATION_BLOCK_SHAPE[0]) * min(grid.shape[1], FRAGMENTATION_BLOCK_SHAPE[1])
     check_memory("fragmentation_blockwise", grid.shape, what="stage indicators", block_cells=block)  # before reading
     h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
     if h1 is not None and not y2 > y1:
@@ -231,8 +238,8 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     for kind, uid, _, mask in units:
         if not mask.any():
             ctx.log(f"{kind} {uid}: no cell centre on the grid; left out of the tables")
-    protected = ctx.inputs["protected_fraction"].values if "protected_fraction" in ctx.inputs else None
-    quality = ctx.inputs["quality"].values if "quality" in ctx.inputs else None
+    # lazy layers: unit_indicators reads each unit's window
+    protected, quality = ctx.inputs.get("protected_fraction"), ctx.inputs.get("quality")
     long = unit_indicators(
         h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.cell_size_m,
         protected_fraction=protected, quality=quality, neighbours=params.neighbours, edge_depth_m=params.edge_depth_m,

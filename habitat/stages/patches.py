@@ -12,6 +12,9 @@ from habitat.stages.spec import StageContext, StageSpec
 
 INPUTS = catalog.layers("suitability", "quality", "populations")
 OUTPUTS = catalog.outputs_of("patches")
+#: Cells per block of the labelling, the patch table and the outlines: the stage holds the int32
+#: label raster (its output) plus one block's temporaries (~40 bytes a cell: 160 MiB here).
+BLOCK_SHAPE = (2048, 2048)
 
 
 def run_patches(ctx: StageContext) -> dict[str, Any]:
@@ -33,7 +36,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     blocks, _ = label_patches_blockwise(
         lambda rows, cols: np.asarray(habitat_mask(np.asarray(suit[rows, cols]), threshold=params.threshold)),
         grid.shape, cell_size_m=grid.cell_size_m, neighbours=params.neighbours,
-        min_patch_area_ha=params.min_patch_area_ha,
+        min_patch_area_ha=params.min_patch_area_ha, block_shape=BLOCK_SHAPE,
     )
     labels = np.zeros(grid.shape, np.int32)
     for rows, cols, block in blocks:
@@ -47,11 +50,12 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     table = patch_table(
         layer, cell_size_m=grid.cell_size_m, suitability=suit, quality=quality,
         edge_depth_m=params.edge_depth_m, density_per_km2=params.density_per_km2,
-        usable_area=params.usable_area, sites=sites,
+        usable_area=params.usable_area, sites=sites, block_shape=BLOCK_SHAPE,
     )
     ctx.log(f"{len(table)} patches at suitability >= {params.threshold} and >= {params.min_patch_area_ha} ha")
     if len(table):
-        polygons = patch_polygons(layer, crs=grid.pyproj_crs).merge(table, on="patch_id", how="left")
+        polygons = patch_polygons(layer, crs=grid.pyproj_crs, block_shape=BLOCK_SHAPE)
+        polygons = polygons.merge(table, on="patch_id", how="left")
     else:
         polygons = gpd.GeoDataFrame(table.assign(geometry=None), geometry="geometry", crs=grid.pyproj_crs)
     return {"patch_id": layer, "patches": polygons, "patch_table": table}

@@ -11,12 +11,14 @@ import xarray as xr
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
+from habitat.suitability.blockwise import DEFAULT_BLOCK_SHAPE
 from habitat.vocabulary import NEIGHBOURHOODS, neighbourhood
 
 __all__ = [
     "DEFAULT_DENSITY_PER_KM2",
     "core_mask",
     "habitat_mask",
+    "label_areas_m2",
     "label_patches",
     "patch_labels_and_areas",
     "patch_polygons",
@@ -48,6 +50,54 @@ def _check_cell_size(cell_size_m: float) -> float:
     return cs
 
 
+def _window(layer: Any, rows: slice, cols: slice) -> np.ndarray:
+    """The cells of a window of a 2-D array or DataArray (lazy layers read just that window)."""
+    return _values(layer[rows, cols])
+
+
+def _iter_blocks(layer: Any, shape: tuple[int, int], block_shape: tuple[int, int], *, halo: int = 0):
+    """``(rows, cols, ext, inner)`` per block: the block's slices, its window read with ``halo``
+    cells around it (clipped at the grid edge) and the block's slices within that window."""
+    height, width = shape
+    bh, bw = (int(v) for v in block_shape)
+    if bh <= 0 or bw <= 0:
+        raise InvalidParameterError(f"block_shape {block_shape} must be positive")
+    for r0 in range(0, height, bh):
+        for c0 in range(0, width, bw):
+            r1, c1 = min(height, r0 + bh), min(width, c0 + bw)
+            e0, e1, f0, f1 = max(0, r0 - halo), min(height, r1 + halo), max(0, c0 - halo), min(width, c1 + halo)
+            ext = _window(layer, slice(e0, e1), slice(f0, f1))
+            yield slice(r0, r1), slice(c0, c1), ext, (slice(r0 - e0, r1 - e0), slice(c0 - f0, c1 - f0))
+
+
+def _pad(values: np.ndarray, size: int) -> np.ndarray:
+    return values if values.size >= size else np.concatenate([values, np.zeros(size - values.size, values.dtype)])
+
+
+def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``total + part`` for per-id sums of different lengths (ids beyond the end count 0)."""
+    total = _pad(total, part.size)
+    total[: part.size] += part
+    return total
+
+
+def label_areas_m2(labels: np.ndarray, n: int, area) -> np.ndarray:
+    """Area of each label 0..n: ``bincount(labels, weights=cell areas)``.
+
+    With one integer-valued cell area (e.g. 900 m2) the sequential float sum of ``k`` equal
+    terms is exactly ``k * area`` while it stays below 2^53, so the cell counts are taken strip
+    by strip (integers, no grid-sized float64 or intp copies) and multiplied: the same numbers.
+    """
+    if np.ndim(area) == 0 and float(area).is_integer():
+        counts = np.zeros(n + 1, np.int64)
+        for r0 in range(0, labels.shape[0], 256):
+            counts += np.bincount(labels[r0:r0 + 256].ravel(), minlength=n + 1)
+        if counts.max(initial=0) * float(area) < 2.0**53:
+            return counts * float(area)
+    weights = np.broadcast_to(np.asarray(area, np.float64), labels.shape)
+    return np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
+
+
 def patch_labels_and_areas(
     habitat: np.ndarray, *, cell_area_m2: float | np.ndarray, neighbours: int = 8, min_area_ha: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -72,9 +122,9 @@ def patch_labels_and_areas(
         Area of patch ``i + 1`` in ha.
     """
     h = np.asarray(habitat)
-    area = np.broadcast_to(np.asarray(cell_area_m2, dtype=np.float64), h.shape)
+    area = np.asarray(cell_area_m2, dtype=np.float64)
     labels, n = ndimage.label(h != 0, structure=neighbourhood(neighbours))
-    sizes = np.bincount(labels.ravel(), weights=area.ravel(), minlength=n + 1)[1:] / _M2_PER_HA
+    sizes = label_areas_m2(labels, n, float(area) if area.ndim == 0 else np.broadcast_to(area, h.shape))[1:] / _M2_PER_HA
     keep = sizes >= min_area_ha
     remap = np.zeros(n + 1, np.int32)
     remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
@@ -242,6 +292,7 @@ def patch_table(
     density_per_km2: float = DEFAULT_DENSITY_PER_KM2,
     usable_area: Literal["area", "core_area", "quality_weighted"] = "area",
     sites: pd.DataFrame | None = None,
+    block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
 ) -> pd.DataFrame:
     """Per-patch area, core area, mean suitability and quality, capacity and sites held.
 
@@ -262,6 +313,9 @@ def patch_table(
     sites : DataFrame, optional
         Population sites: column ``site_id`` and either ``x, y`` (grid CRS, labels as a
         DataArray) or ``row, col``. Sites outside the grid belong to no patch.
+    block_shape : (int, int)
+        Cells per block: the layers are read block by block (lazy layers one window at a
+        time), so memory holds one block, not grid-sized temporaries.
 
     Returns
     -------
@@ -273,6 +327,9 @@ def patch_table(
     Notes
     -----
     ``area_ha = n_cells * cs^2 / 10^4``; ``capacity_deer = usable_area_km2 * density``.
+    Counts (cells, core cells, sites) do not depend on ``block_shape``; the suitability and
+    quality sums of a patch that spans several blocks are added block by block, so they may
+    differ from a one-block sum in the last bits (relative 1e-15).
 
     Examples
     --------
@@ -288,28 +345,45 @@ def patch_table(
         raise InvalidParameterError(f"usable_area={usable_area!r}; use 'area', 'core_area' or 'quality_weighted'")
     if usable_area == "quality_weighted" and quality is None:
         raise InvalidParameterError("usable_area='quality_weighted' needs the quality layer")
-    lab = _values(labels).astype(np.int64)
-    n = int(lab.max()) if lab.size else 0
+    shape = tuple(np.shape(labels))
+    for layer in (suitability, quality):
+        if layer is not None and tuple(np.shape(layer)) != shape:
+            raise InvalidParameterError("suitability/quality layers must have the shape of labels (one grid)")
+    depth = _depth_cells(edge_depth_m, cs)
     cell_ha = cs * cs / _M2_PER_HA
-    flat = lab.ravel()
-    n_cells = np.bincount(flat, minlength=n + 1)[1:]
-    core = _values(core_mask(lab, edge_depth_m=edge_depth_m, cell_size_m=cs)).ravel()
-    n_core = np.bincount(flat, weights=core.astype(np.float64), minlength=n + 1)[1:]
+    # per-patch partial sums block by block: one block (with a halo of the edge depth for the
+    # core) in memory, never a grid-sized temporary
+    n_cells = np.zeros(1, np.int64)
+    n_core = np.zeros(1, np.int64)
+    sums = {key: np.zeros(1) for key in ("s", "q")}
+    counts = {key: np.zeros(1, np.int64) for key in ("s", "q")}
+    for rows, cols, ext, inner in _iter_blocks(labels, shape, block_shape, halo=depth):
+        lab = ext[inner].astype(np.int64)
+        flat = lab.ravel()
+        n_cells = _add(n_cells, np.bincount(flat))
+        core = _values(core_mask(ext, edge_depth_m=edge_depth_m, cell_size_m=cs))[inner].ravel()
+        n_core = _add(n_core, np.bincount(flat[core]))
+        for key, layer in (("s", suitability), ("q", quality)):
+            if layer is None:
+                continue
+            v = _window(layer, rows, cols).astype(np.float64).ravel()
+            ok = np.isfinite(v)
+            sums[key] = _add(sums[key], np.bincount(flat[ok], weights=v[ok]))
+            counts[key] = _add(counts[key], np.bincount(flat[ok]))
+    n = n_cells.size - 1
+    n_cells = n_cells[1:]
+    n_core = _pad(n_core, n + 1)[1:].astype(np.float64)
 
-    def _mean(layer: Any | None) -> tuple[np.ndarray, np.ndarray]:
+    def _mean(key: str, layer: Any | None) -> tuple[np.ndarray, np.ndarray]:
         if layer is None:
             return np.full(n, np.nan), np.full(n, np.nan)
-        v = _values(layer).astype(np.float64).ravel()
-        if v.shape != flat.shape:
-            raise InvalidParameterError("suitability/quality layers must have the shape of labels (one grid)")
-        ok = np.isfinite(v)
-        total = np.bincount(flat[ok], weights=v[ok], minlength=n + 1)[1:]
-        count = np.bincount(flat[ok], minlength=n + 1)[1:]
+        total = _pad(sums[key], n + 1)[1:]
+        count = _pad(counts[key], n + 1)[1:]
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / count, total
 
-    mean_s, _ = _mean(suitability)
-    mean_q, sum_q = _mean(quality)
+    mean_s, _ = _mean("s", suitability)
+    mean_q, sum_q = _mean("q", quality)
     area_ha = n_cells * cell_ha
     core_ha = n_core * cell_ha
     usable_ha = {"area": area_ha, "core_area": core_ha, "quality_weighted": sum_q * cell_ha}[usable_area]
@@ -321,8 +395,9 @@ def patch_table(
             raise InvalidParameterError("sites table needs a site_id column")
         rows, cols = _site_cells(sites, labels)
         for site, r, c in zip(sites["site_id"].astype(str), rows, cols, strict=True):
-            if r >= 0 and lab[r, c] > 0:
-                held[lab[r, c] - 1].append(site)
+            pid = int(_window(labels, slice(r, r + 1), slice(c, c + 1))[0, 0]) if r >= 0 else 0
+            if pid > 0:
+                held[pid - 1].append(site)
     return pd.DataFrame(
         {
             "patch_id": np.arange(1, n + 1, dtype=np.int64),
@@ -339,7 +414,21 @@ def patch_table(
     )
 
 
-def patch_polygons(labels: xr.DataArray, *, crs: Any = None) -> Any:
+def _dissolve(parts: list[Any]) -> Any:
+    """Union of cell-edge polygons without the vertices left where block seams cut them.
+
+    A seam leaves collinear vertices on the dissolved outline; ``simplify(0)`` removes exactly
+    those (every outline vertex of a raster polygon is a corner or such a seam point), and
+    ``normalize`` fixes where each ring starts, so the outline is the same, vertex for vertex,
+    whichever blocks traced it.
+    """
+    import shapely
+
+    return shapely.normalize(shapely.simplify(shapely.unary_union(parts), 0.0))
+
+
+def patch_polygons(labels: xr.DataArray, *, crs: Any = None,
+                   block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE) -> Any:
     """Patch outlines as polygons, one (multi)polygon per patch id.
 
     Parameters
@@ -357,7 +446,8 @@ def patch_polygons(labels: xr.DataArray, *, crs: Any = None) -> Any:
     Notes
     -----
     Traced with 4-connectivity and dissolved per id, so patches joined only at a corner
-    (8-neighbour rule) become one valid MultiPolygon.
+    (8-neighbour rule) become one valid MultiPolygon. Traced ``block_shape`` cells at a time
+    (lazy labels are read one window at a time); the outlines do not depend on the blocks.
     """
     import geopandas as gpd
     from rasterio import features
@@ -371,12 +461,18 @@ def patch_polygons(labels: xr.DataArray, *, crs: Any = None) -> Any:
         raise InvalidParameterError("patch_polygons needs at least 2 x 2 cells to read the cell size")
     dx, dy = x[1] - x[0], y[1] - y[0]
     transform = Affine(dx, 0.0, x[0] - dx / 2, 0.0, dy, y[0] - dy / 2)
-    lab = np.asarray(labels.values).astype(np.int32)
     parts: dict[int, list[Any]] = {}
-    for geom, value in features.shapes(lab, mask=lab > 0, connectivity=4, transform=transform):
-        parts.setdefault(int(value), []).append(shape(geom))
+    # traced block by block (one block in memory); pieces of a patch cut at block seams are
+    # dissolved with the rest of its parts
+    for rows, cols, lab, _ in _iter_blocks(labels, labels.shape, block_shape):
+        lab = lab.astype(np.int32)
+        if not lab.any():
+            continue
+        t = transform @ Affine.translation(cols.start, rows.start)
+        for geom, value in features.shapes(lab, mask=lab > 0, connectivity=4, transform=t):
+            parts.setdefault(int(value), []).append(shape(geom))
     ids = sorted(parts)
-    geoms = [unary_union(parts[i]) for i in ids]
+    geoms = [_dissolve(parts[i]) for i in ids]
     return gpd.GeoDataFrame({"patch_id": np.array(ids, dtype=np.int64)}, geometry=geoms, crs=crs)
 
 

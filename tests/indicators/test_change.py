@@ -110,3 +110,57 @@ def test_mesh_several_units_and_bool_units():
 def test_bad_input_raises_habitat_error(call, match):
     with pytest.raises(InvalidParameterError, match=match):
         call()
+
+
+def test_mesh_cbc_equals_the_whole_grid_formula():
+    from scipy import ndimage
+
+    from habitat.indicators.change import effective_mesh_size
+
+    rng = np.random.default_rng(8)
+    h = rng.random((300, 50)) < 0.55
+    zone = rng.integers(0, 4, h.shape)
+    labels, n = ndimage.label(h, structure=np.ones((3, 3), int))
+    complete = np.bincount(labels.ravel(), weights=np.full(h.size, 900.0), minlength=n + 1)
+    complete[0] = 0.0
+    values = (900.0 * complete[labels])[(zone != 0) & h]
+    z = zone[(zone != 0) & h]
+    cbc = np.bincount(z - 1, weights=values, minlength=3)
+    unit_area = np.bincount(zone[zone != 0] - 1, weights=np.full(int((zone != 0).sum()), 900.0), minlength=3)
+    got = effective_mesh_size(h, cell_area_m2=900.0, units=zone)
+    assert_array_equal(got["MESH_CBC"].to_numpy(), cbc / unit_area / 1e4)
+
+
+def test_unit_boxes_equal_find_objects():
+    from scipy import ndimage
+
+    from habitat.indicators.change import _unit_boxes
+
+    rng = np.random.default_rng(9)
+    zone = np.zeros((700, 60), np.int64)
+    zone[10:20, 5:9] = 7
+    zone[250:600, 30:31] = 3          # crosses strips
+    zone[699, 0] = 12
+    zone[rng.random(zone.shape) < 0.001] = 40
+    ids = np.unique(zone[zone != 0])
+    dense = np.searchsorted(ids, zone) + 1
+    dense[zone == 0] = 0
+    assert _unit_boxes(zone, ids) == ndimage.find_objects(dense)
+    assert _unit_boxes(zone, np.array([3, 7, 12, 40, 99])) [-1] is None
+    big = zone * (1 << 25)  # ids too large for a lookup table: the searchsorted path
+    assert _unit_boxes(big, ids * (1 << 25)) == ndimage.find_objects(dense)
+
+
+def test_sum_by_unit_counts_equal_the_weighted_bincount():
+    from habitat.indicators.change import _sum_by_unit
+
+    rng = np.random.default_rng(10)
+    zone = rng.integers(0, 5, (700, 30))
+    select = rng.random(zone.shape) < 0.6
+    ids = np.array([1, 2, 4])  # unit 3 is left out: its cells count for no unit
+    for area in (900.0, 0.09, 10000.0 / 3.0):
+        z = zone[select]
+        pos = np.searchsorted(ids, z)
+        known = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
+        expected = np.bincount(pos[known], weights=np.full(z.shape, area)[known], minlength=ids.size)
+        assert_array_equal(_sum_by_unit(zone, ids, select, area), expected)

@@ -188,3 +188,71 @@ def test_patch_polygons_areas_and_validity():
     assert gdf.geometry.is_valid.all()
     # patch 4 is the single cell at row 4, col 0: x 0..100, y -500..-400
     assert_allclose(gdf.geometry.iloc[3].bounds, (0.0, -500.0, 100.0, -400.0))
+
+
+def _speckled(seed=0, shape=(40, 50)):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    h = ndimage.binary_dilation(rng.random(shape) < 0.006, iterations=3) | (rng.random(shape) < 0.1)
+    lab = label_patches(h, cell_size_m=10.0)
+    coords = {"y": 1000.0 - 10 * np.arange(shape[0]) - 5, "x": 10.0 * np.arange(shape[1]) + 5}
+    suit = rng.random(shape).astype(np.float32)
+    suit[rng.random(shape) < 0.1] = np.nan
+    qual = rng.random(shape).astype(np.float32)
+    return (xr.DataArray(lab, dims=("y", "x"), coords=coords), xr.DataArray(suit, dims=("y", "x"), coords=coords),
+            xr.DataArray(qual, dims=("y", "x"), coords=coords))
+
+
+@pytest.mark.parametrize("block_shape", [(7, 9), (1, 50), (40, 1), (3, 3)])
+def test_patch_table_blockwise_equals_one_block(block_shape):
+    lab, suit, qual = _speckled()
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "row": [0, 12, 39], "col": [0, 20, 49]})
+    kw = dict(cell_size_m=10.0, suitability=suit, quality=qual, edge_depth_m=20.0, sites=sites,
+              usable_area="core_area")
+    whole = patch_table(lab, **kw, block_shape=(40, 50))
+    blocks = patch_table(lab, **kw, block_shape=block_shape)
+    assert len(whole) == int(lab.max()) > 50 and whole["core_area_ha"].sum() > 0.5
+    exact = ["patch_id", "n_cells", "area_ha", "core_area_ha", "usable_area_ha", "capacity_deer", "n_sites", "sites"]
+    pd.testing.assert_frame_equal(blocks[exact], whole[exact], check_exact=True)
+    # float sums of patches across blocks are added block by block (last bits)
+    assert_allclose(blocks["mean_suitability"], whole["mean_suitability"], rtol=1e-12)
+    assert_allclose(blocks["mean_quality"], whole["mean_quality"], rtol=1e-12)
+    # the one-block table is the whole-array formula: bincounts over the grid, core by erosion
+    flat = lab.values.ravel()
+    ok = np.isfinite(suit.values.ravel())
+    with np.errstate(invalid="ignore"):  # a patch without a finite suitability cell: NaN
+        mean_s = np.bincount(flat[ok], weights=suit.values.ravel()[ok].astype(np.float64),
+                             minlength=len(whole) + 1)[1:] / np.bincount(flat[ok], minlength=len(whole) + 1)[1:]
+    assert_array_equal(whole["mean_suitability"].to_numpy(), mean_s)
+    core = core_mask(lab.values, edge_depth_m=20.0, cell_size_m=10.0).ravel()
+    assert_array_equal(whole["core_area_ha"].to_numpy(), np.bincount(flat[core], minlength=len(whole) + 1)[1:] * 0.01)
+
+
+@pytest.mark.parametrize("block_shape", [(7, 9), (1, 50), (40, 1), (2, 2)])
+def test_patch_polygons_blockwise_equal_one_block(block_shape):
+    import shapely
+
+    lab, _, _ = _speckled(seed=1)
+    whole = patch_polygons(lab, block_shape=(40, 50))
+    blocks = patch_polygons(lab, block_shape=block_shape)
+    assert whole["patch_id"].tolist() == blocks["patch_id"].tolist() == list(range(1, int(lab.max()) + 1))
+    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(whole.geometry, blocks.geometry))
+    # each outline covers exactly its cells (100 m2 each)
+    assert_allclose(whole.area.to_numpy(), np.bincount(lab.values.ravel())[1:] * 100.0)
+
+
+def test_label_areas_counts_equal_the_weighted_bincount():
+    from scipy import ndimage
+
+    from habitat.suitability.patches import label_areas_m2
+
+    rng = np.random.default_rng(5)
+    labels, n = ndimage.label(rng.random((600, 40)) < 0.5)  # more rows than one 256-row strip
+    for area in (900.0, 1.0, 0.09, 10000.0 / 3.0):  # integer-valued: counts x area; else the bincount
+        expected = np.bincount(labels.ravel(), weights=np.full(labels.size, area), minlength=n + 1)
+        np.testing.assert_array_equal(label_areas_m2(labels, n, area), expected)
+    per_cell = rng.random(labels.shape) + 1.0
+    np.testing.assert_array_equal(label_areas_m2(labels, n, per_cell),
+                                  np.bincount(labels.ravel(), weights=per_cell.ravel(), minlength=n + 1))
+
