@@ -227,11 +227,12 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     coords : numpy.ndarray
         ``(n, 2)`` cell row/column per node.
     ground : int
-        Node held at 0 V.
+        Node held at 0 V (index into ``adjacency``, 0 <= ground < n).
     nodes : numpy.ndarray of int
         Distinct nodes other than ``ground``.
     tol : float, optional
-        Relative accuracy of the entries (see module notes).
+        Relative accuracy of the entries (see module notes), unitless, in (0, 1); a tolerance
+        that rounding does not let CG reach in 300 iterations returns None (callers then factor).
 
     Returns
     -------
