@@ -150,19 +150,14 @@ class RiparianStripParams(Strict):
 
     half_width_m: float = Field(gt=0, description="metres either side of the river line that can hold tugai")
     tugai_score: float = Field(ge=0, le=1, description="suitability of a cell wholly under tugai")
-    max_share_by_class: dict[HabitatClass, float] = Field(
+    max_share_by_class: dict[HabitatClass, Score] = Field(
         default_factory=lambda: {"water": 0.0, "built": 0.0, "snow": 0.0},
         description="largest strip share that can be tugai in a cell of this majority class (0 = no gain: the "
-        "strip there is the channel, the town or ice; fields take part of the strip); unlisted classes: 1",
+        "strip there is the channel, the town or ice; fields take part of the strip); unlisted classes: 1. "
+        "Sources: habitat/defaults/suitability/defaults.yaml riparian_strip (DOMAIN.md 3.3, 4.2; MCD12 "
+        "user guide) [A]",
     )
     provenance: str = ""
-
-    @model_validator(mode="after")
-    def _shares(self) -> RiparianStripParams:
-        bad = {k: v for k, v in self.max_share_by_class.items() if not 0.0 <= v <= 1.0}
-        if bad:
-            raise ValueError(f"max_share_by_class values must be in [0, 1]; got {bad}")
-        return self
 
 
 class SuitabilityParams(Strict):
@@ -387,7 +382,10 @@ class CircuitParams(Strict):
     average: Literal["conductance", "resistance"] = Field(
         "conductance", description="edge weight from the average conductance (Circuitscape default) or resistance"
     )
-    solver: Literal["auto", "direct", "amg"] = Field("auto", description="linear solver (auto: by size and memory)")
+    solver: Literal["auto", "direct", "amg"] = Field(
+        "auto", description="linear solver (auto: by size and memory; the grid multigrid, "
+        "habitat.connectivity.circuit.gridamg, for raster components of >= 50,000 cells with <= 5 points)",
+    )
 
 
 # -- report ----------------------------------------------------------------------------------

@@ -59,3 +59,12 @@ def test_yaml_syntax_error_is_one_problem(tmp_path):
     path.write_text("name: [unclosed\n")
     _, problems = config_problems(path)
     assert len(problems) == 1 and "not valid YAML" in problems[0]
+
+
+def test_riparian_strip_share_cap_out_of_range_names_the_class(tmp_path):
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["stages"] = {"suitability": {"riparian_strip": {
+        "half_width_m": 2500, "tugai_score": 0.9, "max_share_by_class": {"water": 0.0, "cropland": 1.4}}}}
+    _, problems = config_problems(_write(tmp_path, data))
+    assert any("stages.suitability.riparian_strip.max_share_by_class.cropland: Input should be less than or equal "
+               "to 1" in p for p in problems), problems

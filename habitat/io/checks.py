@@ -277,7 +277,8 @@ def _check_edit(key: str, edit: Any, grid: Any = None) -> None:
                              f"takes {' or '.join(sorted({k.removeprefix('Multi') for k in _EDIT_GEOMETRY[edit.kind]}))}"
                              f"s; point it at the right layer")
     if n_features == 0:
-        raise InputFileError(f"{key}: {path.name} has no features; the edit would change nothing")
+        raise InputFileError(f"{key}: {path.name} has no features; the edit would change nothing: point it at a "
+                             f"layer with features or drop the edit")
     if grid is not None:
         from habitat.io.vectors import read_vector
 

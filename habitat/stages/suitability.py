@@ -83,28 +83,33 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
 def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
              sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
     """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
-    from habitat.suitability.quality import degradation_quality_block
     import dask.array as da
     import numpy as np
-    import xarray as xr
-    from habitat.suitability.quality import habitat_quality
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
-        if not names:
-            lookup = np.zeros(256)
-            lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
-            valid = codes > 0
-            return np.stack([np.where(valid, 0.0, np.nan), np.where(valid, lookup[codes], np.nan)])
-        return np.stack(degradation_quality_block(
-            codes, dict(zip(names, distances)), threat_table=threat_table, sensitivity_table=sensitivity,
-            half_saturation=half_saturation, lulc_nodata=0,
-        ))
+        return np.stack(_degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity,
+                                             half_saturation))
 
     base = da.asarray(classes.data)
     arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]
     stacked = da.map_blocks(block, *arrays, new_axis=0, chunks=((2,), *base.chunks), dtype=np.float64)
     return stacked[0], stacked[1]
+
+
+def _degradation_quality(codes: np.ndarray, distances: dict[str, np.ndarray], threat_table: pd.DataFrame,
+                         sensitivity: pd.DataFrame, half_saturation: float) -> tuple[np.ndarray, np.ndarray]:
+    """Degradation and quality of one block of class codes (0 = nodata); without threats D = 0
+    and Q the class's habitat score."""
+    import numpy as np
+    from habitat.suitability.quality import degradation_quality_block
+    if distances:
+        return degradation_quality_block(codes, distances, threat_table=threat_table, sensitivity_table=sensitivity,
+                                         half_saturation=half_saturation, lulc_nodata=0)
+    lookup = np.zeros(256)
+    lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
+    valid = codes > 0
+    return np.where(valid, 0.0, np.nan), np.where(valid, lookup[codes], np.nan)
 
 
 def _terrain_criteria(params: SuitabilityParams, ctx: StageContext) -> list[tuple[str, Any]]:
@@ -235,20 +240,12 @@ def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: Suita
     from habitat.suitability._kernels import where_valid
     from habitat.suitability.combine import apply_constraints, combine_memberships
     from habitat.suitability.membership import apply_membership, class_scores
-    from habitat.suitability.quality import degradation_quality_block
 
     layer = dict(zip(keys, arrays))
     classes = layer["habitat_class_current"]
     valid = classes > 0
-    if threats:
-        degradation, quality = degradation_quality_block(
-            classes, {n: layer[THREAT_SOURCES[n]] for n in threats}, threat_table=threat_table,
-            sensitivity_table=sensitivity, half_saturation=params.half_saturation, lulc_nodata=0,
-        )
-    else:
-        lookup = np.zeros(256)
-        lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
-        degradation, quality = np.where(valid, 0.0, np.nan), np.where(valid, lookup[classes], np.nan)
+    degradation, quality = _degradation_quality(classes, {n: layer[THREAT_SOURCES[n]] for n in threats},
+                                                threat_table, sensitivity, params.half_saturation)
 
     memberships: dict[str, np.ndarray] = {}
     for name, criterion in params.criteria.items():

@@ -96,13 +96,15 @@ def riparian_suitability(score: np.ndarray, share: np.ndarray, tugai_score: floa
     score = np.asarray(score, dtype=np.float64)
     share = np.asarray(share, dtype=np.float64)
     if share.shape != score.shape:
-        raise InvalidParameterError(f"share has shape {share.shape}, the score {score.shape}")
+        raise InvalidParameterError(f"share has shape {share.shape}, the score {score.shape}; compute the share "
+                                     f"on the score's grid (strip_share)")
     if np.any((share < 0) | (share > 1)):
-        raise InvalidParameterError("share must be in [0, 1]")
+        raise InvalidParameterError("share must be in [0, 1] (a fraction of the cell area, as strip_share gives)")
     if max_share is not None:
         cap = np.broadcast_to(np.asarray(max_share, dtype=np.float64), score.shape)
         if np.any((cap < 0) | (cap > 1)):
-            raise InvalidParameterError("max_share must be in [0, 1]")
+            raise InvalidParameterError("max_share must be in [0, 1] (0 = the cell cannot gain, 1 = no cap); fix "
+                                         "max_share_by_class")
         share = np.minimum(share, cap)
     # fmax would turn a NaN score into the strip value: nodata stays nodata
     return np.where(np.isnan(score), np.nan, np.maximum(score, share * tugai_score))

@@ -120,3 +120,20 @@ def test_riparian_strip_raises_cells_near_the_river_by_hand(tmp_path):
     expected = np.maximum(lookup[classes], np.minimum(share, cap[classes]) * 0.9) * floodplain * (classes != 7)
     np.testing.assert_allclose(_read(out, "suitability", "suitability"), expected.astype(np.float32), atol=1e-6)
     assert (expected > lookup[classes] * floodplain * (classes != 7)).any()  # some cell does gain
+
+
+def test_quality_without_threats_is_the_class_habitat_score(tmp_path):
+    """No threats: D = 0 and Q = the class's sensitivity habitat score (InVEST H_j), NaN off the data."""
+    habitat = {c: round(0.1 * i, 1) for i, c in enumerate(SCORES)}
+    params = {
+        "criteria": {"quality": {"function": "linear", "params": {"minimum": 0.0, "maximum": 1.0}}},
+        "weights": {"quality": 1.0}, "ahp": None, "floodplain_only": False, "exclude_classes": [],
+        "threats": {}, "sensitivity": {c: {"habitat": h} for c, h in habitat.items()},
+    }
+    out = _run(tmp_path, params)
+    classes = _read(out, "ingest", "habitat_class_current")
+    lookup = np.array([np.nan, *habitat.values()])
+    np.testing.assert_array_equal(_read(out, "suitability", "quality"), lookup[classes].astype(np.float32))
+    np.testing.assert_array_equal(_read(out, "suitability", "degradation"),
+                                  np.where(classes > 0, 0.0, np.nan).astype(np.float32))
+    np.testing.assert_array_equal(_read(out, "suitability", "suitability"), lookup[classes].astype(np.float32))

@@ -88,7 +88,7 @@ class GridAMG:
     Parameters
     ----------
     w : numpy.ndarray
-        ``(4, rows + 2, cols + 2)`` edge weights from :func:`grid_stencil`.
+        ``(4, rows + 2, cols + 2)`` edge conductances (siemens, >= 0) from :func:`grid_stencil`.
     ground : tuple of int
         Padded ``(row, col)`` of the node held at 0 V.
     overwrite : bool, optional
@@ -192,9 +192,25 @@ class GridAMG:
         return c
 
     def solve(self, b, *, tol=1e-10):
-        """Flexible CG on the fine level; returns ``(x, r)`` with ``r = b - A x``.
+        """Flexible CG on the fine level for ``A x = b``.
 
-        Stops when ``r^T B r <= tol * (b + r)^T x`` (see module notes).
+        Parameters
+        ----------
+        b : numpy.ndarray of float64
+            Injected currents (amperes) on the padded grid, ``(rows + 2, cols + 2)``; 0 at the
+            ground and off the nodes.
+        tol : float, optional
+            Stop when ``r^T B r <= tol * (b + r)^T x`` (see module notes); unitless, in (0, 1).
+
+        Returns
+        -------
+        x, r : numpy.ndarray of float64
+            Voltages (volts, 0 at the ground) and the residual ``r = b - A x`` (amperes).
+
+        Raises
+        ------
+        NoConvergence
+            Not converged in 300 iterations (callers fall back to a direct factor).
         """
         w, d = self.fine
         x = np.zeros_like(b)
@@ -227,11 +243,12 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     coords : numpy.ndarray
         ``(n, 2)`` cell row/column per node.
     ground : int
-        Node held at 0 V.
+        Node held at 0 V (index into ``adjacency``, 0 <= ground < n).
     nodes : numpy.ndarray of int
         Distinct nodes other than ``ground``.
     tol : float, optional
-        Relative accuracy of the entries (see module notes).
+        Relative accuracy of the entries (see module notes), unitless, in (0, 1); a tolerance
+        that rounding does not let CG reach in 300 iterations returns None (callers then factor).
 
     Returns
     -------
