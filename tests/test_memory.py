@@ -60,3 +60,34 @@ def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
                        env={**__import__('os').environ})
     assert r.returncode == 2, r.stderr
     assert "grid.resolution_m" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_connectivity_grid_factor_counts_coarse_cells_plus_the_fine_side():
+    fine_side = memory.FINE_SIDE_BYTES["cost_distance"]
+    # 1001 x 1000 cells at factor 2: 501 x 500 coarse cells (the last block row is partial)
+    assert estimate_bytes("cost_distance", (1001, 1000), factor=2, n_surfaces=1) == \
+        (42 + 8) * 501 * 500 + fine_side * 1001 * 1000
+    assert estimate_bytes("circuit", (200, 200), factor=2) == \
+        estimate_bytes("circuit", (100, 100)) + memory.FINE_SIDE_BYTES["circuit"] * 200 * 200
+    assert estimate_bytes("cost_distance", (10, 10), factor=1) == estimate_bytes("cost_distance", (10, 10))
+    with pytest.raises(InvalidParameterError, match="analysis grid only"):
+        estimate_bytes("patches", (10, 10), factor=2)
+
+
+def test_refusal_suggests_the_smallest_connectivity_resolution_that_fits(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
+    limit = 0.8 * 8 * 2**30
+    shape, cells = (12_000, 12_000), 12_000**2
+    need = {f: estimate_bytes("cost_distance", shape, factor=f, n_surfaces=4) for f in range(1, 8)}
+    fits = min(f for f in need if need[f] <= limit)
+    assert fits > 1 and need[fits - 1] > limit
+    with pytest.raises(MemoryNeedError) as err:
+        check_memory("cost_distance", shape, n_surfaces=4, cell_size_m=30.0)
+    assert err.value.setting == "grid.connectivity_resolution_m" and err.value.needed_bytes == 74 * cells
+    assert f"set grid.connectivity_resolution_m: {30 * fits:g} ({fits}x the 30 m analysis cells)" in str(err.value)
+    # already coarser but still too big: the next factor that fits
+    with pytest.raises(MemoryNeedError, match=f"connectivity_resolution_m: {30 * fits:g} "):
+        check_memory("cost_distance", shape, n_surfaces=4, cell_size_m=30.0, factor=fits - 1)
+    # when even the fine-grid part cannot fit, only a coarser analysis grid helps
+    with pytest.raises(MemoryNeedError, match=r"raise grid\.resolution_m about"):
+        check_memory("cost_distance", (40_000, 40_000), n_surfaces=4, cell_size_m=30.0)

@@ -80,7 +80,7 @@ def coarsen_factor(fine_resolution_m: float, connectivity_resolution_m: float | 
     factor = round(ratio)
     if factor < 1 or not math.isclose(ratio, factor, rel_tol=0, abs_tol=1e-6):
         raise ConfigError(
-            f"grid.connectivity_resolution_m: {connectivity_resolution_m} is not a whole multiple of "
+            f"grid.connectivity_resolution_m: {connectivity_resolution_m:g} is not a whole multiple of "
             f"grid.resolution_m {fine_resolution_m:g}; use a whole multiple such as "
             f"{max(1, factor) * fine_resolution_m:g}, or leave it out to run connectivity on the analysis grid"
         )

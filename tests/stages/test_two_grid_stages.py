@@ -140,3 +140,54 @@ def test_default_settings_leave_the_stage_on_the_analysis_grid():
     straight = 100 * (1 + 2 + 4 + 3 + 2 + 1.5 + 1 + 1)
     diagonal = 100 * 2**0.5 * (3 + 3.5 + 1)
     assert unset["links"].loc[0, "lcd"] == pytest.approx(straight + diagonal)
+
+
+def test_a_connectivity_resolution_that_is_not_a_whole_multiple_is_refused(tmp_path, monkeypatch, capsys):
+    import sys
+    from pathlib import Path
+
+    import yaml
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from conftest import write_project
+    from test_cli import run_cli
+
+    pipeline = write_project(tmp_path / "project")
+    data = yaml.safe_load(pipeline.read_text())
+    data["grid"]["connectivity_resolution_m"] = 250  # 2.5 x the 100 m cells
+    pipeline.write_text(yaml.safe_dump(data))
+    code, _, err = run_cli(monkeypatch, capsys, "run", pipeline, "--out", tmp_path / "out")
+    lines = [line for line in err.splitlines() if line.strip() and " habitat 0.1" not in line]  # past the banner
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err
+    assert "pipeline.yaml: grid.connectivity_resolution_m: 250 is not a whole multiple of grid.resolution_m 100" in lines[0]
+    assert "such as 200" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_connectivity_stage_refusal_names_a_connectivity_resolution_that_fits(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from habitat import memory
+    from habitat.config import Pipeline
+    from habitat.errors import MemoryNeedError
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_memory_checks import _NoRasters
+
+    # 12000 x 12000 cells of 30 m, 4 populations: 74 bytes/cell (42 + 8 x 4) = 10.7 GB on the
+    # analysis grid; 8 GiB x 0.8 = 6.87 GB allowed. Coarser by f: 40 x 1.44e8 + 74 x 1.44e8 / f^2
+    # = 8.42 GB (f = 2), 6.94 GB (f = 3), 6.43 GB (f = 4): 4 x 30 m = 120 m fits
+    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
+    grid = GridSpec.from_bounds((0, 0, 360_000, 360_000), "EPSG:32642", 30.0)
+    pops = gpd.GeoDataFrame({"site_id": list("ABCD")}, geometry=[shapely.Point(5, 5)] * 4)
+    ctx = StageContext(grid=grid, params=ConnectivityParams(), inputs=_NoRasters({"populations": pops}),
+                       pipeline=Pipeline.model_construct(), log=lambda line: None)
+    with pytest.raises(MemoryNeedError) as err:
+        run_connectivity(ctx)
+    assert err.value.setting == "grid.connectivity_resolution_m" and err.value.needed_bytes == 74 * 12_000**2
+    assert "set grid.connectivity_resolution_m: 120 (4x the 30 m analysis cells)" in str(err.value)
+    # with the suggested value the stage passes its check (and goes on to read its inputs)
+    ctx = StageContext(grid=grid, params=ConnectivityParams(), inputs=_NoRasters({"populations": pops}),
+                       pipeline=Pipeline.model_construct(), log=lambda line: None,
+                       settings={"grid": GridConfig(resolution_m=30, connectivity_resolution_m=120)})
+    with pytest.raises(AssertionError, match="read before the memory check"):
+        run_connectivity(ctx)
