@@ -2,7 +2,7 @@
 coarser connectivity grid (``grid.connectivity_resolution_m``), on the scale data.
 
 Usage: python bench/bench_two_grid.py [--data data/scale] [--resolution 30] [--factors 1 4]
-       [--max-graph-patches 20]
+       [--max-graph-patches 20] [--no-dispersal-limit]
 
 Runs pipelines/scale.yaml (its stages up to resistance, once, on ``--data``: the folder of
 ``scripts/make_scale_data.py --size N``; N = 12000 gives a ~4000 x 4000 grid at 30 m) into
@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "_work" / "two_grid"
 
 
-def _pipeline(data: Path, resolution: float, factor: int, max_graph_patches: int) -> Path:
+def _pipeline(data: Path, resolution: float, factor: int, max_graph_patches: int, unlimited: bool = False,
+              tag: str = "") -> Path:
     spec = yaml.safe_load((ROOT / "pipelines" / "scale.yaml").read_text())
     spec["grid"]["resolution_m"] = resolution
     spec["grid"].pop("connectivity_resolution_m", None)
@@ -42,7 +43,9 @@ def _pipeline(data: Path, resolution: float, factor: int, max_graph_patches: int
     for stage in ("indicators", "sites"):  # not measured here
         spec["stages"].pop(stage, None)
     spec["stages"]["connectivity"]["max_graph_patches"] = max_graph_patches
-    path = WORK / f"scale_x{factor}.yaml"
+    if unlimited:  # every pair connected: the circuit solves the whole grid, not the dispersal reach
+        spec["stages"]["connectivity"]["max_dispersal_m"] = None
+    path = WORK / f"scale{tag}_x{factor}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
@@ -67,16 +70,20 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--max-graph-patches", type=int, default=20)
     parser.add_argument("--stages", nargs="+", default=["connectivity", "circuit"])
+    parser.add_argument("--no-dispersal-limit", action="store_true",
+                        help="max_dispersal_m: null (the scale populations are beyond the default 50 km limit, "
+                             "which leaves the circuit nothing to solve)")
     opts = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    tag = "_unlimited" if opts.no_dispersal_limit else ""
     base = WORK / "out_x1"
     first = _pipeline(opts.data, opts.resolution, 1, opts.max_graph_patches)
     upstream = _timed(["run", str(first), "--out", str(base), "--to", "resistance"])
     print(json.dumps({"step": "upstream (ingest .. resistance)", **upstream}), flush=True)
     for factor in opts.factors:
-        pipeline = _pipeline(opts.data, opts.resolution, factor, opts.max_graph_patches)
-        out = WORK / f"out_x{factor}"
-        if factor != 1:
+        pipeline = _pipeline(opts.data, opts.resolution, factor, opts.max_graph_patches, opts.no_dispersal_limit, tag)
+        out = WORK / f"out{tag}_x{factor}"
+        if out != base:
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(base, out, copy_function=os.link, ignore=shutil.ignore_patterns("connectivity", "circuit"))
         for stage in opts.stages:
@@ -84,9 +91,9 @@ def main() -> None:
             print(json.dumps({"factor": factor, "stage": stage, **result}), flush=True)
     import pandas as pd
     keys = ["from_site", "to_site"]
-    fine = pd.read_csv(base / "connectivity" / "links.csv").set_index(keys)["lcd"]
-    for factor in opts.factors[1:]:
-        coarse = pd.read_csv(WORK / f"out_x{factor}" / "connectivity" / "links.csv").set_index(keys)["lcd"]
+    fine = pd.read_csv(WORK / f"out{tag}_x1" / "connectivity" / "links.csv").set_index(keys)["lcd"]
+    for factor in [f for f in opts.factors if f != 1]:
+        coarse = pd.read_csv(WORK / f"out{tag}_x{factor}" / "connectivity" / "links.csv").set_index(keys)["lcd"]
         rel = (coarse / fine - 1).dropna()
         print(json.dumps({"factor": factor, "links": len(rel), "lcd_vs_x1_min": round(float(rel.min()), 3),
                           "lcd_vs_x1_max": round(float(rel.max()), 3)}))

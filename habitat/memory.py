@@ -34,13 +34,16 @@ FINE_GRID_SETTING = "grid.resolution_m"
 #: job too big for memory coarsens it without touching the habitat maps.
 CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
 
-#: Bytes per *analysis-grid* cell that the connectivity and circuit stages hold beside their
-#: coarse computation when the connectivity grid is coarser (``factor > 1``): the fine inputs
-#: (float32 resistance and its float64 copy, int32 patch ids and cores), the rasters brought
-#: back to the fine grid (float32 corridors, barrier scores, current, pinch points) and their
-#: temporaries. Calibrated against the peaks measured on 4000 x 4000 (bench/README.md,
-#: "Two resolutions"). Coarsening the connectivity grid cannot lower this part.
-FINE_SIDE_BYTES = {"cost_distance": 40.0, "circuit": 40.0}
+#: Bytes per *analysis-grid* cell that the connectivity and circuit stages hold beside the cost
+#: or circuit computation itself, whichever grid that runs on: the fine inputs (float32
+#: resistance and its float64 copy, int32 patch ids and population cores, the cores' distance
+#: and nearest-site arrays), the rasters written on the analysis grid (corridors, barrier
+#: scores, dispersal reach; current and pinch points with their float64 temporaries).
+#: Measured on 4056 x 4037 cells (bench/README.md, "Two resolutions"), peak RSS less the 283 MiB
+#: of a run that computes nothing: connectivity 1,080 MiB at factor 4 (92 MB of it the coarse
+#: cost model) = 64 bytes a cell; circuit 1,176 MiB with nothing to solve = 75 bytes a cell.
+#: Coarsening the connectivity grid cannot lower this part.
+FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
 
 
 @dataclass(frozen=True)
@@ -138,9 +141,9 @@ def estimate_bytes(
         Circuit graph neighbours.
     factor : int
         ``cost_distance`` and ``circuit`` only: they run on a grid ``factor`` times coarser than
-        ``shape`` (``grid.connectivity_resolution_m``); their model applies to the
-        ``ceil(rows / factor) x ceil(cols / factor)`` coarse cells, plus
-        :data:`FINE_SIDE_BYTES` per cell of ``shape`` when ``factor > 1``.
+        ``shape`` (``grid.connectivity_resolution_m``; 1 = the analysis grid); their model
+        applies to the ``ceil(rows / factor) x ceil(cols / factor)`` coarse cells, plus
+        :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid).
 
     Returns
     -------
@@ -149,8 +152,8 @@ def estimate_bytes(
 
     Examples
     --------
-    >>> estimate_bytes("cost_distance", (1000, 1000)) / 1e6
-    42.0
+    >>> estimate_bytes("cost_distance", (1000, 1000)) / 1e6  # 42 for the search, 64 for the stage
+    106.0
     """
     rows, cols = (int(v) for v in shape)
     if rows <= 0 or cols <= 0:
@@ -158,23 +161,22 @@ def estimate_bytes(
     factor = int(factor)
     if factor < 1:
         raise InvalidParameterError(f"factor={factor!r} must be an integer >= 1")
-    if factor > 1:
-        if computation not in FINE_SIDE_BYTES:
-            raise InvalidParameterError(f"{computation!r} runs on the analysis grid only; factor must be 1")
-        coarse = estimate_bytes(computation, (-(-rows // factor), -(-cols // factor)), block_cells=block_cells,
-                                n_surfaces=n_surfaces, neighbours=neighbours)
-        return int(math.ceil(coarse + FINE_SIDE_BYTES[computation] * rows * cols))
+    if factor > 1 and computation not in FINE_SIDE_BYTES:
+        raise InvalidParameterError(f"{computation!r} runs on the analysis grid only; factor must be 1")
+    fine_side = FINE_SIDE_BYTES.get(computation, 0.0) * rows * cols
+    rows, cols = -(-rows // factor), -(-cols // factor)
     cells = rows * cols
     if computation == "circuit":
         from habitat.connectivity.circuit.solvers import estimate_memory_bytes
 
-        return int(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg"))
+        return int(math.ceil(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg") + fine_side))
     if computation not in MODELS:
         raise InvalidParameterError(
             f"memory model {computation!r} is unknown; use one of {', '.join(sorted(MODELS))}, circuit"
         )
     m = MODELS[computation]
-    return int(math.ceil(m.per_cell * cells + m.per_block_cell * block_cells + m.fixed + 8.0 * n_surfaces * cells))
+    return int(math.ceil(m.per_cell * cells + m.per_block_cell * block_cells + m.fixed + 8.0 * n_surfaces * cells
+                         + fine_side))
 
 
 def _setting(computation: str) -> str:

@@ -173,21 +173,22 @@ def test_connectivity_stage_refusal_names_a_connectivity_resolution_that_fits(mo
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_memory_checks import _NoRasters
 
-    # 12000 x 12000 cells of 30 m, 4 populations: 74 bytes/cell (42 + 8 x 4) = 10.7 GB on the
-    # analysis grid; 8 GiB x 0.8 = 6.87 GB allowed. Coarser by f: 40 x 1.44e8 + 74 x 1.44e8 / f^2
-    # = 8.42 GB (f = 2), 6.94 GB (f = 3), 6.43 GB (f = 4): 4 x 30 m = 120 m fits
-    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
+    # 12000 x 12000 cells of 30 m, 4 populations: the search 74 bytes/cell (42 + 8 x 4) on the
+    # connectivity grid, the stage 64 on the analysis grid; 14 GiB x 0.8 = 12.03 GB allowed:
+    # (64 + 74) x 1.44e8 = 19.9 GB (f = 1), 64 x 1.44e8 + 74 x 1.44e8 / f^2 = 11.9 GB (f = 2)
+    assert memory.FINE_SIDE_BYTES["cost_distance"] == 64
+    monkeypatch.setattr(memory, "available_bytes", lambda: 14 * 2**30)
     grid = GridSpec.from_bounds((0, 0, 360_000, 360_000), "EPSG:32642", 30.0)
     pops = gpd.GeoDataFrame({"site_id": list("ABCD")}, geometry=[shapely.Point(5, 5)] * 4)
     ctx = StageContext(grid=grid, params=ConnectivityParams(), inputs=_NoRasters({"populations": pops}),
                        pipeline=Pipeline.model_construct(), log=lambda line: None)
     with pytest.raises(MemoryNeedError) as err:
         run_connectivity(ctx)
-    assert err.value.setting == "grid.connectivity_resolution_m" and err.value.needed_bytes == 74 * 12_000**2
-    assert "set grid.connectivity_resolution_m: 120 (4x the 30 m analysis cells)" in str(err.value)
+    assert err.value.setting == "grid.connectivity_resolution_m" and err.value.needed_bytes == 138 * 12_000**2
+    assert "set grid.connectivity_resolution_m: 60 (2x the 30 m analysis cells)" in str(err.value)
     # with the suggested value the stage passes its check (and goes on to read its inputs)
     ctx = StageContext(grid=grid, params=ConnectivityParams(), inputs=_NoRasters({"populations": pops}),
                        pipeline=Pipeline.model_construct(), log=lambda line: None,
-                       settings={"grid": GridConfig(resolution_m=30, connectivity_resolution_m=120)})
+                       settings={"grid": GridConfig(resolution_m=30, connectivity_resolution_m=60)})
     with pytest.raises(AssertionError, match="read before the memory check"):
         run_connectivity(ctx)
