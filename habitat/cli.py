@@ -230,6 +230,13 @@ def report(
     language: Annotated[Optional[str], typer.Option("--language", help="en or ru (default: the report stage's setting)")] = None,
 ) -> None:
     """Regenerate OUT/report/ (report.html, figures, QGIS styles) from an existing output folder."""
+    from typing import get_args
+
+    from habitat.params import ReportParams
+
+    languages = get_args(ReportParams.model_fields["language"].annotation)
+    if language is not None and language not in languages:
+        raise HabitatError(f"--language {language}: no report in that language; use {' or '.join(languages)}")
     _write_report(out, language)
 
 
@@ -245,12 +252,14 @@ def validate(pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file")
         from habitat.io.checks import input_problems
         from habitat.stages.runner import check_grid_size, resolve_grid, selected_stages
 
-        input_errors, warnings = input_problems(loaded)
-        problems += [f"{pipeline}: {error}" for error in input_errors]
+        grid = None
         try:
-            check_grid_size(resolve_grid(loaded), selected_stages(loaded), Path("."))
+            grid = resolve_grid(loaded)
+            check_grid_size(grid, selected_stages(loaded), Path("."))
         except HabitatError as exc:
             problems.append(f"{pipeline}: {_one_line(str(exc))}")
+        input_errors, warnings = input_problems(loaded, grid)
+        problems += [f"{pipeline}: {error}" for error in input_errors]
     for line in warnings:
         typer.echo(f"warning: {line}", err=True)
     if problems:
@@ -367,7 +376,12 @@ def main(argv: list[str] | None = None) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except _click_exception_types() as exc:
-        exc.show()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # `habitat` alone: the help text
+        else:  # one line, as every other error
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+            print(f"error: {_one_line(exc.format_message())}{hint}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     sys.exit(code if isinstance(code, int) else 0)
 

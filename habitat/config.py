@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from habitat.errors import ConfigError
+from habitat.errors import ConfigError, HabitatError
 from habitat.vocabulary import HabitatClass, Strict
 from habitat.params import (
     CircuitParams, ConnectivityParams, EvaluationParams, IndicatorsParams, IngestParams, PatchesParams, ReportParams,
@@ -27,7 +27,10 @@ from habitat.params import OmniscapeParams
 def _resolve(path: Path, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base_dir")
     if base is not None and not path.is_absolute():
-        return (Path(base) / path).resolve()
+        try:
+            return (Path(base) / path).resolve()
+        except (RuntimeError, OSError):  # a symlink loop: left as given, reported as not found
+            return Path(base) / path
     return path
 
 
@@ -63,6 +66,21 @@ class GridConfig(Strict):
                 coarsen_factor(info.data["resolution_m"], value)
             except ConfigError as exc:  # the loader prefixes the key path
                 raise ValueError(str(exc).removeprefix("grid.connectivity_resolution_m: ")) from None
+        return value
+
+    @field_validator("bounds", mode="before")
+    @classmethod
+    def _four_numbers(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, (list, tuple)) or len(value) != 4):
+            raise ValueError(f"{value!r}: give four numbers [xmin, ymin, xmax, ymax]")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float, float, float] | None) -> Any:
+        if value is not None and not (value[0] < value[2] and value[1] < value[3]):
+            raise ValueError(f"{list(value)}: xmin must be below xmax and ymin below ymax "
+                             "([xmin, ymin, xmax, ymax]); fix the order")
         return value
 
 
@@ -253,8 +271,9 @@ class ScenarioEdit(Strict):
     path: InputPath
     layer: str | None = None
     to_class: HabitatClass | None = None
-    from_classes: list[HabitatClass] | None = None
-    resistance: float | None = Field(None, gt=0, description="barrier (inf allowed) or crossing resistance")
+    from_classes: list[HabitatClass] | None = Field(None, min_length=1)
+    resistance: float | None = Field(None, gt=0, allow_inf_nan=True,
+                                     description="barrier (inf allowed) or crossing resistance")
     name: str = ""
 
     @model_validator(mode="after")
@@ -311,6 +330,46 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first: int) -> None:
+        super().__init__(f"line {line}: key {key!r} appears twice (first on line {first}); keep one")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    silently keeps the last, so a repeated ``grid:`` would drop the first one's settings)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node.start_mark.line)
+        except TypeError:  # an unhashable key: construct_mapping names it
+            continue
+        if first != key_node.start_mark.line:
+            raise _DuplicateKeyError(key, key_node.start_mark.line + 1, first + 1)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _error_line(err: dict) -> str:
+    """``key path: message``; a model-level message that starts with a field path (``landcover:
+    two entries ...``) is merged into the key path (``inputs.landcover: two entries ...``)."""
+    import re
+
+    key, message = _key_path(err["loc"]), _message(err)
+    inner = re.match(r"^([A-Za-z_][\w.\[\]]*): (.+)$", message) if err["type"] == "value_error" else None
+    if inner:
+        key, message = (f"{key}.{inner[1]}" if key else inner[1]), inner[2]
+    return f"{key or '(top level)'}: {message}"
+
+
 def _message(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key; check its spelling (see the example in pipelines/demo.yaml)"
@@ -326,13 +385,23 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
     """
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            return None, [f"{path}: a broken symbolic link or a symlink loop; point it at the pipeline file"]
         return None, [f"{path}: pipeline file not found; check the path"]
+    if path.is_dir():
+        return None, [f"{path}: is a folder, not a pipeline file; give the path of the .yaml file"]
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [f"{path}: cannot be read ({exc.strerror}); check the file's permissions"]
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         return None, [f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
                       f"save the file as UTF-8"]
+    except _DuplicateKeyError as exc:
+        return None, [f"{path}: {exc}"]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -342,10 +411,12 @@ def config_problems(path: str | Path) -> tuple[Pipeline | None, list[str]]:
     try:
         pipeline = Pipeline.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
-        return None, [f"{path}: {_key_path(e['loc']) or '(top level)'}: {_message(e)}" for e in exc.errors()]
+        return None, [f"{path}: {_error_line(e)}" for e in exc.errors()]
     files = {**pipeline.inputs.files(), **{k: v for n in pipeline.scenarios for k, v in pipeline.scenario_files(n).items()}}
     problems = [
-        f"{path}: {key}: file not found: {file}; fix the path (relative to the pipeline file)"
+        f"{path}: {key}: " + (f"{file} is a broken symbolic link or a symlink loop; point it at the file"
+                              if file.is_symlink() else
+                              f"file not found: {file}; fix the path (relative to the pipeline file)")
         for key, file in files.items()
         if not file.exists()
     ]
@@ -383,10 +454,70 @@ def _site_column_problems(sites: SitesParams) -> list[str]:
             f"table; use one of: {', '.join(valid)}" for key, column, valid in named if column not in valid]
 
 
+def _criterion_problems(suit: SuitabilityParams) -> list[str]:
+    """Membership parameters that the named function does not take (or lacks), found before the
+    run reaches the suitability stage."""
+    import inspect
+
+    from habitat.suitability.membership import MEMBERSHIP_FUNCTIONS
+
+    problems = []
+    for layer, criterion in suit.criteria.items():
+        func = MEMBERSHIP_FUNCTIONS.get(criterion.function)
+        if func is None or criterion.function == "class_scores":
+            continue
+        takes = [p for p in inspect.signature(func).parameters if p != "x"]
+        unknown = sorted(set(criterion.params) - set(takes))
+        try:
+            inspect.signature(func).bind(None, **criterion.params)
+        except TypeError as exc:
+            what = f"unknown parameter(s) {', '.join(unknown)}" if unknown else str(exc)
+            problems.append(f"stages.suitability.criteria.{layer}.params: {what}; the {criterion.function} "
+                            f"function takes {', '.join(takes)}")
+    return problems
+
+
 def settings_problems(pipeline: Pipeline) -> list[str]:
     """Stage settings that pass the schema but cannot give a result: every weight 0, a ragged
     or inconsistent AHP matrix. Each as ``key path: message``."""
+    from habitat.grid import parse_crs
+    from habitat.io.landcover import PRODUCTS
+
     problems: list[str] = []
+    try:
+        crs = parse_crs(pipeline.grid.crs)
+    except HabitatError:
+        crs = None  # reported with the grid (habitat.stages.runner.resolve_grid)
+    units = {axis.unit_name for axis in crs.axis_info} if crs is not None else set()
+    if crs is not None and (crs.is_geographic or not units <= {"metre", "meter"}):
+        problems.append(f"grid.crs: {pipeline.grid.crs!r} has axes in {' and '.join(sorted(units)) or 'unknown units'}, "
+                        "not metres; the analysis grid needs a projected CRS in metres, e.g. 'default' or a UTM "
+                        "zone such as 'EPSG:32642'")
+    for i, item in enumerate(pipeline.inputs.landcover):
+        if item.product not in PRODUCTS and not item.product.lower().endswith(".csv"):
+            problems.append(f"inputs.landcover[{i}].product: {item.product!r} is neither a known product "
+                            f"({', '.join(PRODUCTS)}) nor a crosswalk .csv; fix the name")
+    stages, inputs = pipeline.stages, pipeline.inputs
+    if not any(value is not None for _, value in stages):
+        problems.append("stages: no stage is listed; add at least 'ingest: {}' (see pipelines/demo.yaml)")
+    for stage, flag, key, name in (
+            ("sites", "require_historical_range", "historical_range", "historical range polygons"),
+            ("presence", "require_occurrences", "occurrences", "occurrence points")):
+        params = getattr(stages, stage)
+        if params is not None and getattr(params, flag) and getattr(inputs, key) is None:
+            problems.append(f"inputs.{key}: stages.{stage}.{flag} is true but no {name} are given; add "
+                            f"inputs.{key} or set {flag}: false")
+    if stages.evaluation is not None and inputs.known_places is None:
+        problems.append("inputs.known_places: the evaluation stage checks the map against known places; add "
+                        "inputs.known_places or remove stages.evaluation")
+    if stages.suitability is not None:
+        problems += _criterion_problems(stages.suitability)
+    places = pipeline.inputs.known_places
+    if places is not None:
+        try:
+            parse_crs(places.crs, "inputs.known_places.crs")
+        except HabitatError as exc:
+            problems.append(str(exc))
     suit = pipeline.stages.suitability
     if suit is not None:
         names = list(suit.criteria)

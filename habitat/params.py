@@ -7,7 +7,7 @@ their provenance and are loaded here, so a pipeline that says ``suitability: {}`
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, model_validator
@@ -71,13 +71,19 @@ MembershipName = Literal["large", "small", "gaussian", "near", "linear", "expone
 ThreatName = Literal["settlements", "roads", "canals", "cropland"]
 
 
+#: A score or fraction in [0, 1].
+Score = Annotated[float, Field(ge=0, le=1)]
+#: A resistance value (> 0; null where a mapping allows it means impassable).
+Resistance = Annotated[float, Field(gt=0)]
+
+
 class CriterionParams(Strict):
     """One criterion on the layer it is keyed by: an optional neighbourhood mean, then a
     membership function."""
 
     function: MembershipName
     params: dict[str, float] = Field(default_factory=dict, description="keyword parameters of the function")
-    class_scores: dict[HabitatClass, float] | None = Field(
+    class_scores: dict[HabitatClass, Score] | None = Field(
         None, description="score in [0, 1] per habitat class (function class_scores)"
     )
     radius_m: float | None = Field(None, gt=0, description="mean of the layer within this radius first")
@@ -138,6 +144,27 @@ class TerrainParams(Strict):
     height_above_river_m: TerrainCriterionParams | None = None
 
 
+class RiparianStripParams(Strict):
+    """Sub-cell riparian strip (habitat.suitability.riparian): a cell scores at least the share of
+    it within ``half_width_m`` of a mapped channel times ``tugai_score``; before terrain."""
+
+    half_width_m: float = Field(gt=0, description="metres either side of the river line that can hold tugai")
+    tugai_score: float = Field(ge=0, le=1, description="suitability of a cell wholly under tugai")
+    max_share_by_class: dict[HabitatClass, float] = Field(
+        default_factory=lambda: {"water": 0.0, "built": 0.0, "snow": 0.0},
+        description="largest strip share that can be tugai in a cell of this majority class (0 = no gain: the "
+        "strip there is the channel, the town or ice; fields take part of the strip); unlisted classes: 1",
+    )
+    provenance: str = ""
+
+    @model_validator(mode="after")
+    def _shares(self) -> RiparianStripParams:
+        bad = {k: v for k, v in self.max_share_by_class.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"max_share_by_class values must be in [0, 1]; got {bad}")
+        return self
+
+
 class SuitabilityParams(Strict):
     """Criteria, their combination, hard constraints and threat degradation (METHODS.md 1-2)."""
 
@@ -165,6 +192,10 @@ class SuitabilityParams(Strict):
     terrain: TerrainParams | None = Field(
         default_factory=lambda: _defaults("suitability/defaults.yaml")["terrain"],
         description="terrain memberships multiplied into suitability with inputs.elevation; null = none",
+    )
+    riparian_strip: RiparianStripParams | None = Field(
+        default_factory=lambda: _defaults("suitability/defaults.yaml")["riparian_strip"], description="sub-cell riparian strip rule (habitat.suitability.riparian); null = off (the default: "
+        "on fine grids the land cover sees the strip itself)",
     )
 
     @model_validator(mode="after")
@@ -247,7 +278,7 @@ class ResistanceParams(Strict):
         "2016 test up to 1000): open desert 1000 times dearer than tugai for a riparian deer that only makes "
         "short night forays out of the tugai (DOMAIN.md 3.3); 100 made 600 km desert crossings cheap (issue 13)",
     )
-    barrier_classes: dict[HabitatClass, float | None] = Field(
+    barrier_classes: dict[HabitatClass, Resistance | None] = Field(
         default_factory=lambda: {"built": None, "water": 1000.0},
         description="resistance per habitat class overriding the transform; null = impassable. "
         "DOMAIN.md 3.3: settlements are barriers; main channels hinder crossing (Ili, WWF 2007) [A]",
@@ -279,8 +310,8 @@ class ConnectivityParams(Strict):
     corridor_cutoff: float | None = Field(
         50_000.0, gt=0, description="keep corridor cells with NLCC below this (resistance x m) [A]"
     )
-    barrier_radii_m: list[float] = Field(
-        default_factory=lambda: [300.0, 600.0, 1000.0], description="restoration window radii (McRae et al. 2012) [A]"
+    barrier_radii_m: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [300.0, 600.0, 1000.0], min_length=1, description="restoration window radii (McRae et al. 2012) [A]"
     )
     pc_distance: float = Field(
         20_000.0, gt=0, description="cost distance (resistance x m) at which dispersal probability is pc_probability [A]"
@@ -311,7 +342,7 @@ class IndicatorsParams(Strict):
         "landcover", description="patches: the cells of the patches stage (suitability >= threshold, one epoch; with a DEM it follows the terrain criteria); habitat mask per epoch from land-cover classes or from tugai polygon cover"
     )
     habitat_classes: list[HabitatClass] = Field(
-        default_factory=lambda: list(DEER_HABITAT_CLASSES),
+        default_factory=lambda: list(DEER_HABITAT_CLASSES), min_length=1,
         description="classes that are habitat (habitat_source landcover); DOMAIN.md 8 habitat classes",
     )
     tugai_cover_threshold: float = Field(
@@ -365,13 +396,13 @@ class ReportParams(Strict):
 
     language: Literal["en", "ru"] = Field("en", description="language of figures, tables and report.html")
     dpi: int = Field(300, ge=50, le=1200, description="resolution of the PNG figures")
-    formats: list[Literal["png", "pdf"]] = Field(default_factory=lambda: ["png", "pdf"],
+    formats: list[Literal["png", "pdf"]] = Field(default_factory=lambda: ["png", "pdf"], min_length=1,
                                                 description="figure file formats")
     per_unit_figures: bool = Field(True, description="also draw every figure zoomed to each reporting unit")
     credits: str = Field("", description="data credits printed on every figure (default: see the methods)")
     change_classes: list[HabitatClass] = Field(
         # the indicators' habitat classes, so the map and the indicators count the same cells
-        default_factory=lambda: list(DEER_HABITAT_CLASSES),
+        default_factory=lambda: list(DEER_HABITAT_CLASSES), min_length=1,
         description="classes that count as habitat in the loss/gain map when the indicators stage has not run "
                     "(when it ran, the map and its note use the indicators' habitat_classes)",
     )
@@ -563,7 +594,7 @@ class RestorationParams(Strict):
         "a replanting project covers, about the 3 km floodplain band (DOMAIN.md 7.7) [A]",
     )
     restorable_classes: list[HabitatClass] = Field(
-        default_factory=lambda: list(_restorable_classes()),
+        default_factory=lambda: list(_restorable_classes()), min_length=1,
         description="floodplain classes that can become habitat (cleared or dried land; "
         "habitat.planning.scenarios.RESTORABLE_CLASSES [A])",
     )
@@ -595,7 +626,7 @@ def _founders(name: str) -> int:
 class TranslocationParams(Strict):
     """Translocation plan: animals from source populations to ranked sites (scipy milp, issue 17)."""
 
-    sources: dict[str, int] | None = Field(
+    sources: dict[str, Annotated[int, Field(ge=1)]] | None = Field(
         None, description="user list: population site_id -> animals that may be taken; default the overstocked "
         "populations (indicators population_status) with their surplus_deer",
     )

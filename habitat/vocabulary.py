@@ -5,10 +5,10 @@ computations; imports nothing from habitat."""
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 #: Habitat classes in raster-code order: class ``HABITAT_CLASSES[i]`` is written as ``i + 1``
 #: in the uint8 habitat-class raster; 0 is nodata. The order is part of the output contract.
@@ -57,6 +57,29 @@ def neighbourhood(neighbours: int) -> np.ndarray:
 
 
 class Strict(BaseModel):
-    """Frozen settings model that rejects unknown keys and validates its defaults."""
+    """Frozen settings model that rejects unknown keys, NaN and infinity, and validates its defaults.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    A field that means "no limit" takes null, never ``.inf`` (a YAML ``.nan`` or ``.inf`` is a
+    typo or a spreadsheet artefact, and NaN passes no range check).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        """``true``/``false`` where a number belongs (pydantic would read ``resolution_m: true`` as 1)."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name}: {str(value).lower()} is not a number; give a number")
+        return data
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field annotation takes numbers but not booleans (``float``, ``int | None`` ...)."""
+    args = get_args(annotation)
+    if annotation in (int, float):
+        return True
+    return bool(args) and bool not in args and any(_numeric(a) for a in args if a is not type(None))

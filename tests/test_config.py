@@ -51,7 +51,7 @@ def test_cross_field_checks_name_their_key(tmp_path):
     data = yaml.safe_load(yaml.safe_dump(BASE))
     data["inputs"]["landcover"].append({"path": "lc.tif", "year": 2020})
     _, problems = config_problems(_write(tmp_path, data))
-    assert any("inputs: landcover: two entries share the year 2020" in p for p in problems)
+    assert any("inputs.landcover: two entries share the year 2020" in p for p in problems)
 
 
 def test_yaml_syntax_error_is_one_problem(tmp_path):

@@ -1,46 +1,44 @@
 """Least-cost and graph connectivity; circuit theory lives in :mod:`habitat.connectivity.circuit`."""
 
-from habitat.connectivity.barriers import annulus_footprint, barrier_improvement, max_barrier_improvement
-from habitat.connectivity.corridors import (
-    CorridorResult,
-    compute_corridors,
-    connected_links,
-    dispersal_cost_limit,
-    dispersal_reach,
-    euclidean_edge_distance,
-    least_cost_distance,
-    mosaic_corridors,
-    normalized_corridor,
-    path_length,
-    path_to_line,
-)
-# ``cost_distance`` is the submodule, callable as the function (see its _CallableModule): importing
-# the function here would hide the module and break ``habitat.connectivity.cost_distance.cost_distance``.
-from habitat.connectivity import cost_distance
-from habitat.connectivity.cost_distance import (
-    cost_distance_backlink,
-    least_cost_path,
-    neighbour_offsets,
-    trace_least_cost_path,
-)
-from habitat.connectivity.graph import (
-    distance_matrix_from_links,
-    equivalent_connectivity,
-    graph_components,
-    integral_index_of_connectivity,
-    patch_importance_iic,
-    patch_importance_pc,
-    probability_of_connectivity,
-    reachable_pairs,
-    unreachable_pairs,
-)
-from habitat.connectivity.resistance import (
-    apply_barrier,
-    linear_resistance,
-    negative_exponential_resistance,
-    resistance_from_suitability,
-    typical_resistance,
-)
+import importlib
+
+# Names load their submodule on first use (PEP 562): a circuit job imports
+# habitat.connectivity.circuit without paying for xarray, pandas and the least-cost kernels
+# (about 1 s of start-up).
+_WHERE = {
+    "CorridorResult": "corridors",
+    "annulus_footprint": "barriers",
+    "apply_barrier": "resistance",
+    "barrier_improvement": "barriers",
+    "compute_corridors": "corridors",
+    "connected_links": "corridors",
+    "cost_distance_backlink": "cost_distance",
+    "dispersal_cost_limit": "corridors",
+    "dispersal_reach": "corridors",
+    "distance_matrix_from_links": "graph",
+    "equivalent_connectivity": "graph",
+    "euclidean_edge_distance": "corridors",
+    "graph_components": "graph",
+    "integral_index_of_connectivity": "graph",
+    "least_cost_distance": "corridors",
+    "least_cost_path": "cost_distance",
+    "linear_resistance": "resistance",
+    "max_barrier_improvement": "barriers",
+    "mosaic_corridors": "corridors",
+    "negative_exponential_resistance": "resistance",
+    "neighbour_offsets": "cost_distance",
+    "normalized_corridor": "corridors",
+    "patch_importance_iic": "graph",
+    "patch_importance_pc": "graph",
+    "path_length": "corridors",
+    "path_to_line": "corridors",
+    "probability_of_connectivity": "graph",
+    "reachable_pairs": "graph",
+    "resistance_from_suitability": "resistance",
+    "trace_least_cost_path": "cost_distance",
+    "typical_resistance": "resistance",
+    "unreachable_pairs": "graph",
+}
 
 __all__ = [
     "CorridorResult", "annulus_footprint", "apply_barrier", "barrier_improvement", "compute_corridors",
@@ -53,3 +51,18 @@ __all__ = [
     "connected_links", "dispersal_cost_limit", "dispersal_reach", "reachable_pairs", "typical_resistance",
     "unreachable_pairs",
 ]
+
+
+def __getattr__(name):
+    # ``cost_distance`` is the submodule, callable as the function (see its _CallableModule)
+    if name == "cost_distance":
+        return importlib.import_module("habitat.connectivity.cost_distance")
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"habitat.connectivity.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -36,5 +36,10 @@ def read_census(path: str | Path) -> pd.DataFrame:
             raise ConfigError(f"{path}: row {row + 2}: {column} {str(table[column].iloc[row])!r} must be a whole "
                               f"number >= 0; fix the value")
         table[column] = values.astype(np.int64)
+    twice = table.duplicated(["site_id", "year"], keep="first")
+    if twice.any():
+        row = int(np.flatnonzero(twice.to_numpy())[0])
+        raise ConfigError(f"{path}: row {row + 2}: site {table['site_id'].iloc[row]!r} has a second count for "
+                          f"{table['year'].iloc[row]}; keep one count per site and year")
     table = table[list(CENSUS_COLUMNS)].fillna("")
     return table.sort_values(["site_id", "year"], kind="stable").reset_index(drop=True)

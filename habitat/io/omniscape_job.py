@@ -10,7 +10,10 @@ named ``cum_currmap``, ``flow_potential``, ``normalized_cum_currmap`` and
 
 Jobs Omniscape refuses (missing required options, no source file, resistance <= 0,
 misaligned rasters, bad ``n_conditions``/``comparison``/``compare_to_future``) raise
-:class:`OmniscapeJobError` with one line naming the file and key.
+:class:`OmniscapeJobError` with one line naming the file and key; so do two jobs Omniscape
+would run as another job than the one written: a misspelt option (``radious``, close to a real
+one; other unknown keys are warned about, as Omniscape does) and a boolean that is neither
+true nor false.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from habitat.errors import ConfigError
 log = logging.getLogger(__name__)
 
 TRUE = ("true", "True", "TRUE")
+FALSE = ("false", "False", "FALSE")
 SINGLE = ("single", "Single", "SINGLE")
 COMPARE_TO_FUTURE = ("none", "1", "2", "both")
 N_CONDITIONS = ("1", "2")
@@ -80,7 +84,10 @@ def _num(cfg, key, ini):
 
 
 def _int(cfg, key, ini):
-    return int(round(_num(cfg, key, ini)))
+    value = _num(cfg, key, ini)
+    if not np.isfinite(value):
+        raise OmniscapeJobError(f"{ini}: {key} = {cfg[key]!r}; give a whole number")
+    return int(round(value))
 
 
 @dataclass
@@ -124,9 +131,22 @@ def load_job(ini_path, *, cwd=None):
     if missing:
         raise OmniscapeJobError(
             f"{ini}: missing required option(s) {', '.join(missing)}; add them to the job file")
-    unsupported = sorted(k for k in user if k and k not in DEFAULTS)
+    # Omniscape.jl warns about keys it does not know and reads any boolean but "true" as false.
+    # A misspelt option (close to a real one) or a boolean that is neither would then silently
+    # run another job than the one written: both are errors here; other foreign keys warn.
+    import difflib
+
+    unsupported = []
+    for key in user:
+        if key and key not in DEFAULTS:
+            close = difflib.get_close_matches(key, DEFAULTS, n=1, cutoff=0.8)
+            if close:
+                raise OmniscapeJobError(f"{ini}: {key} is not an Omniscape option; did you mean {close[0]}?")
+            unsupported.append(key)
+        if DEFAULTS.get(key) in ("true", "false") and user[key] not in TRUE + FALSE:
+            raise OmniscapeJobError(f"{ini}: {key} = {user[key]!r}; use true or false")
     if unsupported:
-        log.warning("%s: unsupported options ignored: %s", ini, " ".join(unsupported))
+        log.warning("%s: unsupported options ignored: %s", ini, " ".join(sorted(unsupported)))
     cfg = dict(DEFAULTS)
     cfg.update(user)
     base = Path.cwd() if cwd is None else Path(cwd)
@@ -174,6 +194,17 @@ def load_job(ini_path, *, cwd=None):
         return vals, meta
 
     res, meta = read("resistance_file")
+    if np.isnan(res).all():
+        raise OmniscapeJobError(f"{ini}: resistance_file {cfg['resistance_file']}: every cell is nodata; "
+                                "check the grid and its NODATA_value")
+    # the moving window is a (2 radius + 1)^2 array per solve: refuse one this machine cannot hold
+    from habitat.memory import available_bytes
+
+    window_bytes = 16 * (2 * radius + 1) ** 2 * np.dtype(dtype).itemsize
+    if window_bytes > available_bytes():
+        raise OmniscapeJobError(
+            f"{ini}: radius = {cfg['radius']} cells makes windows of {2 * radius + 1:,} x {2 * radius + 1:,} cells, "
+            f"more than this machine's memory; use a smaller radius (the grid is {res.shape[0]} x {res.shape[1]})")
     if np.any(res[~np.isnan(res)] <= 0):
         raise OmniscapeJobError(f"{ini}: resistance_file {cfg['resistance_file']} contains 0 or "
                                 "negative values; make them positive or nodata")

@@ -174,12 +174,29 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             client = active_client()
             if client is None:
-                da.store(sources, targets, lock=True)
+                # no cluster: the configured scheduler, else threads, and the lock dask picks for
+                # lock=True on threads, named here because dask's look-ups import distributed (a
+                # serial half second before any block runs)
+                import dask
+                import dask.threaded
+                from dask.utils import SerializableLock
+
+                da.store(sources, targets, lock=SerializableLock(),
+                         scheduler=dask.config.get("scheduler", None) or dask.threaded.get)
             else:
                 _store_on_cluster(client, sources, targets)
-        for dataset, work, final in staged:
+        for dataset, _, _ in staged:
             dataset.close()
+        # the copies release the GIL and each file is independent: two at a time use both cores
+        # where one copy's reading and writing are serial (same bytes: each file is its own copy)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def cog(work: Path, final: Path) -> None:
             rio_copy(work, final, driver="COG", blocksize=256, overviews="NONE", **COG_COMPRESSION)
+
+        with ThreadPoolExecutor(max_workers=min(2, max(1, len(staged)))) as pool:
+            for future in [pool.submit(cog, work, final) for _, work, final in staged]:
+                future.result()
     return [out.path for out in outputs]
 
 

@@ -27,11 +27,13 @@ from typing import Union
 import numpy as np
 import shapely
 
-from habitat.connectivity.resistance import apply_barrier
 from habitat.errors import InvalidParameterError
 from habitat.grid import GridSpec
-from habitat.io.landcover import HABITAT_CLASS_CODES
-from habitat.io.vectors import rasterize_labels, rasterize_presence
+from habitat.vocabulary import HABITAT_CLASS_CODES
+
+# habitat.connectivity (numba) and habitat.io.vectors (geopandas, rasterio) are imported where they
+# are used: habitat.params reads RESTORABLE_CLASSES from here, and `habitat validate` should not
+# pay for the solvers.
 
 #: Classes a water release can turn to tugai by default **[A]**: cleared or dried floodplain
 #: land (issue 17: "lost since the baseline, cropland, bare"; grassland and other cover the
@@ -153,6 +155,8 @@ def edit_mask(edit: Edit, grid: GridSpec) -> np.ndarray:
     so areas are counted once); lines and points take every cell they touch
     (:func:`habitat.io.vectors.rasterize_presence`), so a barrier line has no gaps.
     """
+    from habitat.io.vectors import rasterize_labels, rasterize_presence
+
     g = np.asarray(edit.geometries, dtype=object)
     if g.size == 0:
         return np.zeros(grid.shape, bool)
@@ -233,6 +237,8 @@ def apply_resistance_edits(resistance, edits, masks):
     >>> r.tolist()
     [2.0, 500.0, 1.0]
     """
+    from habitat.connectivity.resistance import apply_barrier
+
     if len(edits) != len(masks):
         raise InvalidParameterError(f"{len(edits)} edits but {len(masks)} masks; give one mask per edit")
     out = resistance.copy() if hasattr(resistance, "dims") else np.array(resistance, dtype=np.float64)

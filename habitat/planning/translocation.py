@@ -24,7 +24,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from habitat.errors import InvalidParameterError
 
@@ -61,6 +60,8 @@ def _table(df: pd.DataFrame, name: str, columns: dict[str, str]) -> pd.DataFrame
 
 
 def _solve(c, integrality, bounds, constraints) -> np.ndarray:
+    from scipy.optimize import milp  # here, so importing the founder limits stays light
+
     res = milp(c=c, integrality=integrality, bounds=bounds, constraints=constraints, options=_HIGHS)
     if res.status != 0 or res.x is None:
         # The all-zero plan is always feasible, so this is a solver failure, not bad input.
@@ -173,6 +174,8 @@ def translocation_plan(
 
 
 def _optimise(ps, pt, ns, nt, surplus, upper, min_founders, v, dkm) -> np.ndarray:
+    from scipy.optimize import Bounds, LinearConstraint
+
     npair = ps.size
     used = np.unique(pt)
     col = {t: npair + k for k, t in enumerate(used)}

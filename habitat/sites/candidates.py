@@ -8,11 +8,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from habitat.errors import InvalidParameterError, StageContractError
 from habitat.vocabulary import neighbourhood
+
+# scipy.ndimage and cKDTree are imported in the functions: habitat.config reads CANDIDATE_COLUMNS
+# from here, and `habitat validate` should stay light.
 
 __all__ = [
     "distance_to_points",
@@ -146,6 +147,8 @@ def _relabel_in_raster_order(labels: np.ndarray) -> np.ndarray:
 
 def _merge_within_gap(labels: np.ndarray, n: int, gap_cells: float) -> np.ndarray:
     """Union pieces whose nearest cell centres lie within ``gap_cells + 1`` cells."""
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
     # Only boundary cells can hold the nearest pair of two pieces, so the tree stays small.
     mask = labels > 0
     edge = mask & ~ndimage.binary_erosion(mask, structure=neighbourhood(4),
@@ -221,6 +224,7 @@ def extract_candidates(
     >>> extract_candidates(strip, 0 * strip, cell_size_m=100.0, reach_tile_m=300.0).tolist()
     [[1, 1, 1, 2, 2, 2, 3]]
     """
+    from scipy import ndimage
     cs = _check_positive("cell_size_m", cell_size_m)
     gap = _check_positive("cluster_gap_m", cluster_gap_m, allow_zero=True)
     tile_m = _check_positive("reach_tile_m", reach_tile_m, allow_zero=True)
@@ -299,6 +303,7 @@ def central_cells(labels: np.ndarray, *, passable: np.ndarray | None = None) -> 
     >>> central_cells(np.array([[1, 1, 1, 1, 1]]))
     [(0, 2)]
     """
+    from scipy import ndimage
     lab = np.asarray(labels)
     n = int(lab.max()) if lab.size else 0
     if n == 0:
@@ -421,6 +426,7 @@ def candidate_criteria(
     >>> t[["site_id", "area_ha", "capacity_deer"]].values.tolist()
     [['C1', 2.0, 0.1], ['C2', 1.0, 0.05]]
     """
+    from scipy import ndimage
     from habitat.suitability.patches import core_mask  # loads xarray: only when measuring
 
     cs = _check_positive("cell_size_m", cell_size_m)

@@ -106,6 +106,8 @@ _declare(
     *(LayerSpec(id=f"membership_{name}", **_SCORE, created_if=f"stages.suitability.criteria.{name}",
                 doc=f"membership of the {name} criterion")
       for name in get_args(CriterionLayer)),
+    LayerSpec(id="riparian_strip_share", **_FRAC, created_if="stages.suitability.riparian_strip",
+              doc="share of each cell within riparian_strip.half_width_m of a river line (habitat.suitability.riparian)"),
     LayerSpec(id="membership_terrain", **_SCORE, created_if="inputs.elevation",
               doc="product of the terrain memberships (altitude, slope, height above the river); 1 outside the DEM"),
     LayerSpec(id="criteria", kind="table", doc="criteria: function, parameters, weight, provenance; AHP consistency"),

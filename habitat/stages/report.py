@@ -74,12 +74,21 @@ STAGE = StageSpec(
 # -- I/O: read an output folder, write OUT/report/ -------------------------------------------
 def load_manifest(out_dir: Path) -> dict:
     path = Path(out_dir) / "manifest.json"
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise InputFileError(f"{out_dir}: is a file; give the output folder of a run (the one holding manifest.json)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise InputFileError(f"{path}: not found; run a pipeline into {out_dir} first (habitat run ... --out {out_dir})") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: not valid JSON; run the pipeline again to rewrite it") from exc
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror}); check the folder and its permissions") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("grid"), dict) \
+            or not isinstance(manifest.get("stages", {}), dict):
+        raise InputFileError(f"{path}: not a habitat run manifest (no grid or stages); run the pipeline again "
+                             f"to rewrite it")
+    return manifest
 
 
 def load_report_data(out_dir: str | Path) -> ReportData:

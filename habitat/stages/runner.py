@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -21,7 +22,7 @@ from habitat.config import Pipeline, load_pipeline
 from habitat.errors import ConfigError, HabitatError, StageContractError
 from habitat.grid import GridSpec, grid_size_problem, parse_crs
 from habitat.io.atomic import write_text_atomic
-from habitat.io.checks import input_problems
+from habitat.io.checks import input_problems, out_dir_problem
 from habitat.stages.cache import code_sha256, file_sha256, input_sha256, params_json, stage_key
 from habitat.stages.registry import STAGES, execution_order, get_stage, producers
 from habitat.stages.spec import LayerSpec, StageContext, StageSpec
@@ -152,6 +153,9 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
         if cfg.bounds_crs is not None:
             bounds_crs = parse_crs(cfg.bounds_crs, "grid.bounds_crs").to_wkt()
             bounds = transform_bounds(bounds_crs, probe.pyproj_crs.to_wkt(), *bounds, densify_pts=21)
+            if not all(math.isfinite(v) for v in bounds):
+                raise ConfigError(f"grid.bounds: {list(cfg.bounds)} are not coordinates in grid.bounds_crs "
+                                  f"{cfg.bounds_crs!r} (they do not project); give the bounds in that CRS")
     else:
         current = max(pipeline.inputs.landcover, key=lambda item: item.year)
         boxes = []
@@ -184,6 +188,9 @@ def selected_stages(
         return [only]
     start = order.index(from_stage) if from_stage else 0
     stop = order.index(to_stage) + 1 if to_stage else len(order)
+    if start >= stop:
+        raise ConfigError(f"--from {from_stage}: runs after --to {to_stage}; swap them (stage order: "
+                          f"{', '.join(order)})")
     return order[start:stop]
 
 
@@ -373,12 +380,15 @@ def run_pipeline(
         order = [s for s in order if get_stage(s).after_run is None]  # the main run's report shows scenarios
     with_scenarios = scenario is None and bool(pipeline.scenarios) and only is from_stage is to_stage is None
     check_grid_size(grid, order, out_dir)
-    problems, warnings = input_problems(pipeline)
+    problems, warnings = input_problems(pipeline, grid)
     if problems:
         more = f" (and {len(problems) - 1} more: run 'habitat validate {pipeline_path}')" if len(problems) > 1 else ""
         raise type(problems[0])(f"{problems[0]}{more}")
     for line in warnings:
         log.warning(f"warning: {line}")
+    problem = out_dir_problem(pipeline, pipeline_path, out_dir)
+    if problem:
+        raise OutputFolderError(problem)
     created = prepare_out_dir(out_dir)
     try:
         with output_lock(out_dir):

@@ -14,8 +14,8 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def disk_sums(values: np.ndarray, halfwidths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and count of the finite values in a disk around each cell (cells off the grid are 0).
+def disk_mean(values: np.ndarray, halfwidths: np.ndarray) -> np.ndarray:
+    """Mean of the finite values in a disk around each cell (cells off the grid are not counted).
 
     Parameters
     ----------
@@ -27,33 +27,48 @@ def disk_sums(values: np.ndarray, halfwidths: np.ndarray) -> tuple[np.ndarray, n
 
     Returns
     -------
-    total, count : 2-D float64 arrays
-        ``sum_{(dy, dx) in disk} v(y + dy, x + dx)`` over finite values, and their number.
+    2-D float64 array
+        ``sum_{(dy, dx) in disk} v(y + dy, x + dx) / n`` over the ``n`` finite values of the disk
+        (``n >= 1``: the centre is one); NaN where the centre value is not finite.
 
     Notes
     -----
     The terms are added from 0.0 in row-major footprint order (dy, then dx, ascending), the order
     of ``scipy.ndimage.correlate`` with a 0/1 footprint, so the sums are bit-identical to it. The
-    loop over x innermost vectorises: 2 (2 h + 1)^2 adds per cell at SIMD width.
+    loop over x innermost vectorises: 2 (2 h + 1)^2 adds per cell at SIMD width. Counts are
+    differences of running counts (small integers, exact in any order). Only the padding margins
+    are zeroed: a fresh zeroed array costs more (page faults) than the sums of a block.
     """
     h = (halfwidths.size - 1) // 2
     rows, cols = values.shape
-    pad = np.zeros((rows + 2 * h, cols + 2 * h))
-    # running count of finite cells along each padded row: counts are small integers, exact in
-    # any order, so a window count is a difference of two running counts
-    cum = np.zeros((rows + 2 * h, cols + 2 * h + 1))
+    pcols = cols + 2 * h
+    pad = np.empty((rows + 2 * h, pcols))
+    cum = np.empty((rows + 2 * h, pcols + 1))
+    for i in range(h):
+        pad[i, :] = 0.0
+        pad[rows + h + i, :] = 0.0
+        cum[i, :] = 0.0
+        cum[rows + h + i, :] = 0.0
     for i in range(rows):
+        prow = pad[i + h]
+        crow = cum[i + h]
+        for j in range(h):
+            prow[j] = 0.0
+            prow[cols + h + j] = 0.0
+        for j in range(h + 1):
+            crow[j] = 0.0
         c = 0.0
         for j in range(cols):
             v = values[i, j]
             if np.isfinite(v):
-                pad[i + h, j + h] = v
+                prow[j + h] = v
                 c += 1.0
-            cum[i + h, j + h + 1] = c
-        for j in range(cols + h + 1, cols + 2 * h + 1):
-            cum[i + h, j] = c
-    total = np.empty((rows, cols))
-    count = np.empty((rows, cols))
+            else:
+                prow[j + h] = 0.0
+            crow[j + h + 1] = c
+        for j in range(cols + h + 1, pcols + 1):
+            crow[j] = c
+    out = np.empty((rows, cols))
     acc = np.empty(cols)
     accc = np.empty(cols)
     for i in range(rows):
@@ -73,9 +88,9 @@ def disk_sums(values: np.ndarray, halfwidths: np.ndarray) -> tuple[np.ndarray, n
                 src = row[h + dx:h + dx + cols]
                 for j in range(cols):
                     acc[j] += src[j]
-        total[i] = acc
-        count[i] = accc
-    return total, count
+        for j in range(cols):
+            out[i, j] = acc[j] / accc[j] if np.isfinite(values[i, j]) else np.nan
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -88,16 +103,20 @@ def add_threat(total: np.ndarray, codes: np.ndarray, distance_m: np.ndarray, imp
     Same operations and order as ``quality.threat_degradation``.
     """
     rows, cols = total.shape
-    for i in range(rows):
-        for j in range(cols):
-            d = np.float64(distance_m[i, j])
-            if np.isnan(d) or d > max_dist_m:
-                imp = 0.0
-            elif linear:
+    # one loop per decay, each without branches (selects), so the row loop vectorises
+    if linear:
+        for i in range(rows):
+            for j in range(cols):
+                d = np.float64(distance_m[i, j])
                 imp = 1.0 - d / max_dist_m
-            else:
-                imp = impact[i, j]
-            total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
+                imp = imp if d <= max_dist_m else 0.0  # False for NaN: no threat
+                total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
+    else:
+        for i in range(rows):
+            for j in range(cols):
+                d = np.float64(distance_m[i, j])
+                imp = impact[i, j] if d <= max_dist_m else 0.0
+                total[i, j] += imp * sensitivity[codes[i, j]] * weight_share
 
 
 @njit(cache=True, nogil=True)
@@ -125,13 +144,20 @@ def add_weighted(out: np.ndarray, membership: np.ndarray, weight: float, toleran
     """``out += weight * membership`` in place; returns the first value outside [0, 1] (NaN if none)."""
     flat_out = out.ravel()
     flat_mu = membership.ravel()
-    bad = np.nan
+    low, high = -tolerance, 1.0 + tolerance
+    # count the bad values (an integer sum vectorises; a first-match search does not) and look
+    # for the first one only when there is one
+    n_bad = 0
     for i in range(flat_out.size):
         mu = np.float64(flat_mu[i])
-        if (mu < -tolerance or mu > 1 + tolerance) and np.isnan(bad):
-            bad = mu
         flat_out[i] += weight * mu
-    return bad
+        n_bad += (mu < low) | (mu > high)
+    if n_bad:
+        for i in range(flat_mu.size):
+            mu = np.float64(flat_mu[i])
+            if mu < low or mu > high:
+                return mu
+    return np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -174,10 +200,24 @@ def multiply_mask(out: np.ndarray, mask: np.ndarray) -> float:
     """``out *= mask`` in place; returns the first mask value other than 0, 1 or NaN (NaN if none)."""
     flat_out = out.ravel()
     flat_m = mask.ravel()
-    bad = np.nan
+    n_bad = 0
     for i in range(flat_out.size):
         m = np.float64(flat_m[i])
-        if not (np.isnan(m) or m == 0.0 or m == 1.0) and np.isnan(bad):
-            bad = m
+        n_bad += (m != 0.0) & (m != 1.0) & (m == m)
         flat_out[i] *= m
-    return bad
+    if n_bad:
+        for i in range(flat_m.size):
+            m = np.float64(flat_m[i])
+            if not (np.isnan(m) or m == 0.0 or m == 1.0):
+                return m
+    return np.nan
+
+
+@njit(cache=True, nogil=True)
+def where_valid(values: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = where(valid, values, NaN)`` in one pass, cast to ``out``'s dtype as numpy casts."""
+    flat_v = values.ravel()
+    flat_ok = valid.ravel()
+    flat_out = out.ravel()
+    for i in range(flat_out.size):
+        flat_out[i] = flat_v[i] if flat_ok[i] else np.nan

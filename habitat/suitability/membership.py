@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from habitat.errors import CrosswalkError, InvalidParameterError
-from habitat.suitability._kernels import disk_sums, lookup, ramp
+from habitat.suitability._kernels import disk_mean, lookup, ramp
 
 __all__ = [
     "MEMBERSHIP_FUNCTIONS",
@@ -412,19 +412,15 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
     halfwidths = np.where(widths > 0, widths // 2, -1)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        a = np.ascontiguousarray(a, dtype=np.float64)
-        valid = np.isfinite(a)
         # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass
-        total, count = disk_sums(a, halfwidths)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = total / count
-        return np.where(valid, out, np.nan)
+        return disk_mean(np.ascontiguousarray(a, dtype=np.float64), halfwidths)
 
     if isinstance(cover_fraction, xr.DataArray):
         data = cover_fraction.data
         if hasattr(data, "map_overlap"):
+            # meta given: dask need not call the kernel on an empty block (and load numba) here
             out = data.astype(np.float64).map_overlap(
-                _kernel, depth=halo, boundary=np.nan, dtype=np.float64
+                _kernel, depth=halo, boundary=np.nan, dtype=np.float64, meta=np.empty((0, 0))
             )
         else:
             out = _kernel(np.asarray(data))

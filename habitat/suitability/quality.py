@@ -9,7 +9,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
 
 from habitat.errors import CrosswalkError, GridMismatchError, InvalidParameterError
 from habitat.layers import cell_size_from_coords
@@ -229,6 +228,8 @@ def threat_distance(threat: np.ndarray, *, cell_size_m: float | tuple[float, flo
     if not present.any():
         return np.full(present.shape, np.inf)
     sampling = tuple(map(float, cell_size_m)) if np.ndim(cell_size_m) else float(cell_size_m)
+    from scipy import ndimage  # here: the per-cell stage path never needs it (import ~0.2 s)
+
     return ndimage.distance_transform_edt(~present, sampling=sampling)
 
 

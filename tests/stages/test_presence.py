@@ -101,7 +101,8 @@ def test_stage_runs_only_when_configured(tmp_path):
 
 def test_configured_without_occurrences(tmp_path):
     pipeline = _project(tmp_path / "a", presence={"require_occurrences": True}, occurrences=None)
-    with pytest.raises(ConfigError, match=r"^inputs\.occurrences: the presence stage needs occurrence points"):
+    # caught when the pipeline is loaded, before any stage runs
+    with pytest.raises(ConfigError, match=r"inputs\.occurrences: stages\.presence\.require_occurrences is true"):
         run_pipeline(pipeline, tmp_path / "a" / "out")
 
     pipeline = _project(tmp_path / "b", presence={}, occurrences=None)

@@ -100,3 +100,23 @@ def test_block_wise_equals_whole_array_with_tiny_chunks(tmp_path):
     assert hasattr(results[0]["suitability"].data, "chunks")  # lazy in, lazy out
     for name in ("suitability", "quality", "degradation", "membership_tugai_cover"):
         np.testing.assert_array_equal(np.asarray(results[0][name].values), np.asarray(results[1][name].values))
+
+
+def test_riparian_strip_raises_cells_near_the_river_by_hand(tmp_path):
+    """The tiny river runs west-east through the middle of grid row 10 (y = ORIGIN_Y - 1250); a
+    75 m half width covers 25 m of rows 9 and 11 (share 0.25) and all of row 10 (1.0)."""
+    rule = {"half_width_m": 75.0, "tugai_score": 0.9,
+            "max_share_by_class": {"water": 0.0, "built": 0.0, "snow": 0.0, "cropland": 0.4}}
+    out = _run(tmp_path, {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
+                          "weights": {"habitat_class": 1.0}, "ahp": None, "riparian_strip": rule})
+    classes = _read(out, "ingest", "habitat_class_current")
+    floodplain = _read(out, "ingest", "floodplain")
+    share = np.zeros(classes.shape)
+    share[9], share[10], share[11] = 0.25, 1.0, 0.25
+    np.testing.assert_allclose(_read(out, "suitability", "riparian_strip_share"), share.astype(np.float32), atol=1e-6)
+    cap = np.ones(11)
+    cap[[4, 7, 9]], cap[6] = 0.0, 0.4  # water, built, snow; cropland
+    lookup = np.array([np.nan, *SCORES.values()])
+    expected = np.maximum(lookup[classes], np.minimum(share, cap[classes]) * 0.9) * floodplain * (classes != 7)
+    np.testing.assert_allclose(_read(out, "suitability", "suitability"), expected.astype(np.float32), atol=1e-6)
+    assert (expected > lookup[classes] * floodplain * (classes != 7)).any()  # some cell does gain

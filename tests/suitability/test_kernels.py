@@ -131,3 +131,38 @@ def test_constraints_equal_numpy_product():
     masks["not_built"][1, 1] = 0.5
     with pytest.raises(InvalidParameterError, match="'not_built' holds values other than 0/1"):
         apply_constraints(score, masks)
+
+
+def test_add_weighted_reports_the_first_value_outside_the_range():
+    from habitat.suitability._kernels import add_weighted
+
+    out = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]])
+    mu = np.array([[0.0, np.nan, 1.0], [-0.25, 1.5, 1.0 + 1e-12]])
+    bad = add_weighted(out, mu, 0.5, 1e-9)
+    assert bad == -0.25  # raster order; NaN and 1 + 1e-12 (within the tolerance) are not flagged
+    np.testing.assert_array_equal(out, [[0.5, np.nan, 1.0], [0.375, 1.25, 0.5 + 0.5 * (1.0 + 1e-12)]])
+    assert np.isnan(add_weighted(np.zeros(3), np.array([0.0, np.nan, 1.0]), 1.0, 1e-9))
+
+
+def test_multiply_mask_reports_the_first_value_other_than_0_1():
+    from habitat.suitability._kernels import multiply_mask
+
+    out = np.full(5, 0.8)
+    assert np.isnan(multiply_mask(out, np.array([1.0, 0.0, np.nan, 1.0, 0.0])))
+    np.testing.assert_array_equal(out, [0.8, 0.0, np.nan, 0.8, 0.0])
+    assert multiply_mask(np.ones(4), np.array([1.0, 2.0, np.nan, 0.5])) == 2.0
+    assert multiply_mask(np.ones(3), np.array([1, 3, 0], dtype=np.uint8)) == 3.0
+
+
+def test_where_valid_equals_numpy_where_and_cast():
+    from habitat.suitability._kernels import where_valid
+
+    values = RNG.random((6, 7)) * 3 - 1
+    values[1, 1], values[2, 2] = np.nan, -np.nan
+    valid = RNG.random((6, 7)) < 0.7
+    for dtype in (np.float32, np.float64):
+        out = np.empty(values.shape, dtype=dtype)
+        where_valid(values, valid, out)
+        expected = np.where(valid, values, np.nan).astype(dtype)
+        # same bits, NaNs included (outputs must stay byte-identical)
+        np.testing.assert_array_equal(out.view(f"u{out.itemsize}"), expected.view(f"u{out.itemsize}"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from habitat.errors import InvalidParameterError, ResourceError
 from habitat.memory import available_bytes as available_memory_bytes  # one implementation
@@ -48,8 +47,19 @@ CHOLMOD_MIN_NODES = 20_000
 #: CHOLMOD's supernodal ``L`` with our nested-dissection order holds about this many entries
 #: per ``n log2 n`` (measured 3.19 on an 8-neighbour 1000 x 1000 grid with 5 % nodata).
 _FILL_CHOLMOD = 3.5
+#: Right-hand sides per CHOLMOD forward solve: each call reads the whole factor, so 19 columns
+#: in one call instead of 16 + 3 took 1.3-1.8 s instead of 1.9-3.2 s (1000 x 1000, load ~9).
+_SOLVE_CHUNK = 32
 # value plus supernode row indices and CHOLMOD's update workspace (measured below 10)
 _BYTES_PER_CHOLMOD_ENTRY = 10.0
+
+
+def _spla():
+    # imported on first use: scipy.sparse.linalg (with scipy.linalg) adds about 0.1 s to the
+    # start of every job, and the grid multigrid does not need it
+    import scipy.sparse.linalg
+
+    return scipy.sparse.linalg
 
 
 def cholmod_module():
@@ -105,7 +115,7 @@ class CholmodFactor:
         """``A^-1 b`` (vector or n x k)."""
         return np.asarray(self._solve_a(np.ascontiguousarray(b, dtype=np.float64)))
 
-    def inverse_block(self, idx, *, chunk=16):
+    def inverse_block(self, idx, *, chunk=_SOLVE_CHUNK):
         """``(A^-1)[idx][:, idx]`` from forward solves, ``chunk`` columns at a time."""
         idx = np.asarray(idx, dtype=np.int64)
         n, k = self.n, idx.size
@@ -154,7 +164,7 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     Notes
     -----
     direct with CHOLMOD (from ``CHOLMOD_MIN_NODES`` nodes, scikit-sparse installed):
-    ``10 * 3.5 * n * log2(n) + 24 * nnz + 8 * n * (min(n_rhs, 16) + 1) + 32 * n``: the
+    ``10 * 3.5 * n * log2(n) + 24 * nnz + 8 * n * (min(n_rhs, 32) + 1) + 32 * n``: the
     supernodal ``L`` holds about ``3.2 n log2 n`` entries (60 M at 1000 x 1000) of 8 bytes
     plus supernode indices. A whole 1000 x 1000 job peaked at 1.1-1.3 GiB (SuperLU: 2.4).
 
@@ -178,7 +188,7 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_CHOLMOD_ENTRY * _FILL_CHOLMOD * n * np.log2(n) + 24 * nnz
-                   + 8 * n * (min(n_rhs, 16) + 1) + 32 * n)
+                   + 8 * n * (min(n_rhs, _SOLVE_CHUNK) + 1) + 32 * n)
     if method == "direct":
         fill = _FILL_ND if ordering == "nested_dissection" else _FILL_MMD
         n = max(int(n_nodes), 2)
@@ -306,7 +316,7 @@ class GroundedSolver:
                 last = np.asarray(last_nodes, dtype=np.int64)
                 perm = _move_last(perm, last, n)
             a = principal_submatrix(lap, perm)
-            lu = spla.splu(a, permc_spec="NATURAL", **_SPD_OPTIONS)
+            lu = _spla().splu(a, permc_spec="NATURAL", **_SPD_OPTIONS)
             if last_nodes is not None and _order_kept(lu):
                 self._last, self._lu = last, lu
             pos = np.zeros(n, dtype=np.int64)
@@ -314,7 +324,7 @@ class GroundedSolver:
             self._solve = _permuted(lu.solve, pos[kept])
         elif method == "direct":
             a = principal_submatrix(lap, kept)
-            self._solve = spla.splu(a, permc_spec="MMD_AT_PLUS_A", **_SPD_OPTIONS).solve
+            self._solve = _spla().splu(a, permc_spec="MMD_AT_PLUS_A", **_SPD_OPTIONS).solve
         elif overwrite and ground is not None and sp.isspmatrix_csr(lap):
             # ground in place (row and column of the ground -> identity) instead of copying
             # the matrix without them: the solution is the same, with x[ground] = b[ground] = 0
@@ -442,7 +452,7 @@ def _pcg(op, m, tol):
             return np.column_stack([_cg(b[:, k]) for k in range(b.shape[1])])
         if not np.any(b):
             return np.zeros_like(b)
-        x, _ = spla.cg(op, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
+        x, _ = _spla().cg(op, b, rtol=tol, atol=0.0, M=m, maxiter=2000)
         return x
 
     return _cg
@@ -529,8 +539,8 @@ def _lean_amg_cg(a, tol, deg):
     ml = LeanAMG(a)
     if deg is None:
         deg = a.diagonal().astype(np.float64)
-    op = spla.LinearOperator(a.shape, matvec=lambda x: _matvec32(a, deg, x), dtype=np.float64)
-    m = spla.LinearOperator(a.shape, matvec=lambda r: ml.vcycle(r).astype(np.float64),
+    op = _spla().LinearOperator(a.shape, matvec=lambda x: _matvec32(a, deg, x), dtype=np.float64)
+    m = _spla().LinearOperator(a.shape, matvec=lambda r: ml.vcycle(r).astype(np.float64),
                             dtype=np.float64)
     return _pcg(op, m, tol)
 
@@ -639,7 +649,7 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2):
     def _half(mask):
         interior = np.flatnonzero(mask)
         perm = np.concatenate([interior[nested_dissection_order(c[interior])], t_nodes])
-        lu = spla.splu(principal_submatrix(lap, perm), permc_spec="NATURAL", **_SPD_OPTIONS)
+        lu = _spla().splu(principal_submatrix(lap, perm), permc_spec="NATURAL", **_SPD_OPTIONS)
         if not _order_kept(lu):
             return None
         u_tt = lu.U[-t:, -t:].toarray()

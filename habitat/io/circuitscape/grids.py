@@ -107,6 +107,9 @@ def read_grid(path):
         values = np.loadtxt(io.StringIO("\n".join(lines[k:])), dtype=np.float64, ndmin=2)
     except (KeyError, ValueError) as exc:
         raise InputFileError(f"{path}: not a valid ASCII grid ({exc}); fix the header or values") from exc
+    if not (np.isfinite(meta.cellsize) and meta.cellsize > 0) or meta.nrows < 1 or meta.ncols < 1:
+        raise InputFileError(f"{path}: header gives cellsize {meta.cellsize:g} and {meta.nrows} x {meta.ncols} "
+                             "cells; cellsize must be > 0 and the grid at least 1 x 1")
     if values.shape != (meta.nrows, meta.ncols):
         raise InputFileError(
             f"{path}: header says {meta.nrows} x {meta.ncols} cells but holds {values.shape}; "

@@ -211,6 +211,9 @@ def _check_habitat_values(path, values, is_resistance):
     without habitat carry the grid's NODATA value, never NaN, infinity or a negative number."""
     what = "resistance" if is_resistance else "conductance"
     data = values[values != grids.CS_NODATA]
+    if data.size == 0:
+        raise InputFileError(f"{path}: every cell is NODATA, so there is no {what} to solve on; check the grid "
+                             "and its NODATA_value")
     checks = [(np.isnan(data), "NaN"), (np.isinf(data), "infinite"), (data < 0, "negative")]
     if is_resistance:
         checks.append((data == 0, "zero"))

@@ -46,12 +46,21 @@ def arrays_equal(a, b):
     return np.linalg.norm(a - b) <= 1e-6 * max(np.linalg.norm(a), np.linalg.norm(b))
 
 
-# The suite's test4a flow potential holds, at the right or lower neighbour of the target in
-# most windows, values up to ~1,200 A although no window injects more than its block's ~9 A
-# (a node current cannot exceed the injected total); its cum_currmap, computed from the same
-# windows and sources, agrees with ours to 1e-8, and our flow potential agrees with an
-# independent scipy solve of every window. Left as a known difference.
-KNOWN = {("config4a.ini", "flow_potential.tif"): "suite's test4a flow potential is not physical",
+# test4a's expected flow potential holds solver round-off of the Omniscape.jl run that made it
+# (0.6.x, default solver cg+amg; read: solve_target!, get_source, calc_correction and
+# Circuitscape.jl's compute_omniscape_current, 5.11.2 to today). With 4 neighbours the tips
+# (0, +R) and (+R, 0) of the window circle touch one cell and hold no source, so in exact
+# arithmetic no current passes them: calc_correction's 0/0 there becomes 1, as ours does. The
+# AMG-preconditioned CG leaves ~5e-8 A there (above Circuitscape's 1e-8 relative cut only at the
+# right and bottom tips; pyamg's smoothed-aggregation CG at rtol 1e-6 on the same graph, nodes in
+# Circuitscape's order, leaves 4.8e-8 and 3.8e-8 at those two tips and 0 at the others), so the
+# factor there is 2.5e-3 / 5e-8: the expected map equals ours everywhere (to 2.3e-6) except at
+# each window's right tip, ours + 46,940.8 x its flow potential there, and bottom tip,
+# ours + 86,168 x (80 + 79 cells, 13-1,176 A; ratios constant to 6e-6). The expected cum_currmap
+# carries the same factors times the round-off current at the tips (1e-8-4.5e-3 A), inside
+# Omniscape's criterion only because the two -9999 cells dominate the norm (tolerance 0.014).
+# Matching would mean reproducing Julia's AMG round-off to six digits.
+KNOWN = {("config4a.ini", "flow_potential.tif"): "expected map holds cg+amg round-off x 5e4 at the window tips",
          ("config4a.ini", "normalized_cum_currmap.tif"): "divides by test4a's flow potential"}
 
 
@@ -153,3 +162,29 @@ def test_cli_runs_job(tmp_path, monkeypatch):
     ours, _ = read_grid(tmp_path / "cum_currmap.asc")
     expected, _ = read_grid(EXPECTED / "test2" / "cum_currmap.asc")
     assert arrays_equal(ours, expected)
+
+
+def test_test4a_flow_potential_differs_only_at_the_window_tips(tmp_path_factory):
+    """The xfails above, narrowed: outside the right and bottom tips of the 4-neighbour windows
+    (see the comment on KNOWN) our flow potential and normalized current agree with the suite's,
+    and at the tips the expected flow potential is larger (the round-off correction)."""
+    from habitat.connectivity.omniscape.window import targets
+
+    job = load_job(SUITE / "input" / "config4a.ini", cwd=SUITE)
+    result, _ = _run("config4a.ini", tmp_path_factory.getbasetemp() / "config4a")
+    expected, _ = read_grid(EXPECTED / "test4a" / "flow_potential.tif")
+    ours = np.where(np.isnan(result.flow_potential), -9999.0, result.flow_potential)
+    src = np.where(job.kwargs["sources"] >= job.kwargs["source_threshold"],
+                   np.nan_to_num(job.kwargs["sources"]), 0.0)
+    ty, tx, _ = targets(src, int(job.kwargs["block_size"]))
+    big_r = int(job.kwargs["radius"]) + int(job.kwargs["buffer"])
+    tips = np.zeros(ours.shape, dtype=bool)
+    for dy, dx in ((0, big_r), (big_r, 0)):
+        ok = (ty + dy < ours.shape[0]) & (tx + dx < ours.shape[1])
+        tips[ty[ok] + dy, tx[ok] + dx] = True
+    assert arrays_equal(np.where(tips, 0.0, ours), np.where(tips, 0.0, expected))
+    assert np.abs(ours - expected)[~tips].max() < 1e-5  # the run's cg+amg noise elsewhere
+    assert np.all(expected[tips] >= ours[tips] - 1e-9) and np.any(expected[tips] > 10 * ours[tips])
+    norm_expected, _ = read_grid(EXPECTED / "test4a" / "normalized_cum_currmap.tif")
+    norm = np.where(np.isnan(result.normalized_cum_currmap), -9999.0, result.normalized_cum_currmap)
+    assert np.abs(norm - norm_expected)[~tips].max() < 1e-5
