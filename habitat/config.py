@@ -52,6 +52,21 @@ class GridConfig(Strict):
     bounds_crs: str | None = Field(
         None, description="CRS of 'bounds' when not the grid CRS (e.g. 'EPSG:4326' for lon/lat)"
     )
+    connectivity_resolution_m: float | None = Field(
+        None, gt=0, description="cell size of the coarser grid the connectivity and circuit stages run on, a "
+        "whole multiple of resolution_m (habitat.connectivity.two_grid); default: the analysis grid",
+    )
+
+    @field_validator("connectivity_resolution_m")
+    @classmethod
+    def _whole_multiple(cls, value: float | None, info: ValidationInfo) -> float | None:
+        from habitat.connectivity.two_grid import coarsen_factor
+        if value is not None and "resolution_m" in info.data:
+            try:
+                coarsen_factor(info.data["resolution_m"], value)
+            except ConfigError as exc:  # the loader prefixes the key path
+                raise ValueError(str(exc).removeprefix("grid.connectivity_resolution_m: ")) from None
+        return value
 
     @field_validator("bounds", mode="before")
     @classmethod

@@ -30,10 +30,20 @@ _GIB = 2**30
 DEFAULT_SHARE = 0.8
 
 FINE_GRID_SETTING = "grid.resolution_m"
-#: Cost distance and circuit run on the analysis grid until a coarser connectivity grid is
-#: wired into the stages (habitat.connectivity.two_grid has the aggregation): the setting a
-#: user can change today is the analysis grid's cell size.
-CONNECTIVITY_GRID_SETTING = FINE_GRID_SETTING
+#: Cost distance and circuit run on the connectivity grid (habitat.connectivity.two_grid): a
+#: job too big for memory coarsens it without touching the habitat maps.
+CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
+
+#: Bytes per *analysis-grid* cell that the connectivity and circuit stages hold beside the cost
+#: or circuit computation itself, whichever grid that runs on: the fine inputs (float32
+#: resistance and its float64 copy, int32 patch ids and population cores, the cores' distance
+#: and nearest-site arrays), the rasters written on the analysis grid (corridors, barrier
+#: scores, dispersal reach; current and pinch points with their float64 temporaries).
+#: Measured on 4056 x 4037 cells (bench/README.md, "Two resolutions"), peak RSS less the 283 MiB
+#: of a run that computes nothing: connectivity 1,080 MiB at factor 4 (92 MB of it the coarse
+#: cost model) = 64 bytes a cell; circuit 1,176 MiB with nothing to solve = 75 bytes a cell.
+#: Coarsening the connectivity grid cannot lower this part.
+FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,7 @@ def estimate_bytes(
     block_cells: int = 0,
     n_surfaces: int = 0,
     neighbours: int = 8,
+    factor: int = 1,
 ) -> int:
     """Bytes ``computation`` needs on a grid of ``shape`` cells.
 
@@ -128,6 +139,11 @@ def estimate_bytes(
         Extra full-grid float64 surfaces kept (cost distance: one per population).
     neighbours : {4, 8}
         Circuit graph neighbours.
+    factor : int
+        ``cost_distance`` and ``circuit`` only: they run on a grid ``factor`` times coarser than
+        ``shape`` (``grid.connectivity_resolution_m``; 1 = the analysis grid); their model
+        applies to the ``ceil(rows / factor) x ceil(cols / factor)`` coarse cells, plus
+        :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid).
 
     Returns
     -------
@@ -136,23 +152,31 @@ def estimate_bytes(
 
     Examples
     --------
-    >>> estimate_bytes("cost_distance", (1000, 1000)) / 1e6
-    42.0
+    >>> estimate_bytes("cost_distance", (1000, 1000)) / 1e6  # 42 for the search, 64 for the stage
+    106.0
     """
     rows, cols = (int(v) for v in shape)
     if rows <= 0 or cols <= 0:
         raise InvalidParameterError(f"grid shape {shape} must be positive")
+    factor = int(factor)
+    if factor < 1:
+        raise InvalidParameterError(f"factor={factor!r} must be an integer >= 1")
+    if factor > 1 and computation not in FINE_SIDE_BYTES:
+        raise InvalidParameterError(f"{computation!r} runs on the analysis grid only; factor must be 1")
+    fine_side = FINE_SIDE_BYTES.get(computation, 0.0) * rows * cols
+    rows, cols = -(-rows // factor), -(-cols // factor)
     cells = rows * cols
     if computation == "circuit":
         from habitat.connectivity.circuit.solvers import estimate_memory_bytes
 
-        return int(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg"))
+        return int(math.ceil(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg") + fine_side))
     if computation not in MODELS:
         raise InvalidParameterError(
             f"memory model {computation!r} is unknown; use one of {', '.join(sorted(MODELS))}, circuit"
         )
     m = MODELS[computation]
-    return int(math.ceil(m.per_cell * cells + m.per_block_cell * block_cells + m.fixed + 8.0 * n_surfaces * cells))
+    return int(math.ceil(m.per_cell * cells + m.per_block_cell * block_cells + m.fixed + 8.0 * n_surfaces * cells
+                         + fine_side))
 
 
 def _setting(computation: str) -> str:
@@ -166,6 +190,7 @@ def check_memory(
     what: str | None = None,
     available: int | None = None,
     share: float = DEFAULT_SHARE,
+    cell_size_m: float | None = None,
     **model_kw,
 ) -> int:
     """Refuse a computation that cannot fit in memory, before it allocates.
@@ -180,6 +205,9 @@ def check_memory(
         Bytes available; default :func:`available_bytes`.
     share : float
         Share of ``available`` the job may use (0, 1].
+    cell_size_m : float, optional
+        Analysis cell size (m): with it, a refusal of cost distance or circuit suggests a
+        ``grid.connectivity_resolution_m`` value (a whole multiple of it) that fits.
 
     Returns
     -------
@@ -190,8 +218,10 @@ def check_memory(
     ------
     MemoryNeedError
         ``need > share * available``; the message names both amounts in GiB and the setting
-        to raise (``grid.resolution_m``; cost distance and circuit run on the analysis grid too)
-        with the cell size that would fit.
+        to raise with the cell size that would fit: ``grid.connectivity_resolution_m`` for cost
+        distance and circuit (the smallest whole multiple of the analysis cells that fits), or
+        ``grid.resolution_m`` when even the fine-grid part (:data:`FINE_SIDE_BYTES`) cannot fit
+        or for the other computations.
     """
     if not (0 < share <= 1):
         raise InvalidParameterError(f"share={share!r} must lie in (0, 1]")
@@ -200,12 +230,37 @@ def check_memory(
     limit = share * avail
     if need <= limit:
         return need
-    setting = _setting(computation)
-    # cells scale with 1/resolution^2: the factor by which the cell size must grow to fit
-    factor = math.sqrt(need / max(limit, 1.0))
+    fix = _connectivity_fix(computation, shape, limit, cell_size_m, model_kw)
+    if fix is not None:
+        setting, advice = CONNECTIVITY_GRID_SETTING, fix
+    else:
+        setting = FINE_GRID_SETTING if computation in FINE_SIDE_BYTES else _setting(computation)
+        # cells scale with 1/resolution^2: the factor by which the cell size must grow to fit
+        factor = math.sqrt(need / max(limit, 1.0))
+        advice = f"raise {setting} about {factor:.1f}x (coarser cells) or shrink the study area"
     raise MemoryNeedError(
         f"{what or computation} on a {shape[0]} x {shape[1]} grid needs about {need / _GIB:.1f} GiB "
-        f"but {avail / _GIB:.1f} GiB are available; raise {setting} about {factor:.1f}x "
-        "(coarser cells) or shrink the study area",
+        f"but {avail / _GIB:.1f} GiB are available; {advice}",
         needed_bytes=need, available_bytes=avail, setting=setting,
     )
+
+
+def _connectivity_fix(computation: str, shape: tuple[int, int], limit: float, cell_size_m: float | None,
+                      model_kw: dict) -> str | None:
+    """Advice naming a connectivity_resolution_m that fits, or None when coarsening the
+    connectivity grid cannot make the job fit (the fine-grid part alone is too big)."""
+    if computation not in FINE_SIDE_BYTES:
+        return None
+    rows, cols = (int(v) for v in shape)
+    if FINE_SIDE_BYTES[computation] * rows * cols >= limit:
+        return None
+    current = int(model_kw.pop("factor", 1))
+    for factor in range(current + 1, max(rows, cols) + 1):
+        if estimate_bytes(computation, shape, factor=factor, **model_kw) <= limit:
+            break
+    else:
+        return None
+    if cell_size_m is None:
+        return f"raise {CONNECTIVITY_GRID_SETTING} to {factor}x the analysis cell size (or more)"
+    return (f"set {CONNECTIVITY_GRID_SETTING}: {factor * cell_size_m:g} ({factor}x the {cell_size_m:g} m "
+            "analysis cells) or coarser")

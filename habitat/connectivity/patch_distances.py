@@ -8,7 +8,8 @@ from habitat.connectivity.cost_distance import cost_distance
 
 
 def patch_distances(
-    resistance: np.ndarray, labels: np.ndarray, ids: list[int], *, cell_size_m: float, neighbours: int
+    resistance: np.ndarray, labels: np.ndarray, ids: list[int], *, cell_size_m: float, neighbours: int,
+    factor: int = 1,
 ) -> np.ndarray:
     """Least-cost distance between every pair of patches, edge to edge.
 
@@ -21,9 +22,13 @@ def patch_distances(
     ids : list of int
         Patch ids to connect, in the order of the result's rows.
     cell_size_m : float
-        Cell size (m), > 0.
+        Cell size (m) of ``resistance``, > 0.
     neighbours : {4, 8, 16}
         Moves of the cost-distance kernel.
+    factor : int
+        ``resistance`` is on a grid ``factor`` times coarser than ``labels``
+        (:mod:`habitat.connectivity.two_grid`): a patch starts from, and is reached at, the
+        coarse cells of its fine cells. 1: both on one grid.
 
     Returns
     -------
@@ -36,11 +41,21 @@ def patch_distances(
     np.fill_diagonal(dist, 0.0)
     index = np.zeros(int(labels.max()) + 1, np.int64) - 1
     index[ids] = np.arange(n)
-    cells = index[labels]
-    for i, pid in enumerate(ids):
-        cwd = cost_distance(resistance, labels == pid, cell_size=cell_size_m, neighbours=neighbours)
-        reached = cells >= 0
+    # the fine cells of kept patches as (patch index, flat index of their cell on the cost grid):
+    # sources and targets without a second array over the fine grid
+    rows, cols = np.nonzero(labels > 0)
+    patch = index[labels[rows, cols]]
+    kept = patch >= 0
+    patch = patch[kept]
+    cell = (rows[kept] // factor) * resistance.shape[1] + cols[kept] // factor
+    del rows, cols
+    for i in range(n):
+        sources = np.zeros(resistance.size, bool)
+        sources[cell[patch == i]] = True
+        cwd = cost_distance(resistance, sources.reshape(resistance.shape), cell_size=cell_size_m,
+                            neighbours=neighbours)
         mins = np.full(n, np.inf)
-        np.minimum.at(mins, cells[reached], cwd[reached])
+        np.minimum.at(mins, patch, cwd.ravel()[cell])
         dist[i] = np.minimum(dist[i], mins)
     return np.minimum(dist, dist.T)
+

@@ -1,4 +1,10 @@
-"""The circuit stage: effective resistance, cumulative current and pinch points between populations."""
+"""The circuit stage: effective resistance, cumulative current and pinch points between populations.
+
+With ``grid.connectivity_resolution_m`` set, the circuit is solved on that coarser grid (the
+same aggregated resistance as the connectivity stage; a population's focal cell is the coarse
+cell of its fine focal cell) and current comes back to the analysis grid as
+:func:`habitat.connectivity.two_grid.fine_current` (amperes per fine cell).
+"""
 
 from __future__ import annotations
 
@@ -23,20 +29,30 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
     from habitat.connectivity.populations import focal_cells, site_points
     from habitat.layers import make_layer
+    from habitat.connectivity.two_grid import (
+        aggregate_labels, aggregate_resistance, block_any, coarse_focal_cells, coarsen_factor, fine_current,
+    )
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
-    check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours)
-    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    factor = coarsen_factor(grid.resolution, getattr(ctx.settings.get("grid"), "connectivity_resolution_m", None))
+    check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours, factor=factor,
+                 cell_size_m=grid.cell_size_m)
+    fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    res = fine_res if factor == 1 else aggregate_resistance(fine_res, factor)
     pops = ctx.inputs.get("populations")
     sites = [] if pops is None else pops["site_id"].astype(str).tolist()
     cores = np.asarray(ctx.inputs["population_cores"].values)
     cells = focal_cells(site_points(pops), cores, grid.x_coords, grid.y_coords) if sites else []
+    if factor > 1:
+        ctx.log(f"circuit on the {grid.resolution * factor:g} m connectivity grid ({factor}x the analysis cells)")
+        cells = coarse_focal_cells(cells, aggregate_labels(cores, factor), res, factor)
     exclude = None
     links = ctx.inputs.get("links")
     if "dispersal_reach" in ctx.inputs and links is not None:
         # current flows only where a disperser between connected populations can go (Linkage
         # Mapper's Pinchpoint Mapper runs Circuitscape inside the truncated corridors)
-        res = np.where(np.asarray(ctx.inputs["dispersal_reach"].values) == 1, res, np.nan)
+        reach = np.asarray(ctx.inputs["dispersal_reach"].values) == 1
+        res = np.where(reach if factor == 1 else block_any(reach, factor), res, np.nan)
         kept = connected_links(links)
         lcd = distance_matrix_from_links(len(sites), np.column_stack(
             [kept["from_id"] - 1, kept["to_id"] - 1, kept["lcd"]]).astype(np.float64))
@@ -44,6 +60,10 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
         ctx.log(f"{len(exclude)} population pair(s) beyond the dispersal limit are not solved (-1)")
     matrix, current = effective_resistance_matrix(res, cells, neighbours=params.neighbours, average=params.average,
                                                   solver=params.solver, with_current=True, exclude=exclude)
+    del res
+    if factor > 1:
+        current = fine_current(current, factor, grid.shape)
+        current[~np.isfinite(fine_res)] = np.nan
     out: dict[str, Any] = {
         "cumulative_current": make_layer(current.astype(np.float32), grid, name="cumulative_current",
                                          units=catalog.CURRENT_UNITS),
@@ -79,4 +99,5 @@ STAGE = StageSpec(
     outputs=OUTPUTS,
     params=CircuitParams,
     run=run_circuit,
+    settings=("grid",),  # grid.connectivity_resolution_m
 )

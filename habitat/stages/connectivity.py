@@ -1,10 +1,21 @@
-"""The connectivity stage: least-cost corridors between populations, barriers, patch graph."""
+"""The connectivity stage: least-cost corridors between populations, barriers, patch graph.
+
+With ``grid.connectivity_resolution_m`` set (a whole multiple of the analysis cell), the cost
+surfaces run on that coarser grid (resistance aggregated by
+:func:`habitat.connectivity.two_grid.aggregate_resistance`) and the rasters are brought back to
+the analysis grid (each coarse value over its block, fine impassable cells NoData); links and
+paths are measured on the coarse grid in the same units (resistance x m, m). See
+:mod:`habitat.connectivity.two_grid` for why the maps come back to the analysis grid.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from dataclasses import dataclass
+
 from habitat.errors import ConfigError
+from habitat.grid import GridSpec
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
 from habitat.memory import check_memory
@@ -13,6 +24,27 @@ from habitat.stages.spec import StageContext, StageSpec
 INPUTS = catalog.layers("resistance", "populations", "patch_id", "patch_table")
 OUTPUTS = catalog.outputs_of("connectivity")
 _COST_UNITS = catalog.layer("corridors").units
+
+
+@dataclass(frozen=True)
+class Grain:
+    """The grid the cost surfaces run on: the analysis grid (``factor`` 1) or ``factor`` times
+    coarser; ``impassable`` marks the fine impassable cells (None at factor 1)."""
+
+    fine: GridSpec
+    grid: GridSpec
+    factor: int
+    impassable: np.ndarray | None
+
+    def back(self, values: np.ndarray, fill) -> np.ndarray:
+        """A coarse raster on the analysis grid: repeated over each block, ``fill`` on fine
+        impassable cells (unchanged at factor 1)."""
+        if self.factor == 1:
+            return values
+        from habitat.connectivity.two_grid import upsample_nearest
+        out = upsample_nearest(values, self.factor, self.fine.shape)
+        out[self.impassable] = fill
+        return out
 
 
 def _max_cost(ctx: StageContext, params: ConnectivityParams, res: np.ndarray) -> float | None:
@@ -55,10 +87,27 @@ def _cores(ctx: StageContext, params: ConnectivityParams, pops, res: np.ndarray)
     return cores
 
 
-def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, res_inf: np.ndarray,
-               out: dict[str, Any], max_cost: float | None) -> tuple[np.ndarray, pd.DataFrame]:
+def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, factor: int) -> np.ndarray:
+    """Population cores on the connectivity grid: per coarse cell the population with the most
+    fine core cells in it, on passable coarse cells."""
+    import numpy as np
+    from habitat.connectivity.two_grid import aggregate_labels
+    coarse = np.where(np.isfinite(res), aggregate_labels(cores, factor), 0).astype(np.int32)
+    empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (coarse == i + 1).any()]
+    if empty:
+        raise ConfigError(
+            f"grid.connectivity_resolution_m: population(s) {', '.join(empty)} have no core cell left on "
+            f"the {ctx.grid.resolution * factor:g} m connectivity grid (their cores are impassable or taken "
+            "by a larger core there); lower it or raise stages.connectivity.core_radius_m"
+        )
+    return coarse
+
+
+def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine_res: np.ndarray, res: np.ndarray,
+               res_inf: np.ndarray, out: dict[str, Any], max_cost: float | None) -> tuple[np.ndarray, pd.DataFrame]:
     """Population cores, and with two or more populations the corridors, barrier scores and paths
-    (put in ``out``); returns the cores and the links table."""
+    (put in ``out``); returns the cores (analysis grid) and the links table. ``res`` and
+    ``res_inf`` are on ``grain.grid``; ``fine_res`` on the analysis grid."""
     import geopandas as gpd
     import numpy as np
     import pandas as pd
@@ -67,13 +116,14 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
     from habitat.connectivity.populations import population_cores, site_points
     from habitat.layers import make_layer
     grid = ctx.grid
-    cell_size_m = grid.cell_size_m
+    cell_size_m = grain.grid.cell_size_m
     pops = ctx.inputs.get("populations")
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
         return np.zeros(grid.shape, np.int32), pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
-    cores = _cores(ctx, params, pops, res)
-    result = compute_corridors(res_inf, cores, cell_size=cell_size_m, neighbours=params.neighbours,
+    cores = _cores(ctx, params, pops, fine_res)
+    cost_cores = cores if grain.factor == 1 else _coarse_cores(ctx, pops, cores, res, grain.factor)
+    result = compute_corridors(res_inf, cost_cores, cell_size=cell_size_m, neighbours=params.neighbours,
                                nearest=params.nearest, cutoff=params.corridor_cutoff, max_cost=max_cost)
     if max_cost is not None:
         n_out = int((~result.links["connected"]).sum())
@@ -83,25 +133,28 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, res: np.ndarray, r
     links.insert(0, "to_site", links["to_id"].astype(int).map(site))
     links.insert(0, "from_site", links["from_id"].astype(int).map(site))
     links["max_cost"] = np.nan if max_cost is None else max_cost  # the dispersal limit the pairs were held to
-    out["corridors"] = make_layer(result.corridors.astype(np.float32), grid, name="corridors", units=_COST_UNITS)
+    out["corridors"] = make_layer(grain.back(result.corridors.astype(np.float32), np.nan), grid, name="corridors",
+                                  units=_COST_UNITS)
     radii = [r for r in params.barrier_radii_m if r >= cell_size_m]
     if len(radii) < len(params.barrier_radii_m):
         ctx.log(f"barrier radii below the cell size {cell_size_m} m dropped; using {radii or [cell_size_m]}")
     score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell_size_m],
                                        cell_size=cell_size_m)
-    out["barrier_improvement"] = make_layer(np.where(np.isfinite(res), score, np.nan).astype(np.float32), grid,
-                                            name="barrier_improvement", units="score")
+    score = np.where(np.isfinite(res), score, np.nan).astype(np.float32)
+    out["barrier_improvement"] = make_layer(grain.back(score, np.nan), grid, name="barrier_improvement", units="score")
     if result.reach is not None:
-        out["dispersal_reach"] = make_layer(result.reach.astype(np.uint8), grid, name="dispersal_reach", nodata=255)
-    lines = [path_to_line(result.paths[(int(a), int(b))], grid.affine)
+        out["dispersal_reach"] = make_layer(grain.back(result.reach.astype(np.uint8), 0), grid,
+                                            name="dispersal_reach", nodata=255)
+    lines = [path_to_line(result.paths[(int(a), int(b))], grain.grid.affine)
              for a, b in zip(links["from_id"], links["to_id"])]
     out["least_cost_paths"] = gpd.GeoDataFrame(links.reset_index(drop=True), geometry=lines, crs=grid.pyproj_crs)
     return cores, links
 
 
-def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
+def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine_res: np.ndarray,
                  res_inf: np.ndarray, max_cost: float | None) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Patch importance (dPC, dIIC) and the graph indices of the largest patches."""
+    """Patch importance (dPC, dIIC) and the graph indices of the largest patches (patches on the
+    analysis grid, cost distances on ``grain.grid``)."""
     import numpy as np
     import pandas as pd
     from habitat.connectivity.graph import equivalent_connectivity, graph_components, integral_index_of_connectivity, patch_importance_iic, patch_importance_pc, probability_of_connectivity
@@ -115,8 +168,9 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, res: np.ndarray,
     if not ids:
         importance = pd.DataFrame(columns=["patch_id", "component", "dPC", "dPCintra", "dPCflux", "dPCconnector", "dIIC"])
         return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
-    distance = patch_distances(res_inf, labels, ids, cell_size_m=grid.cell_size_m, neighbours=params.neighbours)
-    landscape_ha = float(np.isfinite(res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
+    distance = patch_distances(res_inf, labels, ids, cell_size_m=grain.grid.cell_size_m, neighbours=params.neighbours,
+                               factor=grain.factor)
+    landscape_ha = float(np.isfinite(fine_res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
     limit = np.inf if max_cost is None else max_cost
     pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability, max_distance=limit)
     importance = patch_importance_pc(area, distance, **pc_args)
@@ -139,19 +193,30 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
+    from habitat.connectivity.two_grid import aggregate_resistance, coarse_grid, coarsen_factor
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     pops = ctx.inputs.get("populations")
+    factor = coarsen_factor(ctx.grid.resolution, getattr(ctx.settings.get("grid"), "connectivity_resolution_m", None))
     # one cost surface kept per population (corridors, barriers) beside the search's own arrays
-    check_memory("cost_distance", ctx.grid.shape, what="stage connectivity",
-                 n_surfaces=0 if pops is None else len(pops))
-    res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    check_memory("cost_distance", ctx.grid.shape, what="stage connectivity", factor=factor,
+                 cell_size_m=ctx.grid.cell_size_m, n_surfaces=0 if pops is None else len(pops))
+    fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+    if factor == 1:
+        res, grain = fine_res, Grain(ctx.grid, ctx.grid, 1, None)
+    else:
+        res = aggregate_resistance(fine_res, factor)
+        grain = Grain(ctx.grid, coarse_grid(ctx.grid, factor), factor, ~np.isfinite(fine_res))
+        ctx.log(f"least-cost connectivity on the {grain.grid.resolution:g} m connectivity grid "
+                f"({grain.grid.height} x {grain.grid.width} cells, {factor}x the analysis cells)")
     res_inf = np.where(np.isnan(res), np.inf, res)
     out: dict[str, Any] = {}
-    max_cost = _max_cost(ctx, params, res)
-    cores, links = _corridors(ctx, params, res, res_inf, out, max_cost)
+    # the dispersal limit is metres x the median resistance of fine habitat cells: the same
+    # resistance x m units whichever grid the costs run on
+    max_cost = _max_cost(ctx, params, fine_res)
+    cores, links = _corridors(ctx, params, grain, fine_res, res, res_inf, out, max_cost)
     out["population_cores"] = make_layer(cores, ctx.grid, name="population_cores", nodata=0)
     out["links"] = links.reset_index(drop=True)
-    importance, indices = _patch_graph(ctx, params, res, res_inf, max_cost)
+    importance, indices = _patch_graph(ctx, params, grain, fine_res, res_inf, max_cost)
     out["patch_importance"] = importance.reset_index(drop=True)
     out["graph_indices"] = pd.DataFrame([{"index": k, "value": v} for k, v in indices.items()])
     return out
@@ -165,4 +230,5 @@ STAGE = StageSpec(
     outputs=OUTPUTS,
     params=ConnectivityParams,
     run=run_connectivity,
+    settings=("grid",),  # grid.connectivity_resolution_m
 )

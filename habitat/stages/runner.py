@@ -237,8 +237,8 @@ def _stage_params(pipeline: Pipeline, stage: StageSpec) -> BaseModel:
 
 def _stage_settings(pipeline: Pipeline, stage: StageSpec) -> dict[str, BaseModel]:
     """The parameters of the other stages ``stage`` declares it uses (their defaults when the
-    pipeline does not configure them)."""
-    return {sid: _stage_params(pipeline, get_stage(sid)) for sid in stage.settings}
+    pipeline does not configure them); ``"grid"`` is the pipeline's grid section."""
+    return {sid: pipeline.grid if sid == "grid" else _stage_params(pipeline, get_stage(sid)) for sid in stage.settings}
 
 
 def _read_record(stage_dir: Path) -> dict | None:

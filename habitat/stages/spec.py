@@ -91,7 +91,8 @@ class StageSpec:
     run: Callable[[StageContext], dict[str, Any]]
     reads_pipeline_inputs: bool = False
     #: Ids of other stages whose parameters this stage uses (handed over as ``ctx.settings``, and
-    #: part of its cache key), e.g. sites uses the connectivity and circuit settings.
+    #: part of its cache key), e.g. sites uses the connectivity and circuit settings; ``"grid"``
+    #: hands over the pipeline's grid section (connectivity: ``grid.connectivity_resolution_m``).
     settings: tuple[str, ...] = ()
     #: Called with the output folder after the run's manifest is written, for files that are built
     #: from the finished folder (the report); returns the paths it wrote.

@@ -8,7 +8,7 @@ from habitat.errors import ConfigError
 from habitat.grid import GridSpec
 
 
-def test_mean_of_passable_cells_and_majority_impassable_rule():
+def test_harmonic_mean_of_passable_cells_and_majority_impassable_rule():
     nan, inf = np.nan, np.inf
     res = np.array([
         [1, 3, nan, nan, 10],
@@ -17,15 +17,21 @@ def test_mean_of_passable_cells_and_majority_impassable_rule():
     ])
     # blocks of 2 x 2; the last column and row are partial (edge blocks count only inside cells)
     expected = np.array([
-        [4.0, nan, 15.0],    # (1+3+5+7)/4; 3 of 4 impassable; (10+20)/2
-        [4.0, 1.0, nan],     # 1 of 2 impassable: not more than half -> mean of 4; (1+1)/2; 1 of 1 impassable
+        [4 / (1 + 1 / 3 + 1 / 5 + 1 / 7), nan, 2 / (1 / 10 + 1 / 20)],  # 3 of 4 impassable: NaN
+        [4.0, 1.0, nan],     # 1 of 2 impassable: not more than half -> 4 alone; 2 / (1 + 1); 1 of 1 impassable
     ])
-    np.testing.assert_array_equal(aggregate_resistance(res, 2), expected)
+    np.testing.assert_allclose(aggregate_resistance(res, 2), expected, rtol=1e-15)
+
+
+def test_a_one_cell_strip_keeps_a_block_cheap():
+    # a strip of resistance 1 through desert (100): mean conductance (1 + 0.01) / 2 per block
+    res = np.array([[1.0, 1.0, 1.0, 1.0], [100.0, 100.0, 100.0, 100.0]])
+    np.testing.assert_allclose(aggregate_resistance(res, 2), [[4 / 2.02, 4 / 2.02]])
 
 
 def test_half_impassable_stays_passable_and_factor_one_is_identity():
     res = np.array([[np.nan, 2.0], [np.inf, 4.0]])
-    np.testing.assert_array_equal(aggregate_resistance(res, 2), [[3.0]])
+    np.testing.assert_allclose(aggregate_resistance(res, 2), [[2 / (1 / 2 + 1 / 4)]])
     np.testing.assert_array_equal(aggregate_resistance(res, 1), [[np.nan, 2.0], [np.nan, 4.0]])
 
 

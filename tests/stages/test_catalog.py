@@ -73,6 +73,8 @@ def test_created_if_reads_the_pipeline(tmp_path):
 def test_declared_settings_name_registered_stages():
     ids = {s.id for s in STAGES}
     for stage in STAGES:
-        assert set(stage.settings) <= ids - {stage.id}, stage.id
+        # "grid": the pipeline's grid section (grid.connectivity_resolution_m)
+        assert set(stage.settings) <= (ids - {stage.id}) | {"grid"}, stage.id
+    assert all("grid" in s.settings for s in STAGES if s.id in ("connectivity", "circuit"))
     sites = next(s for s in STAGES if s.id == "sites")
     assert sites.settings == ("connectivity", "circuit", "patches")
