@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from habitat.config import KnownPlacesInput, ProtectedAreasInput, VectorInput
@@ -13,7 +14,7 @@ from habitat.grid import GridSpec
 from habitat.vocabulary import HABITAT_CLASS_CODES as CLASS
 from habitat.stages import catalog
 from habitat.memory import check_memory
-from habitat.stages.spec import StageContext, StageSpec
+from habitat.stages.spec import Deferred, StageContext, StageSpec
 
 T = TypeVar("T")
 
@@ -89,8 +90,10 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {}
     report: list[dict] = []
 
-    def distance_layer(layer_id: str, presence_big: np.ndarray) -> None:
-        out[layer_id] = make_layer(distance_to_presence_m(presence_big, big)[inner], grid, name=layer_id, units="m")
+    def distance_layer(layer_id: str, presence_big: Callable[[], np.ndarray]) -> None:
+        # deferred: the runner computes and writes one distance grid at a time
+        out[layer_id] = Deferred(lambda: make_layer(distance_to_presence_m(presence_big(), big)[inner], grid,
+                                                    name=layer_id, units="m"))
 
     rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
     river_presence = rasterize_presence(rivers.geometry.values, big)
@@ -99,27 +102,37 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
     if inputs.elevation is not None:
         floodplain_big = _terrain(ctx, big, inner, river_presence, river_distance_big, out, report)
-    out["river_distance_m"] = make_layer(river_distance_big[inner], grid, name="river_distance_m", units="m")
+    # a copy of the study area: the padded grid is freed here, not when the runner has written it
+    out["river_distance_m"] = make_layer(river_distance_big[inner].copy(), grid, name="river_distance_m", units="m")
+    del river_distance_big
     out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
 
     classes_big = _landcover(ctx, big, inner, floodplain_big, out, report)
     if ctx.pipeline.active_scenario is not None:
         classes_big = _apply_scenario(ctx, big, inner, floodplain_big, classes_big, out, report)
+    del floodplain_big
 
-    # context from the current land cover (the last epoch mapped above)
-    distance_layer("water_distance_m", (classes_big == CLASS["water"]) | river_presence)
-    distance_layer("cropland_distance_m", classes_big == CLASS["cropland"])
-    built = classes_big == CLASS["built"]
+    # context from the current land cover (the last epoch mapped above); masks are made when
+    # their distance is, so only the classes and the river cells stay in memory meanwhile
+    distance_layer("water_distance_m", lambda: (classes_big == CLASS["water"]) | river_presence)
+    distance_layer("cropland_distance_m", lambda: classes_big == CLASS["cropland"])
+    settlements = None
     if inputs.settlements is not None:
-        gdf = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big)
-        built |= rasterize_presence(gdf.geometry.values, big)
+        settlements = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big).geometry.values
+
+    def built() -> np.ndarray:
+        mask = classes_big == CLASS["built"]
+        if settlements is not None:
+            mask |= rasterize_presence(settlements, big)
+        return mask
+
     distance_layer("settlement_distance_m", built)
     _tugai(ctx, out, report)
     for key, layer_id in (("canals", "canal_distance_m"), ("roads", "road_distance_m")):
         item = getattr(inputs, key)
         if item is not None:
-            gdf = _vector(f"inputs.{key}", item, ctx, report, extent=big)
-            distance_layer(layer_id, rasterize_presence(gdf.geometry.values, big))
+            geoms = _vector(f"inputs.{key}", item, ctx, report, extent=big).geometry.values
+            distance_layer(layer_id, lambda geoms=geoms: rasterize_presence(geoms, big))
     _polygon_layers(ctx, out, report)
     _sites_and_counts(ctx, out, report)
     counts = ["features", "repaired", "empty_dropped", "cells"]
@@ -263,37 +276,43 @@ def _apply_scenario(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice]
 
 
 def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
-    """Tugai polygon cover of each epoch."""
-    from habitat.io.vectors import rasterize_fraction
-    from habitat.layers import make_layer
+    """Tugai polygon cover of each epoch (deferred: rasterized when the runner writes it)."""
     inputs, grid = ctx.pipeline.inputs, ctx.grid
     tugai = sorted(enumerate(inputs.tugai), key=lambda pair: pair[1].year)
     tugai_names = ["current"] if len(tugai) == 1 else ["baseline", "current"]
     for name, (i, item) in zip(tugai_names, tugai):
         gdf = _vector(f"inputs.tugai[{i}]", item, ctx, report)
-        layer_id = f"tugai_cover_{name}"
-        out[layer_id] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
-                                   name=layer_id, units="fraction")
-        out[layer_id].attrs["year"] = item.year
+        out[f"tugai_cover_{name}"] = Deferred(partial(_fraction_layer, gdf.geometry.values, grid,
+                                                      f"tugai_cover_{name}", year=item.year))
+
+
+def _fraction_layer(geoms, grid: GridSpec, layer_id: str, *, year: int | None = None) -> xr.DataArray:
+    """The share of each cell covered by ``geoms`` as layer ``layer_id`` (made when the runner writes it)."""
+    from habitat.io.vectors import rasterize_fraction
+    from habitat.layers import make_layer
+    layer = make_layer(rasterize_fraction(geoms, grid), grid, name=layer_id, units="fraction")
+    if year is not None:
+        layer.attrs["year"] = year
+    return layer
 
 
 def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
     """Protected areas, the historical range and the reporting units."""
     import geopandas as gpd
     import numpy as np
-    from habitat.io.vectors import rasterize_fraction, rasterize_labels
+    from habitat.io.vectors import rasterize_labels
     from habitat.layers import make_layer
     inputs, grid = ctx.pipeline.inputs, ctx.grid
     if inputs.protected_areas is not None:
         gdf = _vector("inputs.protected_areas", inputs.protected_areas, ctx, report)
-        out["protected_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
-                                               name="protected_fraction", units="fraction")
+        out["protected_fraction"] = Deferred(partial(_fraction_layer, gdf.geometry.values, grid,
+                                                     "protected_fraction"))
         out["protected_areas"] = _protected_areas(inputs.protected_areas, gdf)
 
     if inputs.historical_range is not None:
         gdf = _vector("inputs.historical_range", inputs.historical_range, ctx, report)
-        out["historical_range_fraction"] = make_layer(rasterize_fraction(gdf.geometry.values, grid), grid,
-                                                      name="historical_range_fraction", units="fraction")
+        out["historical_range_fraction"] = Deferred(partial(_fraction_layer, gdf.geometry.values, grid,
+                                                            "historical_range_fraction"))
         out["historical_range"] = gpd.GeoDataFrame({"range_id": np.arange(1, len(gdf) + 1)},
                                                    geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
 
@@ -308,8 +327,9 @@ def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) 
         ).sort_values("unit_id", kind="stable").reset_index(drop=True)
         units.insert(0, "unit_index", np.arange(1, len(units) + 1, dtype=np.int32))
         out["reporting_units"] = units
-        unit_raster = rasterize_labels(units.geometry.values, units["unit_index"].tolist(), grid)
-        out["reporting_unit"] = make_layer(unit_raster, grid, name="reporting_unit", nodata=0)
+        geoms, labels = units.geometry.values, units["unit_index"].tolist()
+        out["reporting_unit"] = Deferred(lambda: make_layer(rasterize_labels(geoms, labels, grid), grid,
+                                                            name="reporting_unit", nodata=0))
 
 
 def _sites_and_counts(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:

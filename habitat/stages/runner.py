@@ -293,38 +293,66 @@ def _check_output(stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec)
 
 
 def _write_outputs(out_dir: Path, stage: StageSpec, produced: dict[str, Any], grid: GridSpec) -> dict[str, dict]:
-    """Write a stage's outputs (rasters computed together, block by block); return their records."""
+    """Write a stage's outputs; return their records.
+
+    Rasters given as values are computed together, block by block; then they are dropped from
+    ``produced`` and each :class:`~habitat.stages.spec.Deferred` output is made, written and
+    dropped in turn, so at most one deferred output is in memory at a time.
+    """
     from habitat.io.rasters import RasterOutput, write_rasters
-    from habitat.io.tables import write_table, write_workbook
-    from habitat.io.vectors import write_vector
-    rasters: list[RasterOutput] = []
+    from habitat.stages.spec import Deferred
     infos: dict[str, dict] = {}
-    for spec in stage.outputs:
-        if spec.id not in produced:
-            continue
-        value = produced[spec.id]
-        _check_output(stage, spec, value, grid)
-        rel = Path(stage.id) / spec.file_name
-        path = out_dir / rel
-        info: dict = {"path": rel.as_posix(), "kind": spec.kind}
-        if spec.units:
-            info["units"] = spec.units
-        if spec.kind == "raster":
-            rasters.append(RasterOutput(value.data, path, grid, spec.nodata, spec.units, spec.doc))
-            attrs = {k: v for k, v in value.attrs.items() if k in ("year",)}
-            if attrs:
-                info["attrs"] = attrs
-        elif spec.kind == "vector":
-            write_vector(value, path, layer=spec.id)
-        elif spec.kind == "workbook":
-            write_workbook(value, path, sheet=spec.id)
-        else:
-            write_table(value, path)
-        infos[spec.id] = info
+    eager = [spec for spec in stage.outputs if spec.id in produced and not isinstance(produced[spec.id], Deferred)]
+    later = [spec for spec in stage.outputs if spec.id in produced and isinstance(produced[spec.id], Deferred)]
+    rasters: list[RasterOutput] = []
+    for spec in eager:
+        raster = _write_output(out_dir, stage, spec, produced[spec.id], grid, infos)
+        if raster is not None:
+            rasters.append(raster)
     write_rasters(rasters)
+    del rasters
+    for spec in eager:  # written: free them before the deferred ones are made
+        if spec.kind == "raster":
+            produced.pop(spec.id)
+    for spec in later:
+        value = produced.pop(spec.id).make()
+        raster = _write_output(out_dir, stage, spec, value, grid, infos)
+        del value
+        if raster is not None:
+            write_rasters([raster])
+        del raster
+    infos = {spec.id: infos[spec.id] for spec in stage.outputs if spec.id in infos}  # declaration order
     for info in infos.values():
         info["sha256"] = file_sha256(out_dir / info["path"])
     return infos
+
+
+def _write_output(out_dir: Path, stage: StageSpec, spec: LayerSpec, value: Any, grid: GridSpec,
+                  infos: dict[str, dict]) -> Any:
+    """Check one output and record it in ``infos``; write it unless it is a raster, which is
+    returned as a ``RasterOutput`` for :func:`habitat.io.rasters.write_rasters`."""
+    from habitat.io.rasters import RasterOutput
+    from habitat.io.tables import write_table, write_workbook
+    from habitat.io.vectors import write_vector
+    _check_output(stage, spec, value, grid)
+    rel = Path(stage.id) / spec.file_name
+    path = out_dir / rel
+    info: dict = {"path": rel.as_posix(), "kind": spec.kind}
+    if spec.units:
+        info["units"] = spec.units
+    infos[spec.id] = info
+    if spec.kind == "raster":
+        attrs = {k: v for k, v in value.attrs.items() if k in ("year",)}
+        if attrs:
+            info["attrs"] = attrs
+        return RasterOutput(value.data, path, grid, spec.nodata, spec.units, spec.doc)
+    if spec.kind == "vector":
+        write_vector(value, path, layer=spec.id)
+    elif spec.kind == "workbook":
+        write_workbook(value, path, sheet=spec.id)
+    else:
+        write_table(value, path)
+    return None
 
 
 @contextlib.contextmanager
@@ -461,8 +489,7 @@ def _run_locked(
                 loaded = {name: loader() for name, loader in inputs.items()}
                 ctx = StageContext(grid=grid, params=params, inputs=loaded, pipeline=pipeline, log=log.append,
                                    settings=settings)
-                produced = stage.run(ctx)
-                record = _write_stage(work, stage, produced, grid, key, params, input_hashes, log)
+                record = _write_stage(work, stage, stage.run(ctx), grid, key, params, input_hashes, log)
                 changed.append(stage.id)
         records[stage.id] = record
         result = StageResult(stage.id, cached, elapsed(), record, log)

@@ -74,11 +74,25 @@ class StageContext:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """An output a stage hands back unevaluated: ``make()`` returns it when the runner writes it.
+
+    The runner writes a stage's ordinary outputs first and drops them, then calls each deferred
+    output's ``make`` in declaration order, writes its value and drops it before the next one,
+    so a stage whose outputs are full grids holds at most one of them at a time (plus what the
+    closures keep). The written bytes do not depend on whether an output was deferred.
+    """
+
+    make: Callable[[], Any]
+
+
+@dataclass(frozen=True)
 class StageSpec:
     """A stage: id, version, declared inputs and outputs, a params model and ``run``.
 
     ``run(ctx) -> dict[output id, value]`` returns DataArrays for rasters, GeoDataFrames for
-    vectors and DataFrames for tables; optional outputs may be left out. ``sources`` lists
+    vectors and DataFrames for tables, or :class:`Deferred` ones made when they are written;
+    optional outputs may be left out. ``sources`` lists
     the ``inputs`` keys of the pipeline file whose bytes the stage reads (ingest only).
     """
 

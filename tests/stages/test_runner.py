@@ -159,3 +159,40 @@ def test_failure_after_a_stage_rewrote_its_outputs_leaves_the_folder_as_it_was(t
     monkeypatch.undo()
     assert [r.cached for r in run_pipeline(tiny_pipeline, out).stages] == [False]
     assert _files(out)["ingest/floodplain.tif"] != before["ingest/floodplain.tif"]
+
+
+def test_deferred_outputs_are_made_one_at_a_time_after_the_others_are_written(tmp_path):
+    """A Deferred raster is made only after the plain outputs are written and dropped, and after
+    the deferred output before it is written; the files equal those of the same values given
+    directly."""
+    import numpy as np
+    from pydantic import BaseModel
+    from habitat.grid import GridSpec
+    from habitat.layers import make_layer
+    from habitat.stages.spec import Deferred, LayerSpec, StageSpec
+
+    grid = GridSpec.create("EPSG:32642", (30.0, 0.0, 500000.0, 0.0, -30.0, 4500000.0), (5, 7))
+    values = {f"r{i}": np.arange(35, dtype=np.float32).reshape(5, 7) * (i + 1) for i in range(3)}
+    stage = StageSpec(
+        id="toy", version="1", doc="toy", inputs=(), params=BaseModel, run=lambda ctx: {},
+        outputs=tuple(LayerSpec(id=k, kind="raster", dtype="float32", units="m", doc=k) for k in values)
+        + (LayerSpec(id="t", kind="table", doc="t"),),
+    )
+    eager = {k: make_layer(v, grid, name=k, units="m") for k, v in values.items()}
+    eager["t"] = pd.DataFrame({"a": [1, 2]})
+    plain = runner._write_outputs(tmp_path / "plain", stage, dict(eager), grid)
+
+    made: list[str] = []
+    produced: dict = {"r0": make_layer(values["r0"], grid, name="r0", units="m"), "t": eager["t"]}
+
+    def make(k: str):
+        assert "r0" not in produced  # the plain raster is written and dropped first
+        for earlier in made:  # each deferred one is written before the next is made
+            assert (tmp_path / "lazy" / "toy" / f"{earlier}.tif").exists()
+        made.append(k)
+        return make_layer(values[k], grid, name=k, units="m")
+
+    produced.update({k: Deferred(lambda k=k: make(k)) for k in ("r1", "r2")})
+    lazy = runner._write_outputs(tmp_path / "lazy", stage, produced, grid)
+    assert made == ["r1", "r2"] and produced == {"t": eager["t"]}
+    assert lazy == plain  # same files, same sha256
