@@ -32,6 +32,13 @@ class IngestParams(Strict):
         5000.0, ge=0, description="distances are computed on the grid grown by this margin, so features "
         "just outside the study area count (at least the largest threat distance)",
     )
+    distance_cap_m: float | None = Field(
+        None, gt=0, description="distance grids (to rivers, water, cropland, settlements, canals, roads; m): "
+        "None = one exact whole-grid Euclidean transform each (about 20 bytes per padded cell); a number = "
+        "computed block by block with a halo of distance_cap_m / cell size cells, in memory bounded by one "
+        "block, exact up to the cap and inf beyond it; must be >= floodplain_buffer_m (with a DEM, >= "
+        "valley_distance_m) and >= the largest distance a suitability criterion or threat reads",
+    )
     unknown_landcover_codes: Literal["error", "nodata"] = Field(
         "error", description="what to do with land-cover codes missing from the crosswalk"
     )
@@ -58,6 +65,9 @@ class IngestParams(Strict):
     def _valley(self) -> IngestParams:
         if self.valley_distance_m < self.floodplain_buffer_m:
             raise ValueError("valley_distance_m must be >= floodplain_buffer_m (the valley floor extends the buffer)")
+        if self.distance_cap_m is not None and self.distance_cap_m < self.floodplain_buffer_m:
+            raise ValueError("distance_cap_m must be >= floodplain_buffer_m (the floodplain is read from the river "
+                             "distance)")
         return self
 
 

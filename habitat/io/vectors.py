@@ -218,17 +218,65 @@ def rasterize_labels(
     return features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0, dtype="int32")
 
 
-def distance_to_presence_m(presence: np.ndarray, grid: GridSpec) -> np.ndarray:
+#: Side (cells) of the output blocks of a capped distance (:func:`distance_to_presence_m`).
+DISTANCE_BLOCK_CELLS = 2048
+
+
+def distance_to_presence_m(
+    presence: np.ndarray, grid: GridSpec, *, cap_m: float | None = None,
+    window: tuple[slice, slice] | None = None, block_cells: int = DISTANCE_BLOCK_CELLS,
+) -> np.ndarray:
     """Euclidean distance in metres from each cell centre to the nearest present cell centre.
 
     0 on present cells; ``inf`` everywhere when nothing is present. On a geographic grid the
     cell size is converted to metres at the grid's central latitude (an approximation whose
     error grows with the grid's north-south extent).
+
+    Parameters
+    ----------
+    presence : ndarray of bool, shape ``grid.shape``
+    grid : GridSpec
+    cap_m : float, optional
+        Distance cap in metres (> 0). None (default): one exact Euclidean distance transform of
+        the whole grid (memory about 20 bytes per cell). Given: the distances are computed block
+        by block (``block_cells`` per side), each block with a halo of ``ceil(cap_m / cell size)``
+        cells, so memory is bounded by one block and its halo. Every distance <= ``cap_m`` is
+        exactly the whole-grid one (the nearest present cell lies inside the halo); cells farther
+        than ``cap_m`` from every present cell get ``inf``.
+    window : (slice, slice), optional
+        Return only these rows and columns (the distances still see every present cell).
+    block_cells : int
+        Side of the output blocks with ``cap_m``.
+
+    Returns
+    -------
+    ndarray of float32, ``grid.shape`` or the window's shape.
     """
     from habitat.suitability.quality import threat_distance
     dy = grid.resolution * grid.metres_per_unit
     dx = dy * np.cos(np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)) if grid.is_geographic else dy
-    return threat_distance(np.asarray(presence, dtype=bool), cell_size_m=(dy, dx)).astype(np.float32)
+    presence = np.asarray(presence, dtype=bool)
+    rows, cols = window or (slice(0, presence.shape[0]), slice(0, presence.shape[1]))
+    rows, cols = slice(*rows.indices(presence.shape[0])[:2]), slice(*cols.indices(presence.shape[1])[:2])
+    if cap_m is None:
+        return threat_distance(presence, cell_size_m=(dy, dx))[rows, cols].astype(np.float32)
+    if not cap_m > 0:
+        raise ValueError(f"cap_m must be > 0, got {cap_m}")
+    halo_y, halo_x = int(np.ceil(cap_m / dy)), int(np.ceil(cap_m / dx))
+    out = np.empty((rows.stop - rows.start, cols.stop - cols.start), np.float32)
+    height, width = presence.shape
+    for r0 in range(rows.start, rows.stop, block_cells):
+        r1 = min(r0 + block_cells, rows.stop)
+        for c0 in range(cols.start, cols.stop, block_cells):
+            c1 = min(c0 + block_cells, cols.stop)
+            wr0, wr1 = max(0, r0 - halo_y), min(height, r1 + halo_y)
+            wc0, wc1 = max(0, c0 - halo_x), min(width, c1 + halo_x)
+            d = threat_distance(presence[wr0:wr1, wc0:wc1], cell_size_m=(dy, dx))
+            d = d[r0 - wr0:r1 - wr0, c0 - wc0:c1 - wc0]
+            # compared before the float32 cast: a kept value is <= cap_m, so exact
+            out[r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = np.where(
+                d > cap_m, np.inf, d).astype(np.float32)
+    return out
 
 
 #: GeoPackages record a "last change" timestamp; a fixed one keeps outputs byte-identical.

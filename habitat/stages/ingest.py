@@ -74,7 +74,9 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     """Read, repair, reproject and rasterize every input of the pipeline onto the grid.
 
     Distances (to rivers, water, cropland, settlements, roads, canals) are computed on the grid
-    padded by ``context_pad_m`` and then cropped, so features just outside the study area count.
+    padded by ``context_pad_m`` and then cropped, so features just outside the study area count;
+    with ``distance_cap_m`` block by block, exact up to the cap. The distance, cover and unit
+    rasters are returned ``Deferred``: the runner makes and writes them one at a time.
     """
     import numpy as np
     import pandas as pd
@@ -92,15 +94,20 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
 
     def distance_layer(layer_id: str, presence_big: Callable[[], np.ndarray]) -> None:
         # deferred: the runner computes and writes one distance grid at a time
-        out[layer_id] = Deferred(lambda: make_layer(distance_to_presence_m(presence_big(), big)[inner], grid,
-                                                    name=layer_id, units="m"))
+        out[layer_id] = Deferred(lambda: make_layer(
+            distance_to_presence_m(presence_big(), big, cap_m=params.distance_cap_m, window=inner), grid,
+            name=layer_id, units="m"))
 
     rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
     river_presence = rasterize_presence(rivers.geometry.values, big)
     out["rivers"] = rivers
-    river_distance_big = distance_to_presence_m(river_presence, big)
+    river_distance_big = distance_to_presence_m(river_presence, big, cap_m=params.distance_cap_m)
     floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
     if inputs.elevation is not None:
+        if params.distance_cap_m is not None and params.distance_cap_m < params.valley_distance_m:
+            raise ConfigError(f"stages.ingest.distance_cap_m: {params.distance_cap_m:g} m is below valley_distance_m "
+                              f"({params.valley_distance_m:g} m), which reads the river distance with a DEM; "
+                              "raise it or leave it unset")
         floodplain_big = _terrain(ctx, big, inner, river_presence, river_distance_big, out, report)
     # a copy of the study area: the padded grid is freed here, not when the runner has written it
     out["river_distance_m"] = make_layer(river_distance_big[inner].copy(), grid, name="river_distance_m", units="m")

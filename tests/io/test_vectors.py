@@ -146,3 +146,33 @@ def test_write_vector_names_the_default_grid_crs(tmp_path):
     assert "Central Asia Albers Equal Area" in names and "unknown" not in names
     back = read_vector(path)
     assert back.crs == frame.crs and back.crs.name == "Central Asia Albers Equal Area"
+
+
+@pytest.mark.parametrize("block_cells", [1, 3, 7, 64])
+@pytest.mark.parametrize("cap_m", [1.0, 25.0, 42.5, 1e6])
+def test_capped_distance_is_the_whole_grid_one_within_the_cap(block_cells, cap_m):
+    """Block by block with a halo: every distance <= cap_m equals the whole-grid transform
+    exactly, every farther cell is inf; a window crops the same values."""
+    from habitat.grid import GridSpec
+    grid = GridSpec.create("EPSG:32642", (10.0, 0.0, 500000.0, 0.0, -10.0, 4500000.0), (37, 29))
+    presence = np.random.default_rng(7).random(grid.shape) > 0.985
+    whole = distance_to_presence_m(presence, grid)
+    capped = distance_to_presence_m(presence, grid, cap_m=cap_m, block_cells=block_cells)
+    expected = np.where(whole <= cap_m, whole, np.inf).astype(np.float32)
+    np.testing.assert_array_equal(capped, expected)
+    window = (slice(5, 30), slice(3, 20))
+    np.testing.assert_array_equal(distance_to_presence_m(presence, grid, window=window), whole[window])
+    np.testing.assert_array_equal(
+        distance_to_presence_m(presence, grid, cap_m=cap_m, window=window, block_cells=block_cells), expected[window])
+
+
+def test_capped_distance_by_hand():
+    """One present cell, 10 m cells, cap 15 m: 0 on it, 10 beside it, 14.14 diagonally, inf beyond."""
+    from habitat.grid import GridSpec
+    grid = GridSpec.create("EPSG:32642", (10.0, 0.0, 500000.0, 0.0, -10.0, 4500000.0), (3, 4))
+    presence = np.zeros(grid.shape, bool)
+    presence[1, 1] = True
+    d = distance_to_presence_m(presence, grid, cap_m=15.0, block_cells=2)
+    r = np.float32(np.sqrt(200.0))
+    np.testing.assert_array_equal(d, np.array([[r, 10, r, np.inf], [10, 0, 10, np.inf], [r, 10, r, np.inf]], np.float32))
+    assert np.isinf(distance_to_presence_m(np.zeros(grid.shape, bool), grid, cap_m=15.0)).all()

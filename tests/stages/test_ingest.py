@@ -102,3 +102,21 @@ def test_historical_range_becomes_a_cell_fraction(tmp_path):
     expected[:, 0:3] = 1.0
     expected[:, 3] = 0.5
     np.testing.assert_array_equal(_read(out, "historical_range_fraction"), expected)
+
+
+def test_distance_cap_gives_the_uncapped_distances_up_to_the_cap(tmp_path):
+    """distance_cap_m: every distance grid equals the default (whole-grid) one where it is <= the
+    cap and is inf beyond; a cap beyond every distance changes no byte of any output."""
+    layers = ["river_distance_m", "water_distance_m", "cropland_distance_m", "settlement_distance_m"]
+    outs = {}
+    for name, cap in (("none", None), ("cap", 350.0), ("far", 1e6)):
+        pipeline = _utm_project(tmp_path / name, floodplain_buffer_m=150, **({} if cap is None else
+                                                                            {"distance_cap_m": cap}))
+        run_pipeline(pipeline, tmp_path / name / "out", only="ingest")
+        outs[name] = tmp_path / name / "out"
+    for layer in layers:
+        whole = _read(outs["none"], layer)
+        np.testing.assert_array_equal(_read(outs["cap"], layer), np.where(whole <= 350.0, whole, np.inf))
+        assert (whole > 350.0).any() or layer != "river_distance_m"  # the cap cuts something
+    for path in sorted((outs["none"] / "ingest").glob("*.tif")):
+        assert path.read_bytes() == (outs["far"] / "ingest" / path.name).read_bytes(), path.name
