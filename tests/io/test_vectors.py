@@ -176,3 +176,24 @@ def test_capped_distance_by_hand():
     r = np.float32(np.sqrt(200.0))
     np.testing.assert_array_equal(d, np.array([[r, 10, r, np.inf], [10, 0, 10, np.inf], [r, 10, r, np.inf]], np.float32))
     assert np.isinf(distance_to_presence_m(np.zeros(grid.shape, bool), grid, cap_m=15.0)).all()
+
+
+@pytest.mark.parametrize("crs, transform", [
+    ("EPSG:32642", (30.0, 0.0, 500000.0, 0.0, -30.0, 4500000.0)),
+    ("EPSG:4326", (0.01, 0.0, 60.0, 0.0, -0.01, 42.0)),  # geographic: dx != dy
+])
+def test_distance_equals_scipys_whole_grid_transform_bit_for_bit(crs, transform, monkeypatch):
+    """The row-block distances from the feature transform are scipy's distance_transform_edt,
+    the same float32 values, on any window."""
+    from habitat.grid import GridSpec
+    from habitat.io import vectors
+    monkeypatch.setattr(vectors, "_EDT_ROWS", 4)  # many row blocks, the last one short
+    from habitat.suitability.quality import threat_distance
+    grid = GridSpec.create(crs, transform, (61, 45))
+    presence = np.random.default_rng(3).random(grid.shape) > 0.99
+    dy = grid.resolution * grid.metres_per_unit
+    dx = dy * np.cos(np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)) if grid.is_geographic else dy
+    expected = threat_distance(presence, cell_size_m=(dy, dx)).astype(np.float32)
+    np.testing.assert_array_equal(distance_to_presence_m(presence, grid), expected)
+    window = (slice(7, 50), slice(2, 44))
+    np.testing.assert_array_equal(distance_to_presence_m(presence, grid, window=window), expected[window])
