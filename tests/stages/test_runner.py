@@ -39,7 +39,7 @@ def test_manifest_lists_every_output_with_hash(tiny_pipeline, tmp_path):
     assert manifest["stages"]["ingest"]["params"] == {
         "context_pad_m": 5000.0, "floodplain_buffer_m": 300.0, "unknown_landcover_codes": "error",
         "valley_distance_m": 30000.0, "valley_height_m": 10.0, "floodplain_max_altitude_m": 1500.0,
-        "floodplain_max_height_m": 60.0}
+        "floodplain_max_height_m": 60.0, "distance_cap_m": None}
     assert set(manifest["input_files"]) >= {"inputs.landcover[0].path", "inputs.rivers.path"}
 
 
