@@ -166,17 +166,26 @@ def rasterize_fraction(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
     ).astype(bool)
     edge = ndimage.binary_dilation(edge, structure=neighbourhood(8)) & touched
     out[touched & ~edge] = 1.0
+    del touched
     rows, cols = np.nonzero(edge)
-    if rows.size:
-        a, _, c, _, e, f = grid.transform
-        boxes = shapely.box(c + cols * a, f + (rows + 1) * e, c + (cols + 1) * a, f + rows * e)
-        tree = shapely.STRtree(parts)
+    del edge
+    a, _, c, _, e, f = grid.transform
+    tree = shapely.STRtree(parts) if rows.size else None
+    # the cell boxes and their intersections are made a batch at a time: shapely objects take
+    # hundreds of bytes each, and boundary cells grow with the grid (each cell's sum is the same)
+    for start in range(0, rows.size, _FRACTION_BATCH_CELLS):
+        r, k = rows[start:start + _FRACTION_BATCH_CELLS], cols[start:start + _FRACTION_BATCH_CELLS]
+        boxes = shapely.box(c + k * a, f + (r + 1) * e, c + (k + 1) * a, f + r * e)
         box_idx, part_idx = tree.query(boxes, predicate="intersects")
         areas = shapely.area(shapely.intersection(boxes[box_idx], parts[part_idx]))
-        covered = np.zeros(rows.size)
+        covered = np.zeros(r.size)
         np.add.at(covered, box_idx, areas)
-        out[rows, cols] = np.clip(covered / (a * -e), 0.0, 1.0)
+        out[r, k] = np.clip(covered / (a * -e), 0.0, 1.0)
     return out
+
+
+#: Boundary cells whose exact cover :func:`rasterize_fraction` computes at a time.
+_FRACTION_BATCH_CELLS = 65536
 
 
 def rasterize_presence(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.ndarray:

@@ -197,3 +197,15 @@ def test_distance_equals_scipys_whole_grid_transform_bit_for_bit(crs, transform,
     np.testing.assert_array_equal(distance_to_presence_m(presence, grid), expected)
     window = (slice(7, 50), slice(2, 44))
     np.testing.assert_array_equal(distance_to_presence_m(presence, grid, window=window), expected[window])
+
+
+def test_fraction_in_batches_of_boundary_cells_is_the_same(monkeypatch):
+    """Boundary cells computed a few at a time give the same float32 cover as all at once."""
+    from habitat.io import vectors
+    grid = GridSpec.from_bounds((0, 0, 2000, 1500), UTM, 100)
+    polys = [shapely.Point(600, 700).buffer(430), shapely.box(1130, 210, 1870, 990),
+             shapely.Polygon([(100, 1400), (1900, 1300), (300, 1100)])]
+    whole = rasterize_fraction(polys, grid)
+    monkeypatch.setattr(vectors, "_FRACTION_BATCH_CELLS", 7)
+    np.testing.assert_array_equal(rasterize_fraction(polys, grid), whole)
+    assert ((whole > 0) & (whole < 1)).sum() > 7  # several batches
