@@ -135,7 +135,8 @@ def _store_on_cluster(client, sources: list[da.Array], targets: list[_WindowWrit
 def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
     """Write rasters as Cloud Optimized GeoTIFFs, block by block, atomically.
 
-    Arrays may be numpy or dask (lazy): all of them are computed together with
+    Arrays may be numpy or dask (lazy): numpy ones are written strip by strip (no copy), dask
+    ones are all computed together with
     ``dask.array.store`` (shared upstream work is done once) and written window by window into
     tiled temporary GeoTIFFs, which are then copied into COGs beside the targets and renamed
     into place (the temporary GeoTIFFs are uncompressed: the tiles are compressed once, into
@@ -163,17 +164,25 @@ def write_rasters(outputs: list[RasterOutput]) -> list[Path]:
                 dataset.units = (out.units,)
             if out.description:
                 dataset.set_band_description(1, out.description)
-            array = out.array.astype(dtype) if out.array.dtype != dtype else out.array
-            if not isinstance(array, da.Array):
-                array = da.from_array(array, chunks=CHUNK_CELLS)
-            sources.append(array)
-            targets.append(_WindowWriter(dataset))
             staged.append((dataset, work, final))
+            if not isinstance(out.array, da.Array):
+                # in memory already: written strip by strip, converted per strip (da.from_array
+                # would copy the whole array first)
+                with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+                    for r0 in range(0, out.grid.height, CHUNK_CELLS):
+                        rows = slice(r0, min(r0 + CHUNK_CELLS, out.grid.height))
+                        strip = np.asarray(out.array[rows]).astype(dtype, copy=False)
+                        _WindowWriter(dataset)[rows, slice(0, out.grid.width)] = strip
+                continue
+            sources.append(out.array.astype(dtype) if out.array.dtype != dtype else out.array)
+            targets.append(_WindowWriter(dataset))
         # GDAL datasets are not thread-safe: one block is written at a time. GDAL's block cache
         # defaults to 5 % of RAM; a small one keeps memory bounded by the chunks in flight.
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             client = active_client()
-            if client is None:
+            if not sources:
+                pass
+            elif client is None:
                 # no cluster: the configured scheduler, else threads, and the lock dask picks for
                 # lock=True on threads, named here because dask's look-ups import distributed (a
                 # serial half second before any block runs)

@@ -57,3 +57,20 @@ def test_multi_tile_cog_is_byte_identical_and_lossless(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     with open_raster(a) as ds:
         np.testing.assert_array_equal(read_band(ds), data)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.float32])
+def test_numpy_strips_and_dask_blocks_write_the_same_bytes(tmp_path, monkeypatch, dtype):
+    """A numpy array (written strip by strip, converted per strip) and the same values as a dask
+    array give byte-identical files, bool stored as uint8."""
+    import dask.array as da
+    from habitat.io import rasters
+    monkeypatch.setattr(rasters, "CHUNK_CELLS", 256)  # several strips, the last one short
+    grid = GridSpec.from_bounds((0, 0, 30 * 700, 30 * 600), "EPSG:32642", 30)
+    values = (np.random.default_rng(1).random(grid.shape) > 0.5).astype(dtype)
+    a = write_raster(values, tmp_path / "numpy.tif", grid, nodata=None)
+    b = write_raster(da.from_array(values, chunks=300), tmp_path / "dask.tif", grid, nodata=None)
+    assert a.read_bytes() == b.read_bytes()
+    with rasterio.open(a) as ds:
+        assert ds.dtypes[0] == ("uint8" if dtype is np.bool_ else "float32")
+        np.testing.assert_array_equal(ds.read(1), values.astype(ds.dtypes[0]))
