@@ -71,9 +71,12 @@ MODELS: dict[str, MemoryModel] = {
             "measured 43 bytes/cell over the input on 10000 x 10000 (bench/README.md)",
     ),
     "patches": MemoryModel(
-        30.0, FINE_GRID_SETTING,
-        doc="whole-array label_patches + patch_table: mask, int32 labels, int64 copy, core mask, "
-            "bincount temporaries",
+        8.0, FINE_GRID_SETTING, fixed=256 * 2**20,
+        doc="block-wise patch table and outlines (2048-cell blocks): the int32 label output spans "
+            "the grid, the rest is per block; measured stage peaks 718 MiB at 16.37 M cells and "
+            "817 MiB at 32.75 M (6.3 bytes/cell growth, bench/README.md 'Scale: every stage'), "
+            "less ~350 MiB of interpreter and libraries: ~370 and ~470 MiB, below "
+            "8 x cells + 256 MiB (381 and 506 MiB)",
     ),
     "fragmentation_blockwise": MemoryModel(
         35.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=64 * 2**20,
@@ -122,15 +125,21 @@ def estimate_bytes(
     n_surfaces: int = 0,
     neighbours: int = 8,
     factor: int = 1,
+    n_rhs: int = 1,
+    available: int | None = None,
+    solver: str = "auto",
 ) -> int:
     """Bytes ``computation`` needs on a grid of ``shape`` cells.
 
     Parameters
     ----------
     computation : str
-        A key of :data:`MODELS`, or ``"circuit"`` (AMG-CG model of
-        :func:`habitat.connectivity.circuit.solvers.estimate_memory_bytes`: about 254 bytes per
-        cell on an 8-neighbour grid, ``neighbours + 1`` Laplacian entries per cell).
+        A key of :data:`MODELS`, or ``"circuit"``: the solver path ``solver: auto`` takes for
+        ``available`` bytes (:func:`habitat.connectivity.circuit.solvers.planned_memory_bytes`:
+        the direct factor's ``n log2 n`` model while it fits in 60 % of them and the grid has at
+        most 5 M connectivity cells, else AMG-CG), with every connectivity cell a node and
+        ``neighbours + 1`` Laplacian entries per node; fitted to measured peaks in
+        bench/README.md ("Circuit solver memory").
     shape : (int, int)
         Grid shape ``(rows, cols)``.
     block_cells : int
@@ -144,6 +153,13 @@ def estimate_bytes(
         ``shape`` (``grid.connectivity_resolution_m``; 1 = the analysis grid); their model
         applies to the ``ceil(rows / factor) x ceil(cols / factor)`` coarse cells, plus
         :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid).
+    n_rhs : int
+        ``circuit`` only: right-hand sides solved together (focal points - 1).
+    available : int, optional
+        ``circuit`` only: bytes available, which decide the solver path (default
+        :func:`available_bytes`).
+    solver : {"auto", "direct", "amg"}
+        ``circuit`` only: the stage's ``solver``; a forced method uses its own estimate.
 
     Returns
     -------
@@ -167,9 +183,15 @@ def estimate_bytes(
     rows, cols = -(-rows // factor), -(-cols // factor)
     cells = rows * cols
     if computation == "circuit":
-        from habitat.connectivity.circuit.solvers import estimate_memory_bytes
+        from habitat.connectivity.circuit.solvers import estimate_memory_bytes, planned_memory_bytes
 
-        return int(math.ceil(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg") + fine_side))
+        nnz, n_rhs = (neighbours + 1) * cells, max(1, int(n_rhs))
+        if solver == "auto":
+            limit = available_bytes() if available is None else int(available)
+            solve = planned_memory_bytes(cells, nnz, n_rhs=n_rhs, memory_limit_bytes=limit)
+        else:
+            solve = estimate_memory_bytes(cells, nnz, method=solver, n_rhs=n_rhs)
+        return int(math.ceil(solve + fine_side))
     if computation not in MODELS:
         raise InvalidParameterError(
             f"memory model {computation!r} is unknown; use one of {', '.join(sorted(MODELS))}, circuit"
@@ -225,8 +247,10 @@ def check_memory(
     """
     if not (0 < share <= 1):
         raise InvalidParameterError(f"share={share!r} must lie in (0, 1]")
-    need = estimate_bytes(computation, shape, **model_kw)
     avail = available_bytes() if available is None else int(available)
+    if computation == "circuit":  # the solver path depends on the memory available
+        model_kw = {**model_kw, "available": avail}
+    need = estimate_bytes(computation, shape, **model_kw)
     limit = share * avail
     if need <= limit:
         return need

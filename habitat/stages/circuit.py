@@ -35,8 +35,10 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     factor = coarsen_factor(grid.resolution, getattr(ctx.settings.get("grid"), "connectivity_resolution_m", None))
+    n_pops = 0 if ctx.inputs.get("populations") is None else len(ctx.inputs["populations"])
+    # every population's focal point is a right-hand side of the one factor (or CG run)
     check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours, factor=factor,
-                 cell_size_m=grid.cell_size_m)
+                 cell_size_m=grid.cell_size_m, n_rhs=max(1, n_pops - 1), solver=params.solver)
     fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     res = fine_res if factor == 1 else aggregate_resistance(fine_res, factor)
     pops = ctx.inputs.get("populations")
