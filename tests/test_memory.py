@@ -50,17 +50,23 @@ def test_check_refuses_before_allocating_naming_need_available_and_setting(monke
     assert check_memory("cost_distance", (1000, 1000)) == 106_000_000
 
 
-def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
+def _cli_check(tmp_path, available, call):
+    """Run the CLI in a child whose command is ``call`` (a check_memory call on ``m``) with
+    ``available`` bytes free; return the finished process."""
     code = (
         "import habitat.memory as m, habitat.cli as cli\n"
-        "m.available_bytes = lambda: 2**30\n"
+        f"m.available_bytes = lambda: {available}\n"
         "def boom(*a, **k):\n"
-        "    m.check_memory('circuit', (40000, 40000))\n"
+        f"    {call}\n"
         "cli.app = boom\n"
         "cli.main()\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                       env={**__import__('os').environ})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**__import__('os').environ})
+
+
+def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
+    r = _cli_check(tmp_path, 2**30, "m.check_memory('circuit', (40000, 40000))")
     assert r.returncode == 2, r.stderr
     assert "grid.resolution_m" in r.stderr and "Traceback" not in r.stderr
 
@@ -164,16 +170,8 @@ def test_circuit_estimate_covers_a_measured_solve(tmp_path):
 def test_cli_refuses_a_circuit_that_cannot_fit_naming_the_connectivity_resolution(tmp_path):
     # 6000 x 6000 cells of 30 m, 8 GiB available (6.4 GiB usable): the stage's fine-grid part
     # (76 x 36 M = 2.5 GiB) fits, AMG-CG on all 36 M cells (1002 bytes a node more) does not
-    code = (
-        "import habitat.memory as m, habitat.cli as cli\n"
-        "m.available_bytes = lambda: 8 * 2**30\n"
-        "def boom(*a, **k):\n"
-        "    m.check_memory('circuit', (6000, 6000), what='stage circuit', n_rhs=5, cell_size_m=30.0)\n"
-        "cli.app = boom\n"
-        "cli.main()\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                       env={**__import__('os').environ})
+    r = _cli_check(tmp_path, 8 * 2**30,
+                   "m.check_memory('circuit', (6000, 6000), what='stage circuit', n_rhs=5, cell_size_m=30.0)")
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr
