@@ -9,6 +9,7 @@ import shapely
 
 from habitat import memory
 from habitat.config import GridConfig
+from habitat.connectivity.two_grid import Grain
 from habitat.errors import MemoryNeedError
 from habitat.grid import GridSpec
 from habitat.layers import make_layer
@@ -85,8 +86,8 @@ def test_two_grid_lcd_and_resistance_by_hand():
 
 
 def test_default_leaves_the_analysis_grid_run_unchanged():
-    plain = run_sites(_ctx(grid_section=True))  # connectivity_resolution_m unset
-    same = run_sites(_ctx(100.0))  # 1x: the analysis grid itself
+    plain = run_sites(_ctx(grid_section=False))  # as before the grid section was handed to the stage
+    same = run_sites(_ctx(None))  # connectivity_resolution_m unset
     for key in ("site_ranking", "excluded", "site_sensitivity"):
         pd.testing.assert_frame_equal(plain[key], same[key])
     np.testing.assert_array_equal(plain["candidates"].values, same["candidates"].values)
@@ -95,9 +96,9 @@ def test_default_leaves_the_analysis_grid_run_unchanged():
 def test_release_cell_moves_off_an_impassable_coarse_cell_within_the_candidate():
     labels = np.zeros((2, 6), np.int32)
     labels[:, 0:4] = 1
-    grain = _SitesGrain.__new__(_SitesGrain)
-    object.__setattr__(grain, "grain", type("G", (), {"factor": 2})())
-    object.__setattr__(grain, "res", np.array([[nan, 1.0, 1.0]]))
+    fine = GridSpec.from_bounds((0, 0, 600, 200), "EPSG:32642", 100)
+    res = np.array([[nan, 1.0, 1.0]])
+    grain = _SitesGrain(Grain.of(fine, 2, np.ones((2, 6))), res, np.zeros((1, 3), np.int32))
     # the centre (0, 1) lies in coarse cell (0, 0), impassable: the nearest passable coarse cell
     # holding a cell of candidate 1 is (0, 1); (0, 2) holds none of it
     assert grain.release_cells([(0, 1), None], labels) == [(0, 1), None]
