@@ -22,6 +22,8 @@ from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from habitat.connectivity.two_grid import Grain
 
 INPUTS = catalog.layers(
