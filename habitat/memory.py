@@ -44,6 +44,11 @@ CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
 #: cost model) = 64 bytes a cell; circuit 1,176 MiB with nothing to solve = 75 bytes a cell.
 #: Coarsening the connectivity grid cannot lower this part.
 FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
+#: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
+#: surface brought back from the connectivity grid and its float64 temporaries): measured
+#: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,
+#: "sites on the connectivity grid") = 211 bytes a cell. It replaces FINE_SIDE_BYTES there.
+SITES_FINE_SIDE_BYTES = 211.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ def estimate_bytes(
     n_rhs: int = 1,
     available: int | None = None,
     solver: str = "auto",
+    fine_side_bytes: float | None = None,
 ) -> int:
     """Bytes ``computation`` needs on a grid of ``shape`` cells.
 
@@ -160,6 +166,10 @@ def estimate_bytes(
         :func:`available_bytes`).
     solver : {"auto", "direct", "amg"}
         ``circuit`` only: the stage's ``solver``; a forced method uses its own estimate.
+    fine_side_bytes : float, optional
+        ``cost_distance`` and ``circuit`` only: bytes per analysis-grid cell the calling stage
+        holds beside the computation, instead of :data:`FINE_SIDE_BYTES` (e.g.
+        :data:`SITES_FINE_SIDE_BYTES`); >= 0.
 
     Returns
     -------
@@ -179,7 +189,11 @@ def estimate_bytes(
         raise InvalidParameterError(f"factor={factor!r} must be an integer >= 1")
     if factor > 1 and computation not in FINE_SIDE_BYTES:
         raise InvalidParameterError(f"{computation!r} runs on the analysis grid only; factor must be 1")
-    fine_side = FINE_SIDE_BYTES.get(computation, 0.0) * rows * cols
+    if fine_side_bytes is not None and (computation not in FINE_SIDE_BYTES or not fine_side_bytes >= 0):
+        raise InvalidParameterError(
+            f"fine_side_bytes={fine_side_bytes!r}: a number >= 0, for cost_distance or circuit only")
+    per_fine_cell = FINE_SIDE_BYTES.get(computation, 0.0) if fine_side_bytes is None else float(fine_side_bytes)
+    fine_side = per_fine_cell * rows * cols
     rows, cols = -(-rows // factor), -(-cols // factor)
     cells = rows * cols
     if computation == "circuit":
@@ -276,7 +290,9 @@ def _connectivity_fix(computation: str, shape: tuple[int, int], limit: float, ce
     if computation not in FINE_SIDE_BYTES:
         return None
     rows, cols = (int(v) for v in shape)
-    if FINE_SIDE_BYTES[computation] * rows * cols >= limit:
+    per_fine_cell = model_kw.get("fine_side_bytes")
+    per_fine_cell = FINE_SIDE_BYTES[computation] if per_fine_cell is None else float(per_fine_cell)
+    if per_fine_cell * rows * cols >= limit:
         return None
     current = int(model_kw.pop("factor", 1))
     for factor in range(current + 1, max(rows, cols) + 1):

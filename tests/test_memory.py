@@ -178,3 +178,30 @@ def test_cli_refuses_a_circuit_that_cannot_fit_naming_the_connectivity_resolutio
     need = ((76 + 72 + 850 + 80) * 36 * 10**6 + 2**25) / 2**30
     assert f"needs about {need:.1f} GiB but 8.0 GiB are available" in lines[0]
     assert "set grid.connectivity_resolution_m: " in lines[0]
+
+
+def test_a_stage_names_its_own_fine_side_bytes():
+    # 1000 x 1000 cells, factor 4: the coarse model is unchanged, the fine part is per-cell bytes x 1e6
+    from habitat.memory import FINE_SIDE_BYTES, SITES_FINE_SIDE_BYTES, estimate_bytes
+
+    for computation in ("cost_distance", "circuit"):
+        kw = dict(factor=4, available=24 * 2**30) if computation == "circuit" else dict(factor=4)
+        default = estimate_bytes(computation, (1000, 1000), **kw)
+        sites = estimate_bytes(computation, (1000, 1000), fine_side_bytes=SITES_FINE_SIDE_BYTES, **kw)
+        none = estimate_bytes(computation, (1000, 1000), fine_side_bytes=0, **kw)
+        assert default - none == pytest.approx(FINE_SIDE_BYTES[computation] * 1e6, abs=1)
+        assert sites - none == pytest.approx(211 * 1e6, abs=1)
+    with pytest.raises(InvalidParameterError):
+        estimate_bytes("fragmentation", (10, 10), fine_side_bytes=8)
+    with pytest.raises(InvalidParameterError):
+        estimate_bytes("cost_distance", (10, 10), fine_side_bytes=-1)
+
+
+def test_sites_fine_part_alone_too_big_names_the_analysis_grid():
+    # 211 bytes x 1e8 cells = 21.1 GB > 0.8 x 16 GiB: no connectivity grid can fix it
+    from habitat.memory import SITES_FINE_SIDE_BYTES, check_memory
+
+    with pytest.raises(MemoryNeedError) as e:
+        check_memory("cost_distance", (10000, 10000), available=16 * 2**30, cell_size_m=30,
+                     fine_side_bytes=SITES_FINE_SIDE_BYTES)
+    assert e.value.setting == "grid.resolution_m"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from habitat.errors import ConfigError
-from habitat.memory import check_memory
+from habitat.memory import SITES_FINE_SIDE_BYTES, check_memory
 from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
@@ -374,9 +374,12 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     from habitat.connectivity.two_grid import connectivity_factor
     factor = connectivity_factor(grid, ctx.settings.get("grid"))
     # the cost distance, then the circuit, on the grid they run on (plus the stage's fine arrays)
-    check_memory("cost_distance", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m)
+    circuit = ctx.setting("circuit")
+    check_memory("cost_distance", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
+                 fine_side_bytes=SITES_FINE_SIDE_BYTES)
     check_memory("circuit", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
-                 neighbours=ctx.setting("circuit").neighbours)  # type: ignore[attr-defined]
+                 neighbours=circuit.neighbours, solver=circuit.solver,  # type: ignore[attr-defined]
+                 fine_side_bytes=SITES_FINE_SIDE_BYTES)
     in_range = ctx.inputs.get("historical_range_fraction")
     if params.require_historical_range and in_range is None:
         raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "

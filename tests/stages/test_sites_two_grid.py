@@ -106,8 +106,9 @@ def test_release_cell_moves_off_an_impassable_coarse_cell_within_the_candidate()
 
 def test_memory_is_checked_on_the_grid_the_distances_run_on(monkeypatch):
     shape = (8000, 8000)
-    need_coarse = max(memory.estimate_bytes("cost_distance", shape, factor=4),
-                      memory.estimate_bytes("circuit", shape, factor=4))
+    side = memory.SITES_FINE_SIDE_BYTES  # the sites stage's own arrays on the analysis grid
+    need_coarse = max(memory.estimate_bytes("cost_distance", shape, factor=4, fine_side_bytes=side),
+                      memory.estimate_bytes("circuit", shape, factor=4, fine_side_bytes=side))
     available = int(need_coarse / memory.DEFAULT_SHARE * 1.01)
     assert memory.estimate_bytes("circuit", shape) > memory.DEFAULT_SHARE * available  # the fine run cannot fit
     monkeypatch.setattr(memory, "available_bytes", lambda: available)
