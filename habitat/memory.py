@@ -47,7 +47,7 @@ FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
 #: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
 #: surface brought back from the connectivity grid and its float64 temporaries): measured
 #: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,
-#: "sites on the connectivity grid") = 211 bytes a cell. It replaces FINE_SIDE_BYTES there.
+#: "Sites on the connectivity grid") = 211 bytes a cell. It replaces FINE_SIDE_BYTES there.
 SITES_FINE_SIDE_BYTES = 211.0
 
 
