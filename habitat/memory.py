@@ -44,6 +44,11 @@ CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
 #: cost model) = 64 bytes a cell; circuit 1,176 MiB with nothing to solve = 75 bytes a cell.
 #: Coarsening the connectivity grid cannot lower this part.
 FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
+#: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
+#: surface brought back from the connectivity grid and its float64 temporaries): measured
+#: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,
+#: "Sites on the connectivity grid") = 211 bytes a cell. It replaces FINE_SIDE_BYTES there.
+SITES_FINE_SIDE_BYTES = 211.0
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,12 @@ MODELS: dict[str, MemoryModel] = {
             "measured 43 bytes/cell over the input on 10000 x 10000 (bench/README.md)",
     ),
     "patches": MemoryModel(
-        30.0, FINE_GRID_SETTING,
-        doc="whole-array label_patches + patch_table: mask, int32 labels, int64 copy, core mask, "
-            "bincount temporaries",
+        8.0, FINE_GRID_SETTING, fixed=256 * 2**20,
+        doc="block-wise patch table and outlines (2048-cell blocks): the int32 label output spans "
+            "the grid, the rest is per block; measured stage peaks 718 MiB at 16.37 M cells and "
+            "817 MiB at 32.75 M (6.3 bytes/cell growth, bench/README.md 'Scale: every stage'), "
+            "less ~350 MiB of interpreter and libraries: ~370 and ~470 MiB, below "
+            "8 x cells + 256 MiB (381 and 506 MiB)",
     ),
     "fragmentation_blockwise": MemoryModel(
         35.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=64 * 2**20,
@@ -122,15 +130,22 @@ def estimate_bytes(
     n_surfaces: int = 0,
     neighbours: int = 8,
     factor: int = 1,
+    n_rhs: int = 1,
+    available: int | None = None,
+    solver: str = "auto",
+    fine_side_bytes: float | None = None,
 ) -> int:
     """Bytes ``computation`` needs on a grid of ``shape`` cells.
 
     Parameters
     ----------
     computation : str
-        A key of :data:`MODELS`, or ``"circuit"`` (AMG-CG model of
-        :func:`habitat.connectivity.circuit.solvers.estimate_memory_bytes`: about 254 bytes per
-        cell on an 8-neighbour grid, ``neighbours + 1`` Laplacian entries per cell).
+        A key of :data:`MODELS`, or ``"circuit"``: the solver path ``solver: auto`` takes for
+        ``available`` bytes (:func:`habitat.connectivity.circuit.solvers.planned_memory_bytes`:
+        the direct factor's ``n log2 n`` model while it fits in 60 % of them and the grid has at
+        most 5 M connectivity cells, else AMG-CG), with every connectivity cell a node and
+        ``neighbours + 1`` Laplacian entries per node; fitted to measured peaks in
+        bench/README.md ("Circuit solver memory").
     shape : (int, int)
         Grid shape ``(rows, cols)``.
     block_cells : int
@@ -144,6 +159,17 @@ def estimate_bytes(
         ``shape`` (``grid.connectivity_resolution_m``; 1 = the analysis grid); their model
         applies to the ``ceil(rows / factor) x ceil(cols / factor)`` coarse cells, plus
         :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid).
+    n_rhs : int
+        ``circuit`` only: right-hand sides solved together (focal points - 1).
+    available : int, optional
+        ``circuit`` only: bytes available, which decide the solver path (default
+        :func:`available_bytes`).
+    solver : {"auto", "direct", "amg"}
+        ``circuit`` only: the stage's ``solver``; a forced method uses its own estimate.
+    fine_side_bytes : float, optional
+        ``cost_distance`` and ``circuit`` only: bytes per analysis-grid cell the calling stage
+        holds beside the computation, instead of :data:`FINE_SIDE_BYTES` (e.g.
+        :data:`SITES_FINE_SIDE_BYTES`); >= 0.
 
     Returns
     -------
@@ -163,13 +189,23 @@ def estimate_bytes(
         raise InvalidParameterError(f"factor={factor!r} must be an integer >= 1")
     if factor > 1 and computation not in FINE_SIDE_BYTES:
         raise InvalidParameterError(f"{computation!r} runs on the analysis grid only; factor must be 1")
-    fine_side = FINE_SIDE_BYTES.get(computation, 0.0) * rows * cols
+    if fine_side_bytes is not None and (computation not in FINE_SIDE_BYTES or not fine_side_bytes >= 0):
+        raise InvalidParameterError(
+            f"fine_side_bytes={fine_side_bytes!r}: a number >= 0, for cost_distance or circuit only")
+    per_fine_cell = FINE_SIDE_BYTES.get(computation, 0.0) if fine_side_bytes is None else float(fine_side_bytes)
+    fine_side = per_fine_cell * rows * cols
     rows, cols = -(-rows // factor), -(-cols // factor)
     cells = rows * cols
     if computation == "circuit":
-        from habitat.connectivity.circuit.solvers import estimate_memory_bytes
+        from habitat.connectivity.circuit.solvers import estimate_memory_bytes, planned_memory_bytes
 
-        return int(math.ceil(estimate_memory_bytes(cells, (neighbours + 1) * cells, method="amg") + fine_side))
+        nnz, n_rhs = (neighbours + 1) * cells, max(1, int(n_rhs))
+        if solver == "auto":
+            limit = available_bytes() if available is None else int(available)
+            solve = planned_memory_bytes(cells, nnz, n_rhs=n_rhs, memory_limit_bytes=limit)
+        else:
+            solve = estimate_memory_bytes(cells, nnz, method=solver, n_rhs=n_rhs)
+        return int(math.ceil(solve + fine_side))
     if computation not in MODELS:
         raise InvalidParameterError(
             f"memory model {computation!r} is unknown; use one of {', '.join(sorted(MODELS))}, circuit"
@@ -225,8 +261,10 @@ def check_memory(
     """
     if not (0 < share <= 1):
         raise InvalidParameterError(f"share={share!r} must lie in (0, 1]")
-    need = estimate_bytes(computation, shape, **model_kw)
     avail = available_bytes() if available is None else int(available)
+    if computation == "circuit":  # the solver path depends on the memory available
+        model_kw = {**model_kw, "available": avail}
+    need = estimate_bytes(computation, shape, **model_kw)
     limit = share * avail
     if need <= limit:
         return need
@@ -252,7 +290,9 @@ def _connectivity_fix(computation: str, shape: tuple[int, int], limit: float, ce
     if computation not in FINE_SIDE_BYTES:
         return None
     rows, cols = (int(v) for v in shape)
-    if FINE_SIDE_BYTES[computation] * rows * cols >= limit:
+    per_fine_cell = model_kw.get("fine_side_bytes")
+    per_fine_cell = FINE_SIDE_BYTES[computation] if per_fine_cell is None else float(per_fine_cell)
+    if per_fine_cell * rows * cols >= limit:
         return None
     current = int(model_kw.pop("factor", 1))
     for factor in range(current + 1, max(rows, cols) + 1):

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import habitat.memory as memory
@@ -26,8 +27,8 @@ def test_estimates_scale_with_the_grid_and_blocks():
     big = estimate_bytes("fragmentation_blockwise", (20_000, 20_000), block_cells=2**20)
     assert big - small == 35 * 3 * 10**8
     assert estimate_bytes("mosaic", (10_000, 10_000), block_cells=2**20) == estimate_bytes("mosaic", (40_000, 40_000), block_cells=2**20)
-    # AMG-CG model of the circuit solver: 8 nnz + 110 n + 8 n (1 + 8), nnz = 9 n; 76 for the stage
-    assert estimate_bytes("circuit", (100, 100)) == 8 * 9 * 10**4 + 110 * 10**4 + 8 * 10**4 * 9 + 76 * 10**4
+    # circuit with the AMG-CG solver: 8 nnz + 850 n + 16 n n_rhs, nnz = 9 n; 76 for the stage
+    assert estimate_bytes("circuit", (100, 100), solver="amg") == (8 * 9 + 850 + 16 + 76) * 10**4 + 2**25
     with pytest.raises(InvalidParameterError, match="unknown"):
         estimate_bytes("nope", (1, 1))
 
@@ -49,17 +50,23 @@ def test_check_refuses_before_allocating_naming_need_available_and_setting(monke
     assert check_memory("cost_distance", (1000, 1000)) == 106_000_000
 
 
-def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
+def _cli_check(tmp_path, available, call):
+    """Run the CLI in a child whose command is ``call`` (a check_memory call on ``m``) with
+    ``available`` bytes free; return the finished process."""
     code = (
         "import habitat.memory as m, habitat.cli as cli\n"
-        "m.available_bytes = lambda: 2**30\n"
+        f"m.available_bytes = lambda: {available}\n"
         "def boom(*a, **k):\n"
-        "    m.check_memory('circuit', (40000, 40000))\n"
+        f"    {call}\n"
         "cli.app = boom\n"
         "cli.main()\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                       env={**__import__('os').environ})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={**__import__('os').environ})
+
+
+def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
+    r = _cli_check(tmp_path, 2**30, "m.check_memory('circuit', (40000, 40000))")
     assert r.returncode == 2, r.stderr
     assert "grid.resolution_m" in r.stderr and "Traceback" not in r.stderr
 
@@ -70,8 +77,8 @@ def test_connectivity_grid_factor_counts_coarse_cells_plus_the_fine_side():
     assert estimate_bytes("cost_distance", (1001, 1000), factor=2, n_surfaces=1) == \
         (42 + 8) * 501 * 500 + fine_side * 1001 * 1000
     fine_circuit = memory.FINE_SIDE_BYTES["circuit"]
-    assert estimate_bytes("circuit", (200, 200), factor=2) == \
-        estimate_bytes("circuit", (100, 100)) + fine_circuit * (200 * 200 - 100 * 100)
+    assert estimate_bytes("circuit", (200, 200), factor=2, available=2**34) == \
+        estimate_bytes("circuit", (100, 100), available=2**34) + fine_circuit * (200 * 200 - 100 * 100)
     assert estimate_bytes("cost_distance", (10, 10), factor=1) == estimate_bytes("cost_distance", (10, 10))
     with pytest.raises(InvalidParameterError, match="analysis grid only"):
         estimate_bytes("patches", (10, 10), factor=2)
@@ -97,3 +104,104 @@ def test_refusal_suggests_the_smallest_connectivity_resolution_that_fits(monkeyp
     # when even the fine-grid part cannot fit, only a coarser analysis grid helps
     with pytest.raises(MemoryNeedError, match=r"raise grid\.resolution_m about"):
         check_memory("cost_distance", (40_000, 40_000), n_surfaces=4, cell_size_m=30.0)
+
+
+def test_circuit_estimate_follows_the_solver_path_auto_takes(monkeypatch):
+    from habitat.connectivity.circuit import solvers
+
+    monkeypatch.setattr(solvers, "USE_CHOLMOD", True)
+    if solvers.cholmod_module() is None:
+        pytest.skip("scikit-sparse (CHOLMOD) is not installed")
+    n, fine = 1000 * 1000, 76 * 1000 * 1000
+    # CHOLMOD, 6 focal points (n_rhs 5): 12 x 3.5 n log2 n + 24 x 9 n + 16 n (5 + 1) + 200 n
+    direct = 42 * n * np.log2(n) + (216 + 96 + 200) * n + 2**25  # + 32 MiB for every method
+    amg = (72 + 850 + 16 * 5) * n + 2**25
+    # 24 GiB: the factor fits in 60 % of them (1.25 GB), so auto factors; the check plans for
+    # the larger of the factor and AMG-CG, whichever the solver takes when it starts
+    assert estimate_bytes("circuit", (1000, 1000), n_rhs=5, available=24 * 2**30) == int(int(direct) + fine)
+    assert direct > amg
+    # 2 GiB: 60 % of them (1.29 GB) is not enough for the factor, auto takes AMG-CG
+    assert estimate_bytes("circuit", (1000, 1000), n_rhs=5, available=2 * 2**30) == int(amg + fine)
+    # above DIRECT_MAX_NODES (5 M) auto always takes AMG-CG
+    big = 3000 * 3000
+    assert estimate_bytes("circuit", (3000, 3000), n_rhs=5, available=2**40) == (72 + 850 + 80 + 76) * big + 2**25
+    # the measured peak growth of each path (bench/README.md, "Circuit solver memory") is below
+    # the estimate auto plans for it: CHOLMOD with current on 500^2/1000^2/2000^2 (237,529 /
+    # 949,914 / 3,799,257 nodes; the grid multigrid that replaces it for few points, less) and
+    # AMG-CG with current
+    for nodes, cholmod_kib, gridamg_kib, amg_kib in [(237_529, 263_384, 59_908, 185_768),
+                                                     (949_914, 1_134_860, 263_652, 811_908),
+                                                     (3_799_257, 4_811_124, 1_034_816, 3_392_972)]:
+        plan = solvers.planned_memory_bytes(nodes, 9 * nodes, n_rhs=5, memory_limit_bytes=2**40)
+        assert plan >= 1024 * max(cholmod_kib, gridamg_kib)
+        assert solvers.estimate_memory_bytes(nodes, 9 * nodes, method="amg", n_rhs=5) >= 1024 * amg_kib
+    # without scikit-sparse the factor is SuperLU's: measured 379,168 and 1,729,508 KiB
+    monkeypatch.setattr(solvers, "USE_CHOLMOD", False)
+    for nodes, superlu_kib in [(237_529, 379_168), (949_914, 1_729_508)]:
+        assert solvers.planned_memory_bytes(nodes, 9 * nodes, n_rhs=5, memory_limit_bytes=2**40) >= 1024 * superlu_kib
+
+
+def test_circuit_estimate_covers_a_measured_solve(tmp_path):
+    # peak RSS growth of the circuit stage's solve (CHOLMOD or SuperLU, with current) on a
+    # 300 x 300 grid, in a child process (VmHWM reset through /proc/self/clear_refs)
+    code = (
+        "import numpy as np\n"
+        "from habitat.connectivity.circuit.pairwise import effective_resistance_matrix\n"
+        "from habitat.connectivity.circuit.solvers import planned_memory_bytes\n"
+        "rng = np.random.default_rng(0); res = rng.uniform(1, 100, (300, 300))\n"
+        "cells = [(30, 30), (270, 255), (150, 60), (60, 240)]\n"
+        "effective_resistance_matrix(res[:120, :120], [(5, 5), (110, 110)], with_current=True)\n"
+        "def st(k):\n"
+        "    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(k)) * 1024\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = st('VmRSS:')\n"
+        "effective_resistance_matrix(res, cells, with_current=True)\n"
+        "print(st('VmHWM:') - before, planned_memory_bytes(res.size, 9 * res.size, n_rhs=3, memory_limit_bytes=2**34))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={**__import__('os').environ})
+    if r.returncode and "clear_refs" in r.stderr:
+        pytest.skip("/proc/self/clear_refs is not writable here")
+    assert r.returncode == 0, r.stderr
+    grown, plan = (int(v) for v in r.stdout.split())
+    assert 0 < grown <= plan
+
+
+def test_cli_refuses_a_circuit_that_cannot_fit_naming_the_connectivity_resolution(tmp_path):
+    # 6000 x 6000 cells of 30 m, 8 GiB available (6.4 GiB usable): the stage's fine-grid part
+    # (76 x 36 M = 2.5 GiB) fits, AMG-CG on all 36 M cells (1002 bytes a node more) does not
+    r = _cli_check(tmp_path, 8 * 2**30,
+                   "m.check_memory('circuit', (6000, 6000), what='stage circuit', n_rhs=5, cell_size_m=30.0)")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    need = ((76 + 72 + 850 + 80) * 36 * 10**6 + 2**25) / 2**30
+    assert f"needs about {need:.1f} GiB but 8.0 GiB are available" in lines[0]
+    assert "set grid.connectivity_resolution_m: " in lines[0]
+
+
+def test_a_stage_names_its_own_fine_side_bytes():
+    # 1000 x 1000 cells, factor 4: the coarse model is unchanged, the fine part is per-cell bytes x 1e6
+    from habitat.memory import FINE_SIDE_BYTES, SITES_FINE_SIDE_BYTES, estimate_bytes
+
+    for computation in ("cost_distance", "circuit"):
+        kw = dict(factor=4, available=24 * 2**30) if computation == "circuit" else dict(factor=4)
+        default = estimate_bytes(computation, (1000, 1000), **kw)
+        sites = estimate_bytes(computation, (1000, 1000), fine_side_bytes=SITES_FINE_SIDE_BYTES, **kw)
+        none = estimate_bytes(computation, (1000, 1000), fine_side_bytes=0, **kw)
+        assert default - none == pytest.approx(FINE_SIDE_BYTES[computation] * 1e6, abs=1)
+        assert sites - none == pytest.approx(211 * 1e6, abs=1)
+    with pytest.raises(InvalidParameterError):
+        estimate_bytes("fragmentation", (10, 10), fine_side_bytes=8)
+    with pytest.raises(InvalidParameterError):
+        estimate_bytes("cost_distance", (10, 10), fine_side_bytes=-1)
+
+
+def test_sites_fine_part_alone_too_big_names_the_analysis_grid():
+    # 211 bytes x 1e8 cells = 21.1 GB > 0.8 x 16 GiB: no connectivity grid can fix it
+    from habitat.memory import SITES_FINE_SIDE_BYTES, check_memory
+
+    with pytest.raises(MemoryNeedError) as e:
+        check_memory("cost_distance", (10000, 10000), available=16 * 2**30, cell_size_m=30,
+                     fine_side_bytes=SITES_FINE_SIDE_BYTES)
+    assert e.value.setting == "grid.resolution_m"

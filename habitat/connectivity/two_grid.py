@@ -50,6 +50,7 @@ Results at the coarse grain are an approximation: check them against a fine run 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,8 +58,9 @@ from habitat.errors import ConfigError
 from habitat.grid import GridSpec
 
 __all__ = [
-    "aggregate_labels", "aggregate_resistance", "block_any", "coarse_cell", "coarse_focal_cells", "coarse_grid",
-    "coarsen_factor",
+    "Grain",
+    "aggregate_labels", "aggregate_resistance", "block_any", "coarse_cell", "coarse_cores", "coarse_focal_cells",
+    "coarse_grid", "coarsen_factor", "connectivity_factor",
     "fine_current", "upsample_nearest",
 ]
 
@@ -85,6 +87,12 @@ def coarsen_factor(fine_resolution_m: float, connectivity_resolution_m: float | 
             f"{max(1, factor) * fine_resolution_m:g}, or leave it out to run connectivity on the analysis grid"
         )
     return int(factor)
+
+
+def connectivity_factor(grid: GridSpec, grid_settings) -> int:
+    """:func:`coarsen_factor` of a stage's analysis ``grid`` and its declared ``grid`` setting
+    (a :class:`habitat.config.GridConfig` or None; ``connectivity_resolution_m`` unset = 1)."""
+    return coarsen_factor(grid.resolution, getattr(grid_settings, "connectivity_resolution_m", None))
 
 
 def coarse_grid(grid: GridSpec, factor: int) -> GridSpec:
@@ -196,6 +204,19 @@ def aggregate_labels(labels: np.ndarray, factor: int) -> np.ndarray:
     return _by_strips(labels, factor, np.int32, strip_mode)
 
 
+def coarse_cores(cores: np.ndarray, coarse_resistance: np.ndarray, factor: int) -> np.ndarray:
+    """Population cores on the coarse grid: per coarse cell the population with the most fine
+    core cells in its block (:func:`aggregate_labels`), on passable coarse cells only (0 elsewhere).
+
+    Examples
+    --------
+    >>> coarse_cores(np.array([[1, 0, 2, 2], [1, 2, 0, 0]]), np.array([[1.0, np.nan]]), 2).tolist()
+    [[1, 0]]
+    """
+    labels = aggregate_labels(cores, factor)
+    return np.where(np.isfinite(coarse_resistance), labels, 0).astype(np.int32)
+
+
 def coarse_cell(cell: tuple[int, int] | None, factor: int) -> tuple[int, int] | None:
     """The coarse cell ``(row // factor, col // factor)`` holding fine cell ``cell`` (None stays None)."""
     return None if cell is None else (int(cell[0]) // int(factor), int(cell[1]) // int(factor))
@@ -248,3 +269,31 @@ def upsample_nearest(coarse: np.ndarray, factor: int, fine_shape: tuple[int, int
     """
     out = np.repeat(np.repeat(np.asarray(coarse), factor, axis=0), factor, axis=1)
     return out[: fine_shape[0], : fine_shape[1]]
+
+
+@dataclass(frozen=True)
+class Grain:
+    """The grid the cost surfaces run on: the analysis grid (``factor`` 1) or ``factor`` times
+    coarser; ``impassable`` marks the fine impassable cells (None at factor 1)."""
+
+    fine: GridSpec
+    grid: GridSpec
+    factor: int
+    impassable: np.ndarray | None
+
+    @classmethod
+    def of(cls, fine: GridSpec, factor: int, fine_resistance: np.ndarray) -> Grain:
+        """The grain ``factor`` times coarser than ``fine`` (``fine_resistance`` marks the
+        impassable fine cells: NaN or inf)."""
+        if factor == 1:
+            return cls(fine, fine, 1, None)
+        return cls(fine, coarse_grid(fine, factor), factor, ~np.isfinite(fine_resistance))
+
+    def back(self, values: np.ndarray, fill) -> np.ndarray:
+        """A coarse raster on the analysis grid: repeated over each block, ``fill`` on fine
+        impassable cells (unchanged at factor 1)."""
+        if self.factor == 1:
+            return values
+        out = upsample_nearest(values, self.factor, self.fine.shape)
+        out[self.impassable] = fill
+        return out

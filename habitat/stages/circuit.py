@@ -30,13 +30,15 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     from habitat.connectivity.populations import focal_cells, site_points
     from habitat.layers import make_layer
     from habitat.connectivity.two_grid import (
-        aggregate_labels, aggregate_resistance, block_any, coarse_focal_cells, coarsen_factor, fine_current,
+        aggregate_resistance, block_any, coarse_cores, coarse_focal_cells, connectivity_factor, fine_current,
     )
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
-    factor = coarsen_factor(grid.resolution, getattr(ctx.settings.get("grid"), "connectivity_resolution_m", None))
+    factor = connectivity_factor(grid, ctx.settings.get("grid"))
+    n_pops = 0 if ctx.inputs.get("populations") is None else len(ctx.inputs["populations"])
+    # every population's focal point is a right-hand side of the one factor (or CG run)
     check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours, factor=factor,
-                 cell_size_m=grid.cell_size_m)
+                 cell_size_m=grid.cell_size_m, n_rhs=max(1, n_pops - 1), solver=params.solver)
     fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     res = fine_res if factor == 1 else aggregate_resistance(fine_res, factor)
     pops = ctx.inputs.get("populations")
@@ -45,7 +47,7 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     cells = focal_cells(site_points(pops), cores, grid.x_coords, grid.y_coords) if sites else []
     if factor > 1:
         ctx.log(f"circuit on the {grid.resolution * factor:g} m connectivity grid ({factor}x the analysis cells)")
-        cells = coarse_focal_cells(cells, aggregate_labels(cores, factor), res, factor)
+        cells = coarse_focal_cells(cells, coarse_cores(cores, res, factor), res, factor)
     exclude = None
     links = ctx.inputs.get("links")
     if "dispersal_reach" in ctx.inputs and links is not None:

@@ -10,41 +10,20 @@ paths are measured on the coarse grid in the same units (resistance x m, m). See
 
 from __future__ import annotations
 
-from typing import Any
-
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from habitat.errors import ConfigError
-from habitat.grid import GridSpec
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
 from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
 
+if TYPE_CHECKING:
+    from habitat.connectivity.two_grid import Grain
+
 INPUTS = catalog.layers("resistance", "populations", "patch_id", "patch_table")
 OUTPUTS = catalog.outputs_of("connectivity")
 _COST_UNITS = catalog.layer("corridors").units
-
-
-@dataclass(frozen=True)
-class Grain:
-    """The grid the cost surfaces run on: the analysis grid (``factor`` 1) or ``factor`` times
-    coarser; ``impassable`` marks the fine impassable cells (None at factor 1)."""
-
-    fine: GridSpec
-    grid: GridSpec
-    factor: int
-    impassable: np.ndarray | None
-
-    def back(self, values: np.ndarray, fill) -> np.ndarray:
-        """A coarse raster on the analysis grid: repeated over each block, ``fill`` on fine
-        impassable cells (unchanged at factor 1)."""
-        if self.factor == 1:
-            return values
-        from habitat.connectivity.two_grid import upsample_nearest
-        out = upsample_nearest(values, self.factor, self.fine.shape)
-        out[self.impassable] = fill
-        return out
 
 
 def _max_cost(ctx: StageContext, params: ConnectivityParams, res: np.ndarray) -> float | None:
@@ -91,8 +70,8 @@ def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, f
     """Population cores on the connectivity grid: per coarse cell the population with the most
     fine core cells in it, on passable coarse cells."""
     import numpy as np
-    from habitat.connectivity.two_grid import aggregate_labels
-    coarse = np.where(np.isfinite(res), aggregate_labels(cores, factor), 0).astype(np.int32)
+    from habitat.connectivity.two_grid import coarse_cores
+    coarse = coarse_cores(cores, res, factor)
     empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (coarse == i + 1).any()]
     if empty:
         raise ConfigError(
@@ -193,19 +172,19 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
-    from habitat.connectivity.two_grid import aggregate_resistance, coarse_grid, coarsen_factor
+    from habitat.connectivity.two_grid import Grain, aggregate_resistance, connectivity_factor
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     pops = ctx.inputs.get("populations")
-    factor = coarsen_factor(ctx.grid.resolution, getattr(ctx.settings.get("grid"), "connectivity_resolution_m", None))
+    factor = connectivity_factor(ctx.grid, ctx.settings.get("grid"))
     # one cost surface kept per population (corridors, barriers) beside the search's own arrays
     check_memory("cost_distance", ctx.grid.shape, what="stage connectivity", factor=factor,
                  cell_size_m=ctx.grid.cell_size_m, n_surfaces=0 if pops is None else len(pops))
     fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     if factor == 1:
-        res, grain = fine_res, Grain(ctx.grid, ctx.grid, 1, None)
+        res, grain = fine_res, Grain.of(ctx.grid, 1, fine_res)
     else:
         res = aggregate_resistance(fine_res, factor)
-        grain = Grain(ctx.grid, coarse_grid(ctx.grid, factor), factor, ~np.isfinite(fine_res))
+        grain = Grain.of(ctx.grid, factor, fine_res)
         ctx.log(f"least-cost connectivity on the {grain.grid.resolution:g} m connectivity grid "
                 f"({grain.grid.height} x {grain.grid.width} cells, {factor}x the analysis cells)")
     res_inf = np.where(np.isnan(res), np.inf, res)

@@ -1,13 +1,30 @@
-"""The sites stage: candidate reintroduction sites, screened, scored, ranked, tested and explained."""
+"""The sites stage: candidate reintroduction sites, screened, scored, ranked, tested and explained.
+
+With ``grid.connectivity_resolution_m`` set, a candidate's least-cost distance and effective
+resistance to the sources are computed on that coarser connectivity grid, as the connectivity
+and circuit stages compute theirs (:mod:`habitat.connectivity.two_grid`: the same aggregated
+resistance, coarse population cores and focal cells); the cost surface comes back to the
+analysis grid (each coarse value over its block) to take the minimum over a candidate's cells,
+and a candidate's release cell is the coarse cell of its fine centre (where that is impassable,
+the nearest passable coarse cell holding the candidate). Candidates, areas and every other
+criterion stay on the analysis grid.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from habitat.errors import ConfigError
+from habitat.memory import SITES_FINE_SIDE_BYTES, check_memory
 from habitat.params import CircuitParams, ConnectivityParams, PatchesParams, SitesParams
 from habitat.stages import catalog
 from habitat.stages.spec import StageContext, StageSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from habitat.connectivity.two_grid import Grain
 
 INPUTS = catalog.layers(
     "patch_id", "quality", "degradation", "water_distance_m", "protected_fraction", "historical_range_fraction",
@@ -69,6 +86,52 @@ def _effective_resistance_to_sources(
     to_sources = np.where(matrix[:n, n:] >= 0, matrix[:n, n:], np.inf)
     best = to_sources.min(axis=1)
     return np.where(np.isfinite(best), best, np.nan)
+
+
+@dataclass(frozen=True)
+class _SitesGrain:
+    """Resistance and population cores on the grid the cost distance and circuit run on: the
+    analysis grid (``grain.factor`` 1) or the connectivity grid (``grid.connectivity_resolution_m``)."""
+
+    grain: Grain
+    res: np.ndarray
+    cores: np.ndarray
+
+    @classmethod
+    def of(cls, ctx: StageContext, res: np.ndarray, cores: np.ndarray) -> _SitesGrain:
+        from habitat.connectivity.two_grid import Grain, aggregate_resistance, coarse_cores, connectivity_factor
+        factor = connectivity_factor(ctx.grid, ctx.settings.get("grid"))
+        grain = Grain.of(ctx.grid, factor, res)
+        if factor == 1:
+            return cls(grain, res, cores)
+        coarse = aggregate_resistance(res, factor)
+        ctx.log(f"least-cost distance and effective resistance to the sources on the "
+                f"{grain.grid.resolution:g} m connectivity grid ({factor}x the analysis cells)")
+        return cls(grain, coarse, coarse_cores(cores, coarse, factor))
+
+    def focal_cells(self, cells: list[tuple[int, int] | None]) -> list[tuple[int, int] | None]:
+        """Population focal cells on this grid (as the circuit stage maps them)."""
+        if self.grain.factor == 1:
+            return cells
+        from habitat.connectivity.two_grid import coarse_focal_cells
+        return coarse_focal_cells(cells, self.cores, self.res, self.grain.factor)
+
+    def release_cells(self, centres: list[tuple[int, int] | None], labels: np.ndarray) -> list[tuple[int, int] | None]:
+        """Candidate release cells on this grid: the coarse cell of each centre or, where that
+        is impassable, the nearest passable coarse cell holding a cell of the candidate."""
+        factor = self.grain.factor
+        if factor == 1:
+            return centres
+        import numpy as np
+        from habitat.connectivity.two_grid import block_any, coarse_cell, coarse_focal_cells
+        out = []
+        for index, centre in enumerate(centres, start=1):
+            cc = coarse_cell(centre, factor)
+            if cc is not None and not np.isfinite(self.res[cc]):
+                held = block_any(labels == index, factor).astype(np.int32)  # only for blocked centres
+                cc = coarse_focal_cells([centre], held, self.res, factor)[0]
+            out.append(cc)
+        return out
 
 
 def _nearest_points(release_xy: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,8 +269,14 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     importance = inputs.get("patch_importance")
     dpc = ({} if importance is None or not len(importance)
            else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
-    cost = (cost_distance(res, cores > 0, cell_size=cell_size_m, neighbours=connectivity.neighbours)
-            if (cores > 0).any() else None)
+    grain = _SitesGrain.of(ctx, res, cores)
+    cost = None
+    if (grain.cores > 0).any():
+        cost = cost_distance(grain.res, grain.cores > 0, cell_size=grain.grain.grid.cell_size_m,
+                             neighbours=connectivity.neighbours)
+        cost = grain.grain.back(cost, np.inf)
+    elif (cores > 0).any():
+        ctx.log("no population core cell is passable on the connectivity grid: candidates unreachable")
     centres = central_cells(labels, passable=np.isfinite(res))
     protected, in_range = inputs.get("protected_fraction"), inputs.get("historical_range_fraction")
     table = candidate_criteria(
@@ -220,7 +289,8 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
         usable_area=patches.usable_area,
     )
     source_cells = focal_cells(points, cores, xs, ys) if pops is not None else []
-    eff = _effective_resistance_to_sources(res, centres, source_cells, circuit)
+    eff = _effective_resistance_to_sources(grain.res, grain.release_cells(centres, labels),
+                                           grain.focal_cells(source_cells), circuit)
     table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
     table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
     table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
@@ -301,6 +371,15 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the sites stage needs a projected grid in metres (e.g. 'default')")
+    from habitat.connectivity.two_grid import connectivity_factor
+    factor = connectivity_factor(grid, ctx.settings.get("grid"))
+    # the cost distance, then the circuit, on the grid they run on (plus the stage's fine arrays)
+    circuit = ctx.setting("circuit")
+    check_memory("cost_distance", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
+                 fine_side_bytes=SITES_FINE_SIDE_BYTES)
+    check_memory("circuit", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
+                 neighbours=circuit.neighbours, solver=circuit.solver,  # type: ignore[attr-defined]
+                 fine_side_bytes=SITES_FINE_SIDE_BYTES)
     in_range = ctx.inputs.get("historical_range_fraction")
     if params.require_historical_range and in_range is None:
         raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
@@ -346,5 +425,6 @@ STAGE = StageSpec(
     run=run_sites,
     # least-cost distance and effective resistance to the sources follow the pipeline's settings;
     # capacity and core area of a candidate follow the patches' density, edge depth and usable area
-    settings=("connectivity", "circuit", "patches"),
+    # grid.connectivity_resolution_m: the grid those distances run on
+    settings=("connectivity", "circuit", "patches", "grid"),
 )

@@ -75,6 +75,6 @@ def test_declared_settings_name_registered_stages():
     for stage in STAGES:
         # "grid": the pipeline's grid section (grid.connectivity_resolution_m)
         assert set(stage.settings) <= (ids - {stage.id}) | {"grid"}, stage.id
-    assert all("grid" in s.settings for s in STAGES if s.id in ("connectivity", "circuit"))
+    assert all("grid" in s.settings for s in STAGES if s.id in ("connectivity", "circuit", "sites"))
     sites = next(s for s in STAGES if s.id == "sites")
-    assert sites.settings == ("connectivity", "circuit", "patches")
+    assert sites.settings == ("connectivity", "circuit", "patches", "grid")

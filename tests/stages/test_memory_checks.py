@@ -88,3 +88,24 @@ def test_cli_refuses_with_exit_2_naming_memory_and_setting(monkeypatch, capsys, 
     assert len(line) == 1 and "stage patches" in line[0] and "raise grid.resolution_m" in line[0]
     assert "Traceback" not in err
     assert not (tmp_path / "out2").exists()  # the run is atomic: nothing half-written
+
+
+def test_circuit_stage_refuses_a_solve_that_cannot_fit_naming_the_connectivity_grid(monkeypatch):
+    # 6000 x 6000 cells of 30 m, 8 GiB free (6.4 GiB usable): the stage's fine-grid arrays
+    # (76 bytes/cell, 2.5 GiB) fit; AMG-CG on 36 M nodes (too many for the factor) with one
+    # right-hand side (two populations) needs 72 + 850 + 16 bytes a node more: 34.1 GiB in all
+    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
+    grid = GridSpec.from_bounds((0, 0, 180_000, 180_000), "default", 30.0)
+    stage = get_stage("circuit")
+    pops = gpd.GeoDataFrame({"site_id": ["A", "B"]}, geometry=[Point(5, 5), Point(50, 50)])
+    ctx = StageContext(grid=grid, params=stage.params(), inputs=_NoRasters({"populations": pops}),
+                       pipeline=Pipeline.model_construct(), log=lambda line: None)
+    with pytest.raises(MemoryNeedError) as err:
+        stage.run(ctx)
+    need = (76 + 72 + 850 + 16) * 6000**2 + 2**25
+    assert err.value.needed_bytes == need and err.value.setting == "grid.connectivity_resolution_m"
+    message = str(err.value)
+    assert f"needs about {need / 2**30:.1f} GiB but 8.0 GiB are available" in message
+    # the smallest coarser grid that fits 6.87 GB: not 2x (9 M nodes: 2.74 + 8.4 GB), 3x = 90 m
+    # (4 M nodes; the factor, 5.5 GB, is over 60 % of 8 GiB, so AMG-CG: 2.74 + 3.75 GB)
+    assert "set grid.connectivity_resolution_m: 90 (3x the 30 m analysis cells) or coarser" in message

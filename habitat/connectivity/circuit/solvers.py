@@ -26,10 +26,14 @@ _FILL_MMD = 8.0
 # value + row index + supernode bookkeeping (measured 12-15), plus the CSC copy of the
 # trailing factor block read for pairwise resistances
 _BYTES_PER_FACTOR_ENTRY = 18.0
-# AMG-CG: the float32 Laplacian (value + index, 8 bytes an entry), plus per node the
-# float32 hierarchy and its build temporaries (measured about 100 at 1000 x 1000)
+# AMG-CG: the Laplacian (8 bytes an entry), plus per node the hierarchy, its build
+# temporaries, the graph and the current map. Measured peak growth of the circuit stage's
+# path (float64 pyamg hierarchy, 6 focal points, with current; bench/README.md "Circuit solver
+# memory"): 801, 875, 915 bytes/node at 500^2, 1000^2, 2000^2 (the hierarchy's share grows
+# with its levels, then levels off: ~840 on the 16.4 M-cell scale circuit); the float32
+# LeanAMG single-pair path 327-351. 850 + 8 x 9 + 16 x 5 = 1002 is 9.6 % above the largest.
 _AMG_BYTES_PER_NNZ = 8.0
-_AMG_BYTES_PER_NODE = 110.0
+_AMG_BYTES_PER_NODE = 850.0
 #: ``method="auto"`` uses the direct factor while it needs less than this share of the memory.
 DIRECT_MEMORY_SHARE = 0.6
 #: ... and the component has at most this many nodes (about 2200 x 2200 cells): the factor
@@ -47,11 +51,21 @@ CHOLMOD_MIN_NODES = 20_000
 #: CHOLMOD's supernodal ``L`` with our nested-dissection order holds about this many entries
 #: per ``n log2 n`` (measured 3.19 on an 8-neighbour 1000 x 1000 grid with 5 % nodata).
 _FILL_CHOLMOD = 3.5
+#: Bytes per node beside the factor and the right-hand sides: graph, Laplacian copies,
+#: permutation, node map and current map (fitted with ``_BYTES_PER_CHOLMOD_ENTRY``, below).
+_CHOLMOD_BYTES_PER_NODE = 200.0
 #: Right-hand sides per CHOLMOD forward solve: each call reads the whole factor, so 19 columns
 #: in one call instead of 16 + 3 took 1.3-1.8 s instead of 1.9-3.2 s (1000 x 1000, load ~9).
 _SOLVE_CHUNK = 32
-# value plus supernode row indices and CHOLMOD's update workspace (measured below 10)
-_BYTES_PER_CHOLMOD_ENTRY = 10.0
+# value plus supernode row indices and CHOLMOD's update workspace. Measured peak growth of the
+# circuit stage's path (6 focal points, with current): 1135.5, 1223.4, 1296.7 bytes/node at
+# 500^2, 1000^2, 2000^2 (log2 n = 17.9, 19.9, 21.9), least squares 40.3 log2 n + 418, i.e.
+# 11.5 bytes per entry of L; 12 with the constants below is 10-11 % above every measurement.
+_BYTES_PER_CHOLMOD_ENTRY = 12.0
+#: Bytes every solve adds beside its per-node model (workspaces, BLAS thread buffers): on
+#: 300 x 300 cells the CHOLMOD path grew 1,150-1,195 bytes/node, above the n log2 n fit of the
+#: larger grids (about 25 MB more); counted in every method's estimate.
+_SOLVER_FIXED_BYTES = 32 * 2**20
 
 
 def _spla():
@@ -164,9 +178,11 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     Notes
     -----
     direct with CHOLMOD (from ``CHOLMOD_MIN_NODES`` nodes, scikit-sparse installed):
-    ``10 * 3.5 * n * log2(n) + 24 * nnz + 8 * n * (min(n_rhs, 32) + 1) + 32 * n``: the
+    ``12 * 3.5 * n * log2(n) + 24 * nnz + 16 * n * (n_rhs + 1) + 200 * n``: the
     supernodal ``L`` holds about ``3.2 n log2 n`` entries (60 M at 1000 x 1000) of 8 bytes
-    plus supernode indices. A whole 1000 x 1000 job peaked at 1.1-1.3 GiB (SuperLU: 2.4).
+    plus supernode indices; float64 right-hand sides and solutions; graph, Laplacian copies and
+    current map. Fitted to the circuit stage's measured peaks (1000 x 1000, 6 focal points:
+    1.08 GiB measured, 1.19 GiB modelled; 2000 x 2000: 4.59 against 5.06 GiB).
 
     direct with SuperLU:
     ``18 * f * n * log2(n) + 24 * nnz + 16 * n * n_rhs + 32 * n`` bytes, with the fill
@@ -178,24 +194,29 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     2000 x 2000 about 11 GiB, 4000 x 4000 about 47 GiB. ``method="auto"`` factorizes
     components of up to ``DIRECT_MAX_NODES`` nodes that fit and uses AMG-CG above.
 
-    amg: ``8 * nnz + 110 * n + 8 * n * (n_rhs + 8)``: the float32 Laplacian grounded in
-    place, the float32 smoothed-aggregation hierarchy with its build temporaries
-    (:class:`LeanAMG`), the float64 diagonal and CG work vectors (4000 x 4000: 2.4 GiB).
-    Measured peak of a whole single-pair job (reading the ASCII grids, graph, solve):
-    4000 x 4000 cells 3.82 GiB (257 bytes per cell; before issue 19: 11.9 GiB), 24 M cells
-    5.63 GiB (252).
+    amg: ``8 * nnz + 850 * n + 16 * n * n_rhs``: the circuit stage's path (float64 Laplacian
+    and pyamg hierarchy, right-hand sides and solutions, current map), measured 801-915 bytes
+    per node (500^2-2000^2, 6 focal points) and ~840 on the 16.4 M-cell scale circuit
+    (14.3 GiB). The single-pair path without current (float32 :class:`LeanAMG`) needs far less
+    (327-351 bytes per node; 4000 x 4000 cells 3.82 GiB for the whole job), so the model is
+    conservative there.
+
+    The grid multigrid (:mod:`gridamg`), which ``auto`` takes instead of the factor for a
+    few focal points, measured 258-284 bytes per node: below the direct estimate.
+
+    Every method adds a fixed 32 MiB (workspaces, BLAS buffers; ``_SOLVER_FIXED_BYTES``).
     """
     if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_CHOLMOD_ENTRY * _FILL_CHOLMOD * n * np.log2(n) + 24 * nnz
-                   + 8 * n * (min(n_rhs, _SOLVE_CHUNK) + 1) + 32 * n)
+                   + 16 * n * (n_rhs + 1) + _CHOLMOD_BYTES_PER_NODE * n + _SOLVER_FIXED_BYTES)
     if method == "direct":
         fill = _FILL_ND if ordering == "nested_dissection" else _FILL_MMD
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_FACTOR_ENTRY * fill * n * np.log2(n) + 24 * nnz
-                   + 16 * n * n_rhs + 32 * n)
-    return int(_AMG_BYTES_PER_NNZ * nnz + _AMG_BYTES_PER_NODE * n_nodes
-               + 8 * n_nodes * (n_rhs + 8))
+                   + 16 * n * n_rhs + 32 * n + _SOLVER_FIXED_BYTES)
+    return int(_AMG_BYTES_PER_NNZ * nnz + _AMG_BYTES_PER_NODE * n_nodes + 16 * n_nodes * n_rhs
+               + _SOLVER_FIXED_BYTES)
 
 
 def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=None,
@@ -230,10 +251,7 @@ def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=No
         )
     limit = available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
     if method == "auto":
-        need_direct = estimate_memory_bytes(n_nodes, nnz, method="direct", n_rhs=n_rhs,
-                                            ordering=ordering)
-        fits = need_direct < DIRECT_MEMORY_SHARE * limit
-        method = "direct" if fits and n_nodes <= DIRECT_MAX_NODES else "amg"
+        method = auto_method(n_nodes, nnz, n_rhs=n_rhs, memory_limit_bytes=limit, ordering=ordering)
     need = estimate_memory_bytes(n_nodes, nnz, method=method, n_rhs=n_rhs, ordering=ordering)
     if need > limit:
         raise ResourceError(
@@ -242,6 +260,30 @@ def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=No
             "restrict it with a mask"
         )
     return method
+
+
+def auto_method(n_nodes, nnz, *, n_rhs=1, memory_limit_bytes, ordering="nested_dissection"):
+    """The solver ``method="auto"`` takes: ``"direct"`` while its estimate is below
+    ``DIRECT_MEMORY_SHARE`` of ``memory_limit_bytes`` (bytes) and ``n_nodes <= DIRECT_MAX_NODES``,
+    else ``"amg"``. Never raises (:func:`choose_method` checks the need)."""
+    need_direct = estimate_memory_bytes(n_nodes, nnz, method="direct", n_rhs=n_rhs, ordering=ordering)
+    fits = need_direct < DIRECT_MEMORY_SHARE * memory_limit_bytes
+    return "direct" if fits and n_nodes <= DIRECT_MAX_NODES else "amg"
+
+
+def planned_memory_bytes(n_nodes, nnz, *, n_rhs=1, memory_limit_bytes, ordering="nested_dissection"):
+    """Bytes to plan for a ``method="auto"`` solve, checked before anything is allocated.
+
+    The estimate of the path :func:`auto_method` picks for ``memory_limit_bytes``; when that is
+    the direct factor, the larger of the direct and the AMG-CG estimates, because the solver
+    decides again on the memory free when it starts (less than now) and may fall back to
+    AMG-CG. (The grid multigrid that ``auto`` uses for few focal points instead of the factor
+    needs less than either, see bench/README.md.)
+    """
+    amg = estimate_memory_bytes(n_nodes, nnz, method="amg", n_rhs=n_rhs)
+    if auto_method(n_nodes, nnz, n_rhs=n_rhs, memory_limit_bytes=memory_limit_bytes, ordering=ordering) == "amg":
+        return amg
+    return max(amg, estimate_memory_bytes(n_nodes, nnz, method="direct", n_rhs=n_rhs, ordering=ordering))
 
 
 class GroundedSolver:
