@@ -78,10 +78,11 @@ def cost_distance(
     ``cell_size``, and GRASS ``r.cost`` output times ``cell_size``.
 
     Solved exactly by a bucket-queue Dijkstra in a compiled kernel (numba) or, without numba,
-    by ``scipy.sparse.csgraph.dijkstra``. All sources spread in one pass. Memory: about 24 bytes
-    per cell with numba (padded half resistances and costs interleaved, the result; 1 more with
-    backlinks), about 30 bytes per edge in the scipy fallback. For many independent source sets
-    see :func:`cost_distance_many`.
+    by ``scipy.sparse.csgraph.dijkstra``. All sources spread in one pass. Memory: about 16 bytes
+    per cell with numba (padded half resistances and costs interleaved; the result is written
+    into the same memory, which then shrinks to 8 bytes per cell; 2 more with backlinks),
+    about 30 bytes per edge in the scipy fallback. For many independent source sets see
+    :func:`cost_distance_many`.
 
     Examples
     --------
@@ -114,7 +115,7 @@ def cost_distance_many(
         pairs); each gives its own surface (e.g. one per habitat patch).
     workers : int, optional
         Runs at the same time, >= 1. Default: the number of CPUs (at most 8). Each run holds
-        about 24 bytes per cell while it works.
+        about 16 bytes per cell while it works.
 
     Yields
     ------

@@ -361,3 +361,14 @@ def test_threaded_prepare_and_extract_equal_serial(monkeypatch):
     threaded = cost_distance_backlink(r, [(0, 0)], cell_size_m=1.0, neighbours=16, max_cost=500.0)
     assert_array_equal(threaded[0], serial[0])
     assert_array_equal(threaded[1], serial[1])
+
+
+@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="the in-place result belongs to the numba path")
+def test_cost_array_holds_only_its_cells():
+    # The costs are written into the kernel's working array, which must shrink to the result.
+    r = _random_grid(5, (30, 41))
+    r[0, 0] = 1.0
+    cost = cost_distance(r, [(0, 0)], cell_size_m=1.0, neighbours=16)
+    owner = cost if cost.base is None else cost.base
+    assert owner.nbytes == cost.nbytes == 30 * 41 * 8
+    assert cost.flags.c_contiguous and cost.flags.writeable
