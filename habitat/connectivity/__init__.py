@@ -1,10 +1,11 @@
 """Least-cost and graph connectivity; circuit theory lives in :mod:`habitat.connectivity.circuit`."""
 
-import importlib
+from habitat._lazy import lazy_exports
 
 # Names load their submodule on first use (PEP 562): a circuit job imports
 # habitat.connectivity.circuit without paying for xarray, pandas and the least-cost kernels
-# (about 1 s of start-up).
+# (about 1 s of start-up). ``cost_distance`` is not listed: it resolves to the submodule,
+# callable as the function (see its _CallableModule).
 _WHERE = {
     "CorridorResult": "corridors",
     "annulus_footprint": "barriers",
@@ -53,16 +54,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    # ``cost_distance`` is the submodule, callable as the function (see its _CallableModule)
-    if name == "cost_distance":
-        return importlib.import_module("habitat.connectivity.cost_distance")
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"habitat.connectivity.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
