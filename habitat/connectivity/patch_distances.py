@@ -9,7 +9,7 @@ from habitat.connectivity.cost_distance import cost_distance
 
 def patch_distances(
     resistance: np.ndarray, labels: np.ndarray, ids: list[int], *, cell_size_m: float, neighbours: int,
-    factor: int = 1,
+    factor: int = 1, cells: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Least-cost distance between every pair of patches, edge to edge.
 
@@ -29,6 +29,10 @@ def patch_distances(
         ``resistance`` is on a grid ``factor`` times coarser than ``labels``
         (:mod:`habitat.connectivity.two_grid`): a patch starts from, and is reached at, the
         coarse cells of its fine cells. 1: both on one grid.
+    cells : (patch index, flat cell) arrays, optional
+        The cells of the kept patches on the grid of ``resistance`` (e.g.
+        :func:`habitat.connectivity.two_grid.patch_coarse_cells`, read strip by strip); then
+        ``labels`` is not read (may be None).
 
     Returns
     -------
@@ -39,16 +43,19 @@ def patch_distances(
     n = len(ids)
     dist = np.full((n, n), np.inf)
     np.fill_diagonal(dist, 0.0)
-    index = np.zeros(int(labels.max()) + 1, np.int64) - 1
-    index[ids] = np.arange(n)
-    # the fine cells of kept patches as (patch index, flat index of their cell on the cost grid):
-    # sources and targets without a second array over the fine grid
-    rows, cols = np.nonzero(labels > 0)
-    patch = index[labels[rows, cols]]
-    kept = patch >= 0
-    patch = patch[kept]
-    cell = (rows[kept] // factor) * resistance.shape[1] + cols[kept] // factor
-    del rows, cols
+    if cells is not None:
+        patch, cell = cells
+    else:
+        index = np.zeros(int(labels.max()) + 1, np.int64) - 1
+        index[ids] = np.arange(n)
+        # the fine cells of kept patches as (patch index, flat index of their cell on the cost grid):
+        # sources and targets without a second array over the fine grid
+        rows, cols = np.nonzero(labels > 0)
+        patch = index[labels[rows, cols]]
+        kept = patch >= 0
+        patch = patch[kept]
+        cell = (rows[kept] // factor) * resistance.shape[1] + cols[kept] // factor
+        del rows, cols
     for i in range(n):
         sources = np.zeros(resistance.size, bool)
         sources[cell[patch == i]] = True

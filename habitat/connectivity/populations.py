@@ -57,6 +57,7 @@ def site_areas(populations, shape: tuple[int, int], transform: Affine) -> np.nda
 def population_cores(
     points_xy: np.ndarray, resistance: np.ndarray, x_coords: np.ndarray, y_coords: np.ndarray, radius_m: float,
     *, habitat: np.ndarray | None = None, areas: np.ndarray | None = None,
+    area_sites: set[int] | None = None, with_habitat: set[int] | None = None,
 ) -> np.ndarray:
     """Population index (1..n in point order) on passable cells within ``radius_m`` of each site,
     or inside its area; restricted to habitat cells where the site has any.
@@ -79,6 +80,10 @@ def population_cores(
     areas : numpy.ndarray of int, optional
         Site index per cell for the sites given as polygons (:func:`site_areas`); those sites
         take their area, not a disc, and their cells win over a disc of another site.
+    area_sites, with_habitat : set of int, optional
+        For a window of the grid (block-wise cores, :mod:`habitat.connectivity.two_grid`): the
+        polygon sites, and the sites with habitat among their passable cells, over the whole
+        grid (default: those seen in ``areas`` and ``habitat``).
 
     Returns
     -------
@@ -87,7 +92,8 @@ def population_cores(
         (ties to the lower index).
     """
     points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
-    area_sites = set() if areas is None else {int(v) for v in np.unique(areas) if v > 0}
+    if area_sites is None:
+        area_sites = set() if areas is None else {int(v) for v in np.unique(areas) if v > 0}
     disc_sites = [i for i in range(points.shape[0]) if i + 1 not in area_sites]
     labels = np.zeros(np.shape(resistance), np.int32)
     if disc_sites:
@@ -99,23 +105,51 @@ def population_cores(
     labels = np.where(np.isfinite(resistance), labels, 0).astype(np.int32)
     if habitat is not None:
         on_habitat = np.asarray(habitat, dtype=bool) & (labels > 0)
-        with_habitat = np.unique(labels[on_habitat])
-        labels = np.where(np.isin(labels, with_habitat) & ~on_habitat, 0, labels).astype(np.int32)
+        if with_habitat is None:
+            with_habitat = np.unique(labels[on_habitat])
+        labels = np.where(np.isin(labels, list(with_habitat)) & ~on_habitat, 0, labels).astype(np.int32)
     return labels
 
 
 def focal_cells(
-    points_xy: np.ndarray, cores: np.ndarray, x_coords: np.ndarray, y_coords: np.ndarray
+    points_xy: np.ndarray, cores: np.ndarray | None, x_coords: np.ndarray, y_coords: np.ndarray,
+    *, cells: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[tuple[int, int] | None]:
     """Per population (row ``i`` of ``points_xy`` owns core index ``i + 1``), its core cell
-    nearest its site point, as ``(row, col)``; None when it has no core cell."""
+    nearest its site point, as ``(row, col)``; None when it has no core cell.
+
+    ``cells`` (optional) gives each population's core cells as ``(rows, cols)`` in row-major
+    order (e.g. :func:`habitat.connectivity.two_grid.label_cells`, read strip by strip); then
+    ``cores`` is not read. Distances are computed on the window holding the core cells only.
+    """
     out: list[tuple[int, int] | None] = []
+    x_coords, y_coords = np.asarray(x_coords), np.asarray(y_coords)
     for index, (x, y) in enumerate(np.asarray(points_xy, dtype=np.float64).reshape(-1, 2), start=1):
-        rows, cols = np.nonzero(cores == index)
+        rows, cols = np.nonzero(cores == index) if cells is None else cells[index - 1]
         if rows.size == 0:
             out.append(None)
             continue
-        distance = distance_to_points(x_coords, y_coords, [[x, y]])
-        k = int(np.argmin(distance[rows, cols]))
+        r0, c0 = int(rows.min()), int(cols.min())
+        distance = distance_to_points(x_coords[c0: int(cols.max()) + 1], y_coords[r0: int(rows.max()) + 1], [[x, y]])
+        k = int(np.argmin(distance[rows - r0, cols - c0]))
         out.append((int(rows[k]), int(cols[k])))
     return out
+
+
+def site_areas_window(populations, shape: tuple[int, int], transform: Affine) -> tuple[int, int, np.ndarray] | None:
+    """:func:`site_areas` on the window of the grid (``shape``, ``transform``) that holds every
+    polygon site, as ``(row0, col0, window)``; None without polygon sites. Memory follows the
+    polygons' extent, not the grid's."""
+    geoms = populations.geometry
+    polys = geoms[geoms.notna() & geoms.geom_type.isin(_AREA_TYPES)]
+    polys = polys[~polys.is_empty]
+    if polys.empty:
+        return None
+    minx, miny, maxx, maxy = polys.total_bounds
+    cols = sorted(((minx - transform.c) / transform.a, (maxx - transform.c) / transform.a))
+    rows = sorted(((miny - transform.f) / transform.e, (maxy - transform.f) / transform.e))
+    r0, r1 = max(0, int(np.floor(rows[0])) - 1), min(shape[0], int(np.ceil(rows[1])) + 1)
+    c0, c1 = max(0, int(np.floor(cols[0])) - 1), min(shape[1], int(np.ceil(cols[1])) + 1)
+    if r0 >= r1 or c0 >= c1:
+        return None
+    return r0, c0, site_areas(populations, (r1 - r0, c1 - c0), transform @ Affine.translation(c0, r0))

@@ -62,6 +62,7 @@ __all__ = [
     "aggregate_labels", "aggregate_resistance", "block_any", "coarse_cell", "coarse_cores", "coarse_focal_cells",
     "coarse_grid", "coarsen_factor", "connectivity_factor",
     "fine_current", "upsample_nearest",
+    "count_finite", "iter_strips", "masked_quantile", "patch_coarse_cells", "patch_sums", "upsample_lazy",
 ]
 
 #: Fine cells aggregated per strip: bounds the temporaries of the block arrays (~40 bytes a cell)
@@ -137,8 +138,7 @@ def aggregate_resistance(resistance: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         res = np.asarray(resistance, dtype=np.float64)
         return np.where(np.isinf(res), np.nan, res)
-    res = np.asarray(resistance)
-    return _by_strips(res, factor, np.float64, _aggregate_strip)
+    return _by_strips(resistance, factor, np.float64, _aggregate_strip)
 
 
 def _aggregate_strip(strip: np.ndarray, factor: int) -> np.ndarray:
@@ -155,15 +155,143 @@ def _aggregate_strip(strip: np.ndarray, factor: int) -> np.ndarray:
     return np.where(impassable | (n_pass == 0), np.nan, mean)
 
 
-def _by_strips(values: np.ndarray, factor: int, dtype, fn) -> np.ndarray:
-    """``fn(strip, factor)`` over strips of whole block rows (bounded temporaries), stacked."""
+def _by_strips(values, factor: int, dtype, fn) -> np.ndarray:
+    """``fn(strip, factor)`` over strips of whole block rows (:func:`iter_strips`: bounded
+    temporaries, a lazy ``values`` read strip by strip), stacked."""
     rows, cols = values.shape
     h, w = -(-rows // factor), -(-cols // factor)
     out = np.empty((h, w), dtype=dtype)
-    step = max(1, _STRIP_CELLS // max(1, factor * factor * w))  # block rows per strip
-    for top in range(0, h, step):
-        out[top: top + step] = fn(values[top * factor: (top + step) * factor], factor)
+    for row0, (strip,) in iter_strips([values], factor):
+        top = row0 // factor
+        part = fn(strip, factor)
+        out[top: top + part.shape[0]] = part
     return out
+
+
+def _lazy(values):
+    """The dask array of a dask-backed DataArray or dask array; None for in-memory values."""
+    import dask.array as da
+    data = getattr(values, "data", values)
+    return data if isinstance(data, da.Array) else None
+
+
+def iter_strips(arrays, factor: int = 1, max_cells: int | None = None):
+    """Row strips of aligned 2-D arrays as numpy, top to bottom: ``(row0, [strip, ...])``.
+
+    Every strip but the last holds a whole number of ``factor``-row blocks and at most
+    ``max_cells`` cells (default ``_STRIP_CELLS``; at least ``factor`` rows). Lazy (dask or
+    dask-backed xarray) arrays are read one row of chunks at a time (each chunk read once; the
+    rows past the last whole block carried to the next strip), so memory holds one row of
+    chunks and one strip, never the grid.
+
+    Parameters
+    ----------
+    arrays : list of array_like
+        Same shape ``(rows, cols)``: numpy arrays, dask arrays or DataArrays.
+    factor : int
+        Block rows (>= 1).
+    max_cells : int, optional
+        Cells per strip.
+    """
+    arrays = [getattr(a, "data", a) for a in arrays]
+    rows, cols = arrays[0].shape
+    factor = int(factor)
+    step = max(1, (max_cells or _STRIP_CELLS) // max(1, cols) // factor) * factor
+    lazy = next((a for a in arrays if _lazy(a) is not None), None)
+    if lazy is None:
+        bounds = list(range(0, rows, step)) + [rows]
+    else:
+        bounds = [0, *np.cumsum(lazy.chunks[0]).tolist()]
+    carry: list[np.ndarray] | None = None
+    done = 0
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        parts = [np.asarray(a[r0:r1]) for a in arrays]
+        buf = parts if carry is None else [np.concatenate([c, p]) for c, p in zip(carry, parts)]
+        n = buf[0].shape[0] if r1 >= rows else buf[0].shape[0] // factor * factor
+        for top in range(0, n, step):
+            yield done + top, [b[top: min(n, top + step)] for b in buf]
+        done += n
+        carry = [b[n:] for b in buf]
+
+
+def count_finite(values) -> int:
+    """Number of finite cells of a (lazy) 2-D array, read strip by strip."""
+    return int(sum(int(np.isfinite(strip).sum()) for _, (strip,) in iter_strips([values])))
+
+
+def _sortable(values: np.ndarray) -> np.ndarray:
+    """uint64 keys ordered as the float64 ``values`` (no NaN): sign bit flipped for positives,
+    every bit for negatives."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    flip = np.where(bits >> np.uint64(63), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(1 << 63))
+    return bits ^ flip
+
+
+def masked_quantile(values, mask, q: float = 0.5, *, max_candidates: int = 1 << 22) -> float | None:
+    """``np.quantile(values[mask & isfinite(values)], q)`` (linear method) of lazy 2-D arrays,
+    exactly, without holding the selection: a radix selection of the two order statistics
+    around the quantile's position over strips (:func:`iter_strips`), 16 bits of the sortable
+    float64 key per pass, until at most ``max_candidates`` values share the bits found (those
+    are then kept and partitioned). None when no cell is selected.
+
+    Parameters
+    ----------
+    values : 2-D array_like (numpy, dask, DataArray)
+        E.g. resistance; NaN and inf are left out.
+    mask : 2-D array_like, same shape
+        Cells to take: True, or an integer > 0.
+    q : float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> masked_quantile(np.array([[1.0, 3.0, 2.0, 900.0]]), np.array([[1, 1, 1, 0]]))
+    2.0
+    """
+    def picked():
+        for _, (v, m) in iter_strips([values, mask]):
+            m = m > 0 if m.dtype != bool else m
+            v = np.asarray(v, dtype=np.float64)[m]
+            yield _sortable(v[np.isfinite(v)])
+
+    n = sum(k.size for k in picked())
+    if n == 0:
+        return None
+    # numpy's linear method (np.quantile, method="linear"): virtual index n q + (1 - q) - 1
+    virtual = n * q + (1 + q * (1 - 1 - 1)) - 1
+    lo = int(np.clip(np.floor(virtual), 0, n - 1))
+    gamma = virtual - np.floor(virtual)
+    hi = min(lo + 1, n - 1)
+    a, b = (_select_rank(picked, rank, n, max_candidates) for rank in (lo, hi))
+    diff = b - a
+    out = a + diff * gamma
+    if gamma >= 0.5:
+        out = b - diff * (1 - gamma)
+    return float(out)
+
+
+def _select_rank(picked, rank: int, n: int, max_candidates: int) -> float:
+    """The value of 0-based ``rank`` among the keys ``picked()`` yields (``n`` in all)."""
+    shift, prefix, below, count = 64, np.uint64(0), 0, n
+    while count > max_candidates and shift > 0:
+        shift -= 16
+        hist = np.zeros(1 << 16, np.int64)
+        for keys in picked():
+            if shift < 48:
+                keys = keys[(keys >> np.uint64(shift + 16)) == prefix]
+            hist += np.bincount(((keys >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64), minlength=1 << 16)
+        cum = np.cumsum(hist)
+        digit = int(np.searchsorted(cum, rank - below, side="right"))
+        below += int(cum[digit - 1]) if digit else 0
+        count = int(hist[digit])
+        prefix = (prefix << np.uint64(16)) | np.uint64(digit)
+    if shift == 64:
+        keys = np.concatenate(list(picked()))
+    else:
+        keys = np.concatenate([k[(k >> np.uint64(shift)) == prefix] for k in picked()])
+    key = np.partition(keys, rank - below)[rank - below]
+    bits = key ^ (np.uint64(1 << 63) if key >> np.uint64(63) else np.uint64(0xFFFFFFFFFFFFFFFF))
+    return float(np.array([bits], np.uint64).view(np.float64)[0])
 
 
 def block_any(mask: np.ndarray, factor: int) -> np.ndarray:
@@ -176,7 +304,7 @@ def block_any(mask: np.ndarray, factor: int) -> np.ndarray:
     """
     def strip_any(strip, f):
         return _blocks(np.asarray(strip, dtype=np.float64), f, 0.0).any(axis=2)
-    return _by_strips(np.asarray(mask, dtype=bool), int(factor), bool, strip_any)
+    return _by_strips(mask if _lazy(mask) is not None else np.asarray(mask, dtype=bool), int(factor), bool, strip_any)
 
 
 def aggregate_labels(labels: np.ndarray, factor: int) -> np.ndarray:
@@ -190,13 +318,13 @@ def aggregate_labels(labels: np.ndarray, factor: int) -> np.ndarray:
     [[1, 2]]
     """
     factor = int(factor)
-    labels = np.asarray(labels)
-    ids = [int(v) for v in np.unique(labels) if v > 0]
+    labels = labels if _lazy(labels) is not None else np.asarray(labels)
 
     def strip_mode(strip, f):
         best = np.zeros((-(-strip.shape[0] // f), -(-strip.shape[1] // f)), np.int32)
         most = np.zeros(best.shape, np.int64)
-        for label in ids:  # ascending: a tie keeps the lower label
+        # ascending: a tie keeps the lower label; a label absent from the strip never wins
+        for label in (int(v) for v in np.unique(strip) if v > 0):
             count = _blocks((strip == label).astype(np.float64), f, 0.0).sum(axis=2).astype(np.int64)
             win = count > most
             best[win], most[win] = label, count[win]
@@ -297,3 +425,200 @@ class Grain:
         out = upsample_nearest(values, self.factor, self.fine.shape)
         out[self.impassable] = fill
         return out
+
+
+def _window(coarse: np.ndarray, factor: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """Fine cells ``rows`` x ``cols`` (half-open ranges) of :func:`upsample_nearest` of ``coarse``."""
+    return coarse[np.arange(*rows) // factor][:, np.arange(*cols) // factor]
+
+
+def upsample_lazy(coarse: np.ndarray, factor: int, fine_resistance, fill, *, keep=None):
+    """:func:`upsample_nearest` of ``coarse`` on the analysis grid, ``fill`` on fine impassable
+    cells (``fine_resistance`` NaN or inf) and, with ``keep``, where ``keep`` is not finite.
+
+    With a lazy ``fine_resistance`` (dask or dask-backed DataArray) the result is a dask array
+    of its chunks, each made from its window of ``coarse`` when it is written (nothing on the
+    analysis grid is held); otherwise a numpy array. Equal to
+    ``Grain.back(coarse, fill)`` either way.
+    """
+    lazy = _lazy(fine_resistance)
+    fill_value = np.asarray(fill).astype(coarse.dtype)
+
+    def block(res, *more, block_info=None):
+        (r0, r1), (c0, c1) = block_info[0]["array-location"]
+        out = _window(coarse, factor, (r0, r1), (c0, c1))
+        out[~np.isfinite(res)] = fill_value
+        if more:
+            out[~np.isfinite(more[0])] = fill_value
+        return out
+
+    if lazy is None:
+        res = np.asarray(getattr(fine_resistance, "values", fine_resistance))
+        extra = () if keep is None else (np.asarray(getattr(keep, "values", keep)),)
+        info = {0: {"array-location": [(0, res.shape[0]), (0, res.shape[1])]}}
+        return block(res, *extra, block_info=info)
+    args = [lazy] if keep is None else [lazy, getattr(keep, "data", keep)]
+    return args[0].map_blocks(block, *args[1:], dtype=coarse.dtype)
+
+
+def patch_coarse_cells(labels, ids: list[int], factor: int, coarse_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """The coarse cells of the kept patches, read strip by strip: ``(patch index, flat coarse
+    cell)`` pairs, each once (``patch index`` = position in ``ids``), sorted.
+
+    A patch starts from and is reached at the coarse cells of its fine cells
+    (:func:`habitat.connectivity.patch_distances.patch_distances`); the pairs hold one entry per
+    coarse cell, not per fine cell.
+
+    Examples
+    --------
+    >>> patch_coarse_cells(np.array([[0, 7, 7], [3, 0, 7]]), [7, 3], 2, 2)
+    (array([0, 0, 1]), array([0, 1, 0]))
+    """
+    ids = [int(v) for v in ids]
+    index = np.full(max(ids, default=0) + 1, -1, np.int64)
+    index[ids] = np.arange(len(ids))
+    keys = np.zeros(0, np.int64)
+    for row0, (strip,) in iter_strips([labels], factor):
+        rows, cols = np.nonzero(strip > 0)
+        lab = strip[rows, cols].astype(np.int64)
+        inside = lab < index.size
+        patch = np.where(inside, index[np.where(inside, lab, 0)], -1)
+        kept = patch >= 0
+        cell = ((rows[kept] + row0) // factor) * coarse_cols + cols[kept] // factor
+        keys = np.union1d(keys, patch[kept] * (1 << 40) + cell)  # one key per (patch, coarse cell)
+    return keys >> 40, keys & ((1 << 40) - 1)
+
+
+def patch_sums(labels, coarse: np.ndarray, factor: int, fine_resistance=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, the sum over its fine cells of ``coarse`` brought back
+    (:func:`upsample_nearest`; NaN, and cells where ``fine_resistance`` is not finite, count 0)
+    and the number of its cells, read strip by strip.
+
+    The sums are accumulated cell by cell in row-major order, as ``np.bincount`` of the whole
+    grid does, so they are bit for bit those of the grid in memory.
+
+    Returns
+    -------
+    sums : ndarray of float64, counts : ndarray of int64
+        Indexed by label (0 .. max label).
+    """
+    sums = np.zeros(1)
+    counts = np.zeros(1, np.int64)
+    arrays = [labels] if fine_resistance is None else [labels, fine_resistance]
+    for row0, strips in iter_strips(arrays, factor):
+        lab = strips[0].ravel().astype(np.int64)
+        values = _window(np.asarray(coarse, dtype=np.float64), factor, (row0, row0 + strips[0].shape[0]),
+                         (0, strips[0].shape[1]))
+        if len(strips) > 1:
+            values[~np.isfinite(strips[1])] = np.nan
+        m = max(sums.size, int(lab.max(initial=0)) + 1)
+        sums = np.concatenate([sums, np.zeros(m - sums.size)])
+        counts = np.concatenate([counts, np.zeros(m - counts.size, np.int64)])
+        # the running sums go first, so each label continues its sum where the last strip ended
+        sums = np.bincount(np.concatenate([np.arange(m), lab]), weights=np.concatenate([sums, np.nan_to_num(values).ravel()]),
+                           minlength=m)
+        counts += np.bincount(lab, minlength=m)
+    return sums, counts
+
+
+def label_cells(labels, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Rows and columns of the cells of labels 1..n (row-major order, as ``np.nonzero``), read
+    strip by strip; for labels that cover few cells (population cores)."""
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+    for row0, (strip,) in iter_strips([labels]):
+        rows, cols = np.nonzero(strip > 0)
+        values = strip[rows, cols]
+        for index in range(1, n + 1):
+            pick = values == index
+            if pick.any():
+                found[index - 1].append((rows[pick] + row0, cols[pick]))
+    return [(np.concatenate([r for r, _ in parts]), np.concatenate([c for _, c in parts])) if parts
+            else (np.zeros(0, np.int64), np.zeros(0, np.int64)) for parts in found]
+
+
+def population_cores_blockwise(
+    points_xy: np.ndarray, resistance, x_coords: np.ndarray, y_coords: np.ndarray, radius_m: float, *,
+    habitat=None, areas: tuple[int, int, np.ndarray] | None = None,
+) -> tuple[np.ndarray, set[int], set[int]]:
+    """:func:`habitat.connectivity.populations.population_cores` window by window.
+
+    A first pass over the rows near the sites finds which sites have any core cell and which
+    have habitat among them (the habitat rule is grid-wide); the cores are then made per chunk of
+    a lazy ``resistance`` when written (a dask array; numpy for in-memory inputs). Chunks far
+    from every site (beyond ``radius_m`` plus a cell of each point, outside the polygon
+    window) are zeros without computing.
+
+    Parameters
+    ----------
+    points_xy, x_coords, y_coords, radius_m
+        As for ``population_cores``.
+    resistance, habitat : 2-D array_like (numpy, dask or DataArray)
+        Resistance and habitat (bool) on the analysis grid.
+    areas : (row0, col0, ndarray), optional
+        :func:`habitat.connectivity.populations.site_areas` of the polygon sites on the window
+        of the grid starting at ``(row0, col0)`` that holds all of them.
+
+    Returns
+    -------
+    cores : dask or numpy array of int32
+    present : set of int
+        Sites (1..n) with at least one core cell.
+    with_habitat : set of int
+        Sites with a habitat cell in their core.
+    """
+    from habitat.connectivity.populations import population_cores
+    x = np.asarray(x_coords, dtype=np.float64)
+    y = np.asarray(y_coords, dtype=np.float64)
+    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    area_sites: set[int] = set()
+    boxes = []
+    if areas is not None:
+        a_r0, a_c0, a_win = areas
+        area_sites = {int(v) for v in np.unique(a_win) if v > 0}
+        boxes.append((a_r0, a_r0 + a_win.shape[0], a_c0, a_c0 + a_win.shape[1]))
+    step = max(np.abs(np.diff(x)).max(initial=0), np.abs(np.diff(y)).max(initial=0))
+    for i, (px, py) in enumerate(points):
+        if i + 1 in area_sites:
+            continue
+        rows = np.flatnonzero(np.abs(y - py) <= radius_m + step)
+        cols = np.flatnonzero(np.abs(x - px) <= radius_m + step)
+        if rows.size and cols.size:
+            boxes.append((int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1))
+
+    def window(rows, cols, res, hab, with_habitat):
+        (r0, r1), (c0, c1) = rows, cols
+        if not any(b[0] < r1 and r0 < b[1] and b[2] < c1 and c0 < b[3] for b in boxes):
+            return np.zeros((r1 - r0, c1 - c0), np.int32)
+        win = None
+        if areas is not None:
+            win = np.zeros((r1 - r0, c1 - c0), np.int32)
+            rr = slice(max(r0, a_r0), min(r1, a_r0 + a_win.shape[0]))
+            cc = slice(max(c0, a_c0), min(c1, a_c0 + a_win.shape[1]))
+            if rr.start < rr.stop and cc.start < cc.stop:
+                win[rr.start - r0: rr.stop - r0, cc.start - c0: cc.stop - c0] = \
+                    a_win[rr.start - a_r0: rr.stop - a_r0, cc.start - a_c0: cc.stop - a_c0]
+        return population_cores(points, res, x[c0:c1], y[r0:r1], radius_m, habitat=hab, areas=win,
+                                area_sites=area_sites, with_habitat=with_habitat)
+
+    present: set[int] = set()
+    with_habitat: set[int] = set()
+    arrays = [resistance] if habitat is None else [resistance, habitat]
+    width = np.shape(getattr(resistance, "data", resistance))[1]
+    for row0, strips in iter_strips(arrays):
+        prelim = window((row0, row0 + strips[0].shape[0]), (0, width), strips[0], None, None)
+        present.update(int(v) for v in np.unique(prelim) if v > 0)
+        if habitat is not None:
+            with_habitat.update(int(v) for v in np.unique(prelim[np.asarray(strips[1], bool) & (prelim > 0)]))
+    keep = with_habitat if habitat is not None else None
+    lazy = _lazy(resistance)
+    if lazy is None:
+        res = np.asarray(getattr(resistance, "values", resistance))
+        hab = None if habitat is None else np.asarray(getattr(habitat, "values", habitat), bool)
+        return window((0, res.shape[0]), (0, res.shape[1]), res, hab, keep), present, with_habitat
+
+    def block(res, *hab, block_info=None):
+        rows, cols = block_info[0]["array-location"]
+        return window(rows, cols, res, np.asarray(hab[0], bool) if hab else None, keep)
+
+    args = [lazy] if habitat is None else [lazy, getattr(habitat, "data", habitat)]
+    return args[0].map_blocks(block, *args[1:], dtype=np.int32), present, with_habitat

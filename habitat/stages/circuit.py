@@ -21,7 +21,12 @@ OUTPUTS = catalog.outputs_of("circuit")
 
 
 def run_circuit(ctx: StageContext) -> dict[str, Any]:
-    """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair)."""
+    """Pairwise circuit solves between population focal cells (1 A in, 1 A out per pair).
+
+    With a connectivity grid coarser than the analysis grid nothing of the analysis grid's size
+    is held: the fine inputs are read strip by strip into the coarse grid and the current is
+    brought back chunk by chunk as it is written (:mod:`habitat.connectivity.two_grid`).
+    """
     from habitat.connectivity.corridors import connected_links
     from habitat.connectivity.graph import distance_matrix_from_links, unreachable_pairs
     import numpy as np
@@ -30,7 +35,8 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     from habitat.connectivity.populations import focal_cells, site_points
     from habitat.layers import make_layer
     from habitat.connectivity.two_grid import (
-        aggregate_resistance, block_any, coarse_cores, coarse_focal_cells, connectivity_factor, fine_current,
+        aggregate_resistance, block_any, coarse_cores, coarse_focal_cells, connectivity_factor, label_cells,
+        patch_sums, upsample_lazy,
     )
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
@@ -39,12 +45,13 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     # every population's focal point is a right-hand side of the one factor (or CG run)
     check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours, factor=factor,
                  cell_size_m=grid.cell_size_m, n_rhs=max(1, n_pops - 1), solver=params.solver)
-    fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-    res = fine_res if factor == 1 else aggregate_resistance(fine_res, factor)
+    fine = ctx.inputs["resistance"]
+    res = np.asarray(fine.values, dtype=np.float64) if factor == 1 else aggregate_resistance(fine, factor)
     pops = ctx.inputs.get("populations")
     sites = [] if pops is None else pops["site_id"].astype(str).tolist()
-    cores = np.asarray(ctx.inputs["population_cores"].values)
-    cells = focal_cells(site_points(pops), cores, grid.x_coords, grid.y_coords) if sites else []
+    cores = ctx.inputs["population_cores"]
+    cells = focal_cells(site_points(pops), None, grid.x_coords, grid.y_coords,
+                        cells=label_cells(cores, len(sites))) if sites else []
     if factor > 1:
         ctx.log(f"circuit on the {grid.resolution * factor:g} m connectivity grid ({factor}x the analysis cells)")
         cells = coarse_focal_cells(cells, coarse_cores(cores, res, factor), res, factor)
@@ -53,8 +60,8 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     if "dispersal_reach" in ctx.inputs and links is not None:
         # current flows only where a disperser between connected populations can go (Linkage
         # Mapper's Pinchpoint Mapper runs Circuitscape inside the truncated corridors)
-        reach = np.asarray(ctx.inputs["dispersal_reach"].values) == 1
-        res = np.where(reach if factor == 1 else block_any(reach, factor), res, np.nan)
+        reach = ctx.inputs["dispersal_reach"] == 1
+        res = np.where(np.asarray(reach) if factor == 1 else block_any(reach, factor), res, np.nan)
         kept = connected_links(links)
         lcd = distance_matrix_from_links(len(sites), np.column_stack(
             [kept["from_id"] - 1, kept["to_id"] - 1, kept["lcd"]]).astype(np.float64))
@@ -63,17 +70,20 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     matrix, current = effective_resistance_matrix(res, cells, neighbours=params.neighbours, average=params.average,
                                                   solver=params.solver, with_current=True, exclude=exclude)
     del res
-    if factor > 1:
-        current = fine_current(current, factor, grid.shape)
-        current[~np.isfinite(fine_res)] = np.nan
+    # amperes per fine cell: a coarse cell's current crosses `factor` fine cells side by side
+    # (two_grid.fine_current); NaN on fine impassable cells
+    current = current / factor if factor > 1 else current
+    fine_current = (lambda values, keep=None: values) if factor == 1 else \
+        (lambda values, keep=None: upsample_lazy(values, factor, fine, np.nan, keep=keep))
     out: dict[str, Any] = {
-        "cumulative_current": make_layer(current.astype(np.float32), grid, name="cumulative_current",
+        "cumulative_current": make_layer(fine_current(current.astype(np.float32)), grid, name="cumulative_current",
                                          units=catalog.CURRENT_UNITS),
     }
     if "corridors" in ctx.inputs:
-        inside = np.isfinite(ctx.inputs["corridors"].values)
-        out["pinch_points"] = make_layer(np.where(inside, current, np.nan).astype(np.float32), grid,
-                                         name="pinch_points", units=catalog.CURRENT_UNITS)
+        corridors = ctx.inputs["corridors"]
+        pinch = (np.where(np.isfinite(corridors.values), current, np.nan).astype(np.float32) if factor == 1
+                 else fine_current(current.astype(np.float32), keep=corridors))
+        out["pinch_points"] = make_layer(pinch, grid, name="pinch_points", units=catalog.CURRENT_UNITS)
     lcd = {}
     if links is not None and len(links):
         lcd = {(str(a), str(b)): float(v) for a, b, v in zip(links["from_site"], links["to_site"], links["lcd"])}
@@ -82,11 +92,9 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
             for i in range(len(sites)) for j in range(i + 1, len(sites))]
     out["effective_resistance"] = pd.DataFrame(rows, columns=["from_site", "to_site", "effective_resistance_ohm", "lcd"])
     out["resistance_matrix"] = pd.DataFrame(matrix, columns=sites).assign(site_id=sites)[["site_id", *sites]]
-    labels = np.asarray(ctx.inputs["patch_id"].values)
-    ids = np.unique(labels[labels > 0])
-    finite = np.nan_to_num(current)
-    sums = np.bincount(labels.ravel(), weights=finite.ravel(), minlength=int(labels.max()) + 1)
-    counts = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
+    labels = ctx.inputs["patch_id"]
+    sums, counts = patch_sums(labels, current, factor, None if factor == 1 else fine)
+    ids = (np.flatnonzero(counts[1:]) + 1).astype(labels.dtype)
     out["patch_current"] = pd.DataFrame({"patch_id": ids, "current_sum": sums[ids], "current_mean": sums[ids] / counts[ids]})
     if any(c is None for c in cells):
         ctx.log("populations without a core cell are left out of the circuit (-1 in the matrix)")

@@ -26,41 +26,41 @@ OUTPUTS = catalog.outputs_of("connectivity")
 _COST_UNITS = catalog.layer("corridors").units
 
 
-def _max_cost(ctx: StageContext, params: ConnectivityParams, res: np.ndarray) -> float | None:
-    """The maximum dispersal cost: max_dispersal_m x the median resistance of habitat cells."""
-    import numpy as np
+def _max_cost(ctx: StageContext, params: ConnectivityParams) -> float | None:
+    """The maximum dispersal cost: max_dispersal_m x the median resistance of habitat cells
+    (read strip by strip)."""
     from habitat.connectivity.corridors import dispersal_cost_limit
-    from habitat.connectivity.resistance import typical_resistance
-    labels = np.asarray(ctx.inputs["patch_id"].values)
+    from habitat.connectivity.two_grid import masked_quantile
     if params.max_dispersal_m is None:
         return None
-    if not ((labels > 0) & np.isfinite(res)).any():
+    base = masked_quantile(ctx.inputs["resistance"], ctx.inputs["patch_id"], 0.5)
+    if base is None:
         ctx.log("no passable habitat cell: no dispersal limit")
         return None
-    base = typical_resistance(res, labels > 0)
     max_cost = dispersal_cost_limit(params.max_dispersal_m, base_resistance=base)
     ctx.log(f"max dispersal cost {max_cost:.6g} resistance x m = {params.max_dispersal_m:g} m x {base:.4g} "
             "(median resistance of habitat cells)")
     return max_cost
 
 
-def _cores(ctx: StageContext, params: ConnectivityParams, pops, res: np.ndarray) -> np.ndarray:
-    """Core cells of each population: its area (polygon sites) or disc, on habitat where it has any."""
-    import numpy as np
-    from habitat.connectivity.populations import population_cores, site_areas, site_points
+def _cores(ctx: StageContext, params: ConnectivityParams, pops) -> Any:
+    """Core cells of each population: its area (polygon sites) or disc, on habitat where it has
+    any; made window by window (a lazy array when the inputs are)."""
+    from habitat.connectivity.populations import site_areas_window, site_points
+    from habitat.connectivity.two_grid import population_cores_blockwise
     grid = ctx.grid
-    areas = site_areas(pops, grid.shape, grid.affine)
-    habitat = np.asarray(ctx.inputs["patch_id"].values) > 0 if params.cores_on_habitat else None
-    cores = population_cores(site_points(pops), res, grid.x_coords, grid.y_coords, params.core_radius_m,
-                             habitat=habitat, areas=areas if areas.any() else None)
-    empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (cores == i + 1).any()]
+    habitat = ctx.inputs["patch_id"] > 0 if params.cores_on_habitat else None
+    cores, present, with_habitat = population_cores_blockwise(
+        site_points(pops), ctx.inputs["resistance"], grid.x_coords, grid.y_coords, params.core_radius_m,
+        habitat=habitat, areas=site_areas_window(pops, grid.shape, grid.affine))
+    empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if i + 1 not in present]
     if empty:
         raise ConfigError(
             f"stages.connectivity.core_radius_m: no passable cell within {params.core_radius_m} m of "
             f"population(s) {', '.join(empty)}; raise the radius or check the site coordinates"
         )
     if habitat is not None:
-        bare = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (habitat & (cores == i + 1)).any()]
+        bare = [pops["site_id"].iloc[i] for i in range(len(pops)) if i + 1 not in with_habitat]
         if bare:
             ctx.log(f"no habitat-patch cell in the core of {', '.join(bare)}: their cores keep every passable cell")
     return cores
@@ -82,17 +82,16 @@ def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, f
     return coarse
 
 
-def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine_res: np.ndarray, res: np.ndarray,
-               res_inf: np.ndarray, out: dict[str, Any], max_cost: float | None) -> tuple[np.ndarray, pd.DataFrame]:
+def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, res: np.ndarray, res_inf: np.ndarray,
+               out: dict[str, Any], max_cost: float | None) -> tuple[Any, pd.DataFrame]:
     """Population cores, and with two or more populations the corridors, barrier scores and paths
     (put in ``out``); returns the cores (analysis grid) and the links table. ``res`` and
-    ``res_inf`` are on ``grain.grid``; ``fine_res`` on the analysis grid."""
+    ``res_inf`` are on ``grain.grid``."""
     import geopandas as gpd
     import numpy as np
     import pandas as pd
     from habitat.connectivity.barriers import max_barrier_improvement
     from habitat.connectivity.corridors import LINK_COLUMNS, compute_corridors, path_to_line
-    from habitat.connectivity.populations import population_cores, site_points
     from habitat.layers import make_layer
     grid = ctx.grid
     cell_size_m = grain.grid.cell_size_m
@@ -100,8 +99,11 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
         return np.zeros(grid.shape, np.int32), pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
-    cores = _cores(ctx, params, pops, fine_res)
-    cost_cores = cores if grain.factor == 1 else _coarse_cores(ctx, pops, cores, res, grain.factor)
+    cores = _cores(ctx, params, pops)
+    if grain.factor == 1:
+        cores = cost_cores = np.asarray(cores)
+    else:
+        cost_cores = _coarse_cores(ctx, pops, cores, res, grain.factor)
     result = compute_corridors(res_inf, cost_cores, cell_size=cell_size_m, neighbours=params.neighbours,
                                nearest=params.nearest, cutoff=params.corridor_cutoff, max_cost=max_cost)
     if max_cost is not None:
@@ -112,7 +114,8 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine
     links.insert(0, "to_site", links["to_id"].astype(int).map(site))
     links.insert(0, "from_site", links["from_id"].astype(int).map(site))
     links["max_cost"] = np.nan if max_cost is None else max_cost  # the dispersal limit the pairs were held to
-    out["corridors"] = make_layer(grain.back(result.corridors.astype(np.float32), np.nan), grid, name="corridors",
+    back = _back(ctx, grain)
+    out["corridors"] = make_layer(back(result.corridors.astype(np.float32), np.nan), grid, name="corridors",
                                   units=_COST_UNITS)
     radii = [r for r in params.barrier_radii_m if r >= cell_size_m]
     if len(radii) < len(params.barrier_radii_m):
@@ -120,9 +123,9 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine
     score, _ = max_barrier_improvement(result.cwds, result.links, radii_m=radii or [cell_size_m],
                                        cell_size=cell_size_m)
     score = np.where(np.isfinite(res), score, np.nan).astype(np.float32)
-    out["barrier_improvement"] = make_layer(grain.back(score, np.nan), grid, name="barrier_improvement", units="score")
+    out["barrier_improvement"] = make_layer(back(score, np.nan), grid, name="barrier_improvement", units="score")
     if result.reach is not None:
-        out["dispersal_reach"] = make_layer(grain.back(result.reach.astype(np.uint8), 0), grid,
+        out["dispersal_reach"] = make_layer(back(result.reach.astype(np.uint8), 0), grid,
                                             name="dispersal_reach", nodata=255)
     lines = [path_to_line(result.paths[(int(a), int(b))], grain.grid.affine)
              for a, b in zip(links["from_id"], links["to_id"])]
@@ -130,16 +133,25 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine
     return cores, links
 
 
-def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, fine_res: np.ndarray,
-                 res_inf: np.ndarray, max_cost: float | None) -> tuple[pd.DataFrame, dict[str, float]]:
+def _back(ctx: StageContext, grain: Grain):
+    """Coarse rasters brought back to the analysis grid (lazily, chunk by chunk when written),
+    ``fill`` on fine impassable cells; unchanged at factor 1."""
+    from habitat.connectivity.two_grid import upsample_lazy
+    if grain.factor == 1:
+        return lambda values, fill: values
+    return lambda values, fill: upsample_lazy(values, grain.factor, ctx.inputs["resistance"], fill)
+
+
+def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, res_inf: np.ndarray,
+                 max_cost: float | None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Patch importance (dPC, dIIC) and the graph indices of the largest patches (patches on the
-    analysis grid, cost distances on ``grain.grid``)."""
+    analysis grid, read strip by strip; cost distances on ``grain.grid``)."""
     import numpy as np
     import pandas as pd
     from habitat.connectivity.graph import equivalent_connectivity, graph_components, integral_index_of_connectivity, patch_importance_iic, patch_importance_pc, probability_of_connectivity
     from habitat.connectivity.patch_distances import patch_distances
+    from habitat.connectivity.two_grid import count_finite, patch_coarse_cells
     grid = ctx.grid
-    labels = np.asarray(ctx.inputs["patch_id"].values)
     table = ctx.inputs["patch_table"]
     kept = table.sort_values(["area_ha", "patch_id"], ascending=[False, True]).head(params.max_graph_patches)
     ids = sorted(int(v) for v in kept["patch_id"])
@@ -147,9 +159,10 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, fi
     if not ids:
         importance = pd.DataFrame(columns=["patch_id", "component", "dPC", "dPCintra", "dPCflux", "dPCconnector", "dIIC"])
         return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
-    distance = patch_distances(res_inf, labels, ids, cell_size_m=grain.grid.cell_size_m, neighbours=params.neighbours,
-                               factor=grain.factor)
-    landscape_ha = float(np.isfinite(fine_res).sum() * grid.cell_area_m2()[0, 0] / 1e4)
+    cells = patch_coarse_cells(ctx.inputs["patch_id"], ids, grain.factor, res_inf.shape[1])
+    distance = patch_distances(res_inf, None, ids, cell_size_m=grain.grid.cell_size_m, neighbours=params.neighbours,
+                               factor=grain.factor, cells=cells)
+    landscape_ha = float(count_finite(ctx.inputs["resistance"]) * grid.cell_area_m2()[0, 0] / 1e4)
     limit = np.inf if max_cost is None else max_cost
     pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability, max_distance=limit)
     importance = patch_importance_pc(area, distance, **pc_args)
@@ -168,34 +181,39 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, fi
 
 
 def run_connectivity(ctx: StageContext) -> dict[str, Any]:
-    """Corridors and links between populations; barrier scores; patch graph indices."""
+    """Corridors and links between populations; barrier scores; patch graph indices.
+
+    With a connectivity grid coarser than the analysis grid nothing of the analysis grid's size
+    is held: the fine inputs are read strip by strip into the coarse grid and the rasters are
+    brought back chunk by chunk as they are written (:mod:`habitat.connectivity.two_grid`).
+    """
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
-    from habitat.connectivity.two_grid import Grain, aggregate_resistance, connectivity_factor
+    from habitat.connectivity.two_grid import Grain, aggregate_resistance, coarse_grid, connectivity_factor
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     pops = ctx.inputs.get("populations")
     factor = connectivity_factor(ctx.grid, ctx.settings.get("grid"))
     # one cost surface kept per population (corridors, barriers) beside the search's own arrays
     check_memory("cost_distance", ctx.grid.shape, what="stage connectivity", factor=factor,
                  cell_size_m=ctx.grid.cell_size_m, n_surfaces=0 if pops is None else len(pops))
-    fine_res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
     if factor == 1:
-        res, grain = fine_res, Grain.of(ctx.grid, 1, fine_res)
+        res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
+        grain = Grain.of(ctx.grid, 1, res)
     else:
-        res = aggregate_resistance(fine_res, factor)
-        grain = Grain.of(ctx.grid, factor, fine_res)
+        res = aggregate_resistance(ctx.inputs["resistance"], factor)
+        grain = Grain(ctx.grid, coarse_grid(ctx.grid, factor), factor, None)
         ctx.log(f"least-cost connectivity on the {grain.grid.resolution:g} m connectivity grid "
                 f"({grain.grid.height} x {grain.grid.width} cells, {factor}x the analysis cells)")
     res_inf = np.where(np.isnan(res), np.inf, res)
     out: dict[str, Any] = {}
     # the dispersal limit is metres x the median resistance of fine habitat cells: the same
     # resistance x m units whichever grid the costs run on
-    max_cost = _max_cost(ctx, params, fine_res)
-    cores, links = _corridors(ctx, params, grain, fine_res, res, res_inf, out, max_cost)
+    max_cost = _max_cost(ctx, params)
+    cores, links = _corridors(ctx, params, grain, res, res_inf, out, max_cost)
     out["population_cores"] = make_layer(cores, ctx.grid, name="population_cores", nodata=0)
     out["links"] = links.reset_index(drop=True)
-    importance, indices = _patch_graph(ctx, params, grain, fine_res, res_inf, max_cost)
+    importance, indices = _patch_graph(ctx, params, grain, res_inf, max_cost)
     out["patch_importance"] = importance.reset_index(drop=True)
     out["graph_indices"] = pd.DataFrame([{"index": k, "value": v} for k, v in indices.items()])
     return out

@@ -47,3 +47,150 @@ def test_coarse_grid_cells_are_blocks_of_fine_cells():
     assert coarsen_factor(30, 300) == 10 and coarsen_factor(30, None) == 1
     with pytest.raises(ConfigError, match="grid.connectivity_resolution_m: 100 is not a whole multiple"):
         coarsen_factor(30, 100)
+
+
+# --- block-wise (strip by strip, lazy) reductions equal the whole-array ones exactly ----------
+
+def _lazy(a, chunk):
+    import dask.array as da
+    return da.from_array(a, chunks=chunk)
+
+
+def _landscape(shape=(23, 31), seed=3):
+    rng = np.random.default_rng(seed)
+    res = rng.uniform(1, 100, shape)
+    res[rng.random(shape) < 0.2] = np.nan
+    res[rng.random(shape) < 0.05] = np.inf
+    labels = np.where(rng.random(shape) < 0.5, rng.integers(1, 6, shape), 0).astype(np.int32)
+    return res, labels
+
+
+def _whole_aggregate(res, factor):
+    # the rule on the whole array at once (blocks of the padded grid), as before block-wise reading
+    from habitat.connectivity.two_grid import _aggregate_strip
+    return _aggregate_strip(res, factor)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+@pytest.mark.parametrize("chunk", [5, 7, 64])
+def test_lazy_strips_give_the_whole_array_aggregates(monkeypatch, factor, chunk):
+    import habitat.connectivity.two_grid as tg
+    from habitat.connectivity.two_grid import aggregate_labels, block_any, iter_strips
+    res, labels = _landscape()
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 40)  # strips of a few rows: blocks that do not divide the grid
+    strips = list(iter_strips([_lazy(res, chunk)], factor))
+    assert all(s[0].shape[0] % factor == 0 for _, s in strips[:-1])
+    np.testing.assert_array_equal(np.concatenate([s[0] for _, s in strips]), res)
+    if factor > 1:
+        np.testing.assert_array_equal(tg.aggregate_resistance(_lazy(res, chunk), factor), _whole_aggregate(res, factor))
+    else:
+        np.testing.assert_array_equal(tg.aggregate_resistance(_lazy(res, chunk), 1), np.where(np.isinf(res), np.nan, res))
+    # majority label by counting every label over whole padded blocks
+    h, w = -(-res.shape[0] // factor), -(-res.shape[1] // factor)
+    expected = np.zeros((h, w), np.int32)
+    for i in range(h):
+        for j in range(w):
+            block = labels[i * factor:(i + 1) * factor, j * factor:(j + 1) * factor]
+            counts = np.bincount(block.ravel(), minlength=6)[1:]
+            expected[i, j] = 0 if counts.max() == 0 else int(np.argmax(counts)) + 1  # argmax: lowest label on ties
+            assert block_any(_lazy(labels == 2, chunk), factor)[i, j] == (block == 2).any()
+    np.testing.assert_array_equal(aggregate_labels(_lazy(labels, chunk), factor), expected)
+    np.testing.assert_array_equal(aggregate_labels(labels, factor), expected)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.25, 0.5, 0.7, 1.0])
+def test_masked_quantile_equals_numpy_quantile(monkeypatch, q):
+    import habitat.connectivity.two_grid as tg
+    res, labels = _landscape((41, 37))
+    res[:5] = 7.0  # many ties
+    res[5, :3] = [-2.5, -0.0, 0.0]  # negatives and signed zeros keep their order
+    expected = np.quantile(res[(labels > 0) & np.isfinite(res)], q)
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 50)
+    assert tg.masked_quantile(_lazy(res, 9), _lazy(labels, 9), q) == expected
+    # radix passes: at most 3 candidates kept, so every 16-bit pass of the key is needed
+    assert tg.masked_quantile(res, labels, q, max_candidates=3) == expected
+    assert tg.masked_quantile(res, labels > 0, q, max_candidates=0) == expected
+    assert tg.masked_quantile(res, np.zeros_like(labels), q) is None
+
+
+def test_count_finite_and_patch_cells_equal_the_whole_array(monkeypatch):
+    import habitat.connectivity.two_grid as tg
+    res, labels = _landscape()
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 33)
+    assert tg.count_finite(_lazy(res, 6)) == int(np.isfinite(res).sum())
+    ids = [4, 1, 5]
+    for factor in (1, 2, 3):
+        patch, cell = tg.patch_coarse_cells(_lazy(labels, 7), ids, factor, -(-labels.shape[1] // factor))
+        expected = set()
+        for r, c in zip(*np.nonzero(np.isin(labels, ids))):
+            expected.add((ids.index(int(labels[r, c])), (r // factor) * -(-labels.shape[1] // factor) + c // factor))
+        assert sorted(zip(patch.tolist(), cell.tolist())) == sorted(expected)
+        assert len(patch) == len(expected)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_patch_sums_are_bit_for_bit_the_whole_grid_bincount(monkeypatch, factor):
+    import habitat.connectivity.two_grid as tg
+    res, labels = _landscape()
+    rng = np.random.default_rng(1)
+    coarse = rng.uniform(0, 1, (-(-res.shape[0] // factor), -(-res.shape[1] // factor))) / 3.0
+    coarse[0, 0] = np.nan
+    fine = upsample_nearest(coarse, factor, res.shape)
+    fine[~np.isfinite(res)] = np.nan
+    expected = np.bincount(labels.ravel(), weights=np.nan_to_num(fine).ravel(), minlength=labels.max() + 1)
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 37)
+    sums, counts = tg.patch_sums(_lazy(labels, 5), coarse, factor, _lazy(res, 5))
+    np.testing.assert_array_equal(sums, expected)  # exact: same order of additions
+    np.testing.assert_array_equal(counts, np.bincount(labels.ravel()))
+
+
+@pytest.mark.parametrize("chunk", [4, 9])
+def test_upsample_lazy_is_grain_back(chunk):
+    from habitat.connectivity.two_grid import Grain, upsample_lazy
+    res, _ = _landscape()
+    grid = GridSpec.create("EPSG:32642", (30.0, 0, 0.0, 0, -30.0, 0.0), res.shape)
+    grain = Grain.of(grid, 3, res)
+    coarse = np.arange(8 * 11, dtype=np.float32).reshape(8, 11)
+    lazy = upsample_lazy(coarse, 3, _lazy(res, chunk), np.nan)
+    np.testing.assert_array_equal(lazy.compute(), grain.back(coarse, np.nan))
+    np.testing.assert_array_equal(upsample_lazy(coarse, 3, res, np.nan), grain.back(coarse, np.nan))
+    keep = np.where(np.arange(res.shape[1]) % 2 == 0, 1.0, np.nan) * np.ones(res.shape)
+    expected = np.where(np.isfinite(keep), grain.back(coarse, np.nan), np.nan)
+    np.testing.assert_array_equal(upsample_lazy(coarse, 3, _lazy(res, chunk), np.nan, keep=_lazy(keep, chunk)).compute(),
+                                  expected)
+    reach = upsample_lazy(np.ones((8, 11), np.uint8), 3, _lazy(res, chunk), 0).compute()
+    assert reach.dtype == np.uint8 and (reach == np.isfinite(res)).all()
+
+
+def test_population_cores_blockwise_equal_population_cores(monkeypatch):
+    import geopandas as gpd
+    import shapely
+    from affine import Affine
+    import habitat.connectivity.two_grid as tg
+    from habitat.connectivity.populations import population_cores, site_areas, site_areas_window, focal_cells
+    res, labels = _landscape((40, 50))
+    transform = Affine(10.0, 0, 0.0, 0, -10.0, 400.0)
+    x = 5.0 + 10.0 * np.arange(50)
+    y = 395.0 - 10.0 * np.arange(40)
+    pops = gpd.GeoDataFrame(geometry=[shapely.Point(100, 300), shapely.box(300, 100, 380, 170), shapely.Point(130, 280),
+                                      shapely.Point(450, 30), shapely.box(241, 201, 243, 203)])
+    points = np.array([[100, 300], [340, 135], [130, 280], [450, 30], [242, 202]], float)
+    habitat = labels > 2
+    habitat[:, 36:] = False  # the site at (450, 30) has no habitat: it keeps every passable cell
+    areas = site_areas(pops, res.shape, transform)
+    expected = population_cores(points, res, x, y, 60.0, habitat=habitat, areas=areas)
+    window = site_areas_window(pops, res.shape, transform)
+    np.testing.assert_array_equal(window[2], areas[window[0]:window[0] + window[2].shape[0],
+                                                   window[1]:window[1] + window[2].shape[1]])
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 120)
+    for chunk in (7, 16):
+        cores, present, with_habitat = tg.population_cores_blockwise(
+            points, _lazy(res, chunk), x, y, 60.0, habitat=_lazy(habitat, chunk), areas=window)
+        np.testing.assert_array_equal(cores.compute(), expected)
+        assert present == {int(v) for v in np.unique(expected) if v > 0}
+        assert 4 in present and 4 not in with_habitat and {1, 2, 3} <= with_habitat
+    cores, _, _ = tg.population_cores_blockwise(points, res, x, y, 60.0, habitat=habitat, areas=window)
+    np.testing.assert_array_equal(cores, expected)
+    # focal cells from the cells read strip by strip
+    found = tg.label_cells(_lazy(expected, 6), 5)
+    assert focal_cells(points, None, x, y, cells=found) == focal_cells(points, expected, x, y)
