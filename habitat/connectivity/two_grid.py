@@ -65,8 +65,8 @@ __all__ = [
     "count_finite", "iter_strips", "masked_quantile", "patch_coarse_cells", "patch_sums", "upsample_lazy",
 ]
 
-#: Fine cells aggregated per strip: bounds the temporaries of the block arrays (~40 bytes a cell)
-_STRIP_CELLS = 1 << 22
+#: Fine cells aggregated per strip: bounds the temporaries of the block arrays (~60 bytes a cell)
+_STRIP_CELLS = 1 << 20
 
 
 def coarsen_factor(fine_resolution_m: float, connectivity_resolution_m: float | None) -> int:
@@ -202,16 +202,27 @@ def iter_strips(arrays, factor: int = 1, max_cells: int | None = None):
         bounds = list(range(0, rows, step)) + [rows]
     else:
         bounds = [0, *np.cumsum(lazy.chunks[0]).tolist()]
-    carry: list[np.ndarray] | None = None
+    carry: list[np.ndarray] | None = None  # fewer than `factor` rows left over from the last chunk row
     done = 0
     for r0, r1 in zip(bounds[:-1], bounds[1:]):
         parts = [np.asarray(a[r0:r1]) for a in arrays]
-        buf = parts if carry is None else [np.concatenate([c, p]) for c, p in zip(carry, parts)]
-        n = buf[0].shape[0] if r1 >= rows else buf[0].shape[0] // factor * factor
+        last = r1 >= rows
+        start = 0
+        if carry is not None and carry[0].shape[0]:
+            # only the block row that straddles two chunk rows is copied
+            start = min(factor - carry[0].shape[0], parts[0].shape[0])
+            head = [np.concatenate([c, p[:start]]) for c, p in zip(carry, parts)]
+            if head[0].shape[0] < factor and not (last and start == parts[0].shape[0]):
+                carry = head
+                continue
+            yield done, head
+            done += head[0].shape[0]
+        body = parts[0].shape[0] - start
+        n = body if last else body // factor * factor
         for top in range(0, n, step):
-            yield done + top, [b[top: min(n, top + step)] for b in buf]
+            yield done + top, [p[start + top: start + min(n, top + step)] for p in parts]
         done += n
-        carry = [b[n:] for b in buf]
+        carry = [p[start + n:] for p in parts]
 
 
 def count_finite(values) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from habitat.errors import ConfigError
+from habitat.grid import GridSpec
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
 from habitat.memory import check_memory
@@ -162,7 +163,9 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, re
     cells = patch_coarse_cells(ctx.inputs["patch_id"], ids, grain.factor, res_inf.shape[1])
     distance = patch_distances(res_inf, None, ids, cell_size_m=grain.grid.cell_size_m, neighbours=params.neighbours,
                                factor=grain.factor, cells=cells)
-    landscape_ha = float(count_finite(ctx.inputs["resistance"]) * grid.cell_area_m2()[0, 0] / 1e4)
+    # the first cell's area, from a one-cell grid at the same corner (not a grid of areas)
+    corner = GridSpec(grid.crs, grid.transform, (1, 1)).cell_area_m2()[0, 0]
+    landscape_ha = float(count_finite(ctx.inputs["resistance"]) * corner / 1e4)
     limit = np.inf if max_cost is None else max_cost
     pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability, max_distance=limit)
     importance = patch_importance_pc(area, distance, **pc_args)

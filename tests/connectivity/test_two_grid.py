@@ -72,7 +72,7 @@ def _whole_aggregate(res, factor):
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
-@pytest.mark.parametrize("chunk", [5, 7, 64])
+@pytest.mark.parametrize("chunk", [2, 5, 7, 64])
 def test_lazy_strips_give_the_whole_array_aggregates(monkeypatch, factor, chunk):
     import habitat.connectivity.two_grid as tg
     from habitat.connectivity.two_grid import aggregate_labels, block_any, iter_strips
