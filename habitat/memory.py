@@ -42,8 +42,19 @@ CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
 #: Measured on 4056 x 4037 cells (bench/README.md, "Two resolutions"), peak RSS less the 283 MiB
 #: of a run that computes nothing: connectivity 1,080 MiB at factor 4 (92 MB of it the coarse
 #: cost model) = 64 bytes a cell; circuit 1,176 MiB with nothing to solve = 75 bytes a cell.
-#: Coarsening the connectivity grid cannot lower this part.
+#: This is the part at factor 1 (everything on the analysis grid); with a coarser connectivity
+#: grid the stages hold :data:`BLOCKWISE_FINE_SIDE` instead.
 FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
+#: With a coarser connectivity grid (factor > 1) the connectivity and circuit stages read their
+#: analysis-grid inputs strip by strip into the coarse grid and write the rasters brought back
+#: chunk by chunk (habitat.connectivity.two_grid): beside the coarse computation they hold a row
+#: of input chunks (1024 rows), strips of 1 M cells with their temporaries and GDAL's 128 MB
+#: block cache. ``(bytes per analysis cell, fixed bytes)``, fitted to peak RSS less the 283 MiB
+#: of a run that computes nothing and less the coarse model, at 16.37 M and 32.75 M cells of the
+#: scale pipeline at factor 10 (bench/README.md, "Connectivity and circuit in bounded memory"):
+#: connectivity 322 -> 341 MiB, circuit 349 -> 427 MiB (the row of chunks grows with the
+#: grid's width, GDAL's cache fills up to its cap).
+BLOCKWISE_FINE_SIDE = {"cost_distance": (1.2, 304 * 2**20), "circuit": (5.0, 272 * 2**20)}
 #: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
 #: surface brought back from the connectivity grid and its float64 temporaries): measured
 #: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,
@@ -158,7 +169,8 @@ def estimate_bytes(
         ``cost_distance`` and ``circuit`` only: they run on a grid ``factor`` times coarser than
         ``shape`` (``grid.connectivity_resolution_m``; 1 = the analysis grid); their model
         applies to the ``ceil(rows / factor) x ceil(cols / factor)`` coarse cells, plus
-        :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid).
+        :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid)
+        at factor 1, or :data:`BLOCKWISE_FINE_SIDE` (strips and chunks) at factor > 1.
     n_rhs : int
         ``circuit`` only: right-hand sides solved together (focal points - 1).
     available : int, optional
@@ -192,8 +204,13 @@ def estimate_bytes(
     if fine_side_bytes is not None and (computation not in FINE_SIDE_BYTES or not fine_side_bytes >= 0):
         raise InvalidParameterError(
             f"fine_side_bytes={fine_side_bytes!r}: a number >= 0, for cost_distance or circuit only")
-    per_fine_cell = FINE_SIDE_BYTES.get(computation, 0.0) if fine_side_bytes is None else float(fine_side_bytes)
-    fine_side = per_fine_cell * rows * cols
+    if fine_side_bytes is not None:
+        fine_side = float(fine_side_bytes) * rows * cols
+    elif factor > 1 and computation in BLOCKWISE_FINE_SIDE:
+        per_fine_cell, fixed = BLOCKWISE_FINE_SIDE[computation]
+        fine_side = per_fine_cell * rows * cols + fixed
+    else:
+        fine_side = FINE_SIDE_BYTES.get(computation, 0.0) * rows * cols
     rows, cols = -(-rows // factor), -(-cols // factor)
     cells = rows * cols
     if computation == "circuit":

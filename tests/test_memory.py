@@ -2,6 +2,8 @@ import subprocess
 import sys
 
 import numpy as np
+import math
+
 import pytest
 
 import habitat.memory as memory
@@ -72,27 +74,32 @@ def test_cli_exit_code_2_for_a_memory_refusal(tmp_path):
 
 
 def test_connectivity_grid_factor_counts_coarse_cells_plus_the_fine_side():
-    fine_side = memory.FINE_SIDE_BYTES["cost_distance"]
+    # factor > 1: the coarse model plus the stage's strips and chunks (BLOCKWISE_FINE_SIDE: bytes
+    # per analysis cell and fixed bytes); factor 1: FINE_SIDE_BYTES per analysis cell
+    per_cell, fixed = memory.BLOCKWISE_FINE_SIDE["cost_distance"]
     # 1001 x 1000 cells at factor 2: 501 x 500 coarse cells (the last block row is partial)
     assert estimate_bytes("cost_distance", (1001, 1000), factor=2, n_surfaces=1) == \
-        (42 + 8) * 501 * 500 + fine_side * 1001 * 1000
+        math.ceil((42 + 8) * 501 * 500 + per_cell * 1001 * 1000 + fixed)
+    per_cell, fixed = memory.BLOCKWISE_FINE_SIDE["circuit"]
     fine_circuit = memory.FINE_SIDE_BYTES["circuit"]
-    assert estimate_bytes("circuit", (200, 200), factor=2, available=2**34) == \
-        estimate_bytes("circuit", (100, 100), available=2**34) + fine_circuit * (200 * 200 - 100 * 100)
+    assert estimate_bytes("circuit", (200, 200), factor=2, available=2**34) == pytest.approx(
+        estimate_bytes("circuit", (100, 100), available=2**34) - fine_circuit * 100 * 100
+        + per_cell * 200 * 200 + fixed, abs=2)
     assert estimate_bytes("cost_distance", (10, 10), factor=1) == estimate_bytes("cost_distance", (10, 10))
+    assert estimate_bytes("cost_distance", (10, 10)) == (42 + memory.FINE_SIDE_BYTES["cost_distance"]) * 100
     with pytest.raises(InvalidParameterError, match="analysis grid only"):
         estimate_bytes("patches", (10, 10), factor=2)
 
 
 def test_refusal_suggests_the_smallest_connectivity_resolution_that_fits(monkeypatch):
-    # 12000^2 cells, 4 populations: 64 x 1.44e8 + 74 x 1.44e8 / f^2 = 11.88 GB (f = 2), 10.40 GB
-    # (f = 3) against 0.8 x 13 GiB = 11.17 GB: 3 x 30 m = 90 m
+    # 12000^2 cells, 4 populations: (64 + 74) x 1.44e8 = 19.9 GB at f = 1; block-wise at f = 2:
+    # 74 x 1.44e8 / 4 + 1.2 x 1.44e8 + 304 MiB = 3.2 GB, against 0.8 x 13 GiB = 11.17 GB: 2 x 30 m
     monkeypatch.setattr(memory, "available_bytes", lambda: 13 * 2**30)
     limit = 0.8 * 13 * 2**30
     shape, cells = (12_000, 12_000), 12_000**2
     need = {f: estimate_bytes("cost_distance", shape, factor=f, n_surfaces=4) for f in range(1, 8)}
     fits = min(f for f in need if need[f] <= limit)
-    assert fits == 3 and need[fits - 1] > limit
+    assert fits == 2 and need[fits - 1] > limit
     with pytest.raises(MemoryNeedError) as err:
         check_memory("cost_distance", shape, n_surfaces=4, cell_size_m=30.0)
     assert err.value.setting == "grid.connectivity_resolution_m"
@@ -182,14 +189,15 @@ def test_cli_refuses_a_circuit_that_cannot_fit_naming_the_connectivity_resolutio
 
 def test_a_stage_names_its_own_fine_side_bytes():
     # 1000 x 1000 cells, factor 4: the coarse model is unchanged, the fine part is per-cell bytes x 1e6
-    from habitat.memory import FINE_SIDE_BYTES, SITES_FINE_SIDE_BYTES, estimate_bytes
+    from habitat.memory import BLOCKWISE_FINE_SIDE, SITES_FINE_SIDE_BYTES, estimate_bytes
 
     for computation in ("cost_distance", "circuit"):
         kw = dict(factor=4, available=24 * 2**30) if computation == "circuit" else dict(factor=4)
         default = estimate_bytes(computation, (1000, 1000), **kw)
         sites = estimate_bytes(computation, (1000, 1000), fine_side_bytes=SITES_FINE_SIDE_BYTES, **kw)
         none = estimate_bytes(computation, (1000, 1000), fine_side_bytes=0, **kw)
-        assert default - none == pytest.approx(FINE_SIDE_BYTES[computation] * 1e6, abs=1)
+        per_cell, fixed = BLOCKWISE_FINE_SIDE[computation]  # block-wise at factor > 1
+        assert default - none == pytest.approx(per_cell * 1e6 + fixed, abs=1)
         assert sites - none == pytest.approx(211 * 1e6, abs=1)
     with pytest.raises(InvalidParameterError):
         estimate_bytes("fragmentation", (10, 10), fine_side_bytes=8)
