@@ -45,6 +45,17 @@ of the coarse cells' side), distances in metres, effective resistance in ohms (a
 ``W`` cells by ``L`` cells has ``r L / W`` ohms at either grain).
 
 Results at the coarse grain are an approximation: check them against a fine run on a subset.
+
+Bounded memory (issue 14): at ``factor`` > 1 nothing of the analysis grid's size is held. The
+fine inputs are read strip by strip (:func:`iter_strips`: a row of input chunks at a time, strips
+of whole block rows) and reduced into the coarse grid: resistance (:func:`aggregate_resistance`),
+core majority (:func:`aggregate_labels`), reach (:func:`block_any`), the patches' coarse cells
+(:func:`patch_coarse_cells`), the finite-cell count (:func:`count_finite`) and the median
+resistance of habitat cells by an exact radix selection (:func:`masked_quantile`). Every block
+lies inside one strip, so each is the whole-array result bit for bit. The rasters brought back
+are dask arrays made chunk by chunk as the runner writes them (:func:`upsample_lazy`,
+:func:`population_cores_blockwise`), and per-patch current sums continue one running sum in
+row-major order (:func:`patch_sums`), as ``np.bincount`` of the whole grid does.
 """
 
 from __future__ import annotations
@@ -488,7 +499,7 @@ def patch_coarse_cells(labels, ids: list[int], factor: int, coarse_cols: int) ->
     ids = [int(v) for v in ids]
     index = np.full(max(ids, default=0) + 1, -1, np.int64)
     index[ids] = np.arange(len(ids))
-    keys = np.zeros(0, np.int64)
+    found = [np.zeros(0, np.int64)]
     for row0, (strip,) in iter_strips([labels], factor):
         rows, cols = np.nonzero(strip > 0)
         lab = strip[rows, cols].astype(np.int64)
@@ -496,7 +507,10 @@ def patch_coarse_cells(labels, ids: list[int], factor: int, coarse_cols: int) ->
         patch = np.where(inside, index[np.where(inside, lab, 0)], -1)
         kept = patch >= 0
         cell = ((rows[kept] + row0) // factor) * coarse_cols + cols[kept] // factor
-        keys = np.union1d(keys, patch[kept] * (1 << 40) + cell)  # one key per (patch, coarse cell)
+        # one key per (patch, coarse cell); strips hold whole block rows, so no key is in two
+        found.append(np.unique(patch[kept] * (1 << 40) + cell))
+    keys = np.concatenate(found)
+    keys.sort()
     return keys >> 40, keys & ((1 << 40) - 1)
 
 
