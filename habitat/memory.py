@@ -49,12 +49,13 @@ FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
 #: analysis-grid inputs strip by strip into the coarse grid and write the rasters brought back
 #: chunk by chunk (habitat.connectivity.two_grid): beside the coarse computation they hold a row
 #: of input chunks (1024 rows), strips of 1 M cells with their temporaries and GDAL's 128 MB
-#: block cache. ``(bytes per analysis cell, fixed bytes)``, fitted to peak RSS less the 283 MiB
-#: of a run that computes nothing and less the coarse model, at 16.37 M and 32.75 M cells of the
-#: scale pipeline at factor 10 (bench/README.md, "Connectivity and circuit in bounded memory"):
-#: connectivity 322 -> 341 MiB, circuit 349 -> 427 MiB (the row of chunks grows with the
-#: grid's width, GDAL's cache fills up to its cap).
-BLOCKWISE_FINE_SIDE = {"cost_distance": (1.2, 304 * 2**20), "circuit": (5.0, 272 * 2**20)}
+#: block cache. ``(bytes per analysis cell, fixed bytes)``, from peak RSS less the 283 MiB of a
+#: run that computes nothing and less the coarse model, scale pipeline at factor 10
+#: (bench/README.md, "Connectivity and circuit in bounded memory"): connectivity 323, 341 and
+#: 453 MiB at 16.37, 32.75 and 147.4 M cells (2 bytes a cell beyond 32.75 M); circuit 349, 427 and
+#: 614 MiB with nothing to solve (5 bytes a cell from 16.37 to 32.75 M while GDAL's cache fills,
+#: 1.7 beyond). Both fits lie above every measurement.
+BLOCKWISE_FINE_SIDE = {"cost_distance": (2.0, 304 * 2**20), "circuit": (5.0, 272 * 2**20)}
 #: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
 #: surface brought back from the connectivity grid and its float64 temporaries): measured
 #: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,

@@ -93,7 +93,7 @@ def test_connectivity_grid_factor_counts_coarse_cells_plus_the_fine_side():
 
 def test_refusal_suggests_the_smallest_connectivity_resolution_that_fits(monkeypatch):
     # 12000^2 cells, 4 populations: (64 + 74) x 1.44e8 = 19.9 GB at f = 1; block-wise at f = 2:
-    # 74 x 1.44e8 / 4 + 1.2 x 1.44e8 + 304 MiB = 3.2 GB, against 0.8 x 13 GiB = 11.17 GB: 2 x 30 m
+    # 74 x 1.44e8 / 4 + 2 x 1.44e8 + 304 MiB = 3.3 GB, against 0.8 x 13 GiB = 11.17 GB: 2 x 30 m
     monkeypatch.setattr(memory, "available_bytes", lambda: 13 * 2**30)
     limit = 0.8 * 13 * 2**30
     shape, cells = (12_000, 12_000), 12_000**2
