@@ -150,6 +150,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     # the block task's inputs: ingest layers by id, and each criterion's neighbourhood mean
     base = classes.data if isinstance(classes.data, da.Array) else da.from_array(classes.data, chunks=CHUNK_CELLS)
     layers: dict[str, Any] = {}
+    halos: dict[str, tuple[str, float]] = {}  # criterion -> (layer id, radius_m) of in-task neighbourhood means
 
     def need(layer_id: str, array: Any) -> None:
         if layer_id not in layers:
@@ -176,9 +177,11 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
             continue
         if name == "quality":  # a neighbourhood of quality needs quality lazily first
             values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation)[1])
-        else:
-            values = _criterion_values(name, ctx, None)
-        need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.cell_size_m))
+            need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m,
+                                                       cell_size_m=grid.cell_size_m))
+        else:  # the mean is taken inside the block task, on the block's window with its halo
+            need(CRITERION_SOURCES[name], _criterion_values(name, ctx, None))
+            halos[name] = (CRITERION_SOURCES[name], criterion.radius_m)
 
     weights, ahp_stats = _weights(params, list(params.criteria))
     names = output_names(list(params.criteria), bool(terrain))
@@ -187,8 +190,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
         threat_table=threat_table, sensitivity=sensitivity, weights=weights, terrain=tuple(terrain),
         riparian_cap=cap,
     )
-    stacked = da.map_blocks(block, *layers.values(), new_axis=0, chunks=((len(names),), *base.chunks),
-                            dtype=np.float32, meta=np.empty((0, 0, 0), np.float32))
+    stacked = _block_tasks(block, layers, halos, base.chunks, len(names), grid.cell_size_m)
     units = {"degradation": "InVEST D"}
     out: dict[str, Any] = {name: make_layer(stacked[i], grid, name=name, units=units.get(name, "score 0-1"))
                            for i, name in enumerate(names)}
@@ -203,17 +205,78 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
+def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
+                 chunks: tuple[tuple[int, ...], tuple[int, ...]], n_outputs: int, cell_size_m: float) -> Any:
+    """One dask task per block of ``chunks``: ``block(*layer blocks, radius=...)`` stacked on a new first axis.
+
+    Each task gets the blocks of every layer at its position and, for each criterion in ``halos``, the
+    blocks its window with the halo overlaps, from which it takes the neighbourhood mean itself: no
+    slicing and concatenating tasks for the halo (as ``map_overlap`` makes), no separate mean task.
+    """
+    import itertools
+
+    import dask.array as da
+    import numpy as np
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+    from habitat.suitability.membership import radius_halo_cells
+
+    arrays = list(layers.values())
+    name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m)
+    starts = [np.cumsum((0, *c)) for c in chunks]
+    graph = {}
+    for i, j in itertools.product(range(len(chunks[0])), range(len(chunks[1]))):
+        args: list[Any] = [(a.name, i, j) for a in arrays]
+        windows = {}
+        for criterion, (layer_id, radius_m) in halos.items():
+            halo = radius_halo_cells(radius_m, cell_size_m)
+            window = ((int(starts[0][i]) - halo, int(starts[0][i + 1]) + halo),
+                      (int(starts[1][j]) - halo, int(starts[1][j + 1]) + halo))
+            near = [[k for k in range(len(c)) if s[k] < hi and s[k + 1] > lo]
+                    for c, s, (lo, hi) in zip(chunks, starts, window)]
+            parts = [((int(starts[0][a]), int(starts[1][b])), len(args) + n)
+                     for n, (a, b) in enumerate(itertools.product(*near))]
+            args += [(layers[layer_id].name, a, b) for a, b in itertools.product(*near)]
+            windows[criterion] = (window, parts, radius_m)
+        graph[(name, 0, i, j)] = (functools.partial(_with_means, block=block, windows=windows,
+                                                    n_layers=len(arrays), cell_size_m=cell_size_m), *args)
+    hlg = HighLevelGraph.from_collections(name, graph, dependencies=arrays)
+    return da.Array(hlg, name, chunks=((n_outputs,), *chunks), dtype=np.float32,
+                    meta=np.empty((0, 0, 0), np.float32))
+
+
+def _with_means(*blocks: np.ndarray, block: Any, windows: dict, n_layers: int, cell_size_m: float) -> np.ndarray:
+    """``block`` on the layer blocks, with each criterion's neighbourhood mean (``radius:<name>``) taken on
+    its window (cells beyond the grid NaN, as ``map_overlap`` pads: not counted in the mean)."""
+    import numpy as np
+    from habitat.suitability.membership import cover_within_radius, radius_halo_cells
+
+    means = []
+    for (rows, cols), parts, radius_m in windows.values():
+        window = np.full((rows[1] - rows[0], cols[1] - cols[0]), np.nan)
+        for (r0, c0), index in parts:
+            part = blocks[index]
+            top, left = max(r0, rows[0]), max(c0, cols[0])
+            bottom, right = min(r0 + part.shape[0], rows[1]), min(c0 + part.shape[1], cols[1])
+            window[top - rows[0]:bottom - rows[0], left - cols[0]:right - cols[0]] = \
+                part[top - r0:bottom - r0, left - c0:right - c0]
+        halo = radius_halo_cells(radius_m, cell_size_m)
+        mean = cover_within_radius(window, radius_m=radius_m, cell_size_m=cell_size_m)
+        means.append(mean[halo:mean.shape[0] - halo, halo:mean.shape[1] - halo])
+    return block(*blocks[:n_layers], *means, extra_keys=tuple(f"radius:{n}" for n in windows))
+
+
 def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: SuitabilityParams, codes: dict[str, int],
                        threats: tuple[str, ...], threat_table: pd.DataFrame, sensitivity: pd.DataFrame,
                        weights: dict[str, float] | None, terrain: tuple[tuple[str, Any], ...],
-                       riparian_cap: np.ndarray | None) -> np.ndarray:
+                       riparian_cap: np.ndarray | None, extra_keys: tuple[str, ...] = ()) -> np.ndarray:
     """All outputs of one block, stacked as float32 (habitat.suitability.compose.compose_suitability
-    on the block's layers, keyed by ingest layer id in ``keys``)."""
+    on the block's layers, keyed by ingest layer id in ``keys``, then ``extra_keys``)."""
     import numpy as np
 
     from habitat.suitability.compose import compose_suitability, output_names
 
-    layer = dict(zip(keys, arrays))
+    layer = dict(zip((*keys, *extra_keys), arrays))
     criteria, values = {}, {}
     for name, criterion in params.criteria.items():
         if criterion.function == "class_scores":
