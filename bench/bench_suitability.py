@@ -285,24 +285,33 @@ def main() -> None:
                 script = str(args.baseline / "bench" / "bench_suitability.py")
                 env["PYTHONPATH"] = str(args.baseline)
             work = folder
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.run([sys.executable, script, "--child", "numpy" if side == "numpy" else
                                    "gdal" if side == "gdal" else "habitat", "--workdir", str(work)],
                                   capture_output=True, text=True, check=True, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
+            # CPU of the whole child process (start-up and imports included), all threads
+            r["process_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
             runs[side].append(r)
-            print(f"  {side:8s} {r['seconds']:8.2f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB")
+            print(f"  {side:8s} {r['seconds']:8.2f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB"
+                  f"  process CPU {r['process_cpu']:6.2f} s  (load {os.getloadavg()[0]:.1f})")
             if side == "baseline":  # keep its outputs apart from the habitat side's
                 shutil.rmtree(folder / "baseline_out", ignore_errors=True)
                 (folder / "habitat_out").rename(folder / "baseline_out")
     med = {side: statistics.median(r["seconds"] for r in rs) for side, rs in runs.items()}
     for side, seconds in med.items():
-        print(f"{side:8s} median {seconds:8.2f} s  {cells / seconds:6.2f} Mcells/s")
+        cpu = statistics.median(r["process_cpu"] for r in runs[side])
+        print(f"{side:8s} median {seconds:8.2f} s  {cells / seconds:6.2f} Mcells/s  process CPU {cpu:6.2f} s")
     if "habitat" in med:
         for side in med:
             if side != "habitat":
                 ratios = [o["seconds"] / h["seconds"] for h, o in zip(runs["habitat"], runs[side])]
                 print(f"time {side}/habitat: median {statistics.median(ratios):.2f}x  (runs: "
                       + ", ".join(f"{x:.2f}" for x in ratios) + ")")
+                cpu = [o["process_cpu"] / h["process_cpu"] for h, o in zip(runs["habitat"], runs[side])]
+                print(f"process CPU {side}/habitat: median {statistics.median(cpu):.2f}x  (runs: "
+                      + ", ".join(f"{x:.2f}" for x in cpu) + ")")
         for other in ("gdal", "baseline"):
             if other in med:
                 print(f"max |difference| habitat vs {other}: {_differences(folder, other)}")

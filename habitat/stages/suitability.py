@@ -43,7 +43,7 @@ OUTPUTS = catalog.outputs_of("suitability")
 
 
 def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
-    import numpy as np
+    """The layer a criterion reads, as ingest wrote it (the block task widens it to float64)."""
     if name == "quality":
         return quality
     source = CRITERION_SOURCES[name]
@@ -52,7 +52,7 @@ def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr
             f"stages.suitability.criteria.{name}: needs layer {source}, which ingest did not write "
             "(give the matching input, or drop the criterion)"
         )
-    return ctx.inputs[source].astype(np.float64)
+    return ctx.inputs[source]
 
 
 def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, float] | None, dict]:
