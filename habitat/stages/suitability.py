@@ -115,13 +115,12 @@ def _riparian_share(params: SuitabilityParams, ctx: StageContext) -> tuple[np.nd
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2).
 
-    Every per-cell step runs on numpy blocks inside one task per block (the same functions, in
-    the same order, as on whole arrays), so a block is read once and its outputs are made in
-    one pass of the scheduler instead of one lazy operation per step; only a criterion's
-    neighbourhood mean (``radius_m``) is a separate lazy step, for its halo.
+    The formula is :func:`habitat.suitability.compose.compose_suitability`, called once per block
+    in one dask task per block (the same functions, in the same order, as on whole arrays); a
+    criterion's neighbourhood mean (``radius_m``) is taken in that task too, on the block's window
+    with its halo. A neighbourhood of ``quality`` stays a lazy ``map_overlap`` step before it.
     """
     import dask.array as da
-    import numpy as np
     import pandas as pd
     from habitat.io.rasters import CHUNK_CELLS
     from habitat.layers import make_layer
