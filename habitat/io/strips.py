@@ -128,3 +128,67 @@ class BitMask:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self.rows(0, self.shape[0])
         return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class DiskGrid:
+    """A 2-D grid kept in an anonymous temporary file (row-major, native byte order), not in memory.
+
+    Blocks are written with ``grid[rows, cols] = block`` and rows read back with :meth:`rows`
+    or ``grid[rows, cols]``; reads and writes go through ``pread``/``pwrite``, so the grid's
+    pages sit in the operating system's file cache, never in the process's resident memory.
+    The file is deleted when the object is closed or collected. Starts as zeros.
+    """
+
+    def __init__(self, shape: tuple[int, int], dtype, *, dir: str | None = None) -> None:
+        import tempfile
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self._file = tempfile.TemporaryFile(prefix="habitat-grid-", dir=dir)
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        self._file.truncate(self.shape[0] * self._row_bytes)
+
+    ndim = 2
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __setitem__(self, key: tuple[slice, slice], block: np.ndarray) -> None:
+        import os
+        rows, cols = key
+        r0, r1, _ = rows.indices(self.shape[0])
+        c0, c1, _ = cols.indices(self.shape[1])
+        block = np.ascontiguousarray(block, dtype=self.dtype).reshape(r1 - r0, c1 - c0)
+        fd = self._file.fileno()
+        if c0 == 0 and c1 == self.shape[1]:
+            os.pwrite(fd, block.data, r0 * self._row_bytes)
+            return
+        for i in range(r1 - r0):
+            os.pwrite(fd, block[i].data, (r0 + i) * self._row_bytes + c0 * self.dtype.itemsize)
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0:r1`` (clipped to the grid), read from the file."""
+        import os
+        r0, r1 = max(0, r0), min(self.shape[0], r1)
+        out = np.empty((max(0, r1 - r0), self.shape[1]), self.dtype)
+        view, offset = memoryview(out).cast("B"), r0 * self._row_bytes
+        while len(view):
+            n = os.preadv(self._file.fileno(), [view], offset)
+            if n <= 0:
+                raise OSError(f"short read from the temporary grid at byte {offset}")
+            view, offset = view[n:], offset + n
+        return out
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, rest = _row_slice(key, self.shape[0])
+        return self.rows(rows.start, rows.stop)[rest]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.rows(0, self.shape[0])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def count_nonzero(self, rows: slice | None = None, cols: slice | None = None) -> int:
+        """Non-zero cells in ``[rows, cols]``, read strip by strip."""
+        r0, r1, _ = (rows or slice(None)).indices(self.shape[0])
+        step = strip_rows(self.shape[1])
+        return sum(int(np.count_nonzero(self.rows(s, min(r1, s + step))[:, cols or slice(None)]))
+                   for s in range(r0, r1, step))

@@ -125,7 +125,7 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
 
     classes_big = _landcover(ctx, big, inner, floodplain, out, report)
     if ctx.pipeline.active_scenario is not None:
-        classes_big = _apply_scenario(ctx, big, inner, np.asarray(floodplain), classes_big, out, report)
+        classes_big = _apply_scenario(ctx, big, inner, np.asarray(floodplain), np.asarray(classes_big), out, report)
 
     # context from the current land cover (the last epoch mapped above); each distance reads its
     # cells from the classes and the river bits strip by strip
@@ -202,6 +202,7 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
     grid = ctx.grid
     epochs = sorted(enumerate(ctx.pipeline.inputs.landcover), key=lambda pair: pair[1].year)
     names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
+    from habitat.io.strips import DiskGrid, RowArray
     classes_big = np.zeros(big.shape, np.uint8)
     for name, (i, item) in zip(names, epochs):
         key = f"inputs.landcover[{i}]"
@@ -221,29 +222,41 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
             )
 
         classes_big = _keyed(key, load)
-        classes = classes_big[inner]
         layer_id = f"habitat_class_{name}"
+        if isinstance(classes_big, DiskGrid):  # tiled: the classes stay on disk, read strip by strip
+            classes = RowArray(grid.shape, np.uint8, lambda r0, r1, g=classes_big: g.rows(
+                inner[0].start + r0, inner[0].start + r1)[:, inner[1]])
+            cells = classes_big.count_nonzero(*inner)
+        else:
+            classes = classes_big[inner]
+            cells = int((classes > 0).sum())
         out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
         out[layer_id].attrs["year"] = item.year
-        report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
+        report.append({"key": key, "file": item.path.name, "cells": cells})
     return classes_big
 
 
 def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, slice], crosswalk,
-                    floodplain_big: BitMask, params: IngestParams) -> np.ndarray:
-    """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole tile)."""
-    import numpy as np
+                    floodplain_big: BitMask, params: IngestParams) -> DiskGrid:
+    """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole
+    tile), into a temporary file (never a whole grid in memory)."""
     from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
+    from habitat.io.strips import DiskGrid
     check_memory("mosaic", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
-    classes = np.zeros(big.shape, np.uint8)
+    classes = DiskGrid(big.shape, "uint8")
     for block, _ in iter_landcover_blocks(item.tiles, big, crosswalk, floodplain=floodplain_big,
                                           unknown=params.unknown_landcover_codes, resampling=item.resampling,
                                           band=item.band, fractions=False):
         classes[block.rows, block.cols] = block.data
-    if classes[inner].size and not classes[inner].any():
+    if _grid_cells(inner) and not classes.count_nonzero(*inner):
         raise NoOverlapError(f"{item.path.parent}: the land-cover tiles do not overlap the study area "
                              "(all cells are nodata)")
     return classes
+
+
+def _grid_cells(window: tuple[slice, slice]) -> int:
+    """Cells of a window given as two slices with start and stop."""
+    return (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
 
 
 def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:
