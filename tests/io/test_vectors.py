@@ -230,3 +230,46 @@ def test_fraction_in_batches_of_boundary_cells_is_the_same(monkeypatch):
     monkeypatch.setattr(vectors, "_FRACTION_BATCH_CELLS", 7)
     np.testing.assert_array_equal(rasterize_fraction(polys, grid), whole)
     assert ((whole > 0) & (whole < 1)).sum() > 7  # several batches
+
+
+def _edge_aligned_polygons(grid: GridSpec, seed: int) -> list:
+    """Polygons whose vertices lie on cell edges, cell centres and in between (the cases where a
+    rasterization could depend on the window)."""
+    rng = np.random.default_rng(seed)
+    a, _, c, _, e, f = grid.transform
+    polys = []
+    for _ in range(12):
+        cx, cy = rng.integers(0, grid.width), rng.integers(0, grid.height)
+        pts = [(c + (cx + rng.integers(-8, 9) * 0.5) * a, f + (cy + rng.integers(-8, 9) * 0.5) * e) for _ in range(6)]
+        poly = shapely.make_valid(shapely.Polygon(pts))
+        polys.extend(p for p in shapely.get_parts(poly) if p.geom_type == "Polygon" and p.area > 0)
+    return polys
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fraction_strip_by_strip_is_the_whole_grid_one(seed, monkeypatch):
+    """Strips of 1, 2 and 5 rows (each dilation reading one row beyond) give the bytes of one strip."""
+    from habitat.io import strips
+    grid = GridSpec.from_bounds((0, 0, 3000, 2400), UTM, 100)
+    polys = _edge_aligned_polygons(grid, seed)
+    whole = rasterize_fraction(polys, grid)
+    assert ((whole > 0) & (whole < 1)).any() and (whole == 1).any()
+    for rows in (1, 2, 5):
+        monkeypatch.setattr(strips, "STRIP_CELLS", rows * grid.width)
+        np.testing.assert_array_equal(rasterize_fraction(polys, grid), whole)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_labels_strip_by_strip_are_the_whole_grid_ones(seed, monkeypatch):
+    """Polygon labels rasterized on row windows equal GDAL's whole-grid burn (cell-centre rule),
+    vertices on cell edges and centres included."""
+    from rasterio import features
+    from habitat.io import strips
+    grid = GridSpec.from_bounds((0, 0, 3000, 2400), UTM, 100)
+    polys = _edge_aligned_polygons(grid, seed)
+    labels = list(range(1, len(polys) + 1))
+    whole = features.rasterize(list(zip(polys, labels)), out_shape=grid.shape, transform=grid.affine, fill=0,
+                               dtype="int32")
+    for rows in (1, 3, 7):
+        monkeypatch.setattr(strips, "STRIP_CELLS", rows * grid.width)
+        np.testing.assert_array_equal(rasterize_labels(polys, labels, grid), whole)
