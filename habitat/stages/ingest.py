@@ -242,7 +242,7 @@ def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, sli
     tile), into a temporary file (never a whole grid in memory)."""
     from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
     from habitat.io.strips import DiskGrid
-    check_memory("mosaic", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
+    check_memory("ingest", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
     classes = DiskGrid(big.shape, "uint8")
     for block, _ in iter_landcover_blocks(item.tiles, big, crosswalk, floodplain=floodplain_big,
                                           unknown=params.unknown_landcover_codes, resampling=item.resampling,
