@@ -37,7 +37,22 @@ def _row_slice(key, height: int) -> tuple[slice, object]:
     return slice(start, max(start, stop)), (slice(None), cols)
 
 
-class RowArray:
+class _Rows:
+    """Indexing shared by the row containers: ``x[rows]`` or ``x[rows, cols]`` reads only those
+    rows through ``self.rows(r0, r1)``; ``np.asarray(x)`` reads them all."""
+
+    ndim = 2
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, rest = _row_slice(key, self.shape[0])
+        return self.rows(rows.start, rows.stop)[rest]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.rows(0, self.shape[0])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class RowArray(_Rows):
     """A 2-D array whose rows ``[r0, r1)`` are made by ``rows(r0, r1)`` when they are read.
 
     Indexing with a row slice (and optionally columns) computes only those rows; ``np.asarray``
@@ -52,8 +67,6 @@ class RowArray:
         self.dtype = np.dtype(dtype)
         self._rows = rows
 
-    ndim = 2
-
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
@@ -64,10 +77,6 @@ class RowArray:
         if out.shape != (r1 - r0, self.shape[1]):
             raise ValueError(f"row function gave shape {out.shape} for rows {r0}:{r1} of a {self.shape} array")
         return out
-
-    def __getitem__(self, key) -> np.ndarray:
-        rows, rest = _row_slice(key, self.shape[0])
-        return self.rows(rows.start, rows.stop)[rest]
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = np.empty(self.shape, self.dtype)
@@ -87,7 +96,7 @@ class RowArray:
         return f"RowArray(shape={self.shape}, dtype={self.dtype})"
 
 
-class BitMask:
+class BitMask(_Rows):
     """A boolean grid stored as one bit per cell (``np.packbits`` along rows).
 
     ``mask[rows, cols]`` and :meth:`rows` unpack only the rows asked for; ``np.asarray(mask)``
@@ -99,7 +108,6 @@ class BitMask:
         self.shape = (int(shape[0]), int(shape[1]))
 
     dtype = np.dtype(bool)
-    ndim = 2
 
     @classmethod
     def pack(cls, mask: np.ndarray) -> BitMask:
@@ -121,16 +129,9 @@ class BitMask:
     def any(self) -> bool:
         return bool(self.bits.any())
 
-    def __getitem__(self, key) -> np.ndarray:
-        rows, rest = _row_slice(key, self.shape[0])
-        return self.rows(rows.start, rows.stop)[rest]
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self.rows(0, self.shape[0])
-        return out if dtype is None else out.astype(dtype, copy=False)
 
 
-class DiskGrid:
+class DiskGrid(_Rows):
     """A 2-D grid kept in an anonymous temporary file (row-major, native byte order), not in memory.
 
     Blocks are written with ``grid[rows, cols] = block`` and rows read back with :meth:`rows`
@@ -146,8 +147,6 @@ class DiskGrid:
         self._file = tempfile.TemporaryFile(prefix="habitat-grid-", dir=dir)
         self._row_bytes = self.shape[1] * self.dtype.itemsize
         self._file.truncate(self.shape[0] * self._row_bytes)
-
-    ndim = 2
 
     def close(self) -> None:
         self._file.close()
@@ -178,13 +177,6 @@ class DiskGrid:
             view, offset = view[n:], offset + n
         return out
 
-    def __getitem__(self, key) -> np.ndarray:
-        rows, rest = _row_slice(key, self.shape[0])
-        return self.rows(rows.start, rows.stop)[rest]
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self.rows(0, self.shape[0])
-        return out if dtype is None else out.astype(dtype, copy=False)
 
     def count_nonzero(self, rows: slice | None = None, cols: slice | None = None) -> int:
         """Non-zero cells in ``[rows, cols]``, read strip by strip."""
