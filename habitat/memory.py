@@ -102,6 +102,17 @@ MODELS: dict[str, MemoryModel] = {
         doc="one output block, its scratch and source windows (x ratio^2) and GDAL's 128 MB "
             "block cache; measured 274 MiB with 1024-cell blocks",
     ),
+    "ingest": MemoryModel(
+        1.5, FINE_GRID_SETTING, per_block_cell=60.0, fixed=320 * 2**20,
+        doc="the ingest stage on tiled land cover, per cell of the padded grid: the classes of "
+            "both epochs are in temporary files (DiskGrid), the river cells, floodplain and "
+            "settlement/road cells are bit masks (3 x 1/8), one uint8 grid while GDAL rasterizes "
+            "a presence or cover mask (1), the distances' per-strip bounds (8 / strip rows); "
+            "fixed: the mosaic block and GDAL's 128 MB cache, one distance or cover strip "
+            "(STRIP_CELLS x ~20 bytes), the writer's 1024-row strip. Measured (bench/README.md, "
+            "'Ingest row strip by row strip'): 571 MiB at 16.37 M grid cells, 608 MiB at 32.75 M, "
+            "including ~350 MiB of interpreter and libraries",
+    ),
     "landcover_fractions": MemoryModel(
         0.0, FINE_GRID_SETTING, per_block_cell=300.0, fixed=256 * 2**20,
         doc="mosaic plus the 3x finer sample block (codes, classes, crosswalk row index) and 10 "
