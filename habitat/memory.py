@@ -91,6 +91,12 @@ MODELS: dict[str, MemoryModel] = {
             "on 6759 x 6729 cells of speckled 30 m land cover with 4096-cell blocks "
             "(bench/README.md), i.e. ~35 bytes/cell beyond the block",
     ),
+    "indicators": MemoryModel(
+        2.0, FINE_GRID_SETTING, fixed=512 * 2**20,
+        doc="the indicators stage strip by strip (habitat/indicators/units.py): its own uint8 "
+            "change map (1 byte a cell, made when written) and its strips; fixed: 2 M-cell strips "
+            "of labels and masks, two chunk bands per layer read, the PC/EC graph of one unit",
+    ),
     "labels_blockwise": MemoryModel(
         0.1, FINE_GRID_SETTING, per_block_cell=34.0, fixed=64 * 2**20,
         doc="one block (mask, int64 provisional ids, int32 buffer, final-id gather), seam "

@@ -13,7 +13,7 @@ from scipy import ndimage
 from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate
 from habitat.indicators._unit_scan import (STRIP_CELLS, Reader, UnitPatches, cell_sums, patch_edge_points,
-                                           sequential_sum, strips)
+                                           sequential_sum, strip_rows, strips)
 from habitat.indicators.fragmentation_blockwise import class_metrics_blockwise
 from habitat.indicators.patch_graph import eca_of_patches
 from habitat.suitability.blockwise import iter_label_blocks
@@ -21,9 +21,6 @@ from habitat.indicators.protconn import delta_eca_pct
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
-#: Block of the block-wise fragmentation metrics (any block gives the same table): 4 M cells
-#: keep its per-block temporaries (~60 bytes a cell) near 250 MiB.
-FRAGMENTATION_BLOCK_SHAPE = (2048, 2048)
 
 #: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
 #: change t2 - t1 for the per-date indicators.
@@ -190,7 +187,7 @@ def _reader(layer) -> Reader:
 
 
 def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbours: int,
-                   edge_depth: int) -> dict[str, float]:
+                   edge_depth: int, strip_cells: int) -> dict[str, float]:
     r_off, c_off = unit.box[0].start, unit.box[1].start
 
     def classes(rows: slice, cols: slice) -> np.ndarray:
@@ -206,7 +203,8 @@ def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbour
     # block by block (per-block partial results merged; the same table as class_metrics); no
     # ENN: none of these five columns needs it, and its edge cells are what grows with the grid
     table = class_metrics_blockwise(classes, box_shape, cell_size=cell_size_m, nodata=0, neighbours=neighbours,
-                                    edge_depth=edge_depth, block_shape=FRAGMENTATION_BLOCK_SHAPE, enn=False)
+                                    edge_depth=edge_depth, block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]),
+                                    enn=False)
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]
@@ -419,7 +417,8 @@ def unit_indicators(
             if pf is not None:
                 inside = _window_sums(pf, read, unit, strip_cells) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
-            frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
+            frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells,
+                                  strip_cells=strip_cells)
             # PC = ECA^2 / A_L^2 (METHODS.md 11)
             graph = {"graph_patches": float(nodes), "PC": (eca / unit_ha) ** 2, "EC_ha": eca}
             for name, value in {**frag, **graph}.items():

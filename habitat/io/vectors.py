@@ -200,9 +200,10 @@ def rasterize_presence(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
 
 
 def rasterize_labels(
-    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec
+    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec, *, dtype: str = "int32"
 ) -> np.ndarray:
-    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32).
+    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32, or
+    ``dtype`` when the labels fit a smaller type, e.g. "uint8" for a mask).
 
     Parameters
     ----------
@@ -223,8 +224,8 @@ def rasterize_labels(
     pairs = [(g, int(v)) for g, v in zip(np.asarray(geoms, dtype=object), labels)
              if g is not None and not g.is_empty]
     if not pairs:
-        return np.zeros(grid.shape, dtype=np.int32)
-    return features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0, dtype="int32")
+        return np.zeros(grid.shape, dtype=dtype)
+    return features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0, dtype=dtype)
 
 
 #: Side (cells) of the output blocks of a capped distance (:func:`distance_to_presence_m`).
