@@ -88,6 +88,94 @@ def cell_sums(counts: np.ndarray, area: float) -> np.ndarray:
     return repeated_sums(area, counts)
 
 
+#: numpy's pairwise summation: blocks of at most this many values are summed with 8 lanes.
+_PW_BLOCK = 128
+
+
+def _pairwise_leaves(n: int) -> list[tuple[int, int]]:
+    """(offset, length) of the blocks numpy's pairwise sum of ``n`` values adds directly, in order."""
+    out, stack = [], [(0, int(n))]
+    while stack:
+        off, m = stack.pop()
+        if m <= _PW_BLOCK:
+            out.append((off, m))
+        else:
+            half = m // 2
+            half -= half % 8
+            stack.append((off + half, m - half))
+            stack.append((off, half))
+    return out
+
+
+def _leaf_sums(block: np.ndarray) -> np.ndarray:
+    """numpy's direct sum of each row of ``block`` (rows of one length): 8 running lanes, joined
+    as ((0+1)+(2+3))+((4+5)+(6+7)), then the rest one by one; under 8 values one by one."""
+    m, n = block.shape
+    if n < 8:
+        res = np.zeros(m)
+        for j in range(n):
+            res = res + block[:, j]
+        return res
+    lanes = block[:, :8].copy()
+    i = 8
+    while i < n - n % 8:
+        lanes += block[:, i:i + 8]
+        i += 8
+    res = ((lanes[:, 0] + lanes[:, 1]) + (lanes[:, 2] + lanes[:, 3])) + ((lanes[:, 4] + lanes[:, 5]) + (lanes[:, 6] + lanes[:, 7]))
+    for j in range(i, n):
+        res = res + block[:, j]
+    return res
+
+
+class PairwiseSum:
+    """``np.sum`` of ``n`` float64 values handed in chunks, in order, bit for bit, without
+    holding them: numpy adds a 1-D array by pairwise summation (blocks of <= 128 values summed
+    directly, then joined as a binary tree fixed by ``n``), so with ``n`` known up front each
+    block is summed as soon as its values have arrived and only the block sums are kept
+    (8 bytes per ~100 values)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = int(n)
+        self.leaves = _pairwise_leaves(self.n) if self.n else []
+        self.sums: list[np.ndarray] = []
+        self.k = 0
+        self.pending = np.zeros(0)
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.concatenate((self.pending, np.asarray(values, np.float64)))
+        start = self.leaves[self.k][0] if self.k < len(self.leaves) else self.n
+        pos, k = 0, self.k
+        while k < len(self.leaves) and self.leaves[k][0] + self.leaves[k][1] - start <= values.size:
+            length = self.leaves[k][1]
+            run = k
+            while run < len(self.leaves) and self.leaves[run][1] == length and \
+                    self.leaves[run][0] + length - start <= values.size:
+                run += 1
+            m = run - k
+            self.sums.append(_leaf_sums(values[pos:pos + m * length].reshape(m, length)))
+            pos += m * length
+            k = run
+        self.k = k
+        self.pending = values[pos:].copy()
+
+    def total(self) -> float:
+        if self.n == 0:
+            return 0.0
+        if self.k != len(self.leaves) or self.pending.size:
+            raise ValueError(f"PairwiseSum: {self.n} values announced, a different number handed in")
+        sums = iter(np.concatenate(self.sums).tolist())
+
+        def join(m: int) -> float:
+            if m <= _PW_BLOCK:
+                return next(sums)
+            half = m // 2
+            half -= half % 8
+            left = join(half)
+            return left + join(m - half)
+
+        return float(join(self.n))
+
+
 class UnitPatches:
     """Patches of one boolean window reader inside a box: cells per patch (whole-array order)
     and, when asked, each patch's edge cells (a 4-neighbour outside the patch or the box)."""

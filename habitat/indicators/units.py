@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate
-from habitat.indicators._unit_scan import (STRIP_CELLS, Reader, UnitPatches, cell_sums, patch_edge_points,
-                                           sequential_sum, strip_rows, strips)
+from habitat.indicators._unit_scan import (STRIP_CELLS, PairwiseSum, Reader, UnitPatches, cell_sums,
+                                           patch_edge_points, sequential_sum, strip_rows, strips)
 from habitat.indicators.fragmentation_blockwise import class_metrics_blockwise
 from habitat.indicators.patch_graph import eca_of_patches
 from habitat.suitability.blockwise import iter_label_blocks
@@ -82,11 +81,6 @@ def _box_values(layer, box: tuple[slice, slice]) -> np.ndarray:
     return np.asarray(getattr(part, "values", part))
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
-    boxes = ndimage.find_objects(mask.astype(np.int8))
-    return boxes[0] if boxes else None
-
-
 @dataclass(frozen=True)
 class BoxMask:
     """A unit's cells kept as the bit-packed mask of its bounding box: ``bits`` covers ``box``
@@ -102,7 +96,10 @@ class BoxMask:
     def from_mask(cls, mask) -> BoxMask:
         """From a grid-sized bool mask, cropped to its tight bounding box."""
         full = np.asarray(mask, dtype=bool)
-        box = _bbox(full) if full.ndim == 2 else None
+        box = None
+        if full.ndim == 2:  # the tight box from the rows and columns holding a cell (no copies)
+            rows, cols = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
+            box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)) if rows.size else None
         bits = np.packbits(full[box], axis=1) if box is not None else np.zeros((0, 0), np.uint8)
         return cls(tuple(full.shape), box, bits)
 
@@ -259,17 +256,17 @@ def _cross_boundary(read: Reader, masks: Sequence[BoxMask], shape, *, cell_area:
     return acc
 
 
-def _window_sums(layer, read: Reader, unit: BoxMask, strip_cells: int) -> float:
-    """Sum of a float layer (NaN = 0) over the unit's habitat cells, as ``np.sum`` of the
-    selected values of the whole box in raster order (they are gathered strip by strip)."""
-    parts = []
+def _window_sums(layer, read: Reader, unit: BoxMask, n: int, strip_cells: int) -> float:
+    """Sum of a float layer (NaN = 0) over the unit's ``n`` habitat cells: ``np.sum`` of the
+    selected values of the whole box in raster order, added strip by strip (PairwiseSum)."""
+    total = PairwiseSum(n)
     for rows, cols in strips(unit.box, strip_cells):
         sel = unit.window(rows, cols) & read(rows, cols)
-        parts.append(_as_float64(_box_values(layer, (rows, cols))[sel]))
-    return float(np.concatenate(parts).sum()) if parts else 0.0
-
-
-# Public API
+        total.add(_as_float64(_box_values(layer, (rows, cols))[sel]))
+    release = getattr(layer, "release", None)
+    if release is not None:  # a layer read through a cache is told that this pass is over
+        release()
+    return total.total()
 
 
 def unit_indicators(
@@ -310,7 +307,8 @@ def unit_indicators(
         Fraction of each cell inside protected areas, [0, 1] (NaN = 0); a lazy layer is read
         one unit's bounding box at a time.
     quality : array or DataArray of float, optional
-        Habitat quality in [0, 1] at t2 (NaN = 0); read like ``protected_fraction``.
+        Habitat quality in [0, 1] at t2 (NaN = 0); read like ``protected_fraction``. A layer
+        object with a ``release()`` method has it called after each pass over a unit's box.
     neighbours : {8, 4}
         Patch rule for fragmentation, MESH and the patch graph.
     edge_depth_m : float, optional
@@ -393,6 +391,7 @@ def unit_indicators(
             b = a if single else read2(rows, cols) & m
             counts += (np.count_nonzero(m), np.count_nonzero(a), np.count_nonzero(b),
                        np.count_nonzero(a & ~b), np.count_nonzero(~a & b))
+        n_habitat = {e1: int(counts[1]), e2: int(counts[2])}
         unit_m2, a1, a2, loss, gain = cell_sums(counts, cell_area)
         unit_ha = unit_m2 / _M2_PER_HA
         a1, a2, loss, gain = a1 / _M2_PER_HA, a2 / _M2_PER_HA, loss / _M2_PER_HA, gain / _M2_PER_HA
@@ -415,7 +414,7 @@ def unit_indicators(
             area_ha = out[("habitat_area_ha", epoch)]
             out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
             if pf is not None:
-                inside = _window_sums(pf, read, unit, strip_cells) * cell_area / _M2_PER_HA
+                inside = _window_sums(pf, read, unit, n_habitat[epoch], strip_cells) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
             frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells,
                                   strip_cells=strip_cells)
@@ -424,7 +423,8 @@ def unit_indicators(
             for name, value in {**frag, **graph}.items():
                 out[(name, epoch)] = value
         if q is not None:
-            out[("quality_weighted_area_ha", e2)] = _window_sums(q, read2, unit, strip_cells) * cell_area / _M2_PER_HA
+            out[("quality_weighted_area_ha", e2)] = (_window_sums(q, read2, unit, n_habitat[e2], strip_cells)
+                                                     * cell_area / _M2_PER_HA)
         for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]
