@@ -96,7 +96,11 @@ MODELS: dict[str, MemoryModel] = {
         2.0, FINE_GRID_SETTING, fixed=512 * 2**20,
         doc="the indicators stage strip by strip (habitat/indicators/units.py): its own uint8 "
             "change map (1 byte a cell, made when written) and its strips; fixed: 2 M-cell strips "
-            "of labels and masks, two chunk bands per layer read, the PC/EC graph of one unit",
+            "of labels and masks, one chunk band per layer read, the PC/EC graph of one unit. "
+            "Measured stage peaks 448, 457 and 542 MiB at 16.37, 32.75 and 147.4 M cells "
+            "(bench/README.md 'Indicators strip by strip'), ~300 MiB of them interpreter and "
+            "libraries; the model gives 543, 574 and 793 MiB. Grows also with the patch edges "
+            "and the square of the PC/EC graph's nodes of the largest unit (not modelled)",
     ),
     "labels_blockwise": MemoryModel(
         0.1, FINE_GRID_SETTING, per_block_cell=34.0, fixed=64 * 2**20,
