@@ -121,7 +121,8 @@ def _leaf_sums(block: np.ndarray) -> np.ndarray:
     while i < n - n % 8:
         lanes += block[:, i:i + 8]
         i += 8
-    res = ((lanes[:, 0] + lanes[:, 1]) + (lanes[:, 2] + lanes[:, 3])) + ((lanes[:, 4] + lanes[:, 5]) + (lanes[:, 6] + lanes[:, 7]))
+    res = ((lanes[:, 0] + lanes[:, 1]) + (lanes[:, 2] + lanes[:, 3])) + \
+        ((lanes[:, 4] + lanes[:, 5]) + (lanes[:, 6] + lanes[:, 7]))
     for j in range(i, n):
         res = res + block[:, j]
     return res
@@ -206,7 +207,8 @@ class UnitPatches:
             ids = prov[rr, cc]
             ep.append(ids.astype(np.int32) if block.offset + block.n < 2**31 else ids)
 
-        labeling = label_blocks(local, shape, neighbours=neighbours, block_shape=(strip_rows(box, strip_cells), shape[1]),
+        labeling = label_blocks(local, shape, neighbours=neighbours,
+                                block_shape=(strip_rows(box, strip_cells), shape[1]),
                                 halo=1 if edges else 0, on_block=gather if edges else None)
         self.labeling = labeling
         self.patch_cells = labeling.patch_cells

@@ -99,7 +99,8 @@ class BoxMask:
         box = None
         if full.ndim == 2:  # the tight box from the rows and columns holding a cell (no copies)
             rows, cols = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
-            box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)) if rows.size else None
+            if rows.size:
+                box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
         bits = np.packbits(full[box], axis=1) if box is not None else np.zeros((0, 0), np.uint8)
         return cls(tuple(full.shape), box, bits)
 
@@ -200,8 +201,8 @@ def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbour
     # block by block (per-block partial results merged; the same table as class_metrics); no
     # ENN: none of these five columns needs it, and its edge cells are what grows with the grid
     table = class_metrics_blockwise(classes, box_shape, cell_size=cell_size_m, nodata=0, neighbours=neighbours,
-                                    edge_depth=edge_depth, block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]),
-                                    enn=False)
+                                    edge_depth=edge_depth, enn=False,
+                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]))
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]

@@ -128,7 +128,6 @@ def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
 
 
 def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, Any]]:
-    import numpy as np
     from habitat.indicators.units import BoxMask
     grid, inputs = ctx.grid, ctx.inputs
     # each unit kept as the mask of its bounding box (BoxMask): a small unit costs its box
