@@ -20,6 +20,7 @@ __all__ = [
     "MemoryModel",
     "MemoryNeedError",
     "available_bytes",
+    "return_freed_blocks",
     "check_memory",
     "estimate_bytes",
 ]
@@ -91,6 +92,16 @@ MODELS: dict[str, MemoryModel] = {
             "on 6759 x 6729 cells of speckled 30 m land cover with 4096-cell blocks "
             "(bench/README.md), i.e. ~35 bytes/cell beyond the block",
     ),
+    "indicators": MemoryModel(
+        2.0, FINE_GRID_SETTING, fixed=512 * 2**20,
+        doc="the indicators stage strip by strip (habitat/indicators/units.py): its own uint8 "
+            "change map (1 byte a cell, made when written) and its strips; fixed: 2 M-cell strips "
+            "of labels and masks, one chunk band per layer read, the PC/EC graph of one unit. "
+            "Measured stage peaks 448, 457 and 542 MiB at 16.37, 32.75 and 147.4 M cells "
+            "(bench/README.md 'Indicators strip by strip'), ~300 MiB of them interpreter and "
+            "libraries; the model gives 543, 574 and 793 MiB. Grows also with the patch edges "
+            "and the square of the PC/EC graph's nodes of the largest unit (not modelled)",
+    ),
     "labels_blockwise": MemoryModel(
         0.1, FINE_GRID_SETTING, per_block_cell=34.0, fixed=64 * 2**20,
         doc="one block (mask, int64 provisional ids, int32 buffer, final-id gather), seam "
@@ -119,6 +130,34 @@ MODELS: dict[str, MemoryModel] = {
             "float32 fraction bands; measured 542 MiB with 1024-cell blocks (10 m -> 30 m)",
     ),
 }
+
+
+#: Fixed glibc mmap threshold for block-wise stages (bytes): see :func:`return_freed_blocks`.
+MMAP_THRESHOLD_BYTES = 1 << 20
+
+
+def return_freed_blocks(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Have glibc serve allocations above ``threshold`` bytes by ``mmap``, so freed blocks go
+    back to the system at once.
+
+    glibc raises its mmap threshold (up to 32 MiB) each time a large mapped block is freed;
+    after that, strip- and band-sized arrays of a block-wise pass come from the heap, where the
+    freed ones stay resident between live small objects: a stage that makes and drops
+    thousands of strips then holds more and more of them (measured: the indicators stage's
+    peak RSS grew ~280 MiB over a run on 16 M cells). A fixed threshold stops the drift; the
+    cost is one ``mmap``/``munmap`` per array above it. Returns False (and changes nothing)
+    off glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_mmap_threshold = -3  # malloc.h: M_MMAP_THRESHOLD
+    return bool(mallopt(m_mmap_threshold, int(threshold)))
 
 
 def available_bytes() -> int:

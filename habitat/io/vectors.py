@@ -241,9 +241,10 @@ def rasterize_presence(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
 
 
 def rasterize_labels(
-    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec
+    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec, *, dtype: str = "int32"
 ) -> np.ndarray:
-    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32).
+    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32, or
+    ``dtype`` when the labels fit a smaller type, e.g. "uint8" for a mask).
 
     Parameters
     ----------
@@ -261,13 +262,13 @@ def rasterize_labels(
     overlap, the later one in ``geoms`` wins. Compare :func:`rasterize_presence` (every touched
     cell) and :func:`rasterize_fraction` (exact covered fraction).
     """
-    return np.asarray(label_rows(geoms, labels, grid))
+    return np.asarray(label_rows(geoms, labels, grid, dtype=dtype))
 
 
 def label_rows(
-    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec
+    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec, *, dtype: str = "int32"
 ) -> RowArray:
-    """:func:`rasterize_labels` made row strip by row strip when read (int32).
+    """:func:`rasterize_labels` made row strip by row strip when read (int32, or ``dtype``).
 
     Polygons are rasterized strip by strip (each strip on its own window of the grid: the
     cell-centre rule gives the same cells whatever the window, tests/io/test_vectors.py); any
@@ -277,24 +278,25 @@ def label_rows(
     pairs = [(g, int(v)) for g, v in zip(np.asarray(geoms, dtype=object), labels)
              if g is not None and not g.is_empty]
     height, width = grid.shape
+    kind = np.dtype(dtype)
     if not pairs:
-        return RowArray(grid.shape, np.int32, lambda r0, r1: np.zeros((r1 - r0, width), np.int32))
+        return RowArray(grid.shape, kind, lambda r0, r1: np.zeros((r1 - r0, width), kind))
     if not all(g.geom_type in ("Polygon", "MultiPolygon") for g, _ in pairs):
         whole: list[np.ndarray] = []
 
         def cached(r0: int, r1: int) -> np.ndarray:
             if not whole:
                 whole.append(features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0,
-                                                dtype="int32"))
+                                                dtype=dtype))
             return whole[0][r0:r1]
 
-        return RowArray(grid.shape, np.int32, cached)
+        return RowArray(grid.shape, kind, cached)
 
     def make(r0: int, r1: int) -> np.ndarray:
         window = grid.window(r0, 0, r1 - r0, width)
-        return features.rasterize(pairs, out_shape=window.shape, transform=window.affine, fill=0, dtype="int32")
+        return features.rasterize(pairs, out_shape=window.shape, transform=window.affine, fill=0, dtype=dtype)
 
-    return _in_strips(RowArray(grid.shape, np.int32, make), strip_rows(width))
+    return _in_strips(RowArray(grid.shape, kind, make), strip_rows(width))
 
 
 def distance_to_presence_m(
