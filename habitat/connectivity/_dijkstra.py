@@ -48,6 +48,11 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
         pass
 
 
+# Indices of the hot loop are cast to unsigned: numba then emits no negative-index wraparound
+# (a sign test and an add per array access, and the registers they hold). Every index there is
+# >= 0 by construction (padding); 1.09x with 8 and 1.15x with 16 neighbours in kernel CPU time.
+_u = np.uint64
+
 # Padding keeps every neighbour index of a valid cell inside the array, so the kernel needs no
 # bounds checks; 2 cells because a knight's move reaches two rows or columns away.
 PAD = 2
@@ -142,31 +147,31 @@ def _spread_numba(
             break
         slot = cur & mask
         while True:
-            t = tail[slot]
+            t = tail[_u(slot)]
             if t == -1:
                 break
-            f = fill[slot]
+            f = fill[_u(slot)]
             if f == 0:
-                p = blk_prev[t]
-                blk_prev[t] = free
+                p = blk_prev[_u(t)]
+                blk_prev[_u(t)] = free
                 free = t
                 nfree += 1
-                tail[slot] = p
-                fill[slot] = bs if p != -1 else 0
+                tail[_u(slot)] = p
+                fill[_u(slot)] = bs if p != -1 else 0
                 continue
             # A scan pushes at most nmoves entries, each needing at most one new block.
             if nfree + capacity - nused < nmoves:
                 status = 1
                 break
             f -= 1
-            fill[slot] = f
-            u = pool[t * bs + f]
+            fill[_u(slot)] = f
+            u = pool[_u(t * bs + f)]
             if f >= _AHEAD:
                 # The search is bound by memory latency: ask for the neighbourhood of the cell
                 # _AHEAD entries down the stack (1.1x with 8, 1.3x with 16 neighbours on 4000 x
                 # 4000 for the next cell and its own line per row; 1.2-1.3x more for a distance
                 # of 6 and both lines a row's 3 or 5 cells can straddle).
-                w = pool[t * bs + f - _AHEAD]
+                w = pool[_u(t * bs + f - _AHEAD)]
                 if nmoves > 8:
                     _prefetch(node, 2 * (w - 2 * row) - 2)
                     _prefetch(node, 2 * (w - 2 * row) + 3)
@@ -185,48 +190,50 @@ def _spread_numba(
                     _prefetch(node, 2 * w + 3)
                     _prefetch(node, 2 * (w + row) - 2)
                     _prefetch(node, 2 * (w + row) + 3)
-            d = node[2 * u + 1]
+            d = node[_u(2 * u + 1)]
             if d < 0.0 or d > limit:
                 continue  # scanned since it was queued, or beyond the limit
-            node[2 * u + 1] = -d
-            hu = node[2 * u]
+            node[_u(2 * u + 1)] = -d
+            hu = node[_u(2 * u)]
             for k in range(nmoves):
-                v = u + step[k]
+                v = u + step[_u(k)]
                 if k < nplain:
-                    hv = node[2 * v]
-                    near[k] = hv
-                    nd = d + (hu + hv) * length[k]
+                    hv = node[_u(2 * v)]
+                    near[_u(k)] = hv
+                    nd = d + (hu + hv) * length[_u(k)]
                 else:
                     # knight's move: mean of the two end cells and the two passed beside, which
                     # are targets of plain moves, read above
-                    nd = d + 0.5 * (hu + node[2 * v] + near[side_move1[k]] + near[side_move2[k]]) * length[k]
+                    # (summed left to right: the order fixes the rounding)
+                    hs = hu + node[_u(2 * v)] + near[_u(side_move1[_u(k)])] + near[_u(side_move2[_u(k)])]
+                    nd = d + 0.5 * hs * length[_u(k)]
                 # +inf (impassable) never compares less; negated (scanned) costs compare by
                 # magnitude so that label-correcting rescans stay possible.
-                if nd < abs(node[2 * v + 1]):
-                    node[2 * v + 1] = nd
+                if nd < abs(node[_u(2 * v + 1)]):
+                    node[_u(2 * v + 1)] = nd
                     if want_back:
-                        back[v] = k
+                        back[_u(v)] = k
                     bk = np.int64(nd * inv_delta)
                     if bk < cur:
                         bk = cur
                     if bk > last:
                         last = bk
                     sl = bk & mask
-                    tb = tail[sl]
-                    if tb == -1 or fill[sl] == bs:
+                    tb = tail[_u(sl)]
+                    if tb == -1 or fill[_u(sl)] == bs:
                         if free != -1:
                             b = free
-                            free = blk_prev[b]
+                            free = blk_prev[_u(b)]
                             nfree -= 1
                         else:
                             b = nused
                             nused += 1
-                        blk_prev[b] = tb
-                        tail[sl] = b
-                        fill[sl] = 0
+                        blk_prev[_u(b)] = tb
+                        tail[_u(sl)] = b
+                        fill[_u(sl)] = 0
                         tb = b
-                    pool[tb * bs + fill[sl]] = v
-                    fill[sl] += 1
+                    pool[_u(tb * bs + fill[_u(sl)])] = v
+                    fill[_u(sl)] += 1
         if status:
             break
         cur += 1
