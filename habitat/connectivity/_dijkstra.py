@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 import numpy as np
 
@@ -31,34 +29,6 @@ try:  # numba is optional: without it the scipy fallback gives the same answer, 
             fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
             fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
             builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    @intrinsic
-    def _load_acquire(typingctx, arr, idx):
-        """``arr[idx]`` read with acquire ordering: every write the writer made before its
-        release store of this element is visible after this load."""
-        sig = arr.dtype(arr, idx)
-
-        def codegen(context, builder, signature, args):
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-            return builder.load_atomic(ptr, "acquire", aryty.dtype.bitwidth // 8)
-
-        return sig, codegen
-
-    @intrinsic
-    def _store_release(typingctx, arr, idx, val):
-        """``arr[idx] = val`` with release ordering (see :func:`_load_acquire`)."""
-        sig = types.void(arr, idx, arr.dtype)
-
-        def codegen(context, builder, signature, args):
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-            builder.store_atomic(args[2], ptr, "release", aryty.dtype.bitwidth // 8)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -131,7 +101,7 @@ _CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
 
 @njit(cache=True, nogil=True)
 def _spread_numba(
-    node, step, length, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back, ready
+    node, step, length, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back
 ):
     """Bucket-queue Dijkstra (Dial / Delta-stepping, one thread) on a padded, interleaved grid.
 
@@ -154,12 +124,8 @@ def _spread_numba(
     ``step`` (index offsets), ``length`` (step lengths) and ``side_move1/2`` are tuples with one
     item per move; ``side_move1/2[k]`` of a knight's move k are the plain moves that reach the two
     cells it passes beside. ``back`` receives the move index of the last step when it has one element
-    per cell (size 0: not wanted). ``ready`` = [first, end) padded rows of ``node`` filled so
-    far, raised by :func:`_fill_outward` on another thread while this one runs; a cell is only
-    scanned once the rows two above and two below it are ready, so the search reads exactly
-    what a search on a fully filled grid reads. Returns 0 when done, 1 when the pool may run
-    out of blocks (the caller grows ``pool`` and ``blk_prev`` and calls again; ``state`` keeps
-    the position), 2 when the next cell waits for rows (the caller yields and calls again).
+    per cell (size 0: not wanted). Returns 0 when done, 1 when the pool may run out of blocks:
+    the caller grows ``pool`` and ``blk_prev`` and calls again (``state`` keeps the position).
     Costs are left negated or +inf in ``node``; see :func:`_compact_numba`.
     """
     want_back = back.size > 0
@@ -178,9 +144,6 @@ def _spread_numba(
     inv_delta = 1.0 / delta
     status = 0
     near = np.empty(max(nplain, 1))  # half resistances of the plain-move targets of the cell
-    # Cells in [ok_lo, ok_hi) have their 5 x 5 neighbourhood in ready rows.
-    ok_lo = (_load_acquire(ready, 0) + 2) * row
-    ok_hi = (_load_acquire(ready, 1) - 2) * row
     while cur <= last:
         if cur * delta > limit:
             break
@@ -202,18 +165,9 @@ def _spread_numba(
             if nfree + capacity - nused < nmoves:
                 status = 1
                 break
-            u = pool[_u(t * bs + f - 1)]
-            if u < ok_lo or u >= ok_hi:
-                for _ in range(1000):
-                    ok_lo = (_load_acquire(ready, 0) + 2) * row
-                    ok_hi = (_load_acquire(ready, 1) - 2) * row
-                    if ok_lo <= u < ok_hi:
-                        break
-                else:
-                    status = 2
-                    break
             f -= 1
             fill[_u(slot)] = f
+            u = pool[_u(t * bs + f)]
             if f >= _AHEAD:
                 # The search is bound by memory latency: ask for the neighbourhood of the cell
                 # _AHEAD entries down the stack (1.1x with 8, 1.3x with 16 neighbours on 4000 x
@@ -321,61 +275,20 @@ def _prepare_row(grid, pad, node, i, row_lo, row_hi):
     row_hi[i] = hi
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _prepare_numba(grid, pad, node, row_lo, row_hi):
+    """Fill the interleaved padded ``node`` array of :func:`_spread_numba` and the finite range
+    of half resistances per row, rows in parallel (the first touch of a large new array costs as
+    much as the arithmetic)."""
+    for i in prange(row_lo.size):
+        _prepare_row(grid, pad, node, i, row_lo, row_hi)
+
+
 @njit(cache=True, nogil=True)
 def _prepare_serial(grid, pad, node, row_lo, row_hi):
-    """Fill the interleaved padded ``node`` array of :func:`_spread_numba` and the finite range
-    of half resistances per row, on the calling thread (small grids, runs side by side in
-    threads); big grids are filled by :func:`_fill_outward` while the search runs."""
+    """:func:`_prepare_numba` on the calling thread (for runs side by side in threads)."""
     for i in range(row_lo.size):
         _prepare_row(grid, pad, node, i, row_lo, row_hi)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _fill_rows(grid, pad, node, lo, hi, row_lo, row_hi):
-    """:func:`_prepare_row` for padded rows [lo, hi), in parallel."""
-    for i in prange(lo, hi):
-        _prepare_row(grid, pad, node, i, row_lo, row_hi)
-
-
-@njit(cache=True, nogil=True)
-def _fill_outward(grid, pad, node, ready, row_lo, row_hi):
-    """Fill the rows of ``node`` outside ``ready`` = [first, end), alternately one below and one
-    above, publishing each new range with a release store (read by :func:`_spread_numba`).
-
-    Runs on its own thread while the search runs from the sources outward: on this machine the
-    first touch of fresh memory costs as much as the search, and so it overlaps with it."""
-    lo = ready[0]
-    hi = ready[1]
-    nrows = row_lo.size
-    while lo > 0 or hi < nrows:
-        if hi < nrows:
-            _prepare_row(grid, pad, node, hi, row_lo, row_hi)
-            hi += 1
-            _store_release(ready, 1, hi)
-        if lo > 0:
-            lo -= 1
-            _prepare_row(grid, pad, node, lo, row_lo, row_hi)
-            _store_release(ready, 0, lo)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _resistance_range(grid):
-    """Smallest and largest finite resistance >= 0 of ``grid`` (+inf, -inf when none), rows in
-    parallel; for the bucket width when the grid is filled while the search runs."""
-    ny = grid.shape[0]
-    lo = np.full(ny, np.inf)
-    hi = np.full(ny, -np.inf)
-    for i in prange(ny):
-        a = np.inf
-        b = -np.inf
-        for x in grid[i]:
-            # "not >= 0" also catches NaN
-            if x >= 0 and x != np.inf:
-                a = min(a, x)
-                b = max(b, x)
-        lo[i] = a
-        hi[i] = b
-    return lo.min(), hi.max()
 
 
 @njit(cache=True, nogil=True)
@@ -452,13 +365,6 @@ def pad_impassable(grid: np.ndarray) -> np.ndarray:
     return padded
 
 
-# Sleep of the search while it waits for rows from the filling thread (a few rows' worth).
-_WAIT_S = 2e-4
-
-# Share of the rows filled (on both cores) around the sources' rows, above and below, before the
-# search starts: the search grows fastest at its start, where it would otherwise wait.
-_HEAD_START = 1 / 8
-
 # Grids from this many cells fill and read the node array with numba's thread pool.
 _PARALLEL_CELLS = 2**20
 
@@ -483,9 +389,8 @@ def _bucket_width(r_min, r_max, max_length):
     return delta, nslots
 
 
-def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, nslots, back, ready):
-    """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks and
-    yielding while it waits for rows (``ready``, see :func:`_spread_numba`)."""
+def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, nslots, back):
+    """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks."""
     sources = np.unique(sources)
     node[2 * sources + 1] = 0.0
     # int32 queue entries halve the queue's memory traffic when the grid allows it.
@@ -507,14 +412,9 @@ def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, 
     # As tuples the moves' number is a constant of each compiled version (4, 8, 16 neighbours), so
     # the loops over them unroll (1.03-1.05x in kernel CPU time on 1000 x 1000).
     step, lengths, side_move1, side_move2 = (tuple(a.tolist()) for a in (step, lengths, side_move1, side_move2))
-    while status := _spread_numba(
-        node, step, lengths, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back, ready
+    while _spread_numba(
+        node, step, lengths, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back
     ):
-        if status == 2:
-            # Waiting by sleeping, not spinning: on a shared machine a spinning search takes the
-            # core the filling thread needs.
-            time.sleep(_WAIT_S)
-            continue
         grown = np.empty(2 * pool.size, dtype=pool.dtype)
         grown[: pool.size] = pool
         pool = grown
@@ -574,29 +474,16 @@ def dijkstra_grid(
         return cost, backlink
     # Threads pay off on big grids only: below _PARALLEL_CELLS waking them costs more than the pass.
     parallel = parallel and grid.size >= _PARALLEL_CELLS
+    prepare = _prepare_numba if parallel else _prepare_serial
     # Allocated by numpy, not inside numba: numpy asks the kernel for transparent huge pages on
     # large arrays, and the search jumps between rows (64 KiB apart on a 4000-column grid), so
     # with 4 KiB pages nearly every step of a large grid missed the TLB.
     node = np.empty(2 * (ny + 2 * PAD) * ncols)
-    nrows = ny + 2 * PAD
-    row_lo = np.empty(nrows)
-    row_hi = np.empty(nrows)
-    filler = None
-    if parallel:
-        # The first touch of the fresh node array (256 MiB at 4000 x 4000) costs 0.02-0.5 s on
-        # this VM, as much as the search: rows are filled on a second thread from the sources'
-        # rows outward while the search runs, which waits only where it catches up.
-        r_min, r_max = _resistance_range(grid)
-        prows = np.asarray(rows) + PAD
-        head = int(nrows * _HEAD_START)
-        ready = np.array([max(prows.min() - 2 - head, 0), min(prows.max() + 3 + head, nrows)], dtype=np.int64)
-        _fill_rows(grid, PAD, node, ready[0], ready[1], row_lo, row_hi)
-        filler = threading.Thread(target=_fill_outward, args=(grid, PAD, node, ready, row_lo, row_hi))
-    else:
-        ready = np.array([0, nrows], dtype=np.int64)
-        _prepare_serial(grid, PAD, node, row_lo, row_hi)
-        # halves back to resistances: exact
-        r_min, r_max = 2.0 * row_lo.min(), 2.0 * row_hi.max()
+    row_lo = np.empty(ny + 2 * PAD)
+    row_hi = np.empty(ny + 2 * PAD)
+    prepare(grid, PAD, node, row_lo, row_hi)
+    # halves back to resistances: exact
+    r_min, r_max = 2.0 * row_lo.min(), 2.0 * row_hi.max()
     delta, nslots = _bucket_width(r_min, r_max, lengths.max())
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
@@ -607,13 +494,7 @@ def dijkstra_grid(
         np.array([plain_index[int(x)] if h else 0 for x, h in zip(sides, has_side, strict=True)])
         for sides in (side1, side2)
     )
-    if filler is not None:
-        filler.start()
-    try:
-        _spread(node, sources, step, lengths, side_move1, side_move2, float(limit), delta, nslots, back, ready)
-    finally:
-        if filler is not None:
-            filler.join()
+    _spread(node, sources, step, lengths, side_move1, side_move2, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
     _compact_numba(node, PAD, ny, nx, float(scale), float(max_out), back, out_back)
     # Shrinking an array that owns its memory is a realloc: in place, the tail goes back to the

@@ -389,20 +389,3 @@ def test_numba_equals_scipy_bit_for_bit(monkeypatch, neighbours):
         monkeypatch.setattr(_dijkstra, "HAVE_NUMBA", False)
         slow = cost_distance(r, sources, cell_size_m=7.0, neighbours=neighbours)
         assert fast.tobytes() == slow.tobytes()
-
-
-@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="the overlapped fill belongs to the numba path")
-@pytest.mark.parametrize("sources", [[(0, 0)], [(20, 5)], [(59, 40)], [(3, 3), (50, 10)]])
-def test_fill_while_searching_equals_filled_first(monkeypatch, sources):
-    # Rows filled on a second thread while the search runs (no head start, so the search waits
-    # for them) give the same costs and backlinks as a grid filled before the search.
-    r = _random_grid(8, (60, 45))
-    for cell in sources:
-        r[cell] = 1.0
-    monkeypatch.setattr(_dijkstra, "_PARALLEL_CELLS", 10**12)
-    serial = cost_distance_backlink(r, sources, cell_size_m=1.0, neighbours=16)
-    monkeypatch.setattr(_dijkstra, "_PARALLEL_CELLS", 0)
-    monkeypatch.setattr(_dijkstra, "_HEAD_START", 0.0)
-    overlapped = cost_distance_backlink(r, sources, cell_size_m=1.0, neighbours=16)
-    assert_array_equal(overlapped[0], serial[0])
-    assert_array_equal(overlapped[1], serial[1])
