@@ -44,9 +44,9 @@ MAX_TILE_CELLS = 4096
 Reader = Callable[[slice, slice], np.ndarray]
 
 
-def strips(height: int, rows: int = STRIP_ROWS, multiple: int = 1):
+def strips(height: int, rows: int | None = None, multiple: int = 1):
     """``(r0, r1)`` row strips of at least ``rows`` rows, a whole ``multiple`` of rows each but the last."""
-    step = max(1, -(-int(rows) // int(multiple))) * int(multiple)
+    step = max(1, -(-int(rows or STRIP_ROWS) // int(multiple))) * int(multiple)
     for r0 in range(0, int(height), step):
         yield r0, min(int(height), r0 + step)
 
@@ -96,7 +96,7 @@ class CandidateLabels:
 
 
 def label_candidates(read: Reader, shape: tuple[int, int], *, cell_size_m: float, reach_tile_m: float = 0.0,
-                     min_area_ha: float = 0.0, block_side: int = BLOCK_SIDE) -> CandidateLabels:
+                     min_area_ha: float = 0.0, block_side: int | None = None) -> CandidateLabels:
     """Block-wise :func:`habitat.sites.candidates.extract_candidates` (``cluster_gap_m`` 0).
 
     Parameters
@@ -109,7 +109,8 @@ def label_candidates(read: Reader, shape: tuple[int, int], *, cell_size_m: float
     cell_size_m, reach_tile_m, min_area_ha
         As :func:`extract_candidates`.
     block_side : int
-        Labelling block side (cells) without reach tiles; with them the blocks are the tiles.
+        Labelling block side (cells) without reach tiles (default ``BLOCK_SIDE``); with them the
+        blocks are the tiles.
 
     Raises
     ------
@@ -120,7 +121,7 @@ def label_candidates(read: Reader, shape: tuple[int, int], *, cell_size_m: float
     tile_cells = int(round(reach_tile_m / cs)) if reach_tile_m > 0 else 0
     if tile_cells > MAX_TILE_CELLS:
         raise ValueError(f"reach tile of {tile_cells} cells: wider than the {MAX_TILE_CELLS} labelled block-wise")
-    side = tile_cells or int(block_side)
+    side = tile_cells or int(block_side or BLOCK_SIDE)
     firsts: list[np.ndarray] = [np.zeros(1, np.int64)]
     blocks: list[np.ndarray] = [np.zeros(1, np.int64)]
     width = int(shape[1])
