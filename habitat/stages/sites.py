@@ -416,15 +416,17 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
         release, focal = centres, source_cells
     else:
         focal = coarse_focal_cells(source_cells, grain_cores, fine_res, factor)
-        release = []
-        for index, centre in enumerate(centres, start=1):
-            cc = coarse_cell(centre, factor)
-            if cc is not None and not np.isfinite(fine_res[cc]):
-                held = np.zeros(fine_res.shape, np.int32)  # only for blocked centres
-                for r0, r1 in strips(height, multiple=factor):
-                    held[r0 // factor: -(-r1 // factor)] = block_any(cands.rows(r0, r1) == index, factor)
-                cc = coarse_focal_cells([centre], held, fine_res, factor)[0]
-            release.append(cc)
+        release = [coarse_cell(c, factor) for c in centres]
+        # a centre on an impassable coarse cell: the nearest passable coarse cell holding the
+        # candidate (one pass over the labels for all of them)
+        blocked = [k for k, cc in enumerate(release, start=1) if cc is not None and not np.isfinite(fine_res[cc])]
+        held = {k: np.zeros(fine_res.shape, np.int32) for k in blocked}
+        for r0, r1 in strips(height, multiple=factor) if blocked else ():
+            lab = cands.rows(r0, r1)
+            for k in blocked:
+                held[k][r0 // factor: -(-r1 // factor)] = block_any(lab == k, factor)
+        for k in blocked:
+            release[k - 1] = coarse_focal_cells([centres[k - 1]], held.pop(k), fine_res, factor)[0]
     eff = _effective_resistance_to_sources(fine_res, release, focal, circuit)
     table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
     table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)

@@ -21,13 +21,16 @@ ROWS, COLS = 47, 58
 GRID = GridSpec.from_bounds((0, 0, 100 * COLS, 100 * ROWS), "EPSG:32642", 100)
 
 
-def _ctx(seed, connectivity_resolution_m=None, reach_tile_m=0.0):
+def _ctx(seed, connectivity_resolution_m=None, reach_tile_m=0.0, holes=False):
     rng = np.random.default_rng(seed)
     habitat = ndimage.gaussian_filter(rng.random((ROWS, COLS)), 1.5) > 0.5
     patch_id = ndimage.label(habitat, structure=np.ones((3, 3)))[0].astype(np.int32)
     resistance = (1 + 99 * rng.random((ROWS, COLS))).astype(np.float32)
     resistance[habitat] = 1.0
     resistance[rng.random((ROWS, COLS)) < 0.04] = np.nan
+    if holes:  # 2 of 3 cells impassable: coarse cells there are impassable, some centres blocked
+        r, c = np.mgrid[:ROWS, :COLS]
+        resistance[((r + c) % 3 != 0) & (r > 12) & (c > 12) & (c < 45)] = np.nan
     cores = np.zeros((ROWS, COLS), np.int32)
     cores[3:8, 4:9], cores[35:40, 45:52] = 1, 2
     quality = rng.random((ROWS, COLS)).astype(np.float32)
@@ -58,21 +61,23 @@ def _ctx(seed, connectivity_resolution_m=None, reach_tile_m=0.0):
                         settings=settings)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("coarse", [None, 300.0])
-@pytest.mark.parametrize("tile", [0.0, 1300.0])
-def test_blockwise_equals_whole_array(monkeypatch, seed, coarse, tile):
+@pytest.mark.parametrize("seed,coarse,tile,holes", [
+    (0, None, 0.0, False), (1, None, 1300.0, False), (0, 300.0, 0.0, False), (1, 300.0, 1300.0, False),
+    (1, 300.0, 0.0, True),  # release cells moved off impassable coarse cells (8 candidates)
+    (0, 300.0, 1300.0, True),
+])
+def test_blockwise_equals_whole_array(monkeypatch, seed, coarse, tile, holes):
     monkeypatch.setattr(blockwise, "BLOCK_SIDE", 9)
     monkeypatch.setattr(blockwise, "STRIP_ROWS", 7)
     calls = []
     real = sites_stage._candidate_table_blockwise
     monkeypatch.setattr(sites_stage, "_candidate_table_blockwise", lambda *a: calls.append(1) or real(*a))
     monkeypatch.setattr(sites_stage, "_blockwise_ok", lambda *a: True)
-    block = sites_stage.run_sites(_ctx(seed, coarse, tile))
+    block = sites_stage.run_sites(_ctx(seed, coarse, tile, holes))
     assert calls
     monkeypatch.undo()
     monkeypatch.setattr(sites_stage, "_blockwise_ok", lambda *a: False)
-    whole = sites_stage.run_sites(_ctx(seed, coarse, tile))
+    whole = sites_stage.run_sites(_ctx(seed, coarse, tile, holes))
     assert len(whole["site_ranking"]) >= 2
     np.testing.assert_array_equal(np.asarray(block["candidates"].values), np.asarray(whole["candidates"].values))
     for name in ("site_ranking", "excluded", "site_sensitivity", "site_criteria"):
