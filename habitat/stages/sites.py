@@ -234,6 +234,17 @@ def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, fl
     return pd.DataFrame(rows)
 
 
+def _finish_table(table: pd.DataFrame, eff: np.ndarray, centres: list[tuple[int, int] | None], xs: np.ndarray,
+                  ys: np.ndarray) -> None:
+    """The stage's columns beside the criteria: effective resistance, capacity x quality, release point."""
+    import numpy as np
+    table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
+    table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
+    table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
+    table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
+    table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+
+
 def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFrame | None,
                      points: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """Candidate labels and their criteria table (area, quality, threat, cost and circuit distance
@@ -291,11 +302,7 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     source_cells = focal_cells(points, cores, xs, ys) if pops is not None else []
     eff = _effective_resistance_to_sources(grain.res, grain.release_cells(centres, labels),
                                            grain.focal_cells(source_cells), circuit)
-    table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
-    table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
-    table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
-    table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
-    table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+    _finish_table(table, eff, centres, xs, ys)
     return labels, table
 
 
@@ -427,12 +434,7 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
                 held[k][r0 // factor: -(-r1 // factor)] = block_any(lab == k, factor)
         for k in blocked:
             release[k - 1] = coarse_focal_cells([centres[k - 1]], held.pop(k), fine_res, factor)[0]
-    eff = _effective_resistance_to_sources(fine_res, release, focal, circuit)
-    table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
-    table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
-    table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
-    table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
-    table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+    _finish_table(table, _effective_resistance_to_sources(fine_res, release, focal, circuit), centres, xs, ys)
     return cands, table
 
 
