@@ -51,6 +51,23 @@ def strips(height: int, rows: int | None = None, multiple: int = 1):
         yield r0, min(int(height), r0 + step)
 
 
+#: Block rows of at most this many cells are read whole (then cut into blocks).
+_ROW_CACHE_CELLS = 1 << 22
+
+
+class _RowCache:
+    """A block reader that reads each row of blocks once, the grid's width wide: small blocks
+    (reach tiles of a few cells) would otherwise pay a lazy read each."""
+
+    def __init__(self, read: Reader, width: int) -> None:
+        self.read, self.width, self.rows, self.strip = read, width, None, None
+
+    def __call__(self, rows: slice, cols: slice) -> np.ndarray:
+        if self.rows != (rows.start, rows.stop):
+            self.rows, self.strip = (rows.start, rows.stop), np.asarray(self.read(rows, slice(0, self.width)))
+        return self.strip[:, cols]
+
+
 @dataclass
 class CandidateLabels:
     """Block-wise candidate labels: the labelling of the candidate mask and the map from its
@@ -133,6 +150,8 @@ def label_candidates(read: Reader, shape: tuple[int, int], *, cell_size_m: float
         firsts.append((block.r0 + first // bw) * width + block.c0 + first % bw)
         blocks.append(np.full(block.n, (block.r0 // side) * (-(-width // side)) + block.c0 // side, np.int64))
 
+    if side * width <= _ROW_CACHE_CELLS:  # small blocks (short reach tiles): one read per block row
+        read = _RowCache(read, width)
     labeling = label_blocks(read, shape, neighbours=8, block_shape=(side, side), on_block=on_block)
     comp = labeling.final_of_provisional.astype(np.int64)
     first = np.concatenate(firsts)
@@ -321,13 +340,27 @@ def _depth(ext: np.ndarray, at: tuple[int, int], shape: tuple[int, int], cands: 
     r, c = at
     out = np.zeros(shape)
     tiles = cands.tile_of(np.arange(ext.shape[0])[:, None] + origin[0], np.arange(ext.shape[1])[None, :] + origin[1])
-    for t in np.unique(tiles[r: r + shape[0], c: c + shape[1]]).tolist():
-        mask = (ext > 0) & (tiles == t)
-        d = ndimage.distance_transform_edt(np.pad(mask, pads))
-        d = d[pads[0][0]: pads[0][0] + ext.shape[0], pads[1][0]: pads[1][0] + ext.shape[1]][r: r + shape[0],
-                                                                                              c: c + shape[1]]
-        mine = tiles[r: r + shape[0], c: c + shape[1]] == t
-        out[mine] = d[mine]
+    labels_p = np.pad(ext, pads)  # the grid's edge: background
+    tiles_p = np.pad(tiles, pads, constant_values=-1)
+    # inner block in the padded window
+    r, c = r + pads[0][0], c + pads[1][0]
+    size = cands.tile_cells
+    for t in np.unique(tiles[at[0]: at[0] + shape[0], at[1]: at[1] + shape[1]]).tolist():
+        # the tile's cells and one ring around them (other tiles: background); nothing beyond is nearer
+        a, b, e, f = 0, labels_p.shape[0], 0, labels_p.shape[1]
+        if size:
+            ti, tj = divmod(t, -(-cands.shape[1] // size))
+            off_r, off_c = origin[0] - pads[0][0], origin[1] - pads[1][0]
+            a, b = max(a, ti * size - off_r - 1), min(b, (ti + 1) * size - off_r + 1)
+            e, f = max(e, tj * size - off_c - 1), min(f, (tj + 1) * size - off_c + 1)
+        mask = (labels_p[a:b, e:f] > 0) & (tiles_p[a:b, e:f] == t)
+        d = ndimage.distance_transform_edt(mask)
+        rows = slice(max(r, a), min(r + shape[0], b))
+        cols = slice(max(c, e), min(c + shape[1], f))
+        sub = d[rows.start - a: rows.stop - a, cols.start - e: cols.stop - e]
+        mine = tiles_p[rows, cols] == t
+        view = out[rows.start - r: rows.stop - r, cols.start - c: cols.stop - c]
+        view[mine] = sub[mine]
     return out
 
 

@@ -306,6 +306,11 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     return labels, table
 
 
+#: Grids up to this many cells have their lazy inputs read whole by the block-wise path (the
+#: strips then cost no lazy reads); larger ones are read strip by strip.
+_LOADED_CELLS = 1 << 22
+
+
 def _blockwise_ok(params: SitesParams, pops: gpd.GeoDataFrame | None, cell_size_m: float) -> bool:
     """Whether the candidates can be made block by block (habitat.sites.blockwise): not with a
     cluster gap, polygon population sites or a reach tile wider than its largest block."""
@@ -333,6 +338,8 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
     patches: PatchesParams = ctx.setting("patches")  # type: ignore[assignment]
     grid, inputs = ctx.grid, ctx.inputs
     cs, (height, width) = grid.cell_size_m, grid.shape
+    if height * width <= _LOADED_CELLS:  # a small grid: one read per layer, not one per strip
+        inputs = {k: (np.asarray(v) if hasattr(v, "dims") else v) for k, v in inputs.items()}
     pid, res_layer, cores_layer = inputs["patch_id"], inputs["resistance"], inputs["population_cores"]
     xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
     near = points[np.asarray(pops.geometry.geom_type.isin(["Point", "MultiPoint"]))] if pops is not None \
@@ -560,8 +567,8 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     ctx.log(f"{len(excluded)} excluded by hard criteria, {len(passed)} ranked ({weight_note})")
     ranked, sensitivity = _rank(passed, table, spec, weights, params)
 
-    if blockwise:
-        labels = _lazy_labels(cands)
+    if blockwise:  # a small grid's raster in memory; a large one made chunk by chunk as it is written
+        labels = cands.rows(0, grid.height) if grid.height * grid.width <= _LOADED_CELLS else _lazy_labels(cands)
     layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
     sites = ranked_outlines(layer, ranked, id_column="candidate_id", crs=grid.pyproj_crs)
     return {

@@ -69,6 +69,7 @@ def _ctx(seed, connectivity_resolution_m=None, reach_tile_m=0.0, holes=False):
 def test_blockwise_equals_whole_array(monkeypatch, seed, coarse, tile, holes):
     monkeypatch.setattr(blockwise, "BLOCK_SIDE", 9)
     monkeypatch.setattr(blockwise, "STRIP_ROWS", 7)
+    monkeypatch.setattr(sites_stage, "_LOADED_CELLS", 0 if seed else 1 << 22)  # lazy (dask) raster, or whole
     calls = []
     real = sites_stage._candidate_table_blockwise
     monkeypatch.setattr(sites_stage, "_candidate_table_blockwise", lambda *a: calls.append(1) or real(*a))
