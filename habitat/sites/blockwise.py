@@ -51,8 +51,9 @@ def strips(height: int, rows: int | None = None, multiple: int = 1):
         yield r0, min(int(height), r0 + step)
 
 
-#: Block rows of at most this many cells are read whole (then cut into blocks).
-_ROW_CACHE_CELLS = 1 << 22
+#: Block rows of at most this many cells are read whole (then cut into blocks); the mask reader
+#: holds ~40 bytes a cell of temporaries (distances to the sites), so this stays small.
+_ROW_CACHE_CELLS = 1 << 20
 
 
 class _RowCache:
