@@ -8,6 +8,11 @@ analysis grid (each coarse value over its block) to take the minimum over a cand
 and a candidate's release cell is the coarse cell of its fine centre (where that is impassable,
 the nearest passable coarse cell holding the candidate). Candidates, areas and every other
 criterion stay on the analysis grid.
+
+Candidates, their criteria, release cells and the candidate raster are made block by block
+(:mod:`habitat.sites.blockwise`: strips of rows, never the whole analysis grid; equal to the
+whole-array path bit for bit), except with ``cluster_gap_m``, polygon population sites or reach
+tiles wider than 4096 cells, which keep the whole-array path.
 """
 
 from __future__ import annotations
