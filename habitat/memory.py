@@ -45,11 +45,15 @@ CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
 #: cost model) = 64 bytes a cell; circuit 1,176 MiB with nothing to solve = 75 bytes a cell.
 #: Coarsening the connectivity grid cannot lower this part.
 FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
-#: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
-#: surface brought back from the connectivity grid and its float64 temporaries): measured
-#: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,
-#: "Sites on the connectivity grid") = 211 bytes a cell. It replaces FINE_SIDE_BYTES there.
-SITES_FINE_SIDE_BYTES = 211.0
+#: The sites stage's own arrays on the analysis grid, beside the cost search and the circuit
+#: solve. Block by block (habitat.sites.blockwise, bench/README.md "Sites block by block") it
+#: holds strips of rows the grid's width wide and, on the analysis grid (factor 1), the
+#: resistance as float64 and the int32 population cores for the cost search: 12 bytes a cell.
+#: Measured at factor 10 on 16.37 M and 32.75 M cells: the phases outside the coarse solves
+#: peaked at ~675 and ~665 MiB (no growth per cell; ~300 MiB above a run that computes
+#: nothing, the strips); 12 bytes a cell covers them up to the 147 M cells of one WorldCover
+#: tile. (Before: 211 bytes a cell, whole-grid candidates, criteria rasters and cost surface.)
+SITES_FINE_SIDE_BYTES = 12.0
 
 
 @dataclass(frozen=True)
