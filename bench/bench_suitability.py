@@ -13,8 +13,10 @@ COGs, then in separate processes (so peak RSS is each one's own):
      compression as habitat's COGs. gdal_calc has no neighbourhood operator, so the 500 m tugai
      cover mean is handed to it as a precomputed extra input (computed once, untimed: this
      favours GDAL). Skipped with a message when gdal_calc.py is not installed.
-  4. baseline: the habitat side run from another checkout (``--baseline``, e.g. main) on the same inputs.
-Prints time, Mcells/s and peak RSS per side (median of ``--repeat`` runs, sides interleaved), the
+  4. baseline: the habitat side of this script run on another checkout's code (``--baseline``, e.g. the
+     issue's "today") on the same inputs.
+Prints time, Mcells/s, peak RSS, the child process's CPU (start-up included) and, for the habitat
+and baseline sides, the CPU of the timed region (all threads) per side (median of ``--repeat`` runs, sides interleaved), the
 median time ratios, and the largest difference between the suitability outputs.
 """
 
@@ -35,7 +37,8 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+# the habitat code timed: this checkout, or (for the baseline side) the checkout named here
+ROOT = Path(os.environ.get("BENCH_HABITAT_ROOT") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(ROOT))
 
 LAYERS = ("habitat_class_current", "floodplain", "tugai_cover_current", "water_distance_m",
@@ -69,15 +72,16 @@ def run_habitat(folder: Path) -> dict:
     from habitat.stages.suitability import STAGE
 
     grid = GridSpec.from_json((folder / "grid.json").read_text())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     inputs = {n: open_layer(folder / f"{n}.tif", name=n) for n in LAYERS}
     ctx = StageContext(grid=grid, params=SuitabilityParams(), inputs=inputs, pipeline=None, log=lambda _: None)
     produced = STAGE.run(ctx)
     out = folder / "habitat_out"
     write_rasters([RasterOutput(v.data, out / f"{k}.tif", grid, float("nan")) for k, v in produced.items()
                    if k in ("suitability", "quality", "degradation")])
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def numpy_suitability(layers: dict[str, np.ndarray], cell_m: float) -> dict[str, np.ndarray]:
@@ -281,28 +285,42 @@ def main() -> None:
     for _ in range(args.repeat):
         for side in sides:
             script, env = __file__, dict(os.environ)
-            if side == "baseline":
-                script = str(args.baseline / "bench" / "bench_suitability.py")
-                env["PYTHONPATH"] = str(args.baseline)
+            if side == "baseline":  # this script's habitat side, importing the baseline checkout's code
+                env["PYTHONPATH"] = str(args.baseline.resolve())
+                env["BENCH_HABITAT_ROOT"] = str(args.baseline.resolve())
             work = folder
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.run([sys.executable, script, "--child", "numpy" if side == "numpy" else
                                    "gdal" if side == "gdal" else "habitat", "--workdir", str(work)],
                                   capture_output=True, text=True, check=True, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
+            # CPU of the whole child process (start-up and imports included), all threads
+            r["process_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
             runs[side].append(r)
-            print(f"  {side:8s} {r['seconds']:8.2f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB")
+            timed_cpu = f"  timed CPU {r['cpu_seconds']:6.2f} s" if "cpu_seconds" in r else ""
+            print(f"  {side:8s} {r['seconds']:8.2f} s  {cells / r['seconds']:6.2f} Mcells/s  peak RSS {r['peak_rss_mib']:8.0f} MiB"
+                  f"  process CPU {r['process_cpu']:6.2f} s{timed_cpu}  (load {os.getloadavg()[0]:.1f})")
             if side == "baseline":  # keep its outputs apart from the habitat side's
                 shutil.rmtree(folder / "baseline_out", ignore_errors=True)
                 (folder / "habitat_out").rename(folder / "baseline_out")
     med = {side: statistics.median(r["seconds"] for r in rs) for side, rs in runs.items()}
     for side, seconds in med.items():
-        print(f"{side:8s} median {seconds:8.2f} s  {cells / seconds:6.2f} Mcells/s")
+        cpu = statistics.median(r["process_cpu"] for r in runs[side])
+        print(f"{side:8s} median {seconds:8.2f} s  {cells / seconds:6.2f} Mcells/s  process CPU {cpu:6.2f} s")
     if "habitat" in med:
         for side in med:
             if side != "habitat":
                 ratios = [o["seconds"] / h["seconds"] for h, o in zip(runs["habitat"], runs[side])]
                 print(f"time {side}/habitat: median {statistics.median(ratios):.2f}x  (runs: "
                       + ", ".join(f"{x:.2f}" for x in ratios) + ")")
+                cpu = [o["process_cpu"] / h["process_cpu"] for h, o in zip(runs["habitat"], runs[side])]
+                print(f"process CPU {side}/habitat: median {statistics.median(cpu):.2f}x  (runs: "
+                      + ", ".join(f"{x:.2f}" for x in cpu) + ")")
+                if all("cpu_seconds" in r for r in runs[side]):
+                    cpu = [o["cpu_seconds"] / h["cpu_seconds"] for h, o in zip(runs["habitat"], runs[side])]
+                    print(f"timed CPU {side}/habitat: median {statistics.median(cpu):.2f}x  (runs: "
+                          + ", ".join(f"{x:.2f}" for x in cpu) + ")")
         for other in ("gdal", "baseline"):
             if other in med:
                 print(f"max |difference| habitat vs {other}: {_differences(folder, other)}")

@@ -20,6 +20,7 @@ __all__ = [
     "MemoryModel",
     "MemoryNeedError",
     "available_bytes",
+    "return_freed_blocks",
     "check_memory",
     "estimate_bytes",
 ]
@@ -56,11 +57,15 @@ FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
 #: 614 MiB with nothing to solve (5 bytes a cell from 16.37 to 32.75 M while GDAL's cache fills,
 #: 1.7 beyond). Both fits lie above every measurement.
 BLOCKWISE_FINE_SIDE = {"cost_distance": (2.0, 304 * 2**20), "circuit": (5.0, 272 * 2**20)}
-#: The sites stage's own arrays on the analysis grid (candidates, criteria rasters, the cost
-#: surface brought back from the connectivity grid and its float64 temporaries): measured
-#: 825 MiB above a run that computes nothing on 4.10 M cells at factor 4 (bench/README.md,
-#: "Sites on the connectivity grid") = 211 bytes a cell. It replaces FINE_SIDE_BYTES there.
-SITES_FINE_SIDE_BYTES = 211.0
+#: The sites stage's own arrays on the analysis grid, beside the cost search and the circuit
+#: solve. Block by block (habitat.sites.blockwise, bench/README.md "Sites block by block") it
+#: holds strips of rows the grid's width wide and, on the analysis grid (factor 1), the
+#: resistance as float64 and the int32 population cores for the cost search: 12 bytes a cell.
+#: Measured at factor 10 on 16.37 M and 32.75 M cells: the phases outside the coarse solves
+#: peaked at ~675 and ~665 MiB (no growth per cell; ~300 MiB above a run that computes
+#: nothing, the strips); 12 bytes a cell covers them up to the 147 M cells of one WorldCover
+#: tile. (Before: 211 bytes a cell, whole-grid candidates, criteria rasters and cost surface.)
+SITES_FINE_SIDE_BYTES = 12.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,16 @@ MODELS: dict[str, MemoryModel] = {
             "on 6759 x 6729 cells of speckled 30 m land cover with 4096-cell blocks "
             "(bench/README.md), i.e. ~35 bytes/cell beyond the block",
     ),
+    "indicators": MemoryModel(
+        2.0, FINE_GRID_SETTING, fixed=512 * 2**20,
+        doc="the indicators stage strip by strip (habitat/indicators/units.py): its own uint8 "
+            "change map (1 byte a cell, made when written) and its strips; fixed: 2 M-cell strips "
+            "of labels and masks, one chunk band per layer read, the PC/EC graph of one unit. "
+            "Measured stage peaks 448, 457 and 542 MiB at 16.37, 32.75 and 147.4 M cells "
+            "(bench/README.md 'Indicators strip by strip'), ~300 MiB of them interpreter and "
+            "libraries; the model gives 543, 574 and 793 MiB. Grows also with the patch edges "
+            "and the square of the PC/EC graph's nodes of the largest unit (not modelled)",
+    ),
     "labels_blockwise": MemoryModel(
         0.1, FINE_GRID_SETTING, per_block_cell=34.0, fixed=64 * 2**20,
         doc="one block (mask, int64 provisional ids, int32 buffer, final-id gather), seam "
@@ -114,12 +129,51 @@ MODELS: dict[str, MemoryModel] = {
         doc="one output block, its scratch and source windows (x ratio^2) and GDAL's 128 MB "
             "block cache; measured 274 MiB with 1024-cell blocks",
     ),
+    "ingest": MemoryModel(
+        1.5, FINE_GRID_SETTING, per_block_cell=60.0, fixed=320 * 2**20,
+        doc="the ingest stage on tiled land cover, per cell of the padded grid: the classes of "
+            "both epochs are in temporary files (DiskGrid), the river cells, floodplain and "
+            "settlement/road cells are bit masks (3 x 1/8), one uint8 grid while GDAL rasterizes "
+            "a presence or cover mask (1), the distances' per-strip bounds (8 / strip rows); "
+            "fixed: the mosaic block and GDAL's 128 MB cache, one distance or cover strip "
+            "(STRIP_CELLS x ~20 bytes), the writer's 1024-row strip. Measured (bench/README.md, "
+            "'Ingest row strip by row strip'): 571 MiB at 16.37 M grid cells, 608 MiB at 32.75 M, "
+            "including ~350 MiB of interpreter and libraries",
+    ),
     "landcover_fractions": MemoryModel(
         0.0, FINE_GRID_SETTING, per_block_cell=300.0, fixed=256 * 2**20,
         doc="mosaic plus the 3x finer sample block (codes, classes, crosswalk row index) and 10 "
             "float32 fraction bands; measured 542 MiB with 1024-cell blocks (10 m -> 30 m)",
     ),
 }
+
+
+#: Fixed glibc mmap threshold for block-wise stages (bytes): see :func:`return_freed_blocks`.
+MMAP_THRESHOLD_BYTES = 1 << 20
+
+
+def return_freed_blocks(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Have glibc serve allocations above ``threshold`` bytes by ``mmap``, so freed blocks go
+    back to the system at once.
+
+    glibc raises its mmap threshold (up to 32 MiB) each time a large mapped block is freed;
+    after that, strip- and band-sized arrays of a block-wise pass come from the heap, where the
+    freed ones stay resident between live small objects: a stage that makes and drops
+    thousands of strips then holds more and more of them (measured: the indicators stage's
+    peak RSS grew ~280 MiB over a run on 16 M cells). A fixed threshold stops the drift; the
+    cost is one ``mmap``/``munmap`` per array above it. Returns False (and changes nothing)
+    off glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_mmap_threshold = -3  # malloc.h: M_MMAP_THRESHOLD
+    return bool(mallopt(m_mmap_threshold, int(threshold)))
 
 
 def available_bytes() -> int:

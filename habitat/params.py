@@ -34,9 +34,9 @@ class IngestParams(Strict):
     )
     distance_cap_m: float | None = Field(
         None, gt=0, description="distance grids (to rivers, water, cropland, settlements, canals, roads; m): "
-        "None = one exact whole-grid Euclidean transform each (about 20 bytes per padded cell); a number = "
-        "computed block by block with a halo of distance_cap_m / cell size cells, in memory bounded by one "
-        "block, exact up to the cap and inf beyond it; must be >= floodplain_buffer_m (with a DEM, >= "
+        "None = exact Euclidean distances, made row strip by row strip (habitat.io.vectors.distance_rows_m: "
+        "memory of one strip, whatever the grid); a number = the same distances, inf beyond the cap; "
+        "must be >= floodplain_buffer_m (with a DEM, >= "
         "valley_distance_m) and >= the largest distance a suitability criterion or threat reads",
     )
     unknown_landcover_codes: Literal["error", "nodata"] = Field(

@@ -198,7 +198,7 @@ def test_a_stage_names_its_own_fine_side_bytes():
         none = estimate_bytes(computation, (1000, 1000), fine_side_bytes=0, **kw)
         per_cell, fixed = BLOCKWISE_FINE_SIDE[computation]  # block-wise at factor > 1
         assert default - none == pytest.approx(per_cell * 1e6 + fixed, abs=1)
-        assert sites - none == pytest.approx(211 * 1e6, abs=1)
+        assert sites - none == pytest.approx(SITES_FINE_SIDE_BYTES * 1e6, abs=1)
     with pytest.raises(InvalidParameterError):
         estimate_bytes("fragmentation", (10, 10), fine_side_bytes=8)
     with pytest.raises(InvalidParameterError):
@@ -206,10 +206,11 @@ def test_a_stage_names_its_own_fine_side_bytes():
 
 
 def test_sites_fine_part_alone_too_big_names_the_analysis_grid():
-    # 211 bytes x 1e8 cells = 21.1 GB > 0.8 x 16 GiB: no connectivity grid can fix it
+    # 12 bytes x 1.6e9 cells = 19.2 GB > 0.8 x 16 GiB: no connectivity grid can fix it
     from habitat.memory import SITES_FINE_SIDE_BYTES, check_memory
 
+    assert SITES_FINE_SIDE_BYTES * 40000**2 > 0.8 * 16 * 2**30
     with pytest.raises(MemoryNeedError) as e:
-        check_memory("cost_distance", (10000, 10000), available=16 * 2**30, cell_size_m=30,
+        check_memory("cost_distance", (40000, 40000), available=16 * 2**30, cell_size_m=30,
                      fine_side_bytes=SITES_FINE_SIDE_BYTES)
     assert e.value.setting == "grid.resolution_m"

@@ -157,6 +157,32 @@ def change_map(habitat_t1, habitat_t2, *, valid=None) -> np.ndarray:
     return out
 
 
+def change_map_blocks(read, shape: tuple[int, int], *, strip_rows: int = 256) -> np.ndarray:
+    """:func:`change_map` of a grid read strip by strip (the same codes cell for cell).
+
+    Parameters
+    ----------
+    read : callable
+        ``read(rows, cols) -> (habitat_t1, habitat_t2, valid)`` bool windows of the grid.
+    shape : (int, int)
+        Grid shape.
+    strip_rows : int
+        Rows per strip.
+
+    Returns
+    -------
+    ndarray of uint8, shape ``shape``
+        As :func:`change_map`; the only grid-sized array made (1 byte a cell).
+    """
+    height, width = int(shape[0]), int(shape[1])
+    out = np.empty((height, width), np.uint8)
+    for r0 in range(0, height, max(1, int(strip_rows))):
+        rows = slice(r0, min(height, r0 + max(1, int(strip_rows))))
+        h1, h2, valid = read(rows, slice(0, width))
+        out[rows] = change_map(h1, h2, valid=valid)
+    return out
+
+
 def habitat_change(habitat_t1, habitat_t2, *, cell_area_m2, units=None) -> pd.DataFrame:
     """Habitat area at two dates, loss, gain, net change and % loss per reporting unit.
 

@@ -83,6 +83,7 @@ def analyse_blockwise(
     neighbours: int = 8,
     edge_depth: int = 1,
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
+    enn: bool = True,
 ) -> _Landscape:
     """Per-class and per-patch counts of a landscape, gathered block by block.
 
@@ -96,6 +97,9 @@ def analyse_blockwise(
         As :func:`habitat.indicators.fragmentation.class_metrics`.
     block_shape : (int, int)
         Cells per block.
+    enn : bool
+        Keep the patch-edge cells and measure ENN (12 bytes per edge cell of every class until
+        the k-d trees are built); False leaves ``patch_enn`` NaN and keeps no edge cells.
 
     Returns
     -------
@@ -130,10 +134,12 @@ def analyse_blockwise(
         ndiff = 4 - nsame[ri, ci]
         sides_parts.append(block.local_sums(ndiff))
         core_parts.append(block.local_sums(interior[ri, ci]))
-        rr, cc = np.nonzero((ndiff > 0) & (prov > 0))
-        edge_rows.append((rr + block.r0).astype(np.int32))
-        edge_cols.append((cc + block.c0).astype(np.int32))
-        edge_prov.append(prov[rr, cc])
+        if enn:
+            rr, cc = np.nonzero((ndiff > 0) & (prov > 0))
+            edge_rows.append((rr + block.r0).astype(np.int32))
+            edge_cols.append((cc + block.c0).astype(np.int32))
+            ids = prov[rr, cc]
+            edge_prov.append(ids.astype(np.int32) if block.offset + block.n < 2**31 else ids)
         blk = ext[ri, ci]
         n_valid += int(np.count_nonzero(blk != n_classes))
         h, w = blk.shape
@@ -171,10 +177,14 @@ def analyse_blockwise(
     adjacency = adjacency.reshape(nk, nk)
     adjacency = adjacency + adjacency.T
 
-    rows = np.concatenate(edge_rows) if edge_rows else np.empty(0, np.int32)
-    cols = np.concatenate(edge_cols) if edge_cols else np.empty(0, np.int32)
-    elab = labeling.final_of_provisional[np.concatenate(edge_prov)] if edge_prov else np.empty(0, np.int64)
-    enn = _enn_by_class(rows, cols, elab, patch_class, n_classes)
+    if enn:
+        rows = np.concatenate(edge_rows) if edge_rows else np.empty(0, np.int32)
+        cols = np.concatenate(edge_cols) if edge_cols else np.empty(0, np.int32)
+        elab = labeling.final_of_provisional[np.concatenate(edge_prov)] if edge_prov else np.empty(0, np.int64)
+        del edge_rows, edge_cols, edge_prov
+        patch_enn = _enn_by_class(rows, cols, elab, patch_class, n_classes)
+    else:
+        patch_enn = np.full(patch_class.size, np.nan)
     return _Landscape(
         class_values=class_values,
         n_valid=n_valid,
@@ -182,13 +192,13 @@ def analyse_blockwise(
         patch_cells=labeling.patch_cells,
         patch_sides=sides,
         patch_core=core,
-        patch_enn=enn,
+        patch_enn=patch_enn,
         adjacency=adjacency,
         border_sides=border[:n_classes],
     )
 
 
-def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape):
+def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn=True):
     if callable(classes):
         if shape is None:
             raise InvalidParameterError("shape is required when classes is a reader function")
@@ -199,7 +209,7 @@ def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_sh
     _validate(sample, cell_size, nodata, neighbours, edge_depth)
     land = analyse_blockwise(
         read, shape, nodata=None if nodata is None else int(nodata), neighbours=int(neighbours),
-        edge_depth=int(edge_depth), block_shape=block_shape,
+        edge_depth=int(edge_depth), block_shape=block_shape, enn=enn,
     )
     if land.n_valid == 0:
         raise InvalidParameterError(
@@ -218,14 +228,16 @@ def class_metrics_blockwise(
     edge_depth: int = 1,
     count_boundary: bool = False,
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
+    enn: bool = True,
 ) -> pd.DataFrame:
     """Block-wise :func:`habitat.indicators.fragmentation.class_metrics`.
 
     ``classes`` is an array-like read by slicing (numpy, memmap, dask, a rasterio-backed
     object) or a function ``read(rows, cols)`` with ``shape``. Same columns, formulas, units
-    and result; see the whole-array function.
+    and result; see the whole-array function. ``enn=False`` skips ENN (``ENN_MN`` NaN, every
+    other column unchanged) and with it the only part whose memory grows with the patch edges.
     """
-    land = _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape)
+    land = _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn)
     return _class_frame(land, float(cell_size), count_boundary)
 
 

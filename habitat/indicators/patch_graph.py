@@ -95,22 +95,35 @@ def edge_to_edge_distances(labels, *, cell_size_m: float, max_distance_m: float 
     if not (max_distance_m >= 0):
         raise InvalidParameterError(f"max_distance_m must be >= 0 (inf = every pair), got {max_distance_m!r}")
     n = int(lab.max()) if lab.size else 0
-    d = np.full((n, n), np.inf)
-    np.fill_diagonal(d, 0.0)
     if n < 2:
-        return d
+        return _distance_matrix(np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.intp), n,
+                                cell_size_m=cell_size_m, max_distance_m=max_distance_m)
     padded = np.pad(lab, 1, constant_values=0)
     core = padded[1:-1, 1:-1]
     interior = ((padded[:-2, 1:-1] == core) & (padded[2:, 1:-1] == core)
                 & (padded[1:-1, :-2] == core) & (padded[1:-1, 2:] == core))
     edge = (lab > 0) & ~interior
     rows, cols = np.nonzero(edge)
-    ids = lab[rows, cols]
+    return _distance_matrix(rows, cols, lab[rows, cols], n, cell_size_m=cell_size_m, max_distance_m=max_distance_m)
+
+
+def _distance_matrix(rows, cols, ids, n: int, *, cell_size_m: float, max_distance_m: float) -> np.ndarray:
+    """Edge-to-edge distances (m) between patches 1..n from their edge cells in raster order.
+
+    ``rows, cols`` are the edge cells (integers) and ``ids`` their patch ids 1..n, listed in
+    raster order (as ``np.nonzero`` gives them): the block-wise unit indicators hand in the
+    same cells in the same order, so the matrix is the same.
+    """
+    d = np.full((n, n), np.inf)
+    np.fill_diagonal(d, 0.0)
+    if n < 2:
+        return d
     order = np.argsort(ids, kind="stable")
     rows, cols, ids = rows[order], cols[order], ids[order]
     starts = np.searchsorted(ids, np.arange(1, n + 2))
     points = [np.column_stack((rows[starts[k]:starts[k + 1]], cols[starts[k]:starts[k + 1]])).astype(np.float64)
               for k in range(n)]
+    del rows, cols, ids
     lo = np.array([p.min(axis=0) for p in points])
     hi = np.array([p.max(axis=0) for p in points])
     limit = max_distance_m / cell_size_m
@@ -168,10 +181,35 @@ def habitat_eca(habitat, *, cell_size_m: float, ref_distance_m: float, ref_proba
     """
     labels, area_ha = habitat_patches(habitat, cell_area_m2=cell_size_m ** 2, neighbours=neighbours,
                                       min_area_ha=min_area_ha)
+    if area_ha.size < 2:
+        return eca_of_patches(area_ha, None, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
+                              ref_probability=ref_probability), labels
+    padded = np.pad(labels, 1, constant_values=0)
+    core = padded[1:-1, 1:-1]
+    interior = ((padded[:-2, 1:-1] == core) & (padded[2:, 1:-1] == core)
+                & (padded[1:-1, :-2] == core) & (padded[1:-1, 2:] == core))
+    rows, cols = np.nonzero((labels > 0) & ~interior)
+    del padded, core, interior
+    return eca_of_patches(area_ha, (rows, cols, labels[rows, cols]), cell_size_m=cell_size_m,
+                          ref_distance_m=ref_distance_m, ref_probability=ref_probability), labels
+
+
+def eca_of_patches(area_ha: np.ndarray, edges, *, cell_size_m: float, ref_distance_m: float,
+                   ref_probability: float) -> float:
+    """ECA (ha) of patches given their areas and edge cells (``habitat_eca`` without the raster).
+
+    ``edges`` is ``(rows, cols, ids)``: every edge cell of patches 1..n in raster order (None
+    with fewer than two patches). Used by :func:`habitat_eca` and by the block-wise unit
+    indicators, which gather the same cells strip by strip.
+    """
     if area_ha.size == 0:
-        return 0.0, labels
+        return 0.0
     if not (0 < ref_probability < 1):
         raise InvalidParameterError(f"ref_probability must lie strictly between 0 and 1, got {ref_probability!r}")
+    if not (math.isfinite(cell_size_m) and cell_size_m > 0):
+        raise InvalidParameterError(f"cell_size_m must be a positive number of metres, got {cell_size_m!r}")
     cutoff = ref_distance_m * math.log(_MIN_LINK_PROBABILITY) / math.log(ref_probability)
-    dist = edge_to_edge_distances(labels, cell_size_m=cell_size_m, max_distance_m=cutoff)
-    return equivalent_connectivity(area_ha, dist, ref_distance=ref_distance_m, ref_probability=ref_probability), labels
+    empty = np.empty(0, np.intp)
+    rows, cols, ids = edges if edges is not None else (empty, empty, empty)
+    dist = _distance_matrix(rows, cols, ids, area_ha.size, cell_size_m=cell_size_m, max_distance_m=cutoff)
+    return equivalent_connectivity(area_ha, dist, ref_distance=ref_distance_m, ref_probability=ref_probability)

@@ -8,19 +8,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
-from habitat.indicators.change import annual_rate, effective_mesh_size, habitat_change
+from habitat.indicators.change import annual_rate
+from habitat.indicators._unit_scan import (STRIP_CELLS, PairwiseSum, Reader, UnitPatches, cell_sums,
+                                           patch_edge_points, sequential_sum, strip_rows, strips)
 from habitat.indicators.fragmentation_blockwise import class_metrics_blockwise
-from habitat.indicators.patch_graph import habitat_eca
+from habitat.indicators.patch_graph import eca_of_patches
+from habitat.suitability.blockwise import iter_label_blocks
 from habitat.indicators.protconn import delta_eca_pct
 
 LONG_COLUMNS = ("unit_type", "unit_id", "unit_name", "indicator", "epoch", "value", "unit_of_measure")
 _M2_PER_HA = 10_000.0
-#: Block of the block-wise fragmentation metrics (any block gives the same table): 4 M cells
-#: keep its per-block temporaries (~60 bytes a cell) near 250 MiB.
-FRAGMENTATION_BLOCK_SHAPE = (2048, 2048)
 
 #: indicator -> (unit of measure, definition). A value whose epoch is a period "t1-t2" is the
 #: change t2 - t1 for the per-date indicators.
@@ -82,27 +81,80 @@ def _box_values(layer, box: tuple[slice, slice]) -> np.ndarray:
     return np.asarray(getattr(part, "values", part))
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
-    boxes = ndimage.find_objects(mask.astype(np.int8))
-    return boxes[0] if boxes else None
-
-
 @dataclass(frozen=True)
 class BoxMask:
-    """A unit's cells kept as the mask of its bounding box: ``mask`` covers ``box`` of a grid
-    of ``shape`` (``box`` None: no cell). A small unit on a big grid costs its box, not the grid.
+    """A unit's cells kept as the bit-packed mask of its bounding box: ``bits`` covers ``box``
+    of a grid of ``shape`` (``box`` None: no cell; ``bits`` None: every cell of the box). A unit
+    costs 1/8 byte per cell of its box, and a grid-wide study area nothing.
     """
 
     shape: tuple[int, int]
     box: tuple[slice, slice] | None
-    mask: np.ndarray
+    bits: np.ndarray | None
 
     @classmethod
     def from_mask(cls, mask) -> BoxMask:
         """From a grid-sized bool mask, cropped to its tight bounding box."""
         full = np.asarray(mask, dtype=bool)
-        box = _bbox(full) if full.ndim == 2 else None
-        return cls(full.shape, box, full[box].copy() if box is not None else np.zeros((0, 0), bool))
+        box = None
+        if full.ndim == 2:  # the tight box from the rows and columns holding a cell (no copies)
+            rows, cols = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
+            if rows.size:
+                box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+        bits = np.packbits(full[box], axis=1) if box is not None else np.zeros((0, 0), np.uint8)
+        return cls(tuple(full.shape), box, bits)
+
+    @classmethod
+    def full(cls, shape: tuple[int, int]) -> BoxMask:
+        """Every cell of a grid of ``shape`` (nothing stored)."""
+        shape = (int(shape[0]), int(shape[1]))
+        box = (slice(0, shape[0]), slice(0, shape[1])) if shape[0] > 0 and shape[1] > 0 else None
+        return cls(shape, box, None)
+
+    @classmethod
+    def from_reader(cls, read, shape: tuple[int, int], strip_rows: int = 256) -> BoxMask:
+        """From ``read(rows, cols) -> bool window`` of a grid of ``shape``, strip by strip (two
+        passes: the box, then its bits), never holding the grid-sized mask."""
+        height, width = int(shape[0]), int(shape[1])
+        r_lo, r_hi, c_lo, c_hi = height, -1, width, -1
+        for r0 in range(0, height, strip_rows):
+            m = np.asarray(read(slice(r0, min(height, r0 + strip_rows)), slice(0, width)), dtype=bool)
+            rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+            if rows.size:
+                r_lo, r_hi = min(r_lo, r0 + int(rows[0])), max(r_hi, r0 + int(rows[-1]))
+                c_lo, c_hi = min(c_lo, int(cols[0])), max(c_hi, int(cols[-1]))
+        if r_hi < 0:
+            return cls((height, width), None, np.zeros((0, 0), np.uint8))
+        box = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
+        bits = np.zeros((r_hi + 1 - r_lo, (c_hi + 8 - c_lo) // 8), np.uint8)
+        for r0 in range(r_lo, r_hi + 1, strip_rows):
+            r1 = min(r_hi + 1, r0 + strip_rows)
+            bits[r0 - r_lo:r1 - r_lo] = np.packbits(np.asarray(read(slice(r0, r1), box[1]), dtype=bool), axis=1)
+        return cls((height, width), box, bits)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The bool mask of the box (unpacked: 1 byte per box cell)."""
+        if self.box is None:
+            return np.zeros((0, 0), bool)
+        return self.window(*self.box)
+
+    def window(self, rows: slice, cols: slice) -> np.ndarray:
+        """The unit's cells in a window of the grid (bool, False outside the box)."""
+        out = np.zeros((rows.stop - rows.start, cols.stop - cols.start), bool)
+        if self.box is None:
+            return out
+        a, b = self.box
+        r0, r1 = max(rows.start, a.start), min(rows.stop, a.stop)
+        c0, c1 = max(cols.start, b.start), min(cols.stop, b.stop)
+        if r0 >= r1 or c0 >= c1:
+            return out
+        if self.bits is None:
+            out[r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = True
+            return out
+        part = np.unpackbits(self.bits[r0 - a.start:r1 - a.start], axis=1, count=b.stop - b.start).view(bool)
+        out[r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = part[:, c0 - b.start:c1 - b.start]
+        return out
 
     def any(self) -> bool:
         return self.box is not None
@@ -112,62 +164,110 @@ class BoxMask:
         if self.box is None:
             return 0
         if not isinstance(other, BoxMask):
-            return int(np.count_nonzero(self.mask & other[self.box]))
+            return int(np.count_nonzero(self.mask & np.asarray(other[self.box], dtype=bool)))
         if other.box is None:
             return 0
         (a, b), (c, d) = self.box, other.box
         r0, r1, c0, c1 = max(a.start, c.start), min(a.stop, c.stop), max(b.start, d.start), min(b.stop, d.stop)
         if r0 >= r1 or c0 >= c1:
             return 0
-        mine = self.mask[r0 - a.start:r1 - a.start, c0 - b.start:c1 - b.start]
-        theirs = other.mask[r0 - c.start:r1 - c.start, c0 - d.start:c1 - d.start]
-        return int(np.count_nonzero(mine & theirs))
+        total = 0
+        for rows, cols in strips((slice(r0, r1), slice(c0, c1))):
+            total += int(np.count_nonzero(self.window(rows, cols) & other.window(rows, cols)))
+        return total
 
 
-def _pack(masks: Sequence[BoxMask]) -> list[tuple[np.ndarray, list[int]]]:
-    """Greedily pack unit masks into zone rasters of non-overlapping units (id = position + 1)."""
-    layers: list[tuple[np.ndarray, list[int]]] = []
-    # the smallest integer type that holds the ids: 1 byte a cell per zone raster, not 4
-    dtype = np.uint8 if len(masks) < 255 else np.uint16 if len(masks) < 65535 else np.int32
-    for pos, unit in enumerate(masks):
-        for zone, members in layers:
-            if unit.box is None or not np.any(zone[unit.box][unit.mask]):
-                if unit.box is not None:
-                    zone[unit.box][unit.mask] = pos + 1
-                members.append(pos)
-                break
-        else:
-            zone = np.zeros(unit.shape, dtype)
-            if unit.box is not None:
-                zone[unit.box][unit.mask] = pos + 1
-            layers.append((zone, [pos]))
-    return layers
+def _reader(layer) -> Reader:
+    """A window reader of a habitat mask given as an array (nonzero = habitat) or a reader."""
+    if callable(layer):
+        return lambda rows, cols: np.asarray(layer(rows, cols), dtype=bool)
+    return lambda rows, cols: np.asarray(layer[rows, cols], dtype=bool)
 
 
-def _fragmentation(habitat: np.ndarray, mask: np.ndarray, *, cell_size_m: float, neighbours: int,
-                   edge_depth: int) -> dict[str, float]:
-    # 1 = habitat, 2 = other cells of the unit, 0 = outside (built in uint8: no int64 temporaries)
-    classes = np.zeros(mask.shape, np.uint8)
-    classes[mask] = 2
-    classes[mask & habitat] = 1
-    # block by block (per-block partial results merged; the same table as class_metrics)
-    table = class_metrics_blockwise(classes, cell_size=cell_size_m, nodata=0, neighbours=neighbours, edge_depth=edge_depth,
-                                    block_shape=FRAGMENTATION_BLOCK_SHAPE)
+def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbours: int,
+                   edge_depth: int, strip_cells: int) -> dict[str, float]:
+    r_off, c_off = unit.box[0].start, unit.box[1].start
+
+    def classes(rows: slice, cols: slice) -> np.ndarray:
+        # 1 = habitat, 2 = other cells of the unit, 0 = outside (uint8)
+        g = (slice(rows.start + r_off, rows.stop + r_off), slice(cols.start + c_off, cols.stop + c_off))
+        m = unit.window(*g)
+        out = np.zeros(m.shape, np.uint8)
+        out[m] = 2
+        out[m & read(*g)] = 1
+        return out
+
+    box_shape = (unit.box[0].stop - r_off, unit.box[1].stop - c_off)
+    # block by block (per-block partial results merged; the same table as class_metrics); no
+    # ENN: none of these five columns needs it, and its edge cells are what grows with the grid
+    table = class_metrics_blockwise(classes, box_shape, cell_size=cell_size_m, nodata=0, neighbours=neighbours,
+                                    edge_depth=edge_depth, enn=False,
+                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]))
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]
     return {name: float(row[name]) for name in ("NP", "LPI", "ED", "AREA_MN", "TCA")}
 
 
-def _graph(habitat: np.ndarray, mask: np.ndarray, unit_area_ha: float, *, cell_size_m: float,
-           neighbours: int, min_area_ha: float, ref_distance_m: float, ref_probability: float) -> dict[str, float]:
-    eca, labels = habitat_eca(habitat & mask, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
-                              ref_probability=ref_probability, neighbours=neighbours, min_area_ha=min_area_ha)
-    # PC = ECA^2 / A_L^2 (METHODS.md 11)
-    return {"graph_patches": float(labels.max()), "PC": (eca / unit_area_ha) ** 2, "EC_ha": eca}
+def _unit_patches(read: Reader, unit: BoxMask, *, cell_area: float, cell_size_m: float, neighbours: int,
+                  min_area_ha: float, ref_distance_m: float, ref_probability: float,
+                  strip_cells: int) -> tuple[float, int, float]:
+    """Patches of the unit's habitat (cut at its boundary), labelled strip by strip over its box:
+    the MESH_CUT numerator sum a_i^2 (m4), and the PC/EC graph's node count and ECA (ha).
+
+    Equal to ``effective_mesh_size``'s per-box labelling and to ``habitat_eca(habitat & mask)``:
+    same patch order, same areas, same edge cells in the same order.
+    """
+    def sub(rows: slice, cols: slice) -> np.ndarray:
+        return read(rows, cols) & unit.window(rows, cols)
+
+    patches = UnitPatches(sub, unit.box, neighbours=neighbours, edges=True, strip_cells=strip_cells)
+    pieces = cell_sums(patches.patch_cells, cell_area)
+    cut = float(np.sum(pieces * pieces)) if pieces.size else 0.0
+    # habitat_patches' rule: area = label_areas_m2 / 10^4 ha, kept when >= min_area_ha
+    sizes = cell_sums(patches.patch_cells, cell_size_m ** 2) / _M2_PER_HA
+    keep = sizes >= min_area_ha
+    edges = patch_edge_points(patches, keep) if keep.sum() >= 2 else None
+    del patches
+    eca = eca_of_patches(sizes[keep], edges, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
+                         ref_probability=ref_probability)
+    return cut, int(keep.sum()), eca
 
 
-# Public API
+def _cross_boundary(read: Reader, masks: Sequence[BoxMask], shape, *, cell_area: float, neighbours: int,
+                    strip_cells: int) -> list[float]:
+    """MESH_CBC numerators per unit: sum over the unit's habitat cells of a_x times the area of
+    the complete patch (labelled over the whole grid) holding the cell, added in raster order
+    as ``effective_mesh_size``'s ``bincount`` does (two passes: label, then weigh)."""
+    grid = (slice(0, shape[0]), slice(0, shape[1]))
+    patches = UnitPatches(read, grid, neighbours=neighbours, edges=False, strip_cells=strip_cells)
+    complete = np.concatenate(([0.0], cell_sums(patches.patch_cells, cell_area)))
+    acc = [0.0] * len(masks)
+    for rows, cols, lab in iter_label_blocks(lambda r, c: read(r, c), patches.labeling):
+        for pos, unit in enumerate(masks):
+            if unit.box is None:
+                continue
+            r0, r1 = max(rows.start, unit.box[0].start), min(rows.stop, unit.box[0].stop)
+            if r0 >= r1:
+                continue
+            ucols = unit.box[1]
+            part = lab[r0 - rows.start:r1 - rows.start, ucols]
+            sel = unit.window(slice(r0, r1), ucols) & (part > 0)
+            acc[pos] = sequential_sum(acc[pos], cell_area * complete[part[sel]])
+    return acc
+
+
+def _window_sums(layer, read: Reader, unit: BoxMask, n: int, strip_cells: int) -> float:
+    """Sum of a float layer (NaN = 0) over the unit's ``n`` habitat cells: ``np.sum`` of the
+    selected values of the whole box in raster order, added strip by strip (PairwiseSum)."""
+    total = PairwiseSum(n)
+    for rows, cols in strips(unit.box, strip_cells):
+        sel = unit.window(rows, cols) & read(rows, cols)
+        total.add(_as_float64(_box_values(layer, (rows, cols))[sel]))
+    release = getattr(layer, "release", None)
+    if release is not None:  # a layer read through a cache is told that this pass is over
+        release()
+    return total.total()
 
 
 def unit_indicators(
@@ -185,13 +285,16 @@ def unit_indicators(
     dispersal_distance_m: float,
     dispersal_probability: float,
     graph_min_patch_ha: float = 0.0,
+    shape: tuple[int, int] | None = None,
+    strip_cells: int = STRIP_CELLS,
 ) -> pd.DataFrame:
     """Habitat area, change, protection, quality, fragmentation and connectivity per unit.
 
     Parameters
     ----------
-    habitat_t1, habitat_t2 : array_like of bool, shape (rows, cols)
-        Habitat masks at the two dates on one projected equal-area grid of square cells.
+    habitat_t1, habitat_t2 : array_like of bool, shape (rows, cols), or callable
+        Habitat masks at the two dates on one projected equal-area grid of square cells, or
+        window readers ``read(rows, cols) -> bool array`` (then ``shape`` is required).
         ``habitat_t1=None`` (one date): current-state indicators only, no change figures.
     units : sequence of (unit_type, unit_id, unit_name, mask)
         Reporting units; ``mask`` is a bool array of the grid shape (cells inside the unit) or
@@ -205,7 +308,8 @@ def unit_indicators(
         Fraction of each cell inside protected areas, [0, 1] (NaN = 0); a lazy layer is read
         one unit's bounding box at a time.
     quality : array or DataArray of float, optional
-        Habitat quality in [0, 1] at t2 (NaN = 0); read like ``protected_fraction``.
+        Habitat quality in [0, 1] at t2 (NaN = 0); read like ``protected_fraction``. A layer
+        object with a ``release()`` method has it called after each pass over a unit's box.
     neighbours : {8, 4}
         Patch rule for fragmentation, MESH and the patch graph.
     edge_depth_m : float, optional
@@ -215,6 +319,10 @@ def unit_indicators(
         Dispersal kernel: probability ``dispersal_probability`` at ``dispersal_distance_m``.
     graph_min_patch_ha : float
         Smaller patches are not nodes of the PC/EC graph.
+    shape : (int, int), optional
+        Grid shape, when the habitat masks are readers.
+    strip_cells : int
+        Cells per strip of the block-wise passes (any value gives the same table).
 
     Returns
     -------
@@ -230,73 +338,94 @@ def unit_indicators(
     MESH_CBC sees patches whole across the boundary. Patch graph distances are edge-to-edge
     (:func:`habitat.indicators.patch_graph.edge_to_edge_distances`); direct links with
     ``p < 1e-6`` are dropped.
+
+    Every figure is gathered strip by strip (full-width strips of each unit's box, patches
+    labelled per strip and merged at the seams) and equals the whole-array functions
+    (``habitat_change``, ``effective_mesh_size``, ``class_metrics``, ``habitat_eca`` on the
+    unit's box) bit for bit: float sums are added in the same raster order. Memory: a strip,
+    a few numbers per patch, 1/8 byte per cell of each unit's box, and the edge cells and
+    distance matrix of one unit's PC/EC graph; never a grid-sized array.
     """
     # ceil, so the depth is never less than asked (1e-9: a depth of exactly k cells stays k)
     edge_cells = 1 if edge_depth_m is None else max(1, math.ceil(edge_depth_m / cell_size_m - 1e-9))
     single = habitat_t1 is None
-    h2 = np.asarray(habitat_t2, dtype=bool)
-    h1 = h2 if single else np.asarray(habitat_t1, dtype=bool)
-    if h1.shape != h2.shape or h1.ndim != 2:
-        raise InvalidParameterError(f"habitat_t1 {h1.shape} and habitat_t2 {h2.shape} must be one 2-D grid")
+    if callable(habitat_t2):
+        if shape is None:
+            raise InvalidParameterError("shape is required when habitat_t2 is a reader function")
+        grid_shape = (int(shape[0]), int(shape[1]))
+        if not single and not callable(habitat_t1):
+            raise InvalidParameterError("habitat_t1 and habitat_t2 must both be arrays or both reader functions")
+    else:
+        s1 = np.shape(habitat_t2) if single else np.shape(habitat_t1)
+        if s1 != np.shape(habitat_t2) or len(s1) != 2:
+            raise InvalidParameterError(
+                f"habitat_t1 {s1} and habitat_t2 {np.shape(habitat_t2)} must be one 2-D grid")
+        grid_shape = tuple(int(v) for v in s1)
+    read2 = _reader(habitat_t2)
+    read1 = read2 if single else _reader(habitat_t1)
     if not single and not year_t2 > year_t1:
         raise InvalidParameterError(f"year_t2 ({year_t2}) must be later than year_t1 ({year_t1})")
     cell_area = float(cell_size_m) ** 2
     masks = [u[3] if isinstance(u[3], BoxMask) else BoxMask.from_mask(u[3]) for u in units]
     for (kind, uid, _, _), m in zip(units, masks):
-        if tuple(m.shape) != h1.shape:
-            raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {h1.shape}")
-    # read per unit box (a lazy layer one window at a time) and converted (float64, NaN = 0)
-    # when summed: no grid-sized copies are held
+        if tuple(m.shape) != grid_shape:
+            raise InvalidParameterError(f"unit {kind} {uid}: mask shape {m.shape} is not the grid shape {grid_shape}")
+    # lazy layers are read one strip of a unit's box at a time (float64, NaN = 0 when summed)
     pf, q = protected_fraction, quality
     e1, e2 = str(year_t1), str(year_t2)
     period = e2 if single else f"{year_t1}-{year_t2}"
-    dates = ((e2, h2),) if single else ((e1, h1), (e2, h2))
+    dates = ((e2, read2),) if single else ((e1, read1), (e2, read2))
+    # MESH_CBC needs each cell's complete patch: one whole-grid labelling per date
+    cbc = {e: _cross_boundary(read, masks, grid_shape, cell_area=cell_area, neighbours=neighbours,
+                              strip_cells=strip_cells) for e, read in dates}
 
     values: list[dict[tuple[str, str], float]] = [{} for _ in units]
-    for zone, members in _pack(masks):
-        change = habitat_change(h1, h2, cell_area_m2=cell_area, units=zone)
-        mesh = {e: effective_mesh_size(h, cell_area_m2=cell_area, units=zone, neighbours=neighbours) for e, h in dates}
-        for pos in members:
-            out, uid = values[pos], pos + 1
-            if uid not in change.index:
-                continue
-            c = change.loc[uid]
-            out[("unit_area_ha", period)] = c["unit_area_ha"]
-            out[("habitat_area_ha", e2)] = c["area_t2_ha"]
-            if not single:
-                out[("habitat_area_ha", e1)] = c["area_t1_ha"]
-                for name, col in (("habitat_loss_ha", "loss_ha"), ("habitat_gain_ha", "gain_ha"),
-                                  ("habitat_net_ha", "net_ha"), ("habitat_loss_pct", "loss_pct")):
-                    out[(name, period)] = c[col]
-                out[("annual_rate_per_yr", period)] = annual_rate(c["area_t1_ha"], c["area_t2_ha"],
-                                                                  year_t1=year_t1, year_t2=year_t2)
-            for epoch, m in mesh.items():
-                out[("MESH_CUT", epoch)] = m.loc[uid, "MESH_CUT"]
-                out[("MESH_CBC", epoch)] = m.loc[uid, "MESH_CBC"]
-
     for pos, unit in enumerate(masks):
-        out = values[pos]
-        box = unit.box
-        if box is None:
+        if unit.box is None:
             continue
-        m = unit.mask
-        unit_ha = out[("unit_area_ha", period)]
-        pf_box = None if pf is None else _box_values(pf, box)
-        for epoch, h in ((e, h[box]) for e, h in dates):
+        out = values[pos]
+        # cells of the unit, habitat at t1, at t2, lost, gained (habitat_change's five sums)
+        counts = np.zeros(5, np.int64)
+        for rows, cols in strips(unit.box, strip_cells):
+            m = unit.window(rows, cols)
+            a = read1(rows, cols) & m
+            b = a if single else read2(rows, cols) & m
+            counts += (np.count_nonzero(m), np.count_nonzero(a), np.count_nonzero(b),
+                       np.count_nonzero(a & ~b), np.count_nonzero(~a & b))
+        n_habitat = {e1: int(counts[1]), e2: int(counts[2])}
+        unit_m2, a1, a2, loss, gain = cell_sums(counts, cell_area)
+        unit_ha = unit_m2 / _M2_PER_HA
+        a1, a2, loss, gain = a1 / _M2_PER_HA, a2 / _M2_PER_HA, loss / _M2_PER_HA, gain / _M2_PER_HA
+        out[("unit_area_ha", period)] = unit_ha
+        out[("habitat_area_ha", e2)] = a2
+        if not single:
+            out[("habitat_area_ha", e1)] = a1
+            out[("habitat_loss_ha", period)] = loss
+            out[("habitat_gain_ha", period)] = gain
+            out[("habitat_net_ha", period)] = gain - loss
+            out[("habitat_loss_pct", period)] = 100.0 * loss / a1 if a1 > 0 else math.nan
+            out[("annual_rate_per_yr", period)] = annual_rate(a1, a2, year_t1=year_t1, year_t2=year_t2)
+        for epoch, read in dates:
+            cut, nodes, eca = _unit_patches(
+                read, unit, cell_area=cell_area, cell_size_m=cell_size_m, neighbours=neighbours,
+                min_area_ha=graph_min_patch_ha, ref_distance_m=dispersal_distance_m,
+                ref_probability=dispersal_probability, strip_cells=strip_cells)
+            out[("MESH_CUT", epoch)] = cut / unit_m2 / _M2_PER_HA
+            out[("MESH_CBC", epoch)] = cbc[epoch][pos] / unit_m2 / _M2_PER_HA
             area_ha = out[("habitat_area_ha", epoch)]
             out[("habitat_share_pct", epoch)] = 100.0 * area_ha / unit_ha
             if pf is not None:
-                inside = float(_as_float64(pf_box[m & h]).sum()) * cell_area / _M2_PER_HA
+                inside = _window_sums(pf, read, unit, n_habitat[epoch], strip_cells) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
-            frag = _fragmentation(h, m, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells)
-            graph = _graph(h, m, unit_ha, cell_size_m=cell_size_m, neighbours=neighbours,
-                           min_area_ha=graph_min_patch_ha, ref_distance_m=dispersal_distance_m,
-                           ref_probability=dispersal_probability)
+            frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells,
+                                  strip_cells=strip_cells)
+            # PC = ECA^2 / A_L^2 (METHODS.md 11)
+            graph = {"graph_patches": float(nodes), "PC": (eca / unit_ha) ** 2, "EC_ha": eca}
             for name, value in {**frag, **graph}.items():
                 out[(name, epoch)] = value
         if q is not None:
-            q_box = _box_values(q, box)
-            out[("quality_weighted_area_ha", e2)] = float(_as_float64(q_box[m & h2[box]]).sum()) * cell_area / _M2_PER_HA
+            out[("quality_weighted_area_ha", e2)] = (_window_sums(q, read2, unit, n_habitat[e2], strip_cells)
+                                                     * cell_area / _M2_PER_HA)
         for name in _DELTA if not single else ():
             if (name, e1) in out:
                 out[(name, period)] = out[(name, e2)] - out[(name, e1)]

@@ -456,8 +456,8 @@ def iter_landcover_blocks(
         As :func:`iter_mosaic_blocks`.
     crosswalk : Crosswalk
         Product codes to habitat classes (:func:`habitat.io.landcover.read_crosswalk`).
-    floodplain : ndarray of bool, shape grid.shape, optional
-        Floodplain mask on the analysis grid, passed to
+    floodplain : ndarray of bool or :class:`~habitat.io.strips.BitMask`, shape grid.shape, optional
+        Floodplain mask on the analysis grid (only each block's part is read), passed to
         :func:`~habitat.io.landcover.map_landcover`; for the fractions every fine sample takes
         the flag of the grid cell it lies in.
     unknown : {'error', 'nodata'}

@@ -12,11 +12,13 @@ import pyogrio
 import shapely
 from pyproj import CRS
 from rasterio import features
+from numba import njit
 from scipy import ndimage
 
 from habitat.errors import GeometryError, InputFileError, MissingCRSError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.atomic import atomic_path
+from habitat.io.strips import RowArray
 from habitat.vocabulary import neighbourhood
 
 #: Formats read through pyogrio (GDAL/OGR) plus GeoParquet through geopandas.
@@ -139,6 +141,15 @@ def to_grid_crs(gdf: gpd.GeoDataFrame, grid: GridSpec, *, source: str = "layer")
 def rasterize_fraction(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.ndarray:
     """Fraction of each cell covered by the union of polygons, in [0, 1] (float32).
 
+    The whole array of :func:`fraction_rows`.
+    """
+    return np.asarray(fraction_rows(geoms, grid))
+
+
+def fraction_rows(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> RowArray:
+    """Fraction of each cell covered by the union of polygons, in [0, 1] (float32), made row
+    strip by row strip when read.
+
     Notes
     -----
     Cells that no polygon boundary touches are either fully inside (1) or outside (0); they are
@@ -147,41 +158,71 @@ def rasterize_fraction(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
     ``cell ∩ union(polygons)`` is computed with shapely and divided by the cell area. The result
     is therefore exact up to floating point (absolute error below 1e-9 per cell, then rounded
     to float32, about 6e-8), not a supersampling estimate; overlapping polygons count once.
+
+    The two rasterizations are made over the whole grid (GDAL's ``all_touched`` burn of a
+    vertex on a cell edge depends on the window's origin, so strips would differ) and kept as
+    bit masks (:class:`~habitat.io.strips.BitMask`, 1/8 byte a cell each); the dilation and the
+    exact cover are then made per strip, each strip's dilation reading one row beyond it. Memory:
+    the two bit masks, one strip, and one byte a cell while each mask is rasterized.
     """
+    from habitat.io.strips import BitMask, RowArray, strip_rows
     geoms = np.asarray(geoms, dtype=object)
     polys = geoms[shapely.get_dimensions(geoms) == 2] if geoms.size else geoms
-    out = np.zeros(grid.shape, dtype=np.float32)
+    height, width = grid.shape
     if polys.size == 0:
-        return out
+        return RowArray(grid.shape, np.float32, lambda r0, r1: np.zeros((r1 - r0, width), np.float32))
     union = shapely.union_all(polys)
     parts = shapely.get_parts(union)
-    touched = features.rasterize(
+    touched = BitMask.pack(features.rasterize(
         ((g, 1) for g in parts), out_shape=grid.shape, transform=grid.affine,
         all_touched=True, fill=0, dtype="uint8",
-    ).astype(bool)
+    ).view(bool))
     boundary = shapely.get_parts(shapely.boundary(parts))
-    edge = features.rasterize(
+    edge = BitMask.pack(features.rasterize(
         ((g, 1) for g in boundary), out_shape=grid.shape, transform=grid.affine,
         all_touched=True, fill=0, dtype="uint8",
-    ).astype(bool)
-    edge = ndimage.binary_dilation(edge, structure=neighbourhood(8)) & touched
-    out[touched & ~edge] = 1.0
-    del touched
-    rows, cols = np.nonzero(edge)
-    del edge
+    ).view(bool))
+    tree = shapely.STRtree(parts)
     a, _, c, _, e, f = grid.transform
-    tree = shapely.STRtree(parts) if rows.size else None
-    # the cell boxes and their intersections are made a batch at a time: shapely objects take
-    # hundreds of bytes each, and boundary cells grow with the grid (each cell's sum is the same)
-    for start in range(0, rows.size, _FRACTION_BATCH_CELLS):
-        r, k = rows[start:start + _FRACTION_BATCH_CELLS], cols[start:start + _FRACTION_BATCH_CELLS]
-        boxes = shapely.box(c + k * a, f + (r + 1) * e, c + (k + 1) * a, f + r * e)
-        box_idx, part_idx = tree.query(boxes, predicate="intersects")
-        areas = shapely.area(shapely.intersection(boxes[box_idx], parts[part_idx]))
-        covered = np.zeros(r.size)
-        np.add.at(covered, box_idx, areas)
-        out[r, k] = np.clip(covered / (a * -e), 0.0, 1.0)
-    return out
+    structure = neighbourhood(8)
+
+    def make(r0: int, r1: int) -> np.ndarray:
+        out = np.zeros((r1 - r0, width), dtype=np.float32)
+        inside = touched.rows(r0, r1)
+        h0, h1 = max(0, r0 - 1), min(height, r1 + 1)  # one row of halo for the dilation
+        near_edge = ndimage.binary_dilation(edge.rows(h0, h1), structure=structure)[r0 - h0:r0 - h0 + r1 - r0]
+        near_edge &= inside
+        out[inside & ~near_edge] = 1.0
+        rows, cols = np.nonzero(near_edge)
+        rows += r0
+        # the cell boxes and their intersections are made a batch at a time: shapely objects take
+        # hundreds of bytes each (each cell's sum is the same whatever the batch)
+        for start in range(0, rows.size, _FRACTION_BATCH_CELLS):
+            r, k = rows[start:start + _FRACTION_BATCH_CELLS], cols[start:start + _FRACTION_BATCH_CELLS]
+            boxes = shapely.box(c + k * a, f + (r + 1) * e, c + (k + 1) * a, f + r * e)
+            box_idx, part_idx = tree.query(boxes, predicate="intersects")
+            areas = shapely.area(shapely.intersection(boxes[box_idx], parts[part_idx]))
+            covered = np.zeros(r.size)
+            np.add.at(covered, box_idx, areas)
+            out[r - r0, k] = np.clip(covered / (a * -e), 0.0, 1.0)
+        return out
+
+    return _in_strips(RowArray(grid.shape, np.float32, make), strip_rows(width))
+
+
+def _in_strips(array: RowArray, rows: int) -> RowArray:
+    """``array`` read in strips of at most ``rows`` rows, however many rows are asked for."""
+    from habitat.io.strips import RowArray
+
+    def make(r0: int, r1: int) -> np.ndarray:
+        if r1 - r0 <= rows:
+            return array.rows(r0, r1)
+        out = np.empty((r1 - r0, array.shape[1]), array.dtype)
+        for s0 in range(r0, r1, rows):
+            out[s0 - r0:min(r1, s0 + rows) - r0] = array.rows(s0, min(r1, s0 + rows))
+        return out
+
+    return RowArray(array.shape, array.dtype, make)
 
 
 #: Boundary cells whose exact cover :func:`rasterize_fraction` computes at a time.
@@ -196,13 +237,14 @@ def rasterize_presence(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> np.
     return features.rasterize(
         ((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.affine,
         all_touched=True, fill=0, dtype="uint8",
-    ).astype(bool)
+    ).view(bool)  # 0/1 bytes: the same values as astype(bool), without a second grid
 
 
 def rasterize_labels(
-    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec
+    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec, *, dtype: str = "int32"
 ) -> np.ndarray:
-    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32).
+    """Label of the geometry whose interior holds each cell centre, 0 elsewhere (int32, or
+    ``dtype`` when the labels fit a smaller type, e.g. "uint8" for a mask).
 
     Parameters
     ----------
@@ -220,22 +262,65 @@ def rasterize_labels(
     overlap, the later one in ``geoms`` wins. Compare :func:`rasterize_presence` (every touched
     cell) and :func:`rasterize_fraction` (exact covered fraction).
     """
+    return np.asarray(label_rows(geoms, labels, grid, dtype=dtype))
+
+
+def label_rows(
+    geoms: gpd.GeoSeries | np.ndarray, labels: np.ndarray | list[int], grid: GridSpec, *, dtype: str = "int32"
+) -> RowArray:
+    """:func:`rasterize_labels` made row strip by row strip when read (int32, or ``dtype``).
+
+    Polygons are rasterized strip by strip (each strip on its own window of the grid: the
+    cell-centre rule gives the same cells whatever the window, tests/io/test_vectors.py); any
+    other geometry makes the whole grid at once on the first read.
+    """
+    from habitat.io.strips import RowArray, strip_rows
     pairs = [(g, int(v)) for g, v in zip(np.asarray(geoms, dtype=object), labels)
              if g is not None and not g.is_empty]
+    height, width = grid.shape
+    kind = np.dtype(dtype)
     if not pairs:
-        return np.zeros(grid.shape, dtype=np.int32)
-    return features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0, dtype="int32")
+        return RowArray(grid.shape, kind, lambda r0, r1: np.zeros((r1 - r0, width), kind))
+    if not all(g.geom_type in ("Polygon", "MultiPolygon") for g, _ in pairs):
+        whole: list[np.ndarray] = []
 
+        def cached(r0: int, r1: int) -> np.ndarray:
+            if not whole:
+                whole.append(features.rasterize(pairs, out_shape=grid.shape, transform=grid.affine, fill=0,
+                                                dtype=dtype))
+            return whole[0][r0:r1]
 
-#: Side (cells) of the output blocks of a capped distance (:func:`distance_to_presence_m`).
-DISTANCE_BLOCK_CELLS = 2048
+        return RowArray(grid.shape, kind, cached)
+
+    def make(r0: int, r1: int) -> np.ndarray:
+        window = grid.window(r0, 0, r1 - r0, width)
+        return features.rasterize(pairs, out_shape=window.shape, transform=window.affine, fill=0, dtype=dtype)
+
+    return _in_strips(RowArray(grid.shape, kind, make), strip_rows(width))
 
 
 def distance_to_presence_m(
     presence: np.ndarray, grid: GridSpec, *, cap_m: float | None = None,
-    window: tuple[slice, slice] | None = None, block_cells: int = DISTANCE_BLOCK_CELLS,
+    window: tuple[slice, slice] | None = None, strip_cells: int | None = None,
 ) -> np.ndarray:
     """Euclidean distance in metres from each cell centre to the nearest present cell centre.
+
+    The whole array of :func:`distance_rows_m` (same parameters; ``presence`` a boolean array
+    of ``grid.shape``).
+
+    Returns
+    -------
+    ndarray of float32, ``grid.shape`` or the window's shape.
+    """
+    presence = np.asarray(presence, dtype=bool)
+    return np.asarray(distance_rows_m(presence, grid, cap_m=cap_m, window=window, strip_cells=strip_cells))
+
+
+def distance_rows_m(
+    presence, grid: GridSpec, *, cap_m: float | None = None, window: tuple[slice, slice] | None = None,
+    strip_cells: int | None = None,
+) -> RowArray:
+    """Exact Euclidean distance (m) to the nearest present cell, made row strip by row strip.
 
     0 on present cells; ``inf`` everywhere when nothing is present. On a geographic grid the
     cell size is converted to metres at the grid's central latitude (an approximation whose
@@ -243,84 +328,180 @@ def distance_to_presence_m(
 
     Parameters
     ----------
-    presence : ndarray of bool, shape ``grid.shape``
+    presence : bool array, :class:`~habitat.io.strips.BitMask` or callable
+        Present cells on ``grid``: anything indexable by a row slice, or ``rows(r0, r1)``
+        returning the boolean rows ``r0:r1``. It is read twice, strip by strip, never whole.
     grid : GridSpec
     cap_m : float, optional
-        Distance cap in metres (> 0). None (default): one exact Euclidean distance transform of
-        the whole grid (memory about 10 bytes per cell: the int32 feature transform, then the
-        distances row block by row block). Given: the distances are computed block
-        by block (``block_cells`` per side), each block with a halo of ``ceil(cap_m / cell size)``
-        cells, so memory is bounded by one block and its halo. Every distance <= ``cap_m`` is
-        exactly the whole-grid one (the nearest present cell lies inside the halo); cells farther
-        than ``cap_m`` from every present cell get ``inf``.
+        Distance cap in metres (> 0): distances above it become ``inf`` (decided in float64,
+        before the float32 cast, so every kept value is the exact one).
     window : (slice, slice), optional
         Return only these rows and columns (the distances still see every present cell).
-    block_cells : int
-        Side of the output blocks with ``cap_m``.
+    strip_cells : int, optional
+        Cells per working strip (default :data:`habitat.io.strips.STRIP_CELLS`).
 
     Returns
     -------
-    ndarray of float32, ``grid.shape`` or the window's shape.
+    RowArray of float32, ``grid.shape`` or the window's shape: rows are computed when read.
+
+    Notes
+    -----
+    The separable exact transform (Felzenszwalb and Huttenlocher 2012, "Distance transforms of
+    sampled functions"), strip by strip. A first pass over the strips records, for each strip
+    and column, the nearest present row above and below the strip (two int32 per column and
+    strip: ``8 * width / strip rows`` bytes a row, the only state that grows with the grid,
+    0.03 bytes a cell at the default strip). Reading rows then takes the nearest present row of
+    each column for the strip's rows (from those bounds and the strip's own cells) and, per
+    row, the lower envelope of the column parabolas. Each distance is made from the index
+    differences of the nearest cell exactly as :func:`scipy.ndimage.distance_transform_edt`
+    makes it from its feature transform (``sqrt((dr * dy)**2 + (dc * dx)**2)`` in float64,
+    then float32), and the nearest cell is checked against the envelope's neighbours, so the
+    values equal scipy's bit for bit (tests/io/test_vectors.py). Memory: one strip of
+    ``strip_cells`` cells (about 10 bytes each) plus the bounds.
     """
+    from habitat.io.strips import BitMask, RowArray, strip_rows
+    if cap_m is not None and not cap_m > 0:
+        raise ValueError(f"cap_m must be > 0, got {cap_m}")
     dy = grid.resolution * grid.metres_per_unit
     dx = dy * np.cos(np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)) if grid.is_geographic else dy
-    presence = np.asarray(presence, dtype=bool)
-    rows, cols = window or (slice(0, presence.shape[0]), slice(0, presence.shape[1]))
-    rows, cols = slice(*rows.indices(presence.shape[0])[:2]), slice(*cols.indices(presence.shape[1])[:2])
-    if cap_m is None:
-        return _edt_m(presence, (dy, dx), rows, cols)
-    if not cap_m > 0:
-        raise ValueError(f"cap_m must be > 0, got {cap_m}")
-    halo_y, halo_x = int(np.ceil(cap_m / dy)), int(np.ceil(cap_m / dx))
-    out = np.empty((rows.stop - rows.start, cols.stop - cols.start), np.float32)
-    height, width = presence.shape
-    for r0 in range(rows.start, rows.stop, block_cells):
-        r1 = min(r0 + block_cells, rows.stop)
-        for c0 in range(cols.start, cols.stop, block_cells):
-            c1 = min(c0 + block_cells, cols.stop)
-            wr0, wr1 = max(0, r0 - halo_y), min(height, r1 + halo_y)
-            wc0, wc1 = max(0, c0 - halo_x), min(width, c1 + halo_x)
-            d = _edt_m(presence[wr0:wr1, wc0:wc1], (dy, dx), slice(r0 - wr0, r1 - wr0),
-                       slice(c0 - wc0, c1 - wc0), dtype=np.float64)
-            # compared before the float32 cast: a kept value is <= cap_m, so exact
-            out[r0 - rows.start:r1 - rows.start, c0 - cols.start:c1 - cols.start] = np.where(
-                d > cap_m, np.inf, d).astype(np.float32)
-    return out
+    height, width = grid.shape
+    if callable(presence) and not isinstance(presence, (np.ndarray, BitMask)):
+        read = presence
+    else:
+        if tuple(presence.shape) != grid.shape:
+            raise ValueError(f"presence shape {presence.shape} is not the grid shape {grid.shape}")
+        read = lambda r0, r1: np.asarray(presence[r0:r1], dtype=bool)  # noqa: E731
+    rows, cols = window or (slice(0, height), slice(0, width))
+    rows, cols = slice(*rows.indices(height)[:2]), slice(*cols.indices(width)[:2])
+    step = strip_rows(width, strip_cells)
+    cap = np.inf if cap_m is None else float(cap_m)
+    state: dict[str, np.ndarray] = {}
+    last: dict = {}
 
+    def bounds() -> tuple[np.ndarray, np.ndarray]:
+        # per strip and column: the last present row above the strip, the first one below it
+        if not state:
+            n = -(-height // step)
+            above = np.full((n, width), -1, np.int32)
+            below = np.full((n, width), -1, np.int32)
+            last = np.full(width, -1, np.int32)
+            for k in range(n):
+                r0, r1 = k * step, min(height, (k + 1) * step)
+                p = np.asarray(read(r0, r1), dtype=bool)
+                above[k] = last
+                hit = p.any(axis=0)
+                below[k] = np.where(hit, r0 + p.argmax(axis=0), -1)  # first row in strip k, for now
+                last = np.where(hit, r1 - 1 - p[::-1].argmax(axis=0), last).astype(np.int32)
+            nxt = np.full(width, -1, np.int32)
+            for k in range(n - 1, -1, -1):  # shift: first present row at or below the next strip
+                first = below[k].copy()
+                below[k] = nxt
+                nxt = np.where(first >= 0, first, nxt).astype(np.int32)
+            state["above"], state["below"], state["any"] = above, below, np.array(bool((last >= 0).any()))
+        return state["above"], state["below"]
 
-#: Rows of distances made at a time from a feature transform (:func:`_edt_m`).
-_EDT_ROWS = 256
-
-
-def _edt_m(presence: np.ndarray, sampling_m: tuple[float, float], rows: slice, cols: slice,
-           dtype=np.float32) -> np.ndarray:
-    """Euclidean distance (m) to the nearest ``presence`` cell, for ``presence[rows, cols]``.
-
-    The same numbers as :func:`habitat.suitability.quality.threat_distance` (scipy's
-    ``distance_transform_edt``), made the way scipy makes them from its int32 feature transform
-    (index differences to float64, times the cell size, squared, summed, square root) but a few
-    rows at a time: about 10 bytes per cell instead of scipy's ~40 (its float64 (2, H, W)
-    temporaries). ``inf`` everywhere when nothing is present.
-    """
-    from scipy import ndimage
-    out = np.empty((rows.stop - rows.start, cols.stop - cols.start), dtype)
-    if not presence.any():
-        out.fill(np.inf)
+    def make(r0: int, r1: int) -> np.ndarray:
+        above, below = bounds()
+        a0, a1 = rows.start + r0, rows.start + r1
+        out = np.empty((r1 - r0, cols.stop - cols.start), np.float32)
+        if not state["any"]:
+            out.fill(np.inf)
+            return out
+        v = np.empty(width, np.int64)
+        z = np.empty(width + 2, np.float64)
+        for k in range(a0 // step, (a1 - 1) // step + 1 if a1 > a0 else a0 // step):
+            s0, s1 = k * step, min(height, (k + 1) * step)
+            if last.get("k") != k:  # a strip the writer's row blocks share is made once
+                last.clear()
+                near = np.empty((s1 - s0, width), np.int32)
+                _nearest_rows(np.asarray(read(s0, s1), dtype=bool), s0, above[k], below[k], near)
+                last.update(k=k, near=near)
+            near = last["near"]
+            lo, hi = max(a0, s0), min(a1, s1)
+            _row_distances(near, s0, lo - s0, hi - s0, cols.start, cols.stop, float(dy), float(dx), cap,
+                           out[lo - a0:hi - a0], v, z)
         return out
-    ft = ndimage.distance_transform_edt(~presence, sampling=sampling_m, return_distances=False,
-                                        return_indices=True)
-    sy, sx = (float(v) for v in sampling_m)
-    col_index = np.arange(cols.start, cols.stop, dtype=ft.dtype)
-    for r0 in range(rows.start, rows.stop, _EDT_ROWS):
-        r1 = min(r0 + _EDT_ROWS, rows.stop)
-        dr = (ft[0, r0:r1, cols] - np.arange(r0, r1, dtype=ft.dtype)[:, None]).astype(np.float64)
-        dc = (ft[1, r0:r1, cols] - col_index).astype(np.float64)
-        dr *= sy
-        dc *= sx
-        np.multiply(dr, dr, dr)
-        np.multiply(dc, dc, dc)
-        out[r0 - rows.start:r1 - rows.start] = np.sqrt(dr + dc)
-    return out
+
+    return RowArray((rows.stop - rows.start, cols.stop - cols.start), np.float32, make)
+
+
+@njit(cache=True, nogil=True)
+def _nearest_rows(p, r0, above, below, out):  # pragma: no cover - compiled
+    """Nearest present row (absolute index, -1 = none) in each column, for the rows of strip ``p``
+    (absolute rows ``r0 + i``), given the nearest present rows above and below the strip."""
+    h, w = p.shape
+    last = above.copy()
+    for i in range(h):
+        for c in range(w):
+            if p[i, c]:
+                last[c] = r0 + i
+            out[i, c] = last[c]
+    nxt = below.copy()
+    for i in range(h - 1, -1, -1):
+        r = r0 + i
+        for c in range(w):
+            if p[i, c]:
+                nxt[c] = r
+            n = nxt[c]
+            if n >= 0:
+                u = out[i, c]
+                if u < 0 or n - r < r - u:
+                    out[i, c] = n
+
+
+@njit(cache=True, nogil=True)
+def _row_distances(near, r0, lo, hi, c0, c1, dy, dx, cap, out, v, z):  # pragma: no cover - compiled
+    """Distances (m) of rows ``lo:hi`` of ``near``, columns ``c0:c1``, into ``out`` (float32).
+
+    Per row, the lower envelope of the parabolas ``(c - q)**2 + ((near[q] - r) * dy / dx)**2``
+    of the columns ``q`` that have a present cell (in cell units); each cell's nearest column
+    is then checked against the envelope's neighbours with the float64 distance itself.
+    """
+    w = near.shape[1]
+    for i in range(lo, hi):
+        r = r0 + i
+        k = -1
+        for q in range(w):
+            fr = near[i, q]
+            if fr < 0:
+                continue
+            a = (fr - r) * dy / dx
+            fq = a * a
+            if k < 0:
+                k = 0
+                v[0] = q
+                z[0] = -np.inf
+                z[1] = np.inf
+                continue
+            while True:
+                p = v[k]
+                b = (near[i, p] - r) * dy / dx
+                s = ((fq - b * b) + (q - p) * (q + p)) / (2.0 * (q - p))
+                if s <= z[k] and k > 0:
+                    k -= 1
+                else:
+                    break
+            k += 1
+            v[k] = q
+            z[k] = s
+            z[k + 1] = np.inf
+        j = 0
+        for c in range(c0, c1):
+            if k < 0:
+                out[i - lo, c - c0] = np.inf
+                continue
+            while j < k and z[j + 1] < c:
+                j += 1
+            best = np.inf
+            for t in range(max(0, j - 1), min(k, j + 1) + 1):
+                q = v[t]
+                ddr = float(near[i, q] - r) * dy
+                ddc = float(q - c) * dx
+                d2 = ddr * ddr + ddc * ddc
+                if d2 < best:
+                    best = d2
+            d = np.sqrt(best)
+            out[i - lo, c - c0] = np.inf if d > cap else d
 
 
 #: GeoPackages record a "last change" timestamp; a fixed one keeps outputs byte-identical.

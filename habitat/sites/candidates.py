@@ -21,6 +21,7 @@ __all__ = [
     "extract_candidates",
     "central_cells",
     "candidate_criteria",
+    "criteria_table",
     "candidate_ids",
     "CANDIDATE_COLUMNS",
     "CRITERIA_COLUMNS",
@@ -471,10 +472,33 @@ def candidate_criteria(
         # NaN cells (off the cost surface) must not win the minimum.
         return np.atleast_1d(ndimage.minimum(np.where(np.isnan(s), np.inf, s), lab, index)).astype(np.float64)
 
-    dpc_map = {int(k): float(v) for k, v in (dpc_by_patch or {}).items()}
     inside = (flat > 0) & (patches.ravel() > 0)
     pairs, pair_cells = np.unique(np.column_stack([flat[inside], patches.ravel()[inside]]), axis=0,
                                   return_counts=True)
+    protected = (np.zeros(n) if protected_fraction is None
+                 else np.nan_to_num(_per_label_mean(protected_fraction, flat, n), nan=0.0))
+    in_range = (np.full(n, np.nan) if historical_range_fraction is None
+                else np.nan_to_num(_per_label_mean(historical_range_fraction, flat, n), nan=0.0))
+    return criteria_table(
+        n_cells=n_cells, core_ha=core_ha, usable_ha=usable_ha, density=density, mean_quality=mean_q,
+        mean_degradation=_per_label_mean(degradation, flat, n),
+        mean_water_distance_m=_per_label_mean(water_distance_m, flat, n), share_protected=protected,
+        share_historical_range=in_range, lcd=per_label_min(cost_to_source), release_distance=release_distance,
+        pairs=pairs, pair_cells=pair_cells, dpc_by_patch=dpc_by_patch, cell_size_m=cs,
+    )
+
+
+def criteria_table(*, n_cells, core_ha, usable_ha, density, mean_quality, mean_degradation, mean_water_distance_m,
+                   share_protected, share_historical_range, lcd, release_distance, pairs, pair_cells, dpc_by_patch,
+                   cell_size_m) -> pd.DataFrame:
+    """The table of :func:`candidate_criteria` from its per-candidate numbers (also used by the
+    block-wise sums, :mod:`habitat.sites.blockwise`): ``pairs`` are the sorted unique
+    (candidate, patch) pairs and ``pair_cells`` their cell counts."""
+    n = len(n_cells)
+    index = np.arange(1, n + 1)
+    area_ha = n_cells * (cell_size_m * cell_size_m / _M2_PER_HA)
+    dpc_map = {int(k): float(v) for k, v in (dpc_by_patch or {}).items()}
+    pairs = np.asarray(pairs).reshape(-1, 2)
     parents, main_parent, dpc = [], np.zeros(n, dtype=np.int64), np.zeros(n)
     for k in range(n):
         rows = pairs[:, 0] == k + 1
@@ -483,27 +507,23 @@ def candidate_criteria(
         if ids.size:
             main_parent[k] = int(ids[np.argmax(counts)])
             dpc[k] = max(dpc_map.get(int(i), 0.0) for i in ids)
-    protected = (np.zeros(n) if protected_fraction is None
-                 else np.nan_to_num(_per_label_mean(protected_fraction, flat, n), nan=0.0))
-    in_range = (np.full(n, np.nan) if historical_range_fraction is None
-                else np.nan_to_num(_per_label_mean(historical_range_fraction, flat, n), nan=0.0))
     return candidate_table(
         {
             "candidate_id": index.astype(np.int64),
             "site_id": pd.Series(candidate_ids(n), dtype=object),
             "parent_patch_id": main_parent,
             "parent_patch_ids": pd.Series(parents, dtype=object),
-            "n_cells": n_cells.astype(np.int64),
+            "n_cells": np.asarray(n_cells).astype(np.int64),
             "area_ha": area_ha,
             "core_area_ha": core_ha,
             "usable_area_ha": usable_ha,
             "capacity_deer": usable_ha / _HA_PER_KM2 * density,
-            "mean_quality": mean_q,
-            "mean_degradation": _per_label_mean(degradation, flat, n),
-            "mean_water_distance_m": _per_label_mean(water_distance_m, flat, n),
-            "share_protected": protected,
-            "share_historical_range": in_range,
-            "lcd_to_source": per_label_min(cost_to_source),
+            "mean_quality": mean_quality,
+            "mean_degradation": mean_degradation,
+            "mean_water_distance_m": mean_water_distance_m,
+            "share_protected": share_protected,
+            "share_historical_range": share_historical_range,
+            "lcd_to_source": lcd,
             "distance_to_source_m": release_distance,
             "dpc_parent_patch": dpc,
         },

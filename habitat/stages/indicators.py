@@ -9,8 +9,8 @@ from habitat.grid import GridSpec
 from habitat.vocabulary import HABITAT_CLASS_CODES
 from habitat.params import IndicatorsParams
 from habitat.stages import catalog
-from habitat.memory import check_memory
-from habitat.stages.spec import StageContext, StageSpec
+from habitat.memory import check_memory, return_freed_blocks
+from habitat.stages.spec import Deferred, StageContext, StageSpec
 
 _INGEST = ("habitat_class_baseline", "habitat_class_current", "tugai_cover_baseline", "tugai_cover_current",
            "protected_fraction", "protected_areas", "reporting_unit", "reporting_units", "populations", "census")
@@ -19,27 +19,92 @@ INPUTS = (
     *catalog.layers("quality", "patch_id", "patch_table", "elevation_m", optional=True),
 )
 OUTPUTS = catalog.outputs_of("indicators")
-def _habitat_and_valid(layer, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
-    """Habitat cells of one epoch and the cells that hold data (class code > 0, or a finite cover)."""
+def _habitat_and_valid(values: np.ndarray, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
+    """Habitat cells of one epoch's window and the cells that hold data (class code > 0, or a finite cover)."""
     import numpy as np
-    values = layer.values  # read once (a lazy layer would be read again by each .values)
     if params.habitat_source == "landcover":
         return np.isin(values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), values > 0
     return np.nan_to_num(values) >= params.tugai_cover_threshold, np.isfinite(values)
 
 
-def _habitat_masks(
-    ctx: StageContext, params: IndicatorsParams
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int | None, int]:
-    """Habitat at both epochs, cells with data at both, and the two years (None for a single epoch)."""
-    import numpy as np
+class _Bands:
+    """Window reads of a (lazy) layer through whole bands of its chunk rows, the last one kept:
+    full-width strips read one after another decompress each chunk once, whatever their height."""
+
+    def __init__(self, layer, band_rows: int = 1024) -> None:
+        data = getattr(layer, "data", layer)
+        chunks = getattr(data, "chunks", None)
+        self.data, self.shape = data, tuple(data.shape)
+        self.rows = int(chunks[0][0]) if chunks else int(band_rows)
+        self.cache: dict[int, np.ndarray] = {}
+
+    def release(self) -> None:
+        """Drop the kept band (a pass is over)."""
+        self.cache.clear()
+
+    def _band(self, k: int) -> np.ndarray:
+        import numpy as np
+        if k not in self.cache:
+            self.cache.clear()
+            self.cache[k] = np.asarray(self.data[k * self.rows:min(self.shape[0], (k + 1) * self.rows)])
+        return self.cache[k]
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        import numpy as np
+        rows, cols = key
+        if rows.stop <= rows.start:
+            return np.asarray(self.data[rows, cols])
+        parts = []
+        for k in range(rows.start // self.rows, (rows.stop - 1) // self.rows + 1):
+            b0 = k * self.rows
+            parts.append(self._band(k)[max(rows.start, b0) - b0:min(rows.stop, b0 + self.rows) - b0, cols])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class _Habitat:
+    """Window reader of both epochs' habitat masks and the cells with data at both (the last
+    window kept: the two epochs are asked for the same windows one after the other)."""
+
+    def __init__(self, first, second, params: IndicatorsParams, patches=None) -> None:
+        self.first = None if first is None else _Bands(first)
+        self.second, self.params = _Bands(second), params
+        self.patches = None if patches is None else _Bands(patches)
+        self.shape = self.second.shape
+        self.key, self.value = None, None
+
+    def __call__(self, rows: slice, cols: slice):
+        key = (rows.start, rows.stop, cols.start, cols.stop)
+        if key != self.key:
+            self.key, self.value = key, None  # drop the last window before reading the next
+            if self.patches is not None:  # habitat = cells of the habitat patches, one epoch
+                valid = self.second[rows, cols] > 0
+                self.value = (None, (self.patches[rows, cols] > 0) & valid, valid)
+            elif self.first is None:
+                mask, valid = _habitat_and_valid(self.second[rows, cols], self.params)
+                self.value = (None, mask & valid, valid)
+            else:
+                mask1, valid1 = _habitat_and_valid(self.first[rows, cols], self.params)
+                mask2, valid = _habitat_and_valid(self.second[rows, cols], self.params)
+                valid &= valid1
+                self.value = (mask1 & valid, mask2 & valid, valid)
+        return self.value
+
+    def epoch(self, k: int):
+        """Reader of the habitat of epoch ``k`` (0 first, 1 second), None without a first epoch."""
+        if k == 0 and self.first is None:
+            return None
+        return lambda rows, cols: self(rows, cols)[k]
+
+
+def _habitat_masks(ctx: StageContext, params: IndicatorsParams) -> tuple[_Habitat, int | None, int]:
+    """Reader of the habitat at both epochs and of the cells with data, and the two years (None
+    for a single epoch)."""
     if params.habitat_source == "patches":
         if "patch_id" not in ctx.inputs:
             raise ConfigError("stages.indicators.habitat_source=patches: needs the patches stage")
         ctx.log("habitat = cells of the habitat patches (one epoch): current-state indicators, no change figures")
         current = ctx.inputs["habitat_class_current"]
-        valid = current.values > 0
-        return None, (np.asarray(ctx.inputs["patch_id"].values) > 0) & valid, valid, None, int(current.attrs.get("year", 0))
+        return _Habitat(None, current, params, ctx.inputs["patch_id"]), None, int(current.attrs.get("year", 0))
     if params.habitat_source == "landcover":
         ids, what = ("habitat_class_baseline", "habitat_class_current"), "two land-cover epochs (inputs.landcover)"
     else:
@@ -49,42 +114,40 @@ def _habitat_masks(
     if ids[0] not in ctx.inputs:
         ctx.log(f"one epoch only ({what} has a single date): current-state indicators, no change figures")
         layer = ctx.inputs[ids[1]]
-        mask, valid = _habitat_and_valid(layer, params)
-        return None, mask & valid, valid, None, int(layer.attrs.get("year", 0))
+        return _Habitat(None, layer, params), None, int(layer.attrs.get("year", 0))
     layers = [ctx.inputs[i] for i in ids]
     years = [int(layer.attrs.get("year", 0)) for layer in layers]
-    (mask1, valid1), (mask2, valid2) = (_habitat_and_valid(layer, params) for layer in layers)
-    valid = valid1 & valid2
-    return mask1 & valid, mask2 & valid, valid, years[0], years[1]
+    return _Habitat(layers[0], layers[1], params), years[0], years[1]
 
 
 def _rasterize(geometry, grid: GridSpec) -> np.ndarray:
-    """Cells whose centre lies inside ``geometry`` (none for a missing or empty geometry)."""
+    """Cells whose centre lies inside ``geometry`` (none for a missing or empty geometry), as
+    uint8 (1 byte a cell)."""
     from habitat.io.vectors import rasterize_labels
-    return rasterize_labels([geometry], [1], grid).astype(bool)
+    return rasterize_labels([geometry], [1], grid, dtype="uint8")
 
 
 def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, str, Any]]:
-    import numpy as np
     from habitat.indicators.units import BoxMask
     grid, inputs = ctx.grid, ctx.inputs
     # each unit kept as the mask of its bounding box (BoxMask): a small unit costs its box
-    units = [("study_area", "ALL", "study area", BoxMask.from_mask(np.ones(grid.shape, bool)))]
+    units = [("study_area", "ALL", "study area", BoxMask.full(grid.shape))]
     if "reporting_unit" in inputs and "reporting_units" in inputs:
-        raster = inputs["reporting_unit"].values
+        raster = _Bands(inputs["reporting_unit"])
         for row in inputs["reporting_units"].itertuples():
+            index = int(row.unit_index)
             units.append(("range_state", str(row.unit_id), str(row.unit_name),
-                          BoxMask.from_mask(raster == int(row.unit_index))))
+                          BoxMask.from_reader(lambda r, c, i=index: raster[r, c] == i, grid.shape)))
         del raster
     if "protected_areas" in inputs:
         for row in inputs["protected_areas"].itertuples():
             units.append(("protected_area", str(row.pa_id), str(row.pa_name),
-                          BoxMask.from_mask(_rasterize(row.geometry, grid))))
+                          BoxMask.from_mask(_rasterize(row.geometry, grid).view(bool))))
     if "populations" in inputs:
         for row in inputs["populations"].itertuples():
             disc = None if row.geometry is None else row.geometry.buffer(params.population_buffer_m, 64)
             units.append(("population_area", str(row.site_id), str(row.site_name),
-                          BoxMask.from_mask(_rasterize(disc, grid))))
+                          BoxMask.from_mask(_rasterize(disc, grid).view(bool))))
     return units
 
 
@@ -108,7 +171,7 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
     area = np.full(len(sites), np.nan)
     capacity = np.full(len(sites), np.nan)
     if "patch_id" in ctx.inputs and "patch_table" in ctx.inputs:
-        labels = ctx.inputs["patch_id"].values
+        labels = ctx.inputs["patch_id"]  # lazy: one cell is read per site
         table = ctx.inputs["patch_table"].set_index("patch_id")
         grid = ctx.grid
         for k, geom in enumerate(pops.geometry):
@@ -116,8 +179,8 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
                 continue
             point = geom if geom.geom_type == "Point" else geom.representative_point()  # polygon sites
             row, col = (int(v) for v in grid.rowcol(point.x, point.y))
-            if 0 <= row < grid.height and 0 <= col < grid.width and labels[row, col] > 0:
-                pid = int(labels[row, col])
+            pid = int(np.asarray(labels[row, col])) if 0 <= row < grid.height and 0 <= col < grid.width else 0
+            if pid > 0:
                 patch_id[k], area[k], capacity[k] = pid, table.loc[pid, "area_ha"], table.loc[pid, "capacity_deer"]
     sites["patch_id"], sites["patch_area_ha"], sites["capacity_deer"] = patch_id, area, capacity
     status = population_status(sites, overstocked_density_per_km2=params.overstocked_density_per_km2)
@@ -133,12 +196,24 @@ def _population_status(ctx: StageContext, params: IndicatorsParams) -> pd.DataFr
     return status
 
 
-def _habitat_elevation(ctx: StageContext, habitat: np.ndarray) -> str:
-    """'; habitat cells at a-b m (median m, x % above 1,000 m)' from the elevation layer, or ''."""
+def _habitat_elevation(ctx: StageContext, habitat, shape: tuple[int, int]) -> str:
+    """'; habitat cells at a-b m (median m, x % above 1,000 m)' from the elevation layer, or ''.
+
+    ``habitat`` reads the current habitat mask by windows; the elevations of habitat cells are
+    gathered strip by strip (in raster order, as the whole-grid selection gives them).
+    """
     import numpy as np
-    if "elevation_m" not in ctx.inputs or not habitat.any():
+    if "elevation_m" not in ctx.inputs:
         return ""
-    z = np.asarray(ctx.inputs["elevation_m"].values, dtype=np.float64)[habitat]
+    dem = _Bands(ctx.inputs["elevation_m"])
+    step = max(1, (1 << 21) // max(1, shape[1]))
+    parts = [dem[slice(r0, min(shape[0], r0 + step)), slice(0, shape[1])][habitat(slice(r0, min(shape[0], r0 + step)),
+                                                                                   slice(0, shape[1]))]
+             for r0 in range(0, shape[0], step)]
+    if not sum(p.size for p in parts):
+        return ""
+    z = np.asarray(np.concatenate(parts), dtype=np.float64)
+    del parts
     outside = int(np.isnan(z).sum())
     z = z[np.isfinite(z)]
     if not z.size:
@@ -218,34 +293,50 @@ def _with_protconn(ctx: StageContext, params: IndicatorsParams, long: pd.DataFra
     return both.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
+#: GDAL block cache (MB) while the stage reads: its passes read each layer in full-width strips
+#: from top to bottom, so a tile is not asked for again within a pass, and a cache that can hold
+#: whole layers (the CLI's 128 MB) only grows with the grid until its cap: measured 112 MB more
+#: after reading a 33 M-cell float32 layer (bench/README.md, "Indicators strip by strip").
+GDAL_CACHE_MB = 16
+
+
 def run_indicators(ctx: StageContext) -> dict[str, Any]:
     """Habitat indicators for the study area, Range States, protected areas and population areas;
     the loss/gain raster; population status; the national-report table; the data dictionary."""
-    from habitat.indicators.change import CHANGE_NODATA, change_map
+    import rasterio
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _run(ctx)
+
+
+def _run(ctx: StageContext) -> dict[str, Any]:
+    import rasterio
+    from habitat.indicators.change import CHANGE_NODATA, change_map_blocks
     from habitat.indicators.national_report import national_report
-    from habitat.indicators.units import FRAGMENTATION_BLOCK_SHAPE, unit_indicators, wide_table
+    from habitat.indicators.units import unit_indicators, wide_table
     from habitat.layers import make_layer
     params: IndicatorsParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the indicators stage needs a projected equal-area grid in metres (e.g. 'default')")
-    block = min(grid.shape[0], FRAGMENTATION_BLOCK_SHAPE[0]) * min(grid.shape[1], FRAGMENTATION_BLOCK_SHAPE[1])
-    check_memory("fragmentation_blockwise", grid.shape, what="stage indicators", block_cells=block)  # before reading
-    h1, h2, valid, y1, y2 = _habitat_masks(ctx, params)
-    if h1 is not None and not y2 > y1:
+    check_memory("indicators", grid.shape, what="stage indicators")  # before reading
+    return_freed_blocks()  # strips freed go back to the system (else the heap keeps them)
+    habitat, y1, y2 = _habitat_masks(ctx, params)
+    if y1 is not None and not y2 > y1:
         raise ConfigError(f"inputs: the two habitat epochs need distinct years, got {y1} and {y2}")
     units = _units(ctx, params)
     for kind, uid, _, mask in units:
         if not mask.any():
             ctx.log(f"{kind} {uid}: no cell centre on the grid; left out of the tables")
-    # lazy layers: unit_indicators reads each unit's window
-    protected, quality = ctx.inputs.get("protected_fraction"), ctx.inputs.get("quality")
+    # lazy layers, read strip by strip through whole chunk bands
+    protected, quality = (None if ctx.inputs.get(k) is None else _Bands(ctx.inputs[k])
+                          for k in ("protected_fraction", "quality"))
     long = unit_indicators(
-        h1, h2, units, year_t1=y1, year_t2=y2, cell_size_m=grid.cell_size_m,
+        habitat.epoch(0), habitat.epoch(1), units, year_t1=y1, year_t2=y2, cell_size_m=grid.cell_size_m,
         protected_fraction=protected, quality=quality, neighbours=params.neighbours, edge_depth_m=params.edge_depth_m,
         dispersal_distance_m=params.dispersal_distance_m, dispersal_probability=params.dispersal_probability,
-        graph_min_patch_ha=params.graph_min_patch_ha,
+        graph_min_patch_ha=params.graph_min_patch_ha, shape=grid.shape,
     )
+    del protected, quality
     long = _with_protconn(ctx, params, long, units, str(y2))
     study = long[(long["unit_type"] == "study_area") & (long["indicator"] == "habitat_loss_pct")]
     if len(study):
@@ -253,11 +344,16 @@ def run_indicators(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {
         "indicators": long,
         "indicators_wide": wide_table(long),
-        "data_dictionary": _data_dictionary(params, grid.cell_size_m, _habitat_elevation(ctx, h2)),
+        "data_dictionary": _data_dictionary(params, grid.cell_size_m,
+                                            _habitat_elevation(ctx, habitat.epoch(1), grid.shape)),
     }
-    if h1 is not None:
-        out["habitat_change"] = make_layer(change_map(h1, h2, valid=valid), grid, name="habitat_change",
-                                           nodata=int(CHANGE_NODATA))
+    if y1 is not None:
+        # the one grid-sized array of the stage is its own output, made when it is written
+        def change() -> Any:
+            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+                return make_layer(change_map_blocks(habitat, grid.shape), grid, name="habitat_change",
+                                  nodata=int(CHANGE_NODATA))
+        out["habitat_change"] = Deferred(change)
     status = _population_status(ctx, params)
     if status is not None:
         out["population_status"] = status

@@ -81,7 +81,8 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.io.landcover import floodplain_mask
-    from habitat.io.vectors import distance_to_presence_m, rasterize_presence
+    from habitat.io.strips import BitMask, RowArray
+    from habitat.io.vectors import distance_rows_m, rasterize_presence
     from habitat.layers import make_layer
     params: IngestParams = ctx.params  # type: ignore[assignment]
     inputs = ctx.pipeline.inputs
@@ -92,46 +93,54 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     out: dict[str, Any] = {}
     report: list[dict] = []
 
-    def distance_layer(layer_id: str, presence_big: Callable[[], np.ndarray]) -> None:
-        # deferred: the runner computes and writes one distance grid at a time
+    def distance_layer(layer_id: str, presence_rows: Callable[[int, int], np.ndarray]) -> None:
+        # deferred: made when the runner writes it, row strip by row strip (exact, see distance_rows_m)
         out[layer_id] = Deferred(lambda: make_layer(
-            distance_to_presence_m(presence_big(), big, cap_m=params.distance_cap_m, window=inner), grid,
+            distance_rows_m(presence_rows(), big, cap_m=params.distance_cap_m, window=inner), grid,
             name=layer_id, units="m"))
 
     rivers = _vector("inputs.rivers", inputs.rivers, ctx, report, extent=big)
-    river_presence = rasterize_presence(rivers.geometry.values, big)
+    # the masks kept for the whole stage are bit-packed (1/8 byte a cell); the distances,
+    # the floodplain and the fractions are made strip by strip from them
+    river_presence = BitMask.pack(rasterize_presence(rivers.geometry.values, big))
     out["rivers"] = rivers
-    river_distance_big = distance_to_presence_m(river_presence, big, cap_m=params.distance_cap_m)
-    floodplain_big = floodplain_mask(river_distance_big, buffer_m=params.floodplain_buffer_m)
+    river_rows = distance_rows_m(river_presence, big, cap_m=params.distance_cap_m)
     if inputs.elevation is not None:
         if params.distance_cap_m is not None and params.distance_cap_m < params.valley_distance_m:
             raise ConfigError(f"stages.ingest.distance_cap_m: {params.distance_cap_m:g} m is below valley_distance_m "
                               f"({params.valley_distance_m:g} m), which reads the river distance with a DEM; "
                               "raise it or leave it unset")
-        floodplain_big = _terrain(ctx, big, inner, river_presence, river_distance_big, out, report)
-    # a copy of the study area: the padded grid is freed here, not when the runner has written it
-    out["river_distance_m"] = make_layer(river_distance_big[inner].copy(), grid, name="river_distance_m", units="m")
-    del river_distance_big
-    out["floodplain"] = make_layer(floodplain_big[inner].astype(np.uint8), grid, name="floodplain")
+        # terrain criteria are whole-grid computations (height above the river): whole arrays here
+        floodplain = BitMask.pack(_terrain(ctx, big, inner, np.asarray(river_presence), np.asarray(river_rows),
+                                           out, report))
+    else:
+        floodplain = BitMask.pack(RowArray(big.shape, bool, lambda r0, r1: floodplain_mask(
+            river_rows[r0:r1], buffer_m=params.floodplain_buffer_m)))
+    del river_rows
+    out["river_distance_m"] = make_layer(
+        distance_rows_m(river_presence, big, cap_m=params.distance_cap_m, window=inner), grid,
+        name="river_distance_m", units="m")
+    out["floodplain"] = make_layer(RowArray(grid.shape, np.uint8, lambda r0, r1: floodplain.rows(
+        pad + r0, pad + r1)[:, inner[1]].astype(np.uint8)), grid, name="floodplain")
 
-    classes_big = _landcover(ctx, big, inner, floodplain_big, out, report)
+    classes_big = _landcover(ctx, big, inner, floodplain, out, report)
     if ctx.pipeline.active_scenario is not None:
-        classes_big = _apply_scenario(ctx, big, inner, floodplain_big, classes_big, out, report)
-    del floodplain_big
+        classes_big = _apply_scenario(ctx, big, inner, np.asarray(floodplain), np.asarray(classes_big), out, report)
 
-    # context from the current land cover (the last epoch mapped above); masks are made when
-    # their distance is, so only the classes and the river cells stay in memory meanwhile
-    distance_layer("water_distance_m", lambda: (classes_big == CLASS["water"]) | river_presence)
-    distance_layer("cropland_distance_m", lambda: classes_big == CLASS["cropland"])
+    # context from the current land cover (the last epoch mapped above); each distance reads its
+    # cells from the classes and the river bits strip by strip
+    distance_layer("water_distance_m",
+                   lambda: lambda r0, r1: (classes_big[r0:r1] == CLASS["water"]) | river_presence.rows(r0, r1))
+    distance_layer("cropland_distance_m", lambda: lambda r0, r1: classes_big[r0:r1] == CLASS["cropland"])
     settlements = None
     if inputs.settlements is not None:
         settlements = _vector("inputs.settlements", inputs.settlements, ctx, report, extent=big).geometry.values
 
-    def built() -> np.ndarray:
-        mask = classes_big == CLASS["built"]
-        if settlements is not None:
-            mask |= rasterize_presence(settlements, big)
-        return mask
+    def built() -> Callable[[int, int], np.ndarray]:
+        towns = None if settlements is None else BitMask.pack(rasterize_presence(settlements, big))
+        if towns is None:
+            return lambda r0, r1: classes_big[r0:r1] == CLASS["built"]
+        return lambda r0, r1: (classes_big[r0:r1] == CLASS["built"]) | towns.rows(r0, r1)
 
     distance_layer("settlement_distance_m", built)
     _tugai(ctx, out, report)
@@ -139,7 +148,7 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         item = getattr(inputs, key)
         if item is not None:
             geoms = _vector(f"inputs.{key}", item, ctx, report, extent=big).geometry.values
-            distance_layer(layer_id, lambda geoms=geoms: rasterize_presence(geoms, big))
+            distance_layer(layer_id, lambda geoms=geoms: BitMask.pack(rasterize_presence(geoms, big)))
     _polygon_layers(ctx, out, report)
     _sites_and_counts(ctx, out, report)
     counts = ["features", "repaired", "empty_dropped", "cells"]
@@ -181,9 +190,10 @@ def _terrain(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], river
     )
 
 
-def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: np.ndarray,
+def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], floodplain_big: BitMask,
                out: dict[str, Any], report: list[dict]) -> np.ndarray:
-    """Habitat classes of each land-cover epoch (into ``out``); returns the current one on the padded grid."""
+    """Habitat classes of each land-cover epoch (into ``out``); returns the current one on the padded grid.
+    Tiled inputs read the floodplain block by block from its bits; a single file is mapped whole."""
     import numpy as np
     from habitat.io.align import align_to_grid
     from habitat.io.landcover import map_landcover, read_crosswalk
@@ -192,6 +202,7 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
     grid = ctx.grid
     epochs = sorted(enumerate(ctx.pipeline.inputs.landcover), key=lambda pair: pair[1].year)
     names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
+    from habitat.io.strips import DiskGrid, RowArray
     classes_big = np.zeros(big.shape, np.uint8)
     for name, (i, item) in zip(names, epochs):
         key = f"inputs.landcover[{i}]"
@@ -206,34 +217,46 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
             if codes[inner].size and (codes[inner] == nodata).all():
                 raise NoOverlapError(f"{item.path}: does not overlap the study area (all cells are nodata)")
             return map_landcover(
-                codes, crosswalk, floodplain=floodplain_big, nodata=nodata,
+                codes, crosswalk, floodplain=np.asarray(floodplain_big), nodata=nodata,
                 unknown=params.unknown_landcover_codes,
             )
 
         classes_big = _keyed(key, load)
-        classes = classes_big[inner]
         layer_id = f"habitat_class_{name}"
+        if isinstance(classes_big, DiskGrid):  # tiled: the classes stay on disk, read strip by strip
+            classes = RowArray(grid.shape, np.uint8, lambda r0, r1, g=classes_big: g.rows(
+                inner[0].start + r0, inner[0].start + r1)[:, inner[1]])
+            cells = classes_big.count_nonzero(*inner)
+        else:
+            classes = classes_big[inner]
+            cells = int((classes > 0).sum())
         out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
         out[layer_id].attrs["year"] = item.year
-        report.append({"key": key, "file": item.path.name, "cells": int((classes > 0).sum())})
+        report.append({"key": key, "file": item.path.name, "cells": cells})
     return classes_big
 
 
 def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, slice], crosswalk,
-                    floodplain_big: np.ndarray, params: IngestParams) -> np.ndarray:
-    """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole tile)."""
-    import numpy as np
+                    floodplain_big: BitMask, params: IngestParams) -> DiskGrid:
+    """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole
+    tile), into a temporary file (never a whole grid in memory)."""
     from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
-    check_memory("mosaic", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
-    classes = np.zeros(big.shape, np.uint8)
+    from habitat.io.strips import DiskGrid
+    check_memory("ingest", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
+    classes = DiskGrid(big.shape, "uint8")
     for block, _ in iter_landcover_blocks(item.tiles, big, crosswalk, floodplain=floodplain_big,
                                           unknown=params.unknown_landcover_codes, resampling=item.resampling,
                                           band=item.band, fractions=False):
         classes[block.rows, block.cols] = block.data
-    if classes[inner].size and not classes[inner].any():
+    if _grid_cells(inner) and not classes.count_nonzero(*inner):
         raise NoOverlapError(f"{item.path.parent}: the land-cover tiles do not overlap the study area "
                              "(all cells are nodata)")
     return classes
+
+
+def _grid_cells(window: tuple[slice, slice]) -> int:
+    """Cells of a window given as two slices with start and stop."""
+    return (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
 
 
 def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:
@@ -295,9 +318,9 @@ def _tugai(ctx: StageContext, out: dict[str, Any], report: list[dict]) -> None:
 
 def _fraction_layer(geoms, grid: GridSpec, layer_id: str, *, year: int | None = None) -> xr.DataArray:
     """The share of each cell covered by ``geoms`` as layer ``layer_id`` (made when the runner writes it)."""
-    from habitat.io.vectors import rasterize_fraction
+    from habitat.io.vectors import fraction_rows
     from habitat.layers import make_layer
-    layer = make_layer(rasterize_fraction(geoms, grid), grid, name=layer_id, units="fraction")
+    layer = make_layer(fraction_rows(geoms, grid), grid, name=layer_id, units="fraction")
     if year is not None:
         layer.attrs["year"] = year
     return layer
@@ -307,7 +330,7 @@ def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) 
     """Protected areas, the historical range and the reporting units."""
     import geopandas as gpd
     import numpy as np
-    from habitat.io.vectors import rasterize_labels
+    from habitat.io.vectors import label_rows
     from habitat.layers import make_layer
     inputs, grid = ctx.pipeline.inputs, ctx.grid
     if inputs.protected_areas is not None:
@@ -335,7 +358,7 @@ def _polygon_layers(ctx: StageContext, out: dict[str, Any], report: list[dict]) 
         units.insert(0, "unit_index", np.arange(1, len(units) + 1, dtype=np.int32))
         out["reporting_units"] = units
         geoms, labels = units.geometry.values, units["unit_index"].tolist()
-        out["reporting_unit"] = Deferred(lambda: make_layer(rasterize_labels(geoms, labels, grid), grid,
+        out["reporting_unit"] = Deferred(lambda: make_layer(label_rows(geoms, labels, grid), grid,
                                                             name="reporting_unit", nodata=0))
 
 

@@ -8,6 +8,11 @@ analysis grid (each coarse value over its block) to take the minimum over a cand
 and a candidate's release cell is the coarse cell of its fine centre (where that is impassable,
 the nearest passable coarse cell holding the candidate). Candidates, areas and every other
 criterion stay on the analysis grid.
+
+Candidates, their criteria, release cells and the candidate raster are made block by block
+(:mod:`habitat.sites.blockwise`: strips of rows, never the whole analysis grid; equal to the
+whole-array path bit for bit), except with ``cluster_gap_m``, polygon population sites or reach
+tiles wider than 4096 cells, which keep the whole-array path.
 """
 
 from __future__ import annotations
@@ -234,6 +239,17 @@ def _criteria_table(hard: list[dict], params: SitesParams, weights: dict[str, fl
     return pd.DataFrame(rows)
 
 
+def _finish_table(table: pd.DataFrame, eff: np.ndarray, centres: list[tuple[int, int] | None], xs: np.ndarray,
+                  ys: np.ndarray) -> None:
+    """The stage's columns beside the criteria: effective resistance, capacity x quality, release point."""
+    import numpy as np
+    table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
+    table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
+    table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
+    table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
+    table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+
+
 def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFrame | None,
                      points: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """Candidate labels and their criteria table (area, quality, threat, cost and circuit distance
@@ -291,12 +307,147 @@ def _candidate_table(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFr
     source_cells = focal_cells(points, cores, xs, ys) if pops is not None else []
     eff = _effective_resistance_to_sources(grain.res, grain.release_cells(centres, labels),
                                            grain.focal_cells(source_cells), circuit)
-    table.insert(table.columns.get_loc("lcd_to_source") + 1, "effective_resistance_to_source_ohm", eff)
-    table["lcd_to_source"] = table["lcd_to_source"].where(np.isfinite(table["lcd_to_source"]), np.nan)
-    table["capacity_x_quality"] = table["capacity_deer"] * table["mean_quality"]
-    table["centre_x"] = [xs[c[1]] if c else np.nan for c in centres]
-    table["centre_y"] = [ys[c[0]] if c else np.nan for c in centres]
+    _finish_table(table, eff, centres, xs, ys)
     return labels, table
+
+
+#: Grids up to this many cells have their lazy inputs read whole by the block-wise path (the
+#: strips then cost no lazy reads); larger ones are read strip by strip.
+_LOADED_CELLS = 1 << 22
+
+
+def _blockwise_ok(params: SitesParams, pops: gpd.GeoDataFrame | None, cell_size_m: float) -> bool:
+    """Whether the candidates can be made block by block (habitat.sites.blockwise): not with a
+    cluster gap, polygon population sites or a reach tile wider than its largest block."""
+    from habitat.sites.blockwise import MAX_TILE_CELLS
+    polygons = pops is not None and not pops.geometry.geom_type.isin(["Point", "MultiPoint"]).all()
+    return (params.cluster_gap_m == 0 and not polygons
+            and (params.reach_tile_m == 0 or round(params.reach_tile_m / cell_size_m) <= MAX_TILE_CELLS))
+
+
+def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd.GeoDataFrame | None,
+                               points: np.ndarray):
+    """:func:`_candidate_table` block by block: the same labels and table, bit for bit
+    (tests/stages/test_sites_blockwise.py), holding strips of rows and the coarse grid only.
+    Returns the candidate labels (:class:`habitat.sites.blockwise.CandidateLabels`) and the table."""
+    import numpy as np
+    from habitat.connectivity.cost_distance import cost_distance
+    from habitat.connectivity.two_grid import (aggregate_labels, aggregate_resistance, block_any, coarse_cell,
+                                               coarse_focal_cells, coarse_grid, connectivity_factor)
+    from habitat.sites.blockwise import (candidate_sums, central_cells_blockwise, label_candidates, nearest_cells,
+                                         strips)
+    from habitat.sites.candidates import criteria_table, distance_to_points
+    from habitat.suitability.patches import _depth_cells, core_mask
+    connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
+    circuit: CircuitParams = ctx.setting("circuit")  # type: ignore[assignment]
+    patches: PatchesParams = ctx.setting("patches")  # type: ignore[assignment]
+    grid, inputs = ctx.grid, ctx.inputs
+    cs, (height, width) = grid.cell_size_m, grid.shape
+    if height * width <= _LOADED_CELLS:  # a small grid: one read per layer, not one per strip
+        inputs = {k: (np.asarray(v) if hasattr(v, "dims") else v) for k, v in inputs.items()}
+    pid, res_layer, cores_layer = inputs["patch_id"], inputs["resistance"], inputs["population_cores"]
+    xs, ys = np.asarray(grid.x_coords), np.asarray(grid.y_coords)
+    near = points[np.asarray(pops.geometry.geom_type.isin(["Point", "MultiPoint"]))] if pops is not None \
+        else np.zeros((0, 2))
+
+    def mask(rows: slice, cols: slice) -> np.ndarray:
+        free = np.asarray(pid[rows, cols]) > 0
+        if len(near):  # point sites occupy a disc
+            free &= ~(distance_to_points(xs[cols], ys[rows], near) <= params.occupied_radius_m)
+        return free
+
+    cands = label_candidates(mask, grid.shape, cell_size_m=cs, reach_tile_m=params.reach_tile_m,
+                             min_area_ha=params.min_candidate_area_ha)
+    ctx.log(f"{cands.n} candidates: habitat patch pieces farther than {params.occupied_radius_m:g} m "
+            f"from every population site, >= {params.min_candidate_area_ha:g} ha (block by block)")
+    if pops is None:
+        ctx.log("no populations: every patch is a candidate, and the source criteria are undefined")
+
+    def res_rows(r0: int, r1: int) -> np.ndarray:
+        return np.asarray(res_layer[r0:r1], dtype=np.float64)
+
+    def cores_rows(r0: int, r1: int) -> np.ndarray:
+        return np.asarray(cores_layer[r0:r1])
+
+    factor = connectivity_factor(grid, ctx.settings.get("grid"))
+    if factor == 1:
+        res = res_rows(0, height)
+        cores = cores_rows(0, height)
+        fine_res, grain_cores, step = res, cores, grid.cell_size_m
+    else:
+        ctx.log(f"least-cost distance and effective resistance to the sources on the "
+                f"{coarse_grid(grid, factor).resolution:g} m connectivity grid ({factor}x the analysis cells)")
+        fine_res = np.empty((-(-height // factor), -(-width // factor)))
+        labels = np.zeros(fine_res.shape, np.int32)
+        for r0, r1 in strips(height, multiple=factor):  # whole blocks per strip: per-block rules
+            fine_res[r0 // factor: -(-r1 // factor)] = aggregate_resistance(res_rows(r0, r1), factor)
+            labels[r0 // factor: -(-r1 // factor)] = aggregate_labels(cores_rows(r0, r1), factor)
+        grain_cores = np.where(np.isfinite(fine_res), labels, 0).astype(np.int32)  # as coarse_cores
+        step = coarse_grid(grid, factor).cell_size_m
+        del labels
+    cost = None
+    if (grain_cores > 0).any():
+        cost = cost_distance(fine_res, grain_cores > 0, cell_size=step, neighbours=connectivity.neighbours)
+    elif any(bool((cores_rows(r0, r1) > 0).any()) for r0, r1 in strips(height)):
+        ctx.log("no population core cell is passable on the connectivity grid: candidates unreachable")
+
+    def cost_rows(r0: int, r1: int) -> np.ndarray:
+        if factor == 1:
+            return cost[r0:r1]
+        top = r0 // factor
+        block = np.repeat(np.repeat(cost[top: -(-r1 // factor)], factor, axis=0), factor, axis=1)
+        out = block[r0 - top * factor: r1 - top * factor, :width].copy()
+        out[~np.isfinite(res_rows(r0, r1))] = np.inf  # as Grain.back: fine impassable cells
+        return out
+
+    protected, in_range = inputs.get("protected_fraction"), inputs.get("historical_range_fraction")
+    depth = _depth_cells(patches.edge_depth_m, cs)
+    sums = candidate_sums(
+        cands, patch_id=pid, core_of=lambda w: core_mask(w, edge_depth_m=patches.edge_depth_m, cell_size_m=cs),
+        core_halo=depth, quality=inputs["quality"], cost=None if cost is None else cost_rows,
+        means={"quality": inputs["quality"], "degradation": inputs["degradation"],
+               "water_distance_m": inputs["water_distance_m"], "protected": protected, "range": in_range})
+    centres = central_cells_blockwise(cands, lambda r0, r1: np.isfinite(res_rows(r0, r1)), sums["row0"], sums["col0"])
+    cell_ha = cs * cs / 1.0e4
+    core_ha = sums["n_core"] * cell_ha
+    usable_ha = {"area": sums["n_cells"] * cell_ha, "core_area": core_ha,
+                 "quality_weighted": sums["sum_quality"] * cell_ha}[patches.usable_area]
+    release_distance = np.array([distance_to_points(xs[c[1]: c[1] + 1], ys[c[0]: c[0] + 1], points)[0, 0]
+                                 if c is not None else np.nan for c in centres], dtype=np.float64) \
+        if pops is not None else np.full(cands.n, np.nan)
+    pairs = sorted(sums["pairs"])
+    importance = inputs.get("patch_importance")
+    dpc = ({} if importance is None or not len(importance)
+           else dict(zip(importance["patch_id"].astype(int), importance["dPC"].astype(float))))
+    table = criteria_table(
+        n_cells=sums["n_cells"], core_ha=core_ha, usable_ha=usable_ha, density=patches.density_per_km2,
+        mean_quality=sums["mean_quality"], mean_degradation=sums["mean_degradation"],
+        mean_water_distance_m=sums["mean_water_distance_m"],
+        share_protected=np.zeros(cands.n) if protected is None else np.nan_to_num(sums["mean_protected"], nan=0.0),
+        share_historical_range=(np.full(cands.n, np.nan) if in_range is None
+                                else np.nan_to_num(sums["mean_range"], nan=0.0)),
+        lcd=sums["lcd"] if cands.n else np.full(0, np.nan), release_distance=release_distance,
+        pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
+        pair_cells=np.array([sums["pairs"][k] for k in pairs], dtype=np.int64), dpc_by_patch=dpc, cell_size_m=cs,
+    )
+    source_cells = nearest_cells(points, cores_rows, xs, ys, height) if pops is not None else []
+    if factor == 1:
+        release, focal = centres, source_cells
+    else:
+        focal = coarse_focal_cells(source_cells, grain_cores, fine_res, factor)
+        release = [coarse_cell(c, factor) for c in centres]
+        # a centre on an impassable coarse cell: the nearest passable coarse cell holding the
+        # candidate (one pass over the labels for all of them)
+        blocked = [k for k, cc in enumerate(release, start=1) if cc is not None and not np.isfinite(fine_res[cc])]
+        held = {k: np.zeros(fine_res.shape, np.int32) for k in blocked}
+        for r0, r1 in strips(height, multiple=factor) if blocked else ():
+            lab = cands.rows(r0, r1)
+            for k in blocked:
+                held[k][r0 // factor: -(-r1 // factor)] = block_any(lab == k, factor)
+        for k in blocked:
+            release[k - 1] = coarse_focal_cells([centres[k - 1]], held.pop(k), fine_res, factor)[0]
+    _finish_table(table, _effective_resistance_to_sources(fine_res, release, focal, circuit), centres, xs, ys)
+    return cands, table
 
 
 def _add_sources(ctx: StageContext, params: SitesParams, table: pd.DataFrame, pops: gpd.GeoDataFrame | None,
@@ -358,6 +509,19 @@ def _rank(passed: pd.DataFrame, table: pd.DataFrame, spec: list[dict], weights: 
     return ranked, _sensitivity_table(oat, mc)
 
 
+def _lazy_labels(cands):
+    """The candidate raster as a dask array, one chunk per labelling block (each made again from
+    its block when it is written or read)."""
+    import dask
+    import dask.array as da
+    import numpy as np
+    height, width = cands.shape
+    bh, bw = cands.labeling.block_shape
+    make = dask.delayed(cands.block, pure=True)
+    return da.block([[da.from_delayed(make(r0, c0), shape=(min(bh, height - r0), min(bw, width - c0)), dtype=np.int32)
+                      for c0 in range(0, width, bw)] for r0 in range(0, height, bh)])
+
+
 def run_sites(ctx: StageContext) -> dict[str, Any]:
     """Extract candidates, measure criteria, screen, score, test the ranking, explain the top sites."""
     from habitat.connectivity.populations import site_points
@@ -390,7 +554,12 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     if pops is not None and len(pops) == 0:
         pops = None
     points = site_points(pops) if pops is not None else np.zeros((0, 2))
-    labels, table = _candidate_table(ctx, params, pops, points)
+    blockwise = _blockwise_ok(params, pops, grid.cell_size_m)
+    if blockwise:  # bounded memory: strips of rows and the coarse grid
+        cands, table = _candidate_table_blockwise(ctx, params, pops, points)
+        labels = None  # only _occupied reads them, for polygon sites (never block-wise)
+    else:  # cluster gap, polygon population sites, or very wide reach tiles: the whole grid
+        labels, table = _candidate_table(ctx, params, pops, points)
     _add_sources(ctx, params, table, pops, points)
     table = candidate_table(table)  # the declared columns, which the pipeline check validated criteria against
 
@@ -403,6 +572,8 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     ctx.log(f"{len(excluded)} excluded by hard criteria, {len(passed)} ranked ({weight_note})")
     ranked, sensitivity = _rank(passed, table, spec, weights, params)
 
+    if blockwise:  # a small grid's raster in memory; a large one made chunk by chunk as it is written
+        labels = cands.rows(0, grid.height) if grid.height * grid.width <= _LOADED_CELLS else _lazy_labels(cands)
     layer = make_layer(labels, grid, name="candidates", units="candidate id (1..n)", nodata=0)
     sites = ranked_outlines(layer, ranked, id_column="candidate_id", crs=grid.pyproj_crs)
     return {

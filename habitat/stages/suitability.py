@@ -30,20 +30,8 @@ THREAT_SOURCES = {
     "cropland": "cropland_distance_m",
 }
 
-def _terrain():
-    """habitat.suitability.terrain, loaded when a terrain membership is computed (it loads scipy)."""
-    from habitat.suitability import terrain
-
-    return terrain
-
-
-#: Terrain criterion -> ingest layer and membership function (habitat.suitability.terrain).
+#: Terrain criterion -> ingest layer (memberships: habitat.suitability.compose.TERRAIN_MEMBERSHIPS).
 TERRAIN_SOURCES = {"altitude_m": "elevation_m", "slope_deg": "slope_deg", "height_above_river_m": "height_above_river_m"}
-_TERRAIN_MEMBERSHIP = {
-    "altitude_m": lambda v, c: _terrain().altitude_membership(v, full_m=c.full, zero_m=c.zero),
-    "slope_deg": lambda v, c: _terrain().slope_membership(v, full_deg=c.full, zero_deg=c.zero),
-    "height_above_river_m": lambda v, c: _terrain().height_above_river_membership(v, full_m=c.full, zero_m=c.zero),
-}
 _OPTIONAL_INPUTS = {"tugai_cover_current", "road_distance_m", "canal_distance_m", "protected_fraction",
                     *TERRAIN_SOURCES.values()}
 _INPUT_IDS = ("habitat_class_current", "floodplain",
@@ -55,7 +43,7 @@ OUTPUTS = catalog.outputs_of("suitability")
 
 
 def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
-    import numpy as np
+    """The layer a criterion reads, as ingest wrote it (the block task widens it to float64)."""
     if name == "quality":
         return quality
     source = CRITERION_SOURCES[name]
@@ -64,7 +52,7 @@ def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr
             f"stages.suitability.criteria.{name}: needs layer {source}, which ingest did not write "
             "(give the matching input, or drop the criterion)"
         )
-    return ctx.inputs[source].astype(np.float64)
+    return ctx.inputs[source]
 
 
 def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, float] | None, dict]:
@@ -85,31 +73,17 @@ def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_tab
     """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
     import dask.array as da
     import numpy as np
+    from habitat.suitability.compose import degradation_quality
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
-        return np.stack(_degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity,
-                                             half_saturation))
+        return np.stack(degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity,
+                                            half_saturation))
 
     base = da.asarray(classes.data)
     arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]
     stacked = da.map_blocks(block, *arrays, new_axis=0, chunks=((2,), *base.chunks), dtype=np.float64)
     return stacked[0], stacked[1]
-
-
-def _degradation_quality(codes: np.ndarray, distances: dict[str, np.ndarray], threat_table: pd.DataFrame,
-                         sensitivity: pd.DataFrame, half_saturation: float) -> tuple[np.ndarray, np.ndarray]:
-    """Degradation and quality of one block of class codes (0 = nodata); without threats D = 0
-    and Q the class's habitat score."""
-    import numpy as np
-    from habitat.suitability.quality import degradation_quality_block
-    if distances:
-        return degradation_quality_block(codes, distances, threat_table=threat_table, sensitivity_table=sensitivity,
-                                         half_saturation=half_saturation, lulc_nodata=0)
-    lookup = np.zeros(256)
-    lookup[sensitivity["lucode"].to_numpy()] = sensitivity["habitat"].to_numpy()
-    valid = codes > 0
-    return np.where(valid, 0.0, np.nan), np.where(valid, lookup[codes], np.nan)
 
 
 def _terrain_criteria(params: SuitabilityParams, ctx: StageContext) -> list[tuple[str, Any]]:
@@ -141,16 +115,16 @@ def _riparian_share(params: SuitabilityParams, ctx: StageContext) -> tuple[np.nd
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2).
 
-    Every per-cell step runs on numpy blocks inside one task per block (the same functions, in
-    the same order, as on whole arrays), so a block is read once and its outputs are made in
-    one pass of the scheduler instead of one lazy operation per step; only a criterion's
-    neighbourhood mean (``radius_m``) is a separate lazy step, for its halo.
+    The formula is :func:`habitat.suitability.compose.compose_suitability`, called once per block
+    in one dask task per block (the same functions, in the same order, as on whole arrays); a
+    criterion's neighbourhood mean (``radius_m``) is taken in that task too, on the block's window
+    with its halo. A neighbourhood of ``quality`` stays a lazy ``map_overlap`` step before it.
     """
     import dask.array as da
-    import numpy as np
     import pandas as pd
     from habitat.io.rasters import CHUNK_CELLS
     from habitat.layers import make_layer
+    from habitat.suitability.compose import output_names
     from habitat.suitability.membership import cover_within_radius
     params: SuitabilityParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
@@ -175,6 +149,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     # the block task's inputs: ingest layers by id, and each criterion's neighbourhood mean
     base = classes.data if isinstance(classes.data, da.Array) else da.from_array(classes.data, chunks=CHUNK_CELLS)
     layers: dict[str, Any] = {}
+    halos: dict[str, tuple[str, float]] = {}  # criterion -> (layer id, radius_m) of in-task neighbourhood means
 
     def need(layer_id: str, array: Any) -> None:
         if layer_id not in layers:
@@ -201,21 +176,20 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
             continue
         if name == "quality":  # a neighbourhood of quality needs quality lazily first
             values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation)[1])
-        else:
-            values = _criterion_values(name, ctx, None)
-        need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m, cell_size_m=grid.cell_size_m))
+            need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m,
+                                                       cell_size_m=grid.cell_size_m))
+        else:  # the mean is taken inside the block task, on the block's window with its halo
+            need(CRITERION_SOURCES[name], _criterion_values(name, ctx, None))
+            halos[name] = (CRITERION_SOURCES[name], criterion.radius_m)
 
     weights, ahp_stats = _weights(params, list(params.criteria))
-    names = ["suitability", "degradation", "quality", *(f"membership_{n}" for n in params.criteria)]
-    if terrain:
-        names.append("membership_terrain")
+    names = output_names(list(params.criteria), bool(terrain))
     block = functools.partial(
         _suitability_block, keys=tuple(layers), params=params, codes=codes, threats=tuple(threats),
         threat_table=threat_table, sensitivity=sensitivity, weights=weights, terrain=tuple(terrain),
         riparian_cap=cap,
     )
-    stacked = da.map_blocks(block, *layers.values(), new_axis=0, chunks=((len(names),), *base.chunks),
-                            dtype=np.float32, meta=np.empty((0, 0, 0), np.float32))
+    stacked = _block_tasks(block, layers, halos, base.chunks, len(names), grid.cell_size_m)
     units = {"degradation": "InVEST D"}
     out: dict[str, Any] = {name: make_layer(stacked[i], grid, name=name, units=units.get(name, "score 0-1"))
                            for i, name in enumerate(names)}
@@ -230,67 +204,103 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
+def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
+                 chunks: tuple[tuple[int, ...], tuple[int, ...]], n_outputs: int, cell_size_m: float) -> Any:
+    """One dask task per block of ``chunks``: ``block(*layer blocks, radius=...)`` stacked on a new first axis.
+
+    Each task gets the blocks of every layer at its position and, for each criterion in ``halos``, the
+    blocks its window with the halo overlaps, from which it takes the neighbourhood mean itself: no
+    slicing and concatenating tasks for the halo (as ``map_overlap`` makes), no separate mean task.
+    """
+    import itertools
+
+    import dask.array as da
+    import numpy as np
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+    from habitat.suitability.membership import radius_halo_cells
+
+    arrays = list(layers.values())
+    name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m)
+    starts = [np.cumsum((0, *c)) for c in chunks]
+    graph = {}
+    for i, j in itertools.product(range(len(chunks[0])), range(len(chunks[1]))):
+        args: list[Any] = [(a.name, i, j) for a in arrays]
+        windows = {}
+        for criterion, (layer_id, radius_m) in halos.items():
+            halo = radius_halo_cells(radius_m, cell_size_m)
+            window = ((int(starts[0][i]) - halo, int(starts[0][i + 1]) + halo),
+                      (int(starts[1][j]) - halo, int(starts[1][j + 1]) + halo))
+            near = [[k for k in range(len(c)) if s[k] < hi and s[k + 1] > lo]
+                    for c, s, (lo, hi) in zip(chunks, starts, window)]
+            parts = [((int(starts[0][a]), int(starts[1][b])), len(args) + n)
+                     for n, (a, b) in enumerate(itertools.product(*near))]
+            args += [(layers[layer_id].name, a, b) for a, b in itertools.product(*near)]
+            windows[criterion] = (window, parts, radius_m)
+        graph[(name, 0, i, j)] = (functools.partial(_with_means, block=block, windows=windows,
+                                                    n_layers=len(arrays), cell_size_m=cell_size_m), *args)
+    hlg = HighLevelGraph.from_collections(name, graph, dependencies=arrays)
+    return da.Array(hlg, name, chunks=((n_outputs,), *chunks), dtype=np.float32,
+                    meta=np.empty((0, 0, 0), np.float32))
+
+
+def _with_means(*blocks: np.ndarray, block: Any, windows: dict, n_layers: int, cell_size_m: float) -> np.ndarray:
+    """``block`` on the layer blocks, with each criterion's neighbourhood mean (``radius:<name>``) taken on
+    its window (cells beyond the grid NaN, as ``map_overlap`` pads: not counted in the mean)."""
+    import numpy as np
+    from habitat.suitability.membership import cover_within_radius, radius_halo_cells
+
+    means = []
+    for (rows, cols), parts, radius_m in windows.values():
+        window = np.full((rows[1] - rows[0], cols[1] - cols[0]), np.nan)
+        for (r0, c0), index in parts:
+            part = blocks[index]
+            top, left = max(r0, rows[0]), max(c0, cols[0])
+            bottom, right = min(r0 + part.shape[0], rows[1]), min(c0 + part.shape[1], cols[1])
+            window[top - rows[0]:bottom - rows[0], left - cols[0]:right - cols[0]] = \
+                part[top - r0:bottom - r0, left - c0:right - c0]
+        halo = radius_halo_cells(radius_m, cell_size_m)
+        mean = cover_within_radius(window, radius_m=radius_m, cell_size_m=cell_size_m)
+        means.append(mean[halo:mean.shape[0] - halo, halo:mean.shape[1] - halo])
+    return block(*blocks[:n_layers], *means, extra_keys=tuple(f"radius:{n}" for n in windows))
+
+
 def _suitability_block(*arrays: np.ndarray, keys: tuple[str, ...], params: SuitabilityParams, codes: dict[str, int],
                        threats: tuple[str, ...], threat_table: pd.DataFrame, sensitivity: pd.DataFrame,
                        weights: dict[str, float] | None, terrain: tuple[tuple[str, Any], ...],
-                       riparian_cap: np.ndarray | None) -> np.ndarray:
-    """All outputs of one block, stacked as float32 (suitability, degradation, quality, memberships)."""
+                       riparian_cap: np.ndarray | None, extra_keys: tuple[str, ...] = ()) -> np.ndarray:
+    """All outputs of one block, stacked as float32 (habitat.suitability.compose.compose_suitability
+    on the block's layers, keyed by ingest layer id in ``keys``, then ``extra_keys``)."""
     import numpy as np
 
-    from habitat.suitability._kernels import where_valid
-    from habitat.suitability.combine import apply_constraints, combine_memberships
-    from habitat.suitability.membership import apply_membership, class_scores
+    from habitat.suitability.compose import compose_suitability, output_names
 
-    layer = dict(zip(keys, arrays))
-    classes = layer["habitat_class_current"]
-    valid = classes > 0
-    degradation, quality = _degradation_quality(classes, {n: layer[THREAT_SOURCES[n]] for n in threats},
-                                                threat_table, sensitivity, params.half_saturation)
-
-    memberships: dict[str, np.ndarray] = {}
+    layer = dict(zip((*keys, *extra_keys), arrays))
+    criteria, values = {}, {}
     for name, criterion in params.criteria.items():
         if criterion.function == "class_scores":
-            table = {HABITAT_CLASS_CODES[c]: v for c, v in criterion.class_scores.items()}
-            membership = class_scores(classes, table, nodata=0)
-        else:
-            if criterion.radius_m is not None:
-                values = layer[f"radius:{name}"]
-            elif name == "quality":
-                values = quality
-            else:
-                values = layer[CRITERION_SOURCES[name]].astype(np.float64)
-            membership = apply_membership(values, criterion.function, criterion.params)
-        membership = np.asarray(membership, dtype=np.float64)
-        # NaN outside the data in place when the membership is a fresh array (no new block)
-        masked = membership if membership.flags.writeable and membership.flags.c_contiguous and not any(
-            np.may_share_memory(membership, a) for a in (*arrays, quality)) else np.empty(classes.shape)
-        where_valid(membership, valid, masked)
-        memberships[name] = masked
-
-    score = combine_memberships(memberships, method=params.combination, weights=weights, gamma=params.gamma)
-    if riparian_cap is not None:
-        from habitat.suitability.riparian import riparian_suitability
-
-        score = riparian_suitability(score, layer["riparian:share"], params.riparian_strip.tugai_score,
-                                     riparian_cap[classes.astype(np.uint8)])
-    constraints = {"exclude_classes": ~np.isin(classes, [codes[c] for c in params.exclude_classes])}
-    if params.floodplain_only:
-        constraints["floodplain"] = layer["floodplain"] > 0
-    score = apply_constraints(score, constraints)
-    outputs = [score, degradation, quality, *memberships.values()]
-    if terrain:
-        product = None
-        for source, criterion in terrain:
-            name = next(n for n, s in TERRAIN_SOURCES.items() if s == source)
-            mu = _TERRAIN_MEMBERSHIP[name](layer[source].astype(np.float64), criterion)
-            mu = np.where(np.isnan(mu), 1.0, mu)
-            product = mu if product is None else product * mu
-        outputs[0] = score * product
-        outputs.append(product)
-    stacked = np.empty((len(outputs), *classes.shape), dtype=np.float32)
-    for i, data in enumerate(outputs):
-        where_valid(np.asarray(data, dtype=np.float64), valid, stacked[i])
-    return stacked
+            criteria[name] = ("class_scores", {HABITAT_CLASS_CODES[c]: v for c, v in criterion.class_scores.items()})
+            continue
+        criteria[name] = (criterion.function, criterion.params)
+        if criterion.radius_m is not None:
+            values[name] = layer[f"radius:{name}"]
+        elif name != "quality":
+            values[name] = layer[CRITERION_SOURCES[name]]
+    names = {s: n for n, s in TERRAIN_SOURCES.items()}
+    strip = params.riparian_strip
+    classes = layer["habitat_class_current"]
+    out = np.empty((len(output_names(criteria, bool(terrain))), *classes.shape), dtype=np.float32)
+    compose_suitability(
+        classes, criteria=criteria, values=values,
+        threat_distances_m={n: layer[THREAT_SOURCES[n]] for n in threats}, threat_table=threat_table,
+        sensitivity=sensitivity, half_saturation=params.half_saturation, combination=params.combination,
+        weights=weights, gamma=params.gamma, excluded_codes=[codes[c] for c in params.exclude_classes],
+        floodplain=layer["floodplain"] if params.floodplain_only else None,
+        riparian_share=layer["riparian:share"] if riparian_cap is not None else None,
+        riparian_tugai_score=strip.tugai_score if strip is not None else 1.0, riparian_cap_by_code=riparian_cap,
+        terrain=[(names[source], layer[source], c.full, c.zero) for source, c in terrain], out=out,
+    )
+    return out
 
 
 STAGE = StageSpec(

@@ -11,6 +11,7 @@ from habitat._lazy import lazy_exports
 #: Submodule that defines each public name.
 _SOURCES = {
     "AHPResult": "ahp", "ahp_weights": "ahp",
+    "compose_suitability": "compose",
     "COMBINATION_METHODS": "combine", "apply_constraints": "combine", "combine_memberships": "combine",
     "fuzzy_and": "combine", "fuzzy_gamma": "combine", "fuzzy_or": "combine", "fuzzy_product": "combine",
     "fuzzy_sum": "combine", "weighted_geometric_mean": "combine", "weighted_linear": "combine",
@@ -26,7 +27,7 @@ _SOURCES = {
 
 __all__ = [
     "AHPResult", "COMBINATION_METHODS", "MEMBERSHIP_FUNCTIONS", "ahp_weights", "apply_constraints",
-    "apply_membership", "class_scores", "combine_memberships", "core_mask", "cover_within_radius",
+    "apply_membership", "class_scores", "combine_memberships", "compose_suitability", "core_mask", "cover_within_radius",
     "degradation_halo_cells", "exponential_decay", "fuzzy_and", "fuzzy_gamma", "fuzzy_gaussian", "fuzzy_large",
     "fuzzy_linear", "fuzzy_near", "fuzzy_or", "fuzzy_product", "fuzzy_small", "fuzzy_sum", "habitat_mask",
     "habitat_quality", "habitat_rarity", "label_patches", "patch_polygons", "patch_table", "threat_decay",

@@ -369,6 +369,12 @@ def class_scores(classes: Any, scores: Mapping[int, float] | pd.DataFrame, *, no
     return _map_cells(_kernel, classes)
 
 
+def radius_halo_cells(radius_m: float, cell_size_m: float) -> int:
+    """Cells on each side that a disk of ``radius_m`` reaches beyond its centre cell:
+    ``ceil(radius_m / cell_size_m)`` (less a 1e-9 tolerance, so a radius of k cells reaches k)."""
+    return math.ceil(radius_m / cell_size_m - 1e-9)
+
+
 def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: float) -> Any:
     """Mean cover fraction inside a disk around each cell (e.g. tugai cover within a radius).
 
@@ -403,7 +409,7 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
     """
     r = _check_positive("radius_m", radius_m)
     cs = _check_positive("cell_size_m", cell_size_m)
-    halo = math.ceil(r / cs - 1e-9)
+    halo = radius_halo_cells(r, cs)
     offs = np.arange(-halo, halo + 1)
     # disk membership by cell-centre distance; small tolerance so r = k cells includes ring k
     footprint = (offs[:, None] ** 2 + offs[None, :] ** 2) * cs * cs <= r * r * (1 + 1e-12)

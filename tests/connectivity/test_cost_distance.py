@@ -372,3 +372,20 @@ def test_cost_array_holds_only_its_cells():
     owner = cost if cost.base is None else cost.base
     assert owner.nbytes == cost.nbytes == 30 * 41 * 8
     assert cost.flags.c_contiguous and cost.flags.writeable
+
+
+@pytest.mark.skipif(not _dijkstra.HAVE_NUMBA, reason="compares the numba kernel with the scipy fallback")
+@pytest.mark.parametrize("neighbours", [4, 8, 16])
+def test_numba_equals_scipy_bit_for_bit(monkeypatch, neighbours):
+    # Both sum a step's resistances in the same order (knight's moves: the two end cells, then
+    # the two passed beside), so the least costs are the same doubles, not just close: a kernel
+    # change that reorders a sum or drops the exact halving shows here.
+    for seed, (low, high) in enumerate([(1.0, 100.0), (1e-6, 1e6), (0.0, 5.0)]):
+        r = _random_grid(20 + seed, (31, 37), low, high)
+        r[[0, 15, 30], [0, 20, 36]] = 1.0
+        sources = [(0, 0), (15, 20), (30, 36)]
+        monkeypatch.setattr(_dijkstra, "HAVE_NUMBA", True)
+        fast = cost_distance(r, sources, cell_size_m=7.0, neighbours=neighbours)
+        monkeypatch.setattr(_dijkstra, "HAVE_NUMBA", False)
+        slow = cost_distance(r, sources, cell_size_m=7.0, neighbours=neighbours)
+        assert fast.tobytes() == slow.tobytes()

@@ -164,3 +164,14 @@ def test_sum_by_unit_counts_equal_the_weighted_bincount():
         known = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == z)
         expected = np.bincount(pos[known], weights=np.full(z.shape, area)[known], minlength=ids.size)
         assert_array_equal(_sum_by_unit(zone, ids, select, area), expected)
+
+
+def test_change_map_blocks_equals_change_map():
+    from habitat.indicators.change import change_map_blocks
+
+    rng = np.random.default_rng(2)
+    h1, h2, valid = (rng.random((23, 17)) < p for p in (0.5, 0.5, 0.9))
+    expected = change_map(h1, h2, valid=valid)
+    for rows in (1, 5, 100):
+        got = change_map_blocks(lambda r, c: (h1[r, c], h2[r, c], valid[r, c]), h1.shape, strip_rows=rows)
+        np.testing.assert_array_equal(got, expected)

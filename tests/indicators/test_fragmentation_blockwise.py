@@ -67,3 +67,12 @@ def test_blockwise_rejects_all_nodata_and_bad_params():
         class_metrics_blockwise(arr, cell_size=10.0, nodata=0, block_shape=(2, 2))
     with pytest.raises(InvalidParameterError, match="edge_depth"):
         class_metrics_blockwise(arr, cell_size=10.0, edge_depth=0)
+
+
+def test_without_enn_every_other_column_is_unchanged():
+    classes = _landscape(11, shape=(50, 41), n_classes=3, nodata=0)
+    kw = dict(cell_size=30.0, nodata=0, neighbours=8, edge_depth=2, block_shape=(9, 13))
+    with_enn = class_metrics_blockwise(classes, **kw)
+    without = class_metrics_blockwise(classes, enn=False, **kw)
+    assert with_enn["ENN_MN"].notna().all() and without["ENN_MN"].isna().all()
+    pd.testing.assert_frame_equal(without.drop(columns="ENN_MN"), with_enn.drop(columns="ENN_MN"), check_exact=True)

@@ -148,22 +148,22 @@ def test_write_vector_names_the_default_grid_crs(tmp_path):
     assert back.crs == frame.crs and back.crs.name == "Central Asia Albers Equal Area"
 
 
-@pytest.mark.parametrize("block_cells", [1, 3, 7, 64])
+@pytest.mark.parametrize("strip_cells", [1, 3 * 29, 7 * 29, 10_000])
 @pytest.mark.parametrize("cap_m", [1.0, 25.0, 42.5, 1e6])
-def test_capped_distance_is_the_whole_grid_one_within_the_cap(block_cells, cap_m):
-    """Block by block with a halo: every distance <= cap_m equals the whole-grid transform
+def test_capped_distance_is_the_whole_grid_one_within_the_cap(strip_cells, cap_m):
+    """Strip by strip: every distance <= cap_m equals the whole-grid transform
     exactly, every farther cell is inf; a window crops the same values."""
     from habitat.grid import GridSpec
     grid = GridSpec.create("EPSG:32642", (10.0, 0.0, 500000.0, 0.0, -10.0, 4500000.0), (37, 29))
     presence = np.random.default_rng(7).random(grid.shape) > 0.985
     whole = distance_to_presence_m(presence, grid)
-    capped = distance_to_presence_m(presence, grid, cap_m=cap_m, block_cells=block_cells)
+    capped = distance_to_presence_m(presence, grid, cap_m=cap_m, strip_cells=strip_cells)
     expected = np.where(whole <= cap_m, whole, np.inf).astype(np.float32)
     np.testing.assert_array_equal(capped, expected)
     window = (slice(5, 30), slice(3, 20))
     np.testing.assert_array_equal(distance_to_presence_m(presence, grid, window=window), whole[window])
     np.testing.assert_array_equal(
-        distance_to_presence_m(presence, grid, cap_m=cap_m, window=window, block_cells=block_cells), expected[window])
+        distance_to_presence_m(presence, grid, cap_m=cap_m, window=window, strip_cells=strip_cells), expected[window])
 
 
 def test_capped_distance_by_hand():
@@ -172,7 +172,7 @@ def test_capped_distance_by_hand():
     grid = GridSpec.create("EPSG:32642", (10.0, 0.0, 500000.0, 0.0, -10.0, 4500000.0), (3, 4))
     presence = np.zeros(grid.shape, bool)
     presence[1, 1] = True
-    d = distance_to_presence_m(presence, grid, cap_m=15.0, block_cells=2)
+    d = distance_to_presence_m(presence, grid, cap_m=15.0, strip_cells=4)
     r = np.float32(np.sqrt(200.0))
     np.testing.assert_array_equal(d, np.array([[r, 10, r, np.inf], [10, 0, 10, np.inf], [r, 10, r, np.inf]], np.float32))
     assert np.isinf(distance_to_presence_m(np.zeros(grid.shape, bool), grid, cap_m=15.0)).all()
@@ -182,21 +182,42 @@ def test_capped_distance_by_hand():
     ("EPSG:32642", (30.0, 0.0, 500000.0, 0.0, -30.0, 4500000.0)),
     ("EPSG:4326", (0.01, 0.0, 60.0, 0.0, -0.01, 42.0)),  # geographic: dx != dy
 ])
-def test_distance_equals_scipys_whole_grid_transform_bit_for_bit(crs, transform, monkeypatch):
-    """The row-block distances from the feature transform are scipy's distance_transform_edt,
-    the same float32 values, on any window."""
+@pytest.mark.parametrize("density", [0.0005, 0.01, 0.2])
+@pytest.mark.parametrize("strip_rows", [1, 4, 61])
+def test_distance_equals_scipys_whole_grid_transform_bit_for_bit(crs, transform, density, strip_rows):
+    """The strip-by-strip separable transform gives scipy's distance_transform_edt, the same
+    float32 values, for any strip height and on any window (sparse, dense, with ties)."""
     from habitat.grid import GridSpec
-    from habitat.io import vectors
-    monkeypatch.setattr(vectors, "_EDT_ROWS", 4)  # many row blocks, the last one short
+    from habitat.io.vectors import distance_rows_m
     from habitat.suitability.quality import threat_distance
     grid = GridSpec.create(crs, transform, (61, 45))
-    presence = np.random.default_rng(3).random(grid.shape) > 0.99
+    presence = np.random.default_rng(3).random(grid.shape) < density
+    presence[30, 20] = True
     dy = grid.resolution * grid.metres_per_unit
     dx = dy * np.cos(np.deg2rad((grid.bounds[1] + grid.bounds[3]) / 2)) if grid.is_geographic else dy
     expected = threat_distance(presence, cell_size_m=(dy, dx)).astype(np.float32)
-    np.testing.assert_array_equal(distance_to_presence_m(presence, grid), expected)
+    cells = strip_rows * grid.width
+    np.testing.assert_array_equal(distance_to_presence_m(presence, grid, strip_cells=cells), expected)
     window = (slice(7, 50), slice(2, 44))
-    np.testing.assert_array_equal(distance_to_presence_m(presence, grid, window=window), expected[window])
+    np.testing.assert_array_equal(distance_to_presence_m(presence, grid, window=window, strip_cells=cells),
+                                  expected[window])
+    # read in blocks that do not match the strips, presence given as rows: the same values
+    lazy = distance_rows_m(lambda r0, r1: presence[r0:r1], grid, window=window, strip_cells=cells)
+    got = np.concatenate([lazy[r0:r0 + 5] for r0 in range(0, lazy.shape[0], 5)])
+    np.testing.assert_array_equal(got, expected[window])
+
+
+def test_distance_on_large_random_grids_equals_scipy():
+    """Wider grids and clustered features (long envelopes, many exact ties) on square cells."""
+    from habitat.grid import GridSpec
+    from habitat.suitability.quality import threat_distance
+    rng = np.random.default_rng(11)
+    for shape, density in (((300, 257), 0.0002), ((150, 400), 0.003), ((211, 199), 0.05)):
+        grid = GridSpec.create("EPSG:32642", (30.0, 0.0, 500000.0, 0.0, -30.0, 4500000.0), shape)
+        presence = rng.random(shape) < density
+        presence[rng.integers(0, shape[0]), :] |= rng.random(shape[1]) < 0.3  # a broken line
+        expected = threat_distance(presence, cell_size_m=(30.0, 30.0)).astype(np.float32)
+        np.testing.assert_array_equal(distance_to_presence_m(presence, grid, strip_cells=17 * shape[1]), expected)
 
 
 def test_fraction_in_batches_of_boundary_cells_is_the_same(monkeypatch):
@@ -209,3 +230,46 @@ def test_fraction_in_batches_of_boundary_cells_is_the_same(monkeypatch):
     monkeypatch.setattr(vectors, "_FRACTION_BATCH_CELLS", 7)
     np.testing.assert_array_equal(rasterize_fraction(polys, grid), whole)
     assert ((whole > 0) & (whole < 1)).sum() > 7  # several batches
+
+
+def _edge_aligned_polygons(grid: GridSpec, seed: int) -> list:
+    """Polygons whose vertices lie on cell edges, cell centres and in between (the cases where a
+    rasterization could depend on the window)."""
+    rng = np.random.default_rng(seed)
+    a, _, c, _, e, f = grid.transform
+    polys = []
+    for _ in range(12):
+        cx, cy = rng.integers(0, grid.width), rng.integers(0, grid.height)
+        pts = [(c + (cx + rng.integers(-8, 9) * 0.5) * a, f + (cy + rng.integers(-8, 9) * 0.5) * e) for _ in range(6)]
+        poly = shapely.make_valid(shapely.Polygon(pts))
+        polys.extend(p for p in shapely.get_parts(poly) if p.geom_type == "Polygon" and p.area > 0)
+    return polys
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fraction_strip_by_strip_is_the_whole_grid_one(seed, monkeypatch):
+    """Strips of 1, 2 and 5 rows (each dilation reading one row beyond) give the bytes of one strip."""
+    from habitat.io import strips
+    grid = GridSpec.from_bounds((0, 0, 3000, 2400), UTM, 100)
+    polys = _edge_aligned_polygons(grid, seed)
+    whole = rasterize_fraction(polys, grid)
+    assert ((whole > 0) & (whole < 1)).any() and (whole == 1).any()
+    for rows in (1, 2, 5):
+        monkeypatch.setattr(strips, "STRIP_CELLS", rows * grid.width)
+        np.testing.assert_array_equal(rasterize_fraction(polys, grid), whole)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_labels_strip_by_strip_are_the_whole_grid_ones(seed, monkeypatch):
+    """Polygon labels rasterized on row windows equal GDAL's whole-grid burn (cell-centre rule),
+    vertices on cell edges and centres included."""
+    from rasterio import features
+    from habitat.io import strips
+    grid = GridSpec.from_bounds((0, 0, 3000, 2400), UTM, 100)
+    polys = _edge_aligned_polygons(grid, seed)
+    labels = list(range(1, len(polys) + 1))
+    whole = features.rasterize(list(zip(polys, labels)), out_shape=grid.shape, transform=grid.affine, fill=0,
+                               dtype="int32")
+    for rows in (1, 3, 7):
+        monkeypatch.setattr(strips, "STRIP_CELLS", rows * grid.width)
+        np.testing.assert_array_equal(rasterize_labels(polys, labels, grid), whole)
