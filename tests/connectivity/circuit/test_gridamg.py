@@ -40,18 +40,19 @@ def test_strip_is_resistors_in_series(shape):
     assert_allclose(block[0, 0], exact, rtol=1e-7)
 
 
-def _record_grid_solves(monkeypatch):
-    """Count the grid multigrid calls that returned a block (not a fall-back to the factor), so
-    a comparison of ``auto`` with ``direct`` cannot pass by comparing the factor with itself."""
+def _record_grid_solves(monkeypatch, name="grid_inverse_block"):
+    """Count the grid multigrid calls (``gridamg.<name>``) that returned a block (not a
+    fall-back to the factor), so a comparison of ``auto`` with ``direct`` cannot pass by
+    comparing the factor with itself."""
     solved = []
-    inner = gridamg.grid_inverse_block
+    inner = getattr(gridamg, name)
 
     def spy(*args, **kwargs):
         block = inner(*args, **kwargs)
         solved.append(block is not None)
         return block
 
-    monkeypatch.setattr(gridamg, "grid_inverse_block", spy)
+    monkeypatch.setattr(gridamg, name, spy)
     return solved
 
 
@@ -119,20 +120,6 @@ def test_leak_of_a_grounded_neighbour():
     assert_allclose(block, np.eye(2), atol=1e-12)
 
 
-def _raster_spy(monkeypatch):
-    """Record the blocks the raster path computed (None = it fell back)."""
-    solved = []
-    inner = gridamg.raster_inverse_block
-
-    def spy(*args, **kwargs):
-        block = inner(*args, **kwargs)
-        solved.append(block is not None)
-        return block
-
-    monkeypatch.setattr(gridamg, "raster_inverse_block", spy)
-    return solved
-
-
 @pytest.mark.parametrize("four, avg_res", [(False, False), (True, False), (False, True)])
 def test_raster_path_equals_graph_path_to_the_last_bit(monkeypatch, four, avg_res):
     # nodata border rows/columns (bounding box smaller than the raster), an island that is
@@ -151,7 +138,7 @@ def test_raster_path_equals_graph_path_to_the_last_bit(monkeypatch, four, avg_re
     assert min(focal) >= 0
     graph = pairwise_resistances(adj, focal, method="auto", node_coords=node_coordinates(nm),
                                  exclude={(0, 2)})
-    solved = _raster_spy(monkeypatch)
+    solved = _record_grid_solves(monkeypatch, "raster_inverse_block")
     raster = solve.raster_pairwise_resistances(g, cells, four_neighbors=four,
                                                avg_resistance=avg_res, exclude={(0, 2)})
     assert solved == [True]
