@@ -155,7 +155,9 @@ class GridAMG:
         if level == len(self.levels) - 1:
             out[...] = 0.0
             flat = out.reshape(-1)
-            flat[self._coarse_idx] = self._coarse_inv @ r.reshape(-1)[self._coarse_idx]
+            # a compiled product, not BLAS: numpy's sgemv wakes OpenBLAS's threads, which
+            # then spin on the other core (about 0.1 CPU-s of a 1000 x 1000 solve)
+            _coarse_solve(self._coarse_inv, self._coarse_idx, r.reshape(-1), flat)
             return out
         lv = self.levels[level]
         w, d, dinv = lv["w"], lv["d"], lv["dinv"]
@@ -394,7 +396,8 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10):
     flat_x, flat_r = xs.reshape(k, -1), rs.reshape(k, -1)
     at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
     m = flat_x[:, at]  # m[p, q] = x_p at node q
-    c = flat_x @ flat_r.T  # c[p, q] = x_p . r_q
+    c = np.empty((k, k))
+    _cross_dots(flat_x, flat_r, c)  # c[p, q] = x_p . r_q (compiled: no BLAS threads)
     return 0.5 * (m + m.T + c + c.T)
 
 
@@ -655,6 +658,27 @@ if njit is not None:
                 if d[i0 + 1, j0 + 1] != 0.0:
                     # a shift, not a division by a run-time factor, in the inner loop
                     x[i0 + 1, j0 + 1] += xc[ci, (j0 >> 1 if fj == 2 else j0) + 1]
+
+    @njit(cache=True, nogil=True)
+    def _coarse_solve(inv, idx, r, out):
+        # out[idx] = inv @ r[idx], sums in float64
+        n = idx.size
+        for a in range(n):
+            s = 0.0
+            for b in range(n):
+                s += np.float64(inv[a, b]) * r[idx[b]]
+            out[idx[a]] = s
+
+    @njit(cache=True, nogil=True)
+    def _cross_dots(xs, rs, out):
+        # out[p, q] = xs[p] . rs[q]
+        k, n = xs.shape
+        for p in range(k):
+            for q in range(k):
+                s = 0.0
+                for t in range(n):
+                    s += xs[p, t] * rs[q, t]
+                out[p, q] = s
 
     @njit(cache=True, nogil=True)
     def _dense_fill(w, d, pos, out):
