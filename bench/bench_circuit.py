@@ -1,6 +1,6 @@
 """Benchmark the circuit engine against Circuitscape 4.0.5 (Python 2.7) in the same run.
 
-Usage: python bench/bench_circuit.py [--size 1000] [--points 20] [--big 4000] [--no-peer]
+Usage: python bench/bench_circuit.py [--size 1000] [--points 20] [--big 4000] [--no-peer] [--repeat 9] [--api]
        [--baseline /path/to/other/checkout] [--big-rows 6000 --big-cols 4000] [--work DIR]
 
 Random resistance grid (uniform 1..100, 5 % nodata), focal points at random valid cells,
@@ -9,6 +9,10 @@ time covers start-up, reading the grids, solving and writing ``_resistances.out`
 is the child's. Circuitscape 4.0.5 (Python 2.7 via pyenv, recipe in PEERS.md) is installed
 into bench/_work/cs4 on first use; without pyenv or Python 2.7.18 the peer is skipped with a
 message. Job files (cached between runs) live under bench/_work/ (git-ignored).
+
+habitat is timed as the command users run, ``python -m habitat.cli -q circuit job.ini`` (``--api``:
+``run_job`` from ``python -c``, as before 2026-11-27 19:00 UTC); ``--repeat N`` alternates the
+tools N times and prints the medians; CPU-s are user + system time of each child.
 
 ``--baseline`` runs the same jobs with another checkout of habitat (e.g. the main branch
 before a change) and prints the largest relative difference of the resistances: "same
@@ -30,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / "_work"
 CS4 = WORK / "cs4"
+CPU_S = [0.0]  # user + system CPU seconds of the last child
+API = False
 
 
 def _grid(size, seed):
@@ -116,13 +122,14 @@ variable_source_file = None
 
 
 def _run_child(cmd, env=None, cwd=None):
-    """Run ``cmd``; return (seconds, peak RSS in GiB, returncode, stderr)."""
+    """Run ``cmd``; return (seconds, peak RSS in GiB, returncode, stderr); CPU-s in CPU_S."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU_S[0] = usage.ru_utime + usage.ru_stime
     return time.perf_counter() - t0, usage.ru_maxrss / 2**20, proc.returncode, err
 
 
@@ -130,8 +137,11 @@ def _ours(ini, root=ROOT):
     code = ("from pathlib import Path; from habitat.io.circuitscape import run_job; "
             f"run_job(Path({str(ini)!r}), cwd=Path({str(ini.parent)!r}))")
     env = dict(os.environ, PYTHONPATH=str(root))
-    # run in the job folder: `python -c` puts the current folder first on sys.path
-    dt, rss, rc, err = _run_child([sys.executable, "-c", code], env=env, cwd=ini.parent)
+    # the command users run (`habitat circuit job.ini`); --api: run_job from `python -c`.
+    # Run in the job folder: relative paths resolve there, as for Circuitscape
+    cmd = ([sys.executable, "-c", code] if API else
+           [sys.executable, "-m", "habitat.cli", "-q", "circuit", str(ini)])
+    dt, rss, rc, err = _run_child(cmd, env=env, cwd=ini.parent)
     if rc:
         raise SystemExit("habitat run failed: " + err.strip()[-2000:])
     out = ini.with_suffix("").as_posix() + "_resistances.out"
@@ -175,7 +185,7 @@ def _peer(ini):
 
 
 def main():
-    global WORK, CS4
+    global WORK, CS4, API
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--points", type=int, default=20)
@@ -187,7 +197,12 @@ def main():
     ap.add_argument("--single-only", action="store_true", help="skip the many-point run")
     ap.add_argument("--baseline", type=Path, help="checkout of habitat to compare answers with")
     ap.add_argument("--work", type=Path, help="job and Circuitscape 4 folder (default bench/_work)")
+    ap.add_argument("--api", action="store_true",
+                    help="time run_job from `python -c` instead of the `habitat circuit` command")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the --size jobs this many times, alternating the tools; print medians")
     a = ap.parse_args()
+    API = a.api
     if a.work:
         WORK, CS4 = a.work, a.work / "cs4"
     # numba's cache, untimed; 250 x 250 (over 50,000 nodes) so the grid multigrid's kernels
@@ -199,29 +214,48 @@ def main():
     runs = [] if a.only_big else [(f"{a.points} points", a.points), ("single pair", 2)]
     if a.single_only:
         runs = runs[1:]
-    for label, npts in runs:
-        ini = _job(WORK / f"grid{a.size}_{npts}", f"bench{npts}", a.size, npts, seed=42)
-        ours, rss, r_ours = _ours(ini)
-        line = f"{a.size}x{a.size} {label}: habitat {ours:.1f} s (peak {rss:.2f} GiB)"
-        if a.baseline:
-            tb, rssb, r_base = _ours(ini, a.baseline)
-            line += (f"; baseline {tb:.1f} s (peak {rssb:.2f} GiB), max rel dR vs baseline "
-                     f"{_rel(r_ours, r_base):.1e}")
-        if a.no_peer:
-            print(line + "; Circuitscape 4 skipped (--no-peer)", flush=True)
-            continue
-        theirs, r_cs4 = _peer(ini)
-        if theirs is None:
-            print(line + f"; Circuitscape 4 skipped: {r_cs4}", flush=True)
-            continue
-        t4, rss4 = theirs
-        if r_ours.shape != r_cs4.shape:
-            print(line + f"; Circuitscape 4 {t4:.1f} s; result shapes differ "
-                  f"{r_ours.shape} vs {r_cs4.shape}", flush=True)
-            continue
-        diff = np.max(np.abs(r_ours[1:, 1:] - r_cs4[1:, 1:]))
-        print(line + f"; Circuitscape 4 {t4:.1f} s (peak {rss4:.2f} GiB); speed-up {t4 / ours:.1f}x; "
-              f"max |dR| {diff:.2e} ({'OK' if diff < 1e-3 else 'DIFFERENT'})", flush=True)
+    stats = {}
+    for rep in range(a.repeat):
+        for label, npts in runs:
+            ini = _job(WORK / f"grid{a.size}_{npts}", f"bench{npts}", a.size, npts, seed=42)
+            ours, rss, r_ours = _ours(ini)
+            cpu = CPU_S[0]
+            st = stats.setdefault(label, {"ours": [], "cpu": [], "cs4": [], "cpu4": [], "ratio": []})
+            st["ours"].append(ours)
+            st["cpu"].append(cpu)
+            line = f"{a.size}x{a.size} {label}: habitat {ours:.2f} s ({cpu:.2f} CPU-s, peak {rss:.2f} GiB)"
+            if a.baseline:
+                tb, rssb, r_base = _ours(ini, a.baseline)
+                line += (f"; baseline {tb:.2f} s ({CPU_S[0]:.2f} CPU-s, peak {rssb:.2f} GiB), max rel dR vs "
+                         f"baseline {_rel(r_ours, r_base):.1e}")
+            line = f"[{time.strftime('%H:%M:%S', time.gmtime())} load {os.getloadavg()[0]:.1f}] " + line
+            if a.no_peer:
+                print(line + "; Circuitscape 4 skipped (--no-peer)", flush=True)
+                continue
+            theirs, r_cs4 = _peer(ini)
+            if theirs is None:
+                print(line + f"; Circuitscape 4 skipped: {r_cs4}", flush=True)
+                continue
+            t4, rss4 = theirs
+            st["cs4"].append(t4)
+            st["cpu4"].append(CPU_S[0])
+            st["ratio"].append(t4 / ours)
+            if r_ours.shape != r_cs4.shape:
+                print(line + f"; Circuitscape 4 {t4:.1f} s; result shapes differ "
+                      f"{r_ours.shape} vs {r_cs4.shape}", flush=True)
+                continue
+            diff = np.max(np.abs(r_ours[1:, 1:] - r_cs4[1:, 1:]))
+            print(line + f"; Circuitscape 4 {t4:.2f} s ({CPU_S[0]:.2f} CPU-s, peak {rss4:.2f} GiB); "
+                  f"speed-up {t4 / ours:.2f}x (CPU {CPU_S[0] / cpu:.2f}x); "
+                  f"max |dR| {diff:.2e} ({'OK' if diff < 1e-3 else 'DIFFERENT'})", flush=True)
+    if a.repeat > 1:
+        for label, st in stats.items():
+            med = {k: float(np.median(v)) if v else float("nan") for k, v in st.items()}
+            print(f"{label}, median of {a.repeat}: habitat {med['ours']:.2f} s ({med['cpu']:.2f} CPU-s), "
+                  f"Circuitscape 4 {med['cs4']:.2f} s ({med['cpu4']:.2f} CPU-s), speed-up median "
+                  f"{med['ratio']:.2f}x (range {min(st['ratio'], default=float('nan')):.2f}-"
+                  f"{max(st['ratio'], default=float('nan')):.2f}x), CPU ratio of medians "
+                  f"{med['cpu4'] / med['cpu']:.2f}x", flush=True)
     if a.big or a.big_rows:
         rows, cols = (a.big_rows, a.big_cols) if a.big_rows else (a.big, a.big)
         ini = _job(WORK / f"grid{rows}x{cols}_2", "bench_big", rows, 2, seed=7, cols=cols)

@@ -598,3 +598,21 @@ def test_run_bounds_gdal_block_cache_unless_the_user_set_it(monkeypatch, tmp_pat
     with pytest.raises(Stop):
         cli._run(tmp_path / "p.yaml", tmp_path / "out", False, None, None, None)
     assert seen == [str(GDAL_CACHE_MB), "512"]
+
+
+def test_collector_settings_restored_and_freeze_left_for_exit(monkeypatch, capsys):
+    # main() lowers the collector's work while the imports allocate and freezes the heap only
+    # at interpreter exit (atexit), once however often it runs in one process
+    import atexit
+    import gc
+
+    before = gc.get_threshold()
+    registered = []
+    monkeypatch.setattr(atexit, "register", lambda f: registered.append(f))
+    monkeypatch.setattr(atexit, "unregister", lambda f: registered.remove(f) if f in registered else None)
+    for _ in range(2):
+        code, _, _ = run_cli(monkeypatch, capsys, "-h")
+        assert code == 0
+    assert gc.get_threshold() == before
+    assert registered == [gc.freeze]
+    assert gc.isenabled()

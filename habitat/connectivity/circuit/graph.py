@@ -227,7 +227,6 @@ if _njit is not None:
     @_njit(cache=True, nogil=True)
     def _row_fill(g, nm, four, avg_res, indptr, indices, data):
         nrows, ncols = nm.shape
-        sqrt2 = np.sqrt(2.0)
         for j in range(ncols):
             for i in range(nrows):
                 k = nm[i, j] - 1
@@ -242,16 +241,24 @@ if _njit is not None:
                             continue
                         a, b = i + di, j + dj
                         if 0 <= a < nrows and 0 <= b < ncols and nm[a, b] > 0:
-                            gb = g[a, b]
-                            if avg_res:
-                                w = 1.0 / ((1.0 / ga + 1.0 / gb) / 2.0)
-                            else:
-                                w = (ga + gb) / 2.0
-                            if di != 0 and dj != 0:
-                                w = w / sqrt2
                             indices[q] = nm[a, b] - 1
-                            data[q] = w
+                            data[q] = edge_conductance(ga, g[a, b], avg_res, di != 0 and dj != 0)
                             q += 1
+
+    @_njit(cache=True, nogil=True)
+    def edge_conductance(ga, gb, avg_res, diagonal):
+        """Conductance (siemens) of the edge between cells of conductances ``ga`` and ``gb``.
+
+        The formulas of :func:`build_adjacency` (symmetric in ``ga``, ``gb`` to the last bit);
+        compiled, for the kernels that build raster graphs.
+        """
+        if avg_res:
+            w = 1.0 / ((1.0 / ga + 1.0 / gb) / 2.0)
+        else:
+            w = (ga + gb) / 2.0
+        if diagonal:
+            w = w / np.sqrt(2.0)
+        return w
 
 
 def laplacian(adjacency, *, dtype=np.float64):

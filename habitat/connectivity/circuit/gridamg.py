@@ -35,6 +35,11 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency
     njit = None
 
+try:
+    from .graph import edge_conductance
+except ImportError:  # pragma: no cover - without numba
+    edge_conductance = None
+
 #: Solve the coarsest level densely at or below this many active cells.
 _COARSE_CELLS = 400
 #: ... and refuse a hierarchy whose coarsest level (a thin strip cannot coarsen) is larger.
@@ -150,7 +155,9 @@ class GridAMG:
         if level == len(self.levels) - 1:
             out[...] = 0.0
             flat = out.reshape(-1)
-            flat[self._coarse_idx] = self._coarse_inv @ r.reshape(-1)[self._coarse_idx]
+            # a compiled product, not BLAS: numpy's sgemv wakes OpenBLAS's threads, which
+            # then spin on the other core (about 0.1 CPU-s of a 1000 x 1000 solve)
+            _coarse_solve(self._coarse_inv, self._coarse_idx, r.reshape(-1), flat)
             return out
         lv = self.levels[level]
         w, d, dinv = lv["w"], lv["d"], lv["dinv"]
@@ -257,22 +264,115 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
 
     Notes
     -----
-    One CG solve ``A x_p = e_p`` per node; each entry uses the symmetric estimate
-    ``G_pq = (x_q[p] + x_p[q] + x_p^T r_q + x_q^T r_p) / 2``, whose error is
-    ``||x_p - x_p*||_A ||x_q - x_q*||_A`` at most (quadratic in the solve errors).
+    See :func:`stencil_inverse_block`.
     """
     st = grid_stencil(adjacency, coords) if njit is not None else None
     if st is None:
         return None
     w, cells = st
+    nodes = np.asarray(nodes, dtype=np.int64)
+    return stencil_inverse_block(w, cells[ground], cells[nodes], tol=tol)
+
+
+def raster_component(conductance, seed, *, four_neighbors=False):
+    """The connected component of cell ``seed`` in a raster's circuit graph.
+
+    Parameters
+    ----------
+    conductance : numpy.ndarray
+        2-D cell conductances (siemens); cells > 0 are nodes, joined to their 8 (or 4)
+        neighbours that are nodes, as :func:`habitat.connectivity.circuit.graph.build_adjacency`
+        joins them.
+    seed : tuple of int
+        ``(row, col)`` of a node cell.
+    four_neighbors : bool, optional
+        Orthogonal neighbours only.
+
+    Returns
+    -------
+    mask : numpy.ndarray of bool
+        The cells of the component.
+    n_nodes, n_entries : int
+        Its nodes and the stored off-diagonal entries of its adjacency (twice its edges).
+    box : tuple of int
+        ``(row0, row1, col0, col1)``, inclusive bounds of its cells.
+    """
+    g = np.ascontiguousarray(conductance, dtype=np.float64)
+    mask = np.zeros(g.shape, dtype=np.bool_)
+    n, entries, r0, r1, c0, c1 = _flood(g, bool(four_neighbors), int(seed[0]), int(seed[1]), mask)
+    return mask, int(n), int(entries), (int(r0), int(r1), int(c0), int(c1))
+
+
+def raster_inverse_block(conductance, mask, box, ground, cells, *, four_neighbors=False,
+                         avg_resistance=False, tol=1e-10):
+    """:func:`grid_inverse_block` of one raster component, built from the cells themselves.
+
+    Parameters
+    ----------
+    conductance : numpy.ndarray
+        2-D cell conductances (siemens).
+    mask, box
+        The component, from :func:`raster_component`.
+    ground : tuple of int
+        ``(row, col)`` of the cell held at 0 V.
+    cells : numpy.ndarray of int
+        ``(k, 2)`` distinct cells other than ``ground``, all in the component.
+    four_neighbors, avg_resistance : bool, optional
+        As for :func:`habitat.connectivity.circuit.graph.build_adjacency`.
+    tol : float, optional
+        As for :func:`grid_inverse_block`.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``k x k`` block (ohm), equal to :func:`grid_inverse_block` on the component's
+        adjacency to the last bit (the same edge weights on the same padded bounding box),
+        without the adjacency matrix, node coordinates and component labels (about 0.2
+        CPU-s and 150 MB of a 1000 x 1000 grid); None where CG does not converge.
+    """
+    g = np.ascontiguousarray(conductance, dtype=np.float64)
+    r0, r1, c0, c1 = box
+    w = np.zeros((4, r1 - r0 + 3, c1 - c0 + 3))
+    _raster_stencil_fill(g, mask, r0, c0, bool(four_neighbors), bool(avg_resistance), w)
+    shift = np.array([r0 - 1, c0 - 1])
+    return stencil_inverse_block(w, np.asarray(ground) - shift,
+                                 np.asarray(cells, dtype=np.int64).reshape(-1, 2) - shift, tol=tol)
+
+
+def stencil_inverse_block(w, ground, cells, *, tol=1e-10):
+    """``(A^-1)[cells][:, cells]`` of the grid Laplacian of ``w`` grounded at ``ground``.
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        ``(4, rows + 2, cols + 2)`` edge conductances of one connected component (see
+        :func:`grid_stencil`); grounded in place.
+    ground : tuple of int
+        Padded ``(row, col)`` of the cell held at 0 V.
+    cells : numpy.ndarray of int
+        ``(k, 2)`` padded cells other than ``ground``, distinct.
+    tol : float, optional
+        As for :func:`grid_inverse_block`.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``k x k`` block (ohm); None when CG does not converge or the coarsest level is not SPD.
+
+    Notes
+    -----
+    One CG solve ``A x_p = e_p`` per cell; each entry uses the symmetric estimate
+    ``G_pq = (x_q[p] + x_p[q] + x_p^T r_q + x_q^T r_p) / 2``, whose error is
+    ``||x_p - x_p*||_A ||x_q - x_q*||_A`` at most (quadratic in the solve errors).
+    """
     shape = w.shape[1:]
     try:
-        amg = GridAMG(w, cells[ground], overwrite=True)
+        amg = GridAMG(w, ground, overwrite=True)
     except ArithmeticError:  # NoConvergence, or a coarsest level that is not SPD
         return None
     del w
-    nodes = np.asarray(nodes, dtype=np.int64)
-    k = nodes.size
+    cells = np.asarray(cells, dtype=np.int64)
+    k = cells.shape[0]
 
     xs = np.empty((k,) + shape)
     rs = np.empty((k,) + shape)
@@ -280,7 +380,7 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     def _solve_all(solver, which):
         for i in which:
             b = np.zeros(shape)
-            b[cells[nodes[i], 0], cells[nodes[i], 1]] = 1.0
+            b[cells[i, 0], cells[i, 1]] = 1.0
             xs[i], rs[i] = solver.solve(b, tol=tol)
 
     try:
@@ -294,9 +394,10 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     except NoConvergence:
         return None
     flat_x, flat_r = xs.reshape(k, -1), rs.reshape(k, -1)
-    at = np.ravel_multi_index((cells[nodes, 0], cells[nodes, 1]), shape)
+    at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
     m = flat_x[:, at]  # m[p, q] = x_p at node q
-    c = flat_x @ flat_r.T  # c[p, q] = x_p . r_q
+    c = np.empty((k, k))
+    _cross_dots(flat_x, flat_r, c)  # c[p, q] = x_p . r_q (compiled: no BLAS threads)
     return 0.5 * (m + m.T + c + c.T)
 
 
@@ -337,6 +438,54 @@ if njit is not None:
                 elif not ((di == 0 and dj == -1) or (di == -1 and -1 <= dj <= 1)):
                     return False
         return True
+
+    @njit(cache=True, nogil=True)
+    def _flood(g, four, si, sj, mask):
+        # depth-first fill over the node cells (> 0) joined as build_adjacency joins them;
+        # returns (cells, stored adjacency entries, row0, row1, col0, col1)
+        nrows, ncols = g.shape
+        stack = np.empty(nrows * ncols, dtype=np.int64)
+        stack[0] = si * ncols + sj
+        top = 1
+        mask[si, sj] = True
+        n = 0
+        entries = 0
+        r0, r1, c0, c1 = si, si, sj, sj
+        while top > 0:
+            top -= 1
+            i = stack[top] // ncols
+            j = stack[top] - i * ncols
+            n += 1
+            r0, r1, c0, c1 = min(r0, i), max(r1, i), min(c0, j), max(c1, j)
+            for di in range(-1, 2):
+                for dj in range(-1, 2):
+                    if (di == 0 and dj == 0) or (four and di != 0 and dj != 0):
+                        continue
+                    a, b = i + di, j + dj
+                    if 0 <= a < nrows and 0 <= b < ncols and g[a, b] > 0:
+                        entries += 1
+                        if not mask[a, b]:
+                            mask[a, b] = True
+                            stack[top] = a * ncols + b
+                            top += 1
+        return n, entries, r0, r1, c0, c1
+
+    @njit(cache=True, nogil=True)
+    def _raster_stencil_fill(g, mask, r0, c0, four, avg_res, w):
+        # w[k] at padded (i, j) = the edge from cell (r0 + i - 1, c0 + j - 1) to its neighbour k,
+        # for the cells of the component (mask); grid_stencil's layout and values
+        nrows, ncols = g.shape
+        for i in range(1, w.shape[1] - 1):
+            a = r0 + i - 1
+            for j in range(1, w.shape[2] - 1):
+                b = c0 + j - 1
+                if not mask[a, b]:
+                    continue
+                ga = g[a, b]
+                for k in range(2 if four else 4):
+                    ta, tb = a + _STEP_I[k], b + _STEP_J[k]
+                    if 0 <= ta < nrows and 0 <= tb < ncols and g[ta, tb] > 0:
+                        w[k, i, j] = edge_conductance(ga, g[ta, tb], avg_res, k >= 2)
 
     @njit(cache=True, nogil=True)
     def _ground(w, leak, gi, gj):
@@ -509,6 +658,27 @@ if njit is not None:
                 if d[i0 + 1, j0 + 1] != 0.0:
                     # a shift, not a division by a run-time factor, in the inner loop
                     x[i0 + 1, j0 + 1] += xc[ci, (j0 >> 1 if fj == 2 else j0) + 1]
+
+    @njit(cache=True, nogil=True)
+    def _coarse_solve(inv, idx, r, out):
+        # out[idx] = inv @ r[idx], sums in float64
+        n = idx.size
+        for a in range(n):
+            s = 0.0
+            for b in range(n):
+                s += np.float64(inv[a, b]) * r[idx[b]]
+            out[idx[a]] = s
+
+    @njit(cache=True, nogil=True)
+    def _cross_dots(xs, rs, out):
+        # out[p, q] = xs[p] . rs[q]
+        k, n = xs.shape
+        for p in range(k):
+            for q in range(k):
+                s = 0.0
+                for t in range(n):
+                    s += xs[p, t] * rs[q, t]
+                out[p, q] = s
 
     @njit(cache=True, nogil=True)
     def _dense_fill(w, d, pos, out):

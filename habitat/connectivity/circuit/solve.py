@@ -165,6 +165,63 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     return res
 
 
+def raster_pairwise_resistances(conductance, focal_cells, *, exclude=None, method="auto",
+                                four_neighbors=False, avg_resistance=False,
+                                memory_limit_bytes=None):
+    """:func:`pairwise_resistances` of a raster's graph for a few focal cells, or None.
+
+    The case where ``pairwise_resistances`` takes the grid multigrid (``method="auto"``, one
+    node per cell, every focal cell a distinct node of one component of at least
+    ``GRID_AMG_MIN_NODES`` nodes, at most ``GRID_AMG_MAX_RHS + 1`` points, the direct factor
+    fitting in memory), computed from the cells without the graph: the same edge weights on
+    the same grid, so the same resistances to the last bit. None in every other case (the
+    caller then builds the graph and calls :func:`pairwise_resistances`).
+
+    Parameters
+    ----------
+    conductance : numpy.ndarray
+        2-D cell conductances (siemens); cells > 0 are nodes.
+    focal_cells : numpy.ndarray of int
+        ``(k, 2)`` row and column of each focal point.
+    exclude, method, memory_limit_bytes
+        As for :func:`pairwise_resistances`.
+    four_neighbors, avg_resistance : bool, optional
+        As for :func:`habitat.connectivity.circuit.graph.build_adjacency`.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``k x k`` resistances (ohm) as :func:`pairwise_resistances` returns them.
+    """
+    cells = np.asarray(focal_cells, dtype=np.int64).reshape(-1, 2)
+    k = cells.shape[0]
+    g = np.asarray(conductance)
+    if (method != "auto" or gridamg.njit is None or not 2 <= k <= GRID_AMG_MAX_RHS + 1
+            or len({(int(i), int(j)) for i, j in cells}) < k
+            or np.any(cells < 0) or np.any(cells >= g.shape) or np.any(g[cells[:, 0], cells[:, 1]] <= 0)):
+        return None
+    mask, n, entries, box = gridamg.raster_component(g, cells[0], four_neighbors=four_neighbors)
+    if n < GRID_AMG_MIN_NODES or not np.all(mask[cells[:, 0], cells[:, 1]]):
+        return None
+    chosen = choose_method(n, entries + n, method=method, n_rhs=k - 1,
+                           memory_limit_bytes=memory_limit_bytes, ordering=_ordering(cells))
+    if chosen != "direct":
+        return None
+    block = gridamg.raster_inverse_block(g, mask, box, cells[0], cells[1:],
+                                         four_neighbors=four_neighbors,
+                                         avg_resistance=avg_resistance)
+    if block is None:
+        return None
+    gm = np.zeros((k, k))
+    gm[1:, 1:] = block
+    d = np.diag(gm)
+    res = d[:, None] + d[None, :] - gm - gm.T
+    for p, q in exclude or ():
+        res[p, q] = res[q, p] = -1.0
+    np.fill_diagonal(res, 0.0)
+    return res
+
+
 def _empty(m):
     """Drop the arrays of a CSR matrix in place (it becomes all zeros)."""
     if sp.isspmatrix_csr(m):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import gc
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,8 @@ from habitat.errors import ConfigError, InputFileError
 from habitat.connectivity.circuit.currents import branch_currents, node_currents
 from habitat.connectivity.circuit.graph import build_adjacency, build_node_map, conductance_from_raster
 from habitat.connectivity.circuit.ordering import node_coordinates
-from habitat.connectivity.circuit.solve import pairwise_resistances, resolve_sources_grounds, solve_sources_grounds
+from habitat.connectivity.circuit.solve import (pairwise_resistances, raster_pairwise_resistances,
+                                                resolve_sources_grounds, solve_sources_grounds)
 
 from . import grids
 
@@ -134,11 +137,30 @@ def run_job(ini_path: Path, *, cwd: Path | None = None, output_dir: Path | None 
         Missing or unreadable files, unsupported options, jobs that cannot fit in memory.
     """
     job = _Job(ini_path, cwd, output_dir)
-    if job.data_type == "network":
-        _run_network(job)
-    else:
-        _run_raster(job)
+    with _collector_paused():
+        if job.data_type == "network":
+            _run_network(job)
+        else:
+            _run_raster(job)
     return job.written
+
+
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector for the job, then restore its state.
+
+    A job's arrays are freed by reference counting; what the collector would scan are the
+    tens of thousands of objects that numba's first dispatch creates (its typing
+    registries), over and over as they are allocated: about 0.15 CPU-s of a 1000 x 1000
+    single-pair job (issue 19).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ---------------------------------------------------------------- raster inputs
@@ -343,14 +365,23 @@ def _raster_pairwise(job, cell, polymap, meta, opts, out):
     if len(uniq) < 2:
         raise InputFileError(f"{job.path('point_file')}: fewer than two focal points; add points")
     if len(uniq) == len(ids):
-        nodemap = build_node_map(cell, regions=polymap)
-        adj = build_adjacency(cell, nodemap, **opts)
-        focal = nodemap[ii, jj] - 1
         exclude = set()
         if inc is not None:
             exclude = {(p, q) for p in range(len(ids)) for q in range(p + 1, len(ids))
                        if _pair_excluded(inc, ids[p], ids[q])}
         want = out["volt"] or out["cur"]
+        res = None
+        if polymap is None and not want:
+            # few points on a plain grid: the multigrid straight from the cells, no graph
+            res = raster_pairwise_resistances(cell, np.column_stack([ii, jj]), exclude=exclude,
+                                              method=job.method, **opts)
+        if res is not None:
+            _save_resistances(job, ids, res)
+            cum.write(job, meta, out, cell)
+            return
+        nodemap = build_node_map(cell, regions=polymap)
+        adj = build_adjacency(cell, nodemap, **opts)
+        focal = nodemap[ii, jj] - 1
         res = pairwise_resistances(
             adj, focal, exclude=exclude, method=job.method, node_coords=node_coordinates(nodemap),
             on_pair=_make_pair_writer(job, cell, nodemap, meta, out, cum, ids) if want else None,

@@ -40,18 +40,19 @@ def test_strip_is_resistors_in_series(shape):
     assert_allclose(block[0, 0], exact, rtol=1e-7)
 
 
-def _record_grid_solves(monkeypatch):
-    """Count the grid multigrid calls that returned a block (not a fall-back to the factor), so
-    a comparison of ``auto`` with ``direct`` cannot pass by comparing the factor with itself."""
+def _record_grid_solves(monkeypatch, name="grid_inverse_block"):
+    """Count the grid multigrid calls (``gridamg.<name>``) that returned a block (not a
+    fall-back to the factor), so a comparison of ``auto`` with ``direct`` cannot pass by
+    comparing the factor with itself."""
     solved = []
-    inner = gridamg.grid_inverse_block
+    inner = getattr(gridamg, name)
 
     def spy(*args, **kwargs):
         block = inner(*args, **kwargs)
         solved.append(block is not None)
         return block
 
-    monkeypatch.setattr(gridamg, "grid_inverse_block", spy)
+    monkeypatch.setattr(gridamg, name, spy)
     return solved
 
 
@@ -117,3 +118,46 @@ def test_leak_of_a_grounded_neighbour():
     _, nm, adj, coords = _graph(res, four=True)
     block = gridamg.grid_inverse_block(adj, coords, 1, np.array([0, 2]))
     assert_allclose(block, np.eye(2), atol=1e-12)
+
+
+@pytest.mark.parametrize("four, avg_res", [(False, False), (True, False), (False, True)])
+def test_raster_path_equals_graph_path_to_the_last_bit(monkeypatch, four, avg_res):
+    # nodata border rows/columns (bounding box smaller than the raster), an island that is
+    # its own component, 3 points: the same edge weights on the same grid as the graph path
+    monkeypatch.setattr(solve, "GRID_AMG_MIN_NODES", 2_000)
+    res = _random((70, 64), 5)
+    res[:2, :] = np.nan
+    res[:, -3:] = np.nan
+    res[30:34, 10:14] = np.nan
+    res[31:33, 11:13] = 5.0  # an island of 4 cells inside a ring of nodata
+    g = np.where(np.isfinite(res), 1.0 / np.where(np.isfinite(res), res, 1.0), 0.0)
+    nm = build_node_map(g)
+    adj = build_adjacency(g, nm, four_neighbors=four, avg_resistance=avg_res)
+    cells = np.array([(2, 0), (40, 30), (69, 60)])
+    focal = nm[cells[:, 0], cells[:, 1]] - 1
+    assert min(focal) >= 0
+    graph = pairwise_resistances(adj, focal, method="auto", node_coords=node_coordinates(nm),
+                                 exclude={(0, 2)})
+    solved = _record_grid_solves(monkeypatch, "raster_inverse_block")
+    raster = solve.raster_pairwise_resistances(g, cells, four_neighbors=four,
+                                               avg_resistance=avg_res, exclude={(0, 2)})
+    assert solved == [True]
+    np.testing.assert_array_equal(raster, graph)
+    assert raster[0, 2] == -1 and raster[0, 1] > 0
+
+
+def test_raster_path_declines_what_it_does_not_cover(monkeypatch):
+    monkeypatch.setattr(solve, "GRID_AMG_MIN_NODES", 1_000)
+    res = _random((60, 60), 6)
+    res[:, 30] = np.nan  # two components
+    g = np.where(np.isfinite(res), 1.0 / np.where(np.isfinite(res), res, 1.0), 0.0)
+    g[5, 5] = g[50, 20] = g[5, 50] = 1.0
+    rp = solve.raster_pairwise_resistances
+    assert rp(g, [(5, 5), (50, 20)]) is not None
+    assert rp(g, [(5, 5), (5, 50)]) is None  # points in different components
+    assert rp(g, [(5, 5), (50, 20)], method="direct") is None
+    assert rp(g, [(5, 5), (5, 5)]) is None  # one node twice
+    assert rp(g, [(5, 5), (50, 30)]) is None  # a point on nodata
+    assert rp(g, [(5, 5)] + [(50, 10 + i) for i in range(5)]) is None  # > GRID_AMG_MAX_RHS + 1
+    monkeypatch.setattr(solve, "GRID_AMG_MIN_NODES", 1_800)  # each half has < 1,800 cells
+    assert rp(g, [(5, 5), (50, 20)]) is None  # too small for the multigrid
