@@ -332,7 +332,7 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
     Returns the candidate labels (:class:`habitat.sites.blockwise.CandidateLabels`) and the table."""
     import numpy as np
     from habitat.connectivity.cost_distance import cost_distance
-    from habitat.connectivity.two_grid import (aggregate_labels, aggregate_resistance, block_any, coarse_cell,
+    from habitat.connectivity.two_grid import (aggregate_resistance, block_any, coarse_cell, coarse_cores,
                                                coarse_focal_cells, coarse_grid, connectivity_factor)
     from habitat.sites.blockwise import (candidate_sums, central_cells_blockwise, label_candidates, nearest_cells,
                                          strips)
@@ -377,14 +377,10 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
     else:
         ctx.log(f"least-cost distance and effective resistance to the sources on the "
                 f"{coarse_grid(grid, factor).resolution:g} m connectivity grid ({factor}x the analysis cells)")
-        fine_res = np.empty((-(-height // factor), -(-width // factor)))
-        labels = np.zeros(fine_res.shape, np.int32)
-        for r0, r1 in strips(height, multiple=factor):  # whole blocks per strip: per-block rules
-            fine_res[r0 // factor: -(-r1 // factor)] = aggregate_resistance(res_rows(r0, r1), factor)
-            labels[r0 // factor: -(-r1 // factor)] = aggregate_labels(cores_rows(r0, r1), factor)
-        grain_cores = np.where(np.isfinite(fine_res), labels, 0).astype(np.int32)  # as coarse_cores
+        # both read their (lazy) input strip by strip, whole blocks per strip
+        fine_res = aggregate_resistance(res_layer, factor)
+        grain_cores = coarse_cores(cores_layer, fine_res, factor)
         step = coarse_grid(grid, factor).cell_size_m
-        del labels
     cost = None
     if (grain_cores > 0).any():
         cost = cost_distance(fine_res, grain_cores > 0, cell_size=step, neighbours=connectivity.neighbours)
