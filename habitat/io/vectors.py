@@ -12,7 +12,6 @@ import pyogrio
 import shapely
 from pyproj import CRS
 from rasterio import features
-from numba import njit
 from scipy import ndimage
 
 from habitat.errors import GeometryError, InputFileError, MissingCRSError, NoOverlapError
@@ -401,6 +400,7 @@ def distance_rows_m(
         return state["above"], state["below"]
 
     def make(r0: int, r1: int) -> np.ndarray:
+        from habitat.io._distance_kernels import nearest_rows, row_distances
         above, below = bounds()
         a0, a1 = rows.start + r0, rows.start + r1
         out = np.empty((r1 - r0, cols.stop - cols.start), np.float32)
@@ -414,94 +414,15 @@ def distance_rows_m(
             if last.get("k") != k:  # a strip the writer's row blocks share is made once
                 last.clear()
                 near = np.empty((s1 - s0, width), np.int32)
-                _nearest_rows(np.asarray(read(s0, s1), dtype=bool), s0, above[k], below[k], near)
+                nearest_rows(np.asarray(read(s0, s1), dtype=bool), s0, above[k], below[k], near)
                 last.update(k=k, near=near)
             near = last["near"]
             lo, hi = max(a0, s0), min(a1, s1)
-            _row_distances(near, s0, lo - s0, hi - s0, cols.start, cols.stop, float(dy), float(dx), cap,
-                           out[lo - a0:hi - a0], v, z)
+            row_distances(near, s0, lo - s0, hi - s0, cols.start, cols.stop, float(dy), float(dx), cap,
+                          out[lo - a0:hi - a0], v, z)
         return out
 
     return RowArray((rows.stop - rows.start, cols.stop - cols.start), np.float32, make)
-
-
-@njit(cache=True, nogil=True)
-def _nearest_rows(p, r0, above, below, out):  # pragma: no cover - compiled
-    """Nearest present row (absolute index, -1 = none) in each column, for the rows of strip ``p``
-    (absolute rows ``r0 + i``), given the nearest present rows above and below the strip."""
-    h, w = p.shape
-    last = above.copy()
-    for i in range(h):
-        for c in range(w):
-            if p[i, c]:
-                last[c] = r0 + i
-            out[i, c] = last[c]
-    nxt = below.copy()
-    for i in range(h - 1, -1, -1):
-        r = r0 + i
-        for c in range(w):
-            if p[i, c]:
-                nxt[c] = r
-            n = nxt[c]
-            if n >= 0:
-                u = out[i, c]
-                if u < 0 or n - r < r - u:
-                    out[i, c] = n
-
-
-@njit(cache=True, nogil=True)
-def _row_distances(near, r0, lo, hi, c0, c1, dy, dx, cap, out, v, z):  # pragma: no cover - compiled
-    """Distances (m) of rows ``lo:hi`` of ``near``, columns ``c0:c1``, into ``out`` (float32).
-
-    Per row, the lower envelope of the parabolas ``(c - q)**2 + ((near[q] - r) * dy / dx)**2``
-    of the columns ``q`` that have a present cell (in cell units); each cell's nearest column
-    is then checked against the envelope's neighbours with the float64 distance itself.
-    """
-    w = near.shape[1]
-    for i in range(lo, hi):
-        r = r0 + i
-        k = -1
-        for q in range(w):
-            fr = near[i, q]
-            if fr < 0:
-                continue
-            a = (fr - r) * dy / dx
-            fq = a * a
-            if k < 0:
-                k = 0
-                v[0] = q
-                z[0] = -np.inf
-                z[1] = np.inf
-                continue
-            while True:
-                p = v[k]
-                b = (near[i, p] - r) * dy / dx
-                s = ((fq - b * b) + (q - p) * (q + p)) / (2.0 * (q - p))
-                if s <= z[k] and k > 0:
-                    k -= 1
-                else:
-                    break
-            k += 1
-            v[k] = q
-            z[k] = s
-            z[k + 1] = np.inf
-        j = 0
-        for c in range(c0, c1):
-            if k < 0:
-                out[i - lo, c - c0] = np.inf
-                continue
-            while j < k and z[j + 1] < c:
-                j += 1
-            best = np.inf
-            for t in range(max(0, j - 1), min(k, j + 1) + 1):
-                q = v[t]
-                ddr = float(near[i, q] - r) * dy
-                ddc = float(q - c) * dx
-                d2 = ddr * ddr + ddc * ddc
-                if d2 < best:
-                    best = d2
-            d = np.sqrt(best)
-            out[i - lo, c - c0] = np.inf if d > cap else d
 
 
 #: GeoPackages record a "last change" timestamp; a fixed one keeps outputs byte-identical.
