@@ -99,7 +99,7 @@ MODELS: dict[str, MemoryModel] = {
             "window by window, so memory holds one block and per-patch rows (table, outlines): "
             "measured stage peaks 684, 699 and 732 MiB at 16.37, 32.75 and 147.4 M cells "
             "(bench/README.md 'Patches in bounded memory'), less ~350 MiB of interpreter and "
-            "libraries: ~334, ~349 and ~382 MiB (0.37 bytes a cell of growth, the patches), "
+            "libraries: ~334, ~349 and ~382 MiB (0.37 bytes a cell of growth), "
             "below 1 x cells + 336 MiB (352, 367 and 477 MiB)",
     ),
     "fragmentation_blockwise": MemoryModel(
