@@ -93,12 +93,14 @@ MODELS: dict[str, MemoryModel] = {
             "measured 43 bytes/cell over the input on 10000 x 10000 (bench/README.md)",
     ),
     "patches": MemoryModel(
-        8.0, FINE_GRID_SETTING, fixed=256 * 2**20,
-        doc="block-wise patch table and outlines (2048-cell blocks): the int32 label output spans "
-            "the grid, the rest is per block; measured stage peaks 718 MiB at 16.37 M cells and "
-            "817 MiB at 32.75 M (6.3 bytes/cell growth, bench/README.md 'Scale: every stage'), "
-            "less ~350 MiB of interpreter and libraries: ~370 and ~470 MiB, below "
-            "8 x cells + 256 MiB (381 and 506 MiB)",
+        1.0, FINE_GRID_SETTING, fixed=336 * 2**20,
+        doc="block-wise labelling, patch table and outlines (2048-cell blocks); the int32 label "
+            "output goes to a temporary file (DiskGrid, 4 bytes a cell of disk) and is read back "
+            "window by window, so memory holds one block and per-patch rows (table, outlines): "
+            "measured stage peaks 684, 699 and 732 MiB at 16.37, 32.75 and 147.4 M cells "
+            "(bench/README.md 'Patches in bounded memory'), less ~350 MiB of interpreter and "
+            "libraries: ~334, ~349 and ~382 MiB (0.37 bytes a cell of growth), "
+            "below 1 x cells + 336 MiB (352, 367 and 477 MiB)",
     ),
     "fragmentation_blockwise": MemoryModel(
         35.0, FINE_GRID_SETTING, per_block_cell=60.0, fixed=64 * 2**20,

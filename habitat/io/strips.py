@@ -25,6 +25,8 @@ def strip_rows(width: int, cells: int | None = None) -> int:
 
 def _row_slice(key, height: int) -> tuple[slice, object]:
     if isinstance(key, tuple):
+        while key and key[-1] is Ellipsis and len(key) > 2:  # xarray may append one
+            key = key[:-1]
         rows, cols = (key + (slice(None),))[:2] if len(key) < 2 else key
     else:
         rows, cols = key, slice(None)
@@ -166,17 +168,52 @@ class DiskGrid(_Rows):
 
     def rows(self, r0: int, r1: int) -> np.ndarray:
         """Rows ``r0:r1`` (clipped to the grid), read from the file."""
-        import os
         r0, r1 = max(0, r0), min(self.shape[0], r1)
         out = np.empty((max(0, r1 - r0), self.shape[1]), self.dtype)
-        view, offset = memoryview(out).cast("B"), r0 * self._row_bytes
+        self._read_into(out, r0 * self._row_bytes)
+        return out
+
+    def _read_into(self, out: np.ndarray, offset: int) -> None:
+        """Fill the contiguous array ``out`` with the file's bytes from ``offset``."""
+        import os
+        view = memoryview(out).cast("B")
         while len(view):
             n = os.preadv(self._file.fileno(), [view], offset)
             if n <= 0:
                 raise OSError(f"short read from the temporary grid at byte {offset}")
             view, offset = view[n:], offset + n
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def __getitem__(self, key) -> np.ndarray:
+        """``grid[rows, cols]``: a contiguous column range is read row by row from the file, so a
+        block of a wide grid costs the block, not full-width rows."""
+        rows, rest = _row_slice(key, self.shape[0])
+        cols = rest[1]
+        if rest[0] == slice(None) and isinstance(cols, slice) and cols.step in (None, 1):
+            c0, c1, _ = cols.indices(self.shape[1])
+            if (c0, c1) != (0, self.shape[1]):
+                return self.window(rows.start, rows.stop, c0, c1)
+        return super().__getitem__(key)
+
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Cells ``[r0:r1, c0:c1]`` (clipped to the grid), read row by row from the file."""
+        r0, r1 = max(0, r0), min(self.shape[0], r1)
+        c0, c1 = max(0, c0), min(self.shape[1], c1)
+        out = np.empty((max(0, r1 - r0), max(0, c1 - c0)), self.dtype)
+        for i in range(out.shape[0]):
+            self._read_into(out[i], (r0 + i) * self._row_bytes + c0 * self.dtype.itemsize)
         return out
 
+    # a duck array for xarray (like RowArray): make_layer wraps it without reading it, and the
+    # raster writer reads it strip by strip
+    def __array_function__(self, func, types, args, kwargs):
+        return NotImplemented
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return NotImplemented
 
     def count_nonzero(self, rows: slice | None = None, cols: slice | None = None) -> int:
         """Non-zero cells in ``[rows, cols]``, read strip by strip."""

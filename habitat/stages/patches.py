@@ -12,8 +12,8 @@ from habitat.stages.spec import StageContext, StageSpec
 
 INPUTS = catalog.layers("suitability", "quality", "populations")
 OUTPUTS = catalog.outputs_of("patches")
-#: Cells per block of the labelling, the patch table and the outlines: the stage holds the int32
-#: label raster (its output) plus one block's temporaries (~40 bytes a cell: 160 MiB here).
+#: Cells per block of the labelling, the patch table and the outlines: the stage holds one block's
+#: temporaries (~40 bytes a cell: 160 MiB here); the int32 label raster is in a temporary file.
 BLOCK_SHAPE = (2048, 2048)
 
 
@@ -23,6 +23,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     import geopandas as gpd
     import numpy as np
     import pandas as pd
+    from habitat.io.strips import DiskGrid
     from habitat.layers import make_layer
     from habitat.suitability.blockwise import label_patches_blockwise
     from habitat.suitability.patches import habitat_mask, patch_polygons, patch_table
@@ -30,7 +31,7 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the patches stage needs a projected grid in metres (e.g. 'default')")
-    check_memory("patches", grid.shape, what="stage patches")  # before the whole-grid labels exist
+    check_memory("patches", grid.shape, what="stage patches")
     suit, quality = ctx.inputs["suitability"], ctx.inputs["quality"]
     # labelled block by block (labels merged at block edges; equal to label_patches cell for cell)
     blocks, _ = label_patches_blockwise(
@@ -38,7 +39,9 @@ def run_patches(ctx: StageContext) -> dict[str, Any]:
         grid.shape, cell_size_m=grid.cell_size_m, neighbours=params.neighbours,
         min_patch_area_ha=params.min_patch_area_ha, block_shape=BLOCK_SHAPE,
     )
-    labels = np.zeros(grid.shape, np.int32)
+    # the label raster goes to a temporary file block by block; the table, the outlines and the
+    # raster writer read it back one window at a time, so it is never whole in memory
+    labels = DiskGrid(grid.shape, np.int32)
     for rows, cols, block in blocks:
         labels[rows, cols] = block
     layer = make_layer(labels, grid, name="patch_id", nodata=0)

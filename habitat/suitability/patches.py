@@ -260,7 +260,7 @@ def core_mask(labels: Any, *, edge_depth_m: float, cell_size_m: float) -> Any:
 
 
 def _site_cells(sites: pd.DataFrame, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    shape = _values(labels).shape
+    shape = tuple(np.shape(labels))  # not _values: lazy labels are not read whole
     if {"row", "col"} <= set(sites.columns):
         rows = sites["row"].to_numpy(dtype=np.int64)
         cols = sites["col"].to_numpy(dtype=np.int64)

@@ -95,3 +95,22 @@ def test_disk_grid_writes_blocks_and_reads_rows():
     wide[1:3, :] = np.full((2, 6), 2.5, np.float32)  # whole rows in one write
     np.testing.assert_array_equal(np.asarray(wide), np.array([[0] * 6, [2.5] * 6, [2.5] * 6, [0] * 6], np.float32))
     grid.close()
+
+
+def test_disk_grid_reads_column_windows_and_is_a_layer(monkeypatch):
+    from habitat.grid import GridSpec
+    from habitat.layers import make_layer
+    grid = GridSpec.from_bounds((0, 0, 70, 50), "EPSG:32642", 10)  # 5 x 7 cells
+    full = np.arange(35, dtype=np.int32).reshape(5, 7)
+    disk = DiskGrid(grid.shape, np.int32)
+    disk[0:5, 0:7] = full
+    np.testing.assert_array_equal(disk[1:4, 2:6], full[1:4, 2:6])
+    np.testing.assert_array_equal(disk[3:9, 5:20], full[3:, 5:])  # clipped to the grid
+    np.testing.assert_array_equal(disk[2, 1:3], full[2, 1:3])
+    np.testing.assert_array_equal(disk[1:3, 4:2], full[1:3, 4:2])  # empty window
+    # a window never reads whole rows of the file
+    monkeypatch.setattr(DiskGrid, "rows", lambda self, r0, r1: pytest.fail("read whole rows"))
+    layer = make_layer(disk, grid, name="patch_id", nodata=0)
+    assert layer.data is disk
+    np.testing.assert_array_equal(np.asarray(layer[1:4, 2:6].values), full[1:4, 2:6])
+    disk.close()

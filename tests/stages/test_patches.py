@@ -7,15 +7,21 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
+import pytest
 import yaml
 
+from habitat.stages import patches as patches_stage
 from habitat.stages.runner import run_pipeline
+from habitat.suitability.patches import habitat_mask, label_patches
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_suitability import SCORES, _run  # noqa: E402
 
 
-def test_two_tugai_strips_are_two_patches(tmp_path):
+@pytest.mark.parametrize("block_shape", [(2048, 2048), (7, 5), (3, 26)])
+def test_two_tugai_strips_are_two_patches(tmp_path, monkeypatch, block_shape):
+    # blocks that do not divide the 20 x 26 grid cut both strips: same labels, table, outlines
+    monkeypatch.setattr(patches_stage, "BLOCK_SHAPE", block_shape)
     suitability = {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
                    "weights": {"habitat_class": 1.0}, "ahp": None}
     out = _run(tmp_path, suitability)
@@ -31,6 +37,9 @@ def test_two_tugai_strips_are_two_patches(tmp_path):
     expected[9, :] = 1          # tugai row north of the river (source row 11)
     expected[11, 6:] = 2        # tugai row south of it, minus the 2020 cropland (source row 13)
     np.testing.assert_array_equal(labels, expected)
+    with rasterio.open(out / "suitability" / "suitability.tif") as ds:
+        whole = label_patches(habitat_mask(ds.read(1), threshold=0.6), cell_size_m=100.0)
+    np.testing.assert_array_equal(labels, whole)  # the whole-array labelling, same numbering
 
     table = pd.read_csv(out / "patches" / "patches.csv")
     assert table["patch_id"].tolist() == [1, 2]
