@@ -48,15 +48,17 @@ CONNECTIVITY_GRID_SETTING = "grid.connectivity_resolution_m"
 FINE_SIDE_BYTES = {"cost_distance": 64.0, "circuit": 76.0}
 #: With a coarser connectivity grid (factor > 1) the connectivity and circuit stages read their
 #: analysis-grid inputs strip by strip into the coarse grid and write the rasters brought back
-#: chunk by chunk (habitat.connectivity.two_grid): beside the coarse computation they hold a row
-#: of input chunks (1024 rows), strips of 1 M cells with their temporaries and GDAL's 128 MB
+#: chunk by chunk (habitat.connectivity.two_grid): beside the coarse computation they hold a
+#: read window of ~4 M cells per input, strips of 1 M cells with their temporaries and GDAL's
 #: block cache. ``(bytes per analysis cell, fixed bytes)``, from peak RSS less the 283 MiB of a
 #: run that computes nothing and less the coarse model, scale pipeline at factor 10
 #: (bench/README.md, "Connectivity and circuit in bounded memory"): connectivity 323, 341 and
-#: 453 MiB at 16.37, 32.75 and 147.4 M cells (2 bytes a cell beyond 32.75 M); circuit 349, 427 and
-#: 614 MiB with nothing to solve (5 bytes a cell from 16.37 to 32.75 M while GDAL's cache fills,
-#: 1.7 beyond). Both fits lie above every measurement.
-BLOCKWISE_FINE_SIDE = {"cost_distance": (2.0, 304 * 2**20), "circuit": (5.0, 272 * 2**20)}
+#: 453 MiB at 16.37, 32.75 and 147.4 M cells (2 bytes a cell beyond 32.75 M; measured when it read
+#: a row of input chunks at a time, the ~4 M-cell windows measured the same within 8 MiB); circuit, reading ~4 M-cell windows through
+#: a 16 MB cache with freed blocks returned (bench/README.md, "Circuit stage flat"), 140 and
+#: 158 MiB with nothing to solve at 16.37 and 32.75 M cells (1.1 bytes a cell; the coarse
+#: arrays grow with the coarse cells). Both fits lie above every measurement.
+BLOCKWISE_FINE_SIDE = {"cost_distance": (2.0, 304 * 2**20), "circuit": (2.0, 128 * 2**20)}
 #: The sites stage's own arrays on the analysis grid, beside the cost search and the circuit
 #: solve. Block by block (habitat.sites.blockwise, bench/README.md "Sites block by block") it
 #: holds strips of rows the grid's width wide and, on the analysis grid (factor 1), the

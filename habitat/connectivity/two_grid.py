@@ -47,8 +47,8 @@ of the coarse cells' side), distances in metres, effective resistance in ohms (a
 Results at the coarse grain are an approximation: check them against a fine run on a subset.
 
 Bounded memory (issue 14): at ``factor`` > 1 nothing of the analysis grid's size is held. The
-fine inputs are read strip by strip (:func:`iter_strips`: a row of input chunks at a time, strips
-of whole block rows) and reduced into the coarse grid: resistance (:func:`aggregate_resistance`),
+fine inputs are read strip by strip (:func:`iter_strips`: windows of whole block rows, ~1 M
+cells each) and reduced into the coarse grid: resistance (:func:`aggregate_resistance`),
 core majority (:func:`aggregate_labels`), reach (:func:`block_any`), the patches' coarse cells
 (:func:`patch_coarse_cells`), the finite-cell count (:func:`count_finite`) and the median
 resistance of habitat cells by an exact radix selection (:func:`masked_quantile`). Every block
@@ -76,8 +76,15 @@ __all__ = [
     "count_finite", "iter_strips", "masked_quantile", "patch_coarse_cells", "patch_sums", "upsample_lazy",
 ]
 
+#: GDAL block cache (MB) for stages that read their inputs strip by strip (:func:`iter_strips`):
+#: each tile is wanted by at most two consecutive strips, and a cache that can hold whole layers
+#: (the CLI's 128 MB) only grows with the grid until its cap (bench/README.md, "Circuit stage flat")
+STRIP_GDAL_CACHE_MB = 16
+
 #: Fine cells aggregated per strip: bounds the temporaries of the block arrays (~60 bytes a cell)
 _STRIP_CELLS = 1 << 20
+#: Fine cells of a lazy input read at once by :func:`iter_strips` (whole strips; ~16 MB of float32)
+_READ_CELLS = 1 << 22
 
 
 def coarsen_factor(fine_resolution_m: float, connectivity_resolution_m: float | None) -> int:
@@ -191,9 +198,11 @@ def iter_strips(arrays, factor: int = 1, max_cells: int | None = None):
 
     Every strip but the last holds a whole number of ``factor``-row blocks and at most
     ``max_cells`` cells (default ``_STRIP_CELLS``; at least ``factor`` rows). Lazy (dask or
-    dask-backed xarray) arrays are read one row of chunks at a time (each chunk read once; the
-    rows past the last whole block carried to the next strip), so memory holds one row of
-    chunks and one strip, never the grid.
+    dask-backed xarray) arrays are read a window of whole strips at a time (about
+    ``_READ_CELLS`` cells; dask pushes the slice into the file read, so only the window's rows
+    are decoded), so memory holds one window of each array whatever the grid's width (a row
+    of input chunks, 1024 rows x the width, grew with the square root of the cells:
+    bench/README.md, "Circuit stage flat").
 
     Parameters
     ----------
@@ -208,32 +217,13 @@ def iter_strips(arrays, factor: int = 1, max_cells: int | None = None):
     rows, cols = arrays[0].shape
     factor = int(factor)
     step = max(1, (max_cells or _STRIP_CELLS) // max(1, cols) // factor) * factor
-    lazy = next((a for a in arrays if _lazy(a) is not None), None)
-    if lazy is None:
-        bounds = list(range(0, rows, step)) + [rows]
-    else:
-        bounds = [0, *np.cumsum(lazy.chunks[0]).tolist()]
-    carry: list[np.ndarray] | None = None  # fewer than `factor` rows left over from the last chunk row
-    done = 0
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        parts = [np.asarray(a[r0:r1]) for a in arrays]
-        last = r1 >= rows
-        start = 0
-        if carry is not None and carry[0].shape[0]:
-            # only the block row that straddles two chunk rows is copied
-            start = min(factor - carry[0].shape[0], parts[0].shape[0])
-            head = [np.concatenate([c, p[:start]]) for c, p in zip(carry, parts)]
-            if head[0].shape[0] < factor and not (last and start == parts[0].shape[0]):
-                carry = head
-                continue
-            yield done, head
-            done += head[0].shape[0]
-        body = parts[0].shape[0] - start
-        n = body if last else body // factor * factor
-        for top in range(0, n, step):
-            yield done + top, [p[start + top: start + min(n, top + step)] for p in parts]
-        done += n
-        carry = [p[start + n:] for p in parts]
+    lazy = any(_lazy(a) is not None for a in arrays)
+    # lazy inputs: a few strips per read (each read decodes the file tiles it touches)
+    window = step * max(1, _READ_CELLS // max(1, cols * step)) if lazy else step
+    for w0 in range(0, rows, window):
+        parts = [np.asarray(a[w0: w0 + window]) for a in arrays]
+        for top in range(0, parts[0].shape[0], step):
+            yield w0 + top, [p[top: top + step] for p in parts]
 
 
 def count_finite(values) -> int:

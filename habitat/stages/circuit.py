@@ -27,6 +27,15 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     is held: the fine inputs are read strip by strip into the coarse grid and the current is
     brought back chunk by chunk as it is written (:mod:`habitat.connectivity.two_grid`).
     """
+    import rasterio
+    from habitat.connectivity.two_grid import STRIP_GDAL_CACHE_MB
+    from habitat.memory import return_freed_blocks
+    return_freed_blocks()  # strips freed go back to the system (else the heap keeps them)
+    with rasterio.Env(GDAL_CACHEMAX=STRIP_GDAL_CACHE_MB):
+        return _run(ctx)
+
+
+def _run(ctx: StageContext) -> dict[str, Any]:
     from habitat.connectivity.corridors import connected_links
     from habitat.connectivity.graph import distance_matrix_from_links, unreachable_pairs
     import numpy as np

@@ -71,6 +71,40 @@ def _whole_aggregate(res, factor):
     return _aggregate_strip(res, factor)
 
 
+class _Recording:
+    """An array that records the rows of every read (a stand-in for a file-backed layer)."""
+
+    def __init__(self, values):
+        self.values, self.shape, self.dtype, self.ndim = values, values.shape, values.dtype, values.ndim
+        self.rows_read: list[int] = []
+
+    def __getitem__(self, key):
+        out = self.values[key]
+        self.rows_read.append(out.shape[0])
+        return out
+
+
+@pytest.mark.parametrize("factor", [1, 3])
+def test_lazy_strips_read_bounded_windows_of_a_single_chunk(monkeypatch, factor):
+    # one dask chunk holding the whole grid: each read still asks the source for one window of
+    # whole strips (a row of chunks as wide as the grid grew with the grid's width)
+    import dask.array as da
+    import habitat.connectivity.two_grid as tg
+    res, _ = _landscape()
+    source = _Recording(res)
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 40)
+    monkeypatch.setattr(tg, "_READ_CELLS", 200)
+    strips = list(tg.iter_strips([da.from_array(source, chunks=res.shape)], factor))
+    step = max(1, 40 // res.shape[1] // factor) * factor
+    window = step * max(1, 200 // (res.shape[1] * step))
+    assert window < res.shape[0]
+    assert source.rows_read and max(source.rows_read) <= window
+    assert [r0 for r0, _ in strips] == list(range(0, res.shape[0], step))
+    np.testing.assert_array_equal(np.concatenate([s[0] for _, s in strips]), res)
+    np.testing.assert_array_equal(tg.aggregate_resistance(da.from_array(source, chunks=res.shape), max(factor, 2)),
+                                  _whole_aggregate(res, max(factor, 2)))
+
+
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
 @pytest.mark.parametrize("chunk", [2, 5, 7, 64])
 def test_lazy_strips_give_the_whole_array_aggregates(monkeypatch, factor, chunk):
@@ -78,6 +112,7 @@ def test_lazy_strips_give_the_whole_array_aggregates(monkeypatch, factor, chunk)
     from habitat.connectivity.two_grid import aggregate_labels, block_any, iter_strips
     res, labels = _landscape()
     monkeypatch.setattr(tg, "_STRIP_CELLS", 40)  # strips of a few rows: blocks that do not divide the grid
+    monkeypatch.setattr(tg, "_READ_CELLS", 150)  # windows of a few strips, across chunk edges
     strips = list(iter_strips([_lazy(res, chunk)], factor))
     assert all(s[0].shape[0] % factor == 0 for _, s in strips[:-1])
     np.testing.assert_array_equal(np.concatenate([s[0] for _, s in strips]), res)
