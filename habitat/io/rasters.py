@@ -241,7 +241,11 @@ def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int 
     # (rioxarray's default lock serialises reads across all files)
     lazy = rioxarray.open_rasterio(path, chunks={"y": chunks, "x": chunks}, masked=False, cache=False, lock=False)
     data = lazy.data[0]
-    return make_layer(data, grid, name=name or Path(path).stem, units=units, nodata=nodata)
+    layer = make_layer(data, grid, name=name or Path(path).stem, units=units, nodata=nodata)
+    # a block-wise stage may read its windows from the file inside its own task (no read-ahead
+    # of the scheduler's input blocks: habitat.stages.suitability)
+    layer.encoding["source"] = str(path)
+    return layer
 
 
 def grid_of_raster(path: str | os.PathLike) -> GridSpec:

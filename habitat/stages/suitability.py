@@ -149,12 +149,16 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     # the block task's inputs: ingest layers by id, and each criterion's neighbourhood mean
     base = classes.data if isinstance(classes.data, da.Array) else da.from_array(classes.data, chunks=CHUNK_CELLS)
     layers: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # layer id -> raster file the block task reads its windows from
     halos: dict[str, tuple[str, float]] = {}  # criterion -> (layer id, radius_m) of in-task neighbourhood means
 
     def need(layer_id: str, array: Any) -> None:
         if layer_id not in layers:
             data = array.data if hasattr(array, "data") else array
             layers[layer_id] = da.asarray(data).rechunk(base.chunks)
+            source = getattr(array, "encoding", {}).get("source")
+            if source is not None and isinstance(data, da.Array):
+                sources[layer_id] = source
 
     need("habitat_class_current", classes)
     for name in threats:
@@ -189,7 +193,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
         threat_table=threat_table, sensitivity=sensitivity, weights=weights, terrain=tuple(terrain),
         riparian_cap=cap,
     )
-    stacked = _block_tasks(block, layers, halos, base.chunks, len(names), grid.cell_size_m)
+    stacked = _block_tasks(block, layers, halos, base.chunks, len(names), grid.cell_size_m, sources)
     units = {"degradation": "InVEST D"}
     out: dict[str, Any] = {name: make_layer(stacked[i], grid, name=name, units=units.get(name, "score 0-1"))
                            for i, name in enumerate(names)}
@@ -204,13 +208,28 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
+def _read_window(path: str, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+    """Band 1 of the raster at ``path`` in rows ``row0:row1`` and columns ``col0:col1`` (cells)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(path) as dataset:
+        return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
+
+
 def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
-                 chunks: tuple[tuple[int, ...], tuple[int, ...]], n_outputs: int, cell_size_m: float) -> Any:
+                 chunks: tuple[tuple[int, ...], tuple[int, ...]], n_outputs: int, cell_size_m: float,
+                 sources: dict[str, str] | None = None) -> Any:
     """One dask task per block of ``chunks``: ``block(*layer blocks, radius=...)`` stacked on a new first axis.
 
     Each task gets the blocks of every layer at its position and, for each criterion in ``halos``, the
     blocks its window with the halo overlaps, from which it takes the neighbourhood mean itself: no
     slicing and concatenating tasks for the halo (as ``map_overlap`` makes), no separate mean task.
+    A layer in ``sources`` (layer id -> raster file on the grid) is read inside the task (its block,
+    or the halo window clipped to the grid, in one read) instead of from separate read tasks: the
+    threaded scheduler runs cheap read tasks far ahead of the blocks that use them, and the blocks
+    read and waiting grew with the grid (335 MiB of them on 147 M cells, bench/README.md
+    "Suitability in flat memory"); read in the task, a block's inputs live only while it runs.
     """
     import itertools
 
@@ -220,17 +239,25 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     from dask.highlevelgraph import HighLevelGraph
     from habitat.suitability.membership import radius_halo_cells
 
+    sources = sources or {}
     arrays = list(layers.values())
-    name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m)
+    name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m, sources)
     starts = [np.cumsum((0, *c)) for c in chunks]
+    shape = (int(starts[0][-1]), int(starts[1][-1]))
     graph = {}
     for i, j in itertools.product(range(len(chunks[0])), range(len(chunks[1]))):
-        args: list[Any] = [(a.name, i, j) for a in arrays]
+        rows, cols = (int(starts[0][i]), int(starts[0][i + 1])), (int(starts[1][j]), int(starts[1][j + 1]))
+        args: list[Any] = [(_read_window, sources[k], *rows, *cols) if k in sources else (a.name, i, j)
+                           for k, a in layers.items()]
         windows = {}
         for criterion, (layer_id, radius_m) in halos.items():
             halo = radius_halo_cells(radius_m, cell_size_m)
-            window = ((int(starts[0][i]) - halo, int(starts[0][i + 1]) + halo),
-                      (int(starts[1][j]) - halo, int(starts[1][j + 1]) + halo))
+            window = ((rows[0] - halo, rows[1] + halo), (cols[0] - halo, cols[1] + halo))
+            if layer_id in sources:  # one read of the window clipped to the grid
+                clip = [(max(lo, 0), min(hi, n)) for (lo, hi), n in zip(window, shape)]
+                args.append((_read_window, sources[layer_id], *clip[0], *clip[1]))
+                windows[criterion] = (window, [((clip[0][0], clip[1][0]), len(args) - 1)], radius_m)
+                continue
             near = [[k for k in range(len(c)) if s[k] < hi and s[k + 1] > lo]
                     for c, s, (lo, hi) in zip(chunks, starts, window)]
             parts = [((int(starts[0][a]), int(starts[1][b])), len(args) + n)
@@ -239,7 +266,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
             windows[criterion] = (window, parts, radius_m)
         graph[(name, 0, i, j)] = (functools.partial(_with_means, block=block, windows=windows,
                                                     n_layers=len(arrays), cell_size_m=cell_size_m), *args)
-    hlg = HighLevelGraph.from_collections(name, graph, dependencies=arrays)
+    hlg = HighLevelGraph.from_collections(name, graph, dependencies=[a for k, a in layers.items() if k not in sources])
     return da.Array(hlg, name, chunks=((n_outputs,), *chunks), dtype=np.float32,
                     meta=np.empty((0, 0, 0), np.float32))
 
