@@ -137,3 +137,41 @@ def test_quality_without_threats_is_the_class_habitat_score(tmp_path):
     np.testing.assert_array_equal(_read(out, "suitability", "degradation"),
                                   np.where(classes > 0, 0.0, np.nan).astype(np.float32))
     np.testing.assert_array_equal(_read(out, "suitability", "suitability"), lookup[classes].astype(np.float32))
+
+
+def test_file_backed_inputs_are_read_inside_the_block_tasks(tmp_path):
+    """Layers opened from files (encoding["source"]) are read by the block tasks themselves: the
+    graph holds no read task of them, and the outputs equal those from the layers' dask blocks."""
+    from habitat.io.rasters import open_layer
+    from habitat.stages.spec import StageContext
+    from habitat.stages.suitability import STAGE
+
+    out = _run(tmp_path, {})
+    record = json.loads((out / "ingest" / "_stage.json").read_text())
+    from_file, from_blocks = {}, {}
+    for layer_id, info in record["outputs"].items():
+        if info["kind"] == "raster":
+            from_file[layer_id] = open_layer(out / info["path"], name=layer_id, chunks=3)
+            from_blocks[layer_id] = open_layer(out / info["path"], name=layer_id, chunks=3)
+            del from_blocks[layer_id].encoding["source"]
+    grid = grid_of(from_file["habitat_class_current"])
+    results = [STAGE.run(StageContext(grid=grid, params=SuitabilityParams(), inputs=inputs, pipeline=None,
+                                      log=lambda _: None)) for inputs in (from_file, from_blocks)]
+    read_keys = {key for layer in from_file.values() for key in layer.data.__dask_graph__()}
+    assert read_keys and not read_keys & set(results[0]["suitability"].data.__dask_graph__())
+    assert read_keys & set(results[1]["suitability"].data.__dask_graph__())
+    for name in ("suitability", "quality", "degradation", "membership_tugai_cover"):
+        np.testing.assert_array_equal(np.asarray(results[0][name].values), np.asarray(results[1][name].values))
+
+
+def test_read_window_is_the_slice_of_the_band(tmp_path):
+    from rasterio.transform import from_origin
+
+    from habitat.stages.suitability import _read_window
+
+    values = np.arange(35, dtype=np.float32).reshape(5, 7)
+    path = tmp_path / "a.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=7, height=5, count=1, dtype="float32",
+                       transform=from_origin(0, 50, 10, 10)) as ds:
+        ds.write(values, 1)
+    np.testing.assert_array_equal(_read_window(str(path), 1, 4, 2, 7), values[1:4, 2:7])
