@@ -18,28 +18,28 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from habitat.io.strips import STRIP_CELLS
+from habitat.io.strips import strip_rows as _strip_rows
 from habitat.suitability.blockwise import label_blocks
 
 #: ``read(rows, cols) -> ndarray``: a window of the grid (slices in grid coordinates).
 Reader = Callable[[slice, slice], np.ndarray]
 Box = tuple[slice, slice]
 
-#: Cells per strip: strip temporaries (labels, masks, edges) stay near 50-100 MB.
-STRIP_CELLS = 1 << 21
 _EXACT = 2.0**53
 
 
 def strips(box: Box, strip_cells: int = STRIP_CELLS) -> Iterator[Box]:
     """Full-width strips of ``box`` top to bottom (grid slices)."""
     rows, cols = box
-    width = max(1, cols.stop - cols.start)
-    step = max(1, int(strip_cells) // width)
+    step = strip_rows(box, strip_cells)
     for r0 in range(rows.start, rows.stop, step):
         yield slice(r0, min(rows.stop, r0 + step)), cols
 
 
 def strip_rows(box: Box, strip_cells: int = STRIP_CELLS) -> int:
-    return max(1, int(strip_cells) // max(1, box[1].stop - box[1].start))
+    """Rows of a full-width strip of ``box`` (:func:`habitat.io.strips.strip_rows`)."""
+    return _strip_rows(box[1].stop - box[1].start, strip_cells)
 
 
 def sequential_sum(start: float, values: np.ndarray) -> float:

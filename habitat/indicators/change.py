@@ -100,14 +100,16 @@ def _unit_boxes(zone: np.ndarray, ids: np.ndarray, strip_rows: int = 256) -> lis
     Each strip's ids are made dense (1..len(ids), 0 outside) and boxed; the boxes of the strips
     are joined, so no grid-sized index raster is made.
     """
-    lut = np.zeros(int(ids.max()) + 1, np.int64) if ids.min() > 0 else None
-    if lut is not None and lut.size <= (1 << 24):
+    # a lookup table when the ids are small positive integers; else a search per strip
+    lut = None
+    if ids.min() > 0 and int(ids.max()) < (1 << 24):
+        lut = np.zeros(int(ids.max()) + 1, np.int64)
         lut[ids] = np.arange(1, ids.size + 1)
     lo = np.full((ids.size, 2), np.iinfo(np.int64).max, np.int64)
     hi = np.full((ids.size, 2), -1, np.int64)
     for r0 in range(0, zone.shape[0], strip_rows):
         strip = zone[r0:r0 + strip_rows]
-        if lut is not None and lut.size <= (1 << 24):
+        if lut is not None:
             dense = lut[np.where(strip > 0, strip, 0)]
         else:
             dense = np.searchsorted(ids, strip) + 1

@@ -98,13 +98,17 @@ def edge_to_edge_distances(labels, *, cell_size_m: float, max_distance_m: float 
     if n < 2:
         return _distance_matrix(np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.intp), n,
                                 cell_size_m=cell_size_m, max_distance_m=max_distance_m)
-    padded = np.pad(lab, 1, constant_values=0)
+    rows, cols = _edge_cells(lab)
+    return _distance_matrix(rows, cols, lab[rows, cols], n, cell_size_m=cell_size_m, max_distance_m=max_distance_m)
+
+
+def _edge_cells(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the patch cells with a 4-neighbour outside their patch (or the grid)."""
+    padded = np.pad(labels, 1, constant_values=0)
     core = padded[1:-1, 1:-1]
     interior = ((padded[:-2, 1:-1] == core) & (padded[2:, 1:-1] == core)
                 & (padded[1:-1, :-2] == core) & (padded[1:-1, 2:] == core))
-    edge = (lab > 0) & ~interior
-    rows, cols = np.nonzero(edge)
-    return _distance_matrix(rows, cols, lab[rows, cols], n, cell_size_m=cell_size_m, max_distance_m=max_distance_m)
+    return np.nonzero((labels > 0) & ~interior)
 
 
 def _distance_matrix(rows, cols, ids, n: int, *, cell_size_m: float, max_distance_m: float) -> np.ndarray:
@@ -184,12 +188,7 @@ def habitat_eca(habitat, *, cell_size_m: float, ref_distance_m: float, ref_proba
     if area_ha.size < 2:
         return eca_of_patches(area_ha, None, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
                               ref_probability=ref_probability), labels
-    padded = np.pad(labels, 1, constant_values=0)
-    core = padded[1:-1, 1:-1]
-    interior = ((padded[:-2, 1:-1] == core) & (padded[2:, 1:-1] == core)
-                & (padded[1:-1, :-2] == core) & (padded[1:-1, 2:] == core))
-    rows, cols = np.nonzero((labels > 0) & ~interior)
-    del padded, core, interior
+    rows, cols = _edge_cells(labels)
     return eca_of_patches(area_ha, (rows, cols, labels[rows, cols]), cell_size_m=cell_size_m,
                           ref_distance_m=ref_distance_m, ref_probability=ref_probability), labels
 

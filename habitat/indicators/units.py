@@ -243,7 +243,7 @@ def _cross_boundary(read: Reader, masks: Sequence[BoxMask], shape, *, cell_area:
     patches = UnitPatches(read, grid, neighbours=neighbours, edges=False, strip_cells=strip_cells)
     complete = np.concatenate(([0.0], cell_sums(patches.patch_cells, cell_area)))
     acc = [0.0] * len(masks)
-    for rows, cols, lab in iter_label_blocks(lambda r, c: read(r, c), patches.labeling):
+    for rows, cols, lab in iter_label_blocks(read, patches.labeling):
         for pos, unit in enumerate(masks):
             if unit.box is None:
                 continue

@@ -206,7 +206,8 @@ def _habitat_elevation(ctx: StageContext, habitat, shape: tuple[int, int]) -> st
     if "elevation_m" not in ctx.inputs:
         return ""
     dem = _Bands(ctx.inputs["elevation_m"])
-    step = max(1, (1 << 21) // max(1, shape[1]))
+    from habitat.io.strips import strip_rows
+    step = strip_rows(shape[1])
     parts = [dem[slice(r0, min(shape[0], r0 + step)), slice(0, shape[1])][habitat(slice(r0, min(shape[0], r0 + step)),
                                                                                    slice(0, shape[1]))]
              for r0 in range(0, shape[0], step)]

@@ -42,10 +42,8 @@ INPUTS = (*(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT
 OUTPUTS = catalog.outputs_of("suitability")
 
 
-def _criterion_values(name: str, ctx: StageContext, quality: xr.DataArray) -> xr.DataArray:
+def _criterion_values(name: str, ctx: StageContext) -> xr.DataArray:
     """The layer a criterion reads, as ingest wrote it (the block task widens it to float64)."""
-    if name == "quality":
-        return quality
     source = CRITERION_SOURCES[name]
     if source not in ctx.inputs:
         raise ConfigError(
@@ -176,14 +174,14 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
             continue
         if criterion.radius_m is None:
             if name != "quality":
-                need(CRITERION_SOURCES[name], _criterion_values(name, ctx, None))
+                need(CRITERION_SOURCES[name], _criterion_values(name, ctx))
             continue
         if name == "quality":  # a neighbourhood of quality needs quality lazily first
             values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation)[1])
             need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m,
                                                        cell_size_m=grid.cell_size_m))
         else:  # the mean is taken inside the block task, on the block's window with its halo
-            need(CRITERION_SOURCES[name], _criterion_values(name, ctx, None))
+            need(CRITERION_SOURCES[name], _criterion_values(name, ctx))
             halos[name] = (CRITERION_SOURCES[name], criterion.radius_m)
 
     weights, ahp_stats = _weights(params, list(params.criteria))

@@ -11,7 +11,7 @@ import xarray as xr
 from scipy import ndimage
 
 from habitat.errors import InvalidParameterError
-from habitat.suitability.blockwise import DEFAULT_BLOCK_SHAPE
+from habitat.suitability.blockwise import DEFAULT_BLOCK_SHAPE, _blocks
 from habitat.vocabulary import NEIGHBOURHOODS, neighbourhood
 
 __all__ = [
@@ -59,15 +59,10 @@ def _iter_blocks(layer: Any, shape: tuple[int, int], block_shape: tuple[int, int
     """``(rows, cols, ext, inner)`` per block: the block's slices, its window read with ``halo``
     cells around it (clipped at the grid edge) and the block's slices within that window."""
     height, width = shape
-    bh, bw = (int(v) for v in block_shape)
-    if bh <= 0 or bw <= 0:
-        raise InvalidParameterError(f"block_shape {block_shape} must be positive")
-    for r0 in range(0, height, bh):
-        for c0 in range(0, width, bw):
-            r1, c1 = min(height, r0 + bh), min(width, c0 + bw)
-            e0, e1, f0, f1 = max(0, r0 - halo), min(height, r1 + halo), max(0, c0 - halo), min(width, c1 + halo)
-            ext = _window(layer, slice(e0, e1), slice(f0, f1))
-            yield slice(r0, r1), slice(c0, c1), ext, (slice(r0 - e0, r1 - e0), slice(c0 - f0, c1 - f0))
+    for r0, r1, c0, c1 in _blocks(shape, block_shape):
+        e0, e1, f0, f1 = max(0, r0 - halo), min(height, r1 + halo), max(0, c0 - halo), min(width, c1 + halo)
+        ext = _window(layer, slice(e0, e1), slice(f0, f1))
+        yield slice(r0, r1), slice(c0, c1), ext, (slice(r0 - e0, r1 - e0), slice(c0 - f0, c1 - f0))
 
 
 def _pad(values: np.ndarray, size: int) -> np.ndarray:
