@@ -43,19 +43,10 @@ def patch_distances(
     n = len(ids)
     dist = np.full((n, n), np.inf)
     np.fill_diagonal(dist, 0.0)
-    if cells is not None:
-        patch, cell = cells
-    else:
-        index = np.zeros(int(labels.max()) + 1, np.int64) - 1
-        index[ids] = np.arange(n)
-        # the fine cells of kept patches as (patch index, flat index of their cell on the cost grid):
-        # sources and targets without a second array over the fine grid
-        rows, cols = np.nonzero(labels > 0)
-        patch = index[labels[rows, cols]]
-        kept = patch >= 0
-        patch = patch[kept]
-        cell = (rows[kept] // factor) * resistance.shape[1] + cols[kept] // factor
-        del rows, cols
+    if cells is None:
+        from habitat.connectivity.two_grid import patch_coarse_cells
+        cells = patch_coarse_cells(labels, ids, factor, resistance.shape[1])
+    patch, cell = cells
     for i in range(n):
         sources = np.zeros(resistance.size, bool)
         sources[cell[patch == i]] = True

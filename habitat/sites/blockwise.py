@@ -32,7 +32,7 @@ from habitat.suitability.blockwise import BlockLabeling, LabelledBlock, _first_p
 from habitat.vocabulary import NEIGHBOURHOODS
 
 __all__ = ["CandidateLabels", "label_candidates", "central_cells_blockwise", "candidate_sums",
-           "nearest_cells", "strips"]
+           "strips"]
 
 _M2_PER_HA = 1.0e4
 #: Rows per strip of the zonal passes (the grid's width wide).
@@ -363,25 +363,3 @@ def _depth(ext: np.ndarray, at: tuple[int, int], shape: tuple[int, int], cands: 
         view = out[rows.start - r: rows.stop - r, cols.start - c: cols.stop - c]
         view[mine] = sub[mine]
     return out
-
-
-def nearest_cells(points_xy: np.ndarray, cells: Callable[[int, int], np.ndarray], x_coords: np.ndarray,
-                  y_coords: np.ndarray, height: int) -> list[tuple[int, int] | None]:
-    """Block-wise :func:`habitat.connectivity.populations.focal_cells`: per point ``i``, the cell
-    with ``cells(r0, r1) == i + 1`` nearest it (ties: raster order); None when there is none."""
-    from habitat.sites.candidates import distance_to_points
-    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
-    best = [(np.inf, -1)] * len(pts)
-    x = np.asarray(x_coords)
-    width = x.size
-    for r0, r1 in strips(height):
-        labels = np.asarray(cells(r0, r1))
-        for index, (px, py) in enumerate(pts, start=1):
-            rows, cols = np.nonzero(labels == index)
-            if rows.size == 0:
-                continue
-            d = distance_to_points(x, np.asarray(y_coords)[r0:r1], [[px, py]])[rows, cols]
-            k = int(np.argmin(d))
-            if d[k] < best[index - 1][0]:
-                best[index - 1] = (float(d[k]), int((rows[k] + r0) * width + cols[k]))
-    return [None if flat < 0 else (flat // width, flat % width) for _, flat in best]

@@ -333,9 +333,9 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
     import numpy as np
     from habitat.connectivity.cost_distance import cost_distance
     from habitat.connectivity.two_grid import (aggregate_resistance, block_any, coarse_cell, coarse_cores,
-                                               coarse_focal_cells, coarse_grid, connectivity_factor)
-    from habitat.sites.blockwise import (candidate_sums, central_cells_blockwise, label_candidates, nearest_cells,
-                                         strips)
+                                               coarse_focal_cells, coarse_grid, connectivity_factor, label_cells)
+    from habitat.connectivity.populations import focal_cells
+    from habitat.sites.blockwise import candidate_sums, central_cells_blockwise, label_candidates, strips
     from habitat.sites.candidates import criteria_table, distance_to_points
     from habitat.suitability.patches import _depth_cells, core_mask
     connectivity: ConnectivityParams = ctx.setting("connectivity")  # type: ignore[assignment]
@@ -426,7 +426,8 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
         pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
         pair_cells=np.array([sums["pairs"][k] for k in pairs], dtype=np.int64), dpc_by_patch=dpc, cell_size_m=cs,
     )
-    source_cells = nearest_cells(points, cores_rows, xs, ys, height) if pops is not None else []
+    source_cells = focal_cells(points, None, xs, ys, cells=label_cells(cores_layer, len(points))) \
+        if pops is not None else []
     if factor == 1:
         release, focal = centres, source_cells
     else:

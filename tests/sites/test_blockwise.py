@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from habitat.sites import blockwise
-from habitat.sites.blockwise import candidate_sums, central_cells_blockwise, label_candidates, nearest_cells
+from habitat.sites.blockwise import candidate_sums, central_cells_blockwise, label_candidates
 from habitat.sites.candidates import candidate_criteria, central_cells, extract_candidates
 from habitat.suitability.patches import core_mask
 
@@ -82,12 +82,14 @@ def test_wide_candidate_needs_a_second_halo():
     assert got == central_cells(extract_candidates(pid, 0 * pid, cell_size_m=10.0)) == [(19, 20)]
 
 
-def test_nearest_cells_equal_focal_cells():
+def test_strip_wise_source_cells_equal_focal_cells():
+    """The sites stage's source cells: focal cells from core cells read strip by strip."""
     from habitat.connectivity.populations import focal_cells
+    from habitat.connectivity.two_grid import label_cells
     rng = np.random.default_rng(5)
     cores = rng.integers(0, 4, (30, 31))
     xs, ys = np.arange(31) * 10.0 + 5, 300 - np.arange(30) * 10.0 - 5
     points = np.array([[100.0, 100.0], [5.0, 295.0], [150.0, 150.0], [1e6, 0.0]])
     want = focal_cells(points, cores, xs, ys)
-    assert nearest_cells(points, lambda r0, r1: cores[r0:r1], xs, ys, 30) == want
+    assert focal_cells(points, None, xs, ys, cells=label_cells(cores, len(points))) == want
     assert want[3] is None
