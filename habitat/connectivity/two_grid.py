@@ -414,29 +414,29 @@ def upsample_nearest(coarse: np.ndarray, factor: int, fine_shape: tuple[int, int
 @dataclass(frozen=True)
 class Grain:
     """The grid the cost surfaces run on: the analysis grid (``factor`` 1) or ``factor`` times
-    coarser; ``impassable`` marks the fine impassable cells (None at factor 1)."""
+    coarser; ``fine_resistance`` is the analysis-grid resistance (numpy, dask or DataArray; None
+    at factor 1), whose impassable cells the rasters brought back leave at their fill value."""
 
     fine: GridSpec
     grid: GridSpec
     factor: int
-    impassable: np.ndarray | None
+    fine_resistance: object = None
 
     @classmethod
-    def of(cls, fine: GridSpec, factor: int, fine_resistance: np.ndarray) -> Grain:
+    def of(cls, fine: GridSpec, factor: int, fine_resistance) -> Grain:
         """The grain ``factor`` times coarser than ``fine`` (``fine_resistance`` marks the
         impassable fine cells: NaN or inf)."""
         if factor == 1:
             return cls(fine, fine, 1, None)
-        return cls(fine, coarse_grid(fine, factor), factor, ~np.isfinite(fine_resistance))
+        return cls(fine, coarse_grid(fine, factor), factor, fine_resistance)
 
-    def back(self, values: np.ndarray, fill) -> np.ndarray:
-        """A coarse raster on the analysis grid: repeated over each block, ``fill`` on fine
-        impassable cells (unchanged at factor 1)."""
+    def back(self, values: np.ndarray, fill, keep=None):
+        """A coarse raster on the analysis grid (:func:`upsample_lazy`: lazy when the fine
+        resistance is): repeated over each block, ``fill`` on fine impassable cells and where
+        ``keep`` is not finite; unchanged at factor 1."""
         if self.factor == 1:
             return values
-        out = upsample_nearest(values, self.factor, self.fine.shape)
-        out[self.impassable] = fill
-        return out
+        return upsample_lazy(values, self.factor, self.fine_resistance, fill, keep=keep)
 
 
 def _window(coarse: np.ndarray, factor: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
@@ -450,8 +450,7 @@ def upsample_lazy(coarse: np.ndarray, factor: int, fine_resistance, fill, *, kee
 
     With a lazy ``fine_resistance`` (dask or dask-backed DataArray) the result is a dask array
     of its chunks, each made from its window of ``coarse`` when it is written (nothing on the
-    analysis grid is held); otherwise a numpy array. Equal to
-    ``Grain.back(coarse, fill)`` either way.
+    analysis grid is held); otherwise a numpy array: the same values either way.
     """
     lazy = _lazy(fine_resistance)
     fill_value = np.asarray(fill).astype(coarse.dtype)

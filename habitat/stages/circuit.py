@@ -41,11 +41,12 @@ def _run(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.connectivity.circuit.pairwise import effective_resistance_matrix
+    from functools import partial
     from habitat.connectivity.populations import focal_cells, site_points
     from habitat.layers import make_layer
     from habitat.connectivity.two_grid import (
         aggregate_resistance, block_any, coarse_cores, coarse_focal_cells, connectivity_factor, label_cells,
-        patch_sums, upsample_lazy,
+        Grain, patch_sums,
     )
     params: CircuitParams = ctx.params  # type: ignore[assignment]
     grid = ctx.grid
@@ -82,8 +83,7 @@ def _run(ctx: StageContext) -> dict[str, Any]:
     # amperes per fine cell: a coarse cell's current crosses `factor` fine cells side by side
     # (two_grid.fine_current); NaN on fine impassable cells
     current = current / factor if factor > 1 else current
-    fine_current = (lambda values, keep=None: values) if factor == 1 else \
-        (lambda values, keep=None: upsample_lazy(values, factor, fine, np.nan, keep=keep))
+    fine_current = partial(Grain.of(grid, factor, fine).back, fill=np.nan)
     out: dict[str, Any] = {
         "cumulative_current": make_layer(fine_current(current.astype(np.float32)), grid, name="cumulative_current",
                                          units=catalog.CURRENT_UNITS),

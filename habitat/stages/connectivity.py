@@ -115,7 +115,7 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, res:
     links.insert(0, "to_site", links["to_id"].astype(int).map(site))
     links.insert(0, "from_site", links["from_id"].astype(int).map(site))
     links["max_cost"] = np.nan if max_cost is None else max_cost  # the dispersal limit the pairs were held to
-    back = _back(ctx, grain)
+    back = grain.back
     out["corridors"] = make_layer(back(result.corridors.astype(np.float32), np.nan), grid, name="corridors",
                                   units=_COST_UNITS)
     radii = [r for r in params.barrier_radii_m if r >= cell_size_m]
@@ -132,15 +132,6 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, res:
              for a, b in zip(links["from_id"], links["to_id"])]
     out["least_cost_paths"] = gpd.GeoDataFrame(links.reset_index(drop=True), geometry=lines, crs=grid.pyproj_crs)
     return cores, links
-
-
-def _back(ctx: StageContext, grain: Grain):
-    """Coarse rasters brought back to the analysis grid (lazily, chunk by chunk when written),
-    ``fill`` on fine impassable cells; unchanged at factor 1."""
-    from habitat.connectivity.two_grid import upsample_lazy
-    if grain.factor == 1:
-        return lambda values, fill: values
-    return lambda values, fill: upsample_lazy(values, grain.factor, ctx.inputs["resistance"], fill)
 
 
 def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, res_inf: np.ndarray,
@@ -193,7 +184,7 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
-    from habitat.connectivity.two_grid import Grain, aggregate_resistance, coarse_grid, connectivity_factor
+    from habitat.connectivity.two_grid import Grain, aggregate_resistance, connectivity_factor
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     pops = ctx.inputs.get("populations")
     factor = connectivity_factor(ctx.grid, ctx.settings.get("grid"))
@@ -205,7 +196,7 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
         grain = Grain.of(ctx.grid, 1, res)
     else:
         res = aggregate_resistance(ctx.inputs["resistance"], factor)
-        grain = Grain(ctx.grid, coarse_grid(ctx.grid, factor), factor, None)
+        grain = Grain.of(ctx.grid, factor, ctx.inputs["resistance"])
         ctx.log(f"least-cost connectivity on the {grain.grid.resolution:g} m connectivity grid "
                 f"({grain.grid.height} x {grain.grid.width} cells, {factor}x the analysis cells)")
     res_inf = np.where(np.isnan(res), np.inf, res)

@@ -181,11 +181,14 @@ def test_patch_sums_are_bit_for_bit_the_whole_grid_bincount(monkeypatch, factor)
 
 @pytest.mark.parametrize("chunk", [4, 9])
 def test_upsample_lazy_is_grain_back(chunk):
-    from habitat.connectivity.two_grid import Grain, upsample_lazy
+    from habitat.connectivity.two_grid import Grain, upsample_lazy, upsample_nearest
     res, _ = _landscape()
     grid = GridSpec.create("EPSG:32642", (30.0, 0, 0.0, 0, -30.0, 0.0), res.shape)
     grain = Grain.of(grid, 3, res)
     coarse = np.arange(8 * 11, dtype=np.float32).reshape(8, 11)
+    want = upsample_nearest(coarse, 3, res.shape)
+    want[~np.isfinite(res)] = np.nan  # each coarse value over its block, NaN on fine impassable cells
+    np.testing.assert_array_equal(grain.back(coarse, np.nan), want)
     lazy = upsample_lazy(coarse, 3, _lazy(res, chunk), np.nan)
     np.testing.assert_array_equal(lazy.compute(), grain.back(coarse, np.nan))
     np.testing.assert_array_equal(upsample_lazy(coarse, 3, res, np.nan), grain.back(coarse, np.nan))
