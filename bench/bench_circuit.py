@@ -206,11 +206,12 @@ def main():
     if a.work:
         WORK, CS4 = a.work, a.work / "cs4"
     # numba's cache, untimed; 250 x 250 (over 50,000 nodes) so the grid multigrid's kernels
-    # are compiled too
-    warm = _job(WORK / "warm", "warm", 250, 2, seed=1)
-    _ours(warm)
-    if a.baseline:
-        _ours(warm, a.baseline)
+    # are compiled too: one pair, and 10 points (two batches of right-hand sides, one a thread)
+    for npts in (2, 10):
+        warm = _job(WORK / f"warm{npts}", "warm", 250, npts, seed=1)
+        _ours(warm)
+        if a.baseline:
+            _ours(warm, a.baseline)
     runs = [] if a.only_big else [(f"{a.points} points", a.points), ("single pair", 2)]
     if a.single_only:
         runs = runs[1:]

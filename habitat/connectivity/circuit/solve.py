@@ -25,7 +25,7 @@ GRID_AMG_MIN_NODES = 50_000
 #: CPU-s on 1000 x 1000 cells against about 5 CPU-s for CHOLMOD's factorization (2.6 s on two
 #: threads); measured on the 20-point job (19 solves, two at a time, load ~12): 36-51 s
 #: against 15-22 s with the factor, so many points keep the factor.
-GRID_AMG_MAX_RHS = 4
+GRID_AMG_MAX_RHS = 32
 
 
 @dataclass(frozen=True)
