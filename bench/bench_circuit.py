@@ -59,18 +59,24 @@ def _write_asc(path, arr, nodata=-9999):
         np.savetxt(fh, arr, fmt="%.6g")
 
 
+def _points(res, n_points, seed):
+    """Point grid: 1..n_points at random valid cells of ``res``, 0 elsewhere."""
+    rng = np.random.default_rng(seed + 1)
+    pts = np.zeros(res.shape)
+    placed = 0
+    while placed < n_points:
+        i, j = rng.integers(0, res.shape[0]), rng.integers(0, res.shape[1])
+        if res[i, j] > 0 and pts[i, j] == 0:
+            pts[i, j] = placed + 1
+            placed += 1
+    return pts
+
+
 def _job(folder, name, size, n_points, seed, cols=None):
     folder.mkdir(parents=True, exist_ok=True)
     cols = size if cols is None else cols
     res = _grid(size, seed) if cols == size else _grid_rect(size, cols, seed)
-    rng = np.random.default_rng(seed + 1)
-    pts = np.zeros((size, cols))
-    placed = 0
-    while placed < n_points:
-        i, j = rng.integers(0, size), rng.integers(0, cols)
-        if res[i, j] > 0 and pts[i, j] == 0:
-            pts[i, j] = placed + 1
-            placed += 1
+    pts = _points(res, n_points, seed)
     stamp = folder / "grids.stamp"
     key = f"size={size} cols={cols} points={n_points} seed={seed}"
     # writing a 4000 x 4000 grid as text takes about a minute: reuse the files of an earlier run
@@ -184,6 +190,55 @@ def _peer(ini):
     return (dt, rss), np.loadtxt(f"{ini.with_suffix('')}_cs4_resistances.out")
 
 
+def _solves(size, n_points, seed=42):
+    """In one process: the solves of the ``n_points`` job (one component, ground at point 1)
+    by the grid multigrid, batched and one right-hand side at a time, and by the direct factor
+    (CHOLMOD when scikit-sparse installs, else SuperLU) on the graph; CPU-s by
+    ``time.process_time`` (both threads), wall, and the largest relative difference of the
+    resistances from the factor's."""
+    sys.path.insert(0, str(ROOT))
+    from habitat.connectivity.circuit import (build_adjacency, build_node_map, gridamg,
+                                              node_coordinates, pairwise_resistances, solve)
+    from habitat.connectivity.circuit.solvers import cholmod_module
+
+    res = _grid(size, seed)
+    pts = _points(res, n_points, seed)
+    cells = np.array([np.argwhere(pts == p)[0] for p in range(1, n_points + 1)])
+    g = np.where(res > 0, 1.0 / np.where(res > 0, res, 1.0), 0.0)
+    solve.GRID_AMG_MAX_RHS = max(solve.GRID_AMG_MAX_RHS, n_points - 1)
+    batch_min = gridamg.BATCH_MIN
+
+    def timed(label, f):
+        t, w = time.process_time(), time.perf_counter()
+        out = f()
+        print(f"  {label}: {time.perf_counter() - w:.2f} s wall, {time.process_time() - t:.2f} CPU-s "
+              f"[load {os.getloadavg()[0]:.1f}]", flush=True)
+        return out
+
+    def factor():
+        nm = build_node_map(g)
+        focal = nm[cells[:, 0], cells[:, 1]] - 1
+        adj = build_adjacency(g, nm)
+        return pairwise_resistances(adj, focal, method="direct", node_coords=node_coordinates(nm))
+
+    def multigrid(lanes):
+        gridamg.BATCH_MIN = batch_min if lanes else 10 ** 9
+        try:
+            return solve.raster_pairwise_resistances(g, cells)
+        finally:
+            gridamg.BATCH_MIN = batch_min
+
+    print(f"{size}x{size}, {n_points} points, {n_points - 1} right-hand sides (in-process):", flush=True)
+    multigrid(True)  # numba's cache and first dispatch, untimed
+    ref = timed(f"direct factor on the graph ({'CHOLMOD' if cholmod_module() else 'SuperLU'})", factor)
+    for lanes in (True, False):
+        r = timed("grid multigrid, " + ("batched" if lanes else "one right-hand side at a time"),
+                  lambda: multigrid(lanes))
+        off = ~np.eye(n_points, dtype=bool)
+        print(f"    max rel dR vs factor {np.max(np.abs(r - ref)[off] / ref[off]):.1e} "
+              f"(all {n_points * (n_points - 1) // 2} pairs)", flush=True)
+
+
 def main():
     global WORK, CS4, API
     ap = argparse.ArgumentParser()
@@ -201,8 +256,13 @@ def main():
                     help="time run_job from `python -c` instead of the `habitat circuit` command")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run the --size jobs this many times, alternating the tools; print medians")
+    ap.add_argument("--solves", action="store_true",
+                    help="only time the solves of the --points job in-process: grid multigrid "
+                    "batched and one right-hand side at a time, and the direct factor")
     a = ap.parse_args()
     API = a.api
+    if a.solves:
+        return _solves(a.size, a.points)
     if a.work:
         WORK, CS4 = a.work, a.work / "cs4"
     # numba's cache, untimed; 250 x 250 (over 50,000 nodes) so the grid multigrid's kernels

@@ -394,7 +394,7 @@ class CircuitParams(Strict):
     )
     solver: Literal["auto", "direct", "amg"] = Field(
         "auto", description="linear solver (auto: by size and memory; the grid multigrid, "
-        "habitat.connectivity.circuit.gridamg, for raster components of >= 50,000 cells with <= 5 points)",
+        "habitat.connectivity.circuit.gridamg, for raster components of >= 50,000 cells with <= 8 points)",
     )
 
 

@@ -21,11 +21,12 @@ _CG_TOL = 1e-8  # AMG-CG relative residual: resistances to ~1e-7 relative (Circu
 #: Grid multigrid (:mod:`gridamg`) instead of the direct factor for ``method="auto"`` on plain
 #: raster components of at least this many nodes ...
 GRID_AMG_MIN_NODES = 50_000
-#: ... with at most this many right-hand sides (focal points - 1). A solve costs about 0.4
-#: CPU-s on 1000 x 1000 cells against about 5 CPU-s for CHOLMOD's factorization (2.6 s on two
-#: threads); measured on the 20-point job (19 solves, two at a time, load ~12): 36-51 s
-#: against 15-22 s with the factor, so many points keep the factor.
-GRID_AMG_MAX_RHS = 32
+#: ... with at most this many right-hand sides (focal points - 1). Measured on 1000 x 1000
+#: (bench/README.md, 2026-11-27 21:28-21:45 UTC, load 3-5): up to 8 points the multigrid
+#: (right-hand sides batched, :meth:`gridamg.GridAMG.solve_many`) takes less CPU and half the
+#: memory of CHOLMOD with about the same wall time; from 12 points on, the factor is faster
+#: (20 points: 5.1 CPU-s for the 19 batched solves against 3.5-5.3 for the whole factor job).
+GRID_AMG_MAX_RHS = 7
 
 
 @dataclass(frozen=True)

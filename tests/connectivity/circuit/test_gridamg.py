@@ -158,6 +158,99 @@ def test_raster_path_declines_what_it_does_not_cover(monkeypatch):
     assert rp(g, [(5, 5), (50, 20)], method="direct") is None
     assert rp(g, [(5, 5), (5, 5)]) is None  # one node twice
     assert rp(g, [(5, 5), (50, 30)]) is None  # a point on nodata
-    assert rp(g, [(5, 5)] + [(50, 10 + i) for i in range(5)]) is None  # > GRID_AMG_MAX_RHS + 1
+    too_many = [(5, 5)] + [(50, 4 + i) for i in range(solve.GRID_AMG_MAX_RHS + 1)]
+    assert rp(g, too_many) is None  # > GRID_AMG_MAX_RHS + 1
     monkeypatch.setattr(solve, "GRID_AMG_MIN_NODES", 1_800)  # each half has < 1,800 cells
     assert rp(g, [(5, 5), (50, 20)]) is None  # too small for the multigrid
+
+
+def _hierarchy(shape, seed):
+    """A GridAMG of the component of a random raster (5 % nodata), grounded at its first cell,
+    and the fine level's active cells."""
+    res = _random(shape, seed)
+    g = np.where(np.isfinite(res), 1.0 / np.where(np.isfinite(res), res, 1.0), 0.0)
+    first = tuple(np.argwhere(g > 0)[0])
+    mask, _, _, (r0, r1, c0, c1) = gridamg.raster_component(g, first)
+    w = np.zeros((4, r1 - r0 + 3, c1 - c0 + 3))
+    gridamg._raster_stencil_fill(g, mask, r0, c0, False, False, w)
+    amg = gridamg.GridAMG(w, (first[0] - r0 + 1, first[1] - c0 + 1))
+    return amg, np.argwhere(amg.fine[1] > 0)
+
+
+@pytest.mark.parametrize("batch", [7, 3])
+def test_solve_many_equals_solve_lane_by_lane(monkeypatch, batch):
+    # unit currents near the ground (they converge earlier than the others), far from it,
+    # a dense random current and an all-zero one: each lane takes the same steps as solve,
+    # so the whole arrays agree to the last bit; batch 3 splits 7 into 3 + 3 + 1
+    monkeypatch.setattr(gridamg, "BATCH_MIN", 1)
+    amg, cells = _hierarchy((40, 37), 7)
+    shape = amg.fine[1].shape
+    bs = []
+    for c in cells[[1, 2, 500, 900, 1300]]:
+        b = np.zeros(shape)
+        b[c[0], c[1]] = 1.0
+        bs.append(b)
+    bs.append(np.random.default_rng(1).random(shape) * (amg.fine[1] > 0))
+    bs.append(np.zeros(shape))
+    steps = []
+    inner = gridamg._cg_update_many
+
+    def spy(x, r, p, q, alpha):
+        steps.append(alpha.copy())
+        return inner(x, r, p, q, alpha)
+
+    monkeypatch.setattr(gridamg, "_cg_update_many", spy)
+    xs, rs = amg.solve_many(bs, batch=batch)
+    for b, x, r in zip(bs, xs, rs):
+        x1, r1 = amg.solve(b)
+        np.testing.assert_array_equal(x, x1)
+        np.testing.assert_array_equal(r, r1)
+    assert not np.any(xs[-1]) and not np.any(rs[-1])
+    # some lane met its test while others went on (it then stepped by 0)
+    assert any(np.any(a == 0.0) and np.any(a != 0.0) for a in steps)
+    # lanes per batch: the zero current takes none (batch 3: its batch of one is empty)
+    assert {len(a) for a in steps} == ({6} if batch == 7 else {3})
+
+
+def test_solve_many_writes_into_given_arrays():
+    amg, cells = _hierarchy((30, 33), 8)
+    shape = amg.fine[1].shape
+    bs = np.zeros((5,) + shape)
+    for n, c in enumerate(cells[[3, 40, 200, 400, 600]]):
+        bs[n, c[0], c[1]] = 1.0
+    xs, rs = np.full((5,) + shape, np.nan), np.full((5,) + shape, np.nan)
+    got = amg.solve_many(bs, batch=5, out=([x for x in xs], [r for r in rs]))
+    assert got[0][0].base is xs
+    for n in range(5):
+        x1, r1 = amg.solve(bs[n])
+        np.testing.assert_array_equal(xs[n], x1)
+        np.testing.assert_array_equal(rs[n], r1)
+    assert amg.batch_size(budget_bytes=0) == 1
+    assert amg.batch_size(budget_bytes=3 * gridamg.BATCH_BYTES_PER_CELL * bs[0].size) == 3
+
+
+def test_batched_resistances_match_direct_factor(monkeypatch):
+    # 12 points: 11 right-hand sides, 6 + 5 on the two threads, each one batch (BATCH_MIN 4)
+    monkeypatch.setattr(solve, "GRID_AMG_MIN_NODES", 2_000)
+    monkeypatch.setattr(solve, "GRID_AMG_MAX_RHS", 16)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    res = _random((80, 75), 9)
+    _, nm, adj, coords = _graph(res)
+    rng = np.random.default_rng(3)
+    valid = np.argwhere(nm > 0)
+    cells = valid[rng.choice(len(valid), 12, replace=False)]
+    focal = nm[cells[:, 0], cells[:, 1]] - 1
+    direct = pairwise_resistances(adj, focal, method="direct", node_coords=coords)
+    lanes = []
+    inner = gridamg.GridAMG._solve_batch
+
+    def spy(self, bs, which, xs, rs, tol):
+        lanes.append(len(which))
+        return inner(self, bs, which, xs, rs, tol)
+
+    monkeypatch.setattr(gridamg.GridAMG, "_solve_batch", spy)
+    auto = pairwise_resistances(adj, focal, method="auto", node_coords=coords)
+    assert sorted(lanes) == [5, 6]  # the batched path ran
+    assert_allclose(auto, direct, rtol=1e-9)
+    raster = solve.raster_pairwise_resistances(np.where(nm > 0, 1.0 / np.nan_to_num(res, nan=1.0), 0.0), cells)
+    np.testing.assert_array_equal(raster, auto)
