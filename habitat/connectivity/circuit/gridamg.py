@@ -165,25 +165,36 @@ class GridAMG:
         return other
 
     def precondition(self, level, r, out):
-        """One cycle on ``A_level x = r`` from ``x = 0``, written to ``out`` (float32)."""
+        """One cycle on ``A_level x = r`` from ``x = 0``, written to ``out`` (float32).
+
+        ``r`` and ``out`` are ``(rows, cols)``, or ``(rows, cols, nb)`` for ``nb`` right-hand
+        sides at once (the batched kernels, see :meth:`solve_many`).
+        """
+        many = r.ndim == 3
         if level == len(self.levels) - 1:
             out[...] = 0.0
-            flat = out.reshape(-1)
             # a compiled product, not BLAS: numpy's sgemv wakes OpenBLAS's threads, which
             # then spin on the other core (about 0.1 CPU-s of a 1000 x 1000 solve)
-            _coarse_solve(self._coarse_inv, self._coarse_idx, r.reshape(-1), flat)
+            if many:
+                nb = out.shape[-1]
+                _coarse_solve_many(self._coarse_inv, self._coarse_idx, r.reshape(-1, nb),
+                                   out.reshape(-1, nb))
+            else:
+                _coarse_solve(self._coarse_inv, self._coarse_idx, r.reshape(-1), out.reshape(-1))
             return out
+        gs, restrict, prolong = ((_gs_many, _residual_restrict_many, _prolong_add_many) if many
+                                 else (_gs, _residual_restrict, _prolong_add))
         lv = self.levels[level]
         w, d, dinv = lv["w"], lv["d"], lv["dinv"]
         out[...] = 0.0
-        _gs(w, dinv, out, r, False)
-        rc = self._work[level + 1]["rhs"]
+        gs(w, dinv, out, r, False)
+        rc = (self._work_many(out.shape[-1]) if many else self._work)[level + 1]["rhs"]
         rc[...] = 0.0
         fi, fj = lv["f"]
-        _residual_restrict(w, d, out, r, rc, fi, fj)
-        xc = self._kcycle(level + 1, rc)
-        _prolong_add(xc, out, d, fi, fj)
-        _gs(w, dinv, out, r, True)
+        restrict(w, d, out, r, rc, fi, fj)
+        xc = (self._kcycle_many if many else self._kcycle)(level + 1, rc)
+        prolong(xc, out, d, fi, fj)
+        gs(w, dinv, out, r, True)
         return out
 
     def _kcycle(self, level, r):
@@ -274,34 +285,13 @@ class GridAMG:
             self._batch_work = (nb, work)
         return work
 
-    def _precondition_many(self, level, r, out):
-        """:meth:`precondition` of each lane of ``r`` (``(rows, cols, nb)``) into ``out``."""
-        if level == len(self.levels) - 1:
-            out[...] = 0.0
-            nb = out.shape[-1]
-            _coarse_solve_many(self._coarse_inv, self._coarse_idx, r.reshape(-1, nb),
-                               out.reshape(-1, nb))
-            return out
-        lv = self.levels[level]
-        w, d, dinv = lv["w"], lv["d"], lv["dinv"]
-        out[...] = 0.0
-        _gs_many(w, dinv, out, r, False)
-        rc = self._work_many(out.shape[-1])[level + 1]["rhs"]
-        rc[...] = 0.0
-        fi, fj = lv["f"]
-        _residual_restrict_many(w, d, out, r, rc, fi, fj)
-        xc = self._kcycle_many(level + 1, rc)
-        _prolong_add_many(xc, out, d, fi, fj)
-        _gs_many(w, dinv, out, r, True)
-        return out
-
     def _kcycle_many(self, level, r):
         lv, wk = self.levels[level], self._work_many(r.shape[-1])[level]
         c = wk["c"]
         if level == len(self.levels) - 1:
-            return self._precondition_many(level, r, c)
+            return self.precondition(level, r, c)
         w, d = lv["w"], lv["d"]
-        self._precondition_many(level, r, c)
+        self.precondition(level, r, c)
         v = wk["v"]
         rho1, a1, _ = _matvec_dots_many(w, d, c, r, r, v)
         pos = rho1 > 0.0
@@ -314,7 +304,7 @@ class GridAMG:
         second = pos & ~(nr2 <= _KCYCLE_T ** 2 * nr)
         other = c
         if second.any():
-            other = self._precondition_many(level, r2, wk["dd"])
+            other = self.precondition(level, r2, wk["dd"])
             beta, a2, gamma = _matvec_dots_many(w, d, other, r2, v, wk["ww"])
             safe = np.where(second, rho1, 1.0)
             rho2 = beta - gamma * gamma / safe
@@ -407,7 +397,7 @@ class GridAMG:
             flat_r[nz[lane], lane] = vals[lane]
         x = np.zeros_like(r)
         z = np.zeros(r.shape, dtype=np.float32)
-        p = self._precondition_many(0, r, z).astype(np.float64)
+        p = self.precondition(0, r, z).astype(np.float64)
         q = np.empty_like(r)
         active = np.ones(nb, dtype=bool)
         for _ in range(_MAXITER):
@@ -422,7 +412,7 @@ class GridAMG:
             # (b + r)^T x as in solve, with b's few nonzeros gathered instead of streamed
             flat_x = x.reshape(-1, nb)
             value += np.array([vals[a] @ flat_x[nz[a], a] for a in range(nb)])
-            self._precondition_many(0, r, z)
+            self.precondition(0, r, z)
             err, zq = _dots_many(z, r, q)
             done = active & (err <= tol * np.abs(value))
             for a in np.flatnonzero(done):
