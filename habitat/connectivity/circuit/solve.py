@@ -31,6 +31,10 @@ GRID_AMG_MAX_RHS = 4
 #: factor costs a few MB and milliseconds, and the hierarchy would be little more than its dense
 #: coarsest level of up to 400 cells).
 MULTIGRID_MIN_NODES = 10_000
+#: ... to this tolerance (gridamg's ``tol``; its default 1e-10 left effective resistances up to
+#: 4e-9 relative from the factor's on the high-contrast 300 m scale grid, resistances 1-1000
+#: ohm: 82 points, 574 x 571 cells; 1e-12 left 7e-11 for about one more CG step per solve).
+MULTIGRID_TOL = 1e-12
 METHODS = ("auto", "direct", "amg", "multigrid")
 
 
@@ -294,7 +298,8 @@ def raster_multigrid_resistances(conductance, focal_cells, *, exclude=None, four
             _check_multigrid_memory(n, m, keep, memory_limit_bytes)
             block = gridamg.raster_inverse_block(g, mask, box, uniq[0], np.array(uniq[1:]),
                                                  four_neighbors=four_neighbors,
-                                                 avg_resistance=avg_resistance, keep=keep)
+                                                 avg_resistance=avg_resistance, keep=keep,
+                                                 tol=MULTIGRID_TOL)
             del mask
             if block is None:
                 rest += members
@@ -379,7 +384,8 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
             keep = _multigrid_keep(m, needed)
             _check_multigrid_memory(n, m, keep, memory_limit_bytes)
             block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
-                                               np.asarray(targets[1:], dtype=np.int64), keep=keep)
+                                               np.asarray(targets[1:], dtype=np.int64), keep=keep,
+                                               tol=MULTIGRID_TOL)
             if block is not None:
                 return _resistances_from_block(block, m)
         method = "auto"  # not a plain grid, too small, or CG did not converge

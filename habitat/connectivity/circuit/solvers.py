@@ -35,7 +35,13 @@ _BYTES_PER_FACTOR_ENTRY = 18.0
 _AMG_BYTES_PER_NNZ = 8.0
 _AMG_BYTES_PER_NODE = 850.0
 #: ``method="multigrid"`` (solve.raster_multigrid_resistances, streamed), bytes per node beside
-#: 16 per node per kept point: see bench/README.md "Sites: the streamed grid multigrid".
+#: 16 per node per kept point: conductance raster, component mask and flood stack (17), the
+#: float64 stencil (32), the hierarchy (fine float64 diagonal and leak, float32 copies, coarser
+#: levels: ~60), the K-cycle work arrays of two workers (48) and two solves' vectors (88).
+#: Measured peak growth of effective_resistance_matrix on the scale pipeline's 300 m grid (74
+#: candidates, 9 sources kept; bench/README.md "Sites: the streamed grid multigrid"): 389 and
+#: 405 bytes a node at 0.32 M and 1.28 M nodes, i.e. ~250-260 + 16 x 9; 300 + 16 x 9 lies
+#: 10-14 % above both.
 MULTIGRID_BYTES_PER_NODE = 300.0
 #: ``method="auto"`` uses the direct factor while it needs less than this share of the memory.
 DIRECT_MEMORY_SHARE = 0.6
