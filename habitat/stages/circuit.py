@@ -53,10 +53,8 @@ def _run(ctx: StageContext) -> dict[str, Any]:
     factor = connectivity_factor(grid, ctx.settings.get("grid"))
     n_pops = 0 if ctx.inputs.get("populations") is None else len(ctx.inputs["populations"])
     # every population's focal point is a right-hand side of the one factor (or CG run)
-    # the current maps need every pair's voltages: `multigrid` keeps the auto path here
     check_memory("circuit", grid.shape, what="stage circuit", neighbours=params.neighbours, factor=factor,
-                 cell_size_m=grid.cell_size_m, n_rhs=max(1, n_pops - 1),
-                 solver="auto" if params.solver == "multigrid" else params.solver)
+                 cell_size_m=grid.cell_size_m, n_rhs=max(1, n_pops - 1), solver=params.solver)
     fine = ctx.inputs["resistance"]
     res = np.asarray(fine.values, dtype=np.float64) if factor == 1 else aggregate_resistance(fine, factor)
     pops = ctx.inputs.get("populations")

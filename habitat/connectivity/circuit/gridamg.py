@@ -343,7 +343,7 @@ def raster_inverse_block(conductance, mask, box, ground, cells, *, four_neighbor
                                  keep=keep)
 
 
-def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None):
+def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None, solutions=False):
     """``(A^-1)[cells][:, cells]`` of the grid Laplacian of ``w`` grounded at ``ground``.
 
     Parameters
@@ -363,11 +363,15 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None):
         point not kept is solved after the kept ones, its entries with them and its diagonal
         taken, and its vectors dropped: memory holds 16 bytes a node per kept point (``x`` and
         ``r`` in float64) instead of per point (see :func:`stream_keep`).
+    solutions : bool, optional
+        Also return the kept points' voltages ``x`` (for current maps).
 
     Returns
     -------
     numpy.ndarray or None
         ``k x k`` block (ohm); None when CG does not converge or the coarsest level is not SPD.
+        With ``solutions``, ``(block, xs)``: ``xs[i]`` the voltages (volts, flat padded grid)
+        for 1 A into the ``i``-th kept point (``(None, None)`` where the block is None).
 
     Notes
     -----
@@ -377,11 +381,12 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None):
     is the same number (same operands, same order of sums) whether its points are kept or
     streamed, so ``keep`` changes memory, not results.
     """
+    failed = (None, None) if solutions else None
     shape = w.shape[1:]
     try:
         amg = GridAMG(w, ground, overwrite=True)
     except ArithmeticError:  # NoConvergence, or a coarsest level that is not SPD
-        return None
+        return failed
     del w
     cells = np.asarray(cells, dtype=np.int64)
     k = cells.shape[0]
@@ -420,7 +425,10 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None):
 
         _solve_each(amg, shape, cells[streamed], tol, take)
     except NoConvergence:
-        return None
+        return failed
+    if solutions:
+        del rs
+        return out, xs
     return out
 
 

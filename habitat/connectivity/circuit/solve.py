@@ -73,7 +73,8 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
         Linear solver, see :func:`habitat.connectivity.circuit.solvers.choose_method`;
         ``"multigrid"``: the grid multigrid for every raster component of at least
         ``MULTIGRID_MIN_NODES`` nodes whatever the number of focal points (memory linear in the
-        nodes; without ``on_pair``), the ``auto`` path for the others.
+        nodes; with ``on_pair`` every point's voltages are kept, see
+        :func:`_multigrid_solutions`), the ``auto`` path for the others.
     memory_limit_bytes : int, optional
         Refuse (ResourceError) above this; default the available memory.
     node_coords : numpy.ndarray, optional
@@ -152,19 +153,25 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
                 if p in inside and q in inside:
                     res[p, q] = res[q, p] = -1.0
             continue
-        lap = laplacian(sub)
         anchor = int(targets[0])
-        method = "auto" if method == "multigrid" else method  # voltages of every pair: the factor
-        chosen = choose_method(lap.shape[0], lap.nnz, method=method,
-                               n_rhs=max(1, len(uniq_nodes) - 1),
-                               memory_limit_bytes=memory_limit_bytes,
-                               ordering=_ordering(coords))
-        solver = GroundedSolver(lap, anchor, method=chosen, tol=_CG_TOL, coords=coords)
-        rhs = np.zeros((lap.shape[0], len(targets)))
-        for col, t in enumerate(targets):
-            if t != anchor:
-                rhs[t, col] = 1.0
-        x = solver.solve(rhs)
+        solved = (_multigrid_solutions(sub, coords, targets, memory_limit_bytes)
+                  if method == "multigrid" else None)
+        if solved is not None:  # x[:, col]: voltages for 1 A into targets[col]; R from G
+            x, r_of = solved
+        else:
+            lap = laplacian(sub)
+            chosen = choose_method(lap.shape[0], lap.nnz, method="auto" if method == "multigrid" else method,
+                                   n_rhs=max(1, len(uniq_nodes) - 1),
+                                   memory_limit_bytes=memory_limit_bytes,
+                                   ordering=_ordering(coords))
+            solver = GroundedSolver(lap, anchor, method=chosen, tol=_CG_TOL, coords=coords)
+            rhs = np.zeros((lap.shape[0], len(targets)))
+            for col, t in enumerate(targets):
+                if t != anchor:
+                    rhs[t, col] = 1.0
+            x = solver.solve(rhs)
+            del solver, lap, rhs
+            r_of = None
         col_of = {int(focal[p]): uniq_nodes.index(int(focal[p])) for p in members}
         for a_pos, p in enumerate(members):
             for q in members[a_pos + 1:]:
@@ -177,7 +184,8 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
                 tp, tq = targets[col_of[int(focal[p])]], targets[col_of[int(focal[q])]]
                 v = x[:, col_of[int(focal[q])]] - x[:, col_of[int(focal[p])]]
                 v = v - v[tp]
-                r = float(v[tq] - v[tp])
+                r = float(v[tq] - v[tp]) if r_of is None else float(r_of[col_of[int(focal[p])],
+                                                                         col_of[int(focal[q])]])
                 res[p, q] = res[q, p] = r
                 on_pair(PairSolution(p, q, comp, v, r, sub))
     np.fill_diagonal(res, 0.0)
@@ -319,6 +327,36 @@ def _empty(m):
     if sp.isspmatrix_csr(m):
         m.data, m.indices = m.data[:0].copy(), m.indices[:0].copy()
         m.indptr = np.zeros_like(m.indptr)
+
+
+def _multigrid_solutions(sub, coords, targets, memory_limit_bytes):
+    """Voltages and resistances of one component by the grid multigrid, or None (not a plain
+    grid of at least ``MULTIGRID_MIN_NODES`` nodes, or CG did not converge).
+
+    Returns ``(x, r)``: ``x[:, c]`` the voltages (volts, per node) for 1 A into ``targets[c]``
+    with ``targets[0]`` grounded (column 0 zero), ``r`` the ``m x m`` resistances (ohm) from the
+    symmetric estimate of ``G`` (quadratic in the solve errors: within about ``MULTIGRID_TOL``
+    of the factor's); the voltages themselves, hence the current maps, are accurate to about
+    its square root (CG's energy-norm error), as with Circuitscape's CG (1e-6).
+    """
+    m, n = len(targets), sub.shape[0]
+    if coords is None or n < MULTIGRID_MIN_NODES or gridamg.njit is None:
+        return None
+    st = gridamg.grid_stencil(sub, coords)
+    if st is None:
+        return None
+    w, cells = st
+    keep = np.ones(m - 1, dtype=bool)
+    _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+    at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), w.shape[1:])
+    block, xs = gridamg.stencil_inverse_block(w, cells[int(targets[0])], cells[np.asarray(targets[1:])],
+                                              tol=MULTIGRID_TOL, keep=keep, solutions=True)
+    del w
+    if block is None:
+        return None
+    x = np.zeros((n, m))
+    x[:, 1:] = xs[:, at].T
+    return x, _resistances_from_block(block, m)
 
 
 def _needed_pairs(members, u, exclude):

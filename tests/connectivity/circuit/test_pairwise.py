@@ -108,3 +108,19 @@ def test_unknown_solver_is_refused():
 
     with pytest.raises(InvalidParameterError, match="multigrid"):
         effective_resistance_matrix(np.ones((3, 3)), [(0, 0), (2, 2)], solver="mg")
+
+
+def test_multigrid_with_current_matches_the_direct_factor():
+    # the circuit stage's path (every pair's voltages for the current map): R within 1e-9 of the
+    # factor's (from the symmetric estimate of G), the current map within 1e-5 of its largest
+    # value (voltages carry CG's energy-norm error, about the square root of the tolerance)
+    res = _landscape(13)
+    cells = [(5, 5), (100, 100), (50, 20), (200, 30), (230, 100), (150, 60), None]
+    exclude = {(0, 2)}
+    direct, cur_d = effective_resistance_matrix(res, cells, solver="direct", with_current=True, exclude=exclude)
+    multi, cur_m = effective_resistance_matrix(res, cells, solver="multigrid", with_current=True, exclude=exclude)
+    np.testing.assert_array_equal(multi < 0, direct < 0)
+    assert (direct > 0).sum() == 10  # 1-2 and 3-4-5 pairs, both ways
+    np.testing.assert_allclose(multi, direct, rtol=1e-9)
+    np.testing.assert_array_equal(np.isfinite(cur_m), np.isfinite(cur_d))
+    np.testing.assert_allclose(cur_m, cur_d, rtol=0, atol=1e-5 * np.nanmax(cur_d))
