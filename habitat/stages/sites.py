@@ -541,12 +541,15 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     circuit = ctx.setting("circuit")
     check_memory("cost_distance", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
                  fine_side_bytes=SITES_FINE_SIDE_BYTES)
-    pops_in = ctx.inputs.get("populations")
+    kept = 1
+    if circuit.solver == "multigrid":  # type: ignore[attr-defined]
+        # the sources' solutions are kept, the candidates' streamed: the population table (a few
+        # points, as the circuit stage reads it before its check) gives their number
+        pops_in = ctx.inputs.get("populations")
+        kept = max(1, 0 if pops_in is None else len(pops_in))
     check_memory("circuit", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
                  neighbours=circuit.neighbours, solver=circuit.solver,  # type: ignore[attr-defined]
-                 # multigrid: the sources' solutions are kept, the candidates' streamed
-                 n_rhs=max(1, 0 if pops_in is None else len(pops_in)) if circuit.solver == "multigrid" else 1,
-                 fine_side_bytes=SITES_FINE_SIDE_BYTES)
+                 n_rhs=kept, fine_side_bytes=SITES_FINE_SIDE_BYTES)
     in_range = ctx.inputs.get("historical_range_fraction")
     if params.require_historical_range and in_range is None:
         raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "
