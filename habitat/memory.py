@@ -231,12 +231,15 @@ def estimate_bytes(
         :data:`FINE_SIDE_BYTES` per cell of ``shape`` (the stage's arrays on the analysis grid)
         at factor 1, or :data:`BLOCKWISE_FINE_SIDE` (strips and chunks) at factor > 1.
     n_rhs : int
-        ``circuit`` only: right-hand sides solved together (focal points - 1).
+        ``circuit`` only: right-hand sides solved together (focal points - 1); with
+        ``solver="multigrid"`` the points whose solutions are kept (the sites stage: the sources).
     available : int, optional
         ``circuit`` only: bytes available, which decide the solver path (default
         :func:`available_bytes`).
-    solver : {"auto", "direct", "amg"}
-        ``circuit`` only: the stage's ``solver``; a forced method uses its own estimate.
+    solver : {"auto", "direct", "amg", "multigrid"}
+        ``circuit`` only: the stage's ``solver``; a forced method uses its own estimate
+        (``multigrid``: linear in the connectivity cells, ``n_rhs`` the points whose solutions
+        are kept, :func:`habitat.connectivity.circuit.solvers.estimate_memory_bytes`).
     fine_side_bytes : float, optional
         ``cost_distance`` and ``circuit`` only: bytes per analysis-grid cell the calling stage
         holds beside the computation, instead of :data:`FINE_SIDE_BYTES` (e.g.

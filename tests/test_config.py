@@ -68,3 +68,14 @@ def test_riparian_strip_share_cap_out_of_range_names_the_class(tmp_path):
     _, problems = config_problems(_write(tmp_path, data))
     assert any("stages.suitability.riparian_strip.max_share_by_class.cropland: Input should be less than or equal "
                "to 1" in p for p in problems), problems
+
+
+def test_circuit_solver_choices():
+    from pydantic import ValidationError
+
+    from habitat.params import CircuitParams
+
+    assert CircuitParams(solver="multigrid").solver == "multigrid"
+    assert CircuitParams().solver == "auto"
+    with pytest.raises(ValidationError, match="multigrid"):
+        CircuitParams(solver="mg")

@@ -214,3 +214,14 @@ def test_sites_fine_part_alone_too_big_names_the_analysis_grid():
         check_memory("cost_distance", (40000, 40000), available=16 * 2**30, cell_size_m=30,
                      fine_side_bytes=SITES_FINE_SIDE_BYTES)
     assert e.value.setting == "grid.resolution_m"
+
+
+def test_circuit_estimate_with_the_multigrid_solver():
+    # solver: multigrid -> 300 bytes a node + 16 per node per kept point, whatever is available;
+    # above the measured peak growth on the scale grid (389 and 405 bytes a node, 9 kept)
+    n = 574 * 571
+    need = estimate_bytes("circuit", (574, 571), solver="multigrid", n_rhs=9, fine_side_bytes=0.0)
+    assert need == int((300 + 16 * 9) * n + 2**25)
+    assert need > 405 * n
+    assert estimate_bytes("circuit", (574, 571), solver="multigrid", n_rhs=9, available=2**30) == \
+        estimate_bytes("circuit", (574, 571), solver="multigrid", n_rhs=9, available=2**40)

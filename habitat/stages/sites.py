@@ -85,8 +85,11 @@ def _effective_resistance_to_sources(
     n = len(centres)
     if n == 0 or not any(c is not None for c in source_cells):
         return np.full(n, np.nan)
+    # only candidate x source pairs are read: the candidate pairs are not asked for (the
+    # multigrid then keeps the sources' solutions only and streams the candidates)
+    not_asked = {(i, j) for i in range(n) for j in range(i + 1, n)}
     matrix, _ = effective_resistance_matrix(res, list(centres) + list(source_cells), neighbours=circuit.neighbours,
-                                            average=circuit.average, solver=circuit.solver)
+                                            average=circuit.average, solver=circuit.solver, exclude=not_asked)
     # -1 marks pairs in different components (or without a cell): not connected.
     to_sources = np.where(matrix[:n, n:] >= 0, matrix[:n, n:], np.inf)
     best = to_sources.min(axis=1)
@@ -538,9 +541,15 @@ def run_sites(ctx: StageContext) -> dict[str, Any]:
     circuit = ctx.setting("circuit")
     check_memory("cost_distance", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
                  fine_side_bytes=SITES_FINE_SIDE_BYTES)
+    kept = 1
+    if circuit.solver == "multigrid":  # type: ignore[attr-defined]
+        # the sources' solutions are kept, the candidates' streamed: the population table (a few
+        # points, as the circuit stage reads it before its check) gives their number
+        pops_in = ctx.inputs.get("populations")
+        kept = max(1, 0 if pops_in is None else len(pops_in))
     check_memory("circuit", grid.shape, what="stage sites", factor=factor, cell_size_m=grid.cell_size_m,
                  neighbours=circuit.neighbours, solver=circuit.solver,  # type: ignore[attr-defined]
-                 fine_side_bytes=SITES_FINE_SIDE_BYTES)
+                 n_rhs=kept, fine_side_bytes=SITES_FINE_SIDE_BYTES)
     in_range = ctx.inputs.get("historical_range_fraction")
     if params.require_historical_range and in_range is None:
         raise ConfigError("stages.sites.require_historical_range: needs inputs.historical_range (range polygons); "

@@ -251,6 +251,30 @@ def test_sites_follow_the_connectivity_and_circuit_settings(monkeypatch):
     assert methods == ["auto"] * 5 + ["amg"]
 
 
+def test_sites_with_the_multigrid_solver_equal_the_direct_factor(monkeypatch):
+    # the 6 x 13 grid is below MULTIGRID_MIN_NODES: lowered so the multigrid solves it (spy), with
+    # the candidates streamed and the one source kept; R to the source within 1e-9 of direct
+    from habitat.connectivity.circuit import gridamg, solve
+
+    monkeypatch.setattr(solve, "MULTIGRID_MIN_NODES", 1)
+    kept = []
+    inner = gridamg.raster_inverse_block
+
+    def spy(*args, keep=None, **kwargs):
+        kept.append(keep.tolist())
+        return inner(*args, keep=keep, **kwargs)
+
+    monkeypatch.setattr(gridamg, "raster_inverse_block", spy)
+    runs = {solver: run_sites(_off_axis_source(circuit={"solver": solver}))["site_ranking"].set_index("site_id")
+            for solver in ("direct", "multigrid")}
+    assert kept == [[False, False, True]]  # ground C1; C2, C3 streamed, the source kept
+    ohm = {k: run["effective_resistance_to_source_ohm"].to_numpy() for k, run in runs.items()}
+    assert len(ohm["direct"]) >= 2 and np.all(ohm["direct"] > 0)
+    np.testing.assert_allclose(ohm["multigrid"], ohm["direct"], rtol=1e-9)
+    other = [c for c in runs["direct"].columns if c != "effective_resistance_to_source_ohm"]
+    pd.testing.assert_frame_equal(runs["multigrid"][other], runs["direct"][other])
+
+
 def test_a_polygon_site_occupies_its_area_and_a_candidate_overlapping_it_is_excluded_with_the_reason():
     # P1 as a polygon over columns 10-11 of the strip (no disc): the strip east of the core
     # (columns 9-12) is not cut by a radius, and the candidate there overlaps the occupied area

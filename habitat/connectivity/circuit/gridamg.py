@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -426,7 +427,8 @@ class GridAMG:
         raise NoConvergence(f"grid multigrid CG did not converge in {_MAXITER} iterations")
 
 
-def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
+def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10, keep=None,
+                       batch_budget_bytes=None):
     """``(A^-1)[nodes][:, nodes]`` of the Laplacian grounded at ``ground`` by grid multigrid.
 
     Parameters
@@ -442,6 +444,8 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
     tol : float, optional
         Relative accuracy of the entries (see module notes), unitless, in (0, 1); a tolerance
         that rounding does not let CG reach in 300 iterations returns None (callers then factor).
+    keep, batch_budget_bytes : optional
+        As for :func:`stencil_inverse_block` (entries of two points not kept are NaN).
 
     Returns
     -------
@@ -457,7 +461,8 @@ def grid_inverse_block(adjacency, coords, ground, nodes, *, tol=1e-10):
         return None
     w, cells = st
     nodes = np.asarray(nodes, dtype=np.int64)
-    return stencil_inverse_block(w, cells[ground], cells[nodes], tol=tol)
+    return stencil_inverse_block(w, cells[ground], cells[nodes], tol=tol, keep=keep,
+                                 batch_budget_bytes=batch_budget_bytes)
 
 
 def raster_component(conductance, seed, *, four_neighbors=False):
@@ -490,7 +495,7 @@ def raster_component(conductance, seed, *, four_neighbors=False):
 
 
 def raster_inverse_block(conductance, mask, box, ground, cells, *, four_neighbors=False,
-                         avg_resistance=False, tol=1e-10):
+                         avg_resistance=False, tol=1e-10, keep=None, batch_budget_bytes=None):
     """:func:`grid_inverse_block` of one raster component, built from the cells themselves.
 
     Parameters
@@ -505,7 +510,7 @@ def raster_inverse_block(conductance, mask, box, ground, cells, *, four_neighbor
         ``(k, 2)`` distinct cells other than ``ground``, all in the component.
     four_neighbors, avg_resistance : bool, optional
         As for :func:`habitat.connectivity.circuit.graph.build_adjacency`.
-    tol : float, optional
+    tol, keep, batch_budget_bytes : optional
         As for :func:`grid_inverse_block`.
 
     Returns
@@ -522,10 +527,12 @@ def raster_inverse_block(conductance, mask, box, ground, cells, *, four_neighbor
     _raster_stencil_fill(g, mask, r0, c0, bool(four_neighbors), bool(avg_resistance), w)
     shift = np.array([r0 - 1, c0 - 1])
     return stencil_inverse_block(w, np.asarray(ground) - shift,
-                                 np.asarray(cells, dtype=np.int64).reshape(-1, 2) - shift, tol=tol)
+                                 np.asarray(cells, dtype=np.int64).reshape(-1, 2) - shift, tol=tol,
+                                 keep=keep, batch_budget_bytes=batch_budget_bytes)
 
 
-def stencil_inverse_block(w, ground, cells, *, tol=1e-10):
+def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None, solutions=False,
+                          batch_budget_bytes=None):
     """``(A^-1)[cells][:, cells]`` of the grid Laplacian of ``w`` grounded at ``ground``.
 
     Parameters
@@ -539,52 +546,162 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10):
         ``(k, 2)`` padded cells other than ``ground``, distinct.
     tol : float, optional
         As for :func:`grid_inverse_block`.
+    keep : numpy.ndarray of bool, optional
+        ``(k,)``: the points whose solutions are held for the whole call (default: all). Entry
+        ``(p, q)`` is computed when ``p == q`` or ``p`` or ``q`` is kept, NaN otherwise. Each
+        point not kept is solved after the kept ones, its entries with them and its diagonal
+        taken, and its vectors dropped: memory holds 16 bytes a node per kept point (``x`` and
+        ``r`` in float64) instead of per point (see :func:`stream_keep`).
+    solutions : bool, optional
+        Also return the kept points' voltages ``x`` (for current maps).
+    batch_budget_bytes : int, optional
+        Bytes per thread for right-hand sides solved together (see :func:`_solve_each`): a
+        batch holds ``BATCH_BYTES_PER_CELL`` bytes a cell per right-hand side, so a fixed
+        budget keeps the memory flat; 0 solves one at a time (memory first).
 
     Returns
     -------
     numpy.ndarray or None
         ``k x k`` block (ohm); None when CG does not converge or the coarsest level is not SPD.
+        With ``solutions``, ``(block, xs)``: ``xs[i]`` the voltages (volts, flat padded grid)
+        for 1 A into the ``i``-th kept point (``(None, None)`` where the block is None).
 
     Notes
     -----
     One CG solve ``A x_p = e_p`` per cell; each entry uses the symmetric estimate
     ``G_pq = (x_q[p] + x_p[q] + x_p^T r_q + x_q^T r_p) / 2``, whose error is
-    ``||x_p - x_p*||_A ||x_q - x_q*||_A`` at most (quadratic in the solve errors).
+    ``||x_p - x_p*||_A ||x_q - x_q*||_A`` at most (quadratic in the solve errors). An entry
+    is the same number (same operands, same order of sums) whether its points are kept or
+    streamed, so ``keep`` changes memory, not results.
     """
+    failed = (None, None) if solutions else None
     shape = w.shape[1:]
     try:
         amg = GridAMG(w, ground, overwrite=True)
     except ArithmeticError:  # NoConvergence, or a coarsest level that is not SPD
-        return None
+        return failed
     del w
     cells = np.asarray(cells, dtype=np.int64)
     k = cells.shape[0]
-
-    xs = np.empty((k,) + shape)
-    rs = np.empty((k,) + shape)
-
-    def _solve_all(solver, which):
-        # a batch of right-hand sides at a time (GridAMG.solve_many)
-        which = list(which)
-        solver.solve_many(_UnitCurrents(shape, cells[which]), tol=tol,
-                          out=([xs[i] for i in which], [rs[i] for i in which]))
-
-    try:
-        if k >= 2 and (os.cpu_count() or 1) >= 2:
-            # two solves at a time (the kernels release the GIL); each solve is the same
-            # computation as alone, so the answers do not depend on the threads
-            with ThreadPoolExecutor(2) as pool:
-                list(pool.map(_solve_all, [amg, amg.worker()], [range(0, k, 2), range(1, k, 2)]))
-        else:
-            _solve_all(amg, range(k))
-    except NoConvergence:
-        return None
-    flat_x, flat_r = xs.reshape(k, -1), rs.reshape(k, -1)
+    keep = np.ones(k, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    kept, streamed = np.flatnonzero(keep), np.flatnonzero(~keep)
     at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
-    m = flat_x[:, at]  # m[p, q] = x_p at node q
-    c = np.empty((k, k))
-    _cross_dots(flat_x, flat_r, c)  # c[p, q] = x_p . r_q (compiled: no BLAS threads)
-    return 0.5 * (m + m.T + c + c.T)
+    xs = np.empty((kept.size, int(np.prod(shape))))
+    rs = np.empty_like(xs)
+
+    def hold(i, x, r):
+        xs[i], rs[i] = x.reshape(-1), r.reshape(-1)
+
+    out = np.full((k, k), np.nan)
+    try:
+        _solve_each(amg, shape, cells[kept], tol, hold, batch_budget_bytes)
+        m = xs[:, at[kept]]  # m[p, q] = x_p at node q
+        c = np.empty((kept.size, kept.size))
+        _cross_dots(xs, rs, c)  # c[p, q] = x_p . r_q (compiled: no BLAS threads)
+        out[np.ix_(kept, kept)] = _symmetric_estimate(m, m.T, c, c.T)
+        del m, c
+        x_at_s = xs[:, at[streamed]]  # x of every kept point at every streamed node
+
+        def take(i, x, r):
+            # entries of streamed point s with the kept points and itself, then x, r dropped
+            s = streamed[i]
+            x, r = x.reshape(1, -1), r.reshape(1, -1)
+            c_sk, c_ks = np.empty(kept.size), np.empty(kept.size)
+            for j in range(kept.size):  # _cross_dots of one row by one: the sums of the full block
+                c_sk[j], c_ks[j] = _dot(x, rs[j:j + 1]), _dot(xs[j:j + 1], r)  # x_s . r_q, x_q . r_s
+            c_ss = _dot(x, r)
+            m_sk, m_ks = x[0, at[kept]], x_at_s[:, i]
+            out[s, kept] = _symmetric_estimate(m_sk, m_ks, c_sk, c_ks)
+            out[kept, s] = _symmetric_estimate(m_ks, m_sk, c_ks, c_sk)
+            m_ss = x[0, at[s]]
+            out[s, s] = _symmetric_estimate(m_ss, m_ss, c_ss, c_ss)
+
+        _solve_each(amg, shape, cells[streamed], tol, take, batch_budget_bytes)
+    except NoConvergence:
+        return failed
+    if solutions:
+        del rs
+        return out, xs
+    return out
+
+
+def _dot(x, r):
+    """``x . r`` of two ``(1, n)`` rows by :func:`_cross_dots` (its order of sums)."""
+    out = np.empty((1, 1))
+    _cross_dots(x, r, out)
+    return out[0, 0]
+
+
+def _symmetric_estimate(m_pq, m_qp, c_pq, c_qp):
+    """``G_pq`` of :func:`stencil_inverse_block` from ``x_p[q]``, ``x_q[p]``, ``x_p . r_q`` and
+    ``x_q . r_p``, summed in one fixed order (kept and streamed entries are the same numbers)."""
+    return 0.5 * (((m_pq + m_qp) + c_pq) + c_qp)
+
+
+def _solve_each(amg, shape, cells, tol, consume, batch_budget_bytes=None):
+    """``consume(i, x, r)`` for the solve ``A x = e_i`` of each cell ``cells[i]`` (padded grid).
+
+    Two threads when there are two cores (the kernels release the GIL), each solving batches
+    of :meth:`GridAMG.solve_many` of at most :meth:`GridAMG.batch_size` right-hand sides for
+    ``batch_budget_bytes`` (per thread; default ``BATCH_BUDGET_BYTES``; 0 solves one at a
+    time). Each lane is the same computation as a solve alone, so the answers depend neither
+    on the threads nor on the batches. ``consume`` runs one call at a time (a lock), and a
+    batch's vectors are released once its lanes are consumed.
+    """
+    k = len(cells)
+    lock = threading.Lock()
+    batch = amg.batch_size(budget_bytes=batch_budget_bytes)
+
+    def run(solver, which):
+        which = list(which)
+        for start in range(0, len(which), batch):
+            part = which[start:start + batch]
+            # a batch of right-hand sides at a time (GridAMG.solve_many; one at a time when the
+            # batch is below BATCH_MIN)
+            xs, rs = solver.solve_many(_UnitCurrents(shape, cells[part]), tol=tol, batch=batch)
+            for j, i in enumerate(part):
+                with lock:
+                    consume(i, xs[j], rs[j])
+            del xs, rs
+
+    if k >= 2 and (os.cpu_count() or 1) >= 2:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(run, [amg, amg.worker()], [range(0, k, 2), range(1, k, 2)]))
+    else:
+        run(amg, range(k))
+
+
+def stream_keep(k, needed):
+    """Points whose solutions :func:`stencil_inverse_block` keeps so that every needed pair has one.
+
+    Parameters
+    ----------
+    k : int
+        Number of points.
+    needed : iterable of tuple of int
+        Pairs ``(p, q)``, ``p != q``, whose entry is needed (diagonals always are).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        A vertex cover of the needed pairs, greedy: the point with most uncovered pairs first
+        (ties: the lower index). For the sites stage's candidates x sources it is the sources.
+    """
+    partners = [set() for _ in range(k)]
+    for p, q in needed:
+        if p != q:
+            partners[p].add(q)
+            partners[q].add(p)
+    keep = np.zeros(k, dtype=bool)
+    while True:
+        degree = [len(s) for s in partners]
+        best = int(np.argmax(degree)) if k else 0
+        if not k or degree[best] == 0:
+            return keep
+        keep[best] = True
+        for q in partners[best]:
+            partners[q].discard(best)
+        partners[best] = set()
 
 
 class _UnitCurrents:

@@ -9,7 +9,7 @@ import numpy as np
 from .currents import node_currents
 from .graph import build_adjacency, build_node_map, conductance_from_raster
 from .ordering import node_coordinates
-from .solve import pairwise_resistances
+from .solve import pairwise_resistances, raster_multigrid_resistances
 
 
 def effective_resistance_matrix(
@@ -18,7 +18,7 @@ def effective_resistance_matrix(
     *,
     neighbours: Literal[4, 8] = 8,
     average: Literal["conductance", "resistance"] = "conductance",
-    solver: Literal["auto", "direct", "amg"] = "auto",
+    solver: Literal["auto", "direct", "amg", "multigrid"] = "auto",
     with_current: bool = False,
     exclude: set[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -31,9 +31,26 @@ def effective_resistance_matrix(
     cell is None) and, with ``with_current``, the cumulative current map over all pairs (1 A
     per pair; NaN off the circuit). ``exclude`` holds position pairs ``(i, j)``, ``i < j``, not to
     solve (-1 in the matrix): populations beyond the dispersal limit
-    (:func:`habitat.connectivity.graph.unreachable_pairs`).
+    (:func:`habitat.connectivity.graph.unreachable_pairs`), or pairs not needed (the sites
+    stage's candidate pairs): with ``solver="multigrid"`` the solver then keeps the solutions
+    of fewer points (:func:`habitat.connectivity.circuit.solve.pairwise_resistances`).
+
+    ``solver="multigrid"`` without ``with_current`` solves each component of at least
+    ``MULTIGRID_MIN_NODES`` cells from the cells themselves, without building the graph
+    (:func:`habitat.connectivity.circuit.solve.raster_multigrid_resistances`); the graph is
+    built only for the focal points of smaller components (solved as ``auto`` solves them).
     """
     conductance = conductance_from_raster(resistance, is_resistance=True)
+    if solver == "multigrid" and not with_current:
+        matrix, rest = raster_multigrid_resistances(
+            conductance, list(cells), exclude=exclude, four_neighbors=neighbours == 4,
+            avg_resistance=average == "resistance")
+        if rest:  # small components: the graph and the auto path, for their points only
+            sub, _ = effective_resistance_matrix(
+                resistance, [c if p in rest else None for p, c in enumerate(cells)],
+                neighbours=neighbours, average=average, solver="auto", exclude=exclude)
+            matrix[np.ix_(rest, rest)] = sub[np.ix_(rest, rest)]
+        return matrix, None
     node_map = build_node_map(conductance)
     if not (node_map > 0).any():  # nothing passable (e.g. no pair within dispersal reach): no circuit
         none = -np.ones((len(cells), len(cells)))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from habitat.errors import InvalidParameterError
+from habitat.errors import InvalidParameterError, ResourceError
 
 from .graph import components, laplacian, principal_submatrix
 from . import gridamg, solvers
@@ -27,6 +27,21 @@ GRID_AMG_MIN_NODES = 50_000
 #: memory of CHOLMOD with about the same wall time; from 12 points on, the factor is faster
 #: (20 points: 5.1 CPU-s for the 19 batched solves against 3.5-5.3 for the whole factor job).
 GRID_AMG_MAX_RHS = 7
+#: ``method="multigrid"`` takes the grid multigrid for raster components of at least this many
+#: nodes, whatever the number of focal points; smaller components take the ``auto`` path (their
+#: factor costs a few MB and milliseconds, and the hierarchy would be little more than its dense
+#: coarsest level of up to 400 cells).
+MULTIGRID_MIN_NODES = 10_000
+#: ... to this tolerance (gridamg's ``tol``; its default 1e-10 left effective resistances up to
+#: 4e-9 relative from the factor's on the high-contrast 300 m scale grid, resistances 1-1000
+#: ohm: 82 points, 574 x 571 cells; 1e-12 left 7e-11 for about one more CG step per solve).
+MULTIGRID_TOL = 1e-12
+#: ... one right-hand side at a time per thread (``gridamg.stencil_inverse_block``'s
+#: ``batch_budget_bytes``): a batch holds 44 bytes a cell per right-hand side, so batches would
+#: make this memory-first path grow faster than its hierarchy (measured: sites at 0.16 / 0.33 M
+#: coarse cells 1.085x on doubling with single solves).
+MULTIGRID_BATCH_BYTES = 0
+METHODS = ("auto", "direct", "amg", "multigrid")
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,12 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
         Pairs ``(p, q)``, ``p < q`` (positions in ``focal_nodes``) not to solve (left at -1).
     on_pair : callable, optional
         Called with a :class:`PairSolution` for every solved pair (for maps).
-    method : {"auto", "direct", "amg"}, optional
-        Linear solver, see :func:`habitat.connectivity.circuit.solvers.choose_method`.
+    method : {"auto", "direct", "amg", "multigrid"}, optional
+        Linear solver, see :func:`habitat.connectivity.circuit.solvers.choose_method`;
+        ``"multigrid"``: the grid multigrid for every raster component of at least
+        ``MULTIGRID_MIN_NODES`` nodes whatever the number of focal points (memory linear in the
+        nodes; with ``on_pair`` every point's voltages are kept, see
+        :func:`_multigrid_solutions`), the ``auto`` path for the others.
     memory_limit_bytes : int, optional
         Refuse (ResourceError) above this; default the available memory.
     node_coords : numpy.ndarray, optional
@@ -94,8 +113,12 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     ``GRID_AMG_MIN_NODES`` nodes and at most ``GRID_AMG_MAX_RHS + 1`` focal nodes is solved
     by the grid multigrid instead (:func:`habitat.connectivity.circuit.gridamg.grid_inverse_block`:
     no factorization, resistances to about 1e-10 relative); it falls back to the factor
-    where the graph is not a plain grid.
+    where the graph is not a plain grid. With ``method="multigrid"`` the grid multigrid keeps
+    the solutions of the fewest points that pair with every other needed point
+    (:func:`habitat.connectivity.circuit.gridamg.stream_keep`; for candidates x sources with
+    the candidate pairs in ``exclude``, the sources) and streams the others.
     """
+    _check_method(method)
     focal = np.asarray(focal_nodes, dtype=np.int64)
     k = focal.size
     exclude = set() if exclude is None else set(exclude)
@@ -126,27 +149,35 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
                 def release():
                     _empty(adjacency)
                     _empty(adj)
-            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes,
-                                       release)
-            del sub
             u = [uniq_nodes.index(int(focal[p])) for p in members]
+            r = _component_resistances(sub, targets, coords, method, memory_limit_bytes,
+                                       release, needed=_needed_pairs(members, u, exclude))
+            del sub
             res[np.ix_(members, members)] = r[np.ix_(u, u)]
+            inside = set(members)
             for p, q in exclude:
-                if p in members and q in members:
+                if p in inside and q in inside:
                     res[p, q] = res[q, p] = -1.0
             continue
-        lap = laplacian(sub)
         anchor = int(targets[0])
-        chosen = choose_method(lap.shape[0], lap.nnz, method=method,
-                               n_rhs=max(1, len(uniq_nodes) - 1),
-                               memory_limit_bytes=memory_limit_bytes,
-                               ordering=_ordering(coords))
-        solver = GroundedSolver(lap, anchor, method=chosen, tol=_CG_TOL, coords=coords)
-        rhs = np.zeros((lap.shape[0], len(targets)))
-        for col, t in enumerate(targets):
-            if t != anchor:
-                rhs[t, col] = 1.0
-        x = solver.solve(rhs)
+        solved = (_multigrid_solutions(sub, coords, targets, memory_limit_bytes)
+                  if method == "multigrid" else None)
+        if solved is not None:  # x[:, col]: voltages for 1 A into targets[col]; R from G
+            x, r_of = solved
+        else:
+            lap = laplacian(sub)
+            chosen = choose_method(lap.shape[0], lap.nnz, method="auto" if method == "multigrid" else method,
+                                   n_rhs=max(1, len(uniq_nodes) - 1),
+                                   memory_limit_bytes=memory_limit_bytes,
+                                   ordering=_ordering(coords))
+            solver = GroundedSolver(lap, anchor, method=chosen, tol=_CG_TOL, coords=coords)
+            rhs = np.zeros((lap.shape[0], len(targets)))
+            for col, t in enumerate(targets):
+                if t != anchor:
+                    rhs[t, col] = 1.0
+            x = solver.solve(rhs)
+            del solver, lap, rhs
+            r_of = None
         col_of = {int(focal[p]): uniq_nodes.index(int(focal[p])) for p in members}
         for a_pos, p in enumerate(members):
             for q in members[a_pos + 1:]:
@@ -159,7 +190,8 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
                 tp, tq = targets[col_of[int(focal[p])]], targets[col_of[int(focal[q])]]
                 v = x[:, col_of[int(focal[q])]] - x[:, col_of[int(focal[p])]]
                 v = v - v[tp]
-                r = float(v[tq] - v[tp])
+                r = float(v[tq] - v[tp]) if r_of is None else float(r_of[col_of[int(focal[p])],
+                                                                         col_of[int(focal[q])]])
                 res[p, q] = res[q, p] = r
                 on_pair(PairSolution(p, q, comp, v, r, sub))
     np.fill_diagonal(res, 0.0)
@@ -223,6 +255,79 @@ def raster_pairwise_resistances(conductance, focal_cells, *, exclude=None, metho
     return res
 
 
+def raster_multigrid_resistances(conductance, focal_cells, *, exclude=None, four_neighbors=False,
+                                 avg_resistance=False, memory_limit_bytes=None):
+    """:func:`pairwise_resistances` with ``method="multigrid"`` computed from a raster's cells.
+
+    Every component holding focal cells that has at least ``MULTIGRID_MIN_NODES`` nodes is
+    solved by the streamed grid multigrid straight from the cells
+    (:func:`habitat.connectivity.circuit.gridamg.raster_inverse_block`: no adjacency matrix,
+    node map or coordinates; the same edge weights and numbers as the graph path); the focal
+    points of the other components are returned for the caller to solve on the graph.
+
+    Parameters
+    ----------
+    conductance : numpy.ndarray
+        2-D cell conductances (siemens); cells > 0 are nodes.
+    focal_cells : sequence of tuple of int or None
+        ``(row, col)`` of each focal point; None (or a cell that is not a node) for none.
+    exclude, memory_limit_bytes
+        As for :func:`pairwise_resistances`.
+    four_neighbors, avg_resistance : bool, optional
+        As for :func:`habitat.connectivity.circuit.graph.build_adjacency`.
+
+    Returns
+    -------
+    res : numpy.ndarray
+        ``k x k`` resistances (ohm) as :func:`pairwise_resistances` returns them, -1 for pairs
+        in different components, on no node, excluded, or left to the caller.
+    rest : list of int
+        Positions of the focal points in components left to the caller (too small, or CG
+        did not converge).
+    """
+    g = np.ascontiguousarray(conductance, dtype=np.float64)
+    k = len(focal_cells)
+    exclude = set() if exclude is None else set(exclude)
+    res = -np.ones((k, k))
+    on_node = [p for p, c in enumerate(focal_cells) if c is not None
+               and 0 <= c[0] < g.shape[0] and 0 <= c[1] < g.shape[1] and g[c[0], c[1]] > 0]
+    rest = []
+    todo = list(on_node)
+    while todo:
+        mask, n, _, box = gridamg.raster_component(g, focal_cells[todo[0]],
+                                                   four_neighbors=four_neighbors)
+        members = [p for p in todo if mask[focal_cells[p][0], focal_cells[p][1]]]
+        inside = set(members)
+        todo = [p for p in todo if p not in inside]
+        uniq = list(dict.fromkeys((int(focal_cells[p][0]), int(focal_cells[p][1])) for p in members))
+        u = [uniq.index((int(focal_cells[p][0]), int(focal_cells[p][1]))) for p in members]
+        m = len(uniq)
+        if m >= 2 and n < MULTIGRID_MIN_NODES:
+            rest += members
+            del mask
+            continue
+        r = np.zeros((m, m))
+        if m >= 2:
+            keep = _multigrid_keep(m, _needed_pairs(members, u, exclude))
+            _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+            block = gridamg.raster_inverse_block(g, mask, box, uniq[0], np.array(uniq[1:]),
+                                                 four_neighbors=four_neighbors,
+                                                 avg_resistance=avg_resistance, keep=keep,
+                                                 tol=MULTIGRID_TOL, batch_budget_bytes=MULTIGRID_BATCH_BYTES)
+            del mask
+            if block is None:
+                rest += members
+                continue
+            r = _resistances_from_block(block, m)
+        res[np.ix_(members, members)] = r[np.ix_(u, u)]
+        inside = set(members)
+        for p, q in exclude:
+            if p in inside and q in inside:
+                res[p, q] = res[q, p] = -1.0
+    np.fill_diagonal(res, 0.0)
+    return res, rest
+
+
 def _empty(m):
     """Drop the arrays of a CSR matrix in place (it becomes all zeros)."""
     if sp.isspmatrix_csr(m):
@@ -230,17 +335,105 @@ def _empty(m):
         m.indptr = np.zeros_like(m.indptr)
 
 
-def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release=None):
+def _multigrid_solutions(sub, coords, targets, memory_limit_bytes):
+    """Voltages and resistances of one component by the grid multigrid, or None (not a plain
+    grid of at least ``MULTIGRID_MIN_NODES`` nodes, or CG did not converge).
+
+    Returns ``(x, r)``: ``x[:, c]`` the voltages (volts, per node) for 1 A into ``targets[c]``
+    with ``targets[0]`` grounded (column 0 zero), ``r`` the ``m x m`` resistances (ohm) from the
+    symmetric estimate of ``G`` (quadratic in the solve errors: within about ``MULTIGRID_TOL``
+    of the factor's); the voltages themselves, hence the current maps, are accurate to about
+    its square root (CG's energy-norm error), as with Circuitscape's CG (1e-6).
+    """
+    m, n = len(targets), sub.shape[0]
+    if coords is None or n < MULTIGRID_MIN_NODES or gridamg.njit is None:
+        return None
+    st = gridamg.grid_stencil(sub, coords)
+    if st is None:
+        return None
+    w, cells = st
+    keep = np.ones(m - 1, dtype=bool)
+    _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+    at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), w.shape[1:])
+    block, xs = gridamg.stencil_inverse_block(w, cells[int(targets[0])], cells[np.asarray(targets[1:])],
+                                              tol=MULTIGRID_TOL, keep=keep, solutions=True,
+                                              batch_budget_bytes=MULTIGRID_BATCH_BYTES)
+    del w
+    if block is None:
+        return None
+    x = np.zeros((n, m))
+    x[:, 1:] = xs[:, at].T
+    return x, _resistances_from_block(block, m)
+
+
+def _needed_pairs(members, u, exclude):
+    """Pairs of distinct-node indices ``(a, b)`` whose resistance is asked for: the focal
+    positions ``members`` (on distinct node ``u[i]``) less the pairs in ``exclude``."""
+    out = set()
+    for i, p in enumerate(members):
+        for j in range(i + 1, len(members)):
+            q = members[j]
+            if u[i] != u[j] and (p, q) not in exclude and (q, p) not in exclude:
+                out.add((min(u[i], u[j]), max(u[i], u[j])))
+    return out
+
+
+def _check_method(method):
+    if method not in METHODS:
+        raise InvalidParameterError(
+            f"solver method {method!r} is unknown; use one of {', '.join(METHODS)}")
+
+
+def _resistances_from_block(block, m):
+    """``R`` between ``m`` points from ``G`` of the last ``m - 1`` (the first is the ground):
+    ``R_pq = G_pp + G_qq - G_pq - G_qp`` (NaN where ``G_pq`` was not computed)."""
+    g = np.zeros((m, m))
+    g[1:, 1:] = block
+    d = np.diag(g)
+    return d[:, None] + d[None, :] - g - g.T
+
+
+def _multigrid_keep(m, needed):
+    """Which of the ``m - 1`` non-ground points the streamed multigrid keeps for ``needed``
+    (pairs of point indices; pairs with the ground, point 0, need only diagonals)."""
+    return gridamg.stream_keep(m - 1, [(a - 1, b - 1) for a, b in needed if a > 0 and b > 0])
+
+
+def _check_multigrid_memory(n, m, keep, memory_limit_bytes):
+    need = solvers.estimate_memory_bytes(n, 9 * n, method="multigrid", n_rhs=int(np.sum(keep)))
+    limit = solvers.available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
+    if need > limit:
+        raise ResourceError(
+            f"circuit solve of {n} nodes needs about {need / 2**30:.1f} GiB (multigrid, "
+            f"{int(np.sum(keep))} of {m} points kept) but {limit / 2**30:.1f} GiB are available; "
+            "coarsen the raster or restrict it with a mask")
+
+
+def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release=None,
+                           needed=None):
     """Resistances between the distinct local nodes ``targets`` of one component.
 
     AMG-CG works on a float32 Laplacian (float64 diagonal and CG vectors), see
     :class:`habitat.connectivity.circuit.solvers.LeanAMG`; ``release()`` is called once
-    the Laplacian is built.
+    the Laplacian is built. ``needed``: pairs of indices into ``targets`` asked for (default
+    all); with ``method="multigrid"`` the others may be NaN.
     """
     m = len(targets)
     if m < 2:
         return np.zeros((m, m))
     n = sub.shape[0]
+    if method == "multigrid":
+        if coords is not None and n >= MULTIGRID_MIN_NODES:
+            if needed is None:
+                needed = {(a, b) for a in range(m) for b in range(a + 1, m)}
+            keep = _multigrid_keep(m, needed)
+            _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+            block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
+                                               np.asarray(targets[1:], dtype=np.int64), keep=keep,
+                                               tol=MULTIGRID_TOL, batch_budget_bytes=MULTIGRID_BATCH_BYTES)
+            if block is not None:
+                return _resistances_from_block(block, m)
+        method = "auto"  # not a plain grid, too small, or CG did not converge
     chosen = choose_method(n, sub.nnz + n, method=method, n_rhs=m - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
     if (method == "auto" and chosen == "direct" and coords is not None

@@ -34,6 +34,15 @@ _BYTES_PER_FACTOR_ENTRY = 18.0
 # LeanAMG single-pair path 327-351. 850 + 8 x 9 + 16 x 5 = 1002 is 9.6 % above the largest.
 _AMG_BYTES_PER_NNZ = 8.0
 _AMG_BYTES_PER_NODE = 850.0
+#: ``method="multigrid"`` (solve.raster_multigrid_resistances, streamed), bytes per node beside
+#: 16 per node per kept point: conductance raster, component mask and flood stack (17), the
+#: float64 stencil (32), the hierarchy (fine float64 diagonal and leak, float32 copies, coarser
+#: levels: ~60), the K-cycle work arrays of two workers (48) and two solves' vectors (88).
+#: Measured peak growth of effective_resistance_matrix on the scale pipeline's 300 m grid (74
+#: candidates, 9 sources kept; bench/README.md "Sites: the streamed grid multigrid"): 389 and
+#: 405 bytes a node at 0.32 M and 1.28 M nodes, i.e. ~250-260 + 16 x 9; 300 + 16 x 9 lies
+#: 10-14 % above both.
+MULTIGRID_BYTES_PER_NODE = 300.0
 #: ``method="auto"`` uses the direct factor while it needs less than this share of the memory.
 DIRECT_MEMORY_SHARE = 0.6
 #: ... and the component has at most this many nodes (about 2200 x 2200 cells): the factor
@@ -162,10 +171,11 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
         Nodes of the component.
     nnz : int
         Stored entries of its Laplacian (about 9 per node on an 8-neighbour grid).
-    method : {"direct", "amg"}
+    method : {"direct", "amg", "multigrid"}
         Solver.
     n_rhs : int, optional
-        Right-hand sides solved at once (focal points - 1 for pairwise).
+        Right-hand sides solved at once (focal points - 1 for pairwise); for ``multigrid`` the
+        points whose solutions are kept.
     ordering : {"nested_dissection", "minimum_degree"}, optional
         Fill-reducing order of the direct factor: nested dissection for raster graphs
         (node coordinates known), minimum degree otherwise.
@@ -204,8 +214,15 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     The grid multigrid (:mod:`gridamg`), which ``auto`` takes instead of the factor for a
     few focal points, measured 258-284 bytes per node: below the direct estimate.
 
+    multigrid (``method="multigrid"``, the grid multigrid from the raster's cells, streamed;
+    ``n_rhs`` = the points whose solutions are kept): ``MULTIGRID_BYTES_PER_NODE * n + 16 * n *
+    n_rhs``: the stencil and the hierarchy, two solves at a time, the conductance raster and the
+    component mask per node, plus ``x`` and ``r`` (float64) of each kept point.
+
     Every method adds a fixed 32 MiB (workspaces, BLAS buffers; ``_SOLVER_FIXED_BYTES``).
     """
+    if method == "multigrid":
+        return int(MULTIGRID_BYTES_PER_NODE * n_nodes + 16 * n_nodes * n_rhs + _SOLVER_FIXED_BYTES)
     if method == "direct" and n_nodes >= CHOLMOD_MIN_NODES and cholmod_module() is not None:
         n = max(int(n_nodes), 2)
         return int(_BYTES_PER_CHOLMOD_ENTRY * _FILL_CHOLMOD * n * np.log2(n) + 24 * nnz

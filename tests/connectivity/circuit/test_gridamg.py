@@ -254,3 +254,32 @@ def test_batched_resistances_match_direct_factor(monkeypatch):
     assert_allclose(auto, direct, rtol=1e-9)
     raster = solve.raster_pairwise_resistances(np.where(nm > 0, 1.0 / np.nan_to_num(res, nan=1.0), 0.0), cells)
     np.testing.assert_array_equal(raster, auto)
+
+def test_streamed_entries_equal_kept_entries_exactly():
+    # 3 "sources" kept, 6 "candidates" streamed: every entry with a kept point and every
+    # diagonal is the same number as when all points are kept; candidate pairs are NaN
+    res = _random((90, 80), 7)
+    _, nm, adj, coords = _graph(res)
+    cells = [(1, 1), (80, 70), (45, 40), (10, 70), (70, 5), (30, 30), (60, 60), (5, 40), (85, 20), (20, 55)]
+    focal = np.array([int(nm[c]) - 1 for c in cells])
+    assert focal.min() >= 0
+    full = gridamg.grid_inverse_block(adj, coords, focal[0], focal[1:])
+    keep = np.zeros(9, dtype=bool)
+    keep[[1, 4, 7]] = True
+    streamed = gridamg.grid_inverse_block(adj, coords, focal[0], focal[1:], keep=keep)
+    needed = keep[:, None] | keep[None, :] | np.eye(9, dtype=bool)
+    np.testing.assert_array_equal(streamed[needed], full[needed])
+    assert np.isnan(streamed[~needed]).all() and (~needed).sum() == 30
+    # nothing kept: the diagonals only
+    alone = gridamg.grid_inverse_block(adj, coords, focal[0], focal[1:], keep=np.zeros(9, dtype=bool))
+    np.testing.assert_array_equal(np.diag(alone), np.diag(full))
+
+
+def test_stream_keep_is_a_small_vertex_cover():
+    # candidates 0-4 pair only with sources 5, 6: the sources are kept
+    needed = [(c, s) for c in range(5) for s in (5, 6)]
+    np.testing.assert_array_equal(gridamg.stream_keep(7, needed), [0, 0, 0, 0, 0, 1, 1])
+    # every pair of 4 points: all but one kept
+    keep = gridamg.stream_keep(4, [(p, q) for p in range(4) for q in range(p + 1, 4)])
+    assert keep.sum() == 3
+    assert not gridamg.stream_keep(3, []).any()

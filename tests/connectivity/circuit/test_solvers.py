@@ -158,3 +158,14 @@ def test_lean_amg_on_a_float32_laplacian_matches_the_direct_solve():
     focal = [0, 1234, 3300]
     assert_allclose(pairwise_resistances(adj, focal, method="amg"),
                     pairwise_resistances(adj, focal, method="direct"), rtol=1e-7)
+
+
+def test_multigrid_memory_is_linear_in_the_nodes():
+    # 300 bytes a node + 16 per node per kept point + 32 MiB; no n log n term, so doubling the
+    # nodes doubles the variable part, where the direct factor's grows by more
+    assert estimate_memory_bytes(10**6, 9 * 10**6, method="multigrid", n_rhs=9) == (
+        300 * 10**6 + 16 * 9 * 10**6 + 2**25)
+    one, two = (estimate_memory_bytes(n, 9 * n, method="multigrid", n_rhs=9) - 2**25 for n in (10**6, 2 * 10**6))
+    assert two == 2 * one
+    d1, d2 = (estimate_memory_bytes(n, 9 * n, method="direct", n_rhs=9) - 2**25 for n in (10**6, 2 * 10**6))
+    assert d2 > 2.05 * d1 and d1 > 2 * one
