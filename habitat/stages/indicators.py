@@ -81,7 +81,9 @@ class _Habitat:
         self.key, self.parts = None, {}
 
     def _part(self, what, rows: slice, cols: slice):
-        """``"valid"`` (data at both epochs) or epoch ``0`` / ``1``'s habitat & valid, of a window."""
+        """A part of a window: ``"first"`` / ``"second"`` (an epoch's values, each read once: a
+        read again would decode its band again), ``"valid"`` (data at both epochs), or epoch
+        ``0`` / ``1``'s habitat & valid."""
         key = (rows.start, rows.stop, cols.start, cols.stop)
         if key != self.key:
             self.key, self.parts = key, {}  # drop the last window before reading the next
@@ -90,17 +92,19 @@ class _Habitat:
         return self.parts[what]
 
     def _make(self, what, rows: slice, cols: slice):
+        if what in ("first", "second"):
+            return getattr(self, what)[rows, cols]
         if what == "valid":
             if self.patches is not None:  # habitat = cells of the habitat patches, one epoch
-                return self.second[rows, cols] > 0
-            valid = _valid(self.second[rows, cols], self.params)
+                return self._part("second", rows, cols) > 0
+            valid = _valid(self._part("second", rows, cols), self.params)
             if self.first is not None:
-                valid &= _valid(self.first[rows, cols], self.params)
+                valid &= _valid(self._part("first", rows, cols), self.params)
             return valid
         if self.patches is not None:
             mask = self.patches[rows, cols] > 0
         else:
-            mask = _habitat((self.first if what == 0 else self.second)[rows, cols], self.params)
+            mask = _habitat(self._part("first" if what == 0 else "second", rows, cols), self.params)
         return mask & self._part("valid", rows, cols)
 
     def __call__(self, rows: slice, cols: slice):
