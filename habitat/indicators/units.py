@@ -185,7 +185,9 @@ def _reader(layer) -> Reader:
 
 
 def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbours: int,
-                   edge_depth: int, strip_cells: int) -> dict[str, float]:
+                   edge_depth: int, strip_cells: int, n_cells: int, n_habitat: int) -> dict[str, float]:
+    """NP, LPI, ED, AREA_MN and TCA of the unit's habitat (``n_habitat`` of its ``n_cells``
+    cells), patches cut at its boundary."""
     r_off, c_off = unit.box[0].start, unit.box[1].start
 
     def classes(rows: slice, cols: slice) -> np.ndarray:
@@ -200,9 +202,12 @@ def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbour
     box_shape = (unit.box[0].stop - r_off, unit.box[1].stop - c_off)
     # block by block (per-block partial results merged; the same table as class_metrics); no
     # ENN: none of these five columns needs it, and its edge cells are what grows with the grid
+    # the classes present are known from the counts: no pass to find them
+    present = np.array([c for c, n in ((1, n_habitat), (2, n_cells - n_habitat)) if n > 0], np.uint8)
     table = class_metrics_blockwise(classes, box_shape, cell_size=cell_size_m, nodata=0, neighbours=neighbours,
                                     edge_depth=edge_depth, enn=False,
-                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]))
+                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]),
+                                    class_values=present)
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]
@@ -428,7 +433,7 @@ def unit_indicators(
                 inside = _window_sums(pf, read, unit, n_habitat[epoch], strip_cells) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
             frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells,
-                                  strip_cells=strip_cells)
+                                  strip_cells=strip_cells, n_cells=int(counts[0]), n_habitat=n_habitat[epoch])
             # PC = ECA^2 / A_L^2 (METHODS.md 11)
             graph = {"graph_patches": float(nodes), "PC": (eca / unit_ha) ** 2, "EC_ha": eca}
             for name, value in {**frag, **graph}.items():
