@@ -163,7 +163,9 @@ def typical_resistance(resistance: Any, habitat: Any, *, quantile: float = 0.5) 
     Returns
     -------
     float
-        The quantile of the finite resistance values on habitat cells (dimensionless). With
+        The quantile of the finite resistance values on habitat cells (dimensionless), as
+        ``np.quantile`` (linear method) gives it, computed by
+        :func:`habitat.connectivity.two_grid.masked_quantile` (strip by strip). With
         :func:`habitat.connectivity.corridors.dispersal_cost_limit` it turns a dispersal
         distance observed in occupied landscapes into a cost budget:
         ``max_cost = max_dispersal_m * typical_resistance``, which adapts to the grid (on a
@@ -174,19 +176,17 @@ def typical_resistance(resistance: Any, habitat: Any, *, quantile: float = 0.5) 
     >>> typical_resistance(np.array([[1.0, 3.0, 2.0, 900.0]]), np.array([[1, 1, 1, 0]]))
     2.0
     """
-    values = np.asarray(getattr(resistance, "values", resistance), dtype=np.float64)
-    mask = np.asarray(getattr(habitat, "values", habitat))
-    if mask.shape != values.shape:
+    from habitat.connectivity.two_grid import masked_quantile  # the one implementation (exact, strip by strip)
+    if np.shape(habitat) != np.shape(resistance):
         raise InvalidParameterError(
-            f"habitat has shape {mask.shape}, resistance {values.shape}; put both on the analysis grid"
+            f"habitat has shape {np.shape(habitat)}, resistance {np.shape(resistance)}; put both on the analysis grid"
         )
     if not (0 <= quantile <= 1):
         raise InvalidParameterError(f"quantile={quantile!r} must lie in [0, 1]")
-    mask = mask > 0 if mask.dtype != bool else mask
-    picked = values[mask & np.isfinite(values)]
-    if picked.size == 0:
+    value = masked_quantile(resistance, habitat, quantile)
+    if value is None:
         raise InvalidParameterError("no passable habitat cell: cannot set a typical resistance; check the habitat mask")
-    return float(np.quantile(picked, quantile))
+    return value
 
 
 def apply_barrier(

@@ -84,6 +84,7 @@ def analyse_blockwise(
     edge_depth: int = 1,
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
     enn: bool = True,
+    class_values: np.ndarray | None = None,
 ) -> _Landscape:
     """Per-class and per-patch counts of a landscape, gathered block by block.
 
@@ -100,6 +101,9 @@ def analyse_blockwise(
     enn : bool
         Keep the patch-edge cells and measure ENN (12 bytes per edge cell of every class until
         the k-d trees are built); False leaves ``patch_enn`` NaN and keeps no edge cells.
+    class_values : ndarray, optional
+        The sorted class codes present (nodata left out), when the caller knows them: saves
+        the pass over the raster that finds them. Must be exactly the codes present.
 
     Returns
     -------
@@ -108,7 +112,8 @@ def analyse_blockwise(
     """
     height, width = int(shape[0]), int(shape[1])
     bh, bw = int(block_shape[0]), int(block_shape[1])
-    class_values = _class_values(read, (height, width), (bh, bw), nodata)
+    if class_values is None:
+        class_values = _class_values(read, (height, width), (bh, bw), nodata)
     n_classes = class_values.size
     nk = n_classes + 1
     halo = int(edge_depth)
@@ -198,7 +203,7 @@ def analyse_blockwise(
     )
 
 
-def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn=True):
+def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn=True, class_values=None):
     if callable(classes):
         if shape is None:
             raise InvalidParameterError("shape is required when classes is a reader function")
@@ -209,7 +214,7 @@ def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_sh
     _validate(sample, cell_size, nodata, neighbours, edge_depth)
     land = analyse_blockwise(
         read, shape, nodata=None if nodata is None else int(nodata), neighbours=int(neighbours),
-        edge_depth=int(edge_depth), block_shape=block_shape, enn=enn,
+        edge_depth=int(edge_depth), block_shape=block_shape, enn=enn, class_values=class_values,
     )
     if land.n_valid == 0:
         raise InvalidParameterError(
@@ -229,6 +234,7 @@ def class_metrics_blockwise(
     count_boundary: bool = False,
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
     enn: bool = True,
+    class_values: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Block-wise :func:`habitat.indicators.fragmentation.class_metrics`.
 
@@ -236,8 +242,9 @@ def class_metrics_blockwise(
     object) or a function ``read(rows, cols)`` with ``shape``. Same columns, formulas, units
     and result; see the whole-array function. ``enn=False`` skips ENN (``ENN_MN`` NaN, every
     other column unchanged) and with it the only part whose memory grows with the patch edges.
+    ``class_values`` (the sorted codes present, when known) saves the pass that finds them.
     """
-    land = _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn)
+    land = _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn, class_values)
     return _class_frame(land, float(cell_size), count_boundary)
 
 

@@ -185,7 +185,9 @@ def _reader(layer) -> Reader:
 
 
 def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbours: int,
-                   edge_depth: int, strip_cells: int) -> dict[str, float]:
+                   edge_depth: int, strip_cells: int, n_cells: int, n_habitat: int) -> dict[str, float]:
+    """NP, LPI, ED, AREA_MN and TCA of the unit's habitat (``n_habitat`` of its ``n_cells``
+    cells), patches cut at its boundary."""
     r_off, c_off = unit.box[0].start, unit.box[1].start
 
     def classes(rows: slice, cols: slice) -> np.ndarray:
@@ -200,47 +202,51 @@ def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbour
     box_shape = (unit.box[0].stop - r_off, unit.box[1].stop - c_off)
     # block by block (per-block partial results merged; the same table as class_metrics); no
     # ENN: none of these five columns needs it, and its edge cells are what grows with the grid
+    # the classes present are known from the counts: no pass to find them
+    present = np.array([c for c, n in ((1, n_habitat), (2, n_cells - n_habitat)) if n > 0], np.uint8)
     table = class_metrics_blockwise(classes, box_shape, cell_size=cell_size_m, nodata=0, neighbours=neighbours,
                                     edge_depth=edge_depth, enn=False,
-                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]))
+                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]),
+                                    class_values=present)
     if 1 not in table.index:
         return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
     row = table.loc[1]
     return {name: float(row[name]) for name in ("NP", "LPI", "ED", "AREA_MN", "TCA")}
 
 
-def _unit_patches(read: Reader, unit: BoxMask, *, cell_area: float, cell_size_m: float, neighbours: int,
-                  min_area_ha: float, ref_distance_m: float, ref_probability: float,
-                  strip_cells: int) -> tuple[float, int, float]:
+def _unit_patches(read: Reader, unit: BoxMask, *, neighbours: int, strip_cells: int, **graph) -> tuple[float, int, float]:
     """Patches of the unit's habitat (cut at its boundary), labelled strip by strip over its box:
-    the MESH_CUT numerator sum a_i^2 (m4), and the PC/EC graph's node count and ECA (ha).
+    :func:`_patch_figures` of them."""
+    def sub(rows: slice, cols: slice) -> np.ndarray:
+        return read(rows, cols) & unit.window(rows, cols)
+
+    return _patch_figures(UnitPatches(sub, unit.box, neighbours=neighbours, edges=True, strip_cells=strip_cells),
+                          **graph)
+
+
+def _patch_figures(patches: UnitPatches, *, cell_area: float, cell_size_m: float, min_area_ha: float,
+                   ref_distance_m: float, ref_probability: float) -> tuple[float, int, float]:
+    """The MESH_CUT numerator sum a_i^2 (m4), and the PC/EC graph's node count and ECA (ha), of
+    patches labelled with their edge cells.
 
     Equal to ``effective_mesh_size``'s per-box labelling and to ``habitat_eca(habitat & mask)``:
     same patch order, same areas, same edge cells in the same order.
     """
-    def sub(rows: slice, cols: slice) -> np.ndarray:
-        return read(rows, cols) & unit.window(rows, cols)
-
-    patches = UnitPatches(sub, unit.box, neighbours=neighbours, edges=True, strip_cells=strip_cells)
     pieces = cell_sums(patches.patch_cells, cell_area)
     cut = float(np.sum(pieces * pieces)) if pieces.size else 0.0
     # habitat_patches' rule: area = label_areas_m2 / 10^4 ha, kept when >= min_area_ha
     sizes = cell_sums(patches.patch_cells, cell_size_m ** 2) / _M2_PER_HA
     keep = sizes >= min_area_ha
     edges = patch_edge_points(patches, keep) if keep.sum() >= 2 else None
-    del patches
     eca = eca_of_patches(sizes[keep], edges, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
                          ref_probability=ref_probability)
     return cut, int(keep.sum()), eca
 
 
-def _cross_boundary(read: Reader, masks: Sequence[BoxMask], shape, *, cell_area: float, neighbours: int,
-                    strip_cells: int) -> list[float]:
+def _cross_boundary(read: Reader, patches: UnitPatches, masks: Sequence[BoxMask], *, cell_area: float) -> list[float]:
     """MESH_CBC numerators per unit: sum over the unit's habitat cells of a_x times the area of
-    the complete patch (labelled over the whole grid) holding the cell, added in raster order
-    as ``effective_mesh_size``'s ``bincount`` does (two passes: label, then weigh)."""
-    grid = (slice(0, shape[0]), slice(0, shape[1]))
-    patches = UnitPatches(read, grid, neighbours=neighbours, edges=False, strip_cells=strip_cells)
+    the complete patch (``patches``: labelled over the whole grid) holding the cell, added in
+    raster order as ``effective_mesh_size``'s ``bincount`` does (the second pass: weigh)."""
     complete = np.concatenate(([0.0], cell_sums(patches.patch_cells, cell_area)))
     acc = [0.0] * len(masks)
     for rows, cols, lab in iter_label_blocks(read, patches.labeling):
@@ -375,9 +381,20 @@ def unit_indicators(
     e1, e2 = str(year_t1), str(year_t2)
     period = e2 if single else f"{year_t1}-{year_t2}"
     dates = ((e2, read2),) if single else ((e1, read1), (e2, read2))
-    # MESH_CBC needs each cell's complete patch: one whole-grid labelling per date
-    cbc = {e: _cross_boundary(read, masks, grid_shape, cell_area=cell_area, neighbours=neighbours,
-                              strip_cells=strip_cells) for e, read in dates}
+    graph_kernel = dict(cell_area=cell_area, cell_size_m=cell_size_m, min_area_ha=graph_min_patch_ha,
+                        ref_distance_m=dispersal_distance_m, ref_probability=dispersal_probability)
+    # MESH_CBC needs each cell's complete patch: one whole-grid labelling per date, which is
+    # also the patches of a unit covering the whole grid (the study area)
+    grid = (slice(0, grid_shape[0]), slice(0, grid_shape[1]))
+    whole_grid = {pos for pos, m in enumerate(masks) if m.bits is None and m.box == grid}
+    cbc, whole = {}, {}
+    for e, read in dates:
+        patches = UnitPatches(read, grid, neighbours=neighbours, edges=bool(whole_grid), strip_cells=strip_cells)
+        if whole_grid:
+            whole[e] = _patch_figures(patches, **graph_kernel)
+            patches.edge_rows = patches.edge_cols = patches.edge_ids = None  # not needed by the second pass
+        cbc[e] = _cross_boundary(read, patches, masks, cell_area=cell_area)
+        del patches
 
     values: list[dict[tuple[str, str], float]] = [{} for _ in units]
     for pos, unit in enumerate(masks):
@@ -406,10 +423,8 @@ def unit_indicators(
             out[("habitat_loss_pct", period)] = 100.0 * loss / a1 if a1 > 0 else math.nan
             out[("annual_rate_per_yr", period)] = annual_rate(a1, a2, year_t1=year_t1, year_t2=year_t2)
         for epoch, read in dates:
-            cut, nodes, eca = _unit_patches(
-                read, unit, cell_area=cell_area, cell_size_m=cell_size_m, neighbours=neighbours,
-                min_area_ha=graph_min_patch_ha, ref_distance_m=dispersal_distance_m,
-                ref_probability=dispersal_probability, strip_cells=strip_cells)
+            cut, nodes, eca = whole[epoch] if pos in whole_grid else _unit_patches(
+                read, unit, neighbours=neighbours, strip_cells=strip_cells, **graph_kernel)
             out[("MESH_CUT", epoch)] = cut / unit_m2 / _M2_PER_HA
             out[("MESH_CBC", epoch)] = cbc[epoch][pos] / unit_m2 / _M2_PER_HA
             area_ha = out[("habitat_area_ha", epoch)]
@@ -418,7 +433,7 @@ def unit_indicators(
                 inside = _window_sums(pf, read, unit, n_habitat[epoch], strip_cells) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
             frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells,
-                                  strip_cells=strip_cells)
+                                  strip_cells=strip_cells, n_cells=int(counts[0]), n_habitat=n_habitat[epoch])
             # PC = ECA^2 / A_L^2 (METHODS.md 11)
             graph = {"graph_patches": float(nodes), "PC": (eca / unit_ha) ** 2, "EC_ha": eca}
             for name, value in {**frag, **graph}.items():

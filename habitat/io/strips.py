@@ -54,45 +54,60 @@ class _Rows:
         return out if dtype is None else out.astype(dtype, copy=False)
 
 
-class RowArray(_Rows):
-    """A 2-D array whose rows ``[r0, r1)`` are made by ``rows(r0, r1)`` when they are read.
-
-    Indexing with a row slice (and optionally columns) computes only those rows; ``np.asarray``
-    computes the whole array. It is a duck array for xarray (``shape``, ``dtype``, ``ndim``,
-    ``__array_function__``), so :func:`habitat.layers.make_layer` wraps it without computing it,
-    and :func:`habitat.io.rasters.write_rasters` writes it strip by strip. ``rows`` must return
-    the same values whatever the strips asked for (a pure function of the row range).
-    """
-
-    def __init__(self, shape: tuple[int, int], dtype, rows: Callable[[int, int], np.ndarray]) -> None:
-        self.shape = (int(shape[0]), int(shape[1]))
-        self.dtype = np.dtype(dtype)
-        self._rows = rows
+class _LazyGrid(_Rows):
+    """A row container that is a duck array for xarray (``shape``, ``dtype``, ``ndim``, ``size``,
+    ``__array_function__``): :func:`habitat.layers.make_layer` wraps it without reading it, and
+    :func:`habitat.io.rasters.write_rasters` reads it strip by strip."""
 
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
-
-    def rows(self, r0: int, r1: int) -> np.ndarray:
-        """Rows ``r0:r1`` as a numpy array of ``(r1 - r0, width)``."""
-        out = np.asarray(self._rows(int(r0), int(r1)), dtype=self.dtype)
-        if out.shape != (r1 - r0, self.shape[1]):
-            raise ValueError(f"row function gave shape {out.shape} for rows {r0}:{r1} of a {self.shape} array")
-        return out
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = np.empty(self.shape, self.dtype)
-        step = strip_rows(self.shape[1])
-        for r0 in range(0, self.shape[0], step):
-            r1 = min(self.shape[0], r0 + step)
-            out[r0:r1] = self.rows(r0, r1)
-        return out if dtype is None else out.astype(dtype, copy=False)
 
     def __array_function__(self, func, types, args, kwargs):
         return NotImplemented
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return NotImplemented
+
+
+class RowArray(_LazyGrid):
+    """A 2-D array whose rows ``[r0, r1)`` are made by ``rows(r0, r1)`` when they are read.
+
+    Indexing with a row slice (and optionally columns) computes only those rows; ``np.asarray``
+    computes the whole array, strip by strip (:func:`strip_rows`). ``rows`` must return the same
+    values whatever the strips asked for (a pure function of the row range). With ``max_rows``,
+    a read of more rows is made ``max_rows`` rows at a time (``rows`` never sees more), so the
+    memory of ``rows``'s own work stays that of one strip whatever a reader asks for.
+    """
+
+    def __init__(self, shape: tuple[int, int], dtype, rows: Callable[[int, int], np.ndarray], *,
+                 max_rows: int | None = None) -> None:
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self._rows = rows
+        self.max_rows = None if max_rows is None else max(1, int(max_rows))
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0:r1`` as a numpy array of ``(r1 - r0, width)``."""
+        r0, r1 = int(r0), int(r1)
+        if self.max_rows is not None and r1 - r0 > self.max_rows:
+            return self._in_strips(r0, r1, self.max_rows)
+        out = np.asarray(self._rows(r0, r1), dtype=self.dtype)
+        if out.shape != (r1 - r0, self.shape[1]):
+            raise ValueError(f"row function gave shape {out.shape} for rows {r0}:{r1} of a {self.shape} array")
+        return out
+
+    def _in_strips(self, r0: int, r1: int, step: int) -> np.ndarray:
+        """Rows ``r0:r1`` filled ``step`` rows at a time."""
+        out = np.empty((r1 - r0, self.shape[1]), self.dtype)
+        for s0 in range(r0, r1, step):
+            s1 = min(r1, s0 + step)
+            out[s0 - r0:s1 - r0] = self.rows(s0, s1)
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._in_strips(0, self.shape[0], strip_rows(self.shape[1]))
+        return out if dtype is None else out.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"RowArray(shape={self.shape}, dtype={self.dtype})"
@@ -133,7 +148,7 @@ class BitMask(_Rows):
 
 
 
-class DiskGrid(_Rows):
+class DiskGrid(_LazyGrid):
     """A 2-D grid kept in an anonymous temporary file (row-major, native byte order), not in memory.
 
     Blocks are written with ``grid[rows, cols] = block`` and rows read back with :meth:`rows`
@@ -183,10 +198,6 @@ class DiskGrid(_Rows):
                 raise OSError(f"short read from the temporary grid at byte {offset}")
             view, offset = view[n:], offset + n
 
-    @property
-    def size(self) -> int:
-        return self.shape[0] * self.shape[1]
-
     def __getitem__(self, key) -> np.ndarray:
         """``grid[rows, cols]``: a contiguous column range is read row by row from the file, so a
         block of a wide grid costs the block, not full-width rows."""
@@ -206,14 +217,6 @@ class DiskGrid(_Rows):
         for i in range(out.shape[0]):
             self._read_into(out[i], (r0 + i) * self._row_bytes + c0 * self.dtype.itemsize)
         return out
-
-    # a duck array for xarray (like RowArray): make_layer wraps it without reading it, and the
-    # raster writer reads it strip by strip
-    def __array_function__(self, func, types, args, kwargs):
-        return NotImplemented
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return NotImplemented
 
     def count_nonzero(self, rows: slice | None = None, cols: slice | None = None) -> int:
         """Non-zero cells in ``[rows, cols]``, read strip by strip."""

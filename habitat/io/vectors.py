@@ -206,22 +206,7 @@ def fraction_rows(geoms: gpd.GeoSeries | np.ndarray, grid: GridSpec) -> RowArray
             out[r - r0, k] = np.clip(covered / (a * -e), 0.0, 1.0)
         return out
 
-    return _in_strips(RowArray(grid.shape, np.float32, make), strip_rows(width))
-
-
-def _in_strips(array: RowArray, rows: int) -> RowArray:
-    """``array`` read in strips of at most ``rows`` rows, however many rows are asked for."""
-    from habitat.io.strips import RowArray
-
-    def make(r0: int, r1: int) -> np.ndarray:
-        if r1 - r0 <= rows:
-            return array.rows(r0, r1)
-        out = np.empty((r1 - r0, array.shape[1]), array.dtype)
-        for s0 in range(r0, r1, rows):
-            out[s0 - r0:min(r1, s0 + rows) - r0] = array.rows(s0, min(r1, s0 + rows))
-        return out
-
-    return RowArray(array.shape, array.dtype, make)
+    return RowArray(grid.shape, np.float32, make, max_rows=strip_rows(width))
 
 
 #: Boundary cells whose exact cover :func:`rasterize_fraction` computes at a time.
@@ -295,7 +280,7 @@ def label_rows(
         window = grid.window(r0, 0, r1 - r0, width)
         return features.rasterize(pairs, out_shape=window.shape, transform=window.affine, fill=0, dtype=dtype)
 
-    return _in_strips(RowArray(grid.shape, kind, make), strip_rows(width))
+    return RowArray(grid.shape, kind, make, max_rows=strip_rows(width))
 
 
 def distance_to_presence_m(

@@ -19,12 +19,18 @@ INPUTS = (
     *catalog.layers("quality", "patch_id", "patch_table", "elevation_m", optional=True),
 )
 OUTPUTS = catalog.outputs_of("indicators")
-def _habitat_and_valid(values: np.ndarray, params: IndicatorsParams) -> tuple[np.ndarray, np.ndarray]:
-    """Habitat cells of one epoch's window and the cells that hold data (class code > 0, or a finite cover)."""
+def _habitat(values: np.ndarray, params: IndicatorsParams) -> np.ndarray:
+    """Habitat cells of one epoch's window (land-cover classes, or tugai cover over the threshold)."""
     import numpy as np
     if params.habitat_source == "landcover":
-        return np.isin(values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes]), values > 0
-    return np.nan_to_num(values) >= params.tugai_cover_threshold, np.isfinite(values)
+        return np.isin(values, [HABITAT_CLASS_CODES[c] for c in params.habitat_classes])
+    return np.nan_to_num(values) >= params.tugai_cover_threshold
+
+
+def _valid(values: np.ndarray, params: IndicatorsParams) -> np.ndarray:
+    """Cells of one epoch's window that hold data (class code > 0, or a finite cover)."""
+    import numpy as np
+    return values > 0 if params.habitat_source == "landcover" else np.isfinite(values)
 
 
 class _Bands:
@@ -62,38 +68,55 @@ class _Bands:
 
 
 class _Habitat:
-    """Window reader of both epochs' habitat masks and the cells with data at both (the last
-    window kept: the two epochs are asked for the same windows one after the other)."""
+    """Window reader of both epochs' habitat masks and the cells with data at both. The last
+    window's parts are kept and each is made when first asked for: the passes ask for the same
+    window once per epoch (the change counts) or for one epoch only (then the other epoch is
+    read for its data cells but not classified)."""
 
     def __init__(self, first, second, params: IndicatorsParams, patches=None) -> None:
         self.first = None if first is None else _Bands(first)
         self.second, self.params = _Bands(second), params
         self.patches = None if patches is None else _Bands(patches)
         self.shape = self.second.shape
-        self.key, self.value = None, None
+        self.key, self.parts = None, {}
 
-    def __call__(self, rows: slice, cols: slice):
+    def _part(self, what, rows: slice, cols: slice):
+        """A part of a window: ``"first"`` / ``"second"`` (an epoch's values, each read once: a
+        read again would decode its band again), ``"valid"`` (data at both epochs), or epoch
+        ``0`` / ``1``'s habitat & valid."""
         key = (rows.start, rows.stop, cols.start, cols.stop)
         if key != self.key:
-            self.key, self.value = key, None  # drop the last window before reading the next
+            self.key, self.parts = key, {}  # drop the last window before reading the next
+        if what not in self.parts:
+            self.parts[what] = self._make(what, rows, cols)
+        return self.parts[what]
+
+    def _make(self, what, rows: slice, cols: slice):
+        if what in ("first", "second"):
+            return getattr(self, what)[rows, cols]
+        if what == "valid":
             if self.patches is not None:  # habitat = cells of the habitat patches, one epoch
-                valid = self.second[rows, cols] > 0
-                self.value = (None, (self.patches[rows, cols] > 0) & valid, valid)
-            elif self.first is None:
-                mask, valid = _habitat_and_valid(self.second[rows, cols], self.params)
-                self.value = (None, mask & valid, valid)
-            else:
-                mask1, valid1 = _habitat_and_valid(self.first[rows, cols], self.params)
-                mask2, valid = _habitat_and_valid(self.second[rows, cols], self.params)
-                valid &= valid1
-                self.value = (mask1 & valid, mask2 & valid, valid)
-        return self.value
+                return self._part("second", rows, cols) > 0
+            valid = _valid(self._part("second", rows, cols), self.params)
+            if self.first is not None:
+                valid &= _valid(self._part("first", rows, cols), self.params)
+            return valid
+        if self.patches is not None:
+            mask = self.patches[rows, cols] > 0
+        else:
+            mask = _habitat(self._part("first" if what == 0 else "second", rows, cols), self.params)
+        return mask & self._part("valid", rows, cols)
+
+    def __call__(self, rows: slice, cols: slice):
+        """(habitat at the first epoch or None, habitat at the second, cells with data) of a window."""
+        first = None if self.first is None else self._part(0, rows, cols)
+        return first, self._part(1, rows, cols), self._part("valid", rows, cols)
 
     def epoch(self, k: int):
         """Reader of the habitat of epoch ``k`` (0 first, 1 second), None without a first epoch."""
         if k == 0 and self.first is None:
             return None
-        return lambda rows, cols: self(rows, cols)[k]
+        return lambda rows, cols: self._part(k, rows, cols)
 
 
 def _habitat_masks(ctx: StageContext, params: IndicatorsParams) -> tuple[_Habitat, int | None, int]:

@@ -81,7 +81,7 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     from habitat.io.landcover import floodplain_mask
-    from habitat.io.strips import BitMask, RowArray
+    from habitat.io.strips import BitMask, DiskGrid, RowArray
     from habitat.io.vectors import distance_rows_m, rasterize_presence
     from habitat.layers import make_layer
     params: IngestParams = ctx.params  # type: ignore[assignment]
@@ -104,22 +104,32 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     # the floodplain and the fractions are made strip by strip from them
     river_presence = BitMask.pack(rasterize_presence(rivers.geometry.values, big))
     out["rivers"] = rivers
-    river_rows = distance_rows_m(river_presence, big, cap_m=params.distance_cap_m)
+    # the river distance is made once, strip by strip of the padded grid: the floodplain reads
+    # it, and each strip's study-area window goes to a temporary file for the output layer
+    river_big = distance_rows_m(river_presence, big, cap_m=params.distance_cap_m)
+    river_kept = DiskGrid(grid.shape, np.float32)
+
+    def river_rows(r0: int, r1: int) -> np.ndarray:
+        d = river_big.rows(r0, r1)
+        i0, i1 = max(r0, inner[0].start), min(r1, inner[0].stop)
+        if i0 < i1:
+            river_kept[i0 - pad:i1 - pad, :] = d[i0 - r0:i1 - r0, inner[1]]
+        return d
+
+    river = RowArray(big.shape, np.float32, river_rows)  # read once, in one pass over its rows
     if inputs.elevation is not None:
         if params.distance_cap_m is not None and params.distance_cap_m < params.valley_distance_m:
             raise ConfigError(f"stages.ingest.distance_cap_m: {params.distance_cap_m:g} m is below valley_distance_m "
                               f"({params.valley_distance_m:g} m), which reads the river distance with a DEM; "
                               "raise it or leave it unset")
         # terrain criteria are whole-grid computations (height above the river): whole arrays here
-        floodplain = BitMask.pack(_terrain(ctx, big, inner, np.asarray(river_presence), np.asarray(river_rows),
+        floodplain = BitMask.pack(_terrain(ctx, big, inner, np.asarray(river_presence), np.asarray(river),
                                            out, report))
     else:
         floodplain = BitMask.pack(RowArray(big.shape, bool, lambda r0, r1: floodplain_mask(
-            river_rows[r0:r1], buffer_m=params.floodplain_buffer_m)))
-    del river_rows
-    out["river_distance_m"] = make_layer(
-        distance_rows_m(river_presence, big, cap_m=params.distance_cap_m, window=inner), grid,
-        name="river_distance_m", units="m")
+            river[r0:r1], buffer_m=params.floodplain_buffer_m)))
+    del river, river_big
+    out["river_distance_m"] = make_layer(river_kept, grid, name="river_distance_m", units="m")
     out["floodplain"] = make_layer(RowArray(grid.shape, np.uint8, lambda r0, r1: floodplain.rows(
         pad + r0, pad + r1)[:, inner[1]].astype(np.uint8)), grid, name="floodplain")
 

@@ -117,3 +117,20 @@ def test_typical_resistance_is_a_quantile_over_habitat_cells():
         typical_resistance(r, patches, quantile=2)
     with pytest.raises(InvalidParameterError, match="shape"):
         typical_resistance(r, patches[:1])
+
+
+@pytest.mark.parametrize("quantile", [0.0, 0.3, 0.5, 1.0])
+def test_typical_resistance_is_masked_quantile_and_numpy_quantile(quantile):
+    # one implementation: typical_resistance reads through two_grid.masked_quantile, whose
+    # answer is numpy's own quantile of the selected cells, for arrays, DataArrays and dask
+    import dask.array as da
+    from habitat.connectivity.two_grid import masked_quantile
+    rng = np.random.default_rng(3)
+    r = rng.choice([1.0, 2.5, 7.0, 40.0, np.inf, np.nan], size=(9, 11))
+    patches = rng.integers(0, 4, size=(9, 11))
+    expected = float(np.quantile(r[(patches > 0) & np.isfinite(r)], quantile))
+    assert typical_resistance(r, patches, quantile=quantile) == expected
+    assert masked_quantile(r, patches, quantile) == expected
+    assert typical_resistance(xr.DataArray(r), xr.DataArray(patches > 0), quantile=quantile) == expected
+    assert typical_resistance(da.from_array(r, chunks=4), da.from_array(patches, chunks=4),
+                              quantile=quantile) == expected

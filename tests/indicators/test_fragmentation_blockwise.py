@@ -76,3 +76,22 @@ def test_without_enn_every_other_column_is_unchanged():
     without = class_metrics_blockwise(classes, enn=False, **kw)
     assert with_enn["ENN_MN"].notna().all() and without["ENN_MN"].isna().all()
     pd.testing.assert_frame_equal(without.drop(columns="ENN_MN"), with_enn.drop(columns="ENN_MN"), check_exact=True)
+
+
+def test_known_class_values_give_the_same_table_without_their_pass():
+    classes = _landscape(12, shape=(31, 29), n_classes=3, nodata=0)
+    kw = dict(cell_size=30.0, nodata=0, neighbours=8, edge_depth=2, block_shape=(6, 29), enn=False)
+    reads = []
+
+    def read(rows, cols):
+        reads.append(rows)
+        return classes[rows, cols]
+
+    found = class_metrics_blockwise(read, classes.shape, **kw)
+    n_found = len(reads)
+    reads.clear()
+    given = class_metrics_blockwise(read, classes.shape, class_values=np.array([1, 2, 3], np.int16), **kw)
+    pd.testing.assert_frame_equal(given, found, check_exact=True)
+    pd.testing.assert_frame_equal(found, class_metrics(classes, cell_size=30.0, nodata=0, edge_depth=2).assign(
+        ENN_MN=np.nan), check_exact=True)
+    assert len(reads) == n_found - 6  # the six blocks of the pass that finds the classes are not read

@@ -31,6 +31,39 @@ def test_row_array_makes_only_the_rows_read():
         lazy[::2]
 
 
+def test_row_array_with_max_rows_asks_for_strips_of_at_most_that_many_rows(monkeypatch):
+    calls = []
+    full = np.arange(11 * 4, dtype=np.float32).reshape(11, 4)
+
+    def rows(r0, r1):
+        calls.append((r0, r1))
+        return full[r0:r1]
+
+    lazy = RowArray(full.shape, np.float32, rows, max_rows=3)
+    np.testing.assert_array_equal(lazy[1:9, 1:3], full[1:9, 1:3])
+    assert calls == [(1, 4), (4, 7), (7, 9)]
+    calls.clear()
+    np.testing.assert_array_equal(lazy[2:5], full[2:5])
+    assert calls == [(2, 5)]  # up to max_rows: one call
+    calls.clear()
+    monkeypatch.setattr(strips, "STRIP_CELLS", 20)  # np.asarray: strips of 5 rows, each made 3 rows at a time
+    np.testing.assert_array_equal(np.asarray(lazy), full)
+    assert calls == [(0, 3), (3, 5), (5, 8), (8, 10), (10, 11)]
+
+
+def test_row_array_and_disk_grid_are_duck_arrays_alike():
+    # one base class: size, and numpy functions and ufuncs are not applied to them (xarray
+    # wraps them without reading them)
+    lazy = RowArray((3, 5), np.uint8, lambda r0, r1: np.ones((r1 - r0, 5), np.uint8))
+    disk = DiskGrid((3, 5), np.uint8)
+    for grid in (lazy, disk):
+        assert grid.size == 15 and grid.ndim == 2
+        assert grid.__array_function__(np.sum, (type(grid),), (grid,), {}) is NotImplemented
+        assert grid.__array_ufunc__(np.add, "__call__", grid, 1) is NotImplemented
+    np.testing.assert_array_equal(np.asarray(disk), np.zeros((3, 5), np.uint8))
+    disk.close()
+
+
 def test_row_array_rejects_rows_of_the_wrong_shape():
     lazy = RowArray((4, 3), np.float32, lambda r0, r1: np.zeros((r1 - r0, 2)))
     with pytest.raises(ValueError, match="shape"):
