@@ -277,8 +277,13 @@ def _with_means(*blocks: np.ndarray, block: Any, windows: dict, n_layers: int, c
 
     means = []
     for (rows, cols), parts, radius_m in windows.values():
-        window = np.full((rows[1] - rows[0], cols[1] - cols[0]), np.nan)
-        for (r0, c0), index in parts:
+        shape = (rows[1] - rows[0], cols[1] - cols[0])
+        first = blocks[parts[0][1]]
+        if len(parts) == 1 and parts[0][0] == (rows[0], cols[0]) and first.shape == shape:
+            window = first  # one read covers the whole window (inside the grid): no copy
+        else:  # float32 stays float32 (NaN fits; the mean widens it exactly)
+            window = np.full(shape, np.nan, dtype=np.float32 if first.dtype == np.float32 else np.float64)
+        for (r0, c0), index in parts if window is not first else ():
             part = blocks[index]
             top, left = max(r0, rows[0]), max(c0, cols[0])
             bottom, right = min(r0 + part.shape[0], rows[1]), min(c0 + part.shape[1], cols[1])

@@ -418,8 +418,11 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
     halfwidths = np.where(widths > 0, widths // 2, -1)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass
-        return disk_mean(np.ascontiguousarray(a, dtype=np.float64), halfwidths)
+        # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass;
+        # float32 is widened exactly inside the kernel (no float64 copy of the block)
+        a = np.asarray(a)
+        dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+        return disk_mean(np.ascontiguousarray(a, dtype=dtype), halfwidths)
 
     if isinstance(cover_fraction, xr.DataArray):
         data = cover_fraction.data
