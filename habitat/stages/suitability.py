@@ -206,13 +206,37 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
-def _read_window(path: str, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
-    """Band 1 of the raster at ``path`` in rows ``row0:row1`` and columns ``col0:col1`` (cells)."""
-    import rasterio
-    from rasterio.windows import Window
+class _WindowReader:
+    """Band 1 of one raster, read window by window through one open handle per thread.
 
-    with rasterio.open(path) as dataset:
-        return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
+    ``reader(row0, row1, col0, col1)`` is the band's cells in rows ``row0:row1`` and columns
+    ``col0:col1``. Opening the file for each window cost more than the read's decompression
+    saved: GDAL drops a closed dataset's block buffers, so every read faulted fresh pages in;
+    a kept handle under GDAL's bounded block cache (``GDAL_CACHE_MB``, entered per read, so it
+    holds on any thread) recycles them (bench/README.md, "Suitability at 5x"). The handles close
+    when the reader is dropped (with the graph that holds it); a pickled reader opens its own.
+    """
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        self.path = path
+        self._local = threading.local()
+
+    def __reduce__(self) -> tuple:
+        return (_WindowReader, (self.path,))
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        from habitat.io.rasters import GDAL_CACHE_MB
+
+        dataset = getattr(self._local, "dataset", None)
+        if dataset is None:
+            dataset = self._local.dataset = rasterio.open(self.path)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
 
 
 def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
@@ -238,6 +262,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     from habitat.suitability.membership import radius_halo_cells
 
     sources = sources or {}
+    readers = {k: _WindowReader(path) for k, path in sources.items()}
     arrays = list(layers.values())
     name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m, sources)
     starts = [np.cumsum((0, *c)) for c in chunks]
@@ -245,7 +270,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     graph = {}
     for i, j in itertools.product(range(len(chunks[0])), range(len(chunks[1]))):
         rows, cols = (int(starts[0][i]), int(starts[0][i + 1])), (int(starts[1][j]), int(starts[1][j + 1]))
-        args: list[Any] = [(_read_window, sources[k], *rows, *cols) if k in sources else (a.name, i, j)
+        args: list[Any] = [(readers[k], *rows, *cols) if k in sources else (a.name, i, j)
                            for k, a in layers.items()]
         windows = {}
         for criterion, (layer_id, radius_m) in halos.items():
@@ -253,7 +278,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
             window = ((rows[0] - halo, rows[1] + halo), (cols[0] - halo, cols[1] + halo))
             if layer_id in sources:  # one read of the window clipped to the grid
                 clip = [(max(lo, 0), min(hi, n)) for (lo, hi), n in zip(window, shape)]
-                args.append((_read_window, sources[layer_id], *clip[0], *clip[1]))
+                args.append((readers[layer_id], *clip[0], *clip[1]))
                 windows[criterion] = (window, [((clip[0][0], clip[1][0]), len(args) - 1)], radius_m)
                 continue
             near = [[k for k in range(len(c)) if s[k] < hi and s[k + 1] > lo]
