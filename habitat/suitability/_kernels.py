@@ -178,6 +178,20 @@ def scaled(values: np.ndarray, factor: float, divisor: float) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def decay_exponent(values: np.ndarray, scale: float) -> np.ndarray:
+    """``-maximum(v, 0) / scale`` per cell as float64 (the argument of an exponential decay
+    membership, whose ``exp`` stays numpy's); NaN stays NaN. One pass for numpy's four
+    (widen, ``maximum``, negate, divide), with the same operations on every cell."""
+    flat = values.ravel()
+    out = np.empty(flat.size)
+    for i in range(flat.size):
+        v = np.float64(flat[i])
+        m = v if (v >= 0.0 or v != v) else 0.0
+        out[i] = -m / scale
+    return out.reshape(values.shape)
+
+
+@njit(cache=True, nogil=True)
 def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
     """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``."""
     rows, cols = habitat.shape

@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from habitat.errors import CrosswalkError, InvalidParameterError
-from habitat.suitability._kernels import disk_mean, lookup, ramp
+from habitat.suitability._kernels import decay_exponent, disk_mean, lookup, ramp
 
 __all__ = [
     "MEMBERSHIP_FUNCTIONS",
@@ -275,8 +275,12 @@ def exponential_decay(distance_m: Any, *, scale_m: float) -> Any:
     d = _check_positive("scale_m", scale_m)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
-        return np.exp(-np.maximum(a, 0.0) / d)
+        if a.dtype.kind not in "fiu" or a.ndim == 0:
+            a = a.astype(np.float64, copy=False)
+            return np.exp(-np.maximum(a, 0.0) / d)
+        # exp(-maximum(a, 0) / d): the argument in one compiled pass, numpy's exp in place
+        x = decay_exponent(a, d)
+        return np.exp(x, out=x)
 
     return _map_cells(_kernel, distance_m)
 
