@@ -205,14 +205,18 @@ def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``clip((v - low) / (high - low), 0, 1)`` per cell as float64; NaN stays NaN."""
-    flat = values.ravel()
-    out = np.empty(flat.size)
+    """``clip((v - low) / (high - low), 0, 1)`` per cell of a 2-D array as float64; NaN stays NaN.
+
+    Indexed by row and column, so a strided view (a neighbourhood mean without its halo) is read
+    in place, not copied first."""
+    rows, cols = values.shape
+    out = np.empty((rows, cols))
     span = high - low
-    for i in range(flat.size):
-        v = (np.float64(flat[i]) - low) / span
-        out[i] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
-    return out.reshape(values.shape)
+    for i in range(rows):
+        for j in range(cols):
+            v = (np.float64(values[i, j]) - low) / span
+            out[i, j] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -242,7 +242,10 @@ def fuzzy_linear(x: Any, *, minimum: float, maximum: float) -> Any:
         raise InvalidParameterError(f"minimum and maximum are both {lo}; give two different values for the linear ramp")
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        return ramp(np.asarray(a) if a.dtype.kind in "fiu" else a.astype(np.float64), lo, hi)
+        a = np.asarray(a) if a.dtype.kind in "fiu" else a.astype(np.float64)
+        # the kernel takes 2-D arrays: other shapes as one row of cells (a view if possible)
+        cells = a if a.ndim == 2 else a.reshape(1, -1)
+        return ramp(cells, lo, hi).reshape(a.shape)
 
     return _map_cells(_kernel, x)
 

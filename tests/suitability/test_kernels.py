@@ -194,3 +194,16 @@ def test_disk_mean_of_float32_equals_widened_float64():
     got = cover_within_radius(a, radius_m=500.0, cell_size_m=100.0)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, _reference_disk_mean(a.astype(np.float64), 500.0, 100.0))
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (7,), (5, 6), (2, 3, 4)])
+def test_linear_ramp_of_any_shape_and_of_a_strided_view(shape):
+    from habitat.suitability.membership import fuzzy_linear
+
+    a = np.asarray(RNG.random(shape) * 14 - 2)
+    expected = np.clip((a.astype(np.float64) - 0.0) / (10.0 - 0.0), 0, 1)
+    np.testing.assert_array_equal(fuzzy_linear(a, minimum=0.0, maximum=10.0), expected)
+    big = RNG.random((12, 15)) * 14 - 2
+    big[3, 4] = np.nan
+    view = big[2:-3, 1:-4]  # not contiguous: read in place
+    np.testing.assert_array_equal(fuzzy_linear(view, minimum=0.0, maximum=10.0), np.clip(view / 10.0, 0, 1))
