@@ -67,21 +67,20 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
 
 
 def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
-             sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
-    """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
+             sensitivity: pd.DataFrame, half_saturation: float) -> Any:
+    """Quality alone, block by block (per cell: threat distances are precomputed), for a
+    neighbourhood of quality; the block tasks compute degradation themselves."""
     import dask.array as da
     import numpy as np
     from habitat.suitability.compose import degradation_quality
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
-        return np.stack(degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity,
-                                            half_saturation))
+        return degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity, half_saturation)[1]
 
     base = da.asarray(classes.data)
     arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]
-    stacked = da.map_blocks(block, *arrays, new_axis=0, chunks=((2,), *base.chunks), dtype=np.float64)
-    return stacked[0], stacked[1]
+    return da.map_blocks(block, *arrays, chunks=base.chunks, dtype=np.float64)
 
 
 def _terrain_criteria(params: SuitabilityParams, ctx: StageContext) -> list[tuple[str, Any]]:
@@ -177,9 +176,11 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
                 need(CRITERION_SOURCES[name], _criterion_values(name, ctx))
             continue
         if name == "quality":  # a neighbourhood of quality needs quality lazily first
-            values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation)[1])
+            values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation))
+            # the mean's data alone: the DataArray copies the class layer's encoding, whose source
+            # file would be read in its place
             need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m,
-                                                       cell_size_m=grid.cell_size_m))
+                                                       cell_size_m=grid.cell_size_m).data)
         else:  # the mean is taken inside the block task, on the block's window with its halo
             need(CRITERION_SOURCES[name], _criterion_values(name, ctx))
             halos[name] = (CRITERION_SOURCES[name], criterion.radius_m)

@@ -193,14 +193,14 @@ def decay_exponent(values: np.ndarray, scale: float) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
-    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``."""
+    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``, written over
+    ``dz`` (each cell's ``D^z`` is read before its quality is stored) and returned."""
     rows, cols = habitat.shape
-    out = np.empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
             d = dz[i, j]
-            out[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
-    return out
+            dz[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
+    return dz
 
 
 @njit(cache=True, nogil=True)
