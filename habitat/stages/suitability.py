@@ -109,6 +109,30 @@ def _riparian_share(params: SuitabilityParams, ctx: StageContext) -> tuple[np.nd
     return share, cap
 
 
+def _load_kernels() -> None:
+    """Import numba and load a compiled kernel (its first dispatch sets numba's registries up)."""
+    try:
+        import numpy as np
+
+        from habitat.suitability._kernels import where_valid
+
+        where_valid(np.zeros((1, 1)), np.ones((1, 1), dtype=bool), np.empty((1, 1), dtype=np.float32))
+    except Exception:  # noqa: BLE001 - the block tasks load the kernels again and report the error
+        pass
+
+
+def _load_kernels_aside() -> None:
+    """Load the compiled kernels on a thread of their own while the graph is built and the
+    outputs opened: numba's import and first dispatch (~0.4 s of CPU, bench/README.md
+    "Suitability at 5x") otherwise ran serially, in the main thread and then in the first block
+    task of every worker. Only without a Dask cluster (the workers there are other processes)."""
+    import threading
+
+    from habitat.compute import active_client
+    if active_client() is None:
+        threading.Thread(target=_load_kernels, name="suitability-kernels", daemon=True).start()
+
+
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2).
 
@@ -127,6 +151,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the suitability stage needs a projected grid in metres (e.g. 'default')")
+    _load_kernels_aside()
     classes = ctx.inputs["habitat_class_current"]
     codes = {name: HABITAT_CLASS_CODES[name] for name in params.sensitivity}
 

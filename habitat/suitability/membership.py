@@ -12,7 +12,6 @@ import pandas as pd
 import xarray as xr
 
 from habitat.errors import CrosswalkError, InvalidParameterError
-from habitat.suitability._kernels import decay_exponent, disk_mean, lookup, ramp
 
 __all__ = [
     "MEMBERSHIP_FUNCTIONS",
@@ -245,6 +244,8 @@ def fuzzy_linear(x: Any, *, minimum: float, maximum: float) -> Any:
         a = np.asarray(a) if a.dtype.kind in "fiu" else a.astype(np.float64)
         # the kernel takes 2-D arrays: other shapes as one row of cells (a view if possible)
         cells = a if a.ndim == 2 else a.reshape(1, -1)
+        from habitat.suitability._kernels import ramp
+
         return ramp(cells, lo, hi).reshape(a.shape)
 
     return _map_cells(_kernel, x)
@@ -282,6 +283,8 @@ def exponential_decay(distance_m: Any, *, scale_m: float) -> Any:
             a = a.astype(np.float64, copy=False)
             return np.exp(-np.maximum(a, 0.0) / d)
         # exp(-maximum(a, 0) / d): the argument in one compiled pass, numpy's exp in place
+        from habitat.suitability._kernels import decay_exponent
+
         x = decay_exponent(a, d)
         return np.exp(x, out=x)
 
@@ -356,6 +359,8 @@ def class_scores(classes: Any, scores: Mapping[int, float] | pd.DataFrame, *, no
 
     def _kernel(a: np.ndarray) -> np.ndarray:
         if use_table and a.dtype.kind in "iu" and a.ndim == 2:
+            from habitat.suitability._kernels import lookup
+
             out, first = lookup(a, table, known, -1 if nodata is None else int(nodata))
             if first < 0:
                 return out
@@ -429,6 +434,8 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
         # float32 is widened exactly inside the kernel (no float64 copy of the block)
         a = np.asarray(a)
         dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+        from habitat.suitability._kernels import disk_mean
+
         return disk_mean(np.ascontiguousarray(a, dtype=dtype), halfwidths)
 
     if isinstance(cover_fraction, xr.DataArray):
