@@ -67,21 +67,20 @@ def _weights(params: SuitabilityParams, names: list[str]) -> tuple[dict[str, flo
 
 
 def _quality(classes: xr.DataArray, threats: dict[str, xr.DataArray], threat_table: pd.DataFrame,
-             sensitivity: pd.DataFrame, half_saturation: float) -> tuple[Any, Any]:
-    """Degradation and quality, block by block (per cell: threat distances are precomputed)."""
+             sensitivity: pd.DataFrame, half_saturation: float) -> Any:
+    """Quality alone, block by block (per cell: threat distances are precomputed), for a
+    neighbourhood of quality; the block tasks compute degradation themselves."""
     import dask.array as da
     import numpy as np
     from habitat.suitability.compose import degradation_quality
     names = list(threats)
 
     def block(codes: np.ndarray, *distances: np.ndarray) -> np.ndarray:
-        return np.stack(degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity,
-                                            half_saturation))
+        return degradation_quality(codes, dict(zip(names, distances)), threat_table, sensitivity, half_saturation)[1]
 
     base = da.asarray(classes.data)
     arrays = [base] + [da.asarray(threats[n].data).rechunk(base.chunks) for n in names]
-    stacked = da.map_blocks(block, *arrays, new_axis=0, chunks=((2,), *base.chunks), dtype=np.float64)
-    return stacked[0], stacked[1]
+    return da.map_blocks(block, *arrays, chunks=base.chunks, dtype=np.float64)
 
 
 def _terrain_criteria(params: SuitabilityParams, ctx: StageContext) -> list[tuple[str, Any]]:
@@ -110,6 +109,30 @@ def _riparian_share(params: SuitabilityParams, ctx: StageContext) -> tuple[np.nd
     return share, cap
 
 
+def _load_kernels() -> None:
+    """Import numba and load a compiled kernel (its first dispatch sets numba's registries up)."""
+    try:
+        import numpy as np
+
+        from habitat.suitability._kernels import where_valid
+
+        where_valid(np.zeros((1, 1)), np.ones((1, 1), dtype=bool), np.empty((1, 1), dtype=np.float32))
+    except Exception:  # noqa: BLE001 - the block tasks load the kernels again and report the error
+        pass
+
+
+def _load_kernels_aside() -> None:
+    """Load the compiled kernels on a thread of their own while the graph is built and the
+    outputs opened: numba's import and first dispatch (~0.4 s of CPU, bench/README.md
+    "Suitability at 5x") otherwise ran serially, in the main thread and then in the first block
+    task of every worker. Only without a Dask cluster (the workers there are other processes)."""
+    import threading
+
+    from habitat.compute import active_client
+    if active_client() is None:
+        threading.Thread(target=_load_kernels, name="suitability-kernels", daemon=True).start()
+
+
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
     """Suitability in [0, 1] from the configured criteria and threats (METHODS.md 1-2).
 
@@ -128,6 +151,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the suitability stage needs a projected grid in metres (e.g. 'default')")
+    _load_kernels_aside()
     classes = ctx.inputs["habitat_class_current"]
     codes = {name: HABITAT_CLASS_CODES[name] for name in params.sensitivity}
 
@@ -177,9 +201,11 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
                 need(CRITERION_SOURCES[name], _criterion_values(name, ctx))
             continue
         if name == "quality":  # a neighbourhood of quality needs quality lazily first
-            values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation)[1])
+            values = classes.copy(data=_quality(classes, threats, threat_table, sensitivity, params.half_saturation))
+            # the mean's data alone: the DataArray copies the class layer's encoding, whose source
+            # file would be read in its place
             need(f"radius:{name}", cover_within_radius(values, radius_m=criterion.radius_m,
-                                                       cell_size_m=grid.cell_size_m))
+                                                       cell_size_m=grid.cell_size_m).data)
         else:  # the mean is taken inside the block task, on the block's window with its halo
             need(CRITERION_SOURCES[name], _criterion_values(name, ctx))
             halos[name] = (CRITERION_SOURCES[name], criterion.radius_m)
@@ -206,13 +232,37 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
-def _read_window(path: str, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
-    """Band 1 of the raster at ``path`` in rows ``row0:row1`` and columns ``col0:col1`` (cells)."""
-    import rasterio
-    from rasterio.windows import Window
+class _WindowReader:
+    """Band 1 of one raster, read window by window through one open handle per thread.
 
-    with rasterio.open(path) as dataset:
-        return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
+    ``reader(row0, row1, col0, col1)`` is the band's cells in rows ``row0:row1`` and columns
+    ``col0:col1``. Opening the file for each window cost more than the read's decompression
+    saved: GDAL drops a closed dataset's block buffers, so every read faulted fresh pages in;
+    a kept handle under GDAL's bounded block cache (``GDAL_CACHE_MB``, entered per read, so it
+    holds on any thread) recycles them (bench/README.md, "Suitability at 5x"). The handles close
+    when the reader is dropped (with the graph that holds it); a pickled reader opens its own.
+    """
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        self.path = path
+        self._local = threading.local()
+
+    def __reduce__(self) -> tuple:
+        return (_WindowReader, (self.path,))
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        from habitat.io.rasters import GDAL_CACHE_MB
+
+        dataset = getattr(self._local, "dataset", None)
+        if dataset is None:
+            dataset = self._local.dataset = rasterio.open(self.path)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
 
 
 def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
@@ -238,6 +288,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     from habitat.suitability.membership import radius_halo_cells
 
     sources = sources or {}
+    readers = {k: _WindowReader(path) for k, path in sources.items()}
     arrays = list(layers.values())
     name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m, sources)
     starts = [np.cumsum((0, *c)) for c in chunks]
@@ -245,7 +296,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     graph = {}
     for i, j in itertools.product(range(len(chunks[0])), range(len(chunks[1]))):
         rows, cols = (int(starts[0][i]), int(starts[0][i + 1])), (int(starts[1][j]), int(starts[1][j + 1]))
-        args: list[Any] = [(_read_window, sources[k], *rows, *cols) if k in sources else (a.name, i, j)
+        args: list[Any] = [(readers[k], *rows, *cols) if k in sources else (a.name, i, j)
                            for k, a in layers.items()]
         windows = {}
         for criterion, (layer_id, radius_m) in halos.items():
@@ -253,7 +304,7 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
             window = ((rows[0] - halo, rows[1] + halo), (cols[0] - halo, cols[1] + halo))
             if layer_id in sources:  # one read of the window clipped to the grid
                 clip = [(max(lo, 0), min(hi, n)) for (lo, hi), n in zip(window, shape)]
-                args.append((_read_window, sources[layer_id], *clip[0], *clip[1]))
+                args.append((readers[layer_id], *clip[0], *clip[1]))
                 windows[criterion] = (window, [((clip[0][0], clip[1][0]), len(args) - 1)], radius_m)
                 continue
             near = [[k for k in range(len(c)) if s[k] < hi and s[k + 1] > lo]
@@ -277,8 +328,13 @@ def _with_means(*blocks: np.ndarray, block: Any, windows: dict, n_layers: int, c
 
     means = []
     for (rows, cols), parts, radius_m in windows.values():
-        window = np.full((rows[1] - rows[0], cols[1] - cols[0]), np.nan)
-        for (r0, c0), index in parts:
+        shape = (rows[1] - rows[0], cols[1] - cols[0])
+        first = blocks[parts[0][1]]
+        if len(parts) == 1 and parts[0][0] == (rows[0], cols[0]) and first.shape == shape:
+            window = first  # one read covers the whole window (inside the grid): no copy
+        else:  # float32 stays float32 (NaN fits; the mean widens it exactly)
+            window = np.full(shape, np.nan, dtype=np.float32 if first.dtype == np.float32 else np.float64)
+        for (r0, c0), index in parts if window is not first else ():
             part = blocks[index]
             top, left = max(r0, rows[0]), max(c0, cols[0])
             bottom, right = min(r0 + part.shape[0], rows[1]), min(c0 + part.shape[1], cols[1])

@@ -19,8 +19,8 @@ def disk_mean(values: np.ndarray, halfwidths: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    values : 2-D float64 array
-        Cell values; NaN = nodata (not counted).
+    values : 2-D float64 or float32 array
+        Cell values; NaN = nodata (not counted). float32 values are widened exactly, cell by cell.
     halfwidths : 1-D int64 array of odd length ``2 h + 1``
         For each row offset ``dy = -h..h`` the disk spans ``dx = -w..w`` with ``w = halfwidths[dy + h]``
         (``w < 0``: the row is empty).
@@ -36,58 +36,61 @@ def disk_mean(values: np.ndarray, halfwidths: np.ndarray) -> np.ndarray:
     The terms are added from 0.0 in row-major footprint order (dy, then dx, ascending), the order
     of ``scipy.ndimage.correlate`` with a 0/1 footprint, so the sums are bit-identical to it. The
     loop over x innermost vectorises: 2 (2 h + 1)^2 adds per cell at SIMD width. Counts are
-    differences of running counts (small integers, exact in any order). Only the padding margins
-    are zeroed: a fresh zeroed array costs more (page faults) than the sums of a block.
+    differences of running counts (small integers, exact in any order). The zero-padded rows and
+    their running counts live in a ring of ``2 h + 1`` rows (cache-sized), filled as the output
+    row advances: no padded copy of the block is made, so the only block-sized array is the result
+    (fresh block-sized arrays cost page faults, more than the sums).
     """
     h = (halfwidths.size - 1) // 2
+    n = 2 * h + 1
     rows, cols = values.shape
     pcols = cols + 2 * h
-    pad = np.empty((rows + 2 * h, pcols))
-    cum = np.empty((rows + 2 * h, pcols + 1))
-    for i in range(h):
-        pad[i, :] = 0.0
-        pad[rows + h + i, :] = 0.0
-        cum[i, :] = 0.0
-        cum[rows + h + i, :] = 0.0
-    for i in range(rows):
-        prow = pad[i + h]
-        crow = cum[i + h]
-        for j in range(h):
-            prow[j] = 0.0
-            prow[cols + h + j] = 0.0
-        for j in range(h + 1):
-            crow[j] = 0.0
-        c = 0.0
-        for j in range(cols):
-            v = values[i, j]
-            if np.isfinite(v):
-                prow[j + h] = v
-                c += 1.0
-            else:
-                prow[j + h] = 0.0
-            crow[j + h + 1] = c
-        for j in range(cols + h + 1, pcols + 1):
-            crow[j] = c
+    pad = np.zeros((n, pcols))  # margins stay 0; rows beyond the grid are all 0
+    cum = np.zeros((n, pcols + 1))
     out = np.empty((rows, cols))
     acc = np.empty(cols)
     accc = np.empty(cols)
-    for i in range(rows):
+    for r in range(rows + 2 * h):
+        # padded row r (values row r - h) goes to ring slot r % n
+        slot = r % n
+        prow = pad[slot]
+        crow = cum[slot]
+        src = r - h
+        if src < 0 or src >= rows:
+            prow[:] = 0.0
+            crow[:] = 0.0
+        else:
+            c = 0.0
+            for j in range(cols):
+                v = np.float64(values[src, j])
+                if np.isfinite(v):
+                    prow[j + h] = v
+                    c += 1.0
+                else:
+                    prow[j + h] = 0.0
+                crow[j + h + 1] = c
+            for j in range(cols + h + 1, pcols + 1):
+                crow[j] = c
+        i = r - 2 * h  # output row whose window ends at padded row r
+        if i < 0:
+            continue
         acc[:] = 0.0
         accc[:] = 0.0
-        for k in range(2 * h + 1):
+        for k in range(n):
             w = halfwidths[k]
             if w < 0:
                 continue
-            row = pad[i + k]
-            upper = cum[i + k, h + w + 1:h + w + 1 + cols]
-            lower = cum[i + k, h - w:h - w + cols]
+            s = (i + k) % n
+            row = pad[s]
+            upper = cum[s, h + w + 1:h + w + 1 + cols]
+            lower = cum[s, h - w:h - w + cols]
             for j in range(cols):
                 accc[j] += upper[j] - lower[j]
             for dx in range(-w, w + 1):
                 # a view, so the index is the loop counter alone (no wrap-around test) and vectorises
-                src = row[h + dx:h + dx + cols]
+                view = row[h + dx:h + dx + cols]
                 for j in range(cols):
-                    acc[j] += src[j]
+                    acc[j] += view[j]
         for j in range(cols):
             out[i, j] = acc[j] / accc[j] if np.isfinite(values[i, j]) else np.nan
     return out
@@ -175,27 +178,45 @@ def scaled(values: np.ndarray, factor: float, divisor: float) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def decay_exponent(values: np.ndarray, scale: float) -> np.ndarray:
+    """``-maximum(v, 0) / scale`` per cell as float64 (the argument of an exponential decay
+    membership, whose ``exp`` stays numpy's); NaN stays NaN. One pass for numpy's four
+    (widen, ``maximum``, negate, divide), with the same operations on every cell."""
+    flat = values.ravel()
+    out = np.empty(flat.size)
+    for i in range(flat.size):
+        v = np.float64(flat[i])
+        m = v if (v >= 0.0 or v != v) else 0.0
+        out[i] = -m / scale
+    return out.reshape(values.shape)
+
+
+@njit(cache=True, nogil=True)
 def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
-    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``."""
+    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``, written over
+    ``dz`` (each cell's ``D^z`` is read before its quality is stored) and returned."""
     rows, cols = habitat.shape
-    out = np.empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
             d = dz[i, j]
-            out[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
-    return out
+            dz[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
+    return dz
 
 
 @njit(cache=True, nogil=True)
 def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``clip((v - low) / (high - low), 0, 1)`` per cell as float64; NaN stays NaN."""
-    flat = values.ravel()
-    out = np.empty(flat.size)
+    """``clip((v - low) / (high - low), 0, 1)`` per cell of a 2-D array as float64; NaN stays NaN.
+
+    Indexed by row and column, so a strided view (a neighbourhood mean without its halo) is read
+    in place, not copied first."""
+    rows, cols = values.shape
+    out = np.empty((rows, cols))
     span = high - low
-    for i in range(flat.size):
-        v = (np.float64(flat[i]) - low) / span
-        out[i] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
-    return out.reshape(values.shape)
+    for i in range(rows):
+        for j in range(cols):
+            v = (np.float64(values[i, j]) - low) / span
+            out[i, j] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -23,6 +23,11 @@ TERRAIN_MEMBERSHIPS = {
 }
 
 
+#: Membership functions that read float32 values cell by cell as float64 (habitat.suitability._kernels
+#: ``ramp`` and ``decay_exponent``): the same results as on the widened array.
+WIDEN_PER_CELL = frozenset({"linear", "exponential_decay"})
+
+
 def degradation_quality(codes: np.ndarray, distances_m: Mapping[str, np.ndarray], threat_table: Any,
                         sensitivity: Any, half_saturation: float) -> tuple[np.ndarray, np.ndarray]:
     """InVEST threat degradation D and habitat quality Q of a block of class codes (0 = nodata).
@@ -165,8 +170,10 @@ def compose_suitability(
         else:
             if name in values:
                 source = values[name]
-                # float32 layers are widened; a neighbourhood mean is float64 already
-                criterion_values = source if source.dtype == np.float64 else source.astype(np.float64)
+                # float32 layers are widened (a neighbourhood mean is float64 already), except for the
+                # memberships whose compiled pass widens each cell itself, exactly (no float64 copy)
+                keep = source.dtype == np.float64 or (source.dtype == np.float32 and function in WIDEN_PER_CELL)
+                criterion_values = source if keep else source.astype(np.float64)
             elif name == "quality":
                 criterion_values = quality
             else:

@@ -12,7 +12,6 @@ import pandas as pd
 import xarray as xr
 
 from habitat.errors import CrosswalkError, InvalidParameterError
-from habitat.suitability._kernels import disk_mean, lookup, ramp
 
 __all__ = [
     "MEMBERSHIP_FUNCTIONS",
@@ -242,7 +241,12 @@ def fuzzy_linear(x: Any, *, minimum: float, maximum: float) -> Any:
         raise InvalidParameterError(f"minimum and maximum are both {lo}; give two different values for the linear ramp")
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        return ramp(np.asarray(a) if a.dtype.kind in "fiu" else a.astype(np.float64), lo, hi)
+        a = np.asarray(a) if a.dtype.kind in "fiu" else a.astype(np.float64)
+        # the kernel takes 2-D arrays: other shapes as one row of cells (a view if possible)
+        cells = a if a.ndim == 2 else a.reshape(1, -1)
+        from habitat.suitability._kernels import ramp
+
+        return ramp(cells, lo, hi).reshape(a.shape)
 
     return _map_cells(_kernel, x)
 
@@ -275,8 +279,14 @@ def exponential_decay(distance_m: Any, *, scale_m: float) -> Any:
     d = _check_positive("scale_m", scale_m)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.float64, copy=False)
-        return np.exp(-np.maximum(a, 0.0) / d)
+        if a.dtype.kind not in "fiu" or a.ndim == 0:
+            a = a.astype(np.float64, copy=False)
+            return np.exp(-np.maximum(a, 0.0) / d)
+        # exp(-maximum(a, 0) / d): the argument in one compiled pass, numpy's exp in place
+        from habitat.suitability._kernels import decay_exponent
+
+        x = decay_exponent(a, d)
+        return np.exp(x, out=x)
 
     return _map_cells(_kernel, distance_m)
 
@@ -349,6 +359,8 @@ def class_scores(classes: Any, scores: Mapping[int, float] | pd.DataFrame, *, no
 
     def _kernel(a: np.ndarray) -> np.ndarray:
         if use_table and a.dtype.kind in "iu" and a.ndim == 2:
+            from habitat.suitability._kernels import lookup
+
             out, first = lookup(a, table, known, -1 if nodata is None else int(nodata))
             if first < 0:
                 return out
@@ -418,8 +430,13 @@ def cover_within_radius(cover_fraction: Any, *, radius_m: float, cell_size_m: fl
     halfwidths = np.where(widths > 0, widths // 2, -1)
 
     def _kernel(a: np.ndarray) -> np.ndarray:
-        # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass
-        return disk_mean(np.ascontiguousarray(a, dtype=np.float64), halfwidths)
+        # same sums, same order as ndimage.correlate(where(valid, a, 0), footprint), one pass;
+        # float32 is widened exactly inside the kernel (no float64 copy of the block)
+        a = np.asarray(a)
+        dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+        from habitat.suitability._kernels import disk_mean
+
+        return disk_mean(np.ascontiguousarray(a, dtype=dtype), halfwidths)
 
     if isinstance(cover_fraction, xr.DataArray):
         data = cover_fraction.data

@@ -624,6 +624,7 @@ def degradation_quality_block(
         raise CrosswalkError(f"land-cover code(s) [{unknown}] are missing from sensitivity_table; add a row for each")
     weight_sum = float(table["weight"].sum())
     total = np.zeros(codes.shape)
+    spare = None  # an exponential impact's buffer, free once added
     for name, dist in threat_distances_m.items():
         row = table.loc[name]
         dmax = float(row["max_dist_m"])
@@ -633,11 +634,15 @@ def degradation_quality_block(
             impact = scaled(dist, -EXPONENTIAL_DECAY_CONSTANT, dmax)
             with np.errstate(invalid="ignore", over="ignore"):
                 np.exp(impact, out=impact)
+            spare = impact
         add_threat(total, codes, dist, impact, linear, dmax, column(name), float(row["weight"]) / weight_sum)
     total[np.isnan(habitat)] = np.nan
     z = QUALITY_SCALING_Z
+    # D^z into the exponential impact's buffer when there is one (no longer needed), and Q
+    # over D^z in place: fewer fresh block-sized arrays (each costs its page faults)
+    dz = spare if spare is not None else np.empty(codes.shape)
     with np.errstate(invalid="ignore"):
-        dz = total**z
+        np.power(total, z, out=dz)
     return total, saturate(habitat, dz, k**z)
 
 

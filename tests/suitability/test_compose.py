@@ -105,3 +105,29 @@ def test_degradation_quality_without_threats_is_habitat_score():
 def test_terrain_membership_by_hand():
     np.testing.assert_array_equal(terrain_membership("altitude_m", np.array([500.0, 1250.0, 2000.0, NAN]),
                                                      full=1000.0, zero=1500.0), [1.0, 0.5, 0.0, 1.0])
+
+
+def test_float32_criteria_give_the_same_bits_as_widened_ones():
+    """linear and exponential_decay take float32 values as they are (widened cell by cell):
+    every output equals the one from the float64 copies."""
+    import pandas as pd
+
+    from habitat.suitability.compose import compose_suitability
+
+    rng = np.random.default_rng(5)
+    classes = rng.integers(0, 4, (9, 11)).astype(np.uint8)
+    cover = rng.random((9, 11)).astype(np.float32)
+    water = (rng.random((9, 11)) * 3000).astype(np.float32)
+    water[0, 0] = np.nan
+    criteria = {"habitat_class": ("class_scores", {1: 1.0, 2: 0.5, 3: 0.2}),
+                "tugai_cover": ("linear", {"minimum": 0.1, "maximum": 0.6}),
+                "water_distance_m": ("exponential_decay", {"scale_m": 700.0})}
+    common = dict(criteria=criteria, threat_distances_m={}, threat_table=pd.DataFrame(),
+                  sensitivity=pd.DataFrame({"lucode": [1, 2, 3], "habitat": [1.0, 0.8, 0.1]}), half_saturation=0.5,
+                  weights={"habitat_class": 0.5, "tugai_cover": 0.3, "water_distance_m": 0.2})
+    narrow = compose_suitability(classes, values={"tugai_cover": cover, "water_distance_m": water}, **common)
+    wide = compose_suitability(classes, values={"tugai_cover": cover.astype(np.float64),
+                                                "water_distance_m": water.astype(np.float64)}, **common)
+    assert list(narrow) == list(wide)
+    for name in narrow:
+        np.testing.assert_array_equal(narrow[name], wide[name])

@@ -166,3 +166,44 @@ def test_where_valid_equals_numpy_where_and_cast():
         expected = np.where(valid, values, np.nan).astype(dtype)
         # same bits, NaNs included (outputs must stay byte-identical)
         np.testing.assert_array_equal(out.view(f"u{out.itemsize}"), expected.view(f"u{out.itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8])
+def test_exponential_decay_equals_numpy_formula(dtype):
+    from habitat.suitability.membership import exponential_decay
+
+    a = (RNG.random((13, 17)) * 5000 - 500).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        a[RNG.random(a.shape) < 0.1] = np.nan
+        a[0, :4] = [-0.0, np.inf, -np.inf, 1e-310]
+    for scale_m in (1000.0, 3.0, 1e-300):
+        expected = np.exp(-np.maximum(a.astype(np.float64), 0.0) / scale_m)
+        np.testing.assert_array_equal(exponential_decay(a, scale_m=scale_m), expected)
+
+
+def test_exponential_decay_by_hand():
+    from habitat.suitability.membership import exponential_decay
+
+    got = exponential_decay(np.array([[0.0, 500.0], [-20.0, np.nan]], dtype=np.float32), scale_m=500.0)
+    np.testing.assert_array_equal(got, [[1.0, np.exp(-1.0)], [1.0, np.nan]])
+
+
+def test_disk_mean_of_float32_equals_widened_float64():
+    a = RNG.random((29, 21)).astype(np.float32)
+    a[RNG.random(a.shape) < 0.15] = np.nan
+    got = cover_within_radius(a, radius_m=500.0, cell_size_m=100.0)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, _reference_disk_mean(a.astype(np.float64), 500.0, 100.0))
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (7,), (5, 6), (2, 3, 4)])
+def test_linear_ramp_of_any_shape_and_of_a_strided_view(shape):
+    from habitat.suitability.membership import fuzzy_linear
+
+    a = np.asarray(RNG.random(shape) * 14 - 2)
+    expected = np.clip((a.astype(np.float64) - 0.0) / (10.0 - 0.0), 0, 1)
+    np.testing.assert_array_equal(fuzzy_linear(a, minimum=0.0, maximum=10.0), expected)
+    big = RNG.random((12, 15)) * 14 - 2
+    big[3, 4] = np.nan
+    view = big[2:-3, 1:-4]  # not contiguous: read in place
+    np.testing.assert_array_equal(fuzzy_linear(view, minimum=0.0, maximum=10.0), np.clip(view / 10.0, 0, 1))
