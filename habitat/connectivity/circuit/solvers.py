@@ -150,7 +150,7 @@ class CholmodFactor:
             # Y_F = L_FF^-1, so the block is Y_F^T Y_F from k^2 entries of the factor
             from scipy.linalg import solve_triangular
 
-            y = solve_triangular(l_ff, np.eye(k), lower=True)
+            y = solve_triangular(l_ff, np.eye(k), lower=True)[:, idx - (n - k)]
             return y.T @ y
         # (L^-1 e_j) is zero above row j: keep the last k rows only
         y = np.empty((k, k))
