@@ -104,7 +104,9 @@ class CholmodFactor:
     Works with scikit-sparse 0.4 (``analyze``/``Factor``) and 0.5 (``CholeskyFactor``).
     With ``Y = L^-1 P E`` for unit columns ``E``, ``E^T A^-1 E = Y^T Y``
     (:meth:`inverse_block`): half a solve per column, and with ``P = I`` and the nodes
-    ordered last only the trailing rows of ``Y`` are non-zero.
+    ordered last only the trailing rows of ``Y`` are non-zero: they are ``L_FF^-1``, read
+    from the factor's trailing block without a solve where scikit-sparse 0.4's factor can
+    be read in place (:meth:`_trailing_block`).
     """
 
     def __init__(self, a, *, natural):
@@ -492,7 +494,8 @@ class GroundedSolver:
         """``G[i, j]``: voltage at ``nodes[i]`` for 1 A injected at ``nodes[j]`` (ohm).
 
         CHOLMOD: ``Y^T Y`` with ``Y = L^-1 P E`` (forward solves only; with ``nodes`` the
-        ``last_nodes`` only the trailing rows of ``Y`` are kept). SuperLU: read from the
+        ``last_nodes`` only the trailing rows of ``Y``, ``L_FF^-1``, read from the factor
+        when it can be). SuperLU: read from the
         factor when ``nodes`` are the ``last_nodes`` of a nested-dissection factor, else one
         solve per node.
         """
