@@ -2,6 +2,7 @@
 
 Usage: python bench/bench_circuit.py [--size 1000] [--points 20] [--big 4000] [--no-peer] [--repeat 9] [--api]
        [--baseline /path/to/other/checkout] [--big-rows 6000 --big-cols 4000] [--work DIR]
+       [--single-only | --many-only]
 
 Random resistance grid (uniform 1..100, 5 % nodata), focal points at random valid cells,
 pairwise mode without maps. Both tools run as child processes on the same INI job, so each
@@ -250,6 +251,7 @@ def main():
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--only-big", action="store_true", help="skip the --size runs")
     ap.add_argument("--single-only", action="store_true", help="skip the many-point run")
+    ap.add_argument("--many-only", action="store_true", help="skip the single-pair run")
     ap.add_argument("--baseline", type=Path, help="checkout of habitat to compare answers with")
     ap.add_argument("--work", type=Path, help="job and Circuitscape 4 folder (default bench/_work)")
     ap.add_argument("--api", action="store_true",
@@ -275,6 +277,8 @@ def main():
     runs = [] if a.only_big else [(f"{a.points} points", a.points), ("single pair", 2)]
     if a.single_only:
         runs = runs[1:]
+    if a.many_only:
+        runs = runs[:1]
     stats = {}
     for rep in range(a.repeat):
         for label, npts in runs:

@@ -8,6 +8,7 @@ answers to rounding.
 
 from __future__ import annotations
 
+import ctypes
 
 import numpy as np
 import scipy.sparse as sp
@@ -112,7 +113,9 @@ class CholmodFactor:
     Works with scikit-sparse 0.4 (``analyze``/``Factor``) and 0.5 (``CholeskyFactor``).
     With ``Y = L^-1 P E`` for unit columns ``E``, ``E^T A^-1 E = Y^T Y``
     (:meth:`inverse_block`): half a solve per column, and with ``P = I`` and the nodes
-    ordered last only the trailing rows of ``Y`` are non-zero.
+    ordered last only the trailing rows of ``Y`` are non-zero: they are ``L_FF^-1``, read
+    from the factor's trailing block without a solve where scikit-sparse 0.4's factor can
+    be read in place (:meth:`_trailing_block`).
     """
 
     def __init__(self, a, *, natural):
@@ -152,6 +155,14 @@ class CholmodFactor:
                 e[idx[cols], np.arange(cols.size)] = 1.0
                 out[:, cols] = self.solve(e)[idx]
             return (out + out.T) / 2.0
+        l_ff = self._trailing_block(k)
+        if l_ff is not None:
+            # L e_j and so L^-1 e_j vanish above row j: the trailing rows of Y = L^-1 E are
+            # Y_F = L_FF^-1, so the block is Y_F^T Y_F from k^2 entries of the factor
+            from scipy.linalg import solve_triangular
+
+            y = solve_triangular(l_ff, np.eye(k), lower=True)[:, idx - (n - k)]
+            return y.T @ y
         # (L^-1 e_j) is zero above row j: keep the last k rows only
         y = np.empty((k, k))
         for c0 in range(0, k, chunk):
@@ -160,6 +171,89 @@ class CholmodFactor:
             e[idx[cols], np.arange(cols.size)] = 1.0
             y[:, cols] = np.asarray(self._solve_l(e))[n - k:]
         return y.T @ y
+
+
+    def _trailing_block(self, k):
+        """``L[n-k:, n-k:]`` read in place from the supernodal factor, or None.
+
+        scikit-sparse 0.4 exposes the factor only through solves or a copy of the whole
+        ``L`` (``Factor.L()``, 60 M entries on 1000 x 1000 cells), while the trailing block
+        of ``k`` focal nodes is ``k^2`` entries of its last supernodes. Read through
+        ``ctypes`` only when the object's layout is the one this was written for (two
+        fields, the first the exposed ``_common``) and the ``cholmod_factor`` it points to
+        is a real double supernodal ``L L^T`` of this matrix; else None (forward solves).
+        """
+        f = self._factor
+        if not (type(f).__name__ == "Factor" and type(f).__basicsize__ == 32
+                and ctypes.c_void_p.from_address(id(f) + 16).value == id(getattr(f, "_common", None))):
+            return None
+        ptr = ctypes.c_void_p.from_address(id(f) + 24).value
+        if not ptr:
+            return None
+        return _supernodal_trailing_block(_CholmodFactorStruct.from_address(ptr), self.n, k)
+
+
+class _CholmodFactorStruct(ctypes.Structure):
+    """Leading fields of CHOLMOD's ``cholmod_factor`` (cholmod.h, unchanged since CHOLMOD 1.x)."""
+
+    _fields_ = ([(name, ctypes.c_size_t) for name in ("n", "minor")]
+                + [(name, ctypes.c_void_p) for name in ("Perm", "ColCount", "IPerm")]
+                + [("nzmax", ctypes.c_size_t)]
+                + [(name, ctypes.c_void_p) for name in ("p", "i", "x", "z", "nz", "next", "prev")]
+                + [(name, ctypes.c_size_t) for name in ("nsuper", "ssize", "xsize", "maxcsize",
+                                                         "maxesize")]
+                + [(name, ctypes.c_void_p) for name in ("super", "pi", "px", "s")]
+                + [(name, ctypes.c_int) for name in ("ordering", "is_ll", "is_super",
+                                                      "is_monotonic", "itype", "xtype", "dtype")])
+
+
+def _c_array(address, dtype, start, stop):
+    """Copy of elements ``start:stop`` of the C array of ``dtype`` at ``address``."""
+    dtype = np.dtype(dtype)
+    count = int(stop) - int(start)
+    if count <= 0:
+        return np.zeros(0, dtype=dtype)
+    buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(address + int(start) * dtype.itemsize)
+    return np.frombuffer(buf, dtype=dtype).copy()
+
+
+def _supernodal_trailing_block(fs, n, k):
+    """Dense ``L[n-k:, n-k:]`` of a supernodal ``L L^T`` factor ``fs``, or None when ``fs``
+    is not one (checked: size, kind, value type, index type, supernode bounds).
+
+    Supernode ``q`` holds columns ``super[q] .. super[q+1]-1``, their rows
+    ``s[pi[q] .. pi[q+1]-1]`` (ascending, the columns themselves first) and the values
+    column-major from ``x[px[q]]`` with leading dimension ``pi[q+1] - pi[q]``.
+    """
+    # CHOLMOD_INT = 0, CHOLMOD_LONG = 2; CHOLMOD_REAL = 1; CHOLMOD_DOUBLE = 0
+    if not (fs.n == n and fs.minor == n and fs.is_super == 1 and fs.is_ll == 1 and fs.xtype == 1
+            and fs.dtype == 0 and fs.itype in (0, 2) and 0 < fs.nsuper <= n and 0 < k <= n
+            and fs.super and fs.pi and fs.px and fs.s and fs.x):
+        return None
+    idx = np.int32 if fs.itype == 0 else np.int64
+    ns = int(fs.nsuper)
+    sup = _c_array(fs.super, idx, 0, ns + 1)
+    if sup[0] != 0 or sup[-1] != n or np.any(np.diff(sup) <= 0):
+        return None
+    first = n - k
+    q0 = int(np.searchsorted(sup, first, side="right")) - 1
+    pi = _c_array(fs.pi, idx, q0, ns + 1)
+    px = _c_array(fs.px, idx, q0, ns + 1)
+    if pi[-1] > fs.ssize or px[-1] > fs.xsize:
+        return None
+    out = np.zeros((k, k))
+    for q in range(q0, ns):
+        c0, c1 = int(sup[q]), int(sup[q + 1])
+        rows = _c_array(fs.s, idx, pi[q - q0], pi[q - q0 + 1])
+        nrow = rows.size
+        if nrow < c1 - c0 or px[q - q0] + nrow * (c1 - c0) > px[q - q0 + 1]:
+            return None
+        vals = _c_array(fs.x, np.float64, px[q - q0], px[q - q0] + nrow * (c1 - c0))
+        vals = vals.reshape(c1 - c0, nrow)  # one row of vals per column of L
+        cols = np.arange(max(c0, first), c1)
+        below = rows >= first
+        out[np.ix_(rows[below] - first, cols - first)] = vals[cols - c0][:, below].T
+    return np.tril(out)
 
 
 def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dissection"):
@@ -417,7 +511,8 @@ class GroundedSolver:
         """``G[i, j]``: voltage at ``nodes[i]`` for 1 A injected at ``nodes[j]`` (ohm).
 
         CHOLMOD: ``Y^T Y`` with ``Y = L^-1 P E`` (forward solves only; with ``nodes`` the
-        ``last_nodes`` only the trailing rows of ``Y`` are kept). SuperLU: read from the
+        ``last_nodes`` only the trailing rows of ``Y``, ``L_FF^-1``, read from the factor
+        when it can be). SuperLU: read from the
         factor when ``nodes`` are the ``last_nodes`` of a nested-dissection factor, else one
         solve per node.
         """

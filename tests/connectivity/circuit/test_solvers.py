@@ -123,6 +123,34 @@ def test_cholmod_inverse_block_equals_dense_inverse(with_coords, monkeypatch):
                     rtol=1e-10)
 
 
+@pytest.mark.parametrize("k", [1, 11, 40])
+def test_cholmod_trailing_block_read_in_place_equals_the_factor_and_forward_solves(k, monkeypatch):
+    # the k x k trailing block read from the supernodal factor's memory is L[n-k:, n-k:]
+    # (Factor.L() copies the whole factor), and the resistances block from it equals the one
+    # from forward solves over the whole factor and the dense inverse
+    monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
+    if solvers.cholmod_module() is None:
+        pytest.skip("scikit-sparse not installed (optional extra 'fast')")
+    _, lap, coords = _grid_laplacian((30, 25), 5)
+    n = lap.shape[0]
+    nodes = np.random.default_rng(2).choice(np.arange(1, n), size=k, replace=False)
+    solver = solvers.GroundedSolver(lap, 0, coords=coords, last_nodes=nodes)
+    chol = solver._chol
+    block = chol._trailing_block(k)
+    if block is None:
+        pytest.skip("this scikit-sparse keeps its factor out of reach (forward solves used)")
+    m = n - 1
+    if hasattr(chol._factor, "L"):
+        full = chol._factor.L().toarray()
+        assert_allclose(block, full[m - k:, m - k:], rtol=1e-12, atol=0.0)
+    fast, fast_rev = solver.inverse_block(nodes), solver.inverse_block(nodes[::-1])
+    monkeypatch.setattr(solvers.CholmodFactor, "_trailing_block", lambda self, k: None)
+    assert_allclose(fast, solver.inverse_block(nodes), rtol=1e-12, atol=0.0)
+    assert_allclose(fast_rev, solver.inverse_block(nodes[::-1]), rtol=1e-12, atol=0.0)
+    expected = np.linalg.inv(lap.toarray()[1:, 1:])[np.ix_(nodes - 1, nodes - 1)]
+    assert_allclose(fast, expected, rtol=1e-10)
+
+
 def test_cholmod_and_superlu_give_the_same_resistances(monkeypatch):
     monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
     if solvers.cholmod_module() is None:
