@@ -245,10 +245,7 @@ def raster_pairwise_resistances(conductance, focal_cells, *, exclude=None, metho
                                          avg_resistance=avg_resistance)
     if block is None:
         return None
-    gm = np.zeros((k, k))
-    gm[1:, 1:] = block
-    d = np.diag(gm)
-    res = d[:, None] + d[None, :] - gm - gm.T
+    res = _resistances_from_block(block, k)
     for p, q in exclude or ():
         res[p, q] = res[q, p] = -1.0
     np.fill_diagonal(res, 0.0)
@@ -441,16 +438,12 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
         block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
                                            np.asarray(targets[1:], dtype=np.int64))
         if block is not None:
-            g = np.zeros((m, m))
-            g[1:, 1:] = block
-            d = np.diag(g)
-            return d[:, None] + d[None, :] - g - g.T
+            return _resistances_from_block(block, m)
     lap = laplacian(sub, dtype=np.float32 if chosen == "amg" else np.float64)
     del sub
     if release is not None:
         release()
     others = np.asarray(targets[1:], dtype=np.int64)
-    g = np.zeros((m, m))
     block = None
     chol = (chosen == "direct" and lap.shape[0] > solvers.CHOLMOD_MIN_NODES
             and cholmod_module() is not None)
@@ -471,9 +464,7 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
                                 coords=coords, last_nodes=last, overwrite=True)
         del lap
         block = solver.inverse_block(others)
-    g[1:, 1:] = block
-    d = np.diag(g)
-    return d[:, None] + d[None, :] - g - g.T
+    return _resistances_from_block(block, m)
 
 
 def resolve_sources_grounds(sources, grounds, *, policy="keepall"):
