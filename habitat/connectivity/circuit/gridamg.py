@@ -271,10 +271,12 @@ class GridAMG:
     # and runs the same arithmetic on ``nb`` lanes (SIMD). Lexicographic Gauss-Seidel is a
     # serial chain within one right-hand side (one cell waits for the previous cell's update:
     # about 25 cycles a cell here) but independent across them, so a batch turns the chain
-    # into vector work. Each lane performs exactly the operations of :meth:`solve` in the
-    # same order (K-cycle branches and CG scalars per lane), so a lane's voltages equal those
-    # of :meth:`solve` to rounding (to the bit in the tests), and each lane leaves the batch
-    # when it meets its own stopping test.
+    # into vector work. Each lane performs the operations of :meth:`solve` in the same order
+    # (K-cycle branches and CG scalars per lane), except the stopping value ``(b + r)^T x``,
+    # summed as ``r^T x + b^T x`` over b's few nonzeros: a lane's voltages equal those of
+    # :meth:`solve` to the bit while both take the same iterations (the tests), and a lane
+    # may stop one iteration apart when the value is within rounding of the tolerance. Each
+    # lane leaves the batch when it meets its own stopping test.
 
     def _work_many(self, nb):
         # work arrays of the coarser levels for nb lanes (level 0 needs none of its own)
@@ -644,8 +646,8 @@ def _solve_each(amg, shape, cells, tol, consume, batch_budget_bytes=None):
     Two threads when there are two cores (the kernels release the GIL), each solving batches
     of :meth:`GridAMG.solve_many` of at most :meth:`GridAMG.batch_size` right-hand sides for
     ``batch_budget_bytes`` (per thread; default ``BATCH_BUDGET_BYTES``; 0 solves one at a
-    time). Each lane is the same computation as a solve alone, so the answers depend neither
-    on the threads nor on the batches. ``consume`` runs one call at a time (a lock), and a
+    time). The halves and batches are the same on one core, so the answers do not depend on
+    the machine. ``consume`` runs one call at a time (a lock), and a
     batch's vectors are released once its lanes are consumed.
     """
     k = len(cells)
@@ -664,11 +666,16 @@ def _solve_each(amg, shape, cells, tol, consume, batch_budget_bytes=None):
                     consume(i, xs[j], rs[j])
             del xs, rs
 
+    # the points are split into the same two halves and batches whatever the cores: a lane of
+    # a batch may stop one CG iteration apart from a solve alone (its stopping value is summed
+    # in another order), so the split must not depend on the machine
+    halves = [range(0, k, 2), range(1, k, 2)]
     if k >= 2 and (os.cpu_count() or 1) >= 2:
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(run, [amg, amg.worker()], [range(0, k, 2), range(1, k, 2)]))
+            list(pool.map(run, [amg, amg.worker()], halves))
     else:
-        run(amg, range(k))
+        for half in halves:
+            run(amg, half)
 
 
 def stream_keep(k, needed):

@@ -9,6 +9,7 @@ import numpy as np
 from .currents import node_currents
 from .graph import build_adjacency, build_node_map, conductance_from_raster
 from .ordering import node_coordinates
+from .gridamg import raster_component
 from .solve import pairwise_resistances, raster_multigrid_resistances
 
 
@@ -45,9 +46,13 @@ def effective_resistance_matrix(
         matrix, rest = raster_multigrid_resistances(
             conductance, list(cells), exclude=exclude, four_neighbors=neighbours == 4,
             avg_resistance=average == "resistance")
-        if rest:  # small components: the graph and the auto path, for their points only
+        if rest:  # small components: the graph and the auto path, of their cells only
+            own = np.zeros(conductance.shape, dtype=bool)
+            for p in rest:
+                if not own[cells[p][0], cells[p][1]]:
+                    own |= raster_component(conductance, cells[p], four_neighbors=neighbours == 4)[0]
             sub, _ = effective_resistance_matrix(
-                resistance, [c if p in rest else None for p, c in enumerate(cells)],
+                np.where(own, resistance, np.nan), [c if p in rest else None for p, c in enumerate(cells)],
                 neighbours=neighbours, average=average, solver="auto", exclude=exclude)
             matrix[np.ix_(rest, rest)] = sub[np.ix_(rest, rest)]
         return matrix, None

@@ -239,7 +239,8 @@ def _supernodal_trailing_block(fs, n, k):
     q0 = int(np.searchsorted(sup, first, side="right")) - 1
     pi = _c_array(fs.pi, idx, q0, ns + 1)
     px = _c_array(fs.px, idx, q0, ns + 1)
-    if pi[-1] > fs.ssize or px[-1] > fs.xsize:
+    if (pi[0] < 0 or px[0] < 0 or np.any(np.diff(pi) < 0) or np.any(np.diff(px) < 0)
+            or pi[-1] > fs.ssize or px[-1] > fs.xsize):
         return None
     out = np.zeros((k, k))
     for q in range(q0, ns):
