@@ -114,7 +114,7 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     by the grid multigrid instead (:func:`habitat.connectivity.circuit.gridamg.grid_inverse_block`:
     no factorization, resistances to about 1e-10 relative); it falls back to the factor
     where the graph is not a plain grid. With ``method="multigrid"`` the grid multigrid keeps
-    the solutions of the fewest points that pair with every other needed point
+    the solutions of a few points (a greedy vertex cover) that pair with every other needed point
     (:func:`habitat.connectivity.circuit.gridamg.stream_keep`; for candidates x sources with
     the candidate pairs in ``exclude``, the sources) and streams the others.
     """

@@ -306,8 +306,10 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
     (327-351 bytes per node; 4000 x 4000 cells 3.82 GiB for the whole job), so the model is
     conservative there.
 
-    The grid multigrid (:mod:`gridamg`), which ``auto`` takes instead of the factor for a
-    few focal points, measured 258-284 bytes per node: below the direct estimate.
+    The grid multigrid (:mod:`gridamg`), which ``auto`` takes instead of the factor for up
+    to 8 focal points, measured 258-284 bytes per node with one right-hand side at a time;
+    batched right-hand sides add up to ``2 * gridamg.BATCH_BUDGET_BYTES`` (1000 x 1000, 8
+    points: 0.60 GiB for the job against 1.05 GiB with the factor): below the direct estimate.
 
     multigrid (``method="multigrid"``, the grid multigrid from the raster's cells, streamed;
     ``n_rhs`` = the points whose solutions are kept): ``MULTIGRID_BYTES_PER_NODE * n + 16 * n *
