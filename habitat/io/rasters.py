@@ -233,10 +233,28 @@ class _LayerWindows:
     def __init__(self, path: str, shape: tuple[int, int], dtype: np.dtype) -> None:
         self.path, self.shape, self.dtype, self.ndim = path, shape, dtype, 2
 
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        (r0, r1, _), (c0, c1, _) = (k.indices(n) for k, n in zip(key, self.shape))
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        key = key + (slice(None),) * (2 - len(key))
+        if len(key) != 2 or not all(isinstance(k, (slice, int, np.integer)) for k in key):
+            return self._read(0, self.shape[0], 0, self.shape[1])[key]  # any other index: whole band
+        bounds, local = [], []
+        for k, n in zip(key, self.shape):
+            if isinstance(k, slice):
+                r = range(*k.indices(n))
+                lo = min(r[0], r[-1]) if r else 0
+                bounds.append((lo, max(r[0], r[-1]) + 1 if r else 0))
+                local.append(slice(None) if r.step == 1 else slice(r.start - lo, None if r.stop < lo else r.stop - lo, r.step))
+            else:
+                i = int(k) + n if k < 0 else int(k)
+                bounds.append((i, i + 1))
+                local.append(0)
+        (r0, r1), (c0, c1) = bounds
+        return self._read(r0, r1, c0, c1)[tuple(local)]
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         with rasterio.open(self.path) as ds:
-            return read_band(ds, 1, window=Window(c0, r0, max(c1 - c0, 0), max(r1 - r0, 0)))
+            return read_band(ds, 1, window=Window(c0, r0, c1 - c0, r1 - r0))
 
 
 def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int = CHUNK_CELLS) -> xr.DataArray:
