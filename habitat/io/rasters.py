@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,6 +226,37 @@ def write_raster(
     return write_rasters([RasterOutput(array, Path(path), grid, nodata, units, description)])[0]
 
 
+class _LayerWindows:
+    """Band 1 of a raster file as a lazily read array for ``dask.array.from_array``: each
+    ``[rows, cols]`` read opens its own handle, so dask threads decompress in parallel (no lock)."""
+
+    def __init__(self, path: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+        self.path, self.shape, self.dtype, self.ndim = path, shape, dtype, 2
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        key = key + (slice(None),) * (2 - len(key))
+        if len(key) != 2 or not all(isinstance(k, (slice, int, np.integer)) for k in key):
+            return self._read(0, self.shape[0], 0, self.shape[1])[key]  # any other index: whole band
+        bounds, local = [], []
+        for k, n in zip(key, self.shape):
+            if isinstance(k, slice):
+                r = range(*k.indices(n))
+                lo = min(r[0], r[-1]) if r else 0
+                bounds.append((lo, max(r[0], r[-1]) + 1 if r else 0))
+                local.append(slice(None) if r.step == 1 else slice(r.start - lo, None if r.stop < lo else r.stop - lo, r.step))
+            else:
+                i = int(k) + n if k < 0 else int(k)
+                bounds.append((i, i + 1))
+                local.append(0)
+        (r0, r1), (c0, c1) = bounds
+        return self._read(r0, r1, c0, c1)[tuple(local)]
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        with rasterio.open(self.path) as ds:
+            return read_band(ds, 1, window=Window(c0, r0, c1 - c0, r1 - r0))
+
+
 def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int = CHUNK_CELLS) -> xr.DataArray:
     """Open a single-band raster lazily as a dask-backed DataArray on its grid.
 
@@ -232,15 +264,20 @@ def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int 
     than memory. The layer carries its grid (``attrs["grid"]``), ``nodata`` and ``units`` like
     :func:`habitat.layers.make_layer`.
     """
-    import rioxarray
+    import dask.array as da
+    from dask.base import tokenize
     from habitat.layers import make_layer
     with open_raster(path) as ds:
-        grid = GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
-        nodata, units = ds.nodata, ds.tags(1).get("units")
-    # lock=False: each window read opens its own handle, so dask threads decompress in parallel
-    # (rioxarray's default lock serialises reads across all files)
-    lazy = rioxarray.open_rasterio(path, chunks={"y": chunks, "x": chunks}, masked=False, cache=False, lock=False)
-    data = lazy.data[0]
+        grid = _dataset_grid(ds)
+        nodata, units, dtype = ds.nodata, ds.tags(1).get("units"), np.dtype(ds.dtypes[0])
+    # band 1 read window by window, raw values (no mask or scale); a direct dask array in place of
+    # rioxarray's DataArray, whose coordinates, CRS and chunking cost ~10 ms per layer (the grid's
+    # coordinates come from make_layer). The name changes with the file: equal opens share blocks.
+    stat = os.stat(path)
+    key = tokenize(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, chunks)
+    data = da.from_array(_LayerWindows(str(path), grid.shape, dtype), chunks=(chunks, chunks),
+                         name=f"open-layer-{key}", lock=False, asarray=False,
+                         meta=np.empty((0, 0), dtype=dtype))
     layer = make_layer(data, grid, name=name or Path(path).stem, units=units, nodata=nodata)
     # a block-wise stage may read its windows from the file inside its own task (no read-ahead
     # of the scheduler's input blocks: habitat.stages.suitability)
@@ -251,4 +288,15 @@ def open_layer(path: str | os.PathLike, *, name: str | None = None, chunks: int 
 def grid_of_raster(path: str | os.PathLike) -> GridSpec:
     """The GridSpec of an existing north-up raster."""
     with open_raster(path) as ds:
-        return GridSpec.create(ds.crs.to_wkt(), ds.transform, (ds.height, ds.width))
+        return _dataset_grid(ds)
+
+
+def _dataset_grid(ds: rasterio.io.DatasetReader) -> GridSpec:
+    """The GridSpec of an open raster (grids are immutable: one per CRS, transform and shape)."""
+    return _grid(ds.crs.to_wkt(), tuple(ds.transform)[:6], (ds.height, ds.width))
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(crs_wkt: str, transform: tuple[float, ...], shape: tuple[int, int]) -> GridSpec:
+    # pyproj's EPSG look-up of the CRS takes ~4 ms; a stage opens many layers on one grid
+    return GridSpec.create(crs_wkt, transform, shape)

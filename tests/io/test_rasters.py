@@ -74,3 +74,28 @@ def test_numpy_strips_and_dask_blocks_write_the_same_bytes(tmp_path, monkeypatch
     with rasterio.open(a) as ds:
         assert ds.dtypes[0] == ("uint8" if dtype is np.bool_ else "float32")
         np.testing.assert_array_equal(ds.read(1), values.astype(ds.dtypes[0]))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_open_layer_reads_the_file_lazily_window_by_window(tmp_path, dtype):
+    from habitat.io.rasters import open_layer
+    from habitat.layers import grid_of
+
+    data = np.arange(5 * 7, dtype=dtype).reshape(5, 7)
+    grid = GridSpec.from_bounds((0, 0, 700, 500), "EPSG:32642", 100)
+    path = write_raster(data, tmp_path / "x.tif", grid, nodata=0, units="m")
+    layer = open_layer(path, name="x", chunks=3)
+    assert layer.data.chunks == ((3, 2), (3, 3, 1))
+    assert layer.dtype == dtype and layer.attrs["nodata"] == 0 and layer.attrs["units"] == "m"
+    assert grid_of(layer) == grid and layer.encoding["source"] == str(path)
+    np.testing.assert_array_equal(layer.x.values, [50, 150, 250, 350, 450, 550, 650])
+    np.testing.assert_array_equal(layer.values, data)
+    np.testing.assert_array_equal(layer[1:4, 2:6].values, data[1:4, 2:6])
+    # cells, steps and reversed slices (dask hands some of them to the reader as they are)
+    assert int(layer[3, 5]) == data[3, 5] and int(layer[-1, -1]) == data[4, 6]
+    np.testing.assert_array_equal(layer[::-1, ::2].values, data[::-1, ::2])
+    np.testing.assert_array_equal(layer[4:0:-2, 5].values, data[4:0:-2, 5])
+    # two opens of one file share their blocks; another file is another array
+    assert open_layer(path, chunks=3).data.name == layer.data.name
+    other = write_raster(data, tmp_path / "y.tif", grid)
+    assert open_layer(other, chunks=3).data.name != layer.data.name
