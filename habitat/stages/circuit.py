@@ -84,14 +84,15 @@ def _run(ctx: StageContext) -> dict[str, Any]:
     # (two_grid.fine_current); NaN on fine impassable cells
     current = current / factor if factor > 1 else current
     fine_current = partial(Grain.of(grid, factor, fine).back, fill=np.nan)
+    current32 = current.astype(np.float32)
     out: dict[str, Any] = {
-        "cumulative_current": make_layer(fine_current(current.astype(np.float32)), grid, name="cumulative_current",
+        "cumulative_current": make_layer(fine_current(current32), grid, name="cumulative_current",
                                          units=catalog.CURRENT_UNITS),
     }
     if "corridors" in ctx.inputs:
         corridors = ctx.inputs["corridors"]
         pinch = (np.where(np.isfinite(corridors.values), current, np.nan).astype(np.float32) if factor == 1
-                 else fine_current(current.astype(np.float32), keep=corridors))
+                 else fine_current(current32, keep=corridors))
         out["pinch_points"] = make_layer(pinch, grid, name="pinch_points", units=catalog.CURRENT_UNITS)
     lcd = {}
     if links is not None and len(links):

@@ -344,7 +344,7 @@ class GridAMG:
             ``(xs, rs)``: ``k`` float64 arrays each to receive the voltages and residuals.
         batch : int, optional
             Right-hand sides solved together (default :meth:`batch_size`); ``k`` is split
-            into batches of near-equal size.
+            into batches of that many (the last one smaller).
 
         Returns
         -------
@@ -658,13 +658,17 @@ def _solve_each(amg, shape, cells, tol, consume, batch_budget_bytes=None):
         which = list(which)
         for start in range(0, len(which), batch):
             part = which[start:start + batch]
-            # a batch of right-hand sides at a time (GridAMG.solve_many; one at a time when the
-            # batch is below BATCH_MIN)
-            xs, rs = solver.solve_many(_UnitCurrents(shape, cells[part]), tol=tol, batch=batch)
-            for j, i in enumerate(part):
+            units = _UnitCurrents(shape, cells[part])
+            if len(part) < BATCH_MIN:
+                # one at a time, as solve_many would, but each solve's x and r go straight to
+                # consume (no batch arrays to copy them into)
+                solved = (solver.solve(units[j], tol=tol) for j in range(len(part)))
+            else:
+                solved = zip(*solver.solve_many(units, tol=tol, batch=batch))
+            for i, (x, r) in zip(part, solved):
                 with lock:
-                    consume(i, xs[j], rs[j])
-            del xs, rs
+                    consume(i, x, r)
+            del solved
 
     # the points are split into the same two halves and batches whatever the cores: a lane of
     # a batch may stop one CG iteration apart from a solve alone (its stopping value is summed

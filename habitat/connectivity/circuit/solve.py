@@ -153,11 +153,7 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
             r = _component_resistances(sub, targets, coords, method, memory_limit_bytes,
                                        release, needed=_needed_pairs(members, u, exclude))
             del sub
-            res[np.ix_(members, members)] = r[np.ix_(u, u)]
-            inside = set(members)
-            for p, q in exclude:
-                if p in inside and q in inside:
-                    res[p, q] = res[q, p] = -1.0
+            _scatter(res, members, u, r, exclude)
             continue
         anchor = int(targets[0])
         solved = (_multigrid_solutions(sub, coords, targets, memory_limit_bytes)
@@ -238,7 +234,7 @@ def raster_pairwise_resistances(conductance, focal_cells, *, exclude=None, metho
         return None
     chosen = choose_method(n, entries + n, method=method, n_rhs=k - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(cells))
-    if chosen != "direct":
+    if not _auto_takes_grid_amg(method, chosen, n, k - 1):
         return None
     block = gridamg.raster_inverse_block(g, mask, box, cells[0], cells[1:],
                                          four_neighbors=four_neighbors,
@@ -316,13 +312,19 @@ def raster_multigrid_resistances(conductance, focal_cells, *, exclude=None, four
                 rest += members
                 continue
             r = _resistances_from_block(block, m)
-        res[np.ix_(members, members)] = r[np.ix_(u, u)]
-        inside = set(members)
-        for p, q in exclude:
-            if p in inside and q in inside:
-                res[p, q] = res[q, p] = -1.0
+        _scatter(res, members, u, r, exclude)
     np.fill_diagonal(res, 0.0)
     return res, rest
+
+
+def _scatter(res, members, u, r, exclude):
+    """``res[p, q] = r[u_p, u_q]`` for the focal positions ``members`` of one component (on
+    distinct node ``u[i]``), -1 for their pairs in ``exclude``."""
+    res[np.ix_(members, members)] = r[np.ix_(u, u)]
+    inside = set(members)
+    for p, q in exclude:
+        if p in inside and q in inside:
+            res[p, q] = res[q, p] = -1.0
 
 
 def _empty(m):
@@ -361,6 +363,13 @@ def _multigrid_solutions(sub, coords, targets, memory_limit_bytes):
     x = np.zeros((n, m))
     x[:, 1:] = xs[:, at].T
     return x, _resistances_from_block(block, m)
+
+
+def _auto_takes_grid_amg(method, chosen, n_nodes, n_rhs):
+    """Whether ``method="auto"`` solves a plain raster component of ``n_nodes`` nodes with
+    ``n_rhs`` right-hand sides by the grid multigrid instead of the ``chosen`` factor."""
+    return (method == "auto" and chosen == "direct" and n_nodes >= GRID_AMG_MIN_NODES
+            and n_rhs <= GRID_AMG_MAX_RHS)
 
 
 def _needed_pairs(members, u, exclude):
@@ -406,14 +415,13 @@ def _check_multigrid_memory(n, m, keep, memory_limit_bytes):
             "coarsen the raster or restrict it with a mask")
 
 
-def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release=None,
-                           needed=None):
+def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release, needed):
     """Resistances between the distinct local nodes ``targets`` of one component.
 
     AMG-CG works on a float32 Laplacian (float64 diagonal and CG vectors), see
     :class:`habitat.connectivity.circuit.solvers.LeanAMG`; ``release()`` is called once
-    the Laplacian is built. ``needed``: pairs of indices into ``targets`` asked for (default
-    all); with ``method="multigrid"`` the others may be NaN.
+    the Laplacian is built (None: nothing to release). ``needed``: pairs of indices into
+    ``targets`` asked for; with ``method="multigrid"`` the others may be NaN.
     """
     m = len(targets)
     if m < 2:
@@ -421,8 +429,6 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
     n = sub.shape[0]
     if method == "multigrid":
         if coords is not None and n >= MULTIGRID_MIN_NODES:
-            if needed is None:
-                needed = {(a, b) for a in range(m) for b in range(a + 1, m)}
             keep = _multigrid_keep(m, needed)
             _check_multigrid_memory(n, m, keep, memory_limit_bytes)
             block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
@@ -433,8 +439,7 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
         method = "auto"  # not a plain grid, too small, or CG did not converge
     chosen = choose_method(n, sub.nnz + n, method=method, n_rhs=m - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
-    if (method == "auto" and chosen == "direct" and coords is not None
-            and n >= GRID_AMG_MIN_NODES and m - 1 <= GRID_AMG_MAX_RHS):
+    if coords is not None and _auto_takes_grid_amg(method, chosen, n, m - 1):
         block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
                                            np.asarray(targets[1:], dtype=np.int64))
         if block is not None:
