@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from habitat.errors import InvalidParameterError, ResourceError
+from habitat.errors import InvalidParameterError
 
 from .graph import components, laplacian, principal_submatrix
 from . import gridamg, solvers
-from .solvers import GroundedSolver, choose_method, cholmod_module, split_inverse_block
+from .solvers import GroundedSolver, check_method, choose_method, cholmod_module, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
 _SCHUR_MIN_NODES = 8
@@ -41,7 +41,6 @@ MULTIGRID_TOL = 1e-12
 #: make this memory-first path grow faster than its hierarchy (measured: sites at 0.16 / 0.33 M
 #: coarse cells 1.085x on doubling with single solves).
 MULTIGRID_BATCH_BYTES = 0
-METHODS = ("auto", "direct", "amg", "multigrid")
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def pairwise_resistances(adjacency, focal_nodes, *, exclude=None, on_pair=None,
     (:func:`habitat.connectivity.circuit.gridamg.stream_keep`; for candidates x sources with
     the candidate pairs in ``exclude``, the sources) and streams the others.
     """
-    _check_method(method)
+    check_method(method)
     focal = np.asarray(focal_nodes, dtype=np.int64)
     k = focal.size
     exclude = set() if exclude is None else set(exclude)
@@ -302,7 +301,7 @@ def raster_multigrid_resistances(conductance, focal_cells, *, exclude=None, four
         r = np.zeros((m, m))
         if m >= 2:
             keep = _multigrid_keep(m, _needed_pairs(members, u, exclude))
-            _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+            _check_multigrid_memory(n, keep, memory_limit_bytes)
             block = gridamg.raster_inverse_block(g, mask, box, uniq[0], np.array(uniq[1:]),
                                                  four_neighbors=four_neighbors,
                                                  avg_resistance=avg_resistance, keep=keep,
@@ -352,7 +351,7 @@ def _multigrid_solutions(sub, coords, targets, memory_limit_bytes):
         return None
     w, cells = st
     keep = np.ones(m - 1, dtype=bool)
-    _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+    _check_multigrid_memory(n, keep, memory_limit_bytes)
     at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), w.shape[1:])
     block, xs = gridamg.stencil_inverse_block(w, cells[int(targets[0])], cells[np.asarray(targets[1:])],
                                               tol=MULTIGRID_TOL, keep=keep, solutions=True,
@@ -384,12 +383,6 @@ def _needed_pairs(members, u, exclude):
     return out
 
 
-def _check_method(method):
-    if method not in METHODS:
-        raise InvalidParameterError(
-            f"solver method {method!r} is unknown; use one of {', '.join(METHODS)}")
-
-
 def _resistances_from_block(block, m):
     """``R`` between ``m`` points from ``G`` of the last ``m - 1`` (the first is the ground):
     ``R_pq = G_pp + G_qq - G_pq - G_qp`` (NaN where ``G_pq`` was not computed)."""
@@ -405,14 +398,10 @@ def _multigrid_keep(m, needed):
     return gridamg.stream_keep(m - 1, [(a - 1, b - 1) for a, b in needed if a > 0 and b > 0])
 
 
-def _check_multigrid_memory(n, m, keep, memory_limit_bytes):
-    need = solvers.estimate_memory_bytes(n, 9 * n, method="multigrid", n_rhs=int(np.sum(keep)))
-    limit = solvers.available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
-    if need > limit:
-        raise ResourceError(
-            f"circuit solve of {n} nodes needs about {need / 2**30:.1f} GiB (multigrid, "
-            f"{int(np.sum(keep))} of {m} points kept) but {limit / 2**30:.1f} GiB are available; "
-            "coarsen the raster or restrict it with a mask")
+def _check_multigrid_memory(n, keep, memory_limit_bytes):
+    # the multigrid's need, for the points it keeps (ResourceError when it cannot fit)
+    choose_method(n, 9 * n, method="multigrid", n_rhs=int(np.sum(keep)),
+                  memory_limit_bytes=memory_limit_bytes)
 
 
 def _component_resistances(sub, targets, coords, method, memory_limit_bytes, release, needed):
@@ -430,7 +419,7 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
     if method == "multigrid":
         if coords is not None and n >= MULTIGRID_MIN_NODES:
             keep = _multigrid_keep(m, needed)
-            _check_multigrid_memory(n, m, keep, memory_limit_bytes)
+            _check_multigrid_memory(n, keep, memory_limit_bytes)
             block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
                                                np.asarray(targets[1:], dtype=np.int64), keep=keep,
                                                tol=MULTIGRID_TOL, batch_budget_bytes=MULTIGRID_BATCH_BYTES)

@@ -333,6 +333,17 @@ def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dis
                + _SOLVER_FIXED_BYTES)
 
 
+#: The solver methods (``stages.circuit.solver``).
+METHODS = ("auto", "direct", "amg", "multigrid")
+
+
+def check_method(method):
+    """Refuse (InvalidParameterError) a solver method not in :data:`METHODS`."""
+    if method not in METHODS:
+        raise InvalidParameterError(
+            f"solver method {method!r} is unknown; use one of {', '.join(METHODS)}")
+
+
 def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=None,
                   ordering="nested_dissection"):
     """Pick ``"direct"`` or ``"amg"`` and check the job fits in memory.
@@ -341,7 +352,7 @@ def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=No
     ----------
     n_nodes, nnz, n_rhs, ordering
         As for :func:`estimate_memory_bytes`.
-    method : {"auto", "direct", "amg"}, optional
+    method : {"auto", "direct", "amg", "multigrid"}, optional
         ``"auto"`` takes the direct factor while :func:`estimate_memory_bytes` says it
         needs less than ``DIRECT_MEMORY_SHARE`` (60 %) of ``memory_limit_bytes``, else AMG-CG.
         The factor is faster whenever it fits (1000 x 1000 cells: 4 s to factor, 0.07 s a
@@ -352,17 +363,14 @@ def choose_method(n_nodes, nnz, *, method="auto", n_rhs=1, memory_limit_bytes=No
     Returns
     -------
     str
-        ``"direct"`` or ``"amg"``.
+        ``"direct"`` or ``"amg"`` (a forced method: itself).
 
     Raises
     ------
     ResourceError
         When even AMG-CG needs more than ``memory_limit_bytes``, or a forced method does.
     """
-    if method not in ("auto", "direct", "amg"):
-        raise InvalidParameterError(
-            f"solver method {method!r} is unknown; use 'auto', 'direct' or 'amg'"
-        )
+    check_method(method)
     limit = available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
     if method == "auto":
         method = auto_method(n_nodes, nnz, n_rhs=n_rhs, memory_limit_bytes=limit, ordering=ordering)
