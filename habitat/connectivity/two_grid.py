@@ -76,10 +76,6 @@ __all__ = [
     "count_finite", "iter_strips", "masked_quantile", "patch_coarse_cells", "patch_sums", "upsample_lazy",
 ]
 
-#: GDAL block cache (MB) for stages that read their inputs strip by strip (:func:`iter_strips`):
-#: each tile is wanted by at most two consecutive strips, and a cache that can hold whole layers
-#: (the CLI's 128 MB) only grows with the grid until its cap (bench/README.md, "Circuit stage flat")
-STRIP_GDAL_CACHE_MB = 16
 
 #: Fine cells aggregated per strip: bounds the temporaries of the block arrays (~60 bytes a cell)
 _STRIP_CELLS = 1 << 20

@@ -234,8 +234,9 @@ def _patch_figures(patches: UnitPatches, *, cell_area: float, cell_size_m: float
     """
     pieces = cell_sums(patches.patch_cells, cell_area)
     cut = float(np.sum(pieces * pieces)) if pieces.size else 0.0
-    # habitat_patches' rule: area = label_areas_m2 / 10^4 ha, kept when >= min_area_ha
-    sizes = cell_sums(patches.patch_cells, cell_size_m ** 2) / _M2_PER_HA
+    # habitat_patches' rule: area = label_areas_m2 / 10^4 ha (the same sums: cell_area is
+    # cell_size_m ** 2), kept when >= min_area_ha
+    sizes = pieces / _M2_PER_HA
     keep = sizes >= min_area_ha
     edges = patch_edge_points(patches, keep) if keep.sum() >= 2 else None
     eca = eca_of_patches(sizes[keep], edges, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,

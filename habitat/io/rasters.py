@@ -84,6 +84,12 @@ COG_COMPRESSION = {"compress": "ZSTD", "level": 1, "num_threads": 2}
 
 #: GDAL block cache while rasters are computed and written block by block (MB).
 GDAL_CACHE_MB = 128
+#: GDAL block cache (MB) for stages that read their inputs in full-width strips from top to
+#: bottom (connectivity, circuit, indicators): a tile is wanted by at most two consecutive
+#: strips, and a cache that can hold whole layers (the 128 MB above) only grows with the grid
+#: until its cap (measured 112 MB more after reading a 33 M-cell float32 layer: bench/README.md,
+#: "Indicators strip by strip" and "Circuit stage flat").
+STRIP_GDAL_CACHE_MB = 16
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,21 @@ def _row_slice(key, height: int) -> tuple[slice, object]:
 
 class _Rows:
     """Indexing shared by the row containers: ``x[rows]`` or ``x[rows, cols]`` reads only those
-    rows through ``self.rows(r0, r1)``; ``np.asarray(x)`` reads them all."""
+    rows through ``self.rows(r0, r1)`` (a contiguous part of the columns through
+    ``self.window(r0, r1, c0, c1)`` where the container has one, so a block of a wide grid costs
+    the block, not full-width rows); ``np.asarray(x)`` reads them all."""
 
     ndim = 2
 
     def __getitem__(self, key) -> np.ndarray:
         rows, rest = _row_slice(key, self.shape[0])
+        cols = rest[1]
+        window = getattr(self, "window", None)
+        if (window is not None and rest[0] == slice(None) and isinstance(cols, slice)
+                and cols.step in (None, 1)):
+            c0, c1, _ = cols.indices(self.shape[1])
+            if (c0, c1) != (0, self.shape[1]):
+                return window(rows.start, rows.stop, c0, c1)
         return self.rows(rows.start, rows.stop)[rest]
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -143,6 +152,13 @@ class BitMask(_Rows):
         """Rows ``r0:r1`` (clipped to the grid) as a boolean array."""
         return np.unpackbits(self.bits[r0:r1], axis=1, count=self.shape[1]).view(bool)
 
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Cells ``[r0:r1, c0:c1]`` (``0 <= c0 <= c1 <= width``): only the bytes of those columns
+        are unpacked."""
+        b0 = c0 // 8
+        part = np.unpackbits(self.bits[r0:r1, b0:(c1 + 7) // 8], axis=1).view(bool)
+        return part[:, c0 - 8 * b0:c1 - 8 * b0]
+
     def any(self) -> bool:
         return bool(self.bits.any())
 
@@ -197,17 +213,6 @@ class DiskGrid(_LazyGrid):
             if n <= 0:
                 raise OSError(f"short read from the temporary grid at byte {offset}")
             view, offset = view[n:], offset + n
-
-    def __getitem__(self, key) -> np.ndarray:
-        """``grid[rows, cols]``: a contiguous column range is read row by row from the file, so a
-        block of a wide grid costs the block, not full-width rows."""
-        rows, rest = _row_slice(key, self.shape[0])
-        cols = rest[1]
-        if rest[0] == slice(None) and isinstance(cols, slice) and cols.step in (None, 1):
-            c0, c1, _ = cols.indices(self.shape[1])
-            if (c0, c1) != (0, self.shape[1]):
-                return self.window(rows.start, rows.stop, c0, c1)
-        return super().__getitem__(key)
 
     def window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Cells ``[r0:r1, c0:c1]`` (clipped to the grid), read row by row from the file."""

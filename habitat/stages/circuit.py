@@ -28,7 +28,7 @@ def run_circuit(ctx: StageContext) -> dict[str, Any]:
     brought back chunk by chunk as it is written (:mod:`habitat.connectivity.two_grid`).
     """
     import rasterio
-    from habitat.connectivity.two_grid import STRIP_GDAL_CACHE_MB
+    from habitat.io.rasters import STRIP_GDAL_CACHE_MB
     from habitat.memory import return_freed_blocks
     return_freed_blocks()  # strips freed go back to the system (else the heap keeps them)
     with rasterio.Env(GDAL_CACHEMAX=STRIP_GDAL_CACHE_MB):

@@ -317,23 +317,20 @@ def _with_protconn(ctx: StageContext, params: IndicatorsParams, long: pd.DataFra
     return both.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-#: GDAL block cache (MB) while the stage reads: its passes read each layer in full-width strips
-#: from top to bottom, so a tile is not asked for again within a pass, and a cache that can hold
-#: whole layers (the CLI's 128 MB) only grows with the grid until its cap: measured 112 MB more
-#: after reading a 33 M-cell float32 layer (bench/README.md, "Indicators strip by strip").
-GDAL_CACHE_MB = 16
 
 
 def run_indicators(ctx: StageContext) -> dict[str, Any]:
     """Habitat indicators for the study area, Range States, protected areas and population areas;
     the loss/gain raster; population status; the national-report table; the data dictionary."""
     import rasterio
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    from habitat.io.rasters import STRIP_GDAL_CACHE_MB
+    with rasterio.Env(GDAL_CACHEMAX=STRIP_GDAL_CACHE_MB):
         return _run(ctx)
 
 
 def _run(ctx: StageContext) -> dict[str, Any]:
     import rasterio
+    from habitat.io.rasters import STRIP_GDAL_CACHE_MB
     from habitat.indicators.change import CHANGE_NODATA, change_map_blocks
     from habitat.indicators.national_report import national_report
     from habitat.indicators.units import unit_indicators, wide_table
@@ -374,7 +371,7 @@ def _run(ctx: StageContext) -> dict[str, Any]:
     if y1 is not None:
         # the one grid-sized array of the stage is its own output, made when it is written
         def change() -> Any:
-            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            with rasterio.Env(GDAL_CACHEMAX=STRIP_GDAL_CACHE_MB):
                 return make_layer(change_map_blocks(habitat, grid.shape), grid, name="habitat_change",
                                   nodata=int(CHANGE_NODATA))
         out["habitat_change"] = Deferred(change)

@@ -258,15 +258,10 @@ def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, sli
                                           unknown=params.unknown_landcover_codes, resampling=item.resampling,
                                           band=item.band, fractions=False):
         classes[block.rows, block.cols] = block.data
-    if _grid_cells(inner) and not classes.count_nonzero(*inner):
+    if not classes.count_nonzero(*inner):
         raise NoOverlapError(f"{item.path.parent}: the land-cover tiles do not overlap the study area "
                              "(all cells are nodata)")
     return classes
-
-
-def _grid_cells(window: tuple[slice, slice]) -> int:
-    """Cells of a window given as two slices with start and stop."""
-    return (window[0].stop - window[0].start) * (window[1].stop - window[1].start)
 
 
 def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:

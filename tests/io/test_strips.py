@@ -147,3 +147,14 @@ def test_disk_grid_reads_column_windows_and_is_a_layer(monkeypatch):
     assert layer.data is disk
     np.testing.assert_array_equal(np.asarray(layer[1:4, 2:6].values), full[1:4, 2:6])
     disk.close()
+
+
+def test_bitmask_column_windows_equal_the_mask():
+    rng = np.random.default_rng(3)
+    for width in (1, 7, 8, 9, 37):
+        mask = rng.random((11, width)) < 0.5
+        bits = BitMask.pack(mask)
+        for c0 in range(width + 1):
+            for c1 in range(c0, width + 1):
+                np.testing.assert_array_equal(bits[2:9, c0:c1], mask[2:9, c0:c1])
+                np.testing.assert_array_equal(bits[4, c0:c1], mask[4, c0:c1])
