@@ -9,7 +9,7 @@ from habitat.connectivity.cost_distance import cost_distance
 
 def patch_distances(
     resistance: np.ndarray, labels: np.ndarray, ids: list[int], *, cell_size_m: float, neighbours: int,
-    factor: int = 1, cells: tuple[np.ndarray, np.ndarray] | None = None,
+    factor: int = 1,
 ) -> np.ndarray:
     """Least-cost distance between every pair of patches, edge to edge.
 
@@ -18,7 +18,8 @@ def patch_distances(
     resistance : numpy.ndarray
         Resistance per cell (inf = impassable).
     labels : numpy.ndarray of int
-        Patch id per cell, 0 = no patch.
+        Patch id per cell, 0 = no patch (numpy, dask or a DataArray: read strip by strip,
+        :func:`habitat.connectivity.two_grid.patch_coarse_cells`).
     ids : list of int
         Patch ids to connect, in the order of the result's rows.
     cell_size_m : float
@@ -29,10 +30,6 @@ def patch_distances(
         ``resistance`` is on a grid ``factor`` times coarser than ``labels``
         (:mod:`habitat.connectivity.two_grid`): a patch starts from, and is reached at, the
         coarse cells of its fine cells. 1: both on one grid.
-    cells : (patch index, flat cell) arrays, optional
-        The cells of the kept patches on the grid of ``resistance`` (e.g.
-        :func:`habitat.connectivity.two_grid.patch_coarse_cells`, read strip by strip); then
-        ``labels`` is not read (may be None).
 
     Returns
     -------
@@ -43,10 +40,8 @@ def patch_distances(
     n = len(ids)
     dist = np.full((n, n), np.inf)
     np.fill_diagonal(dist, 0.0)
-    if cells is None:
-        from habitat.connectivity.two_grid import patch_coarse_cells
-        cells = patch_coarse_cells(labels, ids, factor, resistance.shape[1])
-    patch, cell = cells
+    from habitat.connectivity.two_grid import patch_coarse_cells
+    patch, cell = patch_coarse_cells(labels, ids, factor, resistance.shape[1])
     for i in range(n):
         sources = np.zeros(resistance.size, bool)
         sources[cell[patch == i]] = True

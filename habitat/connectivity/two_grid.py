@@ -37,7 +37,7 @@ circuit stages bring their rasters back with :func:`upsample_nearest`: each coar
 repeated over its block (blocky at the coarse grain, which shows the resolution the number
 has) and fine cells that are impassable stay NoData. Values keep their units: cost-weighted
 distances and corridor widths in resistance x m; current in amperes, divided by ``factor``
-(:func:`fine_current`), because the current through one coarse cell crosses ``factor`` fine
+(the circuit stage), because the current through one coarse cell crosses ``factor`` fine
 cells side by side, so a fine cell of a uniformly crossed block carries ``1 / factor`` of it
 (the sum of current over a patch then matches a fine run). Tables (links, effective
 resistance) are computed on the coarse grid: cost in resistance x m (mean resistance x metres
@@ -72,7 +72,7 @@ __all__ = [
     "Grain",
     "aggregate_labels", "aggregate_resistance", "block_any", "coarse_cell", "coarse_cores", "coarse_focal_cells",
     "coarse_grid", "coarsen_factor", "connectivity_factor",
-    "fine_current", "upsample_nearest",
+    "upsample_nearest", "upsample_window",
     "count_finite", "iter_strips", "masked_quantile", "patch_coarse_cells", "patch_sums", "upsample_lazy",
 ]
 
@@ -385,16 +385,6 @@ def coarse_focal_cells(
     return out
 
 
-def fine_current(coarse_current: np.ndarray, factor: int, fine_shape: tuple[int, int]) -> np.ndarray:
-    """Current of a coarse run per fine cell: ``I_coarse / factor`` repeated over the block (A).
-
-    A coarse cell ``factor`` fine cells wide carries its current across ``factor`` fine cells
-    side by side (each ``factor`` cells long in series); when the flow crosses the block evenly
-    each carries ``1 / factor`` of it, as in a fine run of the same landscape.
-    """
-    return upsample_nearest(np.asarray(coarse_current, dtype=np.float64) / int(factor), factor, fine_shape)
-
-
 def upsample_nearest(coarse: np.ndarray, factor: int, fine_shape: tuple[int, int]) -> np.ndarray:
     """Each coarse value repeated over its ``factor x factor`` fine cells, cropped to ``fine_shape``.
 
@@ -403,8 +393,7 @@ def upsample_nearest(coarse: np.ndarray, factor: int, fine_shape: tuple[int, int
     >>> upsample_nearest(np.array([[1, 2]]), 2, (2, 3)).tolist()
     [[1, 1, 2], [1, 1, 2]]
     """
-    out = np.repeat(np.repeat(np.asarray(coarse), factor, axis=0), factor, axis=1)
-    return out[: fine_shape[0], : fine_shape[1]]
+    return upsample_window(np.asarray(coarse), factor, (0, fine_shape[0]), (0, fine_shape[1]))
 
 
 @dataclass(frozen=True)
@@ -435,8 +424,9 @@ class Grain:
         return upsample_lazy(values, self.factor, self.fine_resistance, fill, keep=keep)
 
 
-def _window(coarse: np.ndarray, factor: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
-    """Fine cells ``rows`` x ``cols`` (half-open ranges) of :func:`upsample_nearest` of ``coarse``."""
+def upsample_window(coarse: np.ndarray, factor: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """Fine cells ``rows`` x ``cols`` (half-open ranges, inside the coarse grid's ``factor``-fold
+    extent) of ``coarse`` with each value repeated over its ``factor x factor`` block (a copy)."""
     return coarse[np.arange(*rows) // factor][:, np.arange(*cols) // factor]
 
 
@@ -453,7 +443,7 @@ def upsample_lazy(coarse: np.ndarray, factor: int, fine_resistance, fill, *, kee
 
     def block(res, *more, block_info=None):
         (r0, r1), (c0, c1) = block_info[0]["array-location"]
-        out = _window(coarse, factor, (r0, r1), (c0, c1))
+        out = upsample_window(coarse, factor, (r0, r1), (c0, c1))
         out[~np.isfinite(res)] = fill_value
         if more:
             out[~np.isfinite(more[0])] = fill_value
@@ -517,7 +507,7 @@ def patch_sums(labels, coarse: np.ndarray, factor: int, fine_resistance=None) ->
     arrays = [labels] if fine_resistance is None else [labels, fine_resistance]
     for row0, strips in iter_strips(arrays, factor):
         lab = strips[0].ravel().astype(np.int64)
-        values = _window(np.asarray(coarse, dtype=np.float64), factor, (row0, row0 + strips[0].shape[0]),
+        values = upsample_window(np.asarray(coarse, dtype=np.float64), factor, (row0, row0 + strips[0].shape[0]),
                          (0, strips[0].shape[1]))
         if len(strips) > 1:
             values[~np.isfinite(strips[1])] = np.nan

@@ -3,7 +3,8 @@
 With ``grid.connectivity_resolution_m`` set, the circuit is solved on that coarser grid (the
 same aggregated resistance as the connectivity stage; a population's focal cell is the coarse
 cell of its fine focal cell) and current comes back to the analysis grid as
-:func:`habitat.connectivity.two_grid.fine_current` (amperes per fine cell).
+amperes per fine cell: the coarse cell's current divided by the factor (the rule in
+:mod:`habitat.connectivity.two_grid`).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _run(ctx: StageContext) -> dict[str, Any]:
                                                   solver=params.solver, with_current=True, exclude=exclude)
     del res
     # amperes per fine cell: a coarse cell's current crosses `factor` fine cells side by side
-    # (two_grid.fine_current); NaN on fine impassable cells
+    # (two_grid's module notes); NaN on fine impassable cells
     current = current / factor if factor > 1 else current
     fine_current = partial(Grain.of(grid, factor, fine).back, fill=np.nan)
     current32 = current.astype(np.float32)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from habitat.errors import ConfigError
-from habitat.grid import GridSpec
 from habitat.params import ConnectivityParams
 from habitat.stages import catalog
 from habitat.memory import check_memory
@@ -142,7 +141,7 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, re
     import pandas as pd
     from habitat.connectivity.graph import equivalent_connectivity, graph_components, integral_index_of_connectivity, patch_importance_iic, patch_importance_pc, probability_of_connectivity
     from habitat.connectivity.patch_distances import patch_distances
-    from habitat.connectivity.two_grid import count_finite, patch_coarse_cells
+    from habitat.connectivity.two_grid import count_finite
     grid = ctx.grid
     table = ctx.inputs["patch_table"]
     kept = table.sort_values(["area_ha", "patch_id"], ascending=[False, True]).head(params.max_graph_patches)
@@ -151,11 +150,10 @@ def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, re
     if not ids:
         importance = pd.DataFrame(columns=["patch_id", "component", "dPC", "dPCintra", "dPCflux", "dPCconnector", "dIIC"])
         return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
-    cells = patch_coarse_cells(ctx.inputs["patch_id"], ids, grain.factor, res_inf.shape[1])
-    distance = patch_distances(res_inf, None, ids, cell_size_m=grain.grid.cell_size_m, neighbours=params.neighbours,
-                               factor=grain.factor, cells=cells)
+    distance = patch_distances(res_inf, ctx.inputs["patch_id"], ids, cell_size_m=grain.grid.cell_size_m,
+                               neighbours=params.neighbours, factor=grain.factor)
     # the first cell's area, from a one-cell grid at the same corner (not a grid of areas)
-    corner = GridSpec(grid.crs, grid.transform, (1, 1)).cell_area_m2()[0, 0]
+    corner = grid.window(0, 0, 1, 1).cell_area_m2()[0, 0]
     landscape_ha = float(count_finite(ctx.inputs["resistance"]) * corner / 1e4)
     limit = np.inf if max_cost is None else max_cost
     pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability, max_distance=limit)

@@ -336,7 +336,8 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
     import numpy as np
     from habitat.connectivity.cost_distance import cost_distance
     from habitat.connectivity.two_grid import (aggregate_resistance, block_any, coarse_cell, coarse_cores,
-                                               coarse_focal_cells, coarse_grid, connectivity_factor, label_cells)
+                                               coarse_focal_cells, coarse_grid, connectivity_factor, label_cells,
+                                               upsample_window)
     from habitat.connectivity.populations import focal_cells
     from habitat.sites.blockwise import candidate_sums, central_cells_blockwise, label_candidates, strips
     from habitat.sites.candidates import criteria_table, distance_to_points
@@ -393,9 +394,7 @@ def _candidate_table_blockwise(ctx: StageContext, params: SitesParams, pops: gpd
     def cost_rows(r0: int, r1: int) -> np.ndarray:
         if factor == 1:
             return cost[r0:r1]
-        top = r0 // factor
-        block = np.repeat(np.repeat(cost[top: -(-r1 // factor)], factor, axis=0), factor, axis=1)
-        out = block[r0 - top * factor: r1 - top * factor, :width].copy()
+        out = upsample_window(cost, factor, (r0, r1), (0, width))
         out[~np.isfinite(res_rows(r0, r1))] = np.inf  # as Grain.back: fine impassable cells
         return out
 
