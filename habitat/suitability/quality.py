@@ -643,11 +643,10 @@ def degradation_plan(names: list[str], *, threat_table: pd.DataFrame, sensitivit
     return DegradationPlan(column("habitat"), known, threats, k**QUALITY_SCALING_Z, int(lulc_nodata))
 
 
-def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray], plan: DegradationPlan,
-                             out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray],
+                             plan: DegradationPlan) -> tuple[np.ndarray, np.ndarray]:
     """:func:`degradation_quality_block` with its tables prepared (:func:`degradation_plan`;
-    distances in the plan's threat order); ``out``: float64 (D, Q) arrays of the block's shape
-    to write into (scratch reused across row strips, no fresh pages)."""
+    distances in the plan's threat order): compose_suitability calls it on each row strip."""
     from habitat.suitability._kernels import add_threat, lookup, power_base, saturate, scaled
 
     if not np.issubdtype(codes.dtype, np.integer):
@@ -655,11 +654,7 @@ def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray], p
     habitat, unknown = lookup(codes, plan.habitat, plan.known, plan.lulc_nodata)
     if unknown >= 0:
         raise CrosswalkError(f"land-cover code(s) [{unknown}] are missing from sensitivity_table; add a row for each")
-    if out is None:
-        total, dz = np.zeros(codes.shape), None
-    else:
-        total, dz = out
-        total[...] = 0.0
+    total = np.zeros(codes.shape)
     spare = None  # an exponential impact's buffer, free once added
     for dist, (dmax, linear, sensitivity, share) in zip(distances_m, plan.threats, strict=True):
         impact = total  # unused by the kernel for linear decay
@@ -671,8 +666,7 @@ def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray], p
         add_threat(total, codes, dist, impact, linear, dmax, sensitivity, share)
     # D^z into the exponential impact's buffer when there is one (no longer needed), and Q
     # over D^z in place: fewer fresh arrays (each costs its page faults)
-    if dz is None:
-        dz = spare if spare is not None else np.empty(codes.shape)
+    dz = spare if spare is not None else np.empty(codes.shape)
     power_base(total, habitat, dz)  # D NaN at nodata; zeros stand in (see power_base)
     with np.errstate(invalid="ignore"):
         np.power(dz, QUALITY_SCALING_Z, out=dz)
