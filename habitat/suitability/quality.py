@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -599,17 +599,35 @@ def degradation_quality_block(
     CrosswalkError
         A code of the block has no row in ``sensitivity_table``.
     """
-    from habitat.suitability._kernels import add_threat, lookup, saturate, scaled
+    plan = degradation_plan(list(threat_distances_m), threat_table=threat_table, sensitivity_table=sensitivity_table,
+                            half_saturation=half_saturation, lulc_nodata=lulc_nodata)
+    return degradation_quality_rows(codes, list(threat_distances_m.values()), plan)
 
+
+class DegradationPlan(NamedTuple):
+    """The tables of :func:`degradation_quality_block`, checked and indexed by class code once
+    (a block processed in row strips reuses them): ``habitat`` and ``known`` by code, one
+    ``(max_dist_m, linear, sensitivity by code, weight share)`` per threat, ``kz = k ** z``."""
+
+    habitat: np.ndarray
+    known: np.ndarray
+    threats: tuple[tuple[float, bool, np.ndarray, float], ...]
+    kz: float
+    lulc_nodata: int
+
+
+def degradation_plan(names: list[str], *, threat_table: pd.DataFrame, sensitivity_table: pd.DataFrame,
+                     half_saturation: float, lulc_nodata: int) -> DegradationPlan:
+    """Check the tables of :func:`degradation_quality_block` and index them by class code
+    (threats in the order of ``names``)."""
     k = float(half_saturation)
     if not (k > 0 and math.isfinite(k)):
         raise InvalidParameterError(f"half_saturation={half_saturation!r} must be > 0")
-    names = list(threat_distances_m)
     table = _check_threat_table(threat_table, names)
     sens = _check_sensitivity_table(sensitivity_table, names)
     keys = sens.index.to_numpy(dtype=np.int64)
     size = int(max(keys.max(initial=0), lulc_nodata, 0)) + 1
-    if keys.min(initial=0) < 0 or size > 1 << 16 or not np.issubdtype(codes.dtype, np.integer):
+    if keys.min(initial=0) < 0 or size > 1 << 16:
         raise InvalidParameterError("degradation_quality_block needs integer codes in 0..65535; use habitat_quality")
 
     def column(name: str) -> np.ndarray:
@@ -619,31 +637,40 @@ def degradation_quality_block(
 
     known = np.zeros(size, dtype=np.bool_)
     known[keys] = True
-    habitat, unknown = lookup(codes, column("habitat"), known, int(lulc_nodata))
+    weight_sum = float(table["weight"].sum())
+    threats = tuple((float(table.loc[n, "max_dist_m"]), str(table.loc[n, "decay"]) == "linear", column(n),
+                     float(table.loc[n, "weight"]) / weight_sum) for n in names)
+    return DegradationPlan(column("habitat"), known, threats, k**QUALITY_SCALING_Z, int(lulc_nodata))
+
+
+def degradation_quality_rows(codes: np.ndarray, distances_m: list[np.ndarray],
+                             plan: DegradationPlan) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`degradation_quality_block` with its tables prepared (:func:`degradation_plan`;
+    distances in the plan's threat order): compose_suitability calls it on each row strip."""
+    from habitat.suitability._kernels import add_threat, lookup, power_base, saturate, scaled
+
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise InvalidParameterError("degradation_quality_block needs integer codes in 0..65535; use habitat_quality")
+    habitat, unknown = lookup(codes, plan.habitat, plan.known, plan.lulc_nodata)
     if unknown >= 0:
         raise CrosswalkError(f"land-cover code(s) [{unknown}] are missing from sensitivity_table; add a row for each")
-    weight_sum = float(table["weight"].sum())
     total = np.zeros(codes.shape)
     spare = None  # an exponential impact's buffer, free once added
-    for name, dist in threat_distances_m.items():
-        row = table.loc[name]
-        dmax = float(row["max_dist_m"])
-        linear = str(row["decay"]) == "linear"
+    for dist, (dmax, linear, sensitivity, share) in zip(distances_m, plan.threats, strict=True):
         impact = total  # unused by the kernel for linear decay
         if not linear:  # numpy's exp (the kernel's libm exp differs in the last bit); NaN d gives 0 below
             impact = scaled(dist, -EXPONENTIAL_DECAY_CONSTANT, dmax)
             with np.errstate(invalid="ignore", over="ignore"):
                 np.exp(impact, out=impact)
             spare = impact
-        add_threat(total, codes, dist, impact, linear, dmax, column(name), float(row["weight"]) / weight_sum)
-    total[np.isnan(habitat)] = np.nan
-    z = QUALITY_SCALING_Z
+        add_threat(total, codes, dist, impact, linear, dmax, sensitivity, share)
     # D^z into the exponential impact's buffer when there is one (no longer needed), and Q
-    # over D^z in place: fewer fresh block-sized arrays (each costs its page faults)
+    # over D^z in place: fewer fresh arrays (each costs its page faults)
     dz = spare if spare is not None else np.empty(codes.shape)
+    power_base(total, habitat, dz)  # D NaN at nodata; zeros stand in (see power_base)
     with np.errstate(invalid="ignore"):
-        np.power(total, z, out=dz)
-    return total, saturate(habitat, dz, k**z)
+        np.power(dz, QUALITY_SCALING_Z, out=dz)
+    return total, saturate(habitat, total, dz, plan.kz)
 
 
 def _as_layers(lulc, threats, access, baseline, distances, cell_size_m):

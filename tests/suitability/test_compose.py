@@ -131,3 +131,31 @@ def test_float32_criteria_give_the_same_bits_as_widened_ones():
     assert list(narrow) == list(wide)
     for name in narrow:
         np.testing.assert_array_equal(narrow[name], wide[name])
+
+
+def test_row_strips_give_the_same_bits_as_one_pass(monkeypatch):
+    """compose_suitability works through row strips of STRIP_CELLS cells: strips of one row
+    give every output bit for bit as one strip over the whole block."""
+    from habitat.suitability import compose
+
+    rng = np.random.default_rng(11)
+    classes = rng.choice(np.array([0, 1, 2, 7], dtype=np.uint8), size=(13, 10))
+    roads = (rng.random(classes.shape) * 1500).astype(np.float32)
+    settlements = (rng.random(classes.shape) * 2500).astype(np.float32)
+    cover = rng.random((13, 10))[::-1]  # a strided view, as a neighbourhood mean without its halo
+    threats = pd.DataFrame({"threat": ["settlements", "roads"], "max_dist_m": [2000.0, 1000.0],
+                            "weight": [1.0, 0.6], "decay": ["exponential", "linear"]})
+    sensitivity = SENSITIVITY.assign(settlements=[1.0, 0.7, 0.0])
+    criteria = {**CRITERIA, "tugai_cover": ("linear", {"minimum": 0.0, "maximum": 0.5}),
+                "quality": ("linear", {"minimum": 0.0, "maximum": 1.0})}
+    args = dict(criteria=criteria, values={"water_distance_m": np.tile(WATER, (7, 4))[:13, :10], "tugai_cover": cover},
+                threat_distances_m={"settlements": settlements, "roads": roads}, threat_table=threats,
+                sensitivity=sensitivity, half_saturation=0.5, floodplain=rng.integers(0, 2, classes.shape),
+                weights={"habitat_class": 0.4, "water_distance_m": 0.2, "tugai_cover": 0.2, "quality": 0.2},
+                excluded_codes=(7,))
+    whole = compose_suitability(classes, **args)
+    monkeypatch.setattr(compose, "STRIP_CELLS", 1)
+    strips = compose_suitability(classes, **args)
+    assert np.isnan(whole["suitability"]).any() and (whole["degradation"] == 0).any()
+    for name in whole:
+        np.testing.assert_array_equal(strips[name], whole[name])

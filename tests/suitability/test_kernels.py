@@ -207,3 +207,18 @@ def test_linear_ramp_of_any_shape_and_of_a_strided_view(shape):
     big[3, 4] = np.nan
     view = big[2:-3, 1:-4]  # not contiguous: read in place
     np.testing.assert_array_equal(fuzzy_linear(view, minimum=0.0, maximum=10.0), np.clip(view / 10.0, 0, 1))
+
+
+def test_degradation_quality_block_with_mostly_zero_degradation_equals_habitat_quality():
+    """D = 0 on most cells (threats out of reach): the stand-in base of the power gives the same
+    bits as numpy's ``D ** 2.5`` on the zeros; nodata cells stay NaN."""
+    codes = RNG.choice(np.array([0, 1, 2, 3, 7], dtype=np.uint8), size=(17, 29))
+    dist = {n: (RNG.random(codes.shape) * 2500 + 2100).astype(np.float32) for n in THREATS["threat"]}
+    dist["settlements"][::3, ::2] = (RNG.random(dist["settlements"][::3, ::2].shape) * 1500).astype(np.float32)
+    got_d, got_q = degradation_quality_block(codes, dist, threat_table=THREATS, sensitivity_table=SENSITIVITY,
+                                             half_saturation=0.5, lulc_nodata=0)
+    assert (got_d == 0).mean() > 0.5 and np.isnan(got_d).any()
+    ref = habitat_quality(codes, {}, threat_distances_m=dist, threat_table=THREATS, sensitivity_table=SENSITIVITY,
+                          half_saturation=0.5, lulc_nodata=0, cell_size_m=100.0)
+    np.testing.assert_array_equal(got_d, ref["degradation"].values)
+    np.testing.assert_array_equal(got_q, ref["quality"].values)
