@@ -298,10 +298,12 @@ def circuit(
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's output_file folder")] = None,
 ) -> None:
     """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
-    from habitat._numba_start import start_numba_lean
+    from habitat._startup import import_numpy_idle_blas, start_numba_lean
+
+    import_numpy_idle_blas()  # one command per process: no idle BLAS threads spinning
     from habitat.io.circuitscape import run_job
 
-    start_numba_lean()  # one command per process: its kernels call neither BLAS nor cffi
+    start_numba_lean()  # ... and its kernels call neither BLAS nor cffi
     start = time.perf_counter()
     with _spinner(f"solving {job} ..."):
         written = run_job(job, output_dir=output_dir)

@@ -1,4 +1,4 @@
-"""habitat._numba_start: numba's set-up without scipy.linalg and cffi, in a fresh process."""
+"""habitat._startup: numba's set-up without scipy.linalg and cffi, numpy with idle BLAS threads (fresh processes)."""
 
 import json
 import subprocess
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, sys
 import numpy as np
-from habitat._numba_start import start_numba_lean
+from habitat._startup import start_numba_lean
 first = start_numba_lean()
 again = start_numba_lean()
 from numba import njit
@@ -50,3 +50,25 @@ def test_lean_start_skips_scipy_linalg_and_keeps_blas_kernels_working():
     assert out["total"] == 10.0
     assert out["dot"] == 5.0  # 0*0 + 1*1 + 2*2 through BLAS, compiled after the set-up
     assert out["have_blas"] is True
+
+
+_CHILD_NUMPY = r"""
+import json, os, sys
+from habitat._startup import import_numpy_idle_blas
+first = import_numpy_idle_blas()
+print(json.dumps({"first": first, "numpy": "numpy" in sys.modules, "again": import_numpy_idle_blas(),
+                  "env_left": "OPENBLAS_THREAD_TIMEOUT" in os.environ}))
+"""
+
+
+def test_numpy_import_with_idle_blas_leaves_the_environment_as_it_was():
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", _CHILD_NUMPY], capture_output=True, text=True, env=env,
+                          timeout=120, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"first": True, "numpy": True, "again": False, "env_left": False}
+    # a value the user set is theirs: numpy imported as usual, the variable kept
+    done = subprocess.run([sys.executable, "-c", _CHILD_NUMPY], capture_output=True, text=True,
+                          env=dict(env, OPENBLAS_THREAD_TIMEOUT="20"), timeout=120, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"first": False, "numpy": True, "again": False, "env_left": True}

@@ -1,5 +1,6 @@
-"""numba's one-off set-up, without the two imports that kernels loaded from its cache never use.
+"""Start-up of one-command processes (the ``circuit`` command): two costs that do no work.
 
+numba's one-off set-up, without the two imports that kernels loaded from its cache never use.
 The first call of any jitted function (even one loaded from numba's on-disk cache) loads
 numba's typing and lowering registries. Two of their imports cost about 0.13 CPU-s on the
 main thread of a one-command process (issue 19, the 1000 x 1000 single-pair circuit job):
@@ -15,12 +16,42 @@ main thread of a one-command process (issue 19, the 1000 x 1000 single-pair circ
 again whenever a kernel that calls BLAS is compiled) and with cffi hidden, so numba's cffi
 support is off for the rest of the process: for commands whose kernels call no cffi
 functions (the ``circuit`` command).
+
+numpy's OpenBLAS starts its worker threads when numpy is imported, and each spins (busy-waits
+with ``sched_yield``) for 2**28 cycles, about 0.1 CPU-s of the other core, before it sleeps;
+it does so again after every threaded BLAS call. :func:`import_numpy_idle_blas` imports numpy
+with ``OPENBLAS_THREAD_TIMEOUT=4`` (2**4 cycles: the workers sleep at once and are woken by
+the next threaded call), for numpy's OpenBLAS only: the variable is removed again, so BLAS
+libraries loaded later (CHOLMOD's) keep their defaults.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+
+#: OpenBLAS's idle spin of its worker threads, as a power of two of cycles (its minimum, 4).
+_BLAS_IDLE_SPIN_LOG2 = "4"
+
+
+def import_numpy_idle_blas() -> bool:
+    """Import numpy with its OpenBLAS workers asleep when idle (see module notes).
+
+    Returns
+    -------
+    bool
+        True when this call imported numpy; False when numpy was already imported or the
+        user set ``OPENBLAS_THREAD_TIMEOUT`` (both left as they are).
+    """
+    if "numpy" in sys.modules or "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        return False
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = _BLAS_IDLE_SPIN_LOG2
+    try:
+        import numpy  # noqa: F401  (OpenBLAS reads the variable when it loads)
+    finally:
+        del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+    return True
 
 
 def _blas_available() -> None:
