@@ -588,29 +588,38 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None, solutions=F
     keep = np.ones(k, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     kept, streamed = np.flatnonzero(keep), np.flatnonzero(~keep)
     at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), shape)
-    xs = np.empty((kept.size, int(np.prod(shape))))
-    rs = np.empty_like(xs)
+    # the kept solutions as (1, n) rows of the arrays the solves return (no copies into fresh
+    # memory: 16 MB of page faults a 1000 x 1000 point); with ``solutions`` the voltages go
+    # into one array for the caller
+    xs_all = np.empty((kept.size, int(np.prod(shape)))) if solutions else None
+    xs, rs = [None] * kept.size, [None] * kept.size
 
     def hold(i, x, r):
-        xs[i], rs[i] = x.reshape(-1), r.reshape(-1)
+        if xs_all is not None:
+            xs_all[i] = x.reshape(-1)
+            x = xs_all[i]
+        xs[i], rs[i] = x.reshape(1, -1), r.reshape(1, -1)
 
     out = np.full((k, k), np.nan)
     try:
         _solve_each(amg, shape, cells[kept], tol, hold, batch_budget_bytes)
-        m = xs[:, at[kept]]  # m[p, q] = x_p at node q
-        c = np.empty((kept.size, kept.size))
-        _cross_dots(xs, rs, c)  # c[p, q] = x_p . r_q (compiled: no BLAS threads)
+        m = np.array([x[0, at[kept]] for x in xs]).reshape(kept.size, kept.size)  # x_p at node q
+        c = np.empty((kept.size, kept.size))  # c[p, q] = x_p . r_q (compiled: no BLAS threads)
+        for p in range(kept.size):
+            for q in range(kept.size):
+                c[p, q] = _dot(xs[p], rs[q])
         out[np.ix_(kept, kept)] = _symmetric_estimate(m, m.T, c, c.T)
         del m, c
-        x_at_s = xs[:, at[streamed]]  # x of every kept point at every streamed node
+        # x of every kept point at every streamed node
+        x_at_s = np.array([x[0, at[streamed]] for x in xs]).reshape(kept.size, streamed.size)
 
         def take(i, x, r):
             # entries of streamed point s with the kept points and itself, then x, r dropped
             s = streamed[i]
             x, r = x.reshape(1, -1), r.reshape(1, -1)
             c_sk, c_ks = np.empty(kept.size), np.empty(kept.size)
-            for j in range(kept.size):  # _cross_dots of one row by one: the sums of the full block
-                c_sk[j], c_ks[j] = _dot(x, rs[j:j + 1]), _dot(xs[j:j + 1], r)  # x_s . r_q, x_q . r_s
+            for j in range(kept.size):  # one row by one: the sums of the kept block's entries
+                c_sk[j], c_ks[j] = _dot(x, rs[j]), _dot(xs[j], r)  # x_s . r_q, x_q . r_s
             c_ss = _dot(x, r)
             m_sk, m_ks = x[0, at[kept]], x_at_s[:, i]
             out[s, kept] = _symmetric_estimate(m_sk, m_ks, c_sk, c_ks)
@@ -623,12 +632,12 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None, solutions=F
         return failed
     if solutions:
         del rs
-        return out, xs
+        return out, xs_all
     return out
 
 
 def _dot(x, r):
-    """``x . r`` of two ``(1, n)`` rows by :func:`_cross_dots` (its order of sums)."""
+    """``x . r`` of two ``(1, n)`` rows by :func:`_cross_dots` (one sum in index order)."""
     out = np.empty((1, 1))
     _cross_dots(x, r, out)
     return out[0, 0]
