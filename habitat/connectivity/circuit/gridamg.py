@@ -183,19 +183,25 @@ class GridAMG:
             else:
                 _coarse_solve(self._coarse_inv, self._coarse_idx, r.reshape(-1), out.reshape(-1))
             return out
-        gs, restrict, prolong = ((_gs_many, _residual_restrict_many, _prolong_add_many) if many
-                                 else (_gs, _residual_restrict, _prolong_add))
         lv = self.levels[level]
         w, d, dinv = lv["w"], lv["d"], lv["dinv"]
-        out[...] = 0.0
-        gs(w, dinv, out, r, False)
-        rc = (self._work_many(out.shape[-1]) if many else self._work)[level + 1]["rhs"]
-        rc[...] = 0.0
         fi, fj = lv["f"]
-        restrict(w, d, out, r, rc, fi, fj)
-        xc = (self._kcycle_many if many else self._kcycle)(level + 1, rc)
-        prolong(xc, out, d, fi, fj)
-        gs(w, dinv, out, r, True)
+        if many:
+            out[...] = 0.0
+            _gs_many(w, dinv, out, r, False)
+            rc = self._work_many(out.shape[-1])[level + 1]["rhs"]
+            rc[...] = 0.0
+            _residual_restrict_many(w, d, out, r, rc, fi, fj)
+            _prolong_add_many(self._kcycle_many(level + 1, rc), out, d, fi, fj)
+            _gs_many(w, dinv, out, r, True)
+            return out
+        # the forward sweep from x = 0 writes every cell and the restriction every coarse cell:
+        # no clearing of out and rc first (their one-cell borders are never written)
+        _gs_from_zero(w, dinv, out, r)
+        rc = self._work[level + 1]["rhs"]
+        _residual_restrict(w, d, out, r, rc, fi, fj)
+        _prolong_add(self._kcycle(level + 1, rc), out, d, fi, fj)
+        _gs(w, dinv, out, r, True)
         return out
 
     def _kcycle(self, level, r):
@@ -904,6 +910,37 @@ if njit is not None:
                + w[3, i - 1, j + 1] * x[i - 1, j + 1])
         x[i, j] = (acc + w[0, i, j] * x[i, j + 1]) * dinv[i, j]
 
+    @njit(inline="always")
+    def _gs_first_cell(w, dinv, x, b, i, j):
+        # _gs_forward_cell when the sweep started from x = 0: the neighbours it has not reached
+        # yet (east, south) hold 0 and add nothing (same numbers, up to the sign of a zero sum)
+        acc = (b[i, j] + w[1, i - 1, j] * x[i - 1, j] + w[2, i - 1, j - 1] * x[i - 1, j - 1]
+               + w[3, i - 1, j + 1] * x[i - 1, j + 1])
+        x[i, j] = (acc + w[0, i, j - 1] * x[i, j - 1]) * dinv[i, j]
+
+    @njit(cache=True, nogil=True)
+    def _gs_from_zero(w, dinv, x, b):
+        # the forward sweep of _gs on x = 0, whatever x holds: each cell reads only cells the
+        # sweep has written (north row, west) and the zero border, so x need not be cleared
+        # first; rows in pairs as in _gs
+        rows, cols = dinv.shape
+        m = cols - 2
+        i = 1
+        while i <= rows - 2:
+            if i + 1 <= rows - 2 and m >= 2:
+                _gs_first_cell(w, dinv, x, b, i, 1)
+                _gs_first_cell(w, dinv, x, b, i, 2)
+                for j in range(3, m + 1):
+                    _gs_first_cell(w, dinv, x, b, i, j)
+                    _gs_first_cell(w, dinv, x, b, i + 1, j - 2)
+                _gs_first_cell(w, dinv, x, b, i + 1, m - 1)
+                _gs_first_cell(w, dinv, x, b, i + 1, m)
+                i += 2
+            else:
+                for j in range(1, m + 1):
+                    _gs_first_cell(w, dinv, x, b, i, j)
+                i += 1
+
     @njit(cache=True, nogil=True)
     def _gs(w, dinv, x, b, backward):
         # lexicographic Gauss-Seidel (one pass over the arrays; a colour-wise sweep reads them
@@ -947,16 +984,45 @@ if njit is not None:
                         _gs_backward_cell(w, dinv, x, b, i, j)
                     i -= 1
 
+    @njit(inline="always")
+    def _residual(w, d, x, b, i, j):
+        return b[i, j] - d[i, j] * x[i, j] + _row_product(w, x, i, j)
+
     @njit(cache=True, nogil=True)
     def _residual_restrict(w, d, x, b, rc, fi, fj):
-        # rc = P^T (b - A x) without storing the residual
+        # rc = P^T (b - A x) without storing the residual, written (not added) cell by cell of
+        # the coarse grid: each sums its fine cells in row-major order from 0, rounding to rc's
+        # type after each addition: the numbers of a row-by-row accumulation into a cleared rc,
+        # without clearing it and without that accumulation's read-modify-write chain. Cells
+        # past the last row or column are the zero border (d = 0: skipped).
         rows, cols = d.shape
-        for i in range(1, rows - 1):
-            ci = (i - 1) // fi + 1
-            for j in range(1, cols - 1):
-                if d[i, j] != 0.0:
-                    rc[ci, ((j - 1) >> 1 if fj == 2 else j - 1) + 1] += (b[i, j] - d[i, j] * x[i, j]
-                                                 + _row_product(w, x, i, j))
+        zero = rc.dtype.type(0.0)
+        if fi == 2 and fj == 2:
+            for ci in range(1, rc.shape[0] - 1):
+                i = 2 * ci - 1
+                for cj in range(1, rc.shape[1] - 1):
+                    j = 2 * cj - 1
+                    v = zero
+                    if d[i, j] != 0.0:
+                        v = rc.dtype.type(v + _residual(w, d, x, b, i, j))
+                    if d[i, j + 1] != 0.0:
+                        v = rc.dtype.type(v + _residual(w, d, x, b, i, j + 1))
+                    if d[i + 1, j] != 0.0:
+                        v = rc.dtype.type(v + _residual(w, d, x, b, i + 1, j))
+                    if d[i + 1, j + 1] != 0.0:
+                        v = rc.dtype.type(v + _residual(w, d, x, b, i + 1, j + 1))
+                    rc[ci, cj] = v
+            return
+        for ci in range(1, rc.shape[0] - 1):  # 1 x 2 or 2 x 1 blocks of a thin level
+            i0 = (ci - 1) * fi + 1
+            for cj in range(1, rc.shape[1] - 1):
+                j0 = (cj - 1) * fj + 1
+                v = zero
+                for i in range(i0, min(i0 + fi, rows - 1)):
+                    for j in range(j0, min(j0 + fj, cols - 1)):
+                        if d[i, j] != 0.0:
+                            v = rc.dtype.type(v + _residual(w, d, x, b, i, j))
+                rc[ci, cj] = v
 
     @njit(cache=True, nogil=True)
     def _matvec_dots(w, d, x, r, v, out):
