@@ -127,14 +127,12 @@ class GridAMG:
         self.levels = []
         while True:
             d = np.zeros_like(leak)
-            _diag(w, leak, d)
+            w32 = np.empty(w.shape, dtype=np.float32)
+            d32, dinv = np.zeros(d.shape, dtype=np.float32), np.zeros(d.shape, dtype=np.float32)
+            active = int(_level_arrays(w, leak, d, w32, d32, dinv))
             if not self.levels:
                 self.fine = (w, d)
-            active = int(np.count_nonzero(d))
-            dinv = np.zeros(d.shape, dtype=np.float32)
-            np.divide(1.0, d, out=dinv, where=d != 0, casting="unsafe")
-            self.levels.append({"w": w.astype(np.float32), "d": d.astype(np.float32),
-                                "dinv": dinv})
+            self.levels.append({"w": w32, "d": d32, "dinv": dinv})
             rows, cols = w.shape[1] - 2, w.shape[2] - 2
             # 2 x 2 blocks; 1 x 2 or 2 x 1 once a side is down to two cells
             fi, fj = (2 if rows > 2 else 1), (2 if cols > 2 else 1)
@@ -149,7 +147,7 @@ class GridAMG:
         self._coarse_idx = np.flatnonzero(d)
         if self._coarse_idx.size > _COARSE_MAX:
             raise NoConvergence(f"coarsest grid level has {self._coarse_idx.size} cells")
-        self._coarse_inv = _spd_inverse(_dense(w, d, self._coarse_idx)).astype(np.float32)
+        self._coarse_inv = _dense_inverse(w, d, self._coarse_idx).astype(np.float32)
         self._work = self._new_work()
         self._batch_work = (0, None)
 
@@ -745,13 +743,31 @@ class _UnitCurrents:
         return b
 
 
-def _dense(w, d, idx):
-    """Dense matrix of the active cells ``idx`` (flat padded indices) of one level."""
+def _ground(w, leak, gi, gj):
+    """Ground cell ``(gi, gj)``: its edges become leaks of its neighbours, then it leaves the grid.
+
+    Sixteen scalar operations: plain Python (one compiled kernel fewer to load at start-up).
+    """
+    leak[gi, gj + 1] += w[0, gi, gj]
+    leak[gi + 1, gj] += w[1, gi, gj]
+    leak[gi + 1, gj + 1] += w[2, gi, gj]
+    leak[gi + 1, gj - 1] += w[3, gi, gj]
+    leak[gi, gj - 1] += w[0, gi, gj - 1]
+    leak[gi - 1, gj] += w[1, gi - 1, gj]
+    leak[gi - 1, gj - 1] += w[2, gi - 1, gj - 1]
+    leak[gi - 1, gj + 1] += w[3, gi - 1, gj + 1]
+    w[:, gi, gj] = 0.0
+    w[0, gi, gj - 1] = 0.0
+    w[1, gi - 1, gj] = 0.0
+    w[2, gi - 1, gj - 1] = 0.0
+    w[3, gi - 1, gj + 1] = 0.0
+
+
+def _dense_inverse(w, d, idx):
+    """Inverse of the dense matrix of the active cells ``idx`` (flat padded indices) of one level."""
     pos = -np.ones(d.size, dtype=np.int64)
     pos[idx] = np.arange(idx.size)
-    out = np.zeros((idx.size, idx.size))
-    _dense_fill(w, d, pos.reshape(d.shape), out)
-    return out
+    return _dense_fill_inverse(w, d, pos.reshape(d.shape), idx.size)
 
 
 #: The neighbour that edge-weight array ``k`` points to: east, south, south-east, south-west.
@@ -832,30 +848,25 @@ if njit is not None:
                         w[k, i, j] = edge_conductance(ga, g[ta, tb], avg_res, k >= 2)
 
     @njit(cache=True, nogil=True)
-    def _ground(w, leak, gi, gj):
-        # edges of the ground become leaks of its neighbours, then the ground leaves the grid
-        leak[gi, gj + 1] += w[0, gi, gj]
-        leak[gi + 1, gj] += w[1, gi, gj]
-        leak[gi + 1, gj + 1] += w[2, gi, gj]
-        leak[gi + 1, gj - 1] += w[3, gi, gj]
-        leak[gi, gj - 1] += w[0, gi, gj - 1]
-        leak[gi - 1, gj] += w[1, gi - 1, gj]
-        leak[gi - 1, gj - 1] += w[2, gi - 1, gj - 1]
-        leak[gi - 1, gj + 1] += w[3, gi - 1, gj + 1]
-        w[0, gi, gj] = w[1, gi, gj] = w[2, gi, gj] = w[3, gi, gj] = 0.0
-        w[0, gi, gj - 1] = 0.0
-        w[1, gi - 1, gj] = 0.0
-        w[2, gi - 1, gj - 1] = 0.0
-        w[3, gi - 1, gj + 1] = 0.0
-
-    @njit(cache=True, nogil=True)
-    def _diag(w, leak, d):
+    def _level_arrays(w, leak, d, w32, d32, dinv):
+        # d = the diagonal (leak + the 8 edge weights of each cell); w and d in float32 and
+        # 1 / d (float64 quotient rounded to float32, 0 off the active cells) for the cycle, in
+        # one pass; returns the number of active cells (d != 0)
+        w32f, wf = w32.reshape(-1), w.reshape(-1)
+        for k in range(wf.size):
+            w32f[k] = wf[k]
         rows, cols = d.shape
+        active = 0
         for i in range(1, rows - 1):
             for j in range(1, cols - 1):
-                d[i, j] = (leak[i, j] + w[0, i, j] + w[1, i, j] + w[2, i, j] + w[3, i, j]
-                           + w[0, i, j - 1] + w[1, i - 1, j] + w[2, i - 1, j - 1]
-                           + w[3, i - 1, j + 1])
+                v = (leak[i, j] + w[0, i, j] + w[1, i, j] + w[2, i, j] + w[3, i, j]
+                     + w[0, i, j - 1] + w[1, i - 1, j] + w[2, i - 1, j - 1] + w[3, i - 1, j + 1])
+                d[i, j] = v
+                d32[i, j] = v
+                if v != 0.0:
+                    dinv[i, j] = 1.0 / v
+                    active += 1
+        return active
 
     @njit(cache=True, nogil=True)
     def _coarsen(w, leak, wc, leakc, fi, fj):
@@ -1300,7 +1311,7 @@ if njit is not None:
                     s += xs[p, t] * rs[q, t]
                 out[p, q] = s
 
-    @njit(cache=True, nogil=True)
+    @njit(nogil=True)
     def _dense_fill(w, d, pos, out):
         rows, cols = d.shape
         for i in range(1, rows - 1):
@@ -1316,6 +1327,13 @@ if njit is not None:
                         out[b, a] -= w[k, i, j]
 
     @njit(cache=True, nogil=True)
+    def _dense_fill_inverse(w, d, pos, n):
+        # the coarsest level's dense matrix and its inverse in one compiled call
+        a = np.zeros((n, n))
+        _dense_fill(w, d, pos, a)
+        return _spd_inverse(a)
+
+    @njit(nogil=True)
     def _spd_inverse(a):
         # inverse of the small SPD coarsest matrix by Cholesky (numpy's inv starts BLAS
         # threads: 0.08 s of CPU for 256 x 256 here); a non-positive pivot means the level is
