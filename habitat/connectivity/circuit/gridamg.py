@@ -195,11 +195,11 @@ class GridAMG:
             return out
         # the forward sweep from x = 0 writes every cell and the restriction every coarse cell:
         # no clearing of out and rc first (their one-cell borders are never written)
-        _gs_from_zero(w, dinv, out, r)
+        _gs_forward(w, dinv, out, r)
         rc = self._work[level + 1]["rhs"]
         _residual_restrict(w, d, out, r, rc, fi, fj)
         _prolong_add(self._kcycle(level + 1, rc), out, d, fi, fj)
-        _gs(w, dinv, out, r, True)
+        _gs_backward(w, dinv, out, r)
         return out
 
     def _kcycle(self, level, r):
@@ -905,11 +905,11 @@ if njit is not None:
 
     @njit(inline="always")
     def _gs_forward_cell(w, dinv, x, b, i, j):
-        # the terms known before the sweep reaches the cell are summed first: only the previous
+        # a forward sweep from x = 0: the neighbours it has not reached yet (east, south) hold 0
+        # and are left out of the sum (the same numbers, up to the sign of a zero sum); the
+        # terms known before the sweep reaches the cell are summed first, so only the previous
         # cell's update is on the dependency chain
-        acc = (b[i, j] + w[0, i, j] * x[i, j + 1] + w[1, i, j] * x[i + 1, j]
-               + w[2, i, j] * x[i + 1, j + 1] + w[3, i, j] * x[i + 1, j - 1]
-               + w[1, i - 1, j] * x[i - 1, j] + w[2, i - 1, j - 1] * x[i - 1, j - 1]
+        acc = (b[i, j] + w[1, i - 1, j] * x[i - 1, j] + w[2, i - 1, j - 1] * x[i - 1, j - 1]
                + w[3, i - 1, j + 1] * x[i - 1, j + 1])
         x[i, j] = (acc + w[0, i, j - 1] * x[i, j - 1]) * dinv[i, j]
 
@@ -921,79 +921,53 @@ if njit is not None:
                + w[3, i - 1, j + 1] * x[i - 1, j + 1])
         x[i, j] = (acc + w[0, i, j] * x[i, j + 1]) * dinv[i, j]
 
-    @njit(inline="always")
-    def _gs_first_cell(w, dinv, x, b, i, j):
-        # _gs_forward_cell when the sweep started from x = 0: the neighbours it has not reached
-        # yet (east, south) hold 0 and add nothing (same numbers, up to the sign of a zero sum)
-        acc = (b[i, j] + w[1, i - 1, j] * x[i - 1, j] + w[2, i - 1, j - 1] * x[i - 1, j - 1]
-               + w[3, i - 1, j + 1] * x[i - 1, j + 1])
-        x[i, j] = (acc + w[0, i, j - 1] * x[i, j - 1]) * dinv[i, j]
-
+    # Lexicographic Gauss-Seidel (one pass over the arrays; a colour-wise sweep reads them once
+    # per colour); inactive cells have dinv = 0 and b = 0, so they stay at 0. Rows go in pairs,
+    # the second row two cells behind the first: its neighbours in the first row are then
+    # already updated and those in the row after not yet, exactly as in a row-by-row sweep (the
+    # same numbers to the bit), but the two rows are independent dependency chains, which the
+    # core overlaps (measured on 1000 x 1000: forward sweep 15 % faster, backward 35 %).
     @njit(cache=True, nogil=True)
-    def _gs_from_zero(w, dinv, x, b):
-        # the forward sweep of _gs on x = 0, whatever x holds: each cell reads only cells the
-        # sweep has written (north row, west) and the zero border, so x need not be cleared
-        # first; rows in pairs as in _gs
+    def _gs_forward(w, dinv, x, b):
+        # the forward sweep on x = 0, whatever x holds: each cell reads only cells the sweep
+        # has written (the row before, west) and the zero border, so x need not be cleared
         rows, cols = dinv.shape
         m = cols - 2
         i = 1
         while i <= rows - 2:
             if i + 1 <= rows - 2 and m >= 2:
-                _gs_first_cell(w, dinv, x, b, i, 1)
-                _gs_first_cell(w, dinv, x, b, i, 2)
+                _gs_forward_cell(w, dinv, x, b, i, 1)
+                _gs_forward_cell(w, dinv, x, b, i, 2)
                 for j in range(3, m + 1):
-                    _gs_first_cell(w, dinv, x, b, i, j)
-                    _gs_first_cell(w, dinv, x, b, i + 1, j - 2)
-                _gs_first_cell(w, dinv, x, b, i + 1, m - 1)
-                _gs_first_cell(w, dinv, x, b, i + 1, m)
+                    _gs_forward_cell(w, dinv, x, b, i, j)
+                    _gs_forward_cell(w, dinv, x, b, i + 1, j - 2)
+                _gs_forward_cell(w, dinv, x, b, i + 1, m - 1)
+                _gs_forward_cell(w, dinv, x, b, i + 1, m)
                 i += 2
             else:
                 for j in range(1, m + 1):
-                    _gs_first_cell(w, dinv, x, b, i, j)
+                    _gs_forward_cell(w, dinv, x, b, i, j)
                 i += 1
 
     @njit(cache=True, nogil=True)
-    def _gs(w, dinv, x, b, backward):
-        # lexicographic Gauss-Seidel (one pass over the arrays; a colour-wise sweep reads them
-        # once per colour); inactive cells have dinv = 0 and b = 0, so they stay at 0. Rows go
-        # in pairs, the second row two cells behind the first: its north neighbours are then
-        # already updated and its south ones not yet, exactly as in a row-by-row sweep (same
-        # numbers to the bit), but the two rows are independent dependency chains, which the
-        # core overlaps (forward sweep 15 % faster, backward 35 %).
+    def _gs_backward(w, dinv, x, b):
         rows, cols = dinv.shape
         m = cols - 2
-        if not backward:
-            i = 1
-            while i <= rows - 2:
-                if i + 1 <= rows - 2 and m >= 2:
-                    _gs_forward_cell(w, dinv, x, b, i, 1)
-                    _gs_forward_cell(w, dinv, x, b, i, 2)
-                    for j in range(3, m + 1):
-                        _gs_forward_cell(w, dinv, x, b, i, j)
-                        _gs_forward_cell(w, dinv, x, b, i + 1, j - 2)
-                    _gs_forward_cell(w, dinv, x, b, i + 1, m - 1)
-                    _gs_forward_cell(w, dinv, x, b, i + 1, m)
-                    i += 2
-                else:
-                    for j in range(1, m + 1):
-                        _gs_forward_cell(w, dinv, x, b, i, j)
-                    i += 1
-        else:
-            i = rows - 2
-            while i >= 1:
-                if i - 1 >= 1 and m >= 2:
-                    _gs_backward_cell(w, dinv, x, b, i, m)
-                    _gs_backward_cell(w, dinv, x, b, i, m - 1)
-                    for j in range(m - 2, 0, -1):
-                        _gs_backward_cell(w, dinv, x, b, i, j)
-                        _gs_backward_cell(w, dinv, x, b, i - 1, j + 2)
-                    _gs_backward_cell(w, dinv, x, b, i - 1, 2)
-                    _gs_backward_cell(w, dinv, x, b, i - 1, 1)
-                    i -= 2
-                else:
-                    for j in range(m, 0, -1):
-                        _gs_backward_cell(w, dinv, x, b, i, j)
-                    i -= 1
+        i = rows - 2
+        while i >= 1:
+            if i - 1 >= 1 and m >= 2:
+                _gs_backward_cell(w, dinv, x, b, i, m)
+                _gs_backward_cell(w, dinv, x, b, i, m - 1)
+                for j in range(m - 2, 0, -1):
+                    _gs_backward_cell(w, dinv, x, b, i, j)
+                    _gs_backward_cell(w, dinv, x, b, i - 1, j + 2)
+                _gs_backward_cell(w, dinv, x, b, i - 1, 2)
+                _gs_backward_cell(w, dinv, x, b, i - 1, 1)
+                i -= 2
+            else:
+                for j in range(m, 0, -1):
+                    _gs_backward_cell(w, dinv, x, b, i, j)
+                i -= 1
 
     @njit(inline="always")
     def _residual(w, d, x, b, i, j):
@@ -1136,7 +1110,7 @@ if njit is not None:
                 j = cols - 2 - u if backward else 1 + u
                 dv = dinv[i, j]
                 if dv == 0.0:
-                    continue  # inactive: b = 0 and x = 0 there, as in _gs
+                    continue  # inactive: b = 0 and x = 0 there, as in _gs_forward
                 we, ws, wse, wsw = w[0, i, j], w[1, i, j], w[2, i, j], w[3, i, j]
                 ww_, wn, wnw, wne = w[0, i, j - 1], w[1, i - 1, j], w[2, i - 1, j - 1], w[3, i - 1, j + 1]
                 if backward:

@@ -215,27 +215,24 @@ else:
                 digits = 0  # significant digits in m
                 e10 = 0
                 seen = False
-                while pos < n and 48 <= buf[pos] <= 57:
-                    d = buf[pos] - 48
-                    if digits > 0 or d != 0:
-                        if digits == 19:
-                            return 1
-                        m = m * np.uint64(10) + np.uint64(d)
-                        digits += 1
-                    seen = True
-                    pos += 1
-                if pos < n and buf[pos] == 46:  # .
-                    pos += 1
-                    while pos < n and 48 <= buf[pos] <= 57:
-                        d = buf[pos] - 48
+                frac = False  # after the decimal point
+                while pos < n:
+                    c = buf[pos]
+                    if 48 <= c <= 57:
+                        d = c - 48
                         if digits > 0 or d != 0:
                             if digits == 19:
                                 return 1
                             m = m * np.uint64(10) + np.uint64(d)
                             digits += 1
-                        e10 -= 1
+                        if frac:
+                            e10 -= 1
                         seen = True
-                        pos += 1
+                    elif c == 46 and not frac:  # .
+                        frac = True
+                    else:
+                        break
+                    pos += 1
                 if not seen:
                     return 1
                 if pos < n and (buf[pos] == 101 or buf[pos] == 69):  # e, E

@@ -166,9 +166,10 @@ def test_ascii_reader_errors_as_before(tmp_path):
     short.write_text(short.read_text().replace("nrows 1", "nrows 2"))
     with pytest.raises(InputFileError, match="header says 2 x 3 cells but holds"):
         read_grid(short)
-    bad = _write_tokens(tmp_path / "bad.asc", ["1", "x2", "3"], 3)
-    with pytest.raises(InputFileError, match="not a valid ASCII grid"):
-        read_grid(bad)
+    for k, token in enumerate(["x2", "1.2.3", "1..2", ".", "-", "1e", "e5", "1e+", "--1", "1-2"]):
+        bad = _write_tokens(tmp_path / f"bad{k}.asc", ["1", token, "3"], 3)
+        with pytest.raises(InputFileError, match="not a valid ASCII grid"):
+            read_grid(bad)
     ragged = tmp_path / "ragged.asc"
     ragged.write_text("ncols 2\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 1\nNODATA_value -9999\n1 2\n3\n")
     with pytest.raises(InputFileError, match="not a valid ASCII grid"):
