@@ -298,8 +298,12 @@ def circuit(
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's output_file folder")] = None,
 ) -> None:
     """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
+    from habitat._startup import import_numpy_idle_blas, start_numba_lean
+
+    import_numpy_idle_blas()  # one command per process: no idle BLAS threads spinning
     from habitat.io.circuitscape import run_job
 
+    start_numba_lean()  # ... and its kernels call neither BLAS nor cffi
     start = time.perf_counter()
     with _spinner(f"solving {job} ..."):
         written = run_job(job, output_dir=output_dir)
@@ -357,6 +361,38 @@ def _exit_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseExcep
     return tuple(exits), tuple(aborts)
 
 
+#: Global options the circuit command's direct path takes, as keywords of ``_main``.
+_DIRECT_FLAGS = {"-q": "quiet", "--quiet": "quiet", "-v": "verbose", "--verbose": "verbose", "--debug": "debug"}
+
+
+def _direct_circuit(argv: list[str]) -> bool:
+    """Run ``habitat [-q|-v|--debug ...] circuit JOB [--output-dir DIR]`` without typer's parsing.
+
+    typer (0.29) builds a pydantic validator for each parameter of the command it runs, which
+    imports pydantic and asyncio: about 0.06 CPU-s, 6 % of the 1000 x 1000 single-pair job
+    (issue 19). Exactly this form calls what typer would call (``_main``, then ``circuit``,
+    same values); anything else (help, other options or forms, other commands, usage
+    errors) goes through typer. Returns whether it ran the command.
+    """
+    flags = {"debug": False, "verbose": False, "quiet": False}
+    k = 0
+    while k < len(argv) and argv[k] in _DIRECT_FLAGS:
+        flags[_DIRECT_FLAGS[argv[k]]] = True
+        k += 1
+    rest = argv[k:]
+    if len(rest) == 2:
+        command, job, output_dir = rest[0], rest[1], None
+    elif len(rest) == 4 and rest[2] == "--output-dir":
+        command, job, output_dir = rest[0], rest[1], rest[3]
+    else:
+        return False
+    if command != "circuit" or any(not v or v.startswith("-") for v in (job, output_dir) if v is not None):
+        return False
+    _main(**flags, log_file=None, version=False)
+    circuit(Path(job), None if output_dir is None else Path(output_dir))
+    return True
+
+
 def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
@@ -372,7 +408,10 @@ def main(argv: list[str] | None = None) -> None:
     threshold = gc.get_threshold()
     gc.set_threshold(50_000, *threshold[1:])  # fewer scans while the imports allocate
     try:
-        code = app(args=argv, prog_name="habitat", standalone_mode=False)
+        if _direct_circuit(list(sys.argv[1:] if argv is None else argv)):
+            code = 0
+        else:
+            code = app(args=argv, prog_name="habitat", standalone_mode=False)
     except HabitatError as exc:
         if _state["debug"]:
             raise

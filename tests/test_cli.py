@@ -616,3 +616,35 @@ def test_collector_settings_restored_and_freeze_left_for_exit(monkeypatch, capsy
     assert gc.get_threshold() == before
     assert registered == [gc.freeze]
     assert gc.isenabled()
+
+
+# -- the circuit command's direct path (no typer parsing) equals typer's ----------------------
+@pytest.mark.parametrize("flags", [["-q"], [], ["--debug", "-v"]], ids=["quiet", "plain", "debug-verbose"])
+def test_circuit_direct_path_writes_what_typer_writes(monkeypatch, capsys, tmp_path, flags):
+    ini = _circuit_job(tmp_path / "job")
+    code, _, err = run_cli(monkeypatch, capsys, *flags, "circuit", ini, "--output-dir", tmp_path / "typer")
+    assert code == 0, err
+
+    def no_typer(*args, **kwargs):
+        raise AssertionError("typer should not parse this command line")
+
+    monkeypatch.setattr(cli, "app", no_typer)
+    code, _, err = run_cli(monkeypatch, capsys, *flags, "circuit", ini, "--output-dir", tmp_path / "direct")
+    assert code == 0, err
+    for name in ("job_resistances.out", "job_resistances_3columns.out"):
+        assert (tmp_path / "direct" / name).read_bytes() == (tmp_path / "typer" / name).read_bytes()
+    assert cli._state["quiet"] == ("-q" in flags) and cli._state["debug"] == ("--debug" in flags)
+    if "--debug" not in flags:  # (--debug raises the error with its traceback)
+        code, _, err = run_cli(monkeypatch, capsys, *flags, "circuit", tmp_path / "nope.ini")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "nope.ini: job file not found" in err
+
+
+@pytest.mark.parametrize("args", [["circuit"], ["circuit", "-h"], ["circuit", "job.ini", "--bogus"],
+                                  ["circuit", "job.ini", "--output-dir"], ["--log-file", "x", "circuit", "job.ini"],
+                                  ["circuit", "--output-dir", "d", "job.ini"], ["run", "p.yaml"], ["-q"]])
+def test_circuit_direct_path_leaves_every_other_command_line_to_typer(monkeypatch, args):
+    def no_command(*a, **k):
+        raise AssertionError("not the direct path")
+
+    monkeypatch.setattr(cli, "circuit", no_command)
+    assert cli._direct_circuit(args) is False

@@ -97,3 +97,112 @@ def test_compress_grids_writes_gzipped_maps(tmp_path):
     assert {"row_curmap_1_2.asc.gz", "row_voltmap_1_2.asc.gz", "row_cum_curmap.asc.gz"} <= written
     volts, _ = read_grid(tmp_path / "out" / "row_voltmap_1_2.asc.gz")
     np.testing.assert_allclose(volts, [[0.0, 1.0, 2.0]])  # 1 A through two 1-ohm edges
+
+
+# -- the compiled ASCII reader gives np.loadtxt's values to the bit -------------------------------
+
+def _loadtxt_grid(path):
+    """The values as read_grid read them before the compiled parser: np.loadtxt of the lines
+    after the 6 header lines, nodata -> -9999."""
+    lines = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    values = np.loadtxt(lines.splitlines()[6:], dtype=np.float64, ndmin=2)
+    values[values == -9999.0] = -9999.0
+    return values
+
+
+def _write_tokens(path, tokens, ncols, nodata="-9999"):
+    rows = [" ".join(tokens[k:k + ncols]) for k in range(0, len(tokens), ncols)]
+    path.write_text(f"ncols {ncols}\nnrows {len(rows)}\nxllcorner 0\nyllcorner 0\ncellsize 1\n"
+                    f"NODATA_value {nodata}\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _same_bits(a, b):
+    np.testing.assert_array_equal(np.asarray(a).view(np.uint64), np.asarray(b).view(np.uint64))
+
+
+def test_ascii_reader_equals_loadtxt_bit_for_bit_on_every_token_form(tmp_path):
+    from habitat.io.circuitscape.grids import _header_lines, _parse_values
+
+    rng = np.random.default_rng(7)
+    u = rng.uniform(-100, 100, 200)
+    x = np.concatenate([u, 10.0 ** rng.uniform(-6, 6, 200), rng.integers(-10**6, 10**6, 50).astype(float)])
+    # fast-path forms: at most 19 significant digits, value = digits * or / an exact power of ten
+    tokens = ([f"{v:.6g}" for v in x] + [f"{v:.10g}" for v in x] + [f"{v:.15g}" for v in x]
+              + [f"{v:e}" for v in x] + [f"{v:.3E}" for v in x] + [f"{v:.8f}" for v in u]
+              + ["0", "-0", "0.000", "+5", ".5", "5.", "-.25", "1e5", "1E+3", "2.5e-3", "007",
+                 "-9999", "-9999.0", "9007199254740992", "0.1", "0.3", "1e22", "1e-22", "4.35",
+                 "99.9999999999999", "1234567.891", "-0.0e0", "3e0", "0.000000000000000000001e21"])
+    ncols = 24
+    tokens += ["1"] * (-len(tokens) % ncols)
+    path = _write_tokens(tmp_path / "g.asc", tokens, ncols)
+    data = path.read_bytes()
+    _, offset = _header_lines(data)
+    assert _parse_values(data, offset, len(tokens) // ncols, ncols) is not None  # the compiled path
+    values, meta = read_grid(path)
+    assert values.shape == (len(tokens) // ncols, ncols) and meta.nodata == -9999.0
+    _same_bits(values, _loadtxt_grid(path))
+
+
+def test_ascii_reader_falls_back_to_loadtxt_for_tokens_off_the_fast_path(tmp_path):
+    # 20+ significant digits, exponents beyond 1e22, nan / inf, CRLF line ends, blank lines
+    odd = ["1.00000000000000000001", "123456789012345678901", "1e300", "2.5e-300", "nan", "inf",
+           "-inf", "1e23", "9007199254740993", "0.1", "123456789012345678", "1.2345678901234567e-5"]
+    for k, token in enumerate(odd):
+        path = _write_tokens(tmp_path / f"g{k}.asc", ["1.5", token, "-9999", "2"], 2)
+        _same_bits(read_grid(path)[0], _loadtxt_grid(path))
+    crlf = tmp_path / "crlf.asc"
+    crlf.write_bytes(b"ncols 2\r\nnrows 2\r\nxllcorner 0\r\nyllcorner 0\r\ncellsize 1\r\n"
+                     b"NODATA_value -9999\r\n1.5 2\r\n\r\n-9999 4e1\r\n")
+    np.testing.assert_array_equal(read_grid(crlf)[0], [[1.5, 2.0], [-9999.0, 40.0]])
+
+
+def test_ascii_reader_errors_as_before(tmp_path):
+    import pytest
+
+    from habitat.errors import InputFileError
+
+    short = _write_tokens(tmp_path / "short.asc", ["1", "2", "3"], 3)
+    short.write_text(short.read_text().replace("nrows 1", "nrows 2"))
+    with pytest.raises(InputFileError, match="header says 2 x 3 cells but holds"):
+        read_grid(short)
+    for k, token in enumerate(["x2", "1.2.3", "1..2", ".", "-", "1e", "e5", "1e+", "--1", "1-2"]):
+        bad = _write_tokens(tmp_path / f"bad{k}.asc", ["1", token, "3"], 3)
+        with pytest.raises(InputFileError, match="not a valid ASCII grid"):
+            read_grid(bad)
+    ragged = tmp_path / "ragged.asc"
+    ragged.write_text("ncols 2\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 1\nNODATA_value -9999\n1 2\n3\n")
+    with pytest.raises(InputFileError, match="not a valid ASCII grid"):
+        read_grid(ragged)
+
+
+def test_ascii_reader_equals_loadtxt_on_the_conformance_grids():
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from conftest import REFERENCE_MISSING, reference_dir
+
+    root = reference_dir()
+    if root is None:
+        pytest.skip(REFERENCE_MISSING)
+    paths = sorted(p for p in root.rglob("*.asc") if p.stat().st_size < 2_000_000)
+    assert paths
+    checked = 0
+    for path in paths:
+        text = path.read_text(errors="replace").splitlines()
+        k = 0
+        while k < len(text) and text[k].strip() and text[k].split()[0][0].isalpha():
+            k += 1
+        try:
+            want = np.loadtxt(text[k:], dtype=np.float64, ndmin=2)
+        except ValueError:
+            continue
+        values, meta = read_grid(path)
+        if meta.nodata is not None:
+            want[want == meta.nodata] = -9999.0
+        _same_bits(values, want)
+        checked += 1
+    assert checked > 100
