@@ -83,6 +83,18 @@ def moves(neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return offsets, lengths, side
 
 
+def knight_sides() -> tuple[tuple[int, int], ...]:
+    """For each knight's move of moves(16), the indices of the two plain moves whose targets it
+    passes beside (what _SIDE1 and _SIDE2 spell out for the kernel)."""
+    offsets, _, side = moves(16)
+    plain = [tuple(o) for o in offsets[:8].tolist()]
+    return tuple((plain.index(tuple(s[0])), plain.index(tuple(s[1]))) for s in side[8:].tolist())
+
+
+# knight_sides() as constants of the kernel (tests check the two agree).
+_SIDE1 = (0, 0, 1, 2, 1, 2, 3, 3)
+_SIDE2 = (4, 5, 4, 5, 6, 7, 6, 7)
+
 # Entries per block of the bucket queue: 4 KiB of int32 cell indices, appended and read in order.
 _BLOCK = 1024
 
@@ -101,7 +113,7 @@ _CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
 
 @njit(cache=True, nogil=True)
 def _spread_numba(
-    node, step, length, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back
+    node, step, length, limit, delta, pool, blk_prev, tail, fill, state, back
 ):
     """Bucket-queue Dijkstra (Dial / Delta-stepping, one thread) on a padded, interleaved grid.
 
@@ -121,19 +133,31 @@ def _spread_numba(
     only scans some cells again, never gives a wrong answer: the result is the fixed point
     ``cost[v] = min_u cost[u] + w(u, v)``.
 
-    ``step`` (index offsets), ``length`` (step lengths) and ``side_move1/2`` are tuples with one
-    item per move; ``side_move1/2[k]`` of a knight's move k are the plain moves that reach the two
-    cells it passes beside. ``back`` receives the move index of the last step when it has one element
+    ``step`` (index offsets) and ``length`` (step lengths) are tuples with one item per move of
+    moves(); a knight's move k passes beside the targets of plain moves _SIDE1[k - 8] and
+    _SIDE2[k - 8]. ``back`` receives the move index of the last step when it has one element
     per cell (size 0: not wanted). Returns 0 when done, 1 when the pool may run out of blocks:
     the caller grows ``pool`` and ``blk_prev`` and calls again (``state`` keeps the position).
     Costs are left negated or +inf in ``node``; see :func:`_compact_numba`.
     """
     want_back = back.size > 0
-    nmoves = len(step)  # the moves are tuples: a constant here
+    nmoves = len(step)  # the moves are tuples: a constant here, so the loops over them unroll
+    steps = np.empty(nmoves, dtype=np.int64)
+    lengths = np.empty(nmoves)
+    side1 = np.zeros(nmoves, dtype=np.int64)
+    side2 = np.zeros(nmoves, dtype=np.int64)
+    for k in range(nmoves):
+        steps[k] = step[k]
+        lengths[k] = length[k]
+        if k >= 8:
+            side1[k] = _SIDE1[k - 8]
+            side2[k] = _SIDE2[k - 8]
     nplain = min(nmoves, 8)  # rook and queen moves come first, knight's moves after (moves())
+    near = np.empty(8)  # half resistances of the plain-move targets of the cell
+    cand_v = np.empty(nmoves, dtype=np.int64)  # improved neighbours of the cell, in move order
+    cand_d = np.empty(nmoves)
     row = step[3]  # move (1, 0): one padded row down
-    nslots = tail.size
-    mask = nslots - 1
+    mask = tail.size - 1
     bs = _BLOCK
     capacity = blk_prev.size
     cur = state[_CUR]
@@ -143,7 +167,6 @@ def _spread_numba(
     nused = state[_NUSED]
     inv_delta = 1.0 / delta
     status = 0
-    near = np.empty(max(nplain, 1))  # half resistances of the plain-move targets of the cell
     while cur <= last:
         if cur * delta > limit:
             break
@@ -197,45 +220,61 @@ def _spread_numba(
                 continue  # scanned since it was queued, or beyond the limit
             node[_u(2 * u + 1)] = -d
             hu = node[_u(2 * u)]
-            for k in range(nmoves):
-                v = u + step[_u(k)]
-                if k < nplain:
-                    hv = node[_u(2 * v)]
-                    near[_u(k)] = hv
-                    nd = d + (hu + hv) * length[_u(k)]
-                else:
-                    # knight's move: mean of the two end cells and the two passed beside, which
-                    # are targets of plain moves, read above
-                    # (summed left to right: the order fixes the rounding)
-                    hs = hu + node[_u(2 * v)] + near[_u(side_move1[_u(k)])] + near[_u(side_move2[_u(k)])]
-                    nd = d + 0.5 * hs * length[_u(k)]
+            # Two passes: relax every move (a short loop that unrolls), then queue the improved
+            # cells in move order. With the queueing inside it, the loop over the moves stayed a
+            # loop, with an indirect jump per move to index the move tuples.
+            n = 0
+            for k in range(nplain):
+                v = u + steps[_u(k)]
+                hv = node[_u(2 * v)]
+                near[_u(k)] = hv
+                nd = d + (hu + hv) * lengths[_u(k)]
                 # +inf (impassable) never compares less; negated (scanned) costs compare by
                 # magnitude so that label-correcting rescans stay possible.
                 if nd < abs(node[_u(2 * v + 1)]):
                     node[_u(2 * v + 1)] = nd
                     if want_back:
                         back[_u(v)] = k
-                    bk = np.int64(nd * inv_delta)
-                    if bk < cur:
-                        bk = cur
-                    if bk > last:
-                        last = bk
-                    sl = bk & mask
-                    tb = tail[_u(sl)]
-                    if tb == -1 or fill[_u(sl)] == bs:
-                        if free != -1:
-                            b = free
-                            free = blk_prev[_u(b)]
-                            nfree -= 1
-                        else:
-                            b = nused
-                            nused += 1
-                        blk_prev[_u(b)] = tb
-                        tail[_u(sl)] = b
-                        fill[_u(sl)] = 0
-                        tb = b
-                    pool[_u(tb * bs + fill[_u(sl)])] = v
-                    fill[_u(sl)] += 1
+                    cand_v[_u(n)] = v
+                    cand_d[_u(n)] = nd
+                    n += 1
+            for k in range(nplain, nmoves):
+                # knight's move: mean of the two end cells and the two passed beside, which are
+                # targets of plain moves, read above (summed left to right: the order fixes the
+                # rounding)
+                v = u + steps[_u(k)]
+                hs = hu + node[_u(2 * v)] + near[_u(side1[_u(k)])] + near[_u(side2[_u(k)])]
+                nd = d + 0.5 * hs * lengths[_u(k)]
+                if nd < abs(node[_u(2 * v + 1)]):
+                    node[_u(2 * v + 1)] = nd
+                    if want_back:
+                        back[_u(v)] = k
+                    cand_v[_u(n)] = v
+                    cand_d[_u(n)] = nd
+                    n += 1
+            for i in range(n):
+                v = cand_v[_u(i)]
+                bk = np.int64(cand_d[_u(i)] * inv_delta)
+                if bk < cur:
+                    bk = cur
+                if bk > last:
+                    last = bk
+                sl = bk & mask
+                tb = tail[_u(sl)]
+                if tb == -1 or fill[_u(sl)] == bs:
+                    if free != -1:
+                        b = free
+                        free = blk_prev[_u(b)]
+                        nfree -= 1
+                    else:
+                        b = nused
+                        nused += 1
+                    blk_prev[_u(b)] = tb
+                    tail[_u(sl)] = b
+                    fill[_u(sl)] = 0
+                    tb = b
+                pool[_u(tb * bs + fill[_u(sl)])] = v
+                fill[_u(sl)] += 1
         if status:
             break
         cur += 1
@@ -389,7 +428,7 @@ def _bucket_width(r_min, r_max, max_length):
     return delta, nslots
 
 
-def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, nslots, back):
+def _spread(node, sources, step, lengths, limit, delta, nslots, back):
     """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks."""
     sources = np.unique(sources)
     node[2 * sources + 1] = 0.0
@@ -411,9 +450,9 @@ def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, 
     state[_NUSED] = nseed
     # As tuples the moves' number is a constant of each compiled version (4, 8, 16 neighbours), so
     # the loops over them unroll (1.03-1.05x in kernel CPU time on 1000 x 1000).
-    step, lengths, side_move1, side_move2 = (tuple(a.tolist()) for a in (step, lengths, side_move1, side_move2))
+    step, lengths = tuple(step.tolist()), tuple(lengths.tolist())
     while _spread_numba(
-        node, step, lengths, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back
+        node, step, lengths, limit, delta, pool, blk_prev, tail, fill, state, back
     ):
         grown = np.empty(2 * pool.size, dtype=pool.dtype)
         grown[: pool.size] = pool
@@ -487,14 +526,7 @@ def dijkstra_grid(
     delta, nslots = _bucket_width(r_min, r_max, lengths.max())
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
-    nplain = int(np.count_nonzero(~has_side))
-    # The cells a knight's move passes beside are targets of plain moves: their move indices.
-    plain_index = {int(st): j for j, st in enumerate(step[:nplain])}
-    side_move1, side_move2 = (
-        np.array([plain_index[int(x)] if h else 0 for x, h in zip(sides, has_side, strict=True)])
-        for sides in (side1, side2)
-    )
-    _spread(node, sources, step, lengths, side_move1, side_move2, float(limit), delta, nslots, back)
+    _spread(node, sources, step, lengths, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
     _compact_numba(node, PAD, ny, nx, float(scale), float(max_out), back, out_back)
     # Shrinking an array that owns its memory is a realloc: in place, the tail goes back to the
