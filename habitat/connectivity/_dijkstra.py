@@ -142,16 +142,6 @@ def _spread_numba(
     """
     want_back = back.size > 0
     nmoves = len(step)  # the moves are tuples: a constant here, so the loops over them unroll
-    steps = np.empty(nmoves, dtype=np.int64)
-    lengths = np.empty(nmoves)
-    side1 = np.zeros(nmoves, dtype=np.int64)
-    side2 = np.zeros(nmoves, dtype=np.int64)
-    for k in range(nmoves):
-        steps[k] = step[k]
-        lengths[k] = length[k]
-        if k >= 8:
-            side1[k] = _SIDE1[k - 8]
-            side2[k] = _SIDE2[k - 8]
     nplain = min(nmoves, 8)  # rook and queen moves come first, knight's moves after (moves())
     near = np.empty(8)  # half resistances of the plain-move targets of the cell
     cand_v = np.empty(nmoves, dtype=np.int64)  # improved neighbours of the cell, in move order
@@ -225,10 +215,10 @@ def _spread_numba(
             # loop, with an indirect jump per move to index the move tuples.
             n = 0
             for k in range(nplain):
-                v = u + steps[_u(k)]
+                v = u + step[k]
                 hv = node[_u(2 * v)]
                 near[_u(k)] = hv
-                nd = d + (hu + hv) * lengths[_u(k)]
+                nd = d + (hu + hv) * length[k]
                 # +inf (impassable) never compares less; negated (scanned) costs compare by
                 # magnitude so that label-correcting rescans stay possible.
                 if nd < abs(node[_u(2 * v + 1)]):
@@ -242,9 +232,9 @@ def _spread_numba(
                 # knight's move: mean of the two end cells and the two passed beside, which are
                 # targets of plain moves, read above (summed left to right: the order fixes the
                 # rounding)
-                v = u + steps[_u(k)]
-                hs = hu + node[_u(2 * v)] + near[_u(side1[_u(k)])] + near[_u(side2[_u(k)])]
-                nd = d + 0.5 * hs * lengths[_u(k)]
+                v = u + step[k]
+                hs = hu + node[_u(2 * v)] + near[_u(_SIDE1[k - 8])] + near[_u(_SIDE2[k - 8])]
+                nd = d + 0.5 * hs * length[k]
                 if nd < abs(node[_u(2 * v + 1)]):
                     node[_u(2 * v + 1)] = nd
                     if want_back:
