@@ -253,7 +253,8 @@ def _spread_numba(
             for k in range(nplain):
                 v = u + step[k]
                 hv = node[_u(2 * v)]
-                near[_u(k)] = hv
+                if nmoves > 8:  # for the knight's moves below
+                    near[_u(k)] = hv
                 nd = d + (hu + hv) * length[k]
                 # +inf (impassable) never compares less; negated (scanned) costs compare by
                 # magnitude so that label-correcting rescans stay possible.
