@@ -285,9 +285,16 @@ def main() -> None:
     times = {name: [] for name in tools}
     cpu_times = {name: [] for name in tools}
     outputs = {}
-    for _ in range(args.repeats):
-        for name, func in tools.items():
-            out, seconds, cpu_seconds = _time_cpu(func)
+    for repeat in range(args.repeats):
+        order = list(tools)
+        if args.baseline is not None:
+            # each kernel right after the other, which one first alternating: the call before
+            # decides how fresh the memory is (the first touch of fresh memory is dear here)
+            pairs = [["habitat (8)", "baseline (8)"], ["habitat (16)", "baseline (16)"]]
+            first = [name for pair in pairs for name in (pair if repeat % 2 == 0 else pair[::-1])]
+            order = first + [name for name in order if name not in first]
+        for name in order:
+            out, seconds, cpu_seconds = _time_cpu(tools[name])
             times[name].append(seconds)
             cpu_times[name].append(cpu_seconds)
             outputs[name] = out
