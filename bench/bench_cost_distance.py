@@ -1,13 +1,14 @@
 """Benchmark: habitat cost_distance vs scikit-image MCP_Geometric and the peers that install.
 
 Usage: python bench/bench_cost_distance.py [--size 4000] [--repeats 3] [--seed 0]
-       [--barrier-fraction 0.1] [--jaxscape-size 200] [--many 8] [--grass]
+       [--barrier-fraction 0.1] [--jaxscape-size 200] [--many 8] [--grass] [--baseline DIR]
 
 One source at the grid centre on a random resistance grid (uniform 1..100, a fraction of cells
 impassable), 8 neighbours. Every tool runs once per repeat, in turn, in the same process, so
-ratios are measured under the same load; the table gives median times and the median of the
-per-repeat ratios. Peers (benchmark only, never dependencies of habitat), each skipped with a
-message when not installed:
+ratios are measured under the same load; the table gives median wall times, median CPU seconds of
+the process (all threads; the load moves them less) and the median of the per-repeat ratios.
+Peers (benchmark only, never dependencies of habitat), each skipped with a message when not
+installed:
 
 - scikit-image ``MCP_Geometric(fully_connected=True)`` (the reference of issue 4);
 - WhiteboxTools through ``whitebox-workflows`` (``cost_distance``, Rust), 8 neighbours;
@@ -18,6 +19,8 @@ message when not installed:
 
 Also: 16 neighbours (knight's moves) against 8, and ``--many`` independent single-source runs
 through ``cost_distance_many`` (threads) against a loop of ``cost_distance`` calls.
+``--baseline DIR`` also times the kernel of another checkout (e.g. main) in the same loop, 8 and
+16 neighbours, and checks that its costs are bit-identical.
 Costs are compared as max relative difference over cells both reach, plus whether the sets of
 reached cells agree.
 """
@@ -28,6 +31,7 @@ import argparse
 import importlib.util
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +43,13 @@ def _time(func):
     start = time.perf_counter()
     out = func()
     return out, time.perf_counter() - start
+
+
+def _time_cpu(func):
+    """Wall and CPU seconds of the process (all its threads) for one call."""
+    cpu = time.process_time()
+    out, wall = _time(func)
+    return out, wall, time.process_time() - cpu
 
 
 def _max_rel_diff(a, b):
@@ -189,6 +200,19 @@ def _run_grass(resistance, start, knight):
         return (cost, t1 - t0), None
 
 
+def _load_baseline(root):
+    """The kernel module of another checkout under its own name, compiled without numba's cache
+    (a cache entry written under another module name would break that checkout's own imports)."""
+    import types
+
+    path = Path(root) / "habitat" / "connectivity" / "_dijkstra.py"
+    module = types.ModuleType("baseline_dijkstra")
+    module.__file__ = str(path)
+    sys.modules[module.__name__] = module
+    exec(compile(path.read_text().replace("cache=True", "cache=False"), str(path), "exec"), module.__dict__)
+    return module
+
+
 def _grid(n, seed, barrier_fraction):
     rng = np.random.default_rng(seed)
     resistance = rng.uniform(1.0, 100.0, (n, n))
@@ -209,6 +233,11 @@ def main() -> None:
     parser.add_argument("--many", type=int, default=8, help="runs for cost_distance_many; 0 skips")
     parser.add_argument("--many-size", type=int, default=1000)
     parser.add_argument("--grass", action="store_true", help="also run GRASS r.cost once (slow)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="root of another checkout whose kernel also runs in the loop (8 and 16 neighbours)",
+    )
     args = parser.parse_args()
 
     from skimage.graph import MCP_Geometric
@@ -236,6 +265,14 @@ def main() -> None:
         "habitat (16)": lambda: cost_distance(resistance, [start], cell_size_m=cs, neighbours=16),
         "skimage MCP_Geometric": mcp,
     }
+    if args.baseline is not None:
+        base = _load_baseline(args.baseline)
+        for nb in (8, 16):
+            tools[f"baseline ({nb})"] = lambda nb=nb: base.dijkstra_grid(
+                resistance, [start[0]], [start[1]], nb, np.inf, scale=cs, want_backlink=False
+            )[0]
+            tools[f"baseline ({nb})"]()  # compile outside the timing
+
     convert = {}
     for module, peer_class in PEERS:
         if importlib.util.find_spec(module) is None:
@@ -246,11 +283,20 @@ def main() -> None:
         convert[peer.name] = peer.to_numpy
 
     times = {name: [] for name in tools}
+    cpu_times = {name: [] for name in tools}
     outputs = {}
-    for _ in range(args.repeats):
-        for name, func in tools.items():
-            out, seconds = _time(func)
+    for repeat in range(args.repeats):
+        order = list(tools)
+        if args.baseline is not None:
+            # each kernel right after the other, which one first alternating: the call before
+            # decides how fresh the memory is (the first touch of fresh memory is dear here)
+            pairs = [["habitat (8)", "baseline (8)"], ["habitat (16)", "baseline (16)"]]
+            first = [name for pair in pairs for name in (pair if repeat % 2 == 0 else pair[::-1])]
+            order = first + [name for name in order if name not in first]
+        for name in order:
+            out, seconds, cpu_seconds = _time_cpu(tools[name])
             times[name].append(seconds)
+            cpu_times[name].append(cpu_seconds)
             outputs[name] = out
     for name, to_numpy in convert.items():
         outputs[name] = to_numpy(outputs[name])
@@ -258,18 +304,26 @@ def main() -> None:
 
     ours = np.array(times["habitat (8)"])
     print()
-    print("| tool | median s | M cells/s | tool / habitat (8) | max rel. diff vs habitat | same reach |")
-    print("|---|---|---|---|---|---|")
+    print("| tool | median s | CPU s | M cells/s | tool / habitat (8) | max rel. diff vs habitat | same reach |")
+    print("|---|---|---|---|---|---|---|")
     for name, t in times.items():
         t = np.array(t)
-        if name == "habitat (16)":
-            ratio, rel, same = f"{np.median(t / ours):.2f} (16 vs 8)", "-", "-"
+        if name in ("habitat (16)", "baseline (16)"):
+            eight = name.replace("16", "8")
+            cpu_ratio = np.median(np.array(cpu_times[name]) / np.array(cpu_times[eight]))
+            ratio = f"{np.median(t / np.array(times[eight])):.2f} (16 vs 8; CPU {cpu_ratio:.2f})"
+            if name == "habitat (16)":
+                rel, same = "-", "-"
+            else:
+                same = np.array_equal(outputs[name], outputs["habitat (16)"])
+                rel = "bit-identical" if same else "differs"
         else:
             ratio = f"{np.median(t / ours):.2f}x"
             same, rel = _max_rel_diff(outputs[name], outputs["habitat (8)"])
             rel = f"{rel:.1e}"
         rate = n * n / np.median(t) / 1e6
-        print(f"| {name} | {np.median(t):.3f} | {rate:.2f} | {ratio} | {rel} | {same} |")
+        cpu = np.median(cpu_times[name])
+        print(f"| {name} | {np.median(t):.3f} | {cpu:.3f} | {rate:.2f} | {ratio} | {rel} | {same} |")
 
     if args.jaxscape_size:
         small, small_start = _grid(args.jaxscape_size, args.seed, args.barrier_fraction)

@@ -83,6 +83,18 @@ def moves(neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return offsets, lengths, side
 
 
+def knight_sides() -> tuple[tuple[int, int], ...]:
+    """For each knight's move of moves(16), the indices of the two plain moves whose targets it
+    passes beside (what _SIDE1 and _SIDE2 spell out for the kernel)."""
+    offsets, _, side = moves(16)
+    plain = [tuple(o) for o in offsets[:8].tolist()]
+    return tuple((plain.index(tuple(s[0])), plain.index(tuple(s[1]))) for s in side[8:].tolist())
+
+
+# knight_sides() as constants of the kernel (tests check the two agree).
+_SIDE1 = (0, 0, 1, 2, 1, 2, 3, 3)
+_SIDE2 = (4, 5, 4, 5, 6, 7, 6, 7)
+
 # Entries per block of the bucket queue: 4 KiB of int32 cell indices, appended and read in order.
 _BLOCK = 1024
 
@@ -96,12 +108,12 @@ _AHEAD = 6
 _INITIAL_BLOCKS = 256
 
 # Queue state between calls of the kernel (it returns to let the caller grow the pool).
-_CUR, _LAST, _FREE, _NFREE, _NUSED = range(5)
+_CUR, _LAST, _FREE, _NFREE, _NUSED, _LCUR, _LPOS, _LLEN = range(8)
 
 
 @njit(cache=True, nogil=True)
 def _spread_numba(
-    node, step, length, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back
+    node, step, length, limit, delta, pool, blk_prev, tail, fill, live, state, back
 ):
     """Bucket-queue Dijkstra (Dial / Delta-stepping, one thread) on a padded, interleaved grid.
 
@@ -114,26 +126,31 @@ def _spread_numba(
 
     The queue is lazy: an improved cell is pushed onto bucket ``floor(cost / delta)`` of a ring
     of ``tail.size`` buckets, each a stack of blocks of _BLOCK entries in ``pool`` linked by
-    ``blk_prev``; entries whose cell was scanned since are skipped when taken. Pushes and pops
-    are sequential (no random memory access besides the grid), and last-in first-out takes
+    ``blk_prev``. When the search reaches a bucket, its entries go to ``live`` (as many items as
+    ``pool``) in the order the stack gives them, minus those whose cell was scanned since;
+    entries queued into the bucket while it is processed are taken first, as from a stack, and
+    tested when taken. Pushes and pops are sequential (no random memory access besides the grid), and last-in first-out takes
     cells whose neighbourhood is still in cache. When ``delta`` is at most the lightest step
     every cell taken from the current bucket is final (Dial's algorithm); a larger ``delta``
     only scans some cells again, never gives a wrong answer: the result is the fixed point
     ``cost[v] = min_u cost[u] + w(u, v)``.
 
-    ``step`` (index offsets), ``length`` (step lengths) and ``side_move1/2`` are tuples with one
-    item per move; ``side_move1/2[k]`` of a knight's move k are the plain moves that reach the two
-    cells it passes beside. ``back`` receives the move index of the last step when it has one element
+    ``step`` (index offsets) and ``length`` (step lengths) are tuples with one item per move of
+    moves(); a knight's move k passes beside the targets of plain moves _SIDE1[k - 8] and
+    _SIDE2[k - 8]. ``back`` receives the move index of the last step when it has one element
     per cell (size 0: not wanted). Returns 0 when done, 1 when the pool may run out of blocks:
-    the caller grows ``pool`` and ``blk_prev`` and calls again (``state`` keeps the position).
+    the caller grows ``pool``, ``blk_prev`` and ``live`` and calls again (``state`` keeps the
+    position).
     Costs are left negated or +inf in ``node``; see :func:`_compact_numba`.
     """
     want_back = back.size > 0
-    nmoves = len(step)  # the moves are tuples: a constant here
+    nmoves = len(step)  # the moves are tuples: a constant here, so the loops over them unroll
     nplain = min(nmoves, 8)  # rook and queen moves come first, knight's moves after (moves())
+    near = np.empty(8)  # half resistances of the plain-move targets of the cell
+    cand_v = np.empty(nmoves, dtype=np.int64)  # improved neighbours of the cell, in move order
+    cand_d = np.empty(nmoves)
     row = step[3]  # move (1, 0): one padded row down
-    nslots = tail.size
-    mask = nslots - 1
+    mask = tail.size - 1
     bs = _BLOCK
     capacity = blk_prev.size
     cur = state[_CUR]
@@ -143,37 +160,72 @@ def _spread_numba(
     nused = state[_NUSED]
     inv_delta = 1.0 / delta
     status = 0
-    near = np.empty(max(nplain, 1))  # half resistances of the plain-move targets of the cell
+    lpos = state[_LPOS]
+    llen = state[_LLEN]
     while cur <= last:
         if cur * delta > limit:
             break
         slot = cur & mask
-        while True:
+        if state[_LCUR] != cur:
+            # First visit of the bucket: its entries, in the order the stack gives them, minus
+            # the stale ones (cells scanned since, or beyond the limit) go to ``live``. Without
+            # a branch per entry: with 16 neighbours half the entries are stale, and the test
+            # at the pop mispredicted on them; the scan order stays the same.
+            m = 0
             t = tail[_u(slot)]
-            if t == -1:
-                break
             f = fill[_u(slot)]
-            if f == 0:
+            while t != -1:
+                for j in range(f - 1, -1, -1):
+                    x = pool[_u(t * bs + j)]
+                    dx = node[_u(2 * x + 1)]
+                    live[_u(m)] = x
+                    m += not (dx < 0.0 or dx > limit)
                 p = blk_prev[_u(t)]
                 blk_prev[_u(t)] = free
                 free = t
                 nfree += 1
-                tail[_u(slot)] = p
-                fill[_u(slot)] = bs if p != -1 else 0
-                continue
+                t = p
+                f = bs
+            tail[_u(slot)] = -1
+            fill[_u(slot)] = 0
+            lpos = 0
+            llen = m
+            state[_LCUR] = cur
+        while True:
             # A scan pushes at most nmoves entries, each needing at most one new block.
             if nfree + capacity - nused < nmoves:
                 status = 1
                 break
-            f -= 1
-            fill[_u(slot)] = f
-            u = pool[_u(t * bs + f)]
-            if f >= _AHEAD:
+            w = -1
+            t = tail[_u(slot)]
+            if t != -1:
+                # queued into this bucket while it is processed (delta above the lightest step)
+                f = fill[_u(slot)]
+                if f == 0:
+                    p = blk_prev[_u(t)]
+                    blk_prev[_u(t)] = free
+                    free = t
+                    nfree += 1
+                    tail[_u(slot)] = p
+                    fill[_u(slot)] = bs if p != -1 else 0
+                    continue
+                f -= 1
+                fill[_u(slot)] = f
+                u = pool[_u(t * bs + f)]
+                if f >= _AHEAD:
+                    w = pool[_u(t * bs + f - _AHEAD)]
+            elif lpos < llen:
+                u = live[_u(lpos)]
+                lpos += 1
+                if lpos + _AHEAD <= llen:
+                    w = live[_u(lpos + _AHEAD - 1)]
+            else:
+                break
+            if w >= 0:
                 # The search is bound by memory latency: ask for the neighbourhood of the cell
-                # _AHEAD entries down the stack (1.1x with 8, 1.3x with 16 neighbours on 4000 x
-                # 4000 for the next cell and its own line per row; 1.2-1.3x more for a distance
-                # of 6 and both lines a row's 3 or 5 cells can straddle).
-                w = pool[_u(t * bs + f - _AHEAD)]
+                # _AHEAD entries ahead (1.1x with 8, 1.3x with 16 neighbours on 4000 x 4000 for
+                # the next cell and its own line per row; 1.2-1.3x more for a distance of 6 and
+                # both lines a row's 3 or 5 cells can straddle).
                 if nmoves > 8:
                     _prefetch(node, 2 * (w - 2 * row) - 2)
                     _prefetch(node, 2 * (w - 2 * row) + 3)
@@ -197,45 +249,64 @@ def _spread_numba(
                 continue  # scanned since it was queued, or beyond the limit
             node[_u(2 * u + 1)] = -d
             hu = node[_u(2 * u)]
-            for k in range(nmoves):
-                v = u + step[_u(k)]
-                if k < nplain:
-                    hv = node[_u(2 * v)]
+            # Two passes: relax every move (short loops that unroll), then queue the improved
+            # cells in move order. With the queueing inside it, the loop over the moves stayed a
+            # loop, with an indirect jump per move to index the move tuples. Plain and knight's
+            # moves relax in two loops with the same test: one loop over both does not unroll
+            # with 16 moves, and moving the test to a third loop was 1.1x slower.
+            n = 0
+            for k in range(nplain):
+                v = u + step[k]
+                hv = node[_u(2 * v)]
+                if nmoves > 8:  # for the knight's moves below
                     near[_u(k)] = hv
-                    nd = d + (hu + hv) * length[_u(k)]
-                else:
-                    # knight's move: mean of the two end cells and the two passed beside, which
-                    # are targets of plain moves, read above
-                    # (summed left to right: the order fixes the rounding)
-                    hs = hu + node[_u(2 * v)] + near[_u(side_move1[_u(k)])] + near[_u(side_move2[_u(k)])]
-                    nd = d + 0.5 * hs * length[_u(k)]
+                nd = d + (hu + hv) * length[k]
                 # +inf (impassable) never compares less; negated (scanned) costs compare by
                 # magnitude so that label-correcting rescans stay possible.
                 if nd < abs(node[_u(2 * v + 1)]):
                     node[_u(2 * v + 1)] = nd
                     if want_back:
                         back[_u(v)] = k
-                    bk = np.int64(nd * inv_delta)
-                    if bk < cur:
-                        bk = cur
-                    if bk > last:
-                        last = bk
-                    sl = bk & mask
-                    tb = tail[_u(sl)]
-                    if tb == -1 or fill[_u(sl)] == bs:
-                        if free != -1:
-                            b = free
-                            free = blk_prev[_u(b)]
-                            nfree -= 1
-                        else:
-                            b = nused
-                            nused += 1
-                        blk_prev[_u(b)] = tb
-                        tail[_u(sl)] = b
-                        fill[_u(sl)] = 0
-                        tb = b
-                    pool[_u(tb * bs + fill[_u(sl)])] = v
-                    fill[_u(sl)] += 1
+                    cand_v[_u(n)] = v
+                    cand_d[_u(n)] = nd
+                    n += 1
+            for k in range(nplain, nmoves):
+                # knight's move: mean of the two end cells and the two passed beside, which are
+                # targets of plain moves, read above (summed left to right: the order fixes the
+                # rounding)
+                v = u + step[k]
+                hs = hu + node[_u(2 * v)] + near[_u(_SIDE1[k - 8])] + near[_u(_SIDE2[k - 8])]
+                nd = d + 0.5 * hs * length[k]
+                if nd < abs(node[_u(2 * v + 1)]):
+                    node[_u(2 * v + 1)] = nd
+                    if want_back:
+                        back[_u(v)] = k
+                    cand_v[_u(n)] = v
+                    cand_d[_u(n)] = nd
+                    n += 1
+            for i in range(n):
+                v = cand_v[_u(i)]
+                bk = np.int64(cand_d[_u(i)] * inv_delta)
+                if bk < cur:
+                    bk = cur
+                if bk > last:
+                    last = bk
+                sl = bk & mask
+                tb = tail[_u(sl)]
+                if tb == -1 or fill[_u(sl)] == bs:
+                    if free != -1:
+                        b = free
+                        free = blk_prev[_u(b)]
+                        nfree -= 1
+                    else:
+                        b = nused
+                        nused += 1
+                    blk_prev[_u(b)] = tb
+                    tail[_u(sl)] = b
+                    fill[_u(sl)] = 0
+                    tb = b
+                pool[_u(tb * bs + fill[_u(sl)])] = v
+                fill[_u(sl)] += 1
         if status:
             break
         cur += 1
@@ -244,6 +315,8 @@ def _spread_numba(
     state[_FREE] = free
     state[_NFREE] = nfree
     state[_NUSED] = nused
+    state[_LPOS] = lpos
+    state[_LLEN] = llen
     return status
 
 
@@ -389,7 +462,7 @@ def _bucket_width(r_min, r_max, max_length):
     return delta, nslots
 
 
-def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, nslots, back):
+def _spread(node, sources, step, lengths, limit, delta, nslots, back):
     """Seed the sources (cost 0, bucket 0) and run the kernel, growing its pool as it asks."""
     sources = np.unique(sources)
     node[2 * sources + 1] = 0.0
@@ -406,14 +479,16 @@ def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, 
     if nseed:
         tail[0] = nseed - 1
         fill[0] = sources.size - (nseed - 1) * _BLOCK
-    state = np.zeros(5, dtype=np.int64)
+    live = np.empty(pool.size, dtype=index_dtype)
+    state = np.zeros(8, dtype=np.int64)
     state[_FREE] = -1
+    state[_LCUR] = -1
     state[_NUSED] = nseed
     # As tuples the moves' number is a constant of each compiled version (4, 8, 16 neighbours), so
     # the loops over them unroll (1.03-1.05x in kernel CPU time on 1000 x 1000).
-    step, lengths, side_move1, side_move2 = (tuple(a.tolist()) for a in (step, lengths, side_move1, side_move2))
+    step, lengths = tuple(step.tolist()), tuple(lengths.tolist())
     while _spread_numba(
-        node, step, lengths, side_move1, side_move2, limit, delta, pool, blk_prev, tail, fill, state, back
+        node, step, lengths, limit, delta, pool, blk_prev, tail, fill, live, state, back
     ):
         grown = np.empty(2 * pool.size, dtype=pool.dtype)
         grown[: pool.size] = pool
@@ -421,6 +496,9 @@ def _spread(node, sources, step, lengths, side_move1, side_move2, limit, delta, 
         grown_prev = np.empty(2 * blk_prev.size, dtype=blk_prev.dtype)
         grown_prev[: blk_prev.size] = blk_prev
         blk_prev = grown_prev
+        grown_live = np.empty(pool.size, dtype=live.dtype)
+        grown_live[: live.size] = live
+        live = grown_live
 
 
 def flat_index(rows, cols, shape):
@@ -487,14 +565,7 @@ def dijkstra_grid(
     delta, nslots = _bucket_width(r_min, r_max, lengths.max())
     npad = node.size // 2
     back = np.full(npad if want_backlink else 0, -1, dtype=np.int8)
-    nplain = int(np.count_nonzero(~has_side))
-    # The cells a knight's move passes beside are targets of plain moves: their move indices.
-    plain_index = {int(st): j for j, st in enumerate(step[:nplain])}
-    side_move1, side_move2 = (
-        np.array([plain_index[int(x)] if h else 0 for x, h in zip(sides, has_side, strict=True)])
-        for sides in (side1, side2)
-    )
-    _spread(node, sources, step, lengths, side_move1, side_move2, float(limit), delta, nslots, back)
+    _spread(node, sources, step, lengths, float(limit), delta, nslots, back)
     out_back = np.empty((ny, nx) if want_backlink else (0, 0), dtype=np.int8)
     _compact_numba(node, PAD, ny, nx, float(scale), float(max_out), back, out_back)
     # Shrinking an array that owns its memory is a realloc: in place, the tail goes back to the

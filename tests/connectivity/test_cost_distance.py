@@ -389,3 +389,10 @@ def test_numba_equals_scipy_bit_for_bit(monkeypatch, neighbours):
         monkeypatch.setattr(_dijkstra, "HAVE_NUMBA", False)
         slow = cost_distance(r, sources, cell_size_m=7.0, neighbours=neighbours)
         assert fast.tobytes() == slow.tobytes()
+
+
+def test_knight_sides_spelled_out_in_the_kernel_match_moves():
+    # The kernel indexes the cells a knight's move passes beside through constants; they must
+    # be the plain moves moves(16) names, or knight's moves would average the wrong cells.
+    assert _dijkstra.knight_sides() == tuple(zip(_dijkstra._SIDE1, _dijkstra._SIDE2, strict=True))
+    assert _dijkstra.knight_sides()[0] == (0, 4)  # (-2, -1) passes beside (-1, 0) and (-1, -1)
