@@ -338,7 +338,7 @@ if _njit is not None:
                 out_data[q] = deg
 
 
-def principal_submatrix(matrix, nodes):
+def principal_submatrix(matrix, nodes, *, lower=False):
     """``matrix[nodes][:, nodes]`` of a symmetric sparse matrix, as CSC with sorted indices.
 
     Parameters
@@ -347,6 +347,9 @@ def principal_submatrix(matrix, nodes):
         Symmetric ``n x n`` matrix.
     nodes : numpy.ndarray of int
         Distinct node indices, in the order wanted for the result.
+    lower : bool, optional
+        Keep only the lower triangle (row >= column) of the result: all that a Cholesky
+        factorization reads, built in about half the time and memory.
 
     Returns
     -------
@@ -363,12 +366,12 @@ def principal_submatrix(matrix, nodes):
     m = sp.csr_matrix(matrix)
     idx = np.asarray(nodes, dtype=np.int64)
     if _njit is not None and m.nnz:
-        return _principal_submatrix_compiled(m, idx)
+        return _principal_submatrix_compiled(m, idx, lower)
     rows = m[idx]
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(idx.size)
     cols = newpos[rows.indices]
-    keep = cols >= 0
+    keep = cols >= (np.repeat(np.arange(idx.size), np.diff(rows.indptr)) if lower else 0)
     if keep.all():  # a whole component: its rows name only its own nodes
         indptr = rows.indptr.astype(np.int64)
     else:
@@ -381,14 +384,14 @@ def principal_submatrix(matrix, nodes):
     return out
 
 
-def _principal_submatrix_compiled(m, idx):
+def _principal_submatrix_compiled(m, idx, lower=False):
     n_new = idx.size
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(n_new)
-    counts = _count_kept(m.indptr, m.indices, idx, newpos)
+    counts = _count_kept(m.indptr, m.indices, idx, newpos, lower)
     indptr, indices, data = _csr_arrays(counts, m.data.dtype)
     del counts
-    _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, indptr, indices, data)
+    _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, lower, indptr, indices, data)
     out = sp.csc_matrix((data, indices, indptr), shape=(n_new, n_new))
     out.has_sorted_indices = True
     return out
@@ -396,26 +399,28 @@ def _principal_submatrix_compiled(m, idx):
 
 if _njit is not None:
     @_njit(cache=True, nogil=True)
-    def _count_kept(indptr, indices, idx, newpos):
+    def _count_kept(indptr, indices, idx, newpos, lower):
         counts = np.zeros(idx.size, dtype=np.int64)
         for k in range(idx.size):
             r = idx[k]
+            lo = k if lower else 0
             c = 0
             for p in range(indptr[r], indptr[r + 1]):
-                if newpos[indices[p]] >= 0:
+                if newpos[indices[p]] >= lo:
                     c += 1
             counts[k] = c
         return counts
 
     @_njit(cache=True, nogil=True)
-    def _fill_sorted(indptr, indices, data, idx, newpos, out_ptr, out_idx, out_data):
+    def _fill_sorted(indptr, indices, data, idx, newpos, lower, out_ptr, out_idx, out_data):
         for k in range(idx.size):
             r = idx[k]
+            lo = k if lower else 0
             q0 = out_ptr[k]
             q = q0
             for p in range(indptr[r], indptr[r + 1]):
                 j = newpos[indices[p]]
-                if j >= 0:
+                if j >= lo:
                     # insertion sort: a raster row holds at most 9 entries
                     t = q
                     while t > q0 and out_idx[t - 1] > j:

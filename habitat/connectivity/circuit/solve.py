@@ -441,16 +441,19 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
     block = None
     chol = (chosen == "direct" and lap.shape[0] > solvers.CHOLMOD_MIN_NODES
             and cholmod_module() is not None)
-    if chol:
-        # CHOLMOD: forward solves on the focal nodes ordered last (CholmodFactor.inverse_block)
+    if chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
+        # two halves on two cores: SuperLU, or CHOLMOD where it can be called without the GIL
+        block = split_inverse_block(lap, int(targets[0]), others, coords,
+                                    workers=min(2, os.cpu_count() or 1),
+                                    backend="cholmod" if chol else "superlu")
+    if chol and block is None:
+        # CHOLMOD: the focal nodes ordered last, the block read from the factor
+        # (CholmodFactor.inverse_block)
         solver = GroundedSolver(lap, int(targets[0]), method=chosen, coords=coords,
                                 last_nodes=others)
         del lap
         block = solver.inverse_block(others)
         del solver
-    elif chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
-        block = split_inverse_block(lap, int(targets[0]), others, coords,
-                                    workers=min(2, os.cpu_count() or 1))
     if block is None:
         # reading the factor's trailing block costs about as much as 10 solves (L, U to CSC)
         last = others if others.size >= _SCHUR_MIN_NODES else None

@@ -139,7 +139,8 @@ def test_split_inverse_block_equals_dense_inverse():
     assert_allclose(split_inverse_block(lap, 0, nodes[:1], coords), expected[:1, :1], rtol=1e-9)
 
 
-def test_pairwise_through_split_path(monkeypatch):
+def test_pairwise_through_split_path(monkeypatch, direct_backend):
+    # SuperLU halves, or CHOLMOD's called without the GIL where scikit-sparse 0.4 allows
     import habitat.connectivity.circuit.solve as solve_mod
 
     rng = np.random.default_rng(4)
@@ -185,3 +186,13 @@ def test_compiled_principal_submatrix_equals_scipy_slicing(monkeypatch):
     assert_array_equal(got.indices, ref.indices)
     assert_array_equal(got.data, ref.data)
     assert_array_equal(got.toarray(), a.toarray()[np.ix_(idx, idx)])
+    # the lower triangle alone (what CHOLMOD reads), compiled and numpy
+    low = graph.principal_submatrix(a, idx, lower=True)
+    with monkeypatch.context() as m:
+        m.setattr(graph, "_njit", None)
+        low_ref = graph.principal_submatrix(a, idx, lower=True)
+    assert low.has_sorted_indices and low.nnz < got.nnz
+    assert_array_equal(low.toarray(), np.tril(a.toarray()[np.ix_(idx, idx)]))
+    assert_array_equal(low.indptr, low_ref.indptr)
+    assert_array_equal(low.indices, low_ref.indices)
+    assert_array_equal(low.data, low_ref.data)
