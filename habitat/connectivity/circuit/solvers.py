@@ -929,7 +929,8 @@ else:
         return out
 
 
-def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="superlu"):
+def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="superlu",
+                        of_adjacency=False):
     """``(A^-1)[nodes][:, nodes]`` of the grounded Laplacian from two half factorizations.
 
     Parameters
@@ -947,6 +948,10 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="super
     backend : {"superlu", "cholmod"}, optional
         SuperLU in symmetric mode, or CHOLMOD's supernodal Cholesky called without the GIL
         (scikit-sparse 0.4 only; None is returned where that call cannot be made).
+    of_adjacency : bool, optional
+        ``lap`` is the component's conductance adjacency instead: the blocks of its
+        Laplacian are built from it (:func:`habitat.connectivity.circuit.graph.principal_submatrix`
+        with ``of_laplacian``), the same values without the whole Laplacian.
 
     Returns
     -------
@@ -998,9 +1003,8 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="super
     def _half(mask):
         interior = np.flatnonzero(mask)
         perm = np.concatenate([interior[nested_dissection_order(c[interior])], t_nodes])
-        if lib is not None:
-            return _cholmod_half_schur(lib, principal_submatrix(lap, perm, lower=True), t)
-        return _superlu_half_schur(principal_submatrix(lap, perm), t)
+        a = principal_submatrix(lap, perm, lower=lib is not None, of_laplacian=of_adjacency)
+        return _superlu_half_schur(a, t) if lib is None else _cholmod_half_schur(lib, a, t)
 
     if workers > 1:
         with _blas_threads(lib, 1), ThreadPoolExecutor(2) as pool:
@@ -1009,7 +1013,7 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="super
         s1, s2 = _half(low), _half(high)
     if s1 is None or s2 is None:
         return None
-    s = s1 + s2 - principal_submatrix(lap, t_nodes).toarray()
+    s = s1 + s2 - principal_submatrix(lap, t_nodes, of_laplacian=of_adjacency).toarray()
     k = nodes.size
     s_f = s[:k, :k] - s[:k, k:] @ np.linalg.solve(s[k:, k:], s[k:, :k])
     return np.linalg.inv((s_f + s_f.T) / 2.0)
