@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -394,19 +395,33 @@ def _factorize_nogil(lib, f, a):
     return ok == 1 and fs.minor == fs.n and fs.xtype == 1 and fs.is_ll == 1
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_SAVED = {"users": 0, "threads": None}
+
+
 @contextmanager
 def _blas_threads(lib, n):
-    """OpenBLAS (CHOLMOD's BLAS) at ``n`` threads inside the block, when it is OpenBLAS."""
+    """OpenBLAS (CHOLMOD's BLAS) at ``n`` threads inside the block, when it is OpenBLAS.
+
+    Blocks may overlap (solves in several threads): the first one in saves the setting, the
+    last one out restores it.
+    """
     threads = None if lib is None else lib[1]
     if threads is None:
         yield
         return
-    before = threads[0]()
-    threads[1](n)
+    with _BLAS_LOCK:
+        if _BLAS_SAVED["users"] == 0:
+            _BLAS_SAVED["threads"] = threads[0]()
+        _BLAS_SAVED["users"] += 1
+        threads[1](n)
     try:
         yield
     finally:
-        threads[1](before)
+        with _BLAS_LOCK:
+            _BLAS_SAVED["users"] -= 1
+            if _BLAS_SAVED["users"] == 0:
+                threads[1](_BLAS_SAVED["threads"])
 
 
 def _cholmod_half_schur(lib, a, t):

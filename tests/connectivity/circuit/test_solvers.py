@@ -293,3 +293,25 @@ def test_cholmod_called_without_the_gil_reports_an_indefinite_matrix(monkeypatch
     assert solvers._factorize_nogil(lib, f, spd)
     assert_allclose(solvers._supernodal_trailing_block(solvers._factor_struct(f), 2, 2),
                     [[3.0, 0.0], [1.0, 2.0]], rtol=0, atol=1e-15)
+    # 64-bit indices: scikit-sparse analyses with cholmod_l_*, the call is cholmod_l_factorize
+    wide = sp.csc_matrix(spd)
+    wide.indptr, wide.indices = wide.indptr.astype(np.int64), wide.indices.astype(np.int64)
+    f = solvers.cholmod_module().analyze(wide, mode="supernodal", ordering_method="natural")
+    assert solvers._factor_struct(f).itype == 2
+    assert solvers._factorize_nogil(lib, f, wide)
+    assert_allclose(solvers._supernodal_trailing_block(solvers._factor_struct(f), 2, 2),
+                    [[3.0, 0.0], [1.0, 2.0]], rtol=0, atol=1e-15)
+
+
+def test_blas_threads_restored_after_overlapping_blocks():
+    calls = []
+    threads = [4]
+    lib = (None, (lambda: threads[0], lambda k: (calls.append(k), threads.__setitem__(0, k))))
+    with solvers._blas_threads(lib, 1):
+        with solvers._blas_threads(lib, 1):
+            assert threads[0] == 1
+        assert threads[0] == 1  # the outer block still runs
+    assert threads[0] == 4 and calls == [1, 1, 4]
+    with solvers._blas_threads(None, 1):  # no OpenBLAS: nothing to set
+        pass
+    assert calls == [1, 1, 4]
