@@ -1021,11 +1021,14 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="super
         a = principal_submatrix(lap, perm, lower=lib is not None, of_laplacian=of_adjacency)
         return _superlu_half_schur(a, t) if lib is None else _cholmod_half_schur(lib, a, t)
 
-    if workers > 1:
-        with _blas_threads(lib, 1), ThreadPoolExecutor(2) as pool:
-            s1, s2 = pool.map(_half, [low, high])
-    else:
-        s1, s2 = _half(low), _half(high)
+    # CHOLMOD's OpenBLAS at one thread: two factorizations share the two cores, and with
+    # one worker its second thread only spin-waits (1-2 system CPU-s per 1000 x 1000 factor)
+    with _blas_threads(lib, 1):
+        if workers > 1:
+            with ThreadPoolExecutor(2) as pool:
+                s1, s2 = pool.map(_half, [low, high])
+        else:
+            s1, s2 = _half(low), _half(high)
     if s1 is None or s2 is None:
         return None
     s = s1 + s2 - principal_submatrix(lap, t_nodes, of_laplacian=of_adjacency).toarray()
