@@ -338,7 +338,7 @@ if _njit is not None:
                 out_data[q] = deg
 
 
-def principal_submatrix(matrix, nodes):
+def principal_submatrix(matrix, nodes, *, lower=False, of_laplacian=False):
     """``matrix[nodes][:, nodes]`` of a symmetric sparse matrix, as CSC with sorted indices.
 
     Parameters
@@ -347,6 +347,13 @@ def principal_submatrix(matrix, nodes):
         Symmetric ``n x n`` matrix.
     nodes : numpy.ndarray of int
         Distinct node indices, in the order wanted for the result.
+    lower : bool, optional
+        Keep only the lower triangle (row >= column) of the result: all that a Cholesky
+        factorization reads, built in about half the time and memory.
+    of_laplacian : bool, optional
+        ``matrix`` is a conductance adjacency and the result the principal submatrix of its
+        Laplacian (:func:`laplacian`, the same values to the last bit: degrees summed over
+        the whole rows in stored order), without building the whole Laplacian.
 
     Returns
     -------
@@ -363,12 +370,14 @@ def principal_submatrix(matrix, nodes):
     m = sp.csr_matrix(matrix)
     idx = np.asarray(nodes, dtype=np.int64)
     if _njit is not None and m.nnz:
-        return _principal_submatrix_compiled(m, idx)
+        return _principal_submatrix_compiled(m, idx, lower, of_laplacian)
+    if of_laplacian:
+        return principal_submatrix(laplacian(m), idx, lower=lower)
     rows = m[idx]
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(idx.size)
     cols = newpos[rows.indices]
-    keep = cols >= 0
+    keep = cols >= (np.repeat(np.arange(idx.size), np.diff(rows.indptr)) if lower else 0)
     if keep.all():  # a whole component: its rows name only its own nodes
         indptr = rows.indptr.astype(np.int64)
     else:
@@ -381,14 +390,14 @@ def principal_submatrix(matrix, nodes):
     return out
 
 
-def _principal_submatrix_compiled(m, idx):
+def _principal_submatrix_compiled(m, idx, lower=False, lap=False):
     n_new = idx.size
     newpos = np.full(m.shape[1], -1, dtype=np.int64)
     newpos[idx] = np.arange(n_new)
-    counts = _count_kept(m.indptr, m.indices, idx, newpos)
+    counts = _count_kept(m.indptr, m.indices, idx, newpos, lower, lap)
     indptr, indices, data = _csr_arrays(counts, m.data.dtype)
     del counts
-    _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, indptr, indices, data)
+    _fill_sorted(m.indptr, m.indices, m.data, idx, newpos, lower, lap, indptr, indices, data)
     out = sp.csc_matrix((data, indices, indptr), shape=(n_new, n_new))
     out.has_sorted_indices = True
     return out
@@ -396,26 +405,37 @@ def _principal_submatrix_compiled(m, idx):
 
 if _njit is not None:
     @_njit(cache=True, nogil=True)
-    def _count_kept(indptr, indices, idx, newpos):
+    def _count_kept(indptr, indices, idx, newpos, lower, lap):
+        # lap: rows of the Laplacian of an adjacency (self-loops dropped, the degree added)
         counts = np.zeros(idx.size, dtype=np.int64)
         for k in range(idx.size):
             r = idx[k]
-            c = 0
+            lo = k if lower else 0
+            c = 1 if lap else 0
             for p in range(indptr[r], indptr[r + 1]):
-                if newpos[indices[p]] >= 0:
+                if newpos[indices[p]] >= lo and not (lap and indices[p] == r):
                     c += 1
             counts[k] = c
         return counts
 
     @_njit(cache=True, nogil=True)
-    def _fill_sorted(indptr, indices, data, idx, newpos, out_ptr, out_idx, out_data):
+    def _fill_sorted(indptr, indices, data, idx, newpos, lower, lap, out_ptr, out_idx, out_data):
         for k in range(idx.size):
             r = idx[k]
+            lo = k if lower else 0
             q0 = out_ptr[k]
             q = q0
-            for p in range(indptr[r], indptr[r + 1]):
-                j = newpos[indices[p]]
-                if j >= 0:
+            deg = 0.0
+            for p in range(indptr[r], indptr[r + 1] + (1 if lap else 0)):
+                if p == indptr[r + 1]:  # lap: the degree, after the whole row is summed
+                    j, v = k, deg
+                elif lap and indices[p] == r:
+                    continue
+                else:
+                    j, v = newpos[indices[p]], (-data[p] if lap else data[p])
+                    if lap:
+                        deg += data[p]
+                if j >= lo:
                     # insertion sort: a raster row holds at most 9 entries
                     t = q
                     while t > q0 and out_idx[t - 1] > j:
@@ -423,7 +443,7 @@ if _njit is not None:
                         out_data[t] = out_data[t - 1]
                         t -= 1
                     out_idx[t] = j
-                    out_data[t] = data[p]
+                    out_data[t] = v
                     q += 1
 
 

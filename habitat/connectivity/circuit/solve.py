@@ -433,24 +433,33 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
                                            np.asarray(targets[1:], dtype=np.int64))
         if block is not None:
             return _resistances_from_block(block, m)
+    others = np.asarray(targets[1:], dtype=np.int64)
+    chol = chosen == "direct" and n > solvers.CHOLMOD_MIN_NODES and cholmod_module() is not None
+    block = None
+    if chol and coords is not None and n >= _SPLIT_MIN_NODES:
+        # two halves on two cores by CHOLMOD called without the GIL, their Laplacian blocks
+        # built from the adjacency (no whole Laplacian); None where that call cannot be made
+        block = split_inverse_block(sub, int(targets[0]), others, coords,
+                                    workers=min(2, os.cpu_count() or 1), backend="cholmod",
+                                    of_adjacency=True)
+        if block is not None:
+            return _resistances_from_block(block, m)
     lap = laplacian(sub, dtype=np.float32 if chosen == "amg" else np.float64)
     del sub
     if release is not None:
         release()
-    others = np.asarray(targets[1:], dtype=np.int64)
-    block = None
-    chol = (chosen == "direct" and lap.shape[0] > solvers.CHOLMOD_MIN_NODES
-            and cholmod_module() is not None)
+    if not chol and chosen == "direct" and coords is not None and n >= _SPLIT_MIN_NODES:
+        # two halves on two cores (SuperLU releases the GIL)
+        block = split_inverse_block(lap, int(targets[0]), others, coords,
+                                    workers=min(2, os.cpu_count() or 1))
     if chol:
-        # CHOLMOD: forward solves on the focal nodes ordered last (CholmodFactor.inverse_block)
+        # CHOLMOD: the focal nodes ordered last, the block read from the factor
+        # (CholmodFactor.inverse_block)
         solver = GroundedSolver(lap, int(targets[0]), method=chosen, coords=coords,
                                 last_nodes=others)
         del lap
         block = solver.inverse_block(others)
         del solver
-    elif chosen == "direct" and coords is not None and lap.shape[0] >= _SPLIT_MIN_NODES:
-        block = split_inverse_block(lap, int(targets[0]), others, coords,
-                                    workers=min(2, os.cpu_count() or 1))
     if block is None:
         # reading the factor's trailing block costs about as much as 10 solves (L, U to CSC)
         last = others if others.size >= _SCHUR_MIN_NODES else None

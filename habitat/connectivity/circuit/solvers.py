@@ -9,6 +9,9 @@ answers to rounding.
 from __future__ import annotations
 
 import ctypes
+import functools
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -183,14 +186,21 @@ class CholmodFactor:
         fields, the first the exposed ``_common``) and the ``cholmod_factor`` it points to
         is a real double supernodal ``L L^T`` of this matrix; else None (forward solves).
         """
-        f = self._factor
-        if not (type(f).__name__ == "Factor" and type(f).__basicsize__ == 32
-                and ctypes.c_void_p.from_address(id(f) + 16).value == id(getattr(f, "_common", None))):
-            return None
-        ptr = ctypes.c_void_p.from_address(id(f) + 24).value
-        if not ptr:
-            return None
-        return _supernodal_trailing_block(_CholmodFactorStruct.from_address(ptr), self.n, k)
+        fs = _factor_struct(self._factor)
+        return None if fs is None else _supernodal_trailing_block(fs, self.n, k)
+
+
+def _factor_struct(f):
+    """The ``cholmod_factor`` of a scikit-sparse 0.4 ``Factor``, or None for another layout.
+
+    Read only when the object's layout is the one this was written for: two fields after
+    the object header, the first the exposed ``_common``, the second a non-null pointer.
+    """
+    if not (type(f).__name__ == "Factor" and type(f).__basicsize__ == 32
+            and ctypes.c_void_p.from_address(id(f) + 16).value == id(getattr(f, "_common", None))):
+        return None
+    ptr = ctypes.c_void_p.from_address(id(f) + 24).value
+    return _CholmodFactorStruct.from_address(ptr) if ptr else None
 
 
 class _CholmodFactorStruct(ctypes.Structure):
@@ -255,6 +265,185 @@ def _supernodal_trailing_block(fs, n, k):
         below = rows >= first
         out[np.ix_(rows[below] - first, cols - first)] = vals[cols - c0][:, below].T
     return np.tril(out)
+
+
+# CHOLMOD's numeric factorization without the GIL. scikit-sparse 0.4 holds the GIL through
+# ``cholmod_factorize`` (its module never releases it), so two factorizations in two threads
+# run one after the other. A direct call through ctypes releases the GIL: the symbolic
+# analysis stays scikit-sparse's, the numeric one is CHOLMOD's own entry point called on the
+# factor and the settings (``cholmod_common``) that analysis left, read in place after the
+# layout checks below; any mismatch and the caller keeps the serial path.
+
+#: ``cholmod_start``'s defaults of the leading ``cholmod_common`` fields (cholmod_core.h,
+#: CHOLMOD 2.x-3.x): they identify the struct inside scikit-sparse's ``Common`` object.
+_COMMON_DEFAULTS = {"dbound": 0.0, "grow0": 1.2, "grow1": 1.2, "grow2": 5, "maxrank": 8,
+                    "supernodal_switch": 40.0}
+_CHOLMOD_SUPERNODAL = 2
+_CHOLMOD_NATURAL = 0
+
+
+class _CholmodCommonHead(ctypes.Structure):
+    """Leading fields of CHOLMOD's ``cholmod_common`` (cholmod_core.h, CHOLMOD 2.x-3.x)."""
+
+    _fields_ = ([(name, ctypes.c_double) for name in ("dbound", "grow0", "grow1")]
+                + [(name, ctypes.c_size_t) for name in ("grow2", "maxrank")]
+                + [("supernodal_switch", ctypes.c_double)]
+                + [(name, ctypes.c_int) for name in ("supernodal", "final_asis", "final_super",
+                                                      "final_ll", "final_pack", "final_monotonic",
+                                                      "final_resymbol")]
+                + [("zrelax", ctypes.c_double * 3), ("nrelax", ctypes.c_size_t * 3)]
+                + [(name, ctypes.c_int) for name in ("prefer_zomplex", "prefer_upper",
+                                                      "quick_return_if_not_posdef", "prefer_binary",
+                                                      "print", "precise", "try_catch")]
+                + [("error_handler", ctypes.c_void_p)])
+
+
+class _CholmodSparseStruct(ctypes.Structure):
+    """CHOLMOD's ``cholmod_sparse`` (cholmod_core.h, unchanged since CHOLMOD 1.x)."""
+
+    _fields_ = ([(name, ctypes.c_size_t) for name in ("nrow", "ncol", "nzmax")]
+                + [(name, ctypes.c_void_p) for name in ("p", "i", "nz", "x", "z")]
+                + [(name, ctypes.c_int) for name in ("stype", "itype", "xtype", "dtype", "sorted",
+                                                      "packed")])
+
+
+def _common_struct(f):
+    """The ``cholmod_common`` of a scikit-sparse 0.4 ``Factor`` after a supernodal analysis, or None.
+
+    scikit-sparse's ``Common`` holds the struct right after the object header and its
+    C-method table pointer; it is taken for one only when ``cholmod_start``'s defaults and
+    the supernodal mode of the analysis are found there.
+    """
+    c = getattr(f, "_common", None)
+    offset = object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p)
+    if type(c).__name__ != "Common" or type(c).__basicsize__ < offset + ctypes.sizeof(_CholmodCommonHead):
+        return None
+    head = _CholmodCommonHead.from_address(id(c) + offset)
+    if (any(getattr(head, name) != value for name, value in _COMMON_DEFAULTS.items())
+            or head.supernodal != _CHOLMOD_SUPERNODAL or list(head.zrelax) != [0.8, 0.1, 0.05]
+            or list(head.nrelax) != [4, 16, 48]):
+        return None
+    return head
+
+
+@functools.lru_cache(maxsize=None)
+def _cholmod_library(path):
+    """``cholmod_factorize`` / ``cholmod_l_factorize`` (and OpenBLAS' thread setters, when
+    CHOLMOD's BLAS is OpenBLAS) of the library the extension ``path`` was linked against, or None."""
+    try:
+        # dlsym on the extension's handle searches its dependencies: the very libcholmod
+        # (and BLAS) scikit-sparse calls, whatever its path
+        lib = ctypes.CDLL(path)
+        factorize = {0: lib.cholmod_factorize, 2: lib.cholmod_l_factorize}
+    except (OSError, AttributeError):
+        return None
+    for fn in factorize.values():
+        fn.argtypes = [ctypes.c_void_p] * 3
+        fn.restype = ctypes.c_int
+    try:
+        threads = (lib.openblas_get_num_threads, lib.openblas_set_num_threads)
+        threads[0].restype = ctypes.c_int
+        threads[1].argtypes = [ctypes.c_int]
+    except AttributeError:
+        threads = None
+    return factorize, threads
+
+
+def _nogil_cholmod():
+    """The ctypes entry points when CHOLMOD can be called without the GIL here, else None.
+
+    Checked on a 2 x 2 matrix end to end (analysis, layouts, numeric factorization, the
+    factor's values): scikit-sparse 0.5, another build or another CHOLMOD give None.
+    """
+    ch = cholmod_module()
+    if ch is None or not hasattr(ch, "analyze") or hasattr(ch, "CholeskyFactor"):
+        return None
+    lib = _cholmod_library(ch.__file__)
+    if lib is None:
+        return None
+    probe = sp.csc_matrix(np.array([[4.0, 0.0], [2.0, 5.0]]))  # L = [[2, 0], [1, 2]]
+    f = ch.analyze(probe, mode="supernodal", ordering_method="natural")
+    if not _factorize_nogil(lib, f, probe):
+        return None
+    l = _supernodal_trailing_block(_factor_struct(f), 2, 2)
+    return lib if l is not None and np.array_equal(l, [[2.0, 0.0], [1.0, 2.0]]) else None
+
+
+def _factorize_nogil(lib, f, a):
+    """Supernodal numeric factorization of the analysed ``f`` with the lower triangle of ``a``
+    by a direct ``cholmod_factorize`` call (the GIL released); False on any mismatch or when
+    ``a`` is not positive definite."""
+    fs, common = _factor_struct(f), _common_struct(f)
+    if (fs is None or common is None or fs.itype not in lib[0] or fs.n != a.shape[0]
+            or fs.is_super != 1 or fs.ordering != _CHOLMOD_NATURAL):
+        return False
+    idx = np.int32 if fs.itype == 0 else np.int64
+    indptr = np.ascontiguousarray(a.indptr, dtype=idx)
+    indices = np.ascontiguousarray(a.indices, dtype=idx)
+    data = np.ascontiguousarray(a.data, dtype=np.float64)
+    # stype -1: the lower triangle is read; CHOLMOD_REAL = 1, CHOLMOD_DOUBLE = 0
+    mat = _CholmodSparseStruct(a.shape[0], a.shape[1], data.size, indptr.ctypes.data,
+                               indices.ctypes.data, None, data.ctypes.data, None, -1, fs.itype,
+                               1, 0, 1, 1)
+    # scikit-sparse's error handler raises Python exceptions from inside CHOLMOD: off for the
+    # call (the status is read from the factor instead)
+    handler, common.error_handler = common.error_handler, None
+    try:
+        ok = lib[0][fs.itype](ctypes.addressof(mat), ctypes.addressof(fs), ctypes.addressof(common))
+    finally:
+        common.error_handler = handler
+    return ok == 1 and fs.minor == fs.n and fs.xtype == 1 and fs.is_ll == 1
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS_SAVED = {"users": 0, "threads": None}
+
+
+@contextmanager
+def _blas_threads(lib, n):
+    """OpenBLAS (CHOLMOD's BLAS) at ``n`` threads inside the block, when it is OpenBLAS.
+
+    Blocks may overlap (solves in several threads): the first one in saves the setting, the
+    last one out restores it.
+    """
+    threads = None if lib is None else lib[1]
+    if threads is None:
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_SAVED["users"] == 0:
+            _BLAS_SAVED["threads"] = threads[0]()
+        _BLAS_SAVED["users"] += 1
+        threads[1](n)
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_SAVED["users"] -= 1
+            if _BLAS_SAVED["users"] == 0:
+                threads[1](_BLAS_SAVED["threads"])
+
+
+def _cholmod_half_schur(lib, a, t):
+    """``L_TT L_TT^T`` of the supernodal Cholesky factor of ``a`` (lower triangle, the ``t``
+    separator nodes last), i.e. its Schur complement onto them; None when not computable."""
+    f = cholmod_module().analyze(a, mode="supernodal", ordering_method="natural")
+    if not _factorize_nogil(lib, f, a):
+        return None
+    l_tt = _supernodal_trailing_block(_factor_struct(f), a.shape[0], t)
+    return None if l_tt is None else l_tt @ l_tt.T
+
+
+def _superlu_half_schur(a, t):
+    """Schur complement of ``a`` (both triangles, the ``t`` last nodes) from SuperLU's factor
+    in symmetric mode (it releases the GIL), or None when SuperLU reordered."""
+    lu = _spla().splu(a, permc_spec="NATURAL", **_SPD_OPTIONS)
+    if not _order_kept(lu):
+        return None
+    u_tt = lu.U[-t:, -t:].toarray()
+    del lu
+    # U = D L^T in symmetric mode
+    return ((u_tt / np.diag(u_tt)[:, None]).T) @ u_tt
 
 
 def estimate_memory_bytes(n_nodes, nnz, *, method, n_rhs=1, ordering="nested_dissection"):
@@ -755,7 +944,8 @@ else:
         return out
 
 
-def split_inverse_block(lap, ground, nodes, coords, *, workers=2):
+def split_inverse_block(lap, ground, nodes, coords, *, workers=2, backend="superlu",
+                        of_adjacency=False):
     """``(A^-1)[nodes][:, nodes]`` of the grounded Laplacian from two half factorizations.
 
     Parameters
@@ -769,7 +959,14 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2):
     coords : numpy.ndarray
         ``(n, 2)`` cell row/column per node (negative for multi-cell nodes).
     workers : int, optional
-        Threads for the two halves (SuperLU releases the GIL while factorizing).
+        Threads for the two halves (both backends factorize without the GIL).
+    backend : {"superlu", "cholmod"}, optional
+        SuperLU in symmetric mode, or CHOLMOD's supernodal Cholesky called without the GIL
+        (scikit-sparse 0.4 only; None is returned where that call cannot be made).
+    of_adjacency : bool, optional
+        ``lap`` is the component's conductance adjacency instead: the blocks of its
+        Laplacian are built from it (:func:`habitat.connectivity.circuit.graph.principal_submatrix`
+        with ``of_laplacian``), the same values without the whole Laplacian.
 
     Returns
     -------
@@ -783,10 +980,17 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2):
     principal submatrix ``A[I_i + T]`` (SPD) with ``T`` last; its trailing block is
     ``S_i = A_TT - A_Ti A_ii^-1 A_iT``, so the Schur complement of ``A`` onto ``T`` is
     ``S = S_1 + S_2 - A_TT``, then onto ``nodes``: ``S_F = S_FF - S_Fs S_ss^-1 S_sF`` and
-    the block is ``S_F^-1``. The two factorizations run on two cores at once.
+    the block is ``S_F^-1``. The two factorizations run on two cores at once; with CHOLMOD
+    ``S_i = L_TT L_TT^T`` from the trailing block of its supernodal ``L`` read in place,
+    with OpenBLAS at one thread per factorization while both run.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    lib = None
+    if backend == "cholmod":
+        lib = _nogil_cholmod()
+        if lib is None:
+            return None
     c = np.asarray(coords)
     n = lap.shape[0]
     nodes = np.asarray(nodes, dtype=np.int64)
@@ -814,22 +1018,20 @@ def split_inverse_block(lap, ground, nodes, coords, *, workers=2):
     def _half(mask):
         interior = np.flatnonzero(mask)
         perm = np.concatenate([interior[nested_dissection_order(c[interior])], t_nodes])
-        lu = _spla().splu(principal_submatrix(lap, perm), permc_spec="NATURAL", **_SPD_OPTIONS)
-        if not _order_kept(lu):
-            return None
-        u_tt = lu.U[-t:, -t:].toarray()
-        del lu
-        # U = D L^T in symmetric mode
-        return ((u_tt / np.diag(u_tt)[:, None]).T) @ u_tt
+        a = principal_submatrix(lap, perm, lower=lib is not None, of_laplacian=of_adjacency)
+        return _superlu_half_schur(a, t) if lib is None else _cholmod_half_schur(lib, a, t)
 
-    if workers > 1:
-        with ThreadPoolExecutor(2) as pool:
-            s1, s2 = pool.map(_half, [low, high])
-    else:
-        s1, s2 = _half(low), _half(high)
+    # CHOLMOD's OpenBLAS at one thread: two factorizations share the two cores, and with
+    # one worker its second thread only spin-waits (1-2 system CPU-s per 1000 x 1000 factor)
+    with _blas_threads(lib, 1):
+        if workers > 1:
+            with ThreadPoolExecutor(2) as pool:
+                s1, s2 = pool.map(_half, [low, high])
+        else:
+            s1, s2 = _half(low), _half(high)
     if s1 is None or s2 is None:
         return None
-    s = s1 + s2 - principal_submatrix(lap, t_nodes).toarray()
+    s = s1 + s2 - principal_submatrix(lap, t_nodes, of_laplacian=of_adjacency).toarray()
     k = nodes.size
     s_f = s[:k, :k] - s[:k, k:] @ np.linalg.solve(s[k:, k:], s[k:, :k])
     return np.linalg.inv((s_f + s_f.T) / 2.0)

@@ -139,7 +139,8 @@ def test_split_inverse_block_equals_dense_inverse():
     assert_allclose(split_inverse_block(lap, 0, nodes[:1], coords), expected[:1, :1], rtol=1e-9)
 
 
-def test_pairwise_through_split_path(monkeypatch):
+def test_pairwise_through_split_path(monkeypatch, direct_backend):
+    # SuperLU halves, or CHOLMOD's called without the GIL where scikit-sparse 0.4 allows
     import habitat.connectivity.circuit.solve as solve_mod
 
     rng = np.random.default_rng(4)
@@ -185,3 +186,30 @@ def test_compiled_principal_submatrix_equals_scipy_slicing(monkeypatch):
     assert_array_equal(got.indices, ref.indices)
     assert_array_equal(got.data, ref.data)
     assert_array_equal(got.toarray(), a.toarray()[np.ix_(idx, idx)])
+    # the lower triangle alone (what CHOLMOD reads), compiled and numpy
+    low = graph.principal_submatrix(a, idx, lower=True)
+    with monkeypatch.context() as m:
+        m.setattr(graph, "_njit", None)
+        low_ref = graph.principal_submatrix(a, idx, lower=True)
+    assert low.has_sorted_indices and low.nnz < got.nnz
+    assert_array_equal(low.toarray(), np.tril(a.toarray()[np.ix_(idx, idx)]))
+    assert_array_equal(low.indptr, low_ref.indptr)
+    assert_array_equal(low.indices, low_ref.indices)
+    assert_array_equal(low.data, low_ref.data)
+    # blocks of the Laplacian read from the adjacency (a stored self-loop is ignored, the
+    # degree sums the whole row): the values of the compiled laplacian() to the last bit
+    a.setdiag(0.5)
+    lap = laplacian(a)
+    for lower in (False, True):
+        ref = graph.principal_submatrix(lap, idx, lower=lower)
+        for compiled in (True, False):
+            with monkeypatch.context() as m:
+                if not compiled:
+                    m.setattr(graph, "_njit", None)
+                got = graph.principal_submatrix(a, idx, lower=lower, of_laplacian=True)
+            assert_array_equal(got.indptr, ref.indptr)
+            assert_array_equal(got.indices, ref.indices)
+            if compiled:
+                assert_array_equal(got.data, ref.data)
+            else:  # numpy's row sums add in another order
+                assert_allclose(got.data, ref.data, rtol=1e-14)

@@ -1,5 +1,7 @@
 """Known-answer tests of the solvers, pairwise shortcut, currents and memory refusal."""
 
+import ctypes
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -197,3 +199,119 @@ def test_multigrid_memory_is_linear_in_the_nodes():
     assert two == 2 * one
     d1, d2 = (estimate_memory_bytes(n, 9 * n, method="direct", n_rhs=9) - 2**25 for n in (10**6, 2 * 10**6))
     assert d2 > 2.05 * d1 and d1 > 2 * one
+
+
+def _nogil_cholmod_or_skip(monkeypatch):
+    monkeypatch.setattr(solvers, "USE_CHOLMOD", True)
+    monkeypatch.setattr(solvers, "CHOLMOD_MIN_NODES", 0)
+    if solvers.cholmod_module() is None:
+        pytest.skip("scikit-sparse not installed (optional extra 'fast'): CHOLMOD split skipped")
+    lib = solvers._nogil_cholmod()
+    if lib is None:
+        pytest.skip("this scikit-sparse's CHOLMOD cannot be called without the GIL (serial path)")
+    return lib
+
+
+def _split_case(shape, seed, n_nodes):
+    from habitat.connectivity.circuit import components, laplacian
+    from habitat.connectivity.circuit.ordering import node_coordinates
+
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0.1, 2.0, shape)
+    g[rng.random(shape) < 0.05] = 0.0
+    regions = np.zeros(shape, dtype=int)
+    regions[5:8, 5:9] = 1  # a multi-cell node: goes with the separator
+    nm = build_node_map(g, regions=regions)
+    adj = build_adjacency(g, nm)
+    comp = max(components(adj), key=len)
+    lap = laplacian(adj[comp][:, comp])
+    nodes = rng.choice(np.arange(1, comp.size), size=n_nodes, replace=False)
+    return lap, node_coordinates(nm)[comp], nodes
+
+
+@pytest.mark.parametrize("shape, n_nodes", [((40, 30), 8), ((150, 120), 19)])
+def test_cholmod_split_equals_the_inverse_and_the_serial_factor(shape, n_nodes, monkeypatch):
+    # tiny grid: the dense inverse; 18,000 nodes: sparse solves of the unit columns
+    import scipy.sparse.linalg as spla
+
+    _nogil_cholmod_or_skip(monkeypatch)
+    lap, coords, nodes = _split_case(shape, 8, n_nodes)
+    a = sp.csc_matrix(lap)[1:, 1:]
+    if a.shape[0] <= 2000:
+        expected = np.linalg.inv(a.toarray())[np.ix_(nodes - 1, nodes - 1)]
+    else:
+        e = np.zeros((a.shape[0], nodes.size))
+        e[nodes - 1, np.arange(nodes.size)] = 1.0
+        expected = spla.splu(a).solve(e)[nodes - 1]
+    serial = solvers.GroundedSolver(lap, 0, coords=coords, last_nodes=nodes).inverse_block(nodes)
+    superlu = solvers.split_inverse_block(lap, 0, nodes, coords, backend="superlu")
+    for workers in (1, 2):
+        got = solvers.split_inverse_block(lap, 0, nodes, coords, workers=workers, backend="cholmod")
+        assert_allclose(got, expected, rtol=1e-10)
+        assert_allclose(got, serial, rtol=1e-10)
+        assert_allclose(got, superlu, rtol=1e-10)
+
+
+def test_cholmod_split_falls_back_when_the_layout_differs(monkeypatch):
+    # another scikit-sparse or CHOLMOD: the split declines (None) and the job takes the serial
+    # factor, with the same resistances
+    import habitat.connectivity.circuit.solve as solve_mod
+
+    _nogil_cholmod_or_skip(monkeypatch)
+    lap, coords, nodes = _split_case((40, 30), 3, 6)
+    adj = -(lap - sp.diags(lap.diagonal()))
+    monkeypatch.setattr(solve_mod, "_SPLIT_MIN_NODES", 1)
+    split = pairwise_resistances(adj, np.concatenate([[0], nodes]), node_coords=coords)
+    calls = []
+    real = solvers.GroundedSolver
+
+    def serial(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solve_mod, "GroundedSolver", serial)
+    monkeypatch.setattr(solvers, "_common_struct", lambda f: None)
+    assert solvers._nogil_cholmod() is None
+    assert solvers.split_inverse_block(lap, 0, nodes, coords, backend="cholmod") is None
+    fallback = pairwise_resistances(adj, np.concatenate([[0], nodes]), node_coords=coords)
+    assert calls  # the serial CHOLMOD factor answered
+    assert_allclose(fallback, split, rtol=1e-10)
+
+
+def test_cholmod_called_without_the_gil_reports_an_indefinite_matrix(monkeypatch):
+    lib = _nogil_cholmod_or_skip(monkeypatch)
+    # cholmod_core.h of CHOLMOD 3.0: the fields written or checked sit where C puts them
+    head = solvers._CholmodCommonHead
+    assert (head.zrelax.offset, head.nrelax.offset, head.print.offset, head.error_handler.offset) \
+        == (80, 104, 144, 160)
+    assert ctypes.sizeof(solvers._CholmodSparseStruct) == 88
+    a = sp.csc_matrix(np.array([[1.0, 0.0], [2.0, 1.0]]))  # eigenvalues 3 and -1
+    f = solvers.cholmod_module().analyze(a, mode="supernodal", ordering_method="natural")
+    assert not solvers._factorize_nogil(lib, f, a)  # no exception, no factor to read
+    assert solvers._factor_struct(f).minor < 2
+    spd = sp.csc_matrix(np.array([[9.0, 0.0], [3.0, 5.0]]))  # L = [[3, 0], [1, 2]]
+    assert solvers._factorize_nogil(lib, f, spd)
+    assert_allclose(solvers._supernodal_trailing_block(solvers._factor_struct(f), 2, 2),
+                    [[3.0, 0.0], [1.0, 2.0]], rtol=0, atol=1e-15)
+    # 64-bit indices: scikit-sparse analyses with cholmod_l_*, the call is cholmod_l_factorize
+    wide = sp.csc_matrix(spd)
+    wide.indptr, wide.indices = wide.indptr.astype(np.int64), wide.indices.astype(np.int64)
+    f = solvers.cholmod_module().analyze(wide, mode="supernodal", ordering_method="natural")
+    assert solvers._factor_struct(f).itype == 2
+    assert solvers._factorize_nogil(lib, f, wide)
+    assert_allclose(solvers._supernodal_trailing_block(solvers._factor_struct(f), 2, 2),
+                    [[3.0, 0.0], [1.0, 2.0]], rtol=0, atol=1e-15)
+
+
+def test_blas_threads_restored_after_overlapping_blocks():
+    calls = []
+    threads = [4]
+    lib = (None, (lambda: threads[0], lambda k: (calls.append(k), threads.__setitem__(0, k))))
+    with solvers._blas_threads(lib, 1):
+        with solvers._blas_threads(lib, 1):
+            assert threads[0] == 1
+        assert threads[0] == 1  # the outer block still runs
+    assert threads[0] == 4 and calls == [1, 1, 4]
+    with solvers._blas_threads(None, 1):  # no OpenBLAS: nothing to set
+        pass
+    assert calls == [1, 1, 4]
