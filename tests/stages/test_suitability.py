@@ -165,10 +165,8 @@ def test_file_backed_inputs_are_read_inside_the_block_tasks(tmp_path):
         np.testing.assert_array_equal(np.asarray(results[0][name].values), np.asarray(results[1][name].values))
 
 
-def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
-    import pickle
-    from concurrent.futures import ThreadPoolExecutor
-
+def _arange_band(tmp_path):
+    """A 5 x 7 float32 raster of 0..34 and a window reader of it."""
     from rasterio.transform import from_origin
 
     from habitat.stages.suitability import _WindowReader
@@ -178,7 +176,14 @@ def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
     with rasterio.open(path, "w", driver="GTiff", width=7, height=5, count=1, dtype="float32",
                        transform=from_origin(0, 50, 10, 10)) as ds:
         ds.write(values, 1)
-    reader = _WindowReader(str(path))
+    return values, _WindowReader(str(path))
+
+
+def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    values, reader = _arange_band(tmp_path)
     np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])
     np.testing.assert_array_equal(reader(0, 5, 0, 7), values)  # the same handle again
     with ThreadPoolExecutor(2) as pool:  # each thread its own handle
@@ -191,16 +196,7 @@ def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
 def test_window_read_ahead_is_handed_to_its_task_once(tmp_path):
     """A window read ahead is the band's slice, handed to the first task that asks for it, then read
     again; a window a task has read is not read ahead; a failed read ahead raises in the task."""
-    from rasterio.transform import from_origin
-
-    from habitat.stages.suitability import _WindowReader
-
-    values = np.arange(35, dtype=np.float32).reshape(5, 7)
-    path = tmp_path / "a.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=7, height=5, count=1, dtype="float32",
-                       transform=from_origin(0, 50, 10, 10)) as ds:
-        ds.write(values, 1)
-    reader = _WindowReader(str(path))
+    values, reader = _arange_band(tmp_path)
     reader.read_ahead(1, 4, 2, 7)
     assert list(reader._ahead) == [(1, 4, 2, 7)]
     np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])
@@ -208,7 +204,7 @@ def test_window_read_ahead_is_handed_to_its_task_once(tmp_path):
     np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])  # read again
     reader.read_ahead(1, 4, 2, 7)  # a task read it: not read ahead
     assert not reader._ahead
-    missing = _WindowReader(str(tmp_path / "missing.tif"))
+    missing = type(reader)(str(tmp_path / "missing.tif"))
     missing.read_ahead(0, 2, 0, 2)  # the error waits for the task that asks for the window
     with pytest.raises(rasterio.errors.RasterioIOError):
         missing(0, 2, 0, 2)
