@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any
 
 from habitat.errors import ConfigError
@@ -41,9 +40,6 @@ _INPUT_IDS = ("habitat_class_current", "floodplain",
 INPUTS = (*(catalog.layers(i, optional=i in _OPTIONAL_INPUTS)[0] for i in _INPUT_IDS),
           *catalog.layers("rivers", optional=True))  # the river lines: riparian_strip only
 OUTPUTS = catalog.outputs_of("suitability")
-#: Blocks whose windows are read ahead while numba loads (~36 MB each on 1024 x 1024 blocks of the
-#: default criteria; bench/README.md, "Suitability at 5x: reading ahead").
-READ_AHEAD_BLOCKS = 4
 
 
 def _criterion_values(name: str, ctx: StageContext) -> xr.DataArray:
@@ -125,52 +121,16 @@ def _load_kernels() -> None:
         pass
 
 
-def _load_kernels_aside() -> threading.Thread | None:
+def _load_kernels_aside() -> None:
     """Load the compiled kernels on a thread of their own while the graph is built and the
     outputs opened: numba's import and first dispatch (~0.4 s of CPU, bench/README.md
     "Suitability at 5x") otherwise ran serially, in the main thread and then in the first block
-    task of every worker. Only without a Dask cluster (the workers there are other processes).
-    Returns the loading thread (None with a cluster)."""
+    task of every worker. Only without a Dask cluster (the workers there are other processes)."""
     import threading
 
     from habitat.compute import active_client
-    if active_client() is not None:
-        return None
-    loader = threading.Thread(target=_load_kernels, name="suitability-kernels", daemon=True)
-    loader.start()
-    return loader
-
-
-def _warm_up_aside(loader: threading.Thread | None, block: Any, layers: dict[str, Any],
-                   halos: dict[str, tuple[str, float]], cell_size_m: float) -> threading.Thread | None:
-    """After ``loader``, run the block task on a tiny block of zeros (each layer's dtype, each
-    neighbourhood mean on its smallest window) on a thread of its own, result dropped: every
-    compiled kernel's first dispatch of the block's argument types (numba loads each from its
-    cache under its compiler lock, ~0.25 s in all) then happens there, beside the first blocks'
-    reads, not in the first block tasks. None without a loader (a Dask cluster)."""
-    if loader is None:
-        return None
-
-    def warm() -> None:
-        import numpy as np
-
-        from habitat.suitability.membership import radius_halo_cells
-
-        loader.join()
-        try:
-            blocks = [np.zeros((2, 2), dtype=a.dtype) for a in layers.values()]
-            windows = {}
-            for criterion, (layer_id, radius_m) in halos.items():
-                side = 2 + 2 * radius_halo_cells(radius_m, cell_size_m)
-                blocks.append(np.zeros((side, side), dtype=layers[layer_id].dtype))
-                windows[criterion] = (((0, side), (0, side)), [((0, 0), len(blocks) - 1)], radius_m)
-            _with_means(*blocks, block=block, windows=windows, n_layers=len(layers), cell_size_m=cell_size_m)
-        except Exception:  # noqa: BLE001 - the block tasks run the same code and report the error
-            pass
-
-    thread = threading.Thread(target=warm, name="suitability-warm-up", daemon=True)
-    thread.start()
-    return thread
+    if active_client() is None:
+        threading.Thread(target=_load_kernels, name="suitability-kernels", daemon=True).start()
 
 
 def run_suitability(ctx: StageContext) -> dict[str, Any]:
@@ -191,7 +151,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     grid = ctx.grid
     if grid.is_geographic:
         raise ConfigError("grid.crs: the suitability stage needs a projected grid in metres (e.g. 'default')")
-    loader = _load_kernels_aside()
+    _load_kernels_aside()
     classes = ctx.inputs["habitat_class_current"]
     codes = {name: HABITAT_CLASS_CODES[name] for name in params.sensitivity}
 
@@ -257,9 +217,7 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
         threat_table=threat_table, sensitivity=sensitivity, weights=weights, terrain=tuple(terrain),
         riparian_cap=cap,
     )
-    warm = _warm_up_aside(loader, block, layers, halos, grid.cell_size_m)
-    stacked = _block_tasks(block, layers, halos, base.chunks, len(names), grid.cell_size_m, sources,
-                           read_ahead_while=warm)
+    stacked = _block_tasks(block, layers, halos, base.chunks, len(names), grid.cell_size_m, sources)
     units = {"degradation": "InVEST D"}
     out: dict[str, Any] = {name: make_layer(stacked[i], grid, name=name, units=units.get(name, "score 0-1"))
                            for i, name in enumerate(names)}
@@ -290,37 +248,11 @@ class _WindowReader:
 
         self.path = path
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._ahead: dict[tuple[int, int, int, int], Any] = {}  # window -> Future of a read ahead
-        self._taken: set[tuple[int, int, int, int]] = set()  # windows a task read itself
 
     def __reduce__(self) -> tuple:
         return (_WindowReader, (self.path,))
 
-    def read_ahead(self, row0: int, row1: int, col0: int, col1: int) -> None:
-        """Read a window now, on this thread, for the task that asks for it later (once); nothing
-        if a task has read it or it is read ahead already."""
-        from concurrent.futures import Future
-
-        window = (row0, row1, col0, col1)
-        with self._lock:
-            if window in self._taken or window in self._ahead:
-                return
-            future = self._ahead[window] = Future()
-        try:
-            future.set_result(self._read(*window))
-        except BaseException as error:  # noqa: BLE001 - the task that takes it raises it
-            future.set_exception(error)
-
     def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
-        window = (row0, row1, col0, col1)
-        with self._lock:
-            future = self._ahead.pop(window, None)
-            if future is None:
-                self._taken.add(window)
-        return self._read(*window) if future is None else future.result()
-
-    def _read(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
         import rasterio
         from rasterio.windows import Window
 
@@ -335,8 +267,7 @@ class _WindowReader:
 
 def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
                  chunks: tuple[tuple[int, ...], tuple[int, ...]], n_outputs: int, cell_size_m: float,
-                 sources: dict[str, str] | None = None, read_ahead_while: threading.Thread | None = None,
-                 read_ahead_blocks: int | None = None) -> Any:
+                 sources: dict[str, str] | None = None) -> Any:
     """One dask task per block of ``chunks``: ``block(*layer blocks, radius=...)`` stacked on a new first axis.
 
     Each task gets the blocks of every layer at its position and, for each criterion in ``halos``, the
@@ -347,10 +278,6 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     threaded scheduler runs cheap read tasks far ahead of the blocks that use them, and the blocks
     read and waiting grew with the grid (335 MiB of them on 147 M cells, bench/README.md
     "Suitability in flat memory"); read in the task, a block's inputs live only while it runs.
-    While the thread ``read_ahead_while`` (numba's loader) runs, a thread of its own reads the windows
-    of up to ``read_ahead_blocks`` (default ``READ_AHEAD_BLOCKS``) blocks ahead, in the scheduler's order after the first two: GDAL's
-    decompression releases the GIL, so it fills the core that numba's import leaves idle
-    (bench/README.md, "Suitability at 5x: reading ahead").
     """
     import itertools
 
@@ -389,34 +316,8 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
         graph[(name, 0, i, j)] = (functools.partial(_with_means, block=block, windows=windows,
                                                     n_layers=len(arrays), cell_size_m=cell_size_m), *args)
     hlg = HighLevelGraph.from_collections(name, graph, dependencies=[a for k, a in layers.items() if k not in sources])
-    n_ahead = READ_AHEAD_BLOCKS if read_ahead_blocks is None else read_ahead_blocks
-    if read_ahead_while is not None and readers and n_ahead > 0:
-        _start_read_ahead(graph, read_ahead_while, n_ahead)
     return da.Array(hlg, name, chunks=((n_outputs,), *chunks), dtype=np.float32,
                     meta=np.empty((0, 0, 0), np.float32))
-
-
-def _start_read_ahead(graph: dict, loader: threading.Thread, n_blocks: int) -> None:
-    """Read the windows of ``n_blocks`` block tasks of ``graph`` ahead while ``loader`` is alive, on a
-    daemon thread: the blocks in dask's order of execution after the first two (which the two
-    workers read themselves while numba loads). Each window is read once: by the read ahead, or by
-    its task (:meth:`_WindowReader.read_ahead`)."""
-    import threading
-
-    from dask.order import order
-
-    ranked = sorted(graph, key=order(graph).__getitem__)
-    plan = [[arg for arg in graph[key][1:] if isinstance(arg, tuple) and isinstance(arg[0], _WindowReader)]
-            for key in ranked[2:2 + n_blocks]]
-
-    def run() -> None:
-        for reads in plan:
-            for reader, *window in reads:
-                if not loader.is_alive():
-                    return
-                reader.read_ahead(*window)
-
-    threading.Thread(target=run, name="suitability-read-ahead", daemon=True).start()
 
 
 def _with_means(*blocks: np.ndarray, block: Any, windows: dict, n_layers: int, cell_size_m: float) -> np.ndarray:

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 import yaml
 
@@ -165,8 +164,10 @@ def test_file_backed_inputs_are_read_inside_the_block_tasks(tmp_path):
         np.testing.assert_array_equal(np.asarray(results[0][name].values), np.asarray(results[1][name].values))
 
 
-def _arange_band(tmp_path):
-    """A 5 x 7 float32 raster of 0..34 and a window reader of it."""
+def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
     from rasterio.transform import from_origin
 
     from habitat.stages.suitability import _WindowReader
@@ -176,14 +177,7 @@ def _arange_band(tmp_path):
     with rasterio.open(path, "w", driver="GTiff", width=7, height=5, count=1, dtype="float32",
                        transform=from_origin(0, 50, 10, 10)) as ds:
         ds.write(values, 1)
-    return values, _WindowReader(str(path))
-
-
-def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
-    import pickle
-    from concurrent.futures import ThreadPoolExecutor
-
-    values, reader = _arange_band(tmp_path)
+    reader = _WindowReader(str(path))
     np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])
     np.testing.assert_array_equal(reader(0, 5, 0, 7), values)  # the same handle again
     with ThreadPoolExecutor(2) as pool:  # each thread its own handle
@@ -191,73 +185,6 @@ def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
     np.testing.assert_array_equal(np.concatenate(parts), values)
     copy = pickle.loads(pickle.dumps(reader))  # opens its own handle
     np.testing.assert_array_equal(copy(3, 5, 1, 2), values[3:5, 1:2])
-
-
-def test_window_read_ahead_is_handed_to_its_task_once(tmp_path):
-    """A window read ahead is the band's slice, handed to the first task that asks for it, then read
-    again; a window a task has read is not read ahead; a failed read ahead raises in the task."""
-    values, reader = _arange_band(tmp_path)
-    reader.read_ahead(1, 4, 2, 7)
-    assert list(reader._ahead) == [(1, 4, 2, 7)]
-    np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])
-    assert not reader._ahead
-    np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])  # read again
-    reader.read_ahead(1, 4, 2, 7)  # a task read it: not read ahead
-    assert not reader._ahead
-    missing = type(reader)(str(tmp_path / "missing.tif"))
-    missing.read_ahead(0, 2, 0, 2)  # the error waits for the task that asks for the window
-    with pytest.raises(rasterio.errors.RasterioIOError):
-        missing(0, 2, 0, 2)
-
-
-def test_blocks_read_ahead_while_the_kernels_load_equal_the_blocks_read_by_their_tasks(tmp_path):
-    """With a 'loader' that stays alive, the read ahead takes every window of the blocks after the
-    first two; the stacked outputs equal those read by the tasks alone, and nothing is left over."""
-    import threading
-
-    import dask
-
-    from habitat.io.rasters import open_layer
-    from habitat.stages import suitability as stage
-    from habitat.stages.spec import StageContext
-
-    out = _run(tmp_path, {})
-    record = json.loads((out / "ingest" / "_stage.json").read_text())
-    inputs = {layer_id: open_layer(out / info["path"], name=layer_id, chunks=3)
-              for layer_id, info in record["outputs"].items() if info["kind"] == "raster"}
-    grid = grid_of(inputs["habitat_class_current"])
-    ctx = StageContext(grid=grid, params=SuitabilityParams(), inputs=inputs, pipeline=None, log=lambda _: None)
-    with dask.config.set(scheduler="synchronous"):
-        plain = np.asarray(stage.STAGE.run(ctx)["suitability"].values)
-    release = threading.Event()
-    loader = threading.Thread(target=release.wait, daemon=True)
-    loader.start()
-    calls = []
-    original = stage._start_read_ahead
-
-    def spy(graph, thread, n_blocks):
-        calls.append(len(graph))
-        original(graph, thread, n_blocks)
-
-    stage._start_read_ahead, stage_loader = spy, stage._load_kernels_aside
-    stage._load_kernels_aside = lambda: loader
-    try:
-        result = stage.STAGE.run(ctx)
-        reader = next(a[1][0] for a in result["suitability"].data.__dask_graph__().values()
-                      if isinstance(a, tuple) and len(a) > 1 and isinstance(a[1], tuple)
-                      and isinstance(a[1][0], stage._WindowReader))
-        for _ in range(200):  # the read ahead runs on its own thread
-            if len(reader._ahead) == min(stage.READ_AHEAD_BLOCKS, calls[0] - 2):
-                break
-            threading.Event().wait(0.01)
-        assert calls[0] > 2 and len(reader._ahead) == min(stage.READ_AHEAD_BLOCKS, calls[0] - 2)
-        release.set()
-        with dask.config.set(scheduler="synchronous"):
-            np.testing.assert_array_equal(np.asarray(result["suitability"].values), plain)
-        assert not reader._ahead
-    finally:
-        release.set()
-        stage._start_read_ahead, stage._load_kernels_aside = original, stage_loader
 
 
 def test_neighbourhood_of_quality_is_the_disk_mean_of_the_quality_output(tmp_path):
