@@ -15,7 +15,8 @@ main thread of a one-command process (issue 19, the 1000 x 1000 single-pair circ
 ``importlib.util.find_spec`` (the same answer while scipy is installed; the real check runs
 again whenever a kernel that calls BLAS is compiled) and with cffi hidden, so numba's cffi
 support is off for the rest of the process: for commands whose kernels call no cffi
-functions (the ``circuit`` command).
+functions (the ``circuit`` command; also when ``habitat.cli.circuit`` is called in-process,
+e.g. by the tests: nothing in habitat jits cffi calls).
 
 numpy's OpenBLAS starts its worker threads when numpy is imported, and each spins (busy-waits
 with ``sched_yield``) for 2**28 cycles, about 0.1 CPU-s of the other core, before it sleeps;
@@ -86,6 +87,8 @@ def start_numba_lean() -> bool:
         sys.modules["cffi"] = None  # `import cffi` raises ImportError: numba leaves cffi out
     try:
         cpu_target.target_context.refresh()  # typing registries too
+    except Exception:  # numba's internals differ: it sets up as usual on first dispatch
+        return False
     finally:
         nplinalg.ensure_blas = real_check
         if hide_cffi and sys.modules.get("cffi", False) is None:

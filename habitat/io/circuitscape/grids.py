@@ -172,7 +172,10 @@ def _parse_values(data, offset, nrows, ncols):
     else (other tokens, comments, a row or line count that differs, no numba): the caller
     then uses ``np.loadtxt`` itself. About 5x faster than ``np.loadtxt`` on a 1000 x 1000 grid.
     """
-    if _parse_grid_values is None or nrows < 1 or ncols < 1:
+    # each value takes at least two bytes (a digit and a separator, the last one one): a
+    # header asking for more cells than that goes to np.loadtxt, which reads what the file
+    # holds, and the caller reports the shape mismatch (no allocation from a header typo)
+    if _parse_grid_values is None or nrows < 1 or ncols < 1 or nrows * ncols > (len(data) - offset + 1) // 2:
         return None
     out = np.empty((nrows, ncols))
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -203,6 +206,8 @@ else:
                 if c == 10:  # \n
                     pos += 1
                     break
+                if c == 13 and (pos + 1 >= n or buf[pos + 1] != 10):
+                    return 1  # a lone \r is a line break to np.loadtxt (splitlines)
                 if c == 32 or c == 9 or c == 13:
                     pos += 1
                     continue
