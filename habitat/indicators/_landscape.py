@@ -27,6 +27,8 @@ class _Landscape:
     patch_enn: np.ndarray  # (P,) edge-to-edge nearest-neighbour distance in cells (nan if none)
     adjacency: np.ndarray  # (K+1, K+1) symmetric count of shared sides; index K = nodata
     border_sides: np.ndarray  # (K,) class cell sides lying on the raster boundary
+    # (rows, cols, 1-based patch ids) of one class's patch-edge cells in raster order, when asked
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _class_index(classes: np.ndarray, nodata) -> tuple[np.ndarray, np.ndarray]:

@@ -178,52 +178,28 @@ class PairwiseSum:
 
 
 class UnitPatches:
-    """Patches of one boolean window reader inside a box: cells per patch (whole-array order)
-    and, when asked, each patch's edge cells (a 4-neighbour outside the patch or the box)."""
+    """Patches of one boolean window reader inside a box: cells per patch (whole-array order)."""
 
-    def __init__(self, read: Reader, box: Box, *, neighbours: int, edges: bool,
-                 strip_cells: int = STRIP_CELLS) -> None:
+    def __init__(self, read: Reader, box: Box, *, neighbours: int, strip_cells: int = STRIP_CELLS) -> None:
         (rs, cs) = box
         r_off, c_off = rs.start, cs.start
         shape = (rs.stop - rs.start, cs.stop - cs.start)
-        er, ec, ep = [], [], []
 
         def local(rows: slice, cols: slice) -> np.ndarray:
             return np.asarray(read(slice(rows.start + r_off, rows.stop + r_off),
                                    slice(cols.start + c_off, cols.stop + c_off)), dtype=bool)
 
-        def gather(block) -> None:
-            ext, (ri, ci), prov = block.ext, block.inner, block.provisional
-            # out of the box = not in the patch (FRAGSTATS/patch_graph pad with background)
-            p = np.pad(ext, 1)
-            a, b = ri.start + 1, ri.stop + 1
-            c0, c1 = ci.start + 1, ci.stop + 1
-            inner = p[a:b, c0:c1]
-            interior = p[a - 1:b - 1, c0:c1] & p[a + 1:b + 1, c0:c1] & p[a:b, c0 - 1:c1 - 1] & p[a:b, c0 + 1:c1 + 1]
-            rr, cc = np.nonzero(inner & ~interior)
-            # box-local coordinates, as the whole-array code labels the unit's box
-            er.append((rr + block.r0).astype(np.int32))
-            ec.append((cc + block.c0).astype(np.int32))
-            ids = prov[rr, cc]
-            ep.append(ids.astype(np.int32) if block.offset + block.n < 2**31 else ids)
-
-        labeling = label_blocks(local, shape, neighbours=neighbours,
-                                block_shape=(strip_rows(box, strip_cells), shape[1]),
-                                halo=1 if edges else 0, on_block=gather if edges else None)
-        self.labeling = labeling
-        self.patch_cells = labeling.patch_cells
-        if edges:
-            self.edge_rows = np.concatenate(er) if er else np.empty(0, np.int32)
-            self.edge_cols = np.concatenate(ec) if ec else np.empty(0, np.int32)
-            prov = np.concatenate(ep) if ep else np.empty(0, np.int64)
-            self.edge_ids = labeling.final_of_provisional[prov]  # 1-based, raster order
-            del prov
+        self.labeling = label_blocks(local, shape, neighbours=neighbours,
+                                     block_shape=(strip_rows(box, strip_cells), shape[1]))
+        self.patch_cells = self.labeling.patch_cells
 
 
-def patch_edge_points(patches: UnitPatches, keep: np.ndarray):
-    """Edge cells (rows, cols, 1-based kept ids) of the kept patches, in raster order."""
+def patch_edge_points(edges, keep: np.ndarray):
+    """Edge cells (rows, cols, 1-based kept ids) of the kept patches, in raster order, from
+    ``edges = (rows, cols, 1-based ids)`` of all the patches."""
+    rows, cols, edge_ids = edges
     remap = np.zeros(keep.size + 1, np.int64)
     remap[1:][keep] = np.arange(1, int(keep.sum()) + 1)
-    ids = remap[patches.edge_ids]
+    ids = remap[edge_ids]
     sel = ids > 0
-    return patches.edge_rows[sel], patches.edge_cols[sel], ids[sel]
+    return rows[sel], cols[sel], ids[sel]

@@ -85,6 +85,7 @@ def analyse_blockwise(
     block_shape: tuple[int, int] = DEFAULT_BLOCK_SHAPE,
     enn: bool = True,
     class_values: np.ndarray | None = None,
+    edges_of: int | None = None,
 ) -> _Landscape:
     """Per-class and per-patch counts of a landscape, gathered block by block.
 
@@ -104,6 +105,10 @@ def analyse_blockwise(
     class_values : ndarray, optional
         The sorted class codes present (nodata left out), when the caller knows them: saves
         the pass over the raster that finds them. Must be exactly the codes present.
+    edges_of : int, optional
+        A class index (into ``class_values``) whose patch-edge cells (a 4-neighbour of another
+        class, nodata or outside the raster) are kept in ``edges``, so that a caller needing
+        them does not label the raster again.
 
     Returns
     -------
@@ -139,8 +144,11 @@ def analyse_blockwise(
         ndiff = 4 - nsame[ri, ci]
         sides_parts.append(block.local_sums(ndiff))
         core_parts.append(block.local_sums(interior[ri, ci]))
-        if enn:
-            rr, cc = np.nonzero((ndiff > 0) & (prov > 0))
+        if enn or edges_of is not None:
+            sel = (ndiff > 0) & (prov > 0)
+            if not enn:
+                sel &= ext[ri, ci] == edges_of
+            rr, cc = np.nonzero(sel)
             edge_rows.append((rr + block.r0).astype(np.int32))
             edge_cols.append((cc + block.c0).astype(np.int32))
             ids = prov[rr, cc]
@@ -182,14 +190,17 @@ def analyse_blockwise(
     adjacency = adjacency.reshape(nk, nk)
     adjacency = adjacency + adjacency.T
 
-    if enn:
+    patch_enn, edges = np.full(patch_class.size, np.nan), None
+    if enn or edges_of is not None:
         rows = np.concatenate(edge_rows) if edge_rows else np.empty(0, np.int32)
         cols = np.concatenate(edge_cols) if edge_cols else np.empty(0, np.int32)
         elab = labeling.final_of_provisional[np.concatenate(edge_prov)] if edge_prov else np.empty(0, np.int64)
         del edge_rows, edge_cols, edge_prov
-        patch_enn = _enn_by_class(rows, cols, elab, patch_class, n_classes)
-    else:
-        patch_enn = np.full(patch_class.size, np.nan)
+        if enn:
+            patch_enn = _enn_by_class(rows, cols, elab, patch_class, n_classes)
+        if edges_of is not None:
+            mine = patch_class[elab - 1] == edges_of
+            edges = (rows[mine], cols[mine], elab[mine])
     return _Landscape(
         class_values=class_values,
         n_valid=n_valid,
@@ -200,10 +211,12 @@ def analyse_blockwise(
         patch_enn=patch_enn,
         adjacency=adjacency,
         border_sides=border[:n_classes],
+        edges=edges,
     )
 
 
-def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn=True, class_values=None):
+def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_shape, enn=True, class_values=None,
+             edges_of=None):
     if callable(classes):
         if shape is None:
             raise InvalidParameterError("shape is required when classes is a reader function")
@@ -215,6 +228,7 @@ def _checked(classes, shape, cell_size, nodata, neighbours, edge_depth, block_sh
     land = analyse_blockwise(
         read, shape, nodata=None if nodata is None else int(nodata), neighbours=int(neighbours),
         edge_depth=int(edge_depth), block_shape=block_shape, enn=enn, class_values=class_values,
+        edges_of=edges_of,
     )
     if land.n_valid == 0:
         raise InvalidParameterError(

@@ -13,7 +13,8 @@ from habitat.errors import InvalidParameterError
 from habitat.indicators.change import annual_rate
 from habitat.indicators._unit_scan import (STRIP_CELLS, PairwiseSum, Reader, UnitPatches, cell_sums,
                                            patch_edge_points, sequential_sum, strip_rows, strips)
-from habitat.indicators.fragmentation_blockwise import class_metrics_blockwise
+from habitat.indicators.fragmentation import _class_frame
+from habitat.indicators.fragmentation_blockwise import _checked
 from habitat.indicators.patch_graph import eca_of_patches
 from habitat.suitability.blockwise import iter_label_blocks
 from habitat.indicators.protconn import delta_eca_pct
@@ -184,10 +185,11 @@ def _reader(layer) -> Reader:
     return lambda rows, cols: np.asarray(layer[rows, cols], dtype=bool)
 
 
-def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbours: int,
-                   edge_depth: int, strip_cells: int, n_cells: int, n_habitat: int) -> dict[str, float]:
+def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbours: int, edge_depth: int,
+                   strip_cells: int, n_cells: int, n_habitat: int, **graph) -> tuple[dict[str, float], tuple]:
     """NP, LPI, ED, AREA_MN and TCA of the unit's habitat (``n_habitat`` of its ``n_cells``
-    cells), patches cut at its boundary."""
+    cells), patches cut at its boundary, and :func:`_patch_figures` of the same patches (one
+    labelling of the unit's box serves both)."""
     r_off, c_off = unit.box[0].start, unit.box[1].start
 
     def classes(rows: slice, cols: slice) -> np.ndarray:
@@ -204,42 +206,34 @@ def _fragmentation(read: Reader, unit: BoxMask, *, cell_size_m: float, neighbour
     # ENN: none of these five columns needs it, and its edge cells are what grows with the grid
     # the classes present are known from the counts: no pass to find them
     present = np.array([c for c, n in ((1, n_habitat), (2, n_cells - n_habitat)) if n > 0], np.uint8)
-    table = class_metrics_blockwise(classes, box_shape, cell_size=cell_size_m, nodata=0, neighbours=neighbours,
-                                    edge_depth=edge_depth, enn=False,
-                                    block_shape=(strip_rows(unit.box, strip_cells), box_shape[1]),
-                                    class_values=present)
-    if 1 not in table.index:
-        return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}
-    row = table.loc[1]
-    return {name: float(row[name]) for name in ("NP", "LPI", "ED", "AREA_MN", "TCA")}
+    # habitat is class index 0 when present: its patches come first, with their edge cells
+    land = _checked(classes, box_shape, cell_size_m, 0, neighbours, edge_depth,
+                    (strip_rows(unit.box, strip_cells), box_shape[1]), enn=False, class_values=present,
+                    edges_of=0 if n_habitat else None)
+    cells = land.patch_cells[land.patch_class == 0] if n_habitat else np.empty(0, np.int64)
+    figures = _patch_figures(cells, land.edges, cell_size_m=cell_size_m, **graph)
+    if not n_habitat:
+        return {"NP": 0.0, "LPI": 0.0, "ED": 0.0, "AREA_MN": math.nan, "TCA": 0.0}, figures
+    row = _class_frame(land, float(cell_size_m), False).loc[1]
+    return {name: float(row[name]) for name in ("NP", "LPI", "ED", "AREA_MN", "TCA")}, figures
 
 
-def _unit_patches(read: Reader, unit: BoxMask, *, neighbours: int, strip_cells: int, **graph) -> tuple[float, int, float]:
-    """Patches of the unit's habitat (cut at its boundary), labelled strip by strip over its box:
-    :func:`_patch_figures` of them."""
-    def sub(rows: slice, cols: slice) -> np.ndarray:
-        return read(rows, cols) & unit.window(rows, cols)
-
-    return _patch_figures(UnitPatches(sub, unit.box, neighbours=neighbours, edges=True, strip_cells=strip_cells),
-                          **graph)
-
-
-def _patch_figures(patches: UnitPatches, *, cell_area: float, cell_size_m: float, min_area_ha: float,
+def _patch_figures(patch_cells: np.ndarray, edges, *, cell_area: float, cell_size_m: float, min_area_ha: float,
                    ref_distance_m: float, ref_probability: float) -> tuple[float, int, float]:
     """The MESH_CUT numerator sum a_i^2 (m4), and the PC/EC graph's node count and ECA (ha), of
-    patches labelled with their edge cells.
+    patches given by their cell counts and edge cells ``(rows, cols, 1-based ids)``.
 
     Equal to ``effective_mesh_size``'s per-box labelling and to ``habitat_eca(habitat & mask)``:
     same patch order, same areas, same edge cells in the same order.
     """
-    pieces = cell_sums(patches.patch_cells, cell_area)
+    pieces = cell_sums(patch_cells, cell_area)
     cut = float(np.sum(pieces * pieces)) if pieces.size else 0.0
     # habitat_patches' rule: area = label_areas_m2 / 10^4 ha (the same sums: cell_area is
     # cell_size_m ** 2), kept when >= min_area_ha
     sizes = pieces / _M2_PER_HA
     keep = sizes >= min_area_ha
-    edges = patch_edge_points(patches, keep) if keep.sum() >= 2 else None
-    eca = eca_of_patches(sizes[keep], edges, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
+    points = patch_edge_points(edges, keep) if keep.sum() >= 2 else None
+    eca = eca_of_patches(sizes[keep], points, cell_size_m=cell_size_m, ref_distance_m=ref_distance_m,
                          ref_probability=ref_probability)
     return cut, int(keep.sum()), eca
 
@@ -384,16 +378,11 @@ def unit_indicators(
     dates = ((e2, read2),) if single else ((e1, read1), (e2, read2))
     graph_kernel = dict(cell_area=cell_area, cell_size_m=cell_size_m, min_area_ha=graph_min_patch_ha,
                         ref_distance_m=dispersal_distance_m, ref_probability=dispersal_probability)
-    # MESH_CBC needs each cell's complete patch: one whole-grid labelling per date, which is
-    # also the patches of a unit covering the whole grid (the study area)
+    # MESH_CBC needs each cell's complete patch: one whole-grid labelling per date
     grid = (slice(0, grid_shape[0]), slice(0, grid_shape[1]))
-    whole_grid = {pos for pos, m in enumerate(masks) if m.bits is None and m.box == grid}
-    cbc, whole = {}, {}
+    cbc = {}
     for e, read in dates:
-        patches = UnitPatches(read, grid, neighbours=neighbours, edges=bool(whole_grid), strip_cells=strip_cells)
-        if whole_grid:
-            whole[e] = _patch_figures(patches, **graph_kernel)
-            patches.edge_rows = patches.edge_cols = patches.edge_ids = None  # not needed by the second pass
+        patches = UnitPatches(read, grid, neighbours=neighbours, strip_cells=strip_cells)
         cbc[e] = _cross_boundary(read, patches, masks, cell_area=cell_area)
         del patches
 
@@ -424,8 +413,9 @@ def unit_indicators(
             out[("habitat_loss_pct", period)] = 100.0 * loss / a1 if a1 > 0 else math.nan
             out[("annual_rate_per_yr", period)] = annual_rate(a1, a2, year_t1=year_t1, year_t2=year_t2)
         for epoch, read in dates:
-            cut, nodes, eca = whole[epoch] if pos in whole_grid else _unit_patches(
-                read, unit, neighbours=neighbours, strip_cells=strip_cells, **graph_kernel)
+            frag, (cut, nodes, eca) = _fragmentation(
+                read, unit, neighbours=neighbours, edge_depth=edge_cells, strip_cells=strip_cells,
+                n_cells=int(counts[0]), n_habitat=n_habitat[epoch], **graph_kernel)
             out[("MESH_CUT", epoch)] = cut / unit_m2 / _M2_PER_HA
             out[("MESH_CBC", epoch)] = cbc[epoch][pos] / unit_m2 / _M2_PER_HA
             area_ha = out[("habitat_area_ha", epoch)]
@@ -433,8 +423,6 @@ def unit_indicators(
             if pf is not None:
                 inside = _window_sums(pf, read, unit, n_habitat[epoch], strip_cells) * cell_area / _M2_PER_HA
                 out[("habitat_protected_pct", epoch)] = 100.0 * inside / area_ha if area_ha > 0 else math.nan
-            frag = _fragmentation(read, unit, cell_size_m=cell_size_m, neighbours=neighbours, edge_depth=edge_cells,
-                                  strip_cells=strip_cells, n_cells=int(counts[0]), n_habitat=n_habitat[epoch])
             # PC = ECA^2 / A_L^2 (METHODS.md 11)
             graph = {"graph_patches": float(nodes), "PC": (eca / unit_ha) ** 2, "EC_ha": eca}
             for name, value in {**frag, **graph}.items():

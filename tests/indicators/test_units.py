@@ -140,3 +140,26 @@ def test_box_mask_from_reader_and_windows():
     full = BoxMask.full((60, 50))
     assert full.count_in(disc) == 133 and lazy.count_in(full) == 133
     assert not BoxMask.from_reader(lambda r, c: np.zeros((r.stop - r.start, c.stop - c.start), bool), (9, 4)).any()
+
+
+def test_each_unit_and_date_is_labelled_once(monkeypatch):
+    """One labelling of the grid per date (MESH_CBC) and one of each unit's box per date: the
+    fragmentation pass's habitat patches also give MESH_CUT and the PC/EC graph."""
+    import habitat.indicators._unit_scan as unit_scan
+    import habitat.indicators.fragmentation_blockwise as fragmentation_blockwise
+
+    shapes = []
+
+    def counting(real):
+        def label_blocks(read, shape, **kw):
+            shapes.append(tuple(shape))
+            return real(read, shape, **kw)
+        return label_blocks
+
+    for module in (unit_scan, fragmentation_blockwise):
+        monkeypatch.setattr(module, "label_blocks", counting(module.label_blocks))
+    h1, h2, units, _ = _landscape()
+    unit_indicators(h1, h2, units, year_t1=2000, year_t2=2020, cell_size_m=30.0,
+                    dispersal_distance_m=500.0, dispersal_probability=0.5)
+    # grid (60, 50): MESH_CBC and the study area; west (60, 25); disc box (12, 12); empty: none
+    assert sorted(shapes) == sorted([(60, 50)] * 4 + [(60, 25)] * 2 + [(12, 12)] * 2)
