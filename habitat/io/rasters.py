@@ -232,6 +232,35 @@ def write_raster(
     return write_rasters([RasterOutput(array, Path(path), grid, nodata, units, description)])[0]
 
 
+class WindowReader:
+    """Band 1 of one raster, read window by window through one open handle per thread.
+
+    ``reader(row0, row1, col0, col1)`` is the band's cells in rows ``row0:row1`` and columns
+    ``col0:col1``. Opening the file for each window cost more than the read's decompression
+    saved: GDAL drops a closed dataset's block buffers, so every read faulted fresh pages in;
+    a kept handle under GDAL's bounded block cache (``GDAL_CACHE_MB``, entered per read, so it
+    holds on any thread) recycles them (bench/README.md, "Suitability at 5x": the suitability
+    stage's block reads). The handles close when the reader is dropped (with the graph that
+    holds it); a pickled reader opens its own. :func:`open_layer`'s reads open a handle each.
+    """
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        self.path = path
+        self._local = threading.local()
+
+    def __reduce__(self) -> tuple:
+        return (WindowReader, (self.path,))
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        dataset = getattr(self._local, "dataset", None)
+        if dataset is None:
+            dataset = self._local.dataset = rasterio.open(self.path)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
+
+
 class _LayerWindows:
     """Band 1 of a raster file as a lazily read array for ``dask.array.from_array``: each
     ``[rows, cols]`` read opens its own handle, so dask threads decompress in parallel (no lock)."""

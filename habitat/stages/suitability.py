@@ -232,39 +232,6 @@ def run_suitability(ctx: StageContext) -> dict[str, Any]:
     return out
 
 
-class _WindowReader:
-    """Band 1 of one raster, read window by window through one open handle per thread.
-
-    ``reader(row0, row1, col0, col1)`` is the band's cells in rows ``row0:row1`` and columns
-    ``col0:col1``. Opening the file for each window cost more than the read's decompression
-    saved: GDAL drops a closed dataset's block buffers, so every read faulted fresh pages in;
-    a kept handle under GDAL's bounded block cache (``GDAL_CACHE_MB``, entered per read, so it
-    holds on any thread) recycles them (bench/README.md, "Suitability at 5x"). The handles close
-    when the reader is dropped (with the graph that holds it); a pickled reader opens its own.
-    """
-
-    def __init__(self, path: str) -> None:
-        import threading
-
-        self.path = path
-        self._local = threading.local()
-
-    def __reduce__(self) -> tuple:
-        return (_WindowReader, (self.path,))
-
-    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
-        import rasterio
-        from rasterio.windows import Window
-
-        from habitat.io.rasters import GDAL_CACHE_MB
-
-        dataset = getattr(self._local, "dataset", None)
-        if dataset is None:
-            dataset = self._local.dataset = rasterio.open(self.path)
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-            return dataset.read(1, window=Window(col0, row0, col1 - col0, row1 - row0))
-
-
 def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str, float]],
                  chunks: tuple[tuple[int, ...], tuple[int, ...]], n_outputs: int, cell_size_m: float,
                  sources: dict[str, str] | None = None) -> Any:
@@ -285,10 +252,11 @@ def _block_tasks(block: Any, layers: dict[str, Any], halos: dict[str, tuple[str,
     import numpy as np
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
+    from habitat.io.rasters import WindowReader
     from habitat.suitability.membership import radius_halo_cells
 
     sources = sources or {}
-    readers = {k: _WindowReader(path) for k, path in sources.items()}
+    readers = {k: WindowReader(path) for k, path in sources.items()}
     arrays = list(layers.values())
     name = "suitability-block-" + tokenize(*arrays, block, halos, cell_size_m, sources)
     starts = [np.cumsum((0, *c)) for c in chunks]

@@ -164,29 +164,6 @@ def test_file_backed_inputs_are_read_inside_the_block_tasks(tmp_path):
         np.testing.assert_array_equal(np.asarray(results[0][name].values), np.asarray(results[1][name].values))
 
 
-def test_window_reader_is_the_slice_of_the_band_on_every_thread(tmp_path):
-    import pickle
-    from concurrent.futures import ThreadPoolExecutor
-
-    from rasterio.transform import from_origin
-
-    from habitat.stages.suitability import _WindowReader
-
-    values = np.arange(35, dtype=np.float32).reshape(5, 7)
-    path = tmp_path / "a.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=7, height=5, count=1, dtype="float32",
-                       transform=from_origin(0, 50, 10, 10)) as ds:
-        ds.write(values, 1)
-    reader = _WindowReader(str(path))
-    np.testing.assert_array_equal(reader(1, 4, 2, 7), values[1:4, 2:7])
-    np.testing.assert_array_equal(reader(0, 5, 0, 7), values)  # the same handle again
-    with ThreadPoolExecutor(2) as pool:  # each thread its own handle
-        parts = list(pool.map(lambda r: reader(r, r + 1, 0, 7), range(5)))
-    np.testing.assert_array_equal(np.concatenate(parts), values)
-    copy = pickle.loads(pickle.dumps(reader))  # opens its own handle
-    np.testing.assert_array_equal(copy(3, 5, 1, 2), values[3:5, 1:2])
-
-
 def test_neighbourhood_of_quality_is_the_disk_mean_of_the_quality_output(tmp_path):
     """A quality criterion with radius_m: its membership is the linear ramp of the 300 m disk mean
     of the stage's own quality output (block-wise on 3 x 3 chunks, whole-array mean to compare)."""

@@ -641,10 +641,8 @@ def stencil_inverse_block(w, ground, cells, *, tol=1e-10, keep=None, solutions=F
 
 
 def _dot(x, r):
-    """``x . r`` of two ``(1, n)`` rows by :func:`_cross_dots` (one sum in index order)."""
-    out = np.empty((1, 1))
-    _cross_dots(x, r, out)
-    return out[0, 0]
+    """``x . r`` of two ``(1, n)`` rows by :func:`_row_dot` (one sum in index order)."""
+    return _row_dot(x.reshape(-1), r.reshape(-1))
 
 
 def _symmetric_estimate(m_pq, m_qp, c_pq, c_qp):
@@ -1275,15 +1273,12 @@ if njit is not None:
                 out[idx[a], l] = s[l]
 
     @njit(cache=True, nogil=True)
-    def _cross_dots(xs, rs, out):
-        # out[p, q] = xs[p] . rs[q]
-        k, n = xs.shape
-        for p in range(k):
-            for q in range(k):
-                s = 0.0
-                for t in range(n):
-                    s += xs[p, t] * rs[q, t]
-                out[p, q] = s
+    def _row_dot(x, r):
+        # x . r summed in index order (numpy's dot would call BLAS, waking its threads)
+        s = 0.0
+        for t in range(x.size):
+            s += x[t] * r[t]
+        return s
 
     @njit(nogil=True)
     def _dense_fill(w, d, pos, out):

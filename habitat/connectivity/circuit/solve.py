@@ -436,22 +436,19 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
     others = np.asarray(targets[1:], dtype=np.int64)
     chol = chosen == "direct" and n > solvers.CHOLMOD_MIN_NODES and cholmod_module() is not None
     block = None
-    if chol and coords is not None and n >= _SPLIT_MIN_NODES:
-        # two halves on two cores by CHOLMOD called without the GIL, their Laplacian blocks
-        # built from the adjacency (no whole Laplacian); None where that call cannot be made
+    if chosen == "direct" and coords is not None and n >= _SPLIT_MIN_NODES:
+        # two halves on two cores (CHOLMOD called without the GIL, or SuperLU, which releases
+        # it), their Laplacian blocks built from the adjacency (no whole Laplacian); None where
+        # the grid cannot be split or CHOLMOD cannot be called so
         block = split_inverse_block(sub, int(targets[0]), others, coords,
-                                    workers=min(2, os.cpu_count() or 1), backend="cholmod",
-                                    of_adjacency=True)
+                                    workers=min(2, os.cpu_count() or 1),
+                                    backend="cholmod" if chol else "superlu", of_adjacency=True)
         if block is not None:
             return _resistances_from_block(block, m)
     lap = laplacian(sub, dtype=np.float32 if chosen == "amg" else np.float64)
     del sub
     if release is not None:
         release()
-    if not chol and chosen == "direct" and coords is not None and n >= _SPLIT_MIN_NODES:
-        # two halves on two cores (SuperLU releases the GIL)
-        block = split_inverse_block(lap, int(targets[0]), others, coords,
-                                    workers=min(2, os.cpu_count() or 1))
     if chol:
         # CHOLMOD: the focal nodes ordered last, the block read from the factor
         # (CholmodFactor.inverse_block)
