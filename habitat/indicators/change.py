@@ -97,6 +97,8 @@ def _sum_by_unit(zone, ids, select, weights, *, selected: bool = False) -> np.nd
 def _unit_boxes(zone: np.ndarray, ids: np.ndarray, strip_rows: int = 256) -> list[tuple[slice, slice] | None]:
     """Bounding box of each unit id (``ndimage.find_objects`` order), strip by strip.
 
+    ``zone`` is an array or anything read as ``zone[rows, cols]`` with a ``shape``.
+
     Each strip's ids are made dense (1..len(ids), 0 outside) and boxed; the boxes of the strips
     are joined, so no grid-sized index raster is made.
     """
@@ -107,13 +109,16 @@ def _unit_boxes(zone: np.ndarray, ids: np.ndarray, strip_rows: int = 256) -> lis
         lut[ids] = np.arange(1, ids.size + 1)
     lo = np.full((ids.size, 2), np.iinfo(np.int64).max, np.int64)
     hi = np.full((ids.size, 2), -1, np.int64)
-    for r0 in range(0, zone.shape[0], strip_rows):
-        strip = zone[r0:r0 + strip_rows]
+    height = zone.shape[0]
+    for r0 in range(0, height, strip_rows):
+        strip = np.asarray(zone[r0:min(height, r0 + strip_rows), :])
+        # values that are not one of ``ids`` belong to no unit
         if lut is not None:
-            dense = lut[np.where(strip > 0, strip, 0)]
+            dense = lut[np.where((strip > 0) & (strip < lut.size), strip, 0)]
         else:
-            dense = np.searchsorted(ids, strip) + 1
-            dense[strip == 0] = 0
+            pos = np.searchsorted(ids, strip)
+            dense = pos + 1
+            dense[(strip == 0) | (ids[np.minimum(pos, ids.size - 1)] != strip)] = 0
         for pos, box in enumerate(ndimage.find_objects(dense, max_label=ids.size)):
             if box is not None:
                 lo[pos] = np.minimum(lo[pos], (box[0].start + r0, box[1].start))

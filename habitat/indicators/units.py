@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from habitat.errors import InvalidParameterError
-from habitat.indicators.change import annual_rate
+from habitat.indicators.change import _unit_boxes, annual_rate
 from habitat.indicators._unit_scan import (STRIP_CELLS, PairwiseSum, Reader, UnitPatches, cell_sums,
                                            patch_edge_points, sequential_sum, strip_rows, strips)
 from habitat.indicators.fragmentation import _class_frame
@@ -124,14 +124,37 @@ class BoxMask:
             if rows.size:
                 r_lo, r_hi = min(r_lo, r0 + int(rows[0])), max(r_hi, r0 + int(rows[-1]))
                 c_lo, c_hi = min(c_lo, int(cols[0])), max(c_hi, int(cols[-1]))
-        if r_hi < 0:
-            return cls((height, width), None, np.zeros((0, 0), np.uint8))
-        box = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
-        bits = np.zeros((r_hi + 1 - r_lo, (c_hi + 8 - c_lo) // 8), np.uint8)
-        for r0 in range(r_lo, r_hi + 1, strip_rows):
-            r1 = min(r_hi + 1, r0 + strip_rows)
-            bits[r0 - r_lo:r1 - r_lo] = np.packbits(np.asarray(read(slice(r0, r1), box[1]), dtype=bool), axis=1)
-        return cls((height, width), box, bits)
+        box = None if r_hi < 0 else (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
+        return cls.from_box_reader(read, (height, width), box, strip_rows)
+
+    @classmethod
+    def from_box_reader(cls, read, shape: tuple[int, int], box: tuple[slice, slice] | None,
+                        strip_rows: int = 256) -> BoxMask:
+        """From ``read(rows, cols) -> bool window`` and the unit's known tight bounding ``box``
+        (None: no cell), reading the box only, strip by strip."""
+        shape = (int(shape[0]), int(shape[1]))
+        if box is None:
+            return cls(shape, None, np.zeros((0, 0), np.uint8))
+        rows, cols = box
+        bits = np.zeros((rows.stop - rows.start, (cols.stop - cols.start + 7) // 8), np.uint8)
+        for r0 in range(rows.start, rows.stop, strip_rows):
+            r1 = min(rows.stop, r0 + strip_rows)
+            bits[r0 - rows.start:r1 - rows.start] = np.packbits(np.asarray(read(slice(r0, r1), cols), dtype=bool), axis=1)
+        return cls(shape, box, bits)
+
+    @classmethod
+    def of_zones(cls, zone, ids, strip_rows: int = 256) -> list[BoxMask]:
+        """The unit ``zone == id`` for each of ``ids`` (positive integers; 0 is no unit), from a
+        zone raster given as an array or anything read as ``zone[rows, cols]`` with a ``shape``.
+        Every unit's box is found in one strip-wise pass over the raster
+        (:func:`habitat.indicators.change._unit_boxes`), then only each box is read."""
+        ids = [int(i) for i in ids]
+        unique = np.unique(np.asarray([i for i in ids if i > 0], dtype=np.int64))
+        boxes = dict(zip(unique.tolist(), _unit_boxes(zone, unique, strip_rows))) if unique.size else {}
+        shape = tuple(zone.shape)
+        return [cls.from_box_reader(lambda r, c, i=i: zone[r, c] == i, shape, boxes.get(i), strip_rows)
+                if i > 0 else cls.from_reader(lambda r, c, i=i: zone[r, c] == i, shape, strip_rows)
+                for i in ids]
 
     @property
     def mask(self) -> np.ndarray:

@@ -156,12 +156,10 @@ def _units(ctx: StageContext, params: IndicatorsParams) -> list[tuple[str, str, 
     # each unit kept as the mask of its bounding box (BoxMask): a small unit costs its box
     units = [("study_area", "ALL", "study area", BoxMask.full(grid.shape))]
     if "reporting_unit" in inputs and "reporting_units" in inputs:
-        raster = _Bands(inputs["reporting_unit"])
-        for row in inputs["reporting_units"].itertuples():
-            index = int(row.unit_index)
-            units.append(("range_state", str(row.unit_id), str(row.unit_name),
-                          BoxMask.from_reader(lambda r, c, i=index: raster[r, c] == i, grid.shape)))
-        del raster
+        table = inputs["reporting_units"]
+        masks = BoxMask.of_zones(_Bands(inputs["reporting_unit"]), table["unit_index"])
+        for row, mask in zip(table.itertuples(), masks):
+            units.append(("range_state", str(row.unit_id), str(row.unit_name), mask))
     if "protected_areas" in inputs:
         for row in inputs["protected_areas"].itertuples():
             units.append(("protected_area", str(row.pa_id), str(row.pa_name),

@@ -163,3 +163,32 @@ def test_each_unit_and_date_is_labelled_once(monkeypatch):
                     dispersal_distance_m=500.0, dispersal_probability=0.5)
     # grid (60, 50): MESH_CBC and the study area; west (60, 25); disc box (12, 12); empty: none
     assert sorted(shapes) == sorted([(60, 50)] * 4 + [(60, 25)] * 2 + [(12, 12)] * 2)
+
+
+def test_box_mask_of_zones_reads_each_box_after_one_pass():
+    zone = np.zeros((40, 30), np.int32)
+    zone[3:9, 20:27] = 2
+    zone[30, 4] = 5
+    zone[12:35, 10:12] = 9              # a value not asked for: no unit's cell
+    zone[5, 1] = 2                      # widens unit 2's box to columns 1..26
+    reads = []
+
+    class Reader:
+        shape = zone.shape
+
+        def __getitem__(self, key):
+            reads.append(key)
+            return zone[key]
+
+    for ids in ([2, 5, 7], [5 << 25, 2]):
+        masks = BoxMask.of_zones(Reader(), ids, strip_rows=16)
+        for i, mask in zip(ids, masks):
+            expected = BoxMask.from_mask(zone == i)
+            assert mask.box == expected.box
+            np.testing.assert_array_equal(mask.window(slice(0, 40), slice(0, 30)), zone == i)
+    assert BoxMask.of_zones(Reader(), [2])[0].box == (slice(3, 9), slice(1, 27))
+    # the one pass reads full-width strips, then unit 2's box alone (rows 3..8) is read
+    reads.clear()
+    BoxMask.of_zones(Reader(), [2, 5], strip_rows=16)
+    assert reads == [(slice(0, 16), slice(None)), (slice(16, 32), slice(None)), (slice(32, 40), slice(None)),
+                     (slice(3, 9), slice(1, 27)), (slice(30, 31), slice(4, 5))]
