@@ -212,7 +212,7 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
     grid = ctx.grid
     epochs = sorted(enumerate(ctx.pipeline.inputs.landcover), key=lambda pair: pair[1].year)
     names = ["current"] if len(epochs) == 1 else ["baseline", "current"]
-    from habitat.io.strips import DiskGrid, RowArray
+    from habitat.io.strips import RowArray
     classes_big = np.zeros(big.shape, np.uint8)
     for name, (i, item) in zip(names, epochs):
         key = f"inputs.landcover[{i}]"
@@ -231,13 +231,14 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
                 unknown=params.unknown_landcover_codes,
             )
 
-        classes_big = _keyed(key, load)
+        loaded = _keyed(key, load)
         layer_id = f"habitat_class_{name}"
-        if isinstance(classes_big, DiskGrid):  # tiled: the classes stay on disk, read strip by strip
+        if isinstance(loaded, tuple):  # tiled: the classes stay on disk, read strip by strip
+            classes_big, cells = loaded
             classes = RowArray(grid.shape, np.uint8, lambda r0, r1, g=classes_big: g.rows(
                 inner[0].start + r0, inner[0].start + r1)[:, inner[1]])
-            cells = classes_big.count_nonzero(*inner)
         else:
+            classes_big = loaded
             classes = classes_big[inner]
             cells = int((classes > 0).sum())
         out[layer_id] = make_layer(classes, grid, name=layer_id, nodata=0)
@@ -247,21 +248,28 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
 
 
 def _mosaic_classes(item: LandCoverInput, big: GridSpec, inner: tuple[slice, slice], crosswalk,
-                    floodplain_big: BitMask, params: IngestParams) -> DiskGrid:
+                    floodplain_big: BitMask, params: IngestParams) -> tuple[DiskGrid, int]:
     """Habitat classes of tiled land cover, mosaicked and reprojected block by block (never a whole
-    tile), into a temporary file (never a whole grid in memory)."""
+    tile), into a temporary file (never a whole grid in memory), and their non-nodata cells inside
+    ``inner``, counted from the blocks as they are written (no second pass over the file)."""
     from habitat.io.mosaic import DEFAULT_BLOCK_CELLS, iter_landcover_blocks
     from habitat.io.strips import DiskGrid
     check_memory("ingest", big.shape, what="stage ingest", block_cells=DEFAULT_BLOCK_CELLS**2)
-    classes = DiskGrid(big.shape, "uint8")
+    import numpy as np
+    classes, cells = DiskGrid(big.shape, "uint8"), 0
     for block, _ in iter_landcover_blocks(item.tiles, big, crosswalk, floodplain=floodplain_big,
                                           unknown=params.unknown_landcover_codes, resampling=item.resampling,
                                           band=item.band, fractions=False):
         classes[block.rows, block.cols] = block.data
-    if not classes.count_nonzero(*inner):
+        r0, r1 = max(block.rows.start, inner[0].start), min(block.rows.stop, inner[0].stop)
+        c0, c1 = max(block.cols.start, inner[1].start), min(block.cols.stop, inner[1].stop)
+        if r0 < r1 and c0 < c1:
+            cells += int(np.count_nonzero(block.data[r0 - block.rows.start:r1 - block.rows.start,
+                                                     c0 - block.cols.start:c1 - block.cols.start]))
+    if not cells:
         raise NoOverlapError(f"{item.path.parent}: the land-cover tiles do not overlap the study area "
                              "(all cells are nodata)")
-    return classes
+    return classes, cells
 
 
 def _scenario_edits(ctx: StageContext, big: GridSpec, report: list[dict]) -> list:

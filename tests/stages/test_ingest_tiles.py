@@ -4,22 +4,23 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import yaml
 from rasterio.transform import from_origin
 
 from habitat.config import load_pipeline
-from habitat.errors import ConfigError
+from habitat.errors import ConfigError, NoOverlapError
 from habitat.stages.runner import run_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import ORIGIN_X, ORIGIN_Y, RES, UTM, tiny_codes, write_project  # noqa: E402
 
 
-def _write_tile(path: Path, codes: np.ndarray, row0: int, col0: int) -> None:
+def _write_tile(path: Path, codes: np.ndarray, row0: int, col0: int, nodata: int | None = 0) -> None:
     profile = dict(driver="GTiff", width=codes.shape[1], height=codes.shape[0], count=1, dtype="uint8", crs=UTM,
-                   transform=from_origin(ORIGIN_X + col0 * RES, ORIGIN_Y - row0 * RES, RES, RES), nodata=0)
+                   transform=from_origin(ORIGIN_X + col0 * RES, ORIGIN_Y - row0 * RES, RES, RES), nodata=nodata)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(codes, 1)
 
@@ -53,6 +54,22 @@ def test_tiles_give_the_classes_of_the_single_file(tmp_path, as_glob):
     np.testing.assert_array_equal(_classes(tmp_path / "tiled", "habitat_class_current"), expected)
     np.testing.assert_array_equal(_classes(tmp_path / "tiled", "habitat_class_baseline"),
                                   _classes(tmp_path / "single", "habitat_class_baseline"))
+    # the report's cell count, counted from the blocks as they are written, is the classed cells
+    report = pd.read_csv(tmp_path / "tiled" / "ingest" / "ingest_report.csv").set_index("key")
+    assert report.loc["inputs.landcover[1]", "cells"] == np.count_nonzero(expected)
+
+
+def test_tiles_of_nodata_only_are_one_line_naming_the_key(tmp_path):
+    pipeline = write_project(tmp_path / "p")
+    data_dir = tmp_path / "p" / "data"
+    # no nodata tag, so the input checks pass; WorldCover code 0 is "No data" in the crosswalk
+    _write_tile(data_dir / "empty.tif", np.zeros_like(tiny_codes(2)), 0, 0, nodata=None)
+    spec = yaml.safe_load(pipeline.read_text())
+    spec["inputs"]["landcover"][1]["path"] = ["data/empty.tif"]
+    pipeline.write_text(yaml.safe_dump(spec))
+    with pytest.raises(NoOverlapError, match=r"^inputs\.landcover\[1\]: .*data: the land-cover tiles do not "
+                                             r"overlap the study area \(all cells are nodata\)$"):
+        run_pipeline(pipeline, tmp_path / "out")
 
 
 def test_a_glob_that_matches_nothing_is_one_line_naming_the_key(tmp_path):
