@@ -3,6 +3,7 @@ and throughput against GDAL computing the same formula (gdal_calc.py) and agains
 
 Usage: python bench/bench_suitability.py [--size 10000] [--workdir DIR]
        python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline ../habitat-main --repeat 3
+       python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline ../habitat-main --repeat 3 --warm
 
 Writes synthetic ingest layers (habitat classes, tugai cover, floodplain and distance rasters) as
 COGs, then in separate processes (so peak RSS is each one's own):
@@ -15,6 +16,10 @@ COGs, then in separate processes (so peak RSS is each one's own):
      favours GDAL). Skipped with a message when gdal_calc.py is not installed.
   4. baseline: the habitat side of this script run on another checkout's code (``--baseline``, e.g. the
      issue's "today") on the same inputs.
+By default each habitat/baseline child is a fresh process, so its timed region also holds the one-off
+import of dask.array (~0.45 s) and numba's set-up (~0.35 s). ``--warm`` times instead the second run in
+the child (the first, untimed, on 256 x 256 layers of their own), as the stage runs in a pipeline after
+earlier stages have paid those.
 Prints time, Mcells/s, peak RSS, the child process's CPU (start-up included) and, for the habitat
 and baseline sides, the CPU of the timed region (all threads) per side (median of ``--repeat`` runs, sides interleaved), the
 median time ratios, and the largest difference between the suitability outputs.
