@@ -3,6 +3,7 @@ and throughput against GDAL computing the same formula (gdal_calc.py) and agains
 
 Usage: python bench/bench_suitability.py [--size 10000] [--workdir DIR]
        python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline ../habitat-main --repeat 3
+       python bench/bench_suitability.py --size 4000 --sides habitat gdal baseline --baseline ../habitat-main --repeat 3 --warm
 
 Writes synthetic ingest layers (habitat classes, tugai cover, floodplain and distance rasters) as
 COGs, then in separate processes (so peak RSS is each one's own):
@@ -15,6 +16,10 @@ COGs, then in separate processes (so peak RSS is each one's own):
      favours GDAL). Skipped with a message when gdal_calc.py is not installed.
   4. baseline: the habitat side of this script run on another checkout's code (``--baseline``, e.g. the
      issue's "today") on the same inputs.
+By default each habitat/baseline child is a fresh process, so its timed region also holds the one-off
+import of dask.array (~0.45 s) and numba's set-up (~0.35 s). ``--warm`` times instead the second run in
+the child (the first, untimed, on 256 x 256 layers of their own), as the stage runs in a pipeline after
+earlier stages have paid those.
 Prints time, Mcells/s, peak RSS, the child process's CPU (start-up included) and, for the habitat
 and baseline sides, the CPU of the timed region (all threads) per side (median of ``--repeat`` runs, sides interleaved), the
 median time ratios, and the largest difference between the suitability outputs.
@@ -64,7 +69,15 @@ def make_inputs(folder: Path, size: int) -> None:
     (folder / "grid.json").write_text(grid.to_json())
 
 
-def run_habitat(folder: Path) -> dict:
+def run_habitat(folder: Path, warm: bool = False) -> dict:
+    """The stage on ``folder``'s layers, timed from opening them to the three COGs in place.
+
+    ``warm``: first the same run, untimed, on the 256 x 256 layers in ``folder/warmup``, as a
+    stage in a pipeline runs after earlier stages have imported dask, xarray and numba and
+    loaded compiled kernels (a fresh process pays those once: the cold time).
+    """
+    if warm:
+        run_habitat(folder / "warmup")
     from habitat.grid import GridSpec
     from habitat.io.rasters import RasterOutput, open_layer, write_rasters
     from habitat.params import SuitabilityParams
@@ -257,9 +270,15 @@ def main() -> None:
                         choices=["habitat", "numpy", "gdal", "baseline"])
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. main) whose habitat side is timed too")
     parser.add_argument("--repeat", type=int, default=1, help="runs per side (sides interleaved); medians reported")
+    parser.add_argument("--warm", action="store_true",
+                        help="habitat and baseline sides: time a second run in the process (the first, untimed, "
+                             "on 256 x 256 layers), as a stage after earlier ones in a pipeline")
     args = parser.parse_args()
     if args.child:
-        fn = {"habitat": run_habitat, "numpy": run_numpy, "gdal": run_gdal}[args.child]
+        if args.child == "habitat":
+            print(json.dumps(run_habitat(args.workdir, warm=args.warm)))
+            return
+        fn = {"numpy": run_numpy, "gdal": run_gdal}[args.child]
         print(json.dumps(fn(args.workdir)))
         return
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="bench_suit_"))
@@ -268,6 +287,9 @@ def main() -> None:
     if not (args.reuse and (folder / "grid.json").exists()):
         make_inputs(folder, args.size)
         (folder / "tugai_cover_mean.tif").unlink(missing_ok=True)
+    if args.warm and not (folder / "warmup" / "grid.json").exists():
+        (folder / "warmup").mkdir(exist_ok=True)
+        make_inputs(folder / "warmup", 256)
     print(f"inputs {args.size} x {args.size} ready in {time.perf_counter() - t0:.1f} s in {folder}")
     sides = list(args.sides)
     if "gdal" in sides and gdal_calc_command() is None:
@@ -291,7 +313,8 @@ def main() -> None:
             work = folder
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.run([sys.executable, script, "--child", "numpy" if side == "numpy" else
-                                   "gdal" if side == "gdal" else "habitat", "--workdir", str(work)],
+                                   "gdal" if side == "gdal" else "habitat", "--workdir", str(work),
+                                   *(["--warm"] if args.warm and side in ("habitat", "baseline") else [])],
                                   capture_output=True, text=True, check=True, env=env)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
