@@ -359,7 +359,10 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
                             f"its cover is compared as the {'baseline' if item.year < years[-1] else 'current'} epoch")
     for scenario, edits in pipeline.scenarios.items():
         for i, edit in enumerate(edits):
-            if Path(edit.path).exists():
+            if Path(edit.path).is_dir() and not str(edit.path).lower().endswith(".gdb"):
+                problems.append(InputFileError(f"scenarios.{scenario}[{i}]: {edit.path} is a folder; point the "
+                                               "edit at the file"))
+            elif Path(edit.path).exists():
                 attempt(f"scenarios.{scenario}[{i}]", _check_edit, f"scenarios.{scenario}[{i}]", edit, grid)
     return problems, warnings
 

@@ -61,6 +61,18 @@ def prepare_out_dir(out_dir: Path) -> bool:
     return created
 
 
+def check_out_dir_writable(out_dir: Path) -> None:
+    """Refuse, before the disk-space check reads a pseudo or read-only file system's free space
+    as "0 B free", an output folder that cannot be written (a file is left to prepare_out_dir)."""
+    from habitat.io.atomic import unwritable_reason
+
+    if out_dir.exists() and not out_dir.is_dir():
+        return
+    reason = unwritable_reason(out_dir)
+    if reason is not None:
+        raise OutputFolderError(f"--out {out_dir}: {reason}; choose a writable output folder")
+
+
 @contextlib.contextmanager
 def output_lock(out_dir: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``OUT/.lock`` (which holds our PID) for the whole run.
@@ -407,6 +419,7 @@ def run_pipeline(
     if scenario is not None:
         order = [s for s in order if get_stage(s).after_run is None]  # the main run's report shows scenarios
     with_scenarios = scenario is None and bool(pipeline.scenarios) and only is from_stage is to_stage is None
+    check_out_dir_writable(out_dir)
     check_grid_size(grid, order, out_dir)
     problems, warnings = input_problems(pipeline, grid)
     if problems:

@@ -38,3 +38,45 @@ def test_geotiff_outputs_keep_the_crs_and_precision(tmp_path, precision, crs, dt
             assert (ds.crs is None) if crs is None else ds.crs == rasterio.crs.CRS.from_string(crs)
             assert ds.transform == from_origin(500000, 4500000, 100, 100)
             assert ds.read(1)[4, 3] == -9999.0  # nodata where the resistance is
+
+
+def _cli(argv, capsys):
+    from habitat import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(a) for a in argv])
+    return exc.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["a-file", "proc"])
+def test_output_folder_that_cannot_be_written_fails_before_the_windows(tmp_path, capsys, where):
+    from pathlib import Path
+
+    _tif(tmp_path / "r.tif", np.ones((5, 5)), None)
+    (tmp_path / "job.ini").write_text("[Required]\nresistance_file = r.tif\nradius = 1\nproject_name = out\n"
+                                      "source_from_resistance = true\n")
+    if where == "a-file":
+        target = tmp_path / "taken.txt"
+        target.write_text("keep me")
+        expected = f"error: --output-dir {target}: {target} is a file, not a folder; choose a folder you can write to"
+    else:
+        if not Path("/proc").is_dir():
+            pytest.skip("needs /proc (a file system where folders cannot be made, even as root)")
+        target = Path("/proc/habitat-test-omniscape")
+        expected = f"error: --output-dir {target}: cannot write in /proc ("
+    code, err = _cli(["omniscape", tmp_path / "job.ini", "--output-dir", target], capsys)
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.ini", "r.tif"] + (["taken.txt"] if where == "a-file" else [])
+
+
+def test_condition_file_not_given_is_named(tmp_path, capsys):
+    _tif(tmp_path / "r.tif", np.ones((5, 5)), None)
+    (tmp_path / "job.ini").write_text("[Required]\nresistance_file = r.tif\nradius = 1\nproject_name = out\n"
+                                      "source_from_resistance = true\nconditional = true\n")
+    code, err = _cli(["omniscape", tmp_path / "job.ini", "--output-dir", tmp_path / "res"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == (f"error: {tmp_path / 'job.ini'}: condition1_file is not given; add "
+                           "'condition1_file = <file>' to the job file")
+    assert not (tmp_path / "res").exists()

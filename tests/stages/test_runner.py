@@ -101,9 +101,26 @@ def test_out_that_is_a_file_is_a_user_error(tiny_pipeline, tmp_path):
     target.write_text("a file")
     with pytest.raises(OutputFolderError, match=r"--out .*out.txt: is a file"):
         run_pipeline(tiny_pipeline, target)
-    with pytest.raises(OutputFolderError, match="cannot create the folder"):
+    with pytest.raises(OutputFolderError, match=r"--out .*sub: .*out.txt is a file, not a folder"):
         run_pipeline(tiny_pipeline, target / "sub")
     assert target.read_text() == "a file"
+
+
+def test_out_that_cannot_be_written_is_named_before_the_disk_check(tiny_pipeline, monkeypatch, capsys):
+    # /proc reports 0 B free: the disk check would blame the cell size; the folder is the problem
+    from habitat import cli
+
+    target = Path("/proc/habitat-test-out")
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc (a file system where folders cannot be made, even as root)")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", str(tiny_pipeline), "--out", str(target)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
+    assert exc.value.code == 2 and "Traceback" not in err
+    assert lines == [f"error: --out {target}: cannot write in /proc (No such file or directory); choose a writable "
+                     "output folder"], err
+    assert not target.exists()
 
 
 def test_subset_options(tiny_pipeline, tmp_path):
