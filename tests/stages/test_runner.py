@@ -213,3 +213,27 @@ def test_deferred_outputs_are_made_one_at_a_time_after_the_others_are_written(tm
     lazy = runner._write_outputs(tmp_path / "lazy", stage, produced, grid)
     assert made == ["r1", "r2"] and produced == {"t": eager["t"]}
     assert lazy == plain  # same files, same sha256
+
+
+@pytest.mark.parametrize("bounds_crs", ["EPSG:32642", None])
+def test_bounds_in_degrees_for_a_projected_crs_name_grid_bounds(tiny_pipeline, tmp_path, capsys, bounds_crs):
+    # lon/lat typed where metres belong make a one-cell grid; the error names the bounds, not the cell size
+    from habitat import cli
+
+    data = yaml.safe_load(tiny_pipeline.read_text())
+    data["grid"].update(bounds=[69.0, 42.3, 69.1, 42.4], crs="EPSG:32642")
+    data["grid"].pop("bounds_crs")
+    if bounds_crs:
+        data["grid"]["bounds_crs"] = bounds_crs
+    tiny_pipeline.write_text(yaml.safe_dump(data))
+    where = "grid.bounds_crs EPSG:32642" if bounds_crs else "the grid CRS (EPSG:32642)"
+    for argv in (["validate", tiny_pipeline], ["run", tiny_pipeline, "--out", tmp_path / "out"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.startswith("error:")]
+        assert exc.value.code == 2 and "Traceback" not in err
+        assert len(lines) == 1 and lines[0].endswith(
+            f"grid.bounds: [69.0, 42.3, 69.1, 42.4] span only 0.1 x 0.1 units of {where}; they look like "
+            "longitude/latitude: set grid.bounds_crs: EPSG:4326, or give the bounds in that CRS"), err
+    assert not (tmp_path / "out").exists()
