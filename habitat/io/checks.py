@@ -39,11 +39,12 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
     format records one geometry type; otherwise the geometries are read)."""
     import pyogrio
 
-    from habitat.io.vectors import read_vector
+    from habitat.io.vectors import check_one_layer, read_vector
 
     if path.suffix.lower() in {".parquet", ".geoparquet"}:
         gdf = read_vector(path, layer=layer)
         return set(gdf.geom_type.dropna()), len(gdf), [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    check_one_layer(path, layer)
     try:
         info = pyogrio.read_info(path, layer=layer)
     except Exception:

@@ -27,3 +27,33 @@ def test_scenario_edit_that_is_a_folder_is_one_line_naming_the_key(tmp_path, cap
         assert len(lines) == 1 and lines[0].endswith(
             f"scenarios.dam[0]: {tmp_path / 'p' / 'data' / 'dam.gpkg'} is a folder; point the edit at the file"), err
     assert not (tmp_path / "out").exists()
+
+
+def test_input_file_of_several_layers_without_layer_is_one_line_naming_the_key(tmp_path, capsys):
+    # GDAL would read the first layer (here the wells, points) as the rivers, with only a warning
+    import geopandas as gpd
+    import shapely
+
+    from habitat import cli
+
+    pipeline = write_project(tmp_path / "p")
+    both = tmp_path / "p" / "data" / "both.gpkg"
+    gpd.GeoDataFrame({"name": ["w"]}, geometry=[shapely.Point(501000, 4699000)], crs="EPSG:32642").to_file(
+        both, layer="wells")
+    gpd.read_file(tmp_path / "p" / "data" / "rivers.gpkg").to_file(both, layer="rivers")
+    data = yaml.safe_load(pipeline.read_text())
+    data["inputs"]["rivers"] = {"path": "data/both.gpkg"}
+    pipeline.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", str(pipeline), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exc.value.code == 2 and "Traceback" not in err and "Warning" not in err
+    assert lines == [f"error: inputs.rivers: both.gpkg holds 2 layers (wells, rivers); say which one with "
+                     f"'layer: <name>' under this input"], err
+    assert not (tmp_path / "out").exists()
+    data["inputs"]["rivers"]["layer"] = "rivers"
+    pipeline.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["validate", str(pipeline)])
+    assert exc.value.code in (0, None), capsys.readouterr().err
