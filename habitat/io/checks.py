@@ -109,6 +109,33 @@ def _check_sites_on_grid(key: str, path: Path, item: Any, grid: Any, warnings: l
         warnings.append(f"{key}: {path.name}: sites {outside} lie outside the study area and are left out")
 
 
+#: Layers ingest requires to reach into the study area itself (not the padded context extent).
+_MUST_OVERLAP = ("tugai", "protected_areas", "historical_range", "reporting_units", "occurrences", "known_places")
+
+
+def _check_extent(key: str, path: Path, layer: str | None, grid: Any) -> None:
+    """A layer whose extent (from its metadata) lies wholly outside the study area: ingest would
+    stop at "no feature in it"; found here so that ``habitat validate`` says so too. Only a clear
+    miss counts (1 % of the study area's size of margin for the projected box's curved edges)."""
+    import math
+
+    import pyogrio
+    from rasterio.warp import transform_bounds
+
+    try:
+        info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
+        left, bottom, right, top = (float(v) for v in info["total_bounds"])
+        box = transform_bounds(grid.pyproj_crs.to_wkt(), info["crs"], *grid.bounds, densify_pts=21)
+    except Exception:  # noqa: BLE001 - an extent that cannot be read or projected is left to ingest
+        return
+    if not all(math.isfinite(v) for v in (left, bottom, right, top, *box)) or box[0] > box[2]:
+        return  # no extent recorded, or a box across the antimeridian: left to ingest
+    mx, my = 0.01 * (box[2] - box[0]), 0.01 * (box[3] - box[1])
+    if left > box[2] + mx or right < box[0] - mx or bottom > box[3] + my or top < box[1] - my:
+        raise NoOverlapError(f"{key}: {path.name} lies outside the study area (grid.bounds): none of its features "
+                             f"reaches it; check the layer, its CRS or the grid bounds")
+
+
 def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any = None,
                   pipeline: Any = None) -> list[str] | None:
     path = Path(item.path)
@@ -144,6 +171,8 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
     if name == "rivers" and basin is not None and basin not in fields:
         raise ConfigError(f"stages.translocation.basin_column: column {basin!r} is not in {path.name} "
                           f"(columns: {', '.join(fields) or 'none'}); name the river layer's basin column")
+    if name in _MUST_OVERLAP and n_features and kinds and grid is not None:
+        _check_extent(key, path, getattr(item, "layer", None), grid)
     ids = None
     if name in _ID_LAYERS and n_features and item.id_column in fields:
         ids = _check_ids(key, path, item)

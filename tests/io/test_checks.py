@@ -57,3 +57,26 @@ def test_input_file_of_several_layers_without_layer_is_one_line_naming_the_key(t
     with pytest.raises(SystemExit) as exc:
         cli.main(["validate", str(pipeline)])
     assert exc.value.code in (0, None), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", ["reporting_units", "protected_areas", "historical_range"])
+def test_polygon_layer_wholly_outside_the_study_area_is_found_by_validate(tmp_path, capsys, key):
+    # ingest would stop at the layer; validate, which reads only metadata, now says so before any run
+    import geopandas as gpd
+    import shapely
+
+    from habitat import cli
+
+    pipeline = write_project(tmp_path / "p")
+    far = tmp_path / "p" / "data" / "far.gpkg"
+    gpd.GeoDataFrame({"unit_id": ["A"], "pa_id": ["A"], "name": ["x"]}, geometry=[shapely.box(0, 0, 1000, 1000)],
+                     crs="EPSG:32642").to_file(far)
+    data = yaml.safe_load(pipeline.read_text())
+    data["inputs"][key] = {"path": "data/far.gpkg"}
+    pipeline.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["validate", str(pipeline)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err
+    assert err.strip() == (f"error: {pipeline}: inputs.{key}: far.gpkg lies outside the study area (grid.bounds): none "
+                           "of its features reaches it; check the layer, its CRS or the grid bounds"), err
