@@ -7,23 +7,18 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import write_project  # noqa: E402
+from conftest import cli_errors, write_project  # noqa: E402
 
 
 def test_scenario_edit_that_is_a_folder_is_one_line_naming_the_key(tmp_path, capsys):
-    from habitat import cli
-
     pipeline = write_project(tmp_path / "p")
     (tmp_path / "p" / "data" / "dam.gpkg").mkdir()
     data = yaml.safe_load(pipeline.read_text())
     data["scenarios"] = {"dam": [{"kind": "landcover", "path": "data/dam.gpkg", "to_class": "water"}]}
     pipeline.write_text(yaml.safe_dump(data))
     for argv in (["validate", pipeline], ["run", pipeline, "--out", tmp_path / "out"]):
-        with pytest.raises(SystemExit) as exc:
-            cli.main([str(a) for a in argv])
-        err = capsys.readouterr().err
-        lines = [line for line in err.splitlines() if line.startswith("error:")]
-        assert exc.value.code == 2 and "Traceback" not in err
+        code, lines, err = cli_errors(argv, capsys)
+        assert code == 2 and "Traceback" not in err
         assert len(lines) == 1 and lines[0].endswith(
             f"scenarios.dam[0]: {tmp_path / 'p' / 'data' / 'dam.gpkg'} is a folder; point the edit at the file"), err
     assert not (tmp_path / "out").exists()
@@ -34,8 +29,6 @@ def test_input_file_of_several_layers_without_layer_is_one_line_naming_the_key(t
     import geopandas as gpd
     import shapely
 
-    from habitat import cli
-
     pipeline = write_project(tmp_path / "p")
     both = tmp_path / "p" / "data" / "both.gpkg"
     gpd.GeoDataFrame({"name": ["w"]}, geometry=[shapely.Point(501000, 4699000)], crs="EPSG:32642").to_file(
@@ -44,19 +37,15 @@ def test_input_file_of_several_layers_without_layer_is_one_line_naming_the_key(t
     data = yaml.safe_load(pipeline.read_text())
     data["inputs"]["rivers"] = {"path": "data/both.gpkg"}
     pipeline.write_text(yaml.safe_dump(data))
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["run", str(pipeline), "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert exc.value.code == 2 and "Traceback" not in err and "Warning" not in err
+    code, lines, err = cli_errors(["run", pipeline, "--out", tmp_path / "out"], capsys)
+    assert code == 2 and "Traceback" not in err and "Warning" not in err
     assert lines == [f"error: inputs.rivers: both.gpkg holds 2 layers (wells, rivers); say which one with "
                      f"'layer: <name>' under this input"], err
     assert not (tmp_path / "out").exists()
     data["inputs"]["rivers"]["layer"] = "rivers"
     pipeline.write_text(yaml.safe_dump(data))
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["validate", str(pipeline)])
-    assert exc.value.code in (0, None), capsys.readouterr().err
+    code, lines, err = cli_errors(["validate", pipeline], capsys)
+    assert code in (0, None) and not lines, err
 
 
 @pytest.mark.parametrize("key", ["reporting_units", "protected_areas", "historical_range"])
@@ -65,8 +54,6 @@ def test_polygon_layer_wholly_outside_the_study_area_is_found_by_validate(tmp_pa
     import geopandas as gpd
     import shapely
 
-    from habitat import cli
-
     pipeline = write_project(tmp_path / "p")
     far = tmp_path / "p" / "data" / "far.gpkg"
     gpd.GeoDataFrame({"unit_id": ["A"], "pa_id": ["A"], "name": ["x"]}, geometry=[shapely.box(0, 0, 1000, 1000)],
@@ -74,9 +61,7 @@ def test_polygon_layer_wholly_outside_the_study_area_is_found_by_validate(tmp_pa
     data = yaml.safe_load(pipeline.read_text())
     data["inputs"][key] = {"path": "data/far.gpkg"}
     pipeline.write_text(yaml.safe_dump(data))
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["validate", str(pipeline)])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and "Traceback" not in err
+    code, _, err = cli_errors(["validate", pipeline], capsys)
+    assert code == 2 and "Traceback" not in err
     assert err.strip() == (f"error: {pipeline}: inputs.{key}: far.gpkg lies outside the study area (grid.bounds): none "
                            "of its features reaches it; check the layer, its CRS or the grid bounds"), err

@@ -1,4 +1,8 @@
-"""Omniscape job outputs: GeoTIFFs carry the input's CRS; single precision is written as float32."""
+"""Omniscape job outputs: GeoTIFFs carry the input's CRS; single precision is written as float32;
+an output folder that cannot be written is one line before any window is solved."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,6 +10,9 @@ import rasterio
 from rasterio.transform import from_origin
 
 from habitat.io.omniscape_job import run_job
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import cli_errors  # noqa: E402
 
 
 def _tif(path, values, crs):
@@ -40,18 +47,8 @@ def test_geotiff_outputs_keep_the_crs_and_precision(tmp_path, precision, crs, dt
             assert ds.read(1)[4, 3] == -9999.0  # nodata where the resistance is
 
 
-def _cli(argv, capsys):
-    from habitat import cli
-
-    with pytest.raises(SystemExit) as exc:
-        cli.main([str(a) for a in argv])
-    return exc.value.code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize("where", ["a-file", "proc"])
 def test_output_folder_that_cannot_be_written_fails_before_the_windows(tmp_path, capsys, where):
-    from pathlib import Path
-
     _tif(tmp_path / "r.tif", np.ones((5, 5)), None)
     (tmp_path / "job.ini").write_text("[Required]\nresistance_file = r.tif\nradius = 1\nproject_name = out\n"
                                       "source_from_resistance = true\n")
@@ -64,7 +61,7 @@ def test_output_folder_that_cannot_be_written_fails_before_the_windows(tmp_path,
             pytest.skip("needs /proc (a file system where folders cannot be made, even as root)")
         target = Path("/proc/habitat-test-omniscape")
         expected = f"error: --output-dir {target}: cannot write in /proc ("
-    code, err = _cli(["omniscape", tmp_path / "job.ini", "--output-dir", target], capsys)
+    code, _, err = cli_errors(["omniscape", tmp_path / "job.ini", "--output-dir", target], capsys)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), err
@@ -75,7 +72,7 @@ def test_condition_file_not_given_is_named(tmp_path, capsys):
     _tif(tmp_path / "r.tif", np.ones((5, 5)), None)
     (tmp_path / "job.ini").write_text("[Required]\nresistance_file = r.tif\nradius = 1\nproject_name = out\n"
                                       "source_from_resistance = true\nconditional = true\n")
-    code, err = _cli(["omniscape", tmp_path / "job.ini", "--output-dir", tmp_path / "res"], capsys)
+    code, _, err = cli_errors(["omniscape", tmp_path / "job.ini", "--output-dir", tmp_path / "res"], capsys)
     assert code == 2 and "Traceback" not in err
     assert err.strip() == (f"error: {tmp_path / 'job.ini'}: condition1_file is not given; add "
                            "'condition1_file = <file>' to the job file")

@@ -80,7 +80,7 @@ def test_report_of_a_folder_without_manifest_is_a_user_error(tmp_path):
 def test_report_of_a_folder_with_a_damaged_output_names_it_and_says_to_run_again(tiny_run, tmp_path, capsys, damage):
     import shutil
 
-    from habitat import cli
+    from conftest import cli_errors
 
     out = tmp_path / "out"
     shutil.copytree(tiny_run, out)
@@ -91,13 +91,11 @@ def test_report_of_a_folder_with_a_damaged_output_names_it_and_says_to_run_again
     else:
         target.write_bytes(b"not a raster")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["report", str(out)])
-    err = capsys.readouterr().err
+    code, _, err = cli_errors(["report", out], capsys)
     lines = err.strip().splitlines()
     what = (f"listed in {out / 'manifest.json'} but missing" if damage == "missing"
             else "output of stage ingest cannot be read (not a readable raster (corrupt or unsupported format))")
-    assert exc.value.code == 2 and "Traceback" not in err
+    assert code == 2 and "Traceback" not in err
     assert lines == [f"error: {target}: {what}; run the pipeline again with --out {out} to rebuild it"], err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # the report was not rewritten
 

@@ -1,12 +1,16 @@
-"""run_job: the collector's state around a job."""
+"""run_job: the collector's state around a job; bad jobs are one line naming the file (exit code 2)."""
 
 import gc
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from habitat.io.circuitscape import run_job
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from conftest import cli_errors  # noqa: E402
 
 
 def _job(tmp_path):
@@ -61,14 +65,6 @@ def _bad_job(folder, *, scenario="pairwise", points="pts.asc", extra="", files=N
     return folder / "job.ini"
 
 
-def _run_cli(argv, capsys):
-    from habitat import cli
-
-    with pytest.raises(SystemExit) as exc:
-        cli.main([str(a) for a in argv])
-    return exc.value.code, capsys.readouterr().err
-
-
 _SHIFTED = _HEADER.replace("xllcorner 0", "xllcorner 5") + "1 -9999 -9999\n-9999 -9999 2\n"
 _BAD_JOBS = {
     "option-misspelt": (dict(extra="write_cur_map = True\n"), "write_cur_map is not a Circuitscape option; did you mean write_cur_maps"),
@@ -115,7 +111,7 @@ def test_bad_job_is_one_line_naming_the_file_exit_2_nothing_written(tmp_path, ca
     (tmp_path / "sub").mkdir()
     ini = _bad_job(tmp_path, **kwargs)
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, err = _run_cli(["circuit", ini, "--output-dir", tmp_path / "out"], capsys)
+    code, _, err = cli_errors(["circuit", ini, "--output-dir", tmp_path / "out"], capsys)
     assert code == 2, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
@@ -126,7 +122,7 @@ def test_bad_job_is_one_line_naming_the_file_exit_2_nothing_written(tmp_path, ca
 def test_good_job_of_the_bad_job_set_runs(tmp_path, capsys):
     # the base of the cases above is a valid job: 3 x 2 cells of 1 ohm, corner to corner
     ini = _bad_job(tmp_path)
-    code, err = _run_cli(["circuit", ini, "--output-dir", tmp_path / "out"], capsys)
+    code, _, err = cli_errors(["circuit", ini, "--output-dir", tmp_path / "out"], capsys)
     assert code == 0, err
     res = np.loadtxt(tmp_path / "out" / "job_resistances.out")
     assert res[0, 1:].tolist() == [1, 2] and res[1, 2] > 0
@@ -137,7 +133,7 @@ def test_output_folder_that_cannot_be_written_fails_before_solving(tmp_path, cap
     if not Path("/proc").is_dir():
         pytest.skip("needs /proc (a file system where folders cannot be made, even as root)")
     ini = _bad_job(tmp_path)
-    code, err = _run_cli(["circuit", ini, "--output-dir", target], capsys)
+    code, _, err = cli_errors(["circuit", ini, "--output-dir", target], capsys)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"--output-dir {target}: cannot write in /proc" in lines[0], err
