@@ -245,11 +245,18 @@ def _check_raster(key: str, item: Any, grid: Any = None) -> None:
     from rasterio.warp import transform_bounds
 
     from habitat.io.align import check_band
+    from habitat.io.mosaic import check_tile_dtype
     from habitat.io.rasters import open_raster
 
-    for source in getattr(item, "sources", [item.path]):
+    sources = getattr(item, "sources", [item.path])
+    first_dtype = None
+    for source in sources:
         with open_raster(source) as ds:
             check_band(source, ds, item.band)
+            if first_dtype is None:
+                first_dtype = ds.dtypes[item.band - 1]
+            else:
+                check_tile_dtype(source, item.band, ds.dtypes[item.band - 1], sources[0], first_dtype)
             if ds.count > 1 and "band" not in item.model_fields_set:
                 raise InputFileError(f"{key}.band: {Path(source).name} has {ds.count} bands; say which one holds "
                                      f"the values with band: N (1 to {ds.count})")
@@ -265,7 +272,7 @@ def _check_raster(key: str, item: Any, grid: Any = None) -> None:
             if not (left < xmax and right > xmin and bottom < ymax and top > ymin):
                 raise NoOverlapError(f"{key}: {Path(source).name} does not overlap the study area (grid.bounds); "
                                      f"check the file, its CRS or the grid bounds")
-            if len(getattr(item, "sources", [item.path])) == 1 and not _has_data(ds, item.band, box):
+            if len(sources) == 1 and not _has_data(ds, item.band, box):
                 raise InputFileError(f"{key}: {Path(source).name} holds only nodata inside the study area; check "
                                      f"the file, its nodata value or the grid bounds")
 

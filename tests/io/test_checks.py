@@ -65,3 +65,27 @@ def test_polygon_layer_wholly_outside_the_study_area_is_found_by_validate(tmp_pa
     assert code == 2 and "Traceback" not in err
     assert err.strip() == (f"error: {pipeline}: inputs.{key}: far.gpkg lies outside the study area (grid.bounds): none "
                            "of its features reaches it; check the layer, its CRS or the grid bounds"), err
+
+
+def test_land_cover_tile_of_another_type_is_found_by_validate(tmp_path, capsys):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from conftest import COLS, ORIGIN_X, ORIGIN_Y, RES, ROWS, UTM, tiny_codes
+
+    pipeline = write_project(tmp_path / "p")
+    data_dir = tmp_path / "p" / "data"
+    codes = tiny_codes(2)
+    for name, dtype, c0, c1 in (("t0.tif", "uint8", 0, 15), ("t1.tif", "float32", 15, COLS)):
+        with rasterio.open(data_dir / name, "w", driver="GTiff", width=c1 - c0, height=ROWS, count=1, dtype=dtype,
+                           crs=UTM, transform=from_origin(ORIGIN_X + c0 * RES, ORIGIN_Y, RES, RES), nodata=0) as dst:
+            dst.write(codes[:, c0:c1].astype(dtype) - np.float32(0.4) * (dtype == "float32"), 1)
+    data = yaml.safe_load(pipeline.read_text())
+    data["inputs"]["landcover"][1]["path"] = ["data/t0.tif", "data/t1.tif"]
+    pipeline.write_text(yaml.safe_dump(data))
+    code, lines, err = cli_errors(["validate", pipeline], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert lines == [f"error: {pipeline}: inputs.landcover[1]: {data_dir / 't1.tif'}: band 1 holds float32 values but "
+                     "the first tile (t0.tif) holds uint8; tiles of one land cover are mosaicked in the first tile's "
+                     "type: export every tile as uint8 whole-number codes"], err
