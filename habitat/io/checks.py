@@ -200,8 +200,9 @@ def _check_counts(key: str, path: Path, item: Any) -> None:
                            f">= 0; fix the value (leave it empty when unknown)")
 
 
-def _check_places_csv(key: str, item: Any) -> None:
-    """A CSV of known places needs its coordinate, id, kind and source columns."""
+def _check_places_csv(key: str, item: Any, grid: Any = None) -> None:
+    """A CSV of known places needs its coordinate, id, kind and source columns, and (with the
+    analysis ``grid``) at least one place inside the study area, as ingest does."""
     import pandas as pd
 
     path = Path(item.path)
@@ -233,6 +234,16 @@ def _check_places_csv(key: str, item: Any) -> None:
             row = int(np.flatnonzero(bad)[0])
             raise InputFileError(f"{key}.{option}: {path.name}, row {row + 2}: {column} {table[column].iloc[row]!r} "
                                  f"is not a coordinate; give a number in {item.crs}")
+    if grid is not None and len(table):
+        from pyproj import Transformer
+
+        xs, ys = Transformer.from_crs(item.crs, grid.pyproj_crs, always_xy=True).transform(
+            table[item.x_column].astype(np.float64).to_numpy(), table[item.y_column].astype(np.float64).to_numpy())
+        xmin, ymin, xmax, ymax = grid.bounds
+        if not np.any((xs >= xmin) & (xs <= xmax) & (ys >= ymin) & (ys <= ymax)):
+            raise NoOverlapError(f"{key}: {path.name}: no place lies inside the study area (grid.bounds); check "
+                                 f"{key}.crs ({item.crs}), the {item.x_column}/{item.y_column} columns (swapped?) or "
+                                 f"the grid bounds")
 
 
 def _check_crosswalk(path: str) -> None:
@@ -371,7 +382,7 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
                 if name == "landcover" and item.product.lower().endswith(".csv") and Path(item.product).exists():
                     attempt(f"{key}.product", _check_crosswalk, item.product)
             elif name == "known_places" and Path(item.path).suffix.lower() == ".csv":
-                attempt(key, _check_places_csv, key, item)
+                attempt(key, _check_places_csv, key, item, grid)
             elif name == "census":
                 census = attempt(key, read_census, item.path)
             else:

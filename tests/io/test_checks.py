@@ -89,3 +89,25 @@ def test_land_cover_tile_of_another_type_is_found_by_validate(tmp_path, capsys):
     assert lines == [f"error: {pipeline}: inputs.landcover[1]: {data_dir / 't1.tif'}: band 1 holds float32 values but "
                      "the first tile (t0.tif) holds uint8; tiles of one land cover are mosaicked in the first tile's "
                      "type: export every tile as uint8 whole-number codes"], err
+
+
+@pytest.mark.parametrize(("xy", "crs"), [("100,100", "EPSG:32642"), ("42.43,69.0", "EPSG:4326")],
+                         ids=["elsewhere", "lat-lon-swapped"])
+def test_known_places_csv_with_no_place_in_the_study_area_is_found_by_validate(tmp_path, capsys, xy, crs):
+    pipeline = write_project(tmp_path / "p")
+    (tmp_path / "p" / "data" / "places.csv").write_text(f"place_id,name,kind,x,y,source\nK1,Reserve,reserve,{xy},test\n")
+    data = yaml.safe_load(pipeline.read_text())
+    data["inputs"]["known_places"] = {"path": "data/places.csv", "x_column": "x", "y_column": "y", "crs": crs}
+    pipeline.write_text(yaml.safe_dump(data))
+    code, lines, err = cli_errors(["validate", pipeline], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert lines == [f"error: {pipeline}: inputs.known_places: places.csv: no place lies inside the study area "
+                     f"(grid.bounds); check inputs.known_places.crs ({crs}), the x/y columns (swapped?) or the grid "
+                     "bounds"], err
+    # the same place in the study area is valid
+    (tmp_path / "p" / "data" / "places.csv").write_text(
+        "place_id,name,kind,x,y,source\nK1,Reserve,reserve,501250,4698650,test\n")
+    data["inputs"]["known_places"]["crs"] = "EPSG:32642"
+    pipeline.write_text(yaml.safe_dump(data))
+    code, lines, err = cli_errors(["validate", pipeline], capsys)
+    assert code in (0, None) and not lines, err
