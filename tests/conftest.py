@@ -139,3 +139,14 @@ def circuitscape_reference() -> Path:
     if path is None:
         pytest.skip(REFERENCE_MISSING)
     return path
+
+
+def cli_errors(argv: list, capsys) -> tuple[int, list[str], str]:
+    """Run ``habitat *argv`` in this process: its exit code, the ``error:`` lines of stderr, and
+    all of stderr (to assert that no traceback or warning noise came with the one line)."""
+    from habitat import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    return exc.value.code, [line for line in err.splitlines() if line.startswith("error:")], err

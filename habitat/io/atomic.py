@@ -44,3 +44,24 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     """Write UTF-8 ``text`` to ``target`` atomically."""
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def unwritable_reason(folder: str | os.PathLike) -> str | None:
+    """Why files cannot be written into ``folder`` (made when missing), or None when they can.
+
+    Checked before a job computes anything, so that an output folder on a read-only disk, in a
+    pseudo file system or under a file fails at once instead of after the work. The check makes
+    and removes a temporary folder in the nearest existing ancestor: nothing is left behind and
+    ``folder`` itself is not created.
+    """
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        probe = tempfile.mkdtemp(prefix=".habitat-write-check-", dir=existing)
+    except OSError as exc:
+        return f"cannot write in {existing} ({exc.strerror or exc})"
+    os.rmdir(probe)
+    return None

@@ -39,11 +39,12 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
     format records one geometry type; otherwise the geometries are read)."""
     import pyogrio
 
-    from habitat.io.vectors import read_vector
+    from habitat.io.vectors import check_one_layer, read_vector
 
     if path.suffix.lower() in {".parquet", ".geoparquet"}:
         gdf = read_vector(path, layer=layer)
         return set(gdf.geom_type.dropna()), len(gdf), [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    check_one_layer(path, layer)
     try:
         info = pyogrio.read_info(path, layer=layer)
     except Exception:
@@ -108,6 +109,33 @@ def _check_sites_on_grid(key: str, path: Path, item: Any, grid: Any, warnings: l
         warnings.append(f"{key}: {path.name}: sites {outside} lie outside the study area and are left out")
 
 
+#: Layers ingest requires to reach into the study area itself (not the padded context extent).
+_MUST_OVERLAP = ("tugai", "protected_areas", "historical_range", "reporting_units", "occurrences", "known_places")
+
+
+def _check_extent(key: str, path: Path, layer: str | None, grid: Any) -> None:
+    """A layer whose extent (from its metadata) lies wholly outside the study area: ingest would
+    stop at "no feature in it"; found here so that ``habitat validate`` says so too. Only a clear
+    miss counts (1 % of the study area's size of margin for the projected box's curved edges)."""
+    import math
+
+    import pyogrio
+    from rasterio.warp import transform_bounds
+
+    try:
+        info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
+        left, bottom, right, top = (float(v) for v in info["total_bounds"])
+        box = transform_bounds(grid.pyproj_crs.to_wkt(), info["crs"], *grid.bounds, densify_pts=21)
+    except Exception:  # noqa: BLE001 - an extent that cannot be read or projected is left to ingest
+        return
+    if not all(math.isfinite(v) for v in (left, bottom, right, top, *box)) or box[0] > box[2]:
+        return  # no extent recorded, or a box across the antimeridian: left to ingest
+    mx, my = 0.01 * (box[2] - box[0]), 0.01 * (box[3] - box[1])
+    if left > box[2] + mx or right < box[0] - mx or bottom > box[3] + my or top < box[1] - my:
+        raise NoOverlapError(f"{key}: {path.name} lies outside the study area (grid.bounds): none of its features "
+                             f"reaches it; check the layer, its CRS or the grid bounds")
+
+
 def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any = None,
                   pipeline: Any = None) -> list[str] | None:
     path = Path(item.path)
@@ -143,6 +171,8 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
     if name == "rivers" and basin is not None and basin not in fields:
         raise ConfigError(f"stages.translocation.basin_column: column {basin!r} is not in {path.name} "
                           f"(columns: {', '.join(fields) or 'none'}); name the river layer's basin column")
+    if name in _MUST_OVERLAP and n_features and kinds and grid is not None:
+        _check_extent(key, path, getattr(item, "layer", None), grid)
     ids = None
     if name in _ID_LAYERS and n_features and item.id_column in fields:
         ids = _check_ids(key, path, item)
@@ -170,8 +200,9 @@ def _check_counts(key: str, path: Path, item: Any) -> None:
                            f">= 0; fix the value (leave it empty when unknown)")
 
 
-def _check_places_csv(key: str, item: Any) -> None:
-    """A CSV of known places needs its coordinate, id, kind and source columns."""
+def _check_places_csv(key: str, item: Any, grid: Any = None) -> None:
+    """A CSV of known places needs its coordinate, id, kind and source columns, and (with the
+    analysis ``grid``) at least one place inside the study area, as ingest does."""
     import pandas as pd
 
     path = Path(item.path)
@@ -203,6 +234,16 @@ def _check_places_csv(key: str, item: Any) -> None:
             row = int(np.flatnonzero(bad)[0])
             raise InputFileError(f"{key}.{option}: {path.name}, row {row + 2}: {column} {table[column].iloc[row]!r} "
                                  f"is not a coordinate; give a number in {item.crs}")
+    if grid is not None and len(table):
+        from pyproj import Transformer
+
+        xs, ys = Transformer.from_crs(item.crs, grid.pyproj_crs, always_xy=True).transform(
+            table[item.x_column].astype(np.float64).to_numpy(), table[item.y_column].astype(np.float64).to_numpy())
+        xmin, ymin, xmax, ymax = grid.bounds
+        if not np.any((xs >= xmin) & (xs <= xmax) & (ys >= ymin) & (ys <= ymax)):
+            raise NoOverlapError(f"{key}: {path.name}: no place lies inside the study area (grid.bounds); check "
+                                 f"{key}.crs ({item.crs}), the {item.x_column}/{item.y_column} columns (swapped?) or "
+                                 f"the grid bounds")
 
 
 def _check_crosswalk(path: str) -> None:
@@ -215,11 +256,18 @@ def _check_raster(key: str, item: Any, grid: Any = None) -> None:
     from rasterio.warp import transform_bounds
 
     from habitat.io.align import check_band
+    from habitat.io.mosaic import check_tile_dtype
     from habitat.io.rasters import open_raster
 
-    for source in getattr(item, "sources", [item.path]):
+    sources = getattr(item, "sources", [item.path])
+    first_dtype = None
+    for source in sources:
         with open_raster(source) as ds:
             check_band(source, ds, item.band)
+            if first_dtype is None:
+                first_dtype = ds.dtypes[item.band - 1]
+            else:
+                check_tile_dtype(source, item.band, ds.dtypes[item.band - 1], sources[0], first_dtype)
             if ds.count > 1 and "band" not in item.model_fields_set:
                 raise InputFileError(f"{key}.band: {Path(source).name} has {ds.count} bands; say which one holds "
                                      f"the values with band: N (1 to {ds.count})")
@@ -235,7 +283,7 @@ def _check_raster(key: str, item: Any, grid: Any = None) -> None:
             if not (left < xmax and right > xmin and bottom < ymax and top > ymin):
                 raise NoOverlapError(f"{key}: {Path(source).name} does not overlap the study area (grid.bounds); "
                                      f"check the file, its CRS or the grid bounds")
-            if len(getattr(item, "sources", [item.path])) == 1 and not _has_data(ds, item.band, box):
+            if len(sources) == 1 and not _has_data(ds, item.band, box):
                 raise InputFileError(f"{key}: {Path(source).name} holds only nodata inside the study area; check "
                                      f"the file, its nodata value or the grid bounds")
 
@@ -334,7 +382,7 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
                 if name == "landcover" and item.product.lower().endswith(".csv") and Path(item.product).exists():
                     attempt(f"{key}.product", _check_crosswalk, item.product)
             elif name == "known_places" and Path(item.path).suffix.lower() == ".csv":
-                attempt(key, _check_places_csv, key, item)
+                attempt(key, _check_places_csv, key, item, grid)
             elif name == "census":
                 census = attempt(key, read_census, item.path)
             else:
@@ -359,7 +407,10 @@ def input_problems(pipeline: Any, grid: Any = None) -> tuple[list[HabitatError],
                             f"its cover is compared as the {'baseline' if item.year < years[-1] else 'current'} epoch")
     for scenario, edits in pipeline.scenarios.items():
         for i, edit in enumerate(edits):
-            if Path(edit.path).exists():
+            if Path(edit.path).is_dir() and not str(edit.path).lower().endswith(".gdb"):
+                problems.append(InputFileError(f"scenarios.{scenario}[{i}]: {edit.path} is a folder; point the "
+                                               "edit at the file"))
+            elif Path(edit.path).exists():
                 attempt(f"scenarios.{scenario}[{i}]", _check_edit, f"scenarios.{scenario}[{i}]", edit, grid)
     return problems, warnings
 

@@ -220,6 +220,18 @@ def _warp_block(
         out[rows, cols][valid] = scratch[valid]
 
 
+def check_tile_dtype(path: Path, band: int, dtype, first_path: Path, first_dtype) -> None:
+    """A tile whose values the first tile's type cannot hold: the mosaic has the first tile's
+    type, so they would be cast into it silently (fractional codes rounded onto real ones,
+    large codes wrapped)."""
+    own, first = np.dtype(dtype), np.dtype(first_dtype)
+    if not np.can_cast(own, first, "safe"):
+        raise InputFileError(
+            f"{path}: band {band} holds {own.name} values but the first tile ({Path(first_path).name}) holds "
+            f"{first.name}; tiles of one land cover are mosaicked in the first tile's type: export every tile "
+            f"as {first.name} whole-number codes")
+
+
 def _plan(paths, grid, band, resampling, stack):
     tiles = _open_tiles(stack, paths, grid, band)
     if not any(_overlaps(t.bounds_in_grid, grid.bounds) for t in tiles):
@@ -235,6 +247,8 @@ def _plan(paths, grid, band, resampling, stack):
         )
     first = tiles[0].ds
     dtype = np.dtype(first.dtypes[band - 1])
+    for tile in tiles[1:]:
+        check_tile_dtype(tile.path, band, tile.ds.dtypes[band - 1], tiles[0].path, dtype)
     nodata = tiles[0].nodata if tiles[0].nodata is not None else 0
     return tiles, src_res, resampling, dtype, nodata
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from habitat.io.circuitscape import grids
 from habitat.errors import ConfigError
+from habitat.io.atomic import unwritable_reason
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ def load_job(ini_path, *, cwd=None):
 
     def path(key):
         val = cfg[key]
+        if not val.strip():
+            raise OmniscapeJobError(f"{ini}: {key} is not given; add '{key} = <file>' to the job file")
         p = Path(val)
         for cand in ([p] if p.is_absolute() else [base / p, ini.parent / p]):
             if cand.is_file():
@@ -314,6 +317,13 @@ def run_job(ini_path, *, output_dir=None, cwd=None, workers=None):
         Files written (all computed before the first is written).
     """
     job = load_job(ini_path, cwd=cwd)
+    # a folder that cannot be written fails now, not after the windows are solved
+    # (project_name's parent: an existing project_name is kept and project_name_1 is written)
+    target = Path(output_dir) if output_dir is not None else job.project_dir.parent
+    reason = unwritable_reason(target)
+    if reason is not None:
+        where = f"--output-dir {target}" if output_dir is not None else f"{job.ini}: project_name {job.project_dir}"
+        raise OmniscapeJobError(f"{where}: {reason}; choose a folder you can write to")
     return write_outputs(job, compute(job, workers=workers), output_dir=output_dir)
 
 

@@ -36,8 +36,15 @@ def open_raster(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: file not found; check the path")
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
     try:
-        ds = rasterio.open(path)
+        with warnings.catch_warnings():
+            # a raster without position is reported below, as one line (not rasterio's warning)
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            ds = rasterio.open(path)
     except RasterioIOError as exc:
         raise InputFileError(
             f"{path}: not a readable raster (corrupt or unsupported format); re-export it as "
@@ -48,6 +55,11 @@ def open_raster(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
         if ds.crs is None:
             raise MissingCRSError(
                 f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:32642)"
+            )
+        if ds.transform.is_identity and not ds.gcps[0] and not ds.rpcs:
+            raise InputFileError(
+                f"{path}: raster has no georeferencing (no geotransform: its cells have no position on "
+                "the ground); assign one (e.g. gdal_edit.py -a_ullr ULX ULY LRX LRY) or re-export it as GeoTIFF"
             )
         yield ds
 

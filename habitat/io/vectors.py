@@ -50,7 +50,10 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None) -> gpd.Geo
         if path.suffix.lower() in {".parquet", ".geoparquet"}:
             gdf = gpd.read_parquet(path)
         else:
+            check_one_layer(path, layer)
             gdf = pyogrio.read_dataframe(path, layer=layer)
+    except InputFileError:
+        raise
     except Exception as exc:  # pyogrio/pyarrow raise many types; all mean "cannot read"
         hint = f" (layers: {', '.join(_layers(path))})" if layer else ""
         raise InputFileError(
@@ -59,6 +62,18 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None) -> gpd.Geo
     if gdf.crs is None:
         raise MissingCRSError(f"{path}: layer has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326)")
     return gdf
+
+
+def check_one_layer(path: str | os.PathLike, layer: str | None) -> None:
+    """Refuse a file of several layers read without ``layer``: GDAL would take the first one
+    (perhaps the wrong one, with only a warning); the message lists the layers to choose from."""
+    if layer is not None:
+        return
+    names = _layers(Path(path))
+    if len(names) > 1:
+        listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        raise InputFileError(f"{Path(path).name} holds {len(names)} layers ({listed}); say which one with "
+                             f"'layer: <name>' under this input")
 
 
 def _layers(path: Path) -> list[str]:

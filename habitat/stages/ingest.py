@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from habitat.config import KnownPlacesInput, ProtectedAreasInput, VectorInput
 from habitat.config import LandCoverInput
 from habitat.params import IngestParams
-from habitat.errors import ConfigError, HabitatError, InputFileError, NoOverlapError
+from habitat.errors import (ConfigError, CrosswalkError, HabitatError, InputFileError, InvalidParameterError,
+                            NoOverlapError)
 from habitat.grid import GridSpec
 from habitat.vocabulary import HABITAT_CLASS_CODES as CLASS
 from habitat.stages import catalog
@@ -226,10 +227,13 @@ def _landcover(ctx: StageContext, big: GridSpec, inner: tuple[slice, slice], flo
             )
             if codes[inner].size and (codes[inner] == nodata).all():
                 raise NoOverlapError(f"{item.path}: does not overlap the study area (all cells are nodata)")
-            return map_landcover(
-                codes, crosswalk, floodplain=np.asarray(floodplain_big), nodata=nodata,
-                unknown=params.unknown_landcover_codes,
-            )
+            try:
+                return map_landcover(
+                    codes, crosswalk, floodplain=np.asarray(floodplain_big), nodata=nodata,
+                    unknown=params.unknown_landcover_codes,
+                )
+            except (CrosswalkError, InvalidParameterError) as exc:  # codes of this file: name it
+                raise type(exc)(f"{item.path.name}: {exc}") from exc
 
         loaded = _keyed(key, load)
         layer_id = f"habitat_class_{name}"

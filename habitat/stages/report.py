@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from habitat.errors import InputFileError
+from habitat.errors import HabitatError, InputFileError
 from habitat.grid import GridSpec
 from habitat.params import ReportParams
 from habitat.stages import catalog
@@ -108,21 +108,29 @@ def load_report_data(out_dir: str | Path) -> ReportData:
         for layer_id, info in record.get("outputs", {}).items():
             path = out_dir / info["path"]
             data.files[layer_id] = info["path"]
-            if info["kind"] == "raster":
-                with open_raster(path) as ds:
-                    values = read_band(ds)
-                    if values.shape != grid.shape:
-                        continue
-                    if ds.nodata is not None and values.dtype.kind == "f":
-                        values = np.where(values == ds.nodata, np.nan, values)
-                data.rasters[layer_id] = values
-                data.units[layer_id] = info.get("units", "")
-                if "year" in info.get("attrs", {}):
-                    data.years[layer_id] = int(info["attrs"]["year"])
-            elif info["kind"] == "vector":
-                data.vectors[layer_id] = read_vector(path)
-            elif info["kind"] == "table":
-                data.tables[layer_id] = read_table(path)
+            # an output the manifest lists but that is gone or damaged is rebuilt by a run, not re-exported
+            rebuild = f"run the pipeline again with --out {out_dir} to rebuild it"
+            if not path.is_file():
+                raise InputFileError(f"{path}: listed in {out_dir / 'manifest.json'} but missing; {rebuild}")
+            try:
+                if info["kind"] == "raster":
+                    with open_raster(path) as ds:
+                        values = read_band(ds)
+                        if values.shape != grid.shape:
+                            continue
+                        if ds.nodata is not None and values.dtype.kind == "f":
+                            values = np.where(values == ds.nodata, np.nan, values)
+                    data.rasters[layer_id] = values
+                    data.units[layer_id] = info.get("units", "")
+                    if "year" in info.get("attrs", {}):
+                        data.years[layer_id] = int(info["attrs"]["year"])
+                elif info["kind"] == "vector":
+                    data.vectors[layer_id] = read_vector(path)
+                elif info["kind"] == "table":
+                    data.tables[layer_id] = read_table(path)
+            except HabitatError as exc:
+                raise InputFileError(f"{path}: output of stage {stage_id} cannot be read ({str(exc).split('; ')[0].removeprefix(f'{path}: ')}); "
+                                     f"{rebuild}") from exc
     return data
 
 

@@ -61,6 +61,18 @@ def prepare_out_dir(out_dir: Path) -> bool:
     return created
 
 
+def check_out_dir_writable(out_dir: Path) -> None:
+    """Refuse, before the disk-space check reads a pseudo or read-only file system's free space
+    as "0 B free", an output folder that cannot be written (a file is left to prepare_out_dir)."""
+    from habitat.io.atomic import unwritable_reason
+
+    if out_dir.exists() and not out_dir.is_dir():
+        return
+    reason = unwritable_reason(out_dir)
+    if reason is not None:
+        raise OutputFolderError(f"--out {out_dir}: {reason}; choose a writable output folder")
+
+
 @contextlib.contextmanager
 def output_lock(out_dir: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``OUT/.lock`` (which holds our PID) for the whole run.
@@ -142,6 +154,23 @@ def _commit(work: Path, out_dir: Path, changed: list[str]) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _degrees_as_metres_problem(cfg: Any, probe: GridSpec) -> str | None:
+    """Bounds in a projected CRS that span less than two cells and whose numbers all lie within
+    +-180 are longitude/latitude given without grid.bounds_crs (the grid-size check would blame
+    the cell size for the one-cell grid they make)."""
+    from habitat.grid import MIN_CELLS_PER_SIDE
+
+    crs = parse_crs(cfg.bounds_crs, "grid.bounds_crs") if cfg.bounds_crs is not None else probe.pyproj_crs
+    xmin, ymin, xmax, ymax = cfg.bounds
+    if crs.is_geographic or max(abs(v) for v in cfg.bounds) > 180:
+        return None
+    if min(xmax - xmin, ymax - ymin) >= MIN_CELLS_PER_SIDE * cfg.resolution_m:
+        return None
+    where = f"grid.bounds_crs {cfg.bounds_crs}" if cfg.bounds_crs is not None else f"the grid CRS ({cfg.crs})"
+    return (f"grid.bounds: {list(cfg.bounds)} span only {xmax - xmin:g} x {ymax - ymin:g} units of {where}; they "
+            f"look like longitude/latitude: set grid.bounds_crs: EPSG:4326, or give the bounds in that CRS")
+
+
 def resolve_grid(pipeline: Pipeline) -> GridSpec:
     """The analysis grid of a pipeline: its bounds, or the extent of the current land cover."""
     from habitat.io.rasters import open_raster
@@ -156,6 +185,9 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
             if not all(math.isfinite(v) for v in bounds):
                 raise ConfigError(f"grid.bounds: {list(cfg.bounds)} are not coordinates in grid.bounds_crs "
                                   f"{cfg.bounds_crs!r} (they do not project); give the bounds in that CRS")
+        problem = _degrees_as_metres_problem(cfg, probe)
+        if problem:
+            raise ConfigError(problem)
     else:
         current = max(pipeline.inputs.landcover, key=lambda item: item.year)
         boxes = []
@@ -407,6 +439,7 @@ def run_pipeline(
     if scenario is not None:
         order = [s for s in order if get_stage(s).after_run is None]  # the main run's report shows scenarios
     with_scenarios = scenario is None and bool(pipeline.scenarios) and only is from_stage is to_stage is None
+    check_out_dir_writable(out_dir)
     check_grid_size(grid, order, out_dir)
     problems, warnings = input_problems(pipeline, grid)
     if problems:

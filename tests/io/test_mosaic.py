@@ -159,6 +159,24 @@ def test_sources_errors(tmp_path):
         next(iter_mosaic_blocks(p, grid))
 
 
+@pytest.mark.parametrize(("dtype", "values"), [("float32", 19.6), ("uint16", 266)])
+def test_tile_the_first_tiles_type_cannot_hold_is_refused(tmp_path, dtype, values):
+    # cast into the first tile's uint8, 19.6 would become the shrub code 20 and 266 would wrap to 10
+    grid = GridSpec.from_bounds((500_000, 4_000_000, 500_080, 4_000_040), "EPSG:32642", 10.0)
+    a = _write(tmp_path / "a.tif", np.full((4, 4), 10, np.uint8), "EPSG:32642", from_origin(500_000, 4_000_040, 10, 10))
+    b = _write(tmp_path / "b.tif", np.full((4, 4), values, dtype), "EPSG:32642", from_origin(500_040, 4_000_040, 10, 10))
+    cw = read_crosswalk("esa_worldcover")
+    with pytest.raises(InputFileError) as exc:
+        next(iter_landcover_blocks([a, b], grid, cw))
+    assert str(exc.value) == (f"{b}: band 1 holds {dtype} values but the first tile (a.tif) holds uint8; tiles of one "
+                              "land cover are mosaicked in the first tile's type: export every tile as uint8 "
+                              "whole-number codes")
+    small = _write(tmp_path / "c.tif", np.full((4, 4), 20, np.uint8), "EPSG:32642", from_origin(500_040, 4_000_040, 10, 10))
+    wide = _write(tmp_path / "d.tif", np.full((4, 4), 10, np.uint16), "EPSG:32642", from_origin(500_000, 4_000_040, 10, 10))
+    codes = _assemble(iter_mosaic_blocks([wide, small], grid), grid.shape, np.uint16)  # uint8 fits in uint16
+    np.testing.assert_array_equal(codes, np.repeat([[10] * 4 + [20] * 4], 4, axis=0))
+
+
 def test_reads_only_windows_never_a_whole_tile(tmp_path, monkeypatch):
     import habitat.io.mosaic as mosaic
 

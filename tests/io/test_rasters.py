@@ -47,6 +47,21 @@ def test_raster_without_crs(tmp_path):
             pass
 
 
+def test_raster_without_georeferencing_is_one_clear_error(tmp_path, recwarn):
+    import warnings
+
+    path = tmp_path / "nogeo.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio warns when writing without a transform too
+        with rasterio.open(path, "w", driver="GTiff", width=2, height=2, count=1, dtype="uint8",
+                           crs="EPSG:32642") as dst:
+            dst.write(np.zeros((2, 2), np.uint8), 1)
+    with pytest.raises(InputFileError, match=r"nogeo.tif: raster has no georeferencing .*gdal_edit.py -a_ullr"):
+        with open_raster(path):
+            pass
+    assert not [w for w in recwarn if "georeferenc" in str(w.message).lower()]  # one line, no warning noise
+
+
 def test_multi_tile_cog_is_byte_identical_and_lossless(tmp_path):
     # several 256-cell tiles compressed on two threads: same bytes on every run, values exact
     grid = GridSpec.from_bounds((0, 0, 60000, 50000), "EPSG:32642", 100)

@@ -114,6 +114,17 @@ def test_read_errors(tmp_path):
         read_vector(shp)
 
 
+def test_file_of_several_layers_needs_a_layer_name(tmp_path, recwarn):
+    path = tmp_path / "both.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs=UTM).to_file(path, layer="wells")
+    gpd.GeoDataFrame({"a": [2]}, geometry=[shapely.LineString([(0, 0), (5, 0)])], crs=UTM).to_file(path, layer="rivers")
+    with pytest.raises(InputFileError) as exc:
+        read_vector(path)
+    assert str(exc.value) == "both.gpkg holds 2 layers (wells, rivers); say which one with 'layer: <name>' under this input"
+    assert not [w for w in recwarn if "layer" in str(w.message)]  # no GDAL "first layer taken" warning
+    assert list(read_vector(path, layer="rivers").geom_type) == ["LineString"]
+
+
 def test_reproject_and_overlap(tmp_path):
     gdf = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(10, 10, 20, 20)], crs=UTM).to_crs("EPSG:4326")
     back = to_grid_crs(gdf, GRID)

@@ -12,7 +12,7 @@ import yaml
 from habitat.stages.runner import run_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ORIGIN_X, ORIGIN_Y, UTM, tiny_codes, write_project  # noqa: E402
+from conftest import ORIGIN_X, ORIGIN_Y, UTM, cli_errors, tiny_codes, write_project  # noqa: E402
 
 
 def _utm_project(tmp_path: Path, **ingest) -> Path:
@@ -120,3 +120,26 @@ def test_distance_cap_gives_the_uncapped_distances_up_to_the_cap(tmp_path):
         assert (whole > 350.0).any() or layer != "river_distance_m"  # the cap cuts something
     for path in sorted((outs["none"] / "ingest").glob("*.tif")):
         assert path.read_bytes() == (outs["far"] / "ingest" / path.name).read_bytes(), path.name
+
+
+def test_land_cover_code_errors_name_the_raster_file(tmp_path, capsys):
+    # codes outside the crosswalk, and fractional codes (a bilinear resample): the one line names
+    # the key and the raster, so a user with two epochs knows which file to fix
+    from conftest import COLS, RES, ROWS, write_landcover
+
+    pipeline = write_project(tmp_path / "p")
+    codes = tiny_codes(2)
+    codes[5, 4:6] = 77
+    write_landcover(tmp_path / "p" / "data" / "lc_2020.tif", codes)
+    code, lines, err = cli_errors(["run", pipeline, "--out", tmp_path / "out"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error: inputs.landcover[1]: lc_2020.tif: land-cover code(s) 77 "), err
+    assert not (tmp_path / "out").exists()
+    with rasterio.open(tmp_path / "p" / "data" / "lc_2000.tif", "w", driver="GTiff", width=COLS, height=ROWS, count=1,
+                       dtype="float32", crs=UTM, transform=rasterio.transform.from_origin(ORIGIN_X, ORIGIN_Y, RES, RES)) as dst:
+        dst.write(tiny_codes(1).astype("float32") + 0.5, 1)
+    code, lines, err = cli_errors(["run", pipeline, "--out", tmp_path / "out"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: inputs.landcover[0]: lc_2000.tif: land-cover codes must be whole numbers, found 10.5,"), err
+    assert not (tmp_path / "out").exists()

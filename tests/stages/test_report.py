@@ -76,6 +76,30 @@ def test_report_of_a_folder_without_manifest_is_a_user_error(tmp_path):
         report.write_report(tmp_path)
 
 
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_report_of_a_folder_with_a_damaged_output_names_it_and_says_to_run_again(tiny_run, tmp_path, capsys, damage):
+    import shutil
+
+    from conftest import cli_errors
+
+    out = tmp_path / "out"
+    shutil.copytree(tiny_run, out)
+    shutil.rmtree(out / "report")  # else the report is up to date (the manifest is unchanged) and nothing is read
+    target = out / "ingest" / "habitat_class_current.tif"
+    if damage == "missing":
+        target.unlink()
+    else:
+        target.write_bytes(b"not a raster")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, _, err = cli_errors(["report", out], capsys)
+    lines = err.strip().splitlines()
+    what = (f"listed in {out / 'manifest.json'} but missing" if damage == "missing"
+            else "output of stage ingest cannot be read (not a readable raster (corrupt or unsupported format))")
+    assert code == 2 and "Traceback" not in err
+    assert lines == [f"error: {target}: {what}; run the pipeline again with --out {out} to rebuild it"], err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # the report was not rewritten
+
+
 def test_run_pipeline_writes_the_report_after_the_run(tmp_path):
     import yaml
 

@@ -1,4 +1,5 @@
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +9,9 @@ import yaml
 from habitat.errors import ConfigError
 from habitat.stages import runner
 from habitat.stages.runner import STAGE_RECORD, run_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import cli_errors  # noqa: E402
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -101,9 +105,21 @@ def test_out_that_is_a_file_is_a_user_error(tiny_pipeline, tmp_path):
     target.write_text("a file")
     with pytest.raises(OutputFolderError, match=r"--out .*out.txt: is a file"):
         run_pipeline(tiny_pipeline, target)
-    with pytest.raises(OutputFolderError, match="cannot create the folder"):
+    with pytest.raises(OutputFolderError, match=r"--out .*sub: .*out.txt is a file, not a folder"):
         run_pipeline(tiny_pipeline, target / "sub")
     assert target.read_text() == "a file"
+
+
+def test_out_that_cannot_be_written_is_named_before_the_disk_check(tiny_pipeline, monkeypatch, capsys):
+    # /proc reports 0 B free: the disk check would blame the cell size; the folder is the problem
+    target = Path("/proc/habitat-test-out")
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc (a file system where folders cannot be made, even as root)")
+    code, lines, err = cli_errors(["run", tiny_pipeline, "--out", target], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert lines == [f"error: --out {target}: cannot write in /proc (No such file or directory); choose a writable "
+                     "output folder"], err
+    assert not target.exists()
 
 
 def test_subset_options(tiny_pipeline, tmp_path):
@@ -196,3 +212,22 @@ def test_deferred_outputs_are_made_one_at_a_time_after_the_others_are_written(tm
     lazy = runner._write_outputs(tmp_path / "lazy", stage, produced, grid)
     assert made == ["r1", "r2"] and produced == {"t": eager["t"]}
     assert lazy == plain  # same files, same sha256
+
+
+@pytest.mark.parametrize("bounds_crs", ["EPSG:32642", None])
+def test_bounds_in_degrees_for_a_projected_crs_name_grid_bounds(tiny_pipeline, tmp_path, capsys, bounds_crs):
+    # lon/lat typed where metres belong make a one-cell grid; the error names the bounds, not the cell size
+    data = yaml.safe_load(tiny_pipeline.read_text())
+    data["grid"].update(bounds=[69.0, 42.3, 69.1, 42.4], crs="EPSG:32642")
+    data["grid"].pop("bounds_crs")
+    if bounds_crs:
+        data["grid"]["bounds_crs"] = bounds_crs
+    tiny_pipeline.write_text(yaml.safe_dump(data))
+    where = "grid.bounds_crs EPSG:32642" if bounds_crs else "the grid CRS (EPSG:32642)"
+    for argv in (["validate", tiny_pipeline], ["run", tiny_pipeline, "--out", tmp_path / "out"]):
+        code, lines, err = cli_errors(argv, capsys)
+        assert code == 2 and "Traceback" not in err
+        assert len(lines) == 1 and lines[0].endswith(
+            f"grid.bounds: [69.0, 42.3, 69.1, 42.4] span only 0.1 x 0.1 units of {where}; they look like "
+            "longitude/latitude: set grid.bounds_crs: EPSG:4326, or give the bounds in that CRS"), err
+    assert not (tmp_path / "out").exists()

@@ -299,13 +299,24 @@ def _read_geotiff(path):
     return arr, meta
 
 
-def read_table(path):
-    """Whitespace-separated numeric table (2-D float array)."""
+def read_table(path, *, min_columns=1, columns="id"):
+    """Whitespace-separated numeric table (2-D float array) of at least one row and
+    ``min_columns`` columns (``columns`` names them for the message when there are fewer)."""
+    import warnings
+
     text = _open_text(path)
     try:
-        return np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
+            tab = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise InputFileError(f"{path}: not a numeric table ({exc}); fix the file") from exc
+    if tab.size == 0:
+        raise InputFileError(f"{path}: holds no data lines; give one line per entry ({columns})")
+    if tab.shape[1] < min_columns:
+        raise InputFileError(f"{path}: has {tab.shape[1]} column{'s' if tab.shape[1] != 1 else ''} but needs "
+                             f"{min_columns} ({columns}); fix the file")
+    return tab
 
 
 def atomic_write_text(path, text):

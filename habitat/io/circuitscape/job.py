@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from habitat.errors import ConfigError, InputFileError
+from habitat.io.atomic import unwritable_reason
 
 from habitat.connectivity.circuit.currents import branch_currents, node_currents
 from habitat.connectivity.circuit.graph import build_adjacency, build_node_map, conductance_from_raster
@@ -21,8 +22,29 @@ from habitat.connectivity.circuit.solve import (pairwise_resistances, raster_pai
 from . import grids
 
 _TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
 _UNSET = {"", "none", "not entered", "(browse for a current source file)"}
 _SCENARIOS = {"pairwise", "one-to-all", "all-to-one", "advanced"}
+_POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
+
+#: The true/false options of a Circuitscape 4.0.5 job (cfg.py DEFAULTS) and of Circuitscape 5
+#: (``use_64bit_indexing``, ``write_as_tif``).
+_BOOLEAN_OPTIONS = frozenset({
+    "connect_four_neighbors_only", "connect_using_avg_resistances", "use_polygons", "ground_file_is_resistances",
+    "use_unit_currents", "use_direct_grounds", "use_mask", "preemptive_memory_release", "low_memory_mode",
+    "parallelize", "print_timings", "print_rusages", "use_variable_source_strengths",
+    "set_null_currents_to_nodata", "write_cum_cur_map_only", "log_transform_maps", "write_max_cur_maps",
+    "compress_grids", "set_null_voltages_to_nodata", "set_focal_node_currents_to_zero", "write_volt_maps",
+    "write_cur_maps", "habitat_map_is_resistances", "use_included_pairs", "use_reclass_table", "screenprint_log",
+    "use_64bit_indexing", "write_as_tif",
+})
+#: Every option a Circuitscape 4/5 job may hold (others are ignored, as Circuitscape does).
+_OPTIONS = _BOOLEAN_OPTIONS | {
+    "version", "polygon_file", "source_file", "ground_file", "remove_src_or_gnd", "mask_file", "max_parallel",
+    "solver", "variable_source_file", "output_file", "habitat_file", "scenario", "data_type",
+    "included_pairs_file", "point_file", "reclass_file", "profiler_log_file", "log_file", "log_level",
+    "precision", "cholmod_batch_size", "suppress_messages",
+}
 
 
 def _flag(cfg, key, default=False):
@@ -65,6 +87,30 @@ class _Job:
         if solver == "cholmod":
             self.method = "direct"
         self.written = []
+        self._check_options()
+        target = self.prefix().parent
+        reason = unwritable_reason(target)
+        if reason is not None:
+            where = "--output-dir" if self.output_dir is not None else f"{self.ini}: output_file"
+            raise ConfigError(f"{where} {target}: {reason}; choose a folder you can write to")
+
+    def _check_options(self):
+        """A misspelt option (close to a real one) or a true/false option with another value
+        would run another job than the one written, silently: both are errors (Circuitscape
+        ignores the first and reads the second as false)."""
+        for key, value in self.cfg.items():
+            if key not in _OPTIONS:
+                import difflib
+
+                close = difflib.get_close_matches(key, _OPTIONS, n=1, cutoff=0.8)
+                if close:
+                    raise ConfigError(f"{self.ini}: {key} is not a Circuitscape option; did you mean {close[0]}?")
+            elif key in _BOOLEAN_OPTIONS and value.strip().lower() not in _TRUE | _FALSE | {""}:
+                raise ConfigError(f"{self.ini}: {key} = {value!r}; use True or False")
+        policy = self.cfg.get("remove_src_or_gnd", "keepall").strip().lower()
+        if self.scenario == "advanced" and policy not in ("not entered", "") + _POLICIES:
+            raise ConfigError(f"{self.ini}: remove_src_or_gnd = {policy!r} is unknown; use one of "
+                              + ", ".join(_POLICIES))
 
     def flag(self, key, default=False):
         return _flag(self.cfg, key, default)
@@ -81,6 +127,8 @@ class _Job:
         else:
             cands = [self.cwd / p, self.ini.parent / p]
         for c in cands:
+            if c.is_dir():
+                raise InputFileError(f"{self.ini}: {key} = {val} is a folder ({c}); give the file")
             if c.exists():
                 return c
         raise InputFileError(f"{self.ini}: {key} = {val} not found (looked in {self.cwd} and "
@@ -164,6 +212,24 @@ def _collector_paused():
 
 
 # ---------------------------------------------------------------- raster inputs
+def _table_cells(path, meta, what):
+    """Values and cells (row, column) of a ``value x y`` table on the habitat grid (Circuitscape's
+    rule: a point on a cell edge belongs to the cell left of and below it); a point outside the
+    grid is an error naming its line."""
+    tab = grids.read_table(path, min_columns=3, columns="value x y")
+    with np.errstate(invalid="ignore"):
+        ii = np.ceil(meta.nrows - (tab[:, 2] - meta.yllcorner) / meta.cellsize) - 1
+        jj = np.ceil((tab[:, 1] - meta.xllcorner) / meta.cellsize) - 1
+    outside = ~((ii >= 0) & (ii < meta.nrows) & (jj >= 0) & (jj < meta.ncols))
+    if np.any(outside):
+        k = int(np.flatnonzero(outside)[0])
+        raise InputFileError(
+            f"{path}: {what} on data line {k + 1} (x {tab[k, 1]:g}, y {tab[k, 2]:g}) lies outside the habitat grid "
+            f"(x {meta.xllcorner:g} to {meta.xllcorner + meta.ncols * meta.cellsize:g}, y {meta.yllcorner:g} to "
+            f"{meta.yllcorner + meta.nrows * meta.cellsize:g}); fix or remove it")
+    return tab[:, 0], ii.astype(np.int64), jj.astype(np.int64)
+
+
 def _read_points(job, path, meta):
     if grids.is_grid(path):
         vals = _read_on_grid(path, meta, "point grid")
@@ -171,12 +237,7 @@ def _read_points(job, path, meta):
         jj, ii = np.nonzero(vals.T)  # column-major order, as Circuitscape
         ids = vals[ii, jj]
     else:
-        tab = grids.read_table(path)
-        ids = tab[:, 0]
-        ii = np.ceil(meta.nrows - (tab[:, 2] - meta.yllcorner) / meta.cellsize).astype(np.int64) - 1
-        jj = np.ceil((tab[:, 1] - meta.xllcorner) / meta.cellsize).astype(np.int64) - 1
-        if np.any((ii < 0) | (ii >= meta.nrows) | (jj < 0) | (jj >= meta.ncols)):
-            raise InputFileError(f"{path}: a focal point lies outside the habitat grid; fix it")
+        ids, ii, jj = _table_cells(path, meta, "the focal point")
     keep = ids >= 0
     ids, ii, jj = ids[keep].astype(np.int64), ii[keep], jj[keep]
     order = np.argsort(ids, kind="stable")
@@ -184,11 +245,19 @@ def _read_points(job, path, meta):
 
 
 def _read_on_grid(path, meta, what):
-    """A grid that must have the habitat grid's shape (a mismatch names both shapes and the file)."""
-    vals, _ = grids.read_grid(path)
+    """A grid that must lie on the habitat grid: same shape, cell size and corner (within a third
+    of a cell, as Circuitscape 4's header match); a mismatch names the file and both headers."""
+    vals, own = grids.read_grid(path)
     if vals.shape != (meta.nrows, meta.ncols):
         raise InputFileError(f"{path}: {what} is {vals.shape[0]} x {vals.shape[1]} but the habitat "
                              f"grid is {meta.nrows} x {meta.ncols}; align it")
+    if (not np.isclose(own.cellsize, meta.cellsize, rtol=1e-9, atol=0)
+            or abs(own.xllcorner - meta.xllcorner) > meta.cellsize / 3
+            or abs(own.yllcorner - meta.yllcorner) > meta.cellsize / 3):
+        raise InputFileError(
+            f"{path}: {what} has cellsize {own.cellsize:g} and lower-left corner ({own.xllcorner:g}, "
+            f"{own.yllcorner:g}) but the habitat grid has cellsize {meta.cellsize:g} and corner "
+            f"({meta.xllcorner:g}, {meta.yllcorner:g}); export it on the habitat grid")
     return vals
 
 
@@ -197,18 +266,41 @@ def _read_layer(job, key, meta):
 
 
 def _read_included(path):
-    text = grids._open_text(path).splitlines()
+    """Circuitscape's included-pairs file: ``mode include`` (or ``exclude``) then one pair of
+    focal point ids a line, or a ``min``/``max`` header over a matrix with the ids in its first
+    row and column. A file in neither form is an error naming it."""
+    try:
+        return _parse_included(grids._open_text(path).splitlines())
+    except (ValueError, IndexError) as exc:
+        raise InputFileError(
+            f"{path}: not an included-pairs file ({exc}); give 'mode include' (or exclude) and a pair of focal "
+            "point ids a line, or 'min'/'max' lines over a matrix of the ids") from None
+
+
+def _parse_included(text):
+    text = [line for line in text if line.strip()]
+    if not text:
+        raise ValueError("it is empty")
     first = text[0].split()
     if first and first[0].lower() == "min":
+        second = text[1].split() if len(text) > 1 else []
+        if len(first) < 2 or len(second) < 2 or second[0].lower() != "max":
+            raise ValueError("a 'min' line must have a value and be followed by a 'max' line with a value")
         minval = float(first[1])
-        maxval = float(text[1].split()[1])
+        maxval = float(second[1])
         tab = np.loadtxt(text[2:], ndmin=2)
+        if tab.shape[0] != tab.shape[1] or tab.shape[0] < 2:
+            raise ValueError(f"the matrix is {tab.shape[0]} x {tab.shape[1]}, not square")
         ids = tab[0, 1:].astype(np.int64)
         mat = tab[1:, 1:]
         mat = np.where(mat > maxval, 0, mat)
         return "include", ids, (mat >= minval).astype(int)
-    mode = first[1].lower() if len(first) > 1 else "include"
+    if first[0].lower() != "mode" or len(first) < 2 or first[1].lower() not in ("include", "exclude"):
+        raise ValueError(f"first line {text[0].strip()!r}")
+    mode = first[1].lower()
     pairs = np.loadtxt(text[1:], ndmin=2).astype(np.int64)
+    if pairs.size and pairs.shape[1] != 2:
+        raise ValueError(f"{pairs.shape[1]} ids on a line")
     ids = np.unique(pairs)
     ids = ids[ids != 0]
     mat = np.zeros((ids.size, ids.size), dtype=int)
@@ -515,12 +607,9 @@ def _read_source_ground(job, path, meta):
     if grids.is_grid(path):
         vals = _read_on_grid(path, meta, "grid")
         return vals
-    ii, jj, _ = None, None, None
-    tab = grids.read_table(path)
+    values, ii, jj = _table_cells(path, meta, "the point")
     vals = np.full((meta.nrows, meta.ncols), grids.CS_NODATA)
-    ii = np.ceil(meta.nrows - (tab[:, 2] - meta.yllcorner) / meta.cellsize).astype(np.int64) - 1
-    jj = np.ceil((tab[:, 1] - meta.xllcorner) / meta.cellsize).astype(np.int64) - 1
-    vals[ii, jj] = tab[:, 0]
+    vals[ii, jj] = values
     return vals
 
 
@@ -533,7 +622,7 @@ def _raster_one_all(job, cell, polymap, meta, opts, out):
         ii, jj, ids = ii[keep], jj[keep], ids[keep]
     strengths = {}
     if job.flag("use_variable_source_strengths"):
-        tab = grids.read_table(job.path("variable_source_file"))
+        tab = grids.read_table(job.path("variable_source_file"), min_columns=2, columns="focal point id, strength")
         strengths = {int(a): float(b) for a, b in tab[:, :2]}
     point_map = np.zeros(cell.shape, dtype=np.int64)
     point_map[ii, jj] = ids
@@ -590,11 +679,31 @@ def _raster_one_all(job, cell, polymap, meta, opts, out):
 
 
 # ---------------------------------------------------------------- network
+def _node_ids(path, values, n=None, what="node id"):
+    """Whole numbers >= 0 (and < n when given: nodes of the graph), as int64; else an error naming the file."""
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+    if n is not None:
+        bad |= values >= n
+    if np.any(bad):
+        v = values[bad][0]
+        where = f"; the graph's nodes are 0 to {n - 1}" if n is not None else ""
+        raise InputFileError(f"{path}: {what} {v:g} is not a node of the graph{where}; fix the id")
+    return values.astype(np.int64)
+
+
 def _run_network(job):
-    tab = grids.read_table(job.path("habitat_file"))
-    a, b = tab[:, 0].astype(np.int64), tab[:, 1].astype(np.int64)
+    graph = job.path("habitat_file")
+    tab = grids.read_table(graph, min_columns=3, columns="node node weight")
+    a, b = _node_ids(graph, tab[:, 0]), _node_ids(graph, tab[:, 1])
     w = tab[:, 2]
-    if job.flag("habitat_map_is_resistances", True):
+    is_res = job.flag("habitat_map_is_resistances", True)
+    bad = ~np.isfinite(w) | ((w <= 0) if is_res else (w < 0))
+    if np.any(bad):
+        k = int(np.flatnonzero(bad)[0])
+        what = "resistance" if is_res else "conductance"
+        raise InputFileError(f"{graph}: edge {int(a[k])}-{int(b[k])} (data line {k + 1}) has {what} {w[k]:g}; "
+                             f"give every edge a finite {what} {'> 0' if is_res else '>= 0'}")
+    if is_res:
         w = 1.0 / w
     n = int(max(a.max(), b.max())) + 1
     adj = sp.coo_matrix((w, (a, b)), shape=(n, n)).tocsr()
@@ -603,7 +712,8 @@ def _run_network(job):
     adj.eliminate_zeros()
     want_v, want_c = job.flag("write_volt_maps"), job.flag("write_cur_maps")
     if job.scenario == "pairwise":
-        focal = grids.read_table(job.path("point_file"))[:, 0].astype(np.int64)
+        points = job.path("point_file")
+        focal = _node_ids(points, grids.read_table(points)[:, 0], n, "focal node")
         cum_node = np.zeros(n)
         cum_branch = {}
 
@@ -637,16 +747,17 @@ def _run_network(job):
     if job.scenario != "advanced":
         raise ConfigError(f"{job.ini}: network jobs support pairwise and advanced scenarios; "
                           f"scenario = {job.scenario} is not implemented")
-    src = grids.read_table(job.path("source_file"))
-    gnd = grids.read_table(job.path("ground_file"))
+    src_path, gnd_path = job.path("source_file"), job.path("ground_file")
+    src = grids.read_table(src_path, min_columns=2, columns="node value")
+    gnd = grids.read_table(gnd_path, min_columns=2, columns="node value")
     sources = np.zeros(n)
     grounds = np.zeros(n)
-    sources[src[:, 0].astype(np.int64)] = src[:, 1]
+    sources[_node_ids(src_path, src[:, 0], n)] = src[:, 1]
     gv = gnd[:, 1].copy()
     if job.flag("ground_file_is_resistances"):
         with np.errstate(divide="ignore"):
             gv = 1.0 / gv
-    grounds[gnd[:, 0].astype(np.int64)] = gv
+    grounds[_node_ids(gnd_path, gnd[:, 0], n)] = gv
     if job.flag("use_unit_currents"):
         sources = np.where(sources != 0, 1.0, 0.0)
     if job.flag("use_direct_grounds"):

@@ -3,6 +3,7 @@
 import gzip
 
 import numpy as np
+import pytest
 
 from habitat.io.circuitscape import run_job
 
@@ -214,3 +215,21 @@ def test_ascii_reader_equals_loadtxt_on_the_conformance_grids(monkeypatch):
         _same_bits(values, want)
         checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "holds no data lines; give one line per entry (value x y)"),
+    ("# only a comment\n", "holds no data lines; give one line per entry (value x y)"),
+    ("1 2\n3 4\n", "has 2 columns but needs 3 (value x y); fix the file"),
+])
+def test_read_table_refuses_empty_or_narrow_tables_naming_the_file(tmp_path, text, message):
+    from habitat.errors import InputFileError
+    from habitat.io.circuitscape.grids import read_table
+
+    path = tmp_path / "t.txt"
+    path.write_text(text)
+    with pytest.raises(InputFileError) as exc:
+        read_table(path, min_columns=3, columns="value x y")
+    assert str(exc.value) == f"{path}: {message}"
+    path.write_text("1 2 3\n4 5 6\n")
+    np.testing.assert_array_equal(read_table(path, min_columns=3), [[1, 2, 3], [4, 5, 6]])
