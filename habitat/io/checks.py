@@ -44,7 +44,7 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
     if path.suffix.lower() in {".parquet", ".geoparquet"}:
         gdf = read_vector(path, layer=layer)
         return set(gdf.geom_type.dropna()), len(gdf), [str(c) for c in gdf.columns if c != gdf.geometry.name]
-    check_one_layer(path, layer)
+    layer = check_one_layer(path, layer)
     try:
         info = pyogrio.read_info(path, layer=layer)
     except Exception:
@@ -72,8 +72,11 @@ def _check_ids(key: str, path: Path, item: Any) -> list[str]:
     """Every feature has its own, non-empty id; returns the ids."""
     import pyogrio
 
+    from habitat.io.vectors import check_one_layer
+
     column = item.id_column
-    table = pyogrio.read_dataframe(path, layer=item.layer, columns=[column], read_geometry=False)
+    table = pyogrio.read_dataframe(path, layer=check_one_layer(path, item.layer), columns=[column],
+                                   read_geometry=False)
     raw = table[column]
     empty = raw.isna() | (raw.astype(str).str.strip() == "")
     if empty.any():
@@ -172,7 +175,9 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
         raise ConfigError(f"stages.translocation.basin_column: column {basin!r} is not in {path.name} "
                           f"(columns: {', '.join(fields) or 'none'}); name the river layer's basin column")
     if name in _MUST_OVERLAP and n_features and kinds and grid is not None:
-        _check_extent(key, path, getattr(item, "layer", None), grid)
+        from habitat.io.vectors import check_one_layer
+
+        _check_extent(key, path, check_one_layer(path, getattr(item, "layer", None)), grid)
     ids = None
     if name in _ID_LAYERS and n_features and item.id_column in fields:
         ids = _check_ids(key, path, item)

@@ -50,8 +50,7 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None) -> gpd.Geo
         if path.suffix.lower() in {".parquet", ".geoparquet"}:
             gdf = gpd.read_parquet(path)
         else:
-            check_one_layer(path, layer)
-            gdf = pyogrio.read_dataframe(path, layer=layer)
+            gdf = pyogrio.read_dataframe(path, layer=check_one_layer(path, layer))
     except InputFileError:
         raise
     except Exception as exc:  # pyogrio/pyarrow raise many types; all mean "cannot read"
@@ -64,16 +63,27 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None) -> gpd.Geo
     return gdf
 
 
-def check_one_layer(path: str | os.PathLike, layer: str | None) -> None:
-    """Refuse a file of several layers read without ``layer``: GDAL would take the first one
-    (perhaps the wrong one, with only a warning); the message lists the layers to choose from."""
+def check_one_layer(path: str | os.PathLike, layer: str | None) -> str | None:
+    """The layer to read from ``path``: ``layer`` when given, else the file's one layer with
+    geometries (attribute-only tables beside it, such as the ``layer_styles`` QGIS saves into a
+    GeoPackage, do not count; None: GDAL's first layer). A file of several layers with geometries
+    is refused: GDAL would take the first one (perhaps the wrong one, with only a warning); the
+    message lists the layers to choose from."""
     if layer is not None:
-        return
-    names = _layers(Path(path))
+        return layer
+    try:
+        listed_layers = pyogrio.list_layers(path)
+    except Exception:  # noqa: BLE001 - unreadable: the read that follows reports it
+        return None
+    spatial = [str(name) for name, kind in listed_layers if kind is not None]
+    if len(spatial) == 1:
+        return spatial[0] if len(listed_layers) > 1 else None
+    names = spatial or [str(name) for name, _ in listed_layers]
     if len(names) > 1:
         listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         raise InputFileError(f"{Path(path).name} holds {len(names)} layers ({listed}); say which one with "
                              f"'layer: <name>' under this input")
+    return None
 
 
 def _layers(path: Path) -> list[str]:

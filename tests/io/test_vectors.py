@@ -1,11 +1,14 @@
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyogrio
 import pytest
 import shapely
 
 from habitat.errors import GeometryError, InputFileError, MissingCRSError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.vectors import (
+    check_one_layer,
     clean_geometries,
     distance_to_presence_m,
     rasterize_fraction,
@@ -123,6 +126,19 @@ def test_file_of_several_layers_needs_a_layer_name(tmp_path, recwarn):
     assert str(exc.value) == "both.gpkg holds 2 layers (wells, rivers); say which one with 'layer: <name>' under this input"
     assert not [w for w in recwarn if "layer" in str(w.message)]  # no GDAL "first layer taken" warning
     assert list(read_vector(path, layer="rivers").geom_type) == ["LineString"]
+
+
+def test_attribute_tables_beside_one_layer_do_not_count(tmp_path, recwarn):
+    # QGIS saves a layer's style into its GeoPackage as a table without geometries
+    path = tmp_path / "styled.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"styleName": ["s"]}), path, layer="layer_styles")
+    gpd.GeoDataFrame({"a": [1, 2]}, geometry=[shapely.Point(0, 0), shapely.Point(1, 1)], crs=UTM).to_file(
+        path, layer="wells")
+    assert sorted(name for name, _ in pyogrio.list_layers(path)) == ["layer_styles", "wells"]
+    assert check_one_layer(path, None) == "wells"
+    gdf = read_vector(path)
+    assert list(gdf["a"]) == [1, 2] and list(gdf.geom_type) == ["Point", "Point"]
+    assert not [w for w in recwarn if "layer" in str(w.message)]
 
 
 def test_reproject_and_overlap(tmp_path):
