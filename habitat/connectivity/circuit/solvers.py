@@ -328,8 +328,9 @@ def _common_struct(f):
 
 @functools.lru_cache(maxsize=None)
 def _cholmod_library(path):
-    """``cholmod_factorize`` / ``cholmod_l_factorize`` (and OpenBLAS' thread setters, when
-    CHOLMOD's BLAS is OpenBLAS) of the library the extension ``path`` was linked against, or None."""
+    """``cholmod_factorize`` / ``cholmod_l_factorize``, OpenBLAS' thread setters (when CHOLMOD's
+    BLAS is OpenBLAS) and OpenMP's active-levels setters (when CHOLMOD is built with OpenMP) of
+    the library the extension ``path`` was linked against, or None."""
     try:
         # dlsym on the extension's handle searches its dependencies: the very libcholmod
         # (and BLAS) scikit-sparse calls, whatever its path
@@ -346,7 +347,13 @@ def _cholmod_library(path):
         threads[1].argtypes = [ctypes.c_int]
     except AttributeError:
         threads = None
-    return factorize, threads
+    try:
+        omp = (lib.omp_get_max_active_levels, lib.omp_set_max_active_levels)
+        omp[0].restype = ctypes.c_int
+        omp[1].argtypes = [ctypes.c_int]
+    except AttributeError:
+        omp = None
+    return factorize, threads, omp
 
 
 def _nogil_cholmod():
@@ -424,11 +431,37 @@ def _blas_threads(lib, n):
                 threads[1](_BLAS_SAVED["threads"])
 
 
+@contextmanager
+def _openmp_serial(lib):
+    """CHOLMOD's OpenMP regions on one thread (the calling one) inside the block.
+
+    CHOLMOD 3 (Debian's build) opens OpenMP teams of a fixed size (4) in its supernodal
+    numeric factorization; with two factorizations at once on two cores their worker threads
+    spin beside the factorizations (about 0.5 CPU-s and 0.3 s of wall time of the 1000 x 1000,
+    20-point job). A maximum of 0 active levels makes every region run on its encountering
+    thread; the team's work is scatter-adds into disjoint columns, so the factor is the same.
+    The setting is an internal control variable of the calling thread (libgomp since GCC 11,
+    LLVM's libomp), saved and restored here.
+    """
+    omp = None if lib is None or len(lib) < 3 else lib[2]
+    if omp is None:
+        yield
+        return
+    saved = omp[0]()
+    omp[1](0)
+    try:
+        yield
+    finally:
+        omp[1](saved)
+
+
 def _cholmod_half_schur(lib, a, t):
     """``L_TT L_TT^T`` of the supernodal Cholesky factor of ``a`` (lower triangle, the ``t``
     separator nodes last), i.e. its Schur complement onto them; None when not computable."""
     f = cholmod_module().analyze(a, mode="supernodal", ordering_method="natural")
-    if not _factorize_nogil(lib, f, a):
+    with _openmp_serial(lib):
+        done = _factorize_nogil(lib, f, a)
+    if not done:
         return None
     l_tt = _supernodal_trailing_block(_factor_struct(f), a.shape[0], t)
     return None if l_tt is None else l_tt @ l_tt.T
