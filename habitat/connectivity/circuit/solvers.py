@@ -218,14 +218,16 @@ class _CholmodFactorStruct(ctypes.Structure):
                                                       "is_monotonic", "itype", "xtype", "dtype")])
 
 
-def _c_array(address, dtype, start, stop):
-    """Copy of elements ``start:stop`` of the C array of ``dtype`` at ``address``."""
+def _c_array(address, dtype, start, stop, *, copy=True):
+    """Elements ``start:stop`` of the C array of ``dtype`` at ``address``: a copy, or with
+    ``copy=False`` a view valid only while the C array lives."""
     dtype = np.dtype(dtype)
     count = int(stop) - int(start)
     if count <= 0:
         return np.zeros(0, dtype=dtype)
     buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(address + int(start) * dtype.itemsize)
-    return np.frombuffer(buf, dtype=dtype).copy()
+    view = np.frombuffer(buf, dtype=dtype)
+    return view.copy() if copy else view
 
 
 def _supernodal_trailing_block(fs, n, k):
@@ -260,7 +262,9 @@ def _supernodal_trailing_block(fs, n, k):
         nrow = rows.size
         if nrow < c1 - c0 or px[q - q0] + nrow * (c1 - c0) > px[q - q0 + 1]:
             return None
-        vals = _c_array(fs.x, np.float64, px[q - q0], px[q - q0] + nrow * (c1 - c0))
+        # a view: only the trailing rows of the trailing columns are copied (the last
+        # supernode alone holds ~1,500^2 values on a 1000 x 1000 grid's half)
+        vals = _c_array(fs.x, np.float64, px[q - q0], px[q - q0] + nrow * (c1 - c0), copy=False)
         vals = vals.reshape(c1 - c0, nrow)  # one row of vals per column of L
         cols = np.arange(max(c0, first), c1)
         below = rows >= first
