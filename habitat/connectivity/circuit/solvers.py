@@ -266,9 +266,9 @@ def _supernodal_trailing_block(fs, n, k):
         # supernode alone holds ~1,500^2 values on a 1000 x 1000 grid's half)
         vals = _c_array(fs.x, np.float64, px[q - q0], px[q - q0] + nrow * (c1 - c0), copy=False)
         vals = vals.reshape(c1 - c0, nrow)  # one row of vals per column of L
-        cols = np.arange(max(c0, first), c1)
+        j0 = max(c0, first)
         below = rows >= first
-        out[np.ix_(rows[below] - first, cols - first)] = vals[cols - c0][:, below].T
+        out[np.ix_(rows[below] - first, np.arange(j0, c1) - first)] = vals[j0 - c0:][:, below].T
     return np.tril(out)
 
 
