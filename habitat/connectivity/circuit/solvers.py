@@ -366,19 +366,20 @@ def _cholmod_library(path):
     for fn in free_factor.values():
         fn.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
         fn.restype = ctypes.c_int
-    try:
-        threads = (lib.openblas_get_num_threads, lib.openblas_set_num_threads)
-        threads[0].restype = ctypes.c_int
-        threads[1].argtypes = [ctypes.c_int]
-    except AttributeError:
-        threads = None
-    try:
-        omp = (lib.omp_get_max_active_levels, lib.omp_set_max_active_levels)
-        omp[0].restype = ctypes.c_int
-        omp[1].argtypes = [ctypes.c_int]
-    except AttributeError:
-        omp = None
+    threads = _int_getter_setter(lib, "openblas_get_num_threads", "openblas_set_num_threads")
+    omp = _int_getter_setter(lib, "omp_get_max_active_levels", "omp_set_max_active_levels")
     return _CholmodLibrary(factorize, threads, omp, analyze, free_factor)
+
+
+def _int_getter_setter(lib, get, set_):
+    """``(int get(void), void set(int))`` of ``lib``, or None when it lacks them."""
+    try:
+        pair = (getattr(lib, get), getattr(lib, set_))
+    except AttributeError:
+        return None
+    pair[0].restype = ctypes.c_int
+    pair[1].argtypes = [ctypes.c_int]
+    return pair
 
 
 def _nogil_cholmod():
