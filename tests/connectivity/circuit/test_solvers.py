@@ -338,3 +338,24 @@ def test_openmp_serial_sets_and_restores_the_active_levels_of_the_calling_thread
     with solvers._openmp_serial(real):
         assert real[2][0]() == 0
     assert real[2][0]() == before
+
+
+def test_serial_cholmod_factor_is_the_same_with_openmp_on_one_thread(monkeypatch):
+    # the whole-matrix factor runs its OpenMP regions on the calling thread: the same bits
+    import contextlib
+
+    _nogil_cholmod_or_skip(monkeypatch)
+    lap, coords, nodes = _split_case((150, 150), 5, 19)
+    entered = []
+    real = solvers._openmp_serial
+
+    def spy(lib):
+        entered.append(lib is not None and lib[2] is not None)
+        return real(lib)
+
+    monkeypatch.setattr(solvers, "_openmp_serial", spy)
+    serial = solvers.GroundedSolver(lap, 0, coords=coords, last_nodes=nodes).inverse_block(nodes)
+    assert entered
+    monkeypatch.setattr(solvers, "_openmp_serial", lambda lib: contextlib.nullcontext())
+    teams = solvers.GroundedSolver(lap, 0, coords=coords, last_nodes=nodes).inverse_block(nodes)
+    np.testing.assert_array_equal(serial, teams)
