@@ -39,11 +39,16 @@ print(json.dumps(out))
 """
 
 
-def test_lean_start_skips_scipy_linalg_and_keeps_blas_kernels_working():
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env,
+def _child(code, **extra_env):
+    """The JSON line a fresh interpreter running ``code`` prints last."""
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **extra_env}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=120, check=True)
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_lean_start_skips_scipy_linalg_and_keeps_blas_kernels_working():
+    out = _child(_CHILD)
     assert out["first"] is True and out["again"] is False
     assert out["linalg_after_start"] is False  # the set-up did not import scipy.linalg
     assert out["cffi_hidden"] is False  # cffi importable again after the set-up
@@ -62,13 +67,32 @@ print(json.dumps({"first": first, "numpy": "numpy" in sys.modules, "again": impo
 
 
 def test_numpy_import_with_idle_blas_leaves_the_environment_as_it_was():
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", _CHILD_NUMPY], capture_output=True, text=True, env=env,
-                          timeout=120, check=True)
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = _child(_CHILD_NUMPY)
     assert out == {"first": True, "numpy": True, "again": False, "env_left": False}
     # a value the user set is theirs: numpy left to be imported as usual, the variable kept
-    done = subprocess.run([sys.executable, "-c", _CHILD_NUMPY], capture_output=True, text=True,
-                          env=dict(env, OPENBLAS_THREAD_TIMEOUT="20"), timeout=120, check=True)
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = _child(_CHILD_NUMPY, OPENBLAS_THREAD_TIMEOUT="20")
     assert out == {"first": False, "numpy": False, "again": False, "env_left": True}
+
+
+_CHILD_SCIPY = r"""
+import json, sys
+import numpy as np
+from habitat._startup import import_scipy_sparse_lean
+first = import_scipy_sparse_lean()
+out = {"first": first, "again": import_scipy_sparse_lean(),
+       "loaded": sorted(m for m in ("numpy.f2py", "numpy.testing") if m in sys.modules),
+       "placeholders": sorted(n for n in ("f2py", "testing") if n in vars(np))}
+import scipy.sparse as sp
+out["sparse"] = float((sp.csr_matrix(np.eye(3)) @ np.ones(3)).sum())
+import scipy._lib.array_api_compat.numpy as copy
+copy.testing.assert_allclose([1.0], [1.0])  # the copy's testing imports the real module
+import numpy.testing
+out["same"] = copy.testing.assert_allclose is numpy.testing.assert_allclose is np.testing.assert_allclose
+print(json.dumps(out))
+"""
+
+
+def test_scipy_sparse_import_leaves_numpy_f2py_and_testing_unloaded_and_working():
+    out = _child(_CHILD_SCIPY)
+    assert out == {"first": True, "again": False, "loaded": [], "placeholders": [], "sparse": 3.0,
+                   "same": True}

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from habitat.errors import InvalidParameterError
 
 from .graph import components, laplacian, principal_submatrix
-from . import gridamg, solvers
+from . import solvers
 from .solvers import GroundedSolver, check_method, choose_method, cholmod_module, split_inverse_block
 
 _POLICIES = ("keepall", "rmvsrc", "rmvgnd", "rmvall")
@@ -224,18 +224,18 @@ def raster_pairwise_resistances(conductance, focal_cells, *, exclude=None, metho
     cells = np.asarray(focal_cells, dtype=np.int64).reshape(-1, 2)
     k = cells.shape[0]
     g = np.asarray(conductance)
-    if (method != "auto" or gridamg.njit is None or not 2 <= k <= GRID_AMG_MAX_RHS + 1
+    if (method != "auto" or not 2 <= k <= GRID_AMG_MAX_RHS + 1 or _gridamg().njit is None
             or len({(int(i), int(j)) for i, j in cells}) < k
             or np.any(cells < 0) or np.any(cells >= g.shape) or np.any(g[cells[:, 0], cells[:, 1]] <= 0)):
         return None
-    mask, n, entries, box = gridamg.raster_component(g, cells[0], four_neighbors=four_neighbors)
+    mask, n, entries, box = _gridamg().raster_component(g, cells[0], four_neighbors=four_neighbors)
     if n < GRID_AMG_MIN_NODES or not np.all(mask[cells[:, 0], cells[:, 1]]):
         return None
     chosen = choose_method(n, entries + n, method=method, n_rhs=k - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(cells))
     if not _auto_takes_grid_amg(method, chosen, n, k - 1):
         return None
-    block = gridamg.raster_inverse_block(g, mask, box, cells[0], cells[1:],
+    block = _gridamg().raster_inverse_block(g, mask, box, cells[0], cells[1:],
                                          four_neighbors=four_neighbors,
                                          avg_resistance=avg_resistance)
     if block is None:
@@ -286,7 +286,7 @@ def raster_multigrid_resistances(conductance, focal_cells, *, exclude=None, four
     rest = []
     todo = list(on_node)
     while todo:
-        mask, n, _, box = gridamg.raster_component(g, focal_cells[todo[0]],
+        mask, n, _, box = _gridamg().raster_component(g, focal_cells[todo[0]],
                                                    four_neighbors=four_neighbors)
         members = [p for p in todo if mask[focal_cells[p][0], focal_cells[p][1]]]
         inside = set(members)
@@ -302,7 +302,7 @@ def raster_multigrid_resistances(conductance, focal_cells, *, exclude=None, four
         if m >= 2:
             keep = _multigrid_keep(m, _needed_pairs(members, u, exclude))
             _check_multigrid_memory(n, keep, memory_limit_bytes)
-            block = gridamg.raster_inverse_block(g, mask, box, uniq[0], np.array(uniq[1:]),
+            block = _gridamg().raster_inverse_block(g, mask, box, uniq[0], np.array(uniq[1:]),
                                                  four_neighbors=four_neighbors,
                                                  avg_resistance=avg_resistance, keep=keep,
                                                  tol=MULTIGRID_TOL, batch_budget_bytes=MULTIGRID_BATCH_BYTES)
@@ -344,16 +344,16 @@ def _multigrid_solutions(sub, coords, targets, memory_limit_bytes):
     its square root (CG's energy-norm error), as with Circuitscape's CG (1e-6).
     """
     m, n = len(targets), sub.shape[0]
-    if coords is None or n < MULTIGRID_MIN_NODES or gridamg.njit is None:
+    if coords is None or n < MULTIGRID_MIN_NODES or _gridamg().njit is None:
         return None
-    st = gridamg.grid_stencil(sub, coords)
+    st = _gridamg().grid_stencil(sub, coords)
     if st is None:
         return None
     w, cells = st
     keep = np.ones(m - 1, dtype=bool)
     _check_multigrid_memory(n, keep, memory_limit_bytes)
     at = np.ravel_multi_index((cells[:, 0], cells[:, 1]), w.shape[1:])
-    block, xs = gridamg.stencil_inverse_block(w, cells[int(targets[0])], cells[np.asarray(targets[1:])],
+    block, xs = _gridamg().stencil_inverse_block(w, cells[int(targets[0])], cells[np.asarray(targets[1:])],
                                               tol=MULTIGRID_TOL, keep=keep, solutions=True,
                                               batch_budget_bytes=MULTIGRID_BATCH_BYTES)
     del w
@@ -395,7 +395,7 @@ def _resistances_from_block(block, m):
 def _multigrid_keep(m, needed):
     """Which of the ``m - 1`` non-ground points the streamed multigrid keeps for ``needed``
     (pairs of point indices; pairs with the ground, point 0, need only diagonals)."""
-    return gridamg.stream_keep(m - 1, [(a - 1, b - 1) for a, b in needed if a > 0 and b > 0])
+    return _gridamg().stream_keep(m - 1, [(a - 1, b - 1) for a, b in needed if a > 0 and b > 0])
 
 
 def _check_multigrid_memory(n, keep, memory_limit_bytes):
@@ -420,7 +420,7 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
         if coords is not None and n >= MULTIGRID_MIN_NODES:
             keep = _multigrid_keep(m, needed)
             _check_multigrid_memory(n, keep, memory_limit_bytes)
-            block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
+            block = _gridamg().grid_inverse_block(sub, coords, int(targets[0]),
                                                np.asarray(targets[1:], dtype=np.int64), keep=keep,
                                                tol=MULTIGRID_TOL, batch_budget_bytes=MULTIGRID_BATCH_BYTES)
             if block is not None:
@@ -429,7 +429,7 @@ def _component_resistances(sub, targets, coords, method, memory_limit_bytes, rel
     chosen = choose_method(n, sub.nnz + n, method=method, n_rhs=m - 1,
                            memory_limit_bytes=memory_limit_bytes, ordering=_ordering(coords))
     if coords is not None and _auto_takes_grid_amg(method, chosen, n, m - 1):
-        block = gridamg.grid_inverse_block(sub, coords, int(targets[0]),
+        block = _gridamg().grid_inverse_block(sub, coords, int(targets[0]),
                                            np.asarray(targets[1:], dtype=np.int64))
         if block is not None:
             return _resistances_from_block(block, m)
@@ -558,6 +558,14 @@ def solve_sources_grounds(adjacency, sources, grounds, finite_grounds, *, only_n
         volts[comp] = v
         solved.append(comp)
     return volts, solved
+
+
+def _gridamg():
+    # imported on first use: the factor paths never need the multigrid, and its module (32
+    # compiled kernels) costs about 0.01 s of a circuit job's start
+    from . import gridamg
+
+    return gridamg
 
 
 def _ordering(coords):

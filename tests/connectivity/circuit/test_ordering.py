@@ -27,6 +27,26 @@ def test_node_coordinates_mark_regions():
     assert_array_equal(node_coordinates(nm), [[0, 0], [1, 0], [-1, -1], [1, 1], [1, 2]])
 
 
+def test_node_coordinates_compiled_pass_equals_the_numpy_steps(monkeypatch):
+    from habitat.connectivity.circuit import ordering
+
+    rng = np.random.default_rng(4)
+    g = rng.uniform(0.0, 1.0, (23, 31))
+    g[g < 0.2] = 0.0
+    regions = np.zeros(g.shape, dtype=int)
+    regions[2:5, 3:9] = 1
+    regions[17, 20:30] = 2  # two regions of several cells: (-1, -1)
+    for reg in (None, regions):
+        nm = build_node_map(g, regions=reg)
+        compiled = node_coordinates(nm)
+        with monkeypatch.context() as m:
+            m.setattr(ordering, "njit", None)
+            plain = node_coordinates(nm)
+        assert compiled.dtype == plain.dtype
+        assert_array_equal(compiled, plain)
+    assert np.count_nonzero(compiled[:, 0] < 0) == 2
+
+
 def test_nested_dissection_3x3_by_hand():
     # nodes numbered column-major: node k sits at row k % 3, column k // 3.
     # cut at row 1 -> row 0 {0,3,6}, row 2 {2,5,8}, separator {1,4,7};

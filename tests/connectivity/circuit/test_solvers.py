@@ -315,3 +315,47 @@ def test_blas_threads_restored_after_overlapping_blocks():
     with solvers._blas_threads(None, 1):  # no OpenBLAS: nothing to set
         pass
     assert calls == [1, 1, 4]
+
+
+def test_openmp_serial_sets_and_restores_the_active_levels_of_the_calling_thread(monkeypatch):
+    levels = [1]
+    calls = []
+    lib = (None, None, (lambda: levels[0], lambda k: (calls.append(k), levels.__setitem__(0, k))))
+    with solvers._openmp_serial(lib):
+        assert levels[0] == 0  # every OpenMP region inside runs on the calling thread alone
+    assert levels[0] == 1 and calls == [0, 1]
+    with pytest.raises(RuntimeError):
+        with solvers._openmp_serial(lib):
+            raise RuntimeError("factorization failed")
+    assert levels[0] == 1  # restored on errors too
+    for no_omp in (None, (None, None), (None, None, None)):  # no CHOLMOD / no OpenMP
+        with solvers._openmp_serial(no_omp):
+            pass
+    real = _nogil_cholmod_or_skip(monkeypatch)
+    if real[2] is None:
+        pytest.skip("this CHOLMOD is built without OpenMP")
+    before = real[2][0]()
+    with solvers._openmp_serial(real):
+        assert real[2][0]() == 0
+    assert real[2][0]() == before
+
+
+def test_serial_cholmod_factor_is_the_same_with_openmp_on_one_thread(monkeypatch):
+    # the whole-matrix factor runs its OpenMP regions on the calling thread: the same bits
+    import contextlib
+
+    _nogil_cholmod_or_skip(monkeypatch)
+    lap, coords, nodes = _split_case((150, 150), 5, 19)
+    entered = []
+    real = solvers._openmp_serial
+
+    def spy(lib):
+        entered.append(lib is not None and lib[2] is not None)
+        return real(lib)
+
+    monkeypatch.setattr(solvers, "_openmp_serial", spy)
+    serial = solvers.GroundedSolver(lap, 0, coords=coords, last_nodes=nodes).inverse_block(nodes)
+    assert entered
+    monkeypatch.setattr(solvers, "_openmp_serial", lambda lib: contextlib.nullcontext())
+    teams = solvers.GroundedSolver(lap, 0, coords=coords, last_nodes=nodes).inverse_block(nodes)
+    np.testing.assert_array_equal(serial, teams)
