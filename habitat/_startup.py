@@ -24,23 +24,13 @@ it does so again after every threaded BLAS call. :func:`import_numpy_idle_blas` 
 with ``OPENBLAS_THREAD_TIMEOUT=4`` (2**4 cycles: the workers sleep at once and are woken by
 the next threaded call), for numpy's OpenBLAS only: the variable is removed again, so BLAS
 libraries loaded later (CHOLMOD's) keep their defaults.
-
-scipy (1.15+) builds an array-API copy of the numpy namespace when ``scipy.sparse`` is first
-imported (``scipy._lib.array_api_compat.numpy``: ``from numpy import *`` plus every name of
-``dir(numpy)``), which imports numpy's lazy submodules ``f2py`` (with ``charset_normalizer``)
-and ``testing`` (with ``unittest``): about 0.05 s of the circuit command's start, for modules it
-never uses. :func:`import_scipy_sparse_lean` imports ``scipy.sparse`` with those two standing in
-as placeholders that import the real module on first attribute access (so the copy's
-``testing`` still works), then takes them out of ``sys.modules`` and numpy again.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import sys
-import types
 
 #: OpenBLAS's idle spin of its worker threads, as a power of two of cycles (its minimum, 4).
 _BLAS_IDLE_SPIN_LOG2 = "4"
@@ -105,59 +95,3 @@ def start_numba_lean() -> bool:
             del sys.modules["cffi"]
     return True
 
-
-#: numpy's lazy submodules that scipy's numpy-namespace copy loads and never uses.
-_UNUSED_NUMPY_SUBMODULES = ("f2py", "testing")
-
-
-class _LazySubmodule(types.ModuleType):
-    """Stands in for ``numpy.<name>`` during :func:`import_scipy_sparse_lean`; the first
-    attribute read imports the real submodule (the placeholder taken out first) and forwards."""
-
-    def __getattr__(self, attr):
-        real = self.__dict__.get("_real")
-        if real is None:
-            _drop_placeholder(self)
-            real = importlib.import_module(self.__name__)
-            self.__dict__["_real"] = real
-        return getattr(real, attr)
-
-
-def _drop_placeholder(mod):
-    import numpy
-
-    if sys.modules.get(mod.__name__) is mod:
-        del sys.modules[mod.__name__]
-    short = mod.__name__.rpartition(".")[2]
-    if numpy.__dict__.get(short) is mod:
-        delattr(numpy, short)
-
-
-def import_scipy_sparse_lean() -> bool:
-    """Import ``scipy.sparse`` without numpy's unused ``f2py`` and ``testing`` (see module notes).
-
-    Returns
-    -------
-    bool
-        True when this call imported scipy.sparse; False when it was already imported (nothing
-        done).
-    """
-    if "scipy.sparse" in sys.modules:
-        return False
-    import numpy
-
-    placeholders = []
-    for name in _UNUSED_NUMPY_SUBMODULES:
-        full = f"numpy.{name}"
-        if full in sys.modules or name in numpy.__dict__:
-            continue  # already imported: nothing to save
-        mod = _LazySubmodule(full)
-        sys.modules[full] = mod
-        setattr(numpy, name, mod)
-        placeholders.append(mod)
-    try:
-        import scipy.sparse  # noqa: F401
-    finally:
-        for mod in placeholders:
-            _drop_placeholder(mod)
-    return True

@@ -298,10 +298,9 @@ def circuit(
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="write outputs here instead of the INI's output_file folder")] = None,
 ) -> None:
     """Run a Circuitscape job (INI file) and write Circuitscape's output files."""
-    from habitat._startup import import_numpy_idle_blas, import_scipy_sparse_lean, start_numba_lean
+    from habitat._startup import import_numpy_idle_blas, start_numba_lean
 
     import_numpy_idle_blas()  # one command per process: no idle BLAS threads spinning
-    import_scipy_sparse_lean()  # ... nor numpy's f2py and testing, which scipy's import loads
     from habitat.io.circuitscape import run_job
 
     start_numba_lean()  # ... and its kernels call neither BLAS nor cffi

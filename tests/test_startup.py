@@ -73,26 +73,3 @@ def test_numpy_import_with_idle_blas_leaves_the_environment_as_it_was():
     out = _child(_CHILD_NUMPY, OPENBLAS_THREAD_TIMEOUT="20")
     assert out == {"first": False, "numpy": False, "again": False, "env_left": True}
 
-
-_CHILD_SCIPY = r"""
-import json, sys
-import numpy as np
-from habitat._startup import import_scipy_sparse_lean
-first = import_scipy_sparse_lean()
-out = {"first": first, "again": import_scipy_sparse_lean(),
-       "loaded": sorted(m for m in ("numpy.f2py", "numpy.testing") if m in sys.modules),
-       "placeholders": sorted(n for n in ("f2py", "testing") if n in vars(np))}
-import scipy.sparse as sp
-out["sparse"] = float((sp.csr_matrix(np.eye(3)) @ np.ones(3)).sum())
-import scipy._lib.array_api_compat.numpy as copy
-copy.testing.assert_allclose([1.0], [1.0])  # the copy's testing imports the real module
-import numpy.testing
-out["same"] = copy.testing.assert_allclose is numpy.testing.assert_allclose is np.testing.assert_allclose
-print(json.dumps(out))
-"""
-
-
-def test_scipy_sparse_import_leaves_numpy_f2py_and_testing_unloaded_and_working():
-    out = _child(_CHILD_SCIPY)
-    assert out == {"first": True, "again": False, "loaded": [], "placeholders": [], "sparse": 3.0,
-                   "same": True}
