@@ -321,8 +321,7 @@ class _QuantileSelection:
     """``np.quantile`` (linear method) of the keys fed strip by strip (:meth:`add`), exactly: the
     first pass keeps the distinct keys (up to ``cap``) and a 16-bit histogram; where that is not
     enough, :meth:`result` narrows both order statistics around the quantile down 16 bits per
-    further pass (at most three more: the keys of float32 rasters, 32 significant bits, need at
-    most one)."""
+    further pass (at most three more)."""
 
     def __init__(self, q: float, cap: int) -> None:
         self.q, self.cap = q, cap
@@ -337,8 +336,9 @@ class _QuantileSelection:
         n, q = self.first.n, self.q
         if n == 0:
             return None
-        # numpy's linear method (np.quantile, method="linear"): virtual index n q + (1 - q) - 1
-        virtual = n * q + (1 + q * (1 - 1 - 1)) - 1
+        # numpy's linear method (np.quantile, method="linear"): virtual index (n - 1) q, computed
+        # as numpy does (n q + (1 - q) - 1 rounds differently for some q; the same at q = 0.5)
+        virtual = (n - 1) * q
         lo = int(np.clip(np.floor(virtual), 0, n - 1))
         gamma = virtual - np.floor(virtual)
         hi = min(lo + 1, n - 1)
@@ -383,8 +383,10 @@ def masked_quantile(values, mask, q: float = 0.5, *, max_candidates: int = 1 << 
     the distinct values (up to ``max_candidates``) with their counts and a histogram of the top
     16 bits of the sortable float64 key; with more distinct values, a radix selection of the two
     order statistics around the quantile's position, 16 bits of the key per further pass, until
-    at most ``max_candidates`` distinct values share the bits found (at most 4 passes in all,
-    2 for float32 rasters). None when no cell is selected.
+    at most ``max_candidates`` distinct values share the bits found (at most 4 passes in all;
+    2 for float32 rasters with the default ``max_candidates``: a float32's key has 32
+    significant bits, so at most 2**19 distinct ones share the first 16). None when no cell is
+    selected.
 
     Parameters
     ----------
