@@ -139,3 +139,16 @@ def circuitscape_reference() -> Path:
     if path is None:
         pytest.skip(REFERENCE_MISSING)
     return path
+
+
+class CellReads:
+    """A lazy raster stand-in (as a layer opened from a file, for ``dask.array.from_array``)
+    that counts the reads of each of its cells."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values, self.shape, self.dtype, self.ndim = values, values.shape, values.dtype, values.ndim
+        self.reads = np.zeros(values.shape, np.int64)
+
+    def __getitem__(self, key):
+        self.reads[key] += 1
+        return self.values[key]

@@ -56,6 +56,15 @@ lies inside one strip, so each is the whole-array result bit for bit. The raster
 are dask arrays made chunk by chunk as the runner writes them (:func:`upsample_lazy`,
 :func:`population_cores_blockwise`), and per-patch current sums continue one running sum in
 row-major order (:func:`patch_sums`), as ``np.bincount`` of the whole grid does.
+
+Few reads (grids of billions of cells: each pass over a fine raster is a file read and decode):
+the least-cost stage takes what it needs of the fine resistance and patches in one pass
+(:func:`summarize_fine`: aggregation, finite count, median of habitat cells, patch cells); the
+median keeps the distinct values it meets (up to ``max_candidates``), so a raster of classed
+resistances needs no further pass and a float32 one at most one. Population cores read only the
+windows and chunks near the sites (:func:`population_cores_blockwise`). The rasters brought back
+read the fine resistance once more as they are written together (bench/README.md, "Connectivity
+stage: fine-raster reads").
 """
 
 from __future__ import annotations
@@ -723,11 +732,11 @@ def population_cores_blockwise(
 ) -> tuple[np.ndarray, set[int], set[int]]:
     """:func:`habitat.connectivity.populations.population_cores` window by window.
 
-    A first pass over the rows near the sites finds which sites have any core cell and which
-    have habitat among them (the habitat rule is grid-wide); the cores are then made per chunk of
-    a lazy ``resistance`` when written (a dask array; numpy for in-memory inputs). Chunks far
-    from every site (beyond ``radius_m`` plus a cell of each point, outside the polygon
-    window) are zeros without computing.
+    A first pass over the windows around the sites (``radius_m`` plus a cell of each point, the
+    polygon window) finds which sites have any core cell and which have habitat among them (the
+    habitat rule is grid-wide); the cores are then made per chunk of a lazy ``resistance`` when
+    written (a dask array; numpy for in-memory inputs). Chunks that meet no such window are
+    zeros that read neither input: only the windows and chunks near the sites are read.
 
     Parameters
     ----------

@@ -184,6 +184,9 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     With a connectivity grid coarser than the analysis grid nothing of the analysis grid's size
     is held: the fine inputs are read strip by strip into the coarse grid and the rasters are
     brought back chunk by chunk as they are written (:mod:`habitat.connectivity.two_grid`).
+    The fine resistance and patches are read once for everything taken from them
+    (:func:`habitat.connectivity.two_grid.summarize_fine`), the resistance once more as the
+    rasters brought back are written; population cores read the windows near the sites only.
     """
     import numpy as np
     import pandas as pd

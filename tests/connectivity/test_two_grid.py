@@ -1,11 +1,16 @@
 """Resistance aggregated to the connectivity grid and results brought back (hand-derived)."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from habitat.connectivity.two_grid import aggregate_resistance, coarse_grid, coarsen_factor, upsample_nearest
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def test_harmonic_mean_of_passable_cells_and_majority_impassable_rule():
@@ -236,21 +241,10 @@ def test_population_cores_blockwise_equal_population_cores(monkeypatch):
 
 # --- how often the fine rasters are read (grids of billions of cells: each pass is a file read) ---
 
-class _CellReads:
-    """A lazy raster stand-in that counts the reads of each of its cells."""
-
-    def __init__(self, values):
-        self.values, self.shape, self.dtype, self.ndim = values, values.shape, values.dtype, values.ndim
-        self.reads = np.zeros(values.shape, np.int64)
-
-    def __getitem__(self, key):
-        self.reads[key] += 1
-        return self.values[key]
-
-
 def _counted(values, chunk):
     import dask.array as da
-    source = _CellReads(values)
+    from conftest import CellReads
+    source = CellReads(values)
     return source, da.from_array(source, chunks=chunk)
 
 

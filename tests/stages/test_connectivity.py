@@ -15,7 +15,7 @@ from habitat.stages.runner import run_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ORIGIN_X, ORIGIN_Y, UTM  # noqa: E402
+from conftest import ORIGIN_X, ORIGIN_Y, UTM, CellReads  # noqa: E402
 from test_suitability import SCORES, _read, _run  # noqa: E402
 
 CLASS_ONLY = {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
@@ -135,18 +135,6 @@ def test_dispersal_limit_disconnects_the_pair_truncates_corridors_and_the_circui
 
 # --- how often the stage reads its fine rasters (grids of billions of cells: each pass is a file read) ---
 
-class _CellReads:
-    """A lazy raster stand-in (as a layer opened from a file) that counts the reads of each cell."""
-
-    def __init__(self, values):
-        self.values, self.shape, self.dtype, self.ndim = values, values.shape, values.dtype, values.ndim
-        self.reads = np.zeros(values.shape, np.int64)
-
-    def __getitem__(self, key):
-        self.reads[key] += 1
-        return self.values[key]
-
-
 def _stage_inputs(lazy: bool):
     import dask.array as da
     from habitat.grid import GridSpec
@@ -157,7 +145,7 @@ def _stage_inputs(lazy: bool):
     res[rng.random(grid.shape) < 0.1] = np.nan
     patch = np.zeros(grid.shape, np.int32)
     patch[1:4, 1:4], patch[1:4, 12:15], patch[30:36, 40:55], patch[20:25, 20:24] = 1, 2, 3, 4
-    sources = [_CellReads(res), _CellReads(patch)]
+    sources = [CellReads(res), CellReads(patch)]
     arrays = [da.from_array(s, chunks=10) for s in sources] if lazy else [res, patch]
     points = [shapely.Point(grid.x_coords[c], grid.y_coords[2]) for c in (2, 13)]  # in patches 1 and 2
     inputs = {
