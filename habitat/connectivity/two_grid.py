@@ -457,16 +457,19 @@ def aggregate_labels(labels: np.ndarray, factor: int) -> np.ndarray:
     return _by_strips(labels, factor, np.int32, strip_mode)
 
 
-def coarse_cores(cores: np.ndarray, coarse_resistance: np.ndarray, factor: int) -> np.ndarray:
+def coarse_cores(cores: np.ndarray, coarse_resistance: np.ndarray, factor: int, *,
+                 aggregated: np.ndarray | None = None) -> np.ndarray:
     """Population cores on the coarse grid: per coarse cell the population with the most fine
     core cells in its block (:func:`aggregate_labels`), on passable coarse cells only (0 elsewhere).
+    ``aggregated``: :func:`aggregate_labels` of ``cores`` when at hand
+    (:func:`population_cores_blockwise` with ``coarse_factor``); then ``cores`` is not read.
 
     Examples
     --------
     >>> coarse_cores(np.array([[1, 0, 2, 2], [1, 2, 0, 0]]), np.array([[1.0, np.nan]]), 2).tolist()
     [[1, 0]]
     """
-    labels = aggregate_labels(cores, factor)
+    labels = aggregate_labels(cores, factor) if aggregated is None else aggregated
     return np.where(np.isfinite(coarse_resistance), labels, 0).astype(np.int32)
 
 
@@ -728,8 +731,8 @@ def label_cells(labels, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def population_cores_blockwise(
     points_xy: np.ndarray, resistance, x_coords: np.ndarray, y_coords: np.ndarray, radius_m: float, *,
-    habitat=None, areas: tuple[int, int, np.ndarray] | None = None,
-) -> tuple[np.ndarray, set[int], set[int]]:
+    habitat=None, areas: tuple[int, int, np.ndarray] | None = None, coarse_factor: int | None = None,
+) -> tuple:
     """:func:`habitat.connectivity.populations.population_cores` window by window.
 
     A first pass over the windows around the sites (``radius_m`` plus a cell of each point, the
@@ -748,6 +751,10 @@ def population_cores_blockwise(
     areas : (row0, col0, ndarray), optional
         :func:`habitat.connectivity.populations.site_areas` of the polygon sites on the window
         of the grid starting at ``(row0, col0)`` that holds all of them.
+    coarse_factor : int, optional
+        Also return :func:`aggregate_labels` of the cores on the grid ``coarse_factor`` times
+        coarser, made from the windows around the sites (widened to whole blocks) strip by
+        strip: the cores are not made twice.
 
     Returns
     -------
@@ -756,6 +763,8 @@ def population_cores_blockwise(
         Sites (1..n) with at least one core cell.
     with_habitat : set of int
         Sites with a habitat cell in their core.
+    coarse : ndarray of int32
+        Only with ``coarse_factor``: the cores aggregated.
     """
     from habitat.connectivity.populations import population_cores
     x = np.asarray(x_coords, dtype=np.float64)
@@ -803,12 +812,32 @@ def population_cores_blockwise(
             if habitat is not None:
                 with_habitat.update(int(v) for v in np.unique(prelim[_as_mask(strips[1]) & (prelim > 0)]))
     keep = with_habitat if habitat is not None else None
+    coarse = () if coarse_factor is None else (_coarse_near(arrays, boxes, window, keep, int(coarse_factor)),)
     lazy = _lazy(resistance)
     if lazy is None:
         res = np.asarray(getattr(resistance, "values", resistance))
         hab = None if habitat is None else _as_mask(getattr(habitat, "values", habitat))
-        return window((0, res.shape[0]), (0, res.shape[1]), res, hab, keep), present, with_habitat
-    return _chunks_near(lazy, habitat, boxes, window, keep), present, with_habitat
+        return (window((0, res.shape[0]), (0, res.shape[1]), res, hab, keep), present, with_habitat, *coarse)
+    return (_chunks_near(lazy, habitat, boxes, window, keep), present, with_habitat, *coarse)
+
+
+def _coarse_near(arrays, boxes, window, keep, factor: int) -> np.ndarray:
+    """:func:`aggregate_labels` of the cores ``window(rows, cols, res, hab, keep)``, made on the
+    ``boxes`` (the only cells with cores) widened to whole blocks, strip by strip. Overlapping
+    boxes give a block the same cores: a window's cores do not depend on the window."""
+    rows, cols = np.shape(getattr(arrays[0], "data", arrays[0]))
+    out = np.zeros((-(-rows // factor), -(-cols // factor)), np.int32)
+    for b0, b1, c0, c1 in boxes:
+        r0, c0 = b0 // factor * factor, c0 // factor * factor
+        r1, c1 = min(-(-b1 // factor) * factor, rows), min(-(-c1 // factor) * factor, cols)
+        box = [(a if isinstance(a, np.ndarray) else getattr(a, "data", a))[r0:r1, c0:c1] for a in arrays]
+        for row0, strips in iter_strips(box, factor):
+            top = r0 + row0
+            cores = window((top, top + strips[0].shape[0]), (c0, c1), strips[0],
+                           _as_mask(strips[1]) if len(strips) > 1 else None, keep)
+            part = aggregate_labels(cores, factor)
+            out[top // factor: top // factor + part.shape[0], c0 // factor: c0 // factor + part.shape[1]] = part
+    return out
 
 
 def _chunks_near(lazy, habitat, boxes, window, keep):

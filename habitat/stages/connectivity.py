@@ -44,16 +44,18 @@ def _max_cost(ctx: StageContext, params: ConnectivityParams, base: float | None)
     return max_cost
 
 
-def _cores(ctx: StageContext, params: ConnectivityParams, pops) -> Any:
+def _cores(ctx: StageContext, params: ConnectivityParams, pops, factor: int) -> tuple[Any, np.ndarray | None]:
     """Core cells of each population: its area (polygon sites) or disc, on habitat where it has
-    any; made window by window (a lazy array when the inputs are)."""
+    any; made window by window (a lazy array when the inputs are); at ``factor`` > 1 also their
+    majority per coarse cell (made from the windows around the sites), else None."""
     from habitat.connectivity.populations import site_areas_window, site_points
     from habitat.connectivity.two_grid import population_cores_blockwise
     grid = ctx.grid
     habitat = ctx.inputs["patch_id"] if params.cores_on_habitat else None  # labels > 0: habitat
-    cores, present, with_habitat = population_cores_blockwise(
+    cores, present, with_habitat, *coarse = population_cores_blockwise(
         site_points(pops), ctx.inputs["resistance"], grid.x_coords, grid.y_coords, params.core_radius_m,
-        habitat=habitat, areas=site_areas_window(pops, grid.shape, grid.affine))
+        habitat=habitat, areas=site_areas_window(pops, grid.shape, grid.affine),
+        coarse_factor=factor if factor > 1 else None)
     empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if i + 1 not in present]
     if empty:
         raise ConfigError(
@@ -64,15 +66,15 @@ def _cores(ctx: StageContext, params: ConnectivityParams, pops) -> Any:
         bare = [pops["site_id"].iloc[i] for i in range(len(pops)) if i + 1 not in with_habitat]
         if bare:
             ctx.log(f"no habitat-patch cell in the core of {', '.join(bare)}: their cores keep every passable cell")
-    return cores
+    return cores, (coarse[0] if coarse else None)
 
 
-def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, factor: int) -> np.ndarray:
+def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, factor: int,
+                  aggregated: np.ndarray) -> np.ndarray:
     """Population cores on the connectivity grid: per coarse cell the population with the most
-    fine core cells in it, on passable coarse cells."""
-    import numpy as np
+    fine core cells in it (``aggregated``), on passable coarse cells."""
     from habitat.connectivity.two_grid import coarse_cores
-    coarse = coarse_cores(cores, res, factor)
+    coarse = coarse_cores(cores, res, factor, aggregated=aggregated)
     empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (coarse == i + 1).any()]
     if empty:
         raise ConfigError(
@@ -100,11 +102,11 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, res:
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
         return np.zeros(grid.shape, np.int32), pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
-    cores = _cores(ctx, params, pops)
+    cores, aggregated = _cores(ctx, params, pops, grain.factor)
     if grain.factor == 1:
         cores = cost_cores = np.asarray(cores)
     else:
-        cost_cores = _coarse_cores(ctx, pops, cores, res, grain.factor)
+        cost_cores = _coarse_cores(ctx, pops, cores, res, grain.factor, aggregated)
     result = compute_corridors(res_inf, cost_cores, cell_size=cell_size_m, neighbours=params.neighbours,
                                nearest=params.nearest, cutoff=params.corridor_cutoff, max_cost=max_cost)
     if max_cost is not None:

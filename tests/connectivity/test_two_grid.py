@@ -234,6 +234,10 @@ def test_population_cores_blockwise_equal_population_cores(monkeypatch):
         assert 4 in present and 4 not in with_habitat and {1, 2, 3} <= with_habitat
     cores, _, _ = tg.population_cores_blockwise(points, res, x, y, 60.0, habitat=habitat, areas=window)
     np.testing.assert_array_equal(cores, expected)
+    for factor in (2, 3, 7):  # overlapping windows, widened to blocks, blocks across the grid's edge
+        *_, coarse = tg.population_cores_blockwise(points, _lazy(res, 16), x, y, 60.0, habitat=_lazy(habitat, 16),
+                                                   areas=window, coarse_factor=factor)
+        np.testing.assert_array_equal(coarse, tg.aggregate_labels(expected, factor))
     # focal cells from the cells read strip by strip
     found = tg.label_cells(_lazy(expected, 6), 5)
     assert focal_cells(points, None, x, y, cells=found) == focal_cells(points, expected, x, y)
@@ -329,11 +333,14 @@ def test_population_cores_blockwise_reads_only_the_chunks_near_sites():
     points = np.array([[25.0, 375.0], [65.0, 385.0]])  # near cells (2, 2) and (1, 6)
     res_src, res_lazy = _counted(res, 10)
     lab_src, lab_lazy = _counted(labels, 10)
-    cores, present, _ = tg.population_cores_blockwise(points, res_lazy, x, y, 25.0, habitat=lab_lazy)
-    np.testing.assert_array_equal(cores.compute(), population_cores(points, res, x, y, 25.0, habitat=labels > 0))
+    cores, present, _, coarse = tg.population_cores_blockwise(points, res_lazy, x, y, 25.0, habitat=lab_lazy,
+                                                              coarse_factor=3)
+    expected = population_cores(points, res, x, y, 25.0, habitat=labels > 0)
+    np.testing.assert_array_equal(cores.compute(), expected)
+    np.testing.assert_array_equal(coarse, tg.aggregate_labels(expected, 3))  # from the sites' windows
     # the first pass reads the windows around the sites; the cores read the chunks that meet them
     # (before: every cell, twice)
     assert present == {1, 2}
     far = np.ones(res.shape, bool)
-    far[:10, :10] = False
+    far[:12, :12] = False  # chunk (0, 0), and the windows widened to blocks of 3 for the coarse cores
     assert res_src.reads[far].max() == 0 and lab_src.reads[far].max() == 0
