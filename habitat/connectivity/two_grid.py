@@ -818,7 +818,9 @@ def population_cores_blockwise(
         res = np.asarray(getattr(resistance, "values", resistance))
         hab = None if habitat is None else _as_mask(getattr(habitat, "values", habitat))
         return (window((0, res.shape[0]), (0, res.shape[1]), res, hab, keep), present, with_habitat, *coarse)
-    return (_chunks_near(lazy, habitat, boxes, window, keep), present, with_habitat, *coarse)
+    from dask.base import tokenize
+    token = tokenize(points, x, y, float(radius_m), areas, sorted(area_sites))  # what ``window`` depends on
+    return (_chunks_near(lazy, habitat, boxes, window, keep, token), present, with_habitat, *coarse)
 
 
 def _coarse_near(arrays, boxes, window, keep, factor: int) -> np.ndarray:
@@ -840,7 +842,7 @@ def _coarse_near(arrays, boxes, window, keep, factor: int) -> np.ndarray:
     return out
 
 
-def _chunks_near(lazy, habitat, boxes, window, keep):
+def _chunks_near(lazy, habitat, boxes, window, keep, token: str):
     """A dask array of int32 on the chunks of ``lazy``: ``window(rows, cols, res, hab, keep)`` of
     each chunk that meets a box of ``boxes``, zeros elsewhere; only the chunks near the boxes
     read ``lazy`` and ``habitat``."""
@@ -857,7 +859,7 @@ def _chunks_near(lazy, habitat, boxes, window, keep):
     def block(rows, cols, res, *hab):
         return window(rows, cols, res, _as_mask(hab[0]) if hab else None, keep)
 
-    name = "population-cores-" + tokenize(*args, boxes, sorted(keep) if keep is not None else None)
+    name = "population-cores-" + tokenize(*args, boxes, sorted(keep) if keep is not None else None, token)
     row_edges = np.cumsum((0, *lazy.chunks[0])).tolist()
     col_edges = np.cumsum((0, *lazy.chunks[1])).tolist()
     dsk = {}

@@ -344,3 +344,9 @@ def test_population_cores_blockwise_reads_only_the_chunks_near_sites():
     far = np.ones(res.shape, bool)
     far[:12, :12] = False  # chunk (0, 0), and the windows widened to blocks of 3 for the coarse cores
     assert res_src.reads[far].max() == 0 and lab_src.reads[far].max() == 0
+    # another set of sites on the same rasters is another dask array (computed together, as written)
+    import dask
+    moved, *_ = tg.population_cores_blockwise(points + 10.0, res_lazy, x, y, 25.0, habitat=lab_lazy)
+    both = dask.compute(cores, moved)
+    np.testing.assert_array_equal(both[0], expected)
+    np.testing.assert_array_equal(both[1], population_cores(points + 10.0, res, x, y, 25.0, habitat=labels > 0))
