@@ -150,3 +150,16 @@ def cli_errors(argv: list, capsys) -> tuple[int, list[str], str]:
         cli.main([str(a) for a in argv])
     err = capsys.readouterr().err
     return exc.value.code, [line for line in err.splitlines() if line.startswith("error:")], err
+
+
+class CellReads:
+    """A lazy raster stand-in (as a layer opened from a file, for ``dask.array.from_array``)
+    that counts the reads of each of its cells."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values, self.shape, self.dtype, self.ndim = values, values.shape, values.dtype, values.ndim
+        self.reads = np.zeros(values.shape, np.int64)
+
+    def __getitem__(self, key):
+        self.reads[key] += 1
+        return self.values[key]

@@ -9,7 +9,7 @@ from habitat.connectivity.cost_distance import cost_distance
 
 def patch_distances(
     resistance: np.ndarray, labels: np.ndarray, ids: list[int], *, cell_size_m: float, neighbours: int,
-    factor: int = 1,
+    factor: int = 1, patch_cells: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Least-cost distance between every pair of patches, edge to edge.
 
@@ -30,6 +30,11 @@ def patch_distances(
         ``resistance`` is on a grid ``factor`` times coarser than ``labels``
         (:mod:`habitat.connectivity.two_grid`): a patch starts from, and is reached at, the
         coarse cells of its fine cells. 1: both on one grid.
+    patch_cells : (ndarray, ndarray), optional
+        :func:`habitat.connectivity.two_grid.patch_coarse_cells` of ``labels``, ``ids`` and
+        ``factor`` when already at hand (e.g. from
+        :func:`habitat.connectivity.two_grid.summarize_fine`, in the pass that aggregates the
+        resistance); then ``labels`` is not read.
 
     Returns
     -------
@@ -41,7 +46,8 @@ def patch_distances(
     dist = np.full((n, n), np.inf)
     np.fill_diagonal(dist, 0.0)
     from habitat.connectivity.two_grid import patch_coarse_cells
-    patch, cell = patch_coarse_cells(labels, ids, factor, resistance.shape[1])
+    patch, cell = patch_cells if patch_cells is not None else patch_coarse_cells(labels, ids, factor,
+                                                                                  resistance.shape[1])
     for i in range(n):
         sources = np.zeros(resistance.size, bool)
         sources[cell[patch == i]] = True

@@ -56,6 +56,15 @@ lies inside one strip, so each is the whole-array result bit for bit. The raster
 are dask arrays made chunk by chunk as the runner writes them (:func:`upsample_lazy`,
 :func:`population_cores_blockwise`), and per-patch current sums continue one running sum in
 row-major order (:func:`patch_sums`), as ``np.bincount`` of the whole grid does.
+
+Few reads (grids of billions of cells: each pass over a fine raster is a file read and decode):
+the least-cost stage takes what it needs of the fine resistance and patches in one pass
+(:func:`summarize_fine`: aggregation, finite count, median of habitat cells, patch cells); the
+median keeps the distinct values it meets (up to ``max_candidates``), so a raster of classed
+resistances needs no further pass and a float32 one at most one. Population cores read only the
+windows and chunks near the sites (:func:`population_cores_blockwise`). The rasters brought back
+read the fine resistance once more as they are written together (bench/README.md, "Connectivity
+stage: fine-raster reads").
 """
 
 from __future__ import annotations
@@ -74,6 +83,7 @@ __all__ = [
     "coarse_grid", "coarsen_factor", "connectivity_factor",
     "upsample_nearest", "upsample_window",
     "count_finite", "iter_strips", "masked_quantile", "patch_coarse_cells", "patch_sums", "upsample_lazy",
+    "FineSummary", "summarize_fine",
 ]
 
 
@@ -149,14 +159,14 @@ def aggregate_resistance(resistance: np.ndarray, factor: int) -> np.ndarray:
     [[1.5, nan]]
     """
     factor = int(factor)
-    if factor == 1:
-        res = np.asarray(resistance, dtype=np.float64)
-        return np.where(np.isinf(res), np.nan, res)
+    resistance = resistance if _lazy(resistance) is not None else np.asarray(resistance)
     return _by_strips(resistance, factor, np.float64, _aggregate_strip)
 
 
 def _aggregate_strip(strip: np.ndarray, factor: int) -> np.ndarray:
     strip = np.asarray(strip, dtype=np.float64)
+    if factor == 1:
+        return np.where(np.isinf(strip), np.nan, strip)
     inside = _blocks(np.zeros(strip.shape), factor, np.nan)  # 0 inside the grid, NaN outside
     n_inside = np.isfinite(inside).sum(axis=2)
     values = _blocks(np.where(np.isinf(strip), np.nan, strip), factor, np.nan)
@@ -169,17 +179,27 @@ def _aggregate_strip(strip: np.ndarray, factor: int) -> np.ndarray:
     return np.where(impassable | (n_pass == 0), np.nan, mean)
 
 
+class _Stacked:
+    """``fn(strip, factor)`` of strips of whole block rows (:meth:`add`, top to bottom), stacked
+    into the coarse grid of a ``shape`` fine grid."""
+
+    def __init__(self, shape: tuple[int, int], factor: int, dtype, fn) -> None:
+        self.factor, self.fn = factor, fn
+        self.out = np.empty((-(-shape[0] // factor), -(-shape[1] // factor)), dtype=dtype)
+
+    def add(self, row0: int, strip: np.ndarray) -> None:
+        top = row0 // self.factor
+        part = self.fn(strip, self.factor)
+        self.out[top: top + part.shape[0]] = part
+
+
 def _by_strips(values, factor: int, dtype, fn) -> np.ndarray:
     """``fn(strip, factor)`` over strips of whole block rows (:func:`iter_strips`: bounded
     temporaries, a lazy ``values`` read strip by strip), stacked."""
-    rows, cols = values.shape
-    h, w = -(-rows // factor), -(-cols // factor)
-    out = np.empty((h, w), dtype=dtype)
+    stacked = _Stacked(values.shape, factor, dtype, fn)
     for row0, (strip,) in iter_strips([values], factor):
-        top = row0 // factor
-        part = fn(strip, factor)
-        out[top: top + part.shape[0]] = part
-    return out
+        stacked.add(row0, strip)
+    return stacked.out
 
 
 def _lazy(values):
@@ -235,12 +255,147 @@ def _sortable(values: np.ndarray) -> np.ndarray:
     return bits ^ flip
 
 
-def masked_quantile(values, mask, q: float = 0.5, *, max_candidates: int = 1 << 22) -> float | None:
+def _unsortable(key: int) -> float:
+    """The float64 of a :func:`_sortable` key."""
+    bits = np.uint64(key) ^ (np.uint64(1 << 63) if key >> 63 else np.uint64(0xFFFFFFFFFFFFFFFF))
+    return float(np.array([bits], np.uint64).view(np.float64)[0])
+
+
+def _as_mask(mask) -> np.ndarray:
+    """``mask`` as bool: True, or an integer > 0 (patch labels)."""
+    mask = np.asarray(mask)
+    return mask if mask.dtype == bool else mask > 0
+
+
+def _masked_keys(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sortable keys of the finite ``values`` where ``mask`` is True or an integer > 0."""
+    v = np.asarray(values, dtype=np.float64)[_as_mask(mask)]
+    return _sortable(v[np.isfinite(v)])
+
+
+def _merge_counts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and their summed counts of several ``(keys, counts)`` tables."""
+    keys = np.concatenate([k for k, _ in parts])
+    counts = np.concatenate([c for _, c in parts])
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if keys.size else np.zeros(0, np.int64)
+    return keys[starts], np.add.reduceat(counts, starts) if keys.size else counts
+
+
+class _Bucket:
+    """The keys ``k`` with ``k >> shift == prefix`` (``shift`` 64: every key) fed to :meth:`add`:
+    their number, the histogram of their next 16 bits and, while at most ``cap`` of them are
+    distinct, every distinct key with its count (then a rank is read off without another pass)."""
+
+    def __init__(self, prefix: int, shift: int, cap: int) -> None:
+        self.prefix, self.shift, self.cap = prefix, shift, cap
+        self.n = 0
+        self.hist = np.zeros(1 << 16, np.int64)
+        self.parts: list[tuple[np.ndarray, np.ndarray]] | None = []
+        self._pending = 0
+
+    def _digits(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys >> np.uint64(self.shift - 16)) & np.uint64(0xFFFF)).astype(np.int64)
+
+    def add(self, keys: np.ndarray) -> None:
+        if self.shift < 64:
+            keys = keys[(keys >> np.uint64(self.shift)) == np.uint64(self.prefix)]
+        if keys.size == 0:
+            return
+        self.n += keys.size
+        if self.parts is None:
+            self.hist += np.bincount(self._digits(keys), minlength=1 << 16)
+            return
+        distinct, counts = np.unique(keys, return_counts=True)
+        # integer counts as float64 weights: exact below 2**53
+        self.hist += np.bincount(self._digits(distinct), weights=counts, minlength=1 << 16).astype(np.int64)
+        self.parts.append((distinct, counts.astype(np.int64)))
+        self._pending += distinct.size
+        if self._pending > self.cap:
+            self.parts = [_merge_counts(self.parts)]
+            self._pending = self.parts[0][0].size
+            if self._pending > self.cap:
+                self.parts = None  # too many distinct keys: the histogram narrows them down instead
+
+    def key_at(self, rank: int) -> int | None:
+        """The key of 0-based ``rank`` among this bucket's keys, None when not kept."""
+        if self.parts is None:
+            return None
+        keys, counts = _merge_counts(self.parts)
+        return int(keys[int(np.searchsorted(np.cumsum(counts), rank, side="right"))])
+
+
+class _QuantileSelection:
+    """``np.quantile`` (linear method) of the keys fed strip by strip (:meth:`add`), exactly: the
+    first pass keeps the distinct keys (up to ``cap``) and a 16-bit histogram; where that is not
+    enough, :meth:`result` narrows both order statistics around the quantile down 16 bits per
+    further pass (at most three more)."""
+
+    def __init__(self, q: float, cap: int) -> None:
+        self.q, self.cap = q, cap
+        self.first = _Bucket(0, 64, cap)
+
+    def add(self, values: np.ndarray, mask: np.ndarray) -> None:
+        self.first.add(_masked_keys(values, mask))
+
+    def result(self, rescan) -> float | None:
+        """The quantile (None without keys); ``rescan()`` yields the keys again, strip by strip,
+        for a further pass."""
+        n, q = self.first.n, self.q
+        if n == 0:
+            return None
+        # numpy's linear method (np.quantile, method="linear"): virtual index (n - 1) q, computed
+        # as numpy does (n q + (1 - q) - 1 rounds differently for some q; the same at q = 0.5)
+        virtual = (n - 1) * q
+        lo = int(np.clip(np.floor(virtual), 0, n - 1))
+        gamma = virtual - np.floor(virtual)
+        hi = min(lo + 1, n - 1)
+        keys = self._select([lo, hi], rescan)
+        a, b = _unsortable(keys[lo]), _unsortable(keys[hi])
+        diff = b - a
+        out = a + diff * gamma
+        if gamma >= 0.5:
+            out = b - diff * (1 - gamma)
+        return float(out)
+
+    def _select(self, ranks: list[int], rescan) -> dict[int, int]:
+        found: dict[int, int] = {}
+        state = {rank: (self.first, 0) for rank in ranks}  # bucket holding the rank, keys below it
+        while state:
+            buckets: dict[tuple[int, int], _Bucket] = {}
+            narrowed = {}
+            for rank, (bucket, below) in state.items():
+                key = bucket.key_at(rank - below)
+                if key is not None:
+                    found[rank] = key
+                    continue
+                cum = np.cumsum(bucket.hist)
+                digit = int(np.searchsorted(cum, rank - below, side="right"))
+                below += int(cum[digit - 1]) if digit else 0
+                prefix, shift = (bucket.prefix << 16) | digit, bucket.shift - 16
+                if shift == 0:
+                    found[rank] = prefix  # every bit known
+                    continue
+                narrowed[rank] = (buckets.setdefault((prefix, shift), _Bucket(prefix, shift, self.cap)), below)
+            if buckets:
+                for keys in rescan():
+                    for bucket in buckets.values():
+                        bucket.add(keys)
+            state = narrowed
+        return found
+
+
+def masked_quantile(values, mask, q: float = 0.5, *, max_candidates: int = 1 << 20) -> float | None:
     """``np.quantile(values[mask & isfinite(values)], q)`` (linear method) of lazy 2-D arrays,
-    exactly, without holding the selection: a radix selection of the two order statistics
-    around the quantile's position over strips (:func:`iter_strips`), 16 bits of the sortable
-    float64 key per pass, until at most ``max_candidates`` values share the bits found (those
-    are then kept and partitioned). None when no cell is selected.
+    exactly, without holding the selection: one pass over strips (:func:`iter_strips`) keeps
+    the distinct values (up to ``max_candidates``) with their counts and a histogram of the top
+    16 bits of the sortable float64 key; with more distinct values, a radix selection of the two
+    order statistics around the quantile's position, 16 bits of the key per further pass, until
+    at most ``max_candidates`` distinct values share the bits found (at most 4 passes in all;
+    2 for float32 rasters with the default ``max_candidates``: a float32's key has 32
+    significant bits, so at most 2**19 distinct ones share the first 16). None when no cell is
+    selected.
 
     Parameters
     ----------
@@ -250,56 +405,18 @@ def masked_quantile(values, mask, q: float = 0.5, *, max_candidates: int = 1 << 
         Cells to take: True, or an integer > 0.
     q : float
         In [0, 1].
+    max_candidates : int
+        Distinct values kept at once (16 bytes each).
 
     Examples
     --------
     >>> masked_quantile(np.array([[1.0, 3.0, 2.0, 900.0]]), np.array([[1, 1, 1, 0]]))
     2.0
     """
-    def picked():
-        for _, (v, m) in iter_strips([values, mask]):
-            m = m > 0 if m.dtype != bool else m
-            v = np.asarray(v, dtype=np.float64)[m]
-            yield _sortable(v[np.isfinite(v)])
-
-    n = sum(k.size for k in picked())
-    if n == 0:
-        return None
-    # numpy's linear method (np.quantile, method="linear"): virtual index n q + (1 - q) - 1
-    virtual = n * q + (1 + q * (1 - 1 - 1)) - 1
-    lo = int(np.clip(np.floor(virtual), 0, n - 1))
-    gamma = virtual - np.floor(virtual)
-    hi = min(lo + 1, n - 1)
-    a, b = (_select_rank(picked, rank, n, max_candidates) for rank in (lo, hi))
-    diff = b - a
-    out = a + diff * gamma
-    if gamma >= 0.5:
-        out = b - diff * (1 - gamma)
-    return float(out)
-
-
-def _select_rank(picked, rank: int, n: int, max_candidates: int) -> float:
-    """The value of 0-based ``rank`` among the keys ``picked()`` yields (``n`` in all)."""
-    shift, prefix, below, count = 64, np.uint64(0), 0, n
-    while count > max_candidates and shift > 0:
-        shift -= 16
-        hist = np.zeros(1 << 16, np.int64)
-        for keys in picked():
-            if shift < 48:
-                keys = keys[(keys >> np.uint64(shift + 16)) == prefix]
-            hist += np.bincount(((keys >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64), minlength=1 << 16)
-        cum = np.cumsum(hist)
-        digit = int(np.searchsorted(cum, rank - below, side="right"))
-        below += int(cum[digit - 1]) if digit else 0
-        count = int(hist[digit])
-        prefix = (prefix << np.uint64(16)) | np.uint64(digit)
-    if shift == 64:
-        keys = np.concatenate(list(picked()))
-    else:
-        keys = np.concatenate([k[(k >> np.uint64(shift)) == prefix] for k in picked()])
-    key = np.partition(keys, rank - below)[rank - below]
-    bits = key ^ (np.uint64(1 << 63) if key >> np.uint64(63) else np.uint64(0xFFFFFFFFFFFFFFFF))
-    return float(np.array([bits], np.uint64).view(np.float64)[0])
+    selection = _QuantileSelection(q, max_candidates)
+    for _, (v, m) in iter_strips([values, mask]):
+        selection.add(v, m)
+    return selection.result(lambda: (_masked_keys(v, m) for _, (v, m) in iter_strips([values, mask])))
 
 
 def block_any(mask: np.ndarray, factor: int) -> np.ndarray:
@@ -340,16 +457,19 @@ def aggregate_labels(labels: np.ndarray, factor: int) -> np.ndarray:
     return _by_strips(labels, factor, np.int32, strip_mode)
 
 
-def coarse_cores(cores: np.ndarray, coarse_resistance: np.ndarray, factor: int) -> np.ndarray:
+def coarse_cores(cores: np.ndarray, coarse_resistance: np.ndarray, factor: int, *,
+                 aggregated: np.ndarray | None = None) -> np.ndarray:
     """Population cores on the coarse grid: per coarse cell the population with the most fine
     core cells in its block (:func:`aggregate_labels`), on passable coarse cells only (0 elsewhere).
+    ``aggregated``: :func:`aggregate_labels` of ``cores`` when at hand
+    (:func:`population_cores_blockwise` with ``coarse_factor``); then ``cores`` is not read.
 
     Examples
     --------
     >>> coarse_cores(np.array([[1, 0, 2, 2], [1, 2, 0, 0]]), np.array([[1.0, np.nan]]), 2).tolist()
     [[1, 0]]
     """
-    labels = aggregate_labels(cores, factor)
+    labels = aggregate_labels(cores, factor) if aggregated is None else aggregated
     return np.where(np.isfinite(coarse_resistance), labels, 0).astype(np.int32)
 
 
@@ -471,22 +591,95 @@ def patch_coarse_cells(labels, ids: list[int], factor: int, coarse_cols: int) ->
     >>> patch_coarse_cells(np.array([[0, 7, 7], [3, 0, 7]]), [7, 3], 2, 2)
     (array([0, 0, 1]), array([0, 1, 0]))
     """
-    ids = [int(v) for v in ids]
-    index = np.full(max(ids, default=0) + 1, -1, np.int64)
-    index[ids] = np.arange(len(ids))
-    found = [np.zeros(0, np.int64)]
+    cells = _PatchCells(ids, factor, coarse_cols)
     for row0, (strip,) in iter_strips([labels], factor):
+        cells.add(row0, strip)
+    return cells.result()
+
+
+class _PatchCells:
+    """:func:`patch_coarse_cells` fed strip by strip (:meth:`add`: strips of whole block rows)."""
+
+    def __init__(self, ids: list[int], factor: int, coarse_cols: int) -> None:
+        ids = [int(v) for v in ids]
+        self.factor, self.coarse_cols = int(factor), int(coarse_cols)
+        self.index = np.full(max(ids, default=0) + 1, -1, np.int64)
+        self.index[ids] = np.arange(len(ids))
+        self.found = [np.zeros(0, np.int64)]
+
+    def add(self, row0: int, strip: np.ndarray) -> None:
         rows, cols = np.nonzero(strip > 0)
         lab = strip[rows, cols].astype(np.int64)
-        inside = lab < index.size
-        patch = np.where(inside, index[np.where(inside, lab, 0)], -1)
+        inside = lab < self.index.size
+        patch = np.where(inside, self.index[np.where(inside, lab, 0)], -1)
         kept = patch >= 0
-        cell = ((rows[kept] + row0) // factor) * coarse_cols + cols[kept] // factor
+        cell = ((rows[kept] + row0) // self.factor) * self.coarse_cols + cols[kept] // self.factor
         # one key per (patch, coarse cell); strips hold whole block rows, so no key is in two
-        found.append(np.unique(patch[kept] * (1 << 40) + cell))
-    keys = np.concatenate(found)
-    keys.sort()
-    return keys >> 40, keys & ((1 << 40) - 1)
+        self.found.append(np.unique(patch[kept] * (1 << 40) + cell))
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.concatenate(self.found)
+        keys.sort()
+        return keys >> 40, keys & ((1 << 40) - 1)
+
+
+@dataclass(frozen=True)
+class FineSummary:
+    """What the least-cost stage takes from the fine resistance and patch labels
+    (:func:`summarize_fine`)."""
+
+    #: :func:`aggregate_resistance` of the fine resistance (the analysis grid's at ``factor`` 1)
+    resistance: np.ndarray
+    #: :func:`count_finite` of the fine resistance
+    finite_cells: int
+    #: :func:`masked_quantile` of the fine resistance on cells with a label > 0 (None: not asked
+    #: for, or no such cell)
+    quantile: float | None
+    #: :func:`patch_coarse_cells` of the asked patches
+    patch_cells: tuple[np.ndarray, np.ndarray]
+
+
+def summarize_fine(resistance, labels, factor: int, *, patch_ids: list[int], q: float | None = None,
+                   max_candidates: int = 1 << 20) -> FineSummary:
+    """:func:`aggregate_resistance`, :func:`count_finite`, :func:`masked_quantile` (``labels``
+    as the mask) and :func:`patch_coarse_cells` of the fine ``resistance`` and ``labels`` in one
+    pass over their strips (:func:`iter_strips`), each result bit for bit the function's.
+
+    The quantile takes further passes only when the habitat cells hold more than
+    ``max_candidates`` distinct resistances (at most 3 more; at ``factor`` 1 they read ``labels``
+    only, the resistance being in memory then).
+
+    Parameters
+    ----------
+    resistance, labels : 2-D array_like (numpy, dask or DataArray), same shape
+        Fine resistance (NaN or inf = impassable) and patch labels (> 0 = habitat patch).
+    factor : int
+        Fine cells per coarse cell side (>= 1).
+    patch_ids : list of int
+        Patches whose coarse cells are wanted.
+    q : float, optional
+        Quantile in [0, 1]; None: not computed.
+    max_candidates : int
+        As for :func:`masked_quantile`.
+    """
+    factor = int(factor)
+    resistance = resistance if _lazy(resistance) is not None else np.asarray(getattr(resistance, "values", resistance))
+    coarse = _Stacked(resistance.shape, factor, np.float64, _aggregate_strip)
+    cells = _PatchCells(patch_ids, factor, -(-resistance.shape[1] // factor))
+    selection = None if q is None else _QuantileSelection(q, max_candidates)
+    finite = 0
+    for row0, (res, lab) in iter_strips([resistance, labels], factor):
+        coarse.add(row0, res)
+        finite += int(np.isfinite(res).sum())
+        cells.add(row0, lab)
+        if selection is not None:
+            selection.add(res, lab)
+    quantile = None
+    if selection is not None:
+        # at factor 1 the coarse grid is the fine one, in memory (inf made NaN: left out alike)
+        again = [coarse.out if factor == 1 else resistance, labels]
+        quantile = selection.result(lambda: (_masked_keys(v, m) for _, (v, m) in iter_strips(again)))
+    return FineSummary(coarse.out, finite, quantile, cells.result())
 
 
 def patch_sums(labels, coarse: np.ndarray, factor: int, fine_resistance=None) -> tuple[np.ndarray, np.ndarray]:
@@ -538,25 +731,30 @@ def label_cells(labels, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def population_cores_blockwise(
     points_xy: np.ndarray, resistance, x_coords: np.ndarray, y_coords: np.ndarray, radius_m: float, *,
-    habitat=None, areas: tuple[int, int, np.ndarray] | None = None,
-) -> tuple[np.ndarray, set[int], set[int]]:
+    habitat=None, areas: tuple[int, int, np.ndarray] | None = None, coarse_factor: int | None = None,
+) -> tuple:
     """:func:`habitat.connectivity.populations.population_cores` window by window.
 
-    A first pass over the rows near the sites finds which sites have any core cell and which
-    have habitat among them (the habitat rule is grid-wide); the cores are then made per chunk of
-    a lazy ``resistance`` when written (a dask array; numpy for in-memory inputs). Chunks far
-    from every site (beyond ``radius_m`` plus a cell of each point, outside the polygon
-    window) are zeros without computing.
+    A first pass over the windows around the sites (``radius_m`` plus a cell of each point, the
+    polygon window) finds which sites have any core cell and which have habitat among them (the
+    habitat rule is grid-wide); the cores are then made per chunk of a lazy ``resistance`` when
+    written (a dask array; numpy for in-memory inputs). Chunks that meet no such window are
+    zeros that read neither input: only the windows and chunks near the sites are read.
 
     Parameters
     ----------
     points_xy, x_coords, y_coords, radius_m
         As for ``population_cores``.
     resistance, habitat : 2-D array_like (numpy, dask or DataArray)
-        Resistance and habitat (bool) on the analysis grid.
+        Resistance and habitat on the analysis grid; habitat as bool, or as patch labels
+        (> 0 = habitat; a lazy raster read as it is, so its windows come from the file).
     areas : (row0, col0, ndarray), optional
         :func:`habitat.connectivity.populations.site_areas` of the polygon sites on the window
         of the grid starting at ``(row0, col0)`` that holds all of them.
+    coarse_factor : int, optional
+        Also return :func:`aggregate_labels` of the cores on the grid ``coarse_factor`` times
+        coarser, made from the windows around the sites (widened to whole blocks) strip by
+        strip: the cores are not made twice.
 
     Returns
     -------
@@ -565,6 +763,8 @@ def population_cores_blockwise(
         Sites (1..n) with at least one core cell.
     with_habitat : set of int
         Sites with a habitat cell in their core.
+    coarse : ndarray of int32
+        Only with ``coarse_factor``: the cores aggregated.
     """
     from habitat.connectivity.populations import population_cores
     x = np.asarray(x_coords, dtype=np.float64)
@@ -603,22 +803,71 @@ def population_cores_blockwise(
     present: set[int] = set()
     with_habitat: set[int] = set()
     arrays = [resistance] if habitat is None else [resistance, habitat]
-    width = np.shape(getattr(resistance, "data", resistance))[1]
-    for row0, strips in iter_strips(arrays):
-        prelim = window((row0, row0 + strips[0].shape[0]), (0, width), strips[0], None, None)
-        present.update(int(v) for v in np.unique(prelim) if v > 0)
-        if habitat is not None:
-            with_habitat.update(int(v) for v in np.unique(prelim[np.asarray(strips[1], bool) & (prelim > 0)]))
+    # the first pass reads the windows of the sites only (cells elsewhere are no core)
+    for b0, b1, c0, c1 in boxes:
+        box = [(a if isinstance(a, np.ndarray) else getattr(a, "data", a))[b0:b1, c0:c1] for a in arrays]
+        for row0, strips in iter_strips(box):
+            prelim = window((b0 + row0, b0 + row0 + strips[0].shape[0]), (c0, c1), strips[0], None, None)
+            present.update(int(v) for v in np.unique(prelim) if v > 0)
+            if habitat is not None:
+                with_habitat.update(int(v) for v in np.unique(prelim[_as_mask(strips[1]) & (prelim > 0)]))
     keep = with_habitat if habitat is not None else None
+    coarse = () if coarse_factor is None else (_coarse_near(arrays, boxes, window, keep, int(coarse_factor)),)
     lazy = _lazy(resistance)
     if lazy is None:
         res = np.asarray(getattr(resistance, "values", resistance))
-        hab = None if habitat is None else np.asarray(getattr(habitat, "values", habitat), bool)
-        return window((0, res.shape[0]), (0, res.shape[1]), res, hab, keep), present, with_habitat
+        hab = None if habitat is None else _as_mask(getattr(habitat, "values", habitat))
+        return (window((0, res.shape[0]), (0, res.shape[1]), res, hab, keep), present, with_habitat, *coarse)
+    from dask.base import tokenize
+    token = tokenize(points, x, y, float(radius_m), areas, sorted(area_sites))  # what ``window`` depends on
+    return (_chunks_near(lazy, habitat, boxes, window, keep, token), present, with_habitat, *coarse)
 
-    def block(res, *hab, block_info=None):
-        rows, cols = block_info[0]["array-location"]
-        return window(rows, cols, res, np.asarray(hab[0], bool) if hab else None, keep)
 
-    args = [lazy] if habitat is None else [lazy, getattr(habitat, "data", habitat)]
-    return args[0].map_blocks(block, *args[1:], dtype=np.int32), present, with_habitat
+def _coarse_near(arrays, boxes, window, keep, factor: int) -> np.ndarray:
+    """:func:`aggregate_labels` of the cores ``window(rows, cols, res, hab, keep)``, made on the
+    ``boxes`` (the only cells with cores) widened to whole blocks, strip by strip. Overlapping
+    boxes give a block the same cores: a window's cores do not depend on the window."""
+    rows, cols = np.shape(getattr(arrays[0], "data", arrays[0]))
+    out = np.zeros((-(-rows // factor), -(-cols // factor)), np.int32)
+    for b0, b1, c0, c1 in boxes:
+        r0, c0 = b0 // factor * factor, c0 // factor * factor
+        r1, c1 = min(-(-b1 // factor) * factor, rows), min(-(-c1 // factor) * factor, cols)
+        box = [(a if isinstance(a, np.ndarray) else getattr(a, "data", a))[r0:r1, c0:c1] for a in arrays]
+        for row0, strips in iter_strips(box, factor):
+            top = r0 + row0
+            cores = window((top, top + strips[0].shape[0]), (c0, c1), strips[0],
+                           _as_mask(strips[1]) if len(strips) > 1 else None, keep)
+            part = aggregate_labels(cores, factor)
+            out[top // factor: top // factor + part.shape[0], c0 // factor: c0 // factor + part.shape[1]] = part
+    return out
+
+
+def _chunks_near(lazy, habitat, boxes, window, keep, token: str):
+    """A dask array of int32 on the chunks of ``lazy``: ``window(rows, cols, res, hab, keep)`` of
+    each chunk that meets a box of ``boxes``, zeros elsewhere; only the chunks near the boxes
+    read ``lazy`` and ``habitat``."""
+    import functools
+
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+    args = [lazy]
+    if habitat is not None:
+        hab = da.asarray(getattr(habitat, "data", habitat))
+        args.append(hab if hab.chunks == lazy.chunks else hab.rechunk(lazy.chunks))
+
+    def block(rows, cols, res, *hab):
+        return window(rows, cols, res, _as_mask(hab[0]) if hab else None, keep)
+
+    name = "population-cores-" + tokenize(*args, boxes, sorted(keep) if keep is not None else None, token)
+    row_edges = np.cumsum((0, *lazy.chunks[0])).tolist()
+    col_edges = np.cumsum((0, *lazy.chunks[1])).tolist()
+    dsk = {}
+    for i, (r0, r1) in enumerate(zip(row_edges, row_edges[1:])):
+        for j, (c0, c1) in enumerate(zip(col_edges, col_edges[1:])):
+            if any(b[0] < r1 and r0 < b[1] and b[2] < c1 and c0 < b[3] for b in boxes):
+                dsk[(name, i, j)] = (functools.partial(block, (r0, r1), (c0, c1)), *[(a.name, i, j) for a in args])
+            else:  # far from every site: no core, nothing read
+                dsk[(name, i, j)] = (functools.partial(np.zeros, (r1 - r0, c1 - c0), np.int32),)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=args)
+    return da.Array(graph, name, chunks=lazy.chunks, dtype=np.int32)

@@ -19,21 +19,22 @@ from habitat.memory import check_memory
 from habitat.stages.spec import StageContext, StageSpec
 
 if TYPE_CHECKING:
-    from habitat.connectivity.two_grid import Grain
+    import numpy as np
+    import pandas as pd
+
+    from habitat.connectivity.two_grid import FineSummary, Grain
 
 INPUTS = catalog.layers("resistance", "populations", "patch_id", "patch_table")
 OUTPUTS = catalog.outputs_of("connectivity")
 _COST_UNITS = catalog.layer("corridors").units
 
 
-def _max_cost(ctx: StageContext, params: ConnectivityParams) -> float | None:
-    """The maximum dispersal cost: max_dispersal_m x the median resistance of habitat cells
-    (read strip by strip)."""
+def _max_cost(ctx: StageContext, params: ConnectivityParams, base: float | None) -> float | None:
+    """The maximum dispersal cost: max_dispersal_m x ``base``, the median resistance of habitat
+    cells (:func:`habitat.connectivity.two_grid.summarize_fine`)."""
     from habitat.connectivity.corridors import dispersal_cost_limit
-    from habitat.connectivity.two_grid import masked_quantile
     if params.max_dispersal_m is None:
         return None
-    base = masked_quantile(ctx.inputs["resistance"], ctx.inputs["patch_id"], 0.5)
     if base is None:
         ctx.log("no passable habitat cell: no dispersal limit")
         return None
@@ -43,16 +44,18 @@ def _max_cost(ctx: StageContext, params: ConnectivityParams) -> float | None:
     return max_cost
 
 
-def _cores(ctx: StageContext, params: ConnectivityParams, pops) -> Any:
+def _cores(ctx: StageContext, params: ConnectivityParams, pops, factor: int) -> tuple[Any, np.ndarray | None]:
     """Core cells of each population: its area (polygon sites) or disc, on habitat where it has
-    any; made window by window (a lazy array when the inputs are)."""
+    any; made window by window (a lazy array when the inputs are); at ``factor`` > 1 also their
+    majority per coarse cell (made from the windows around the sites), else None."""
     from habitat.connectivity.populations import site_areas_window, site_points
     from habitat.connectivity.two_grid import population_cores_blockwise
     grid = ctx.grid
-    habitat = ctx.inputs["patch_id"] > 0 if params.cores_on_habitat else None
-    cores, present, with_habitat = population_cores_blockwise(
+    habitat = ctx.inputs["patch_id"] if params.cores_on_habitat else None  # labels > 0: habitat
+    cores, present, with_habitat, *coarse = population_cores_blockwise(
         site_points(pops), ctx.inputs["resistance"], grid.x_coords, grid.y_coords, params.core_radius_m,
-        habitat=habitat, areas=site_areas_window(pops, grid.shape, grid.affine))
+        habitat=habitat, areas=site_areas_window(pops, grid.shape, grid.affine),
+        coarse_factor=factor if factor > 1 else None)
     empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if i + 1 not in present]
     if empty:
         raise ConfigError(
@@ -63,15 +66,15 @@ def _cores(ctx: StageContext, params: ConnectivityParams, pops) -> Any:
         bare = [pops["site_id"].iloc[i] for i in range(len(pops)) if i + 1 not in with_habitat]
         if bare:
             ctx.log(f"no habitat-patch cell in the core of {', '.join(bare)}: their cores keep every passable cell")
-    return cores
+    return cores, (coarse[0] if coarse else None)
 
 
-def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, factor: int) -> np.ndarray:
+def _coarse_cores(ctx: StageContext, pops, cores: np.ndarray, res: np.ndarray, factor: int,
+                  aggregated: np.ndarray) -> np.ndarray:
     """Population cores on the connectivity grid: per coarse cell the population with the most
-    fine core cells in it, on passable coarse cells."""
-    import numpy as np
+    fine core cells in it (``aggregated``), on passable coarse cells."""
     from habitat.connectivity.two_grid import coarse_cores
-    coarse = coarse_cores(cores, res, factor)
+    coarse = coarse_cores(cores, res, factor, aggregated=aggregated)
     empty = [pops["site_id"].iloc[i] for i in range(len(pops)) if not (coarse == i + 1).any()]
     if empty:
         raise ConfigError(
@@ -99,11 +102,11 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, res:
     if pops is None or len(pops) < 2:
         ctx.log("fewer than two populations: no corridors")
         return np.zeros(grid.shape, np.int32), pd.DataFrame(columns=["from_site", "to_site", *LINK_COLUMNS])
-    cores = _cores(ctx, params, pops)
+    cores, aggregated = _cores(ctx, params, pops, grain.factor)
     if grain.factor == 1:
         cores = cost_cores = np.asarray(cores)
     else:
-        cost_cores = _coarse_cores(ctx, pops, cores, res, grain.factor)
+        cost_cores = _coarse_cores(ctx, pops, cores, res, grain.factor, aggregated)
     result = compute_corridors(res_inf, cost_cores, cell_size=cell_size_m, neighbours=params.neighbours,
                                nearest=params.nearest, cutoff=params.corridor_cutoff, max_cost=max_cost)
     if max_cost is not None:
@@ -133,28 +136,33 @@ def _corridors(ctx: StageContext, params: ConnectivityParams, grain: Grain, res:
     return cores, links
 
 
+def _graph_patches(ctx: StageContext, params: ConnectivityParams) -> tuple[list[int], np.ndarray]:
+    """Ids (ascending) and areas (ha) of the ``max_graph_patches`` largest patches."""
+    import numpy as np
+    table = ctx.inputs["patch_table"]
+    kept = table.sort_values(["area_ha", "patch_id"], ascending=[False, True]).head(params.max_graph_patches)
+    ids = sorted(int(v) for v in kept["patch_id"])
+    return ids, kept.set_index("patch_id").loc[ids, "area_ha"].to_numpy(dtype=np.float64)
+
+
 def _patch_graph(ctx: StageContext, params: ConnectivityParams, grain: Grain, res_inf: np.ndarray,
-                 max_cost: float | None) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Patch importance (dPC, dIIC) and the graph indices of the largest patches (patches on the
-    analysis grid, read strip by strip; cost distances on ``grain.grid``)."""
+                 max_cost: float | None, fine: FineSummary, ids: list[int],
+                 area: np.ndarray) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Patch importance (dPC, dIIC) and the graph indices of the largest patches (their cells
+    from ``fine``; cost distances on ``grain.grid``)."""
     import numpy as np
     import pandas as pd
     from habitat.connectivity.graph import equivalent_connectivity, graph_components, integral_index_of_connectivity, patch_importance_iic, patch_importance_pc, probability_of_connectivity
     from habitat.connectivity.patch_distances import patch_distances
-    from habitat.connectivity.two_grid import count_finite
     grid = ctx.grid
-    table = ctx.inputs["patch_table"]
-    kept = table.sort_values(["area_ha", "patch_id"], ascending=[False, True]).head(params.max_graph_patches)
-    ids = sorted(int(v) for v in kept["patch_id"])
-    area = kept.set_index("patch_id").loc[ids, "area_ha"].to_numpy(dtype=np.float64)
     if not ids:
         importance = pd.DataFrame(columns=["patch_id", "component", "dPC", "dPCintra", "dPCflux", "dPCconnector", "dIIC"])
         return importance, {"PC": 0.0, "EC_ha": 0.0, "IIC": 0.0, "components": 0, "patches": 0}
     distance = patch_distances(res_inf, ctx.inputs["patch_id"], ids, cell_size_m=grain.grid.cell_size_m,
-                               neighbours=params.neighbours, factor=grain.factor)
+                               neighbours=params.neighbours, factor=grain.factor, patch_cells=fine.patch_cells)
     # the first cell's area, from a one-cell grid at the same corner (not a grid of areas)
     corner = grid.window(0, 0, 1, 1).cell_area_m2()[0, 0]
-    landscape_ha = float(count_finite(ctx.inputs["resistance"]) * corner / 1e4)
+    landscape_ha = float(fine.finite_cells * corner / 1e4)
     limit = np.inf if max_cost is None else max_cost
     pc_args = dict(ref_distance=params.pc_distance, ref_probability=params.pc_probability, max_distance=limit)
     importance = patch_importance_pc(area, distance, **pc_args)
@@ -178,34 +186,39 @@ def run_connectivity(ctx: StageContext) -> dict[str, Any]:
     With a connectivity grid coarser than the analysis grid nothing of the analysis grid's size
     is held: the fine inputs are read strip by strip into the coarse grid and the rasters are
     brought back chunk by chunk as they are written (:mod:`habitat.connectivity.two_grid`).
+    The fine resistance and patches are read once for everything taken from them
+    (:func:`habitat.connectivity.two_grid.summarize_fine`), the resistance once more as the
+    rasters brought back are written; population cores read the windows near the sites only.
     """
     import numpy as np
     import pandas as pd
     from habitat.layers import make_layer
-    from habitat.connectivity.two_grid import Grain, aggregate_resistance, connectivity_factor
+    from habitat.connectivity.two_grid import Grain, connectivity_factor, summarize_fine
     params: ConnectivityParams = ctx.params  # type: ignore[assignment]
     pops = ctx.inputs.get("populations")
     factor = connectivity_factor(ctx.grid, ctx.settings.get("grid"))
     # one cost surface kept per population (corridors, barriers) beside the search's own arrays
     check_memory("cost_distance", ctx.grid.shape, what="stage connectivity", factor=factor,
                  cell_size_m=ctx.grid.cell_size_m, n_surfaces=0 if pops is None else len(pops))
-    if factor == 1:
-        res = np.asarray(ctx.inputs["resistance"].values, dtype=np.float64)
-        grain = Grain.of(ctx.grid, 1, res)
-    else:
-        res = aggregate_resistance(ctx.inputs["resistance"], factor)
-        grain = Grain.of(ctx.grid, factor, ctx.inputs["resistance"])
+    ids, area = _graph_patches(ctx, params)
+    # one pass over the fine resistance and patches: the (coarse) resistance, the dispersal
+    # limit's median resistance of habitat cells, the patches' cells and the landscape's area
+    fine = summarize_fine(ctx.inputs["resistance"], ctx.inputs["patch_id"], factor, patch_ids=ids,
+                          q=None if params.max_dispersal_m is None else 0.5)
+    res = fine.resistance
+    grain = Grain.of(ctx.grid, factor, ctx.inputs["resistance"])
+    if factor > 1:
         ctx.log(f"least-cost connectivity on the {grain.grid.resolution:g} m connectivity grid "
                 f"({grain.grid.height} x {grain.grid.width} cells, {factor}x the analysis cells)")
     res_inf = np.where(np.isnan(res), np.inf, res)
     out: dict[str, Any] = {}
     # the dispersal limit is metres x the median resistance of fine habitat cells: the same
     # resistance x m units whichever grid the costs run on
-    max_cost = _max_cost(ctx, params)
+    max_cost = _max_cost(ctx, params, fine.quantile)
     cores, links = _corridors(ctx, params, grain, res, res_inf, out, max_cost)
     out["population_cores"] = make_layer(cores, ctx.grid, name="population_cores", nodata=0)
     out["links"] = links.reset_index(drop=True)
-    importance, indices = _patch_graph(ctx, params, grain, res_inf, max_cost)
+    importance, indices = _patch_graph(ctx, params, grain, res_inf, max_cost, fine, ids, area)
     out["patch_importance"] = importance.reset_index(drop=True)
     out["graph_indices"] = pd.DataFrame([{"index": k, "value": v} for k, v in indices.items()])
     return out

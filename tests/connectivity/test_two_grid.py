@@ -1,11 +1,16 @@
 """Resistance aggregated to the connectivity grid and results brought back (hand-derived)."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from habitat.connectivity.two_grid import aggregate_resistance, coarse_grid, coarsen_factor, upsample_nearest
 from habitat.errors import ConfigError
 from habitat.grid import GridSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def test_harmonic_mean_of_passable_cells_and_majority_impassable_rule():
@@ -229,6 +234,119 @@ def test_population_cores_blockwise_equal_population_cores(monkeypatch):
         assert 4 in present and 4 not in with_habitat and {1, 2, 3} <= with_habitat
     cores, _, _ = tg.population_cores_blockwise(points, res, x, y, 60.0, habitat=habitat, areas=window)
     np.testing.assert_array_equal(cores, expected)
+    for factor in (2, 3, 7):  # overlapping windows, widened to blocks, blocks across the grid's edge
+        *_, coarse = tg.population_cores_blockwise(points, _lazy(res, 16), x, y, 60.0, habitat=_lazy(habitat, 16),
+                                                   areas=window, coarse_factor=factor)
+        np.testing.assert_array_equal(coarse, tg.aggregate_labels(expected, factor))
     # focal cells from the cells read strip by strip
     found = tg.label_cells(_lazy(expected, 6), 5)
     assert focal_cells(points, None, x, y, cells=found) == focal_cells(points, expected, x, y)
+
+
+# --- how often the fine rasters are read (grids of billions of cells: each pass is a file read) ---
+
+def _counted(values, chunk):
+    import dask.array as da
+    from conftest import CellReads
+    source = CellReads(values)
+    return source, da.from_array(source, chunks=chunk)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_summarize_fine_reads_each_cell_once_and_equals_the_functions(monkeypatch, factor):
+    import habitat.connectivity.two_grid as tg
+    res, labels = _landscape((41, 37))
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 50)
+    monkeypatch.setattr(tg, "_READ_CELLS", 200)
+    res_src, res_lazy = _counted(res, 9)
+    lab_src, lab_lazy = _counted(labels, 9)
+    ids = [4, 1, 5]
+    fine = tg.summarize_fine(res_lazy, lab_lazy, factor, patch_ids=ids, q=0.5)
+    # one pass: every cell of both rasters read once (before: 1 + 3 + 1 + 1 passes of the
+    # resistance for aggregate, median, count and patch cells)
+    np.testing.assert_array_equal(res_src.reads, 1)
+    np.testing.assert_array_equal(lab_src.reads, 1)
+    np.testing.assert_array_equal(fine.resistance, tg.aggregate_resistance(res, factor))
+    assert fine.finite_cells == tg.count_finite(res) == int(np.isfinite(res).sum())
+    assert fine.quantile == np.quantile(res[(labels > 0) & np.isfinite(res)], 0.5)
+    cols = -(-res.shape[1] // factor)
+    for got, want in zip(fine.patch_cells, tg.patch_coarse_cells(labels, ids, factor, cols)):
+        np.testing.assert_array_equal(got, want)
+    assert tg.summarize_fine(res, labels, factor, patch_ids=ids).quantile is None  # not asked for
+
+
+@pytest.mark.parametrize("factor", [1, 2])
+def test_summarize_fine_quantile_passes_when_distinct_values_overflow(monkeypatch, factor):
+    import habitat.connectivity.two_grid as tg
+    res, labels = _landscape((41, 37))
+    monkeypatch.setattr(tg, "_STRIP_CELLS", 50)
+    res_src, res_lazy = _counted(res, 9)
+    lab_src, lab_lazy = _counted(labels, 9)
+    fine = tg.summarize_fine(res_lazy, lab_lazy, factor, patch_ids=[1], q=0.3, max_candidates=0)
+    assert fine.quantile == np.quantile(res[(labels > 0) & np.isfinite(res)], 0.3)
+    # float64 keys, nothing kept: the radix passes of 16 bits, the two ranks in the same passes
+    # (at most 4 in all); at factor 1 the resistance is in memory after the first
+    assert 1 < lab_src.reads.max() <= 4 and (lab_src.reads == lab_src.reads.flat[0]).all()
+    assert res_src.reads.max() == (1 if factor == 1 else lab_src.reads.max())
+
+
+def test_masked_quantile_reads_once_with_few_distinct_values_and_twice_for_float32():
+    import habitat.connectivity.two_grid as tg
+    res, labels = _landscape((41, 37))
+    classes = np.where(np.isfinite(res), np.round(res / 10.0) * 10.0 + 1.0, res)  # 11 resistances
+    # float32 values: more distinct ones than kept, but those sharing the top 16 bits of the key
+    # fit (as at most 2**19 do with the default max_candidates): one more pass
+    values32 = res.astype(np.float32)
+    assert np.unique(values32[(labels > 0) & np.isfinite(values32)]).size > 64
+    for values, cap, passes in ((classes, 1 << 20, 1), (values32, 64, 2)):
+        res_src, res_lazy = _counted(values, 9)
+        lab_src, lab_lazy = _counted(labels, 9)
+        for q in (0.0, 0.5, 0.77, 1.0):
+            res_src.reads[:] = lab_src.reads[:] = 0
+            expected = np.quantile(values[(labels > 0) & np.isfinite(values)].astype(np.float64), q)
+            assert tg.masked_quantile(res_lazy, lab_lazy, q, max_candidates=cap) == expected
+            # before: a counting pass, then at least one more per order statistic (3 to 11)
+            np.testing.assert_array_equal(res_src.reads, passes)
+            np.testing.assert_array_equal(lab_src.reads, passes)
+
+
+def test_masked_quantile_random_values_and_caps():
+    import habitat.connectivity.two_grid as tg
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        shape = tuple(rng.integers(1, 30, 2))
+        values = rng.choice([rng.normal(0, 1e3, shape), rng.integers(-3, 4, shape).astype(float),
+                             rng.uniform(1, 2, shape).astype(np.float32).astype(float)])
+        mask = rng.random(shape) < 0.6
+        q = float(rng.choice([0.0, 1.0, rng.random()]))
+        want = np.quantile(values[mask], q) if mask.any() else None
+        for cap in (0, 1, 5, 1 << 20):
+            assert tg.masked_quantile(values, mask, q, max_candidates=cap) == want
+
+
+def test_population_cores_blockwise_reads_only_the_chunks_near_sites():
+    import habitat.connectivity.two_grid as tg
+    from habitat.connectivity.populations import population_cores
+    res, labels = _landscape((40, 50))
+    x = 5.0 + 10.0 * np.arange(50)
+    y = 395.0 - 10.0 * np.arange(40)
+    points = np.array([[25.0, 375.0], [65.0, 385.0]])  # near cells (2, 2) and (1, 6)
+    res_src, res_lazy = _counted(res, 10)
+    lab_src, lab_lazy = _counted(labels, 10)
+    cores, present, _, coarse = tg.population_cores_blockwise(points, res_lazy, x, y, 25.0, habitat=lab_lazy,
+                                                              coarse_factor=3)
+    expected = population_cores(points, res, x, y, 25.0, habitat=labels > 0)
+    np.testing.assert_array_equal(cores.compute(), expected)
+    np.testing.assert_array_equal(coarse, tg.aggregate_labels(expected, 3))  # from the sites' windows
+    # the first pass reads the windows around the sites; the cores read the chunks that meet them
+    # (before: every cell, twice)
+    assert present == {1, 2}
+    far = np.ones(res.shape, bool)
+    far[:12, :12] = False  # chunk (0, 0), and the windows widened to blocks of 3 for the coarse cores
+    assert res_src.reads[far].max() == 0 and lab_src.reads[far].max() == 0
+    # another set of sites on the same rasters is another dask array (computed together, as written)
+    import dask
+    moved, *_ = tg.population_cores_blockwise(points + 10.0, res_lazy, x, y, 25.0, habitat=lab_lazy)
+    both = dask.compute(cores, moved)
+    np.testing.assert_array_equal(both[0], expected)
+    np.testing.assert_array_equal(both[1], population_cores(points + 10.0, res, x, y, 25.0, habitat=labels > 0))

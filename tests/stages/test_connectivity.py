@@ -7,6 +7,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import pytest
 import shapely
 import yaml
 
@@ -14,7 +15,7 @@ from habitat.stages.runner import run_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ORIGIN_X, ORIGIN_Y, UTM  # noqa: E402
+from conftest import ORIGIN_X, ORIGIN_Y, UTM, CellReads  # noqa: E402
 from test_suitability import SCORES, _read, _run  # noqa: E402
 
 CLASS_ONLY = {"criteria": {"habitat_class": {"function": "class_scores", "class_scores": SCORES}},
@@ -130,3 +131,69 @@ def test_dispersal_limit_disconnects_the_pair_truncates_corridors_and_the_circui
             assert (reach == 0).all()
             assert circuit.loc[0, "effective_resistance_ohm"] == -1  # not solved
             assert links.loc[0, "reason"] == "lcd above max dispersal cost"
+
+
+# --- how often the stage reads its fine rasters (grids of billions of cells: each pass is a file read) ---
+
+def _stage_inputs(lazy: bool):
+    import dask.array as da
+    from habitat.grid import GridSpec
+    from habitat.layers import make_layer
+    grid = GridSpec.from_bounds((0, 0, 6000, 4000), "EPSG:32642", 100)  # 40 x 60 cells
+    rng = np.random.default_rng(5)
+    res = rng.uniform(1, 50, grid.shape).astype(np.float32)
+    res[rng.random(grid.shape) < 0.1] = np.nan
+    patch = np.zeros(grid.shape, np.int32)
+    patch[1:4, 1:4], patch[1:4, 12:15], patch[30:36, 40:55], patch[20:25, 20:24] = 1, 2, 3, 4
+    sources = [CellReads(res), CellReads(patch)]
+    arrays = [da.from_array(s, chunks=10) for s in sources] if lazy else [res, patch]
+    points = [shapely.Point(grid.x_coords[c], grid.y_coords[2]) for c in (2, 13)]  # in patches 1 and 2
+    inputs = {
+        "resistance": make_layer(arrays[0], grid, name="resistance"),
+        "patch_id": make_layer(arrays[1], grid, name="patch_id"),
+        "populations": gpd.GeoDataFrame({"site_id": ["A", "B"]}, geometry=points, crs=grid.pyproj_crs),
+        "patch_table": pd.DataFrame({"patch_id": [1, 2, 3, 4], "area_ha": [9.0, 9.0, 90.0, 20.0]}),
+    }
+    return grid, inputs, sources
+
+
+def _run_stage(lazy: bool, connectivity_resolution_m):
+    import dask
+    from habitat.config import GridConfig
+    from habitat.params import ConnectivityParams
+    from habitat.stages.connectivity import run_connectivity
+    from habitat.stages.spec import StageContext
+    grid, inputs, sources = _stage_inputs(lazy)
+    params = ConnectivityParams(core_radius_m=150, corridor_cutoff=None, barrier_radii_m=[200], max_dispersal_m=3000)
+    settings = {"grid": GridConfig(resolution_m=100, connectivity_resolution_m=connectivity_resolution_m)}
+    out = run_connectivity(StageContext(grid=grid, params=params, inputs=inputs, pipeline=None, log=lambda line: None,
+                                        settings=settings))
+    rasters = sorted(k for k, v in out.items() if hasattr(v, "dims"))
+    # the runner writes the rasters together (habitat.io.rasters.write_rasters: one dask.array.store)
+    values = dict(zip(rasters, dask.compute(*[out[k].data for k in rasters])))
+    return out, values, sources
+
+
+@pytest.mark.parametrize("connectivity_resolution_m", [None, 200.0, 300.0])
+def test_stage_reads_each_fine_raster_once_besides_the_write(connectivity_resolution_m):
+    out, values, (res, patch) = _run_stage(True, connectivity_resolution_m)
+    # away from the sites (the chunks of 10 x 10 cells their cores touch: rows 0-9, cols 0-19),
+    # each cell of the resistance is read once to aggregate it, find the median of habitat cells,
+    # count the landscape and (at factor > 1) once more as the rasters brought back are written;
+    # the patches once, for the median and the patch graph. Before: 7 and 6 reads at factor 1,
+    # 9 and 8-9 at factor 2-3 (a pass each for aggregation, count, median x 3, core prelim, cores)
+    far = np.ones(res.shape, bool)
+    far[:10, :20] = False
+    np.testing.assert_array_equal(res.reads[far], 1 if connectivity_resolution_m is None else 2)
+    np.testing.assert_array_equal(patch.reads[far], 1)
+    # near the sites also their windows (which sites have habitat; at factor > 1 the coarse
+    # cores) and the chunks of the cores as written
+    near = 3 if connectivity_resolution_m is None else 4
+    assert res.reads.max() == near and patch.reads.max() == near
+    # the same outputs as from rasters in memory
+    ref, ref_values, _ = _run_stage(False, connectivity_resolution_m)
+    for key, value in values.items():
+        np.testing.assert_array_equal(value, np.asarray(ref[key].values))
+    for key in ("links", "patch_importance", "graph_indices"):
+        pd.testing.assert_frame_equal(out[key], ref[key])
+    assert out["links"]["max_cost"].notna().all() and len(out["patch_importance"]) == 4
