@@ -242,7 +242,9 @@ def _check_places_csv(key: str, item: Any, grid: Any = None) -> None:
     if grid is not None and len(table):
         from pyproj import Transformer
 
-        xs, ys = Transformer.from_crs(item.crs, grid.pyproj_crs, always_xy=True).transform(
+        from habitat.grid import parse_crs
+
+        xs, ys = Transformer.from_crs(parse_crs(item.crs, f"{key}.crs"), grid.pyproj_crs, always_xy=True).transform(
             table[item.x_column].astype(np.float64).to_numpy(), table[item.y_column].astype(np.float64).to_numpy())
         xmin, ymin, xmax, ymax = grid.bounds
         if not np.any((xs >= xmin) & (xs <= xmax) & (ys >= ymin) & (ys <= ymax)):
@@ -261,18 +263,12 @@ def _check_raster(key: str, item: Any, grid: Any = None) -> None:
     from rasterio.warp import transform_bounds
 
     from habitat.io.align import check_band
-    from habitat.io.mosaic import check_tile_dtype
     from habitat.io.rasters import open_raster
 
     sources = getattr(item, "sources", [item.path])
-    first_dtype = None
     for source in sources:
         with open_raster(source) as ds:
             check_band(source, ds, item.band)
-            if first_dtype is None:
-                first_dtype = ds.dtypes[item.band - 1]
-            else:
-                check_tile_dtype(source, item.band, ds.dtypes[item.band - 1], sources[0], first_dtype)
             if ds.count > 1 and "band" not in item.model_fields_set:
                 raise InputFileError(f"{key}.band: {Path(source).name} has {ds.count} bands; say which one holds "
                                      f"the values with band: N (1 to {ds.count})")

@@ -204,7 +204,11 @@ def _warp_block(
         # A tile without nodata gets the mosaic's nodata, so its padding is not read as data.
         src_nodata = tile.nodata if tile.nodata is not None else nodata
         src = _read_padded(tile, window, src_nodata)
-        scratch = np.full(sub.shape, nodata, dtype=out.dtype)
+        check_tile_values(tile.path, tile.band, src, src_nodata, out.dtype)
+        # a tile of another type is warped in its own type, its nodata kept apart from the codes,
+        # and cast after (GDAL casts a uint16 nodata 65535 into a uint8 destination as code 255)
+        fill = src_nodata if src.dtype != out.dtype else nodata
+        scratch = np.full(sub.shape, fill, dtype=src.dtype if src.dtype != out.dtype else out.dtype)
         reproject(
             source=src,
             destination=scratch,
@@ -213,23 +217,34 @@ def _warp_block(
             src_nodata=src_nodata,
             dst_transform=sub.affine,
             dst_crs=grid_wkt,
-            dst_nodata=nodata,
+            dst_nodata=fill,
             resampling=resampling,
         )
-        valid = scratch != nodata
+        valid = ~np.isnan(scratch) if scratch.dtype.kind == "f" and np.isnan(fill) else scratch != fill
         out[rows, cols][valid] = scratch[valid]
 
 
-def check_tile_dtype(path: Path, band: int, dtype, first_path: Path, first_dtype) -> None:
-    """A tile whose values the first tile's type cannot hold: the mosaic has the first tile's
-    type, so they would be cast into it silently (fractional codes rounded onto real ones,
-    large codes wrapped)."""
-    own, first = np.dtype(dtype), np.dtype(first_dtype)
-    if not np.can_cast(own, first, "safe"):
+def check_tile_values(path: Path, band: int, values: np.ndarray, nodata, dtype) -> None:
+    """Cells of a tile whose type is wider than the mosaic's (the first tile's) must hold codes
+    that type can: whole numbers in its range (nodata cells aside). A float or 16-bit tile of
+    whole codes (a raster calculator's or QGIS's export) is fine; a fractional or too large code
+    would be cast into the mosaic silently (19.6 rounded onto the shrub code 20, 266 wrapped to 10).
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or np.can_cast(values.dtype, dtype, "safe"):
+        return
+    keep = np.ones(values.shape, bool)
+    if nodata is not None:  # a NaN nodata matches NaN cells; any other NaN is a bad code
+        keep = ~np.isnan(values) if values.dtype.kind == "f" and np.isnan(nodata) else values != nodata
+    data = values[keep]
+    info = np.iinfo(dtype)
+    bad = (data < info.min) | (data > info.max)
+    if data.dtype.kind == "f":
+        bad |= data != np.floor(data)
+    if bad.any():
         raise InputFileError(
-            f"{path}: band {band} holds {own.name} values but the first tile ({Path(first_path).name}) holds "
-            f"{first.name}; tiles of one land cover are mosaicked in the first tile's type: export every tile "
-            f"as {first.name} whole-number codes")
+            f"{path}: band {band} holds {data[bad][0]:g}, which the mosaic's {dtype.name} (the first tile's type) "
+            f"cannot hold as a class code; export every tile as {dtype.name} whole-number codes")
 
 
 def _plan(paths, grid, band, resampling, stack):
@@ -247,8 +262,6 @@ def _plan(paths, grid, band, resampling, stack):
         )
     first = tiles[0].ds
     dtype = np.dtype(first.dtypes[band - 1])
-    for tile in tiles[1:]:
-        check_tile_dtype(tile.path, band, tile.ds.dtypes[band - 1], tiles[0].path, dtype)
     nodata = tiles[0].nodata if tiles[0].nodata is not None else 0
     return tiles, src_res, resampling, dtype, nodata
 

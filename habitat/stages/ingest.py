@@ -423,8 +423,10 @@ def _known_places(ctx: StageContext, item: KnownPlacesInput, report: list[dict])
             xy = table[[item.x_column, item.y_column]].apply(pd.to_numeric, errors="coerce")
             if xy.isna().any().any():
                 raise InputFileError(f"{item.path}: {item.x_column}/{item.y_column} must be numbers in every row")
+            from habitat.grid import parse_crs
+
             gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xy[item.x_column], xy[item.y_column]),
-                                   crs=item.crs)
+                                   crs=parse_crs(item.crs, f"{key}.crs"))
             report.append({"key": key, "file": item.path.name, "features": len(gdf), "repaired": 0,
                            "empty_dropped": 0})
             return to_grid_crs(gdf, ctx.grid, source=str(item.path))

@@ -154,8 +154,9 @@ def _commit(work: Path, out_dir: Path, changed: list[str]) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _degrees_as_metres_problem(cfg: Any, probe: GridSpec) -> str | None:
-    """Bounds in a projected CRS that span less than two cells and whose numbers all lie within
+def _degrees_as_metres_problem(cfg: Any, probe: GridSpec, bounds: tuple) -> str | None:
+    """Bounds (``cfg.bounds``; ``bounds`` in the grid CRS) in a projected CRS that make a grid of
+    less than two cells a side and whose numbers all lie within
     +-180 are longitude/latitude given without grid.bounds_crs (the grid-size check would blame
     the cell size for the one-cell grid they make)."""
     from habitat.grid import MIN_CELLS_PER_SIDE
@@ -164,7 +165,11 @@ def _degrees_as_metres_problem(cfg: Any, probe: GridSpec) -> str | None:
     xmin, ymin, xmax, ymax = cfg.bounds
     if crs.is_geographic or max(abs(v) for v in cfg.bounds) > 180:
         return None
-    if min(xmax - xmin, ymax - ymin) >= MIN_CELLS_PER_SIDE * cfg.resolution_m:
+    try:  # the grid the bounds make (snapped outwards to whole cells), as the size check sees it
+        shape = GridSpec.from_bounds(bounds, probe.crs, cfg.resolution_m).shape
+    except Exception:  # noqa: BLE001 - a grid that cannot be made is a size problem either way
+        shape = (0, 0)
+    if min(shape) >= MIN_CELLS_PER_SIDE:
         return None
     where = f"grid.bounds_crs {cfg.bounds_crs}" if cfg.bounds_crs is not None else f"the grid CRS ({cfg.crs})"
     return (f"grid.bounds: {list(cfg.bounds)} span only {xmax - xmin:g} x {ymax - ymin:g} units of {where}; they "
@@ -185,7 +190,7 @@ def resolve_grid(pipeline: Pipeline) -> GridSpec:
             if not all(math.isfinite(v) for v in bounds):
                 raise ConfigError(f"grid.bounds: {list(cfg.bounds)} are not coordinates in grid.bounds_crs "
                                   f"{cfg.bounds_crs!r} (they do not project); give the bounds in that CRS")
-        problem = _degrees_as_metres_problem(cfg, probe)
+        problem = _degrees_as_metres_problem(cfg, probe, bounds)
         if problem:
             raise ConfigError(problem)
     else:

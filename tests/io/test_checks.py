@@ -48,6 +48,21 @@ def test_input_file_of_several_layers_without_layer_is_one_line_naming_the_key(t
     assert code in (0, None) and not lines, err
 
 
+def test_known_places_csv_with_an_unknown_crs_is_one_line(tmp_path, capsys):
+    pipeline = write_project(tmp_path / "p")
+    (tmp_path / "p" / "data" / "places.csv").write_text(
+        "place_id,name,kind,x,y,source\nK1,Reserve,reserve,501250,4698650,test\n")
+    data = yaml.safe_load(pipeline.read_text())
+    data["inputs"]["known_places"] = {"path": "data/places.csv", "x_column": "x", "y_column": "y",
+                                      "crs": "WGS 84 / UTM 42N typo"}
+    pipeline.write_text(yaml.safe_dump(data))
+    for command in ("validate", "run"):
+        code, lines, err = cli_errors([command, pipeline, *(["--out", tmp_path / "out"] if command == "run" else [])],
+                                      capsys)
+        assert code == 2 and "Traceback" not in err, err
+        assert len(lines) == 1 and "inputs.known_places.crs" in lines[0], err
+
+
 @pytest.mark.parametrize("key", ["reporting_units", "protected_areas", "historical_range"])
 def test_polygon_layer_wholly_outside_the_study_area_is_found_by_validate(tmp_path, capsys, key):
     # ingest would stop at the layer; validate, which reads only metadata, now says so before any run
@@ -65,30 +80,6 @@ def test_polygon_layer_wholly_outside_the_study_area_is_found_by_validate(tmp_pa
     assert code == 2 and "Traceback" not in err
     assert err.strip() == (f"error: {pipeline}: inputs.{key}: far.gpkg lies outside the study area (grid.bounds): none "
                            "of its features reaches it; check the layer, its CRS or the grid bounds"), err
-
-
-def test_land_cover_tile_of_another_type_is_found_by_validate(tmp_path, capsys):
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from conftest import COLS, ORIGIN_X, ORIGIN_Y, RES, ROWS, UTM, tiny_codes
-
-    pipeline = write_project(tmp_path / "p")
-    data_dir = tmp_path / "p" / "data"
-    codes = tiny_codes(2)
-    for name, dtype, c0, c1 in (("t0.tif", "uint8", 0, 15), ("t1.tif", "float32", 15, COLS)):
-        with rasterio.open(data_dir / name, "w", driver="GTiff", width=c1 - c0, height=ROWS, count=1, dtype=dtype,
-                           crs=UTM, transform=from_origin(ORIGIN_X + c0 * RES, ORIGIN_Y, RES, RES), nodata=0) as dst:
-            dst.write(codes[:, c0:c1].astype(dtype) - np.float32(0.4) * (dtype == "float32"), 1)
-    data = yaml.safe_load(pipeline.read_text())
-    data["inputs"]["landcover"][1]["path"] = ["data/t0.tif", "data/t1.tif"]
-    pipeline.write_text(yaml.safe_dump(data))
-    code, lines, err = cli_errors(["validate", pipeline], capsys)
-    assert code == 2 and "Traceback" not in err
-    assert lines == [f"error: {pipeline}: inputs.landcover[1]: {data_dir / 't1.tif'}: band 1 holds float32 values but "
-                     "the first tile (t0.tif) holds uint8; tiles of one land cover are mosaicked in the first tile's "
-                     "type: export every tile as uint8 whole-number codes"], err
 
 
 @pytest.mark.parametrize(("xy", "crs"), [("100,100", "EPSG:32642"), ("42.43,69.0", "EPSG:4326")],

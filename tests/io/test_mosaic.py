@@ -159,8 +159,8 @@ def test_sources_errors(tmp_path):
         next(iter_mosaic_blocks(p, grid))
 
 
-@pytest.mark.parametrize(("dtype", "values"), [("float32", 19.6), ("uint16", 266)])
-def test_tile_the_first_tiles_type_cannot_hold_is_refused(tmp_path, dtype, values):
+@pytest.mark.parametrize(("dtype", "values"), [("float32", 19.6), ("uint16", 266), ("int16", -3)])
+def test_tile_codes_the_first_tiles_type_cannot_hold_are_refused(tmp_path, dtype, values):
     # cast into the first tile's uint8, 19.6 would become the shrub code 20 and 266 would wrap to 10
     grid = GridSpec.from_bounds((500_000, 4_000_000, 500_080, 4_000_040), "EPSG:32642", 10.0)
     a = _write(tmp_path / "a.tif", np.full((4, 4), 10, np.uint8), "EPSG:32642", from_origin(500_000, 4_000_040, 10, 10))
@@ -168,9 +168,27 @@ def test_tile_the_first_tiles_type_cannot_hold_is_refused(tmp_path, dtype, value
     cw = read_crosswalk("esa_worldcover")
     with pytest.raises(InputFileError) as exc:
         next(iter_landcover_blocks([a, b], grid, cw))
-    assert str(exc.value) == (f"{b}: band 1 holds {dtype} values but the first tile (a.tif) holds uint8; tiles of one "
-                              "land cover are mosaicked in the first tile's type: export every tile as uint8 "
-                              "whole-number codes")
+    assert str(exc.value) == (f"{b}: band 1 holds {values:g}, which the mosaic's uint8 (the first tile's type) cannot "
+                              "hold as a class code; export every tile as uint8 whole-number codes")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16", "uint16"])
+def test_tile_of_a_wider_type_holding_whole_codes_is_mosaicked(tmp_path, dtype):
+    # a raster calculator's float32 or QGIS's int16 export of the same codes, after a uint8 tile;
+    # its nodata (-9999 or NaN) cells are not codes
+    grid = GridSpec.from_bounds((500_000, 4_000_000, 500_080, 4_000_040), "EPSG:32642", 10.0)
+    a = _write(tmp_path / "a.tif", np.full((4, 4), 10, np.uint8), "EPSG:32642", from_origin(500_000, 4_000_040, 10, 10))
+    nodata = float("nan") if dtype == "float32" else (-9999 if dtype == "int16" else 65535)
+    values = np.full((4, 4), 30, dtype)
+    values[0, 0] = nodata
+    b = tmp_path / "b.tif"
+    with rasterio.open(b, "w", driver="GTiff", width=4, height=4, count=1, dtype=dtype, crs="EPSG:32642",
+                       transform=from_origin(500_040, 4_000_040, 10, 10), nodata=nodata) as dst:
+        dst.write(values, 1)
+    codes = _assemble(iter_mosaic_blocks([a, b], grid), grid.shape, np.uint8)
+    expected = np.repeat([[10] * 4 + [30] * 4], 4, axis=0).astype(np.uint8)
+    expected[0, 4] = 0  # the tile's nodata: the mosaic's (the first tile's none: 0)
+    np.testing.assert_array_equal(codes, expected)
     small = _write(tmp_path / "c.tif", np.full((4, 4), 20, np.uint8), "EPSG:32642", from_origin(500_040, 4_000_040, 10, 10))
     wide = _write(tmp_path / "d.tif", np.full((4, 4), 10, np.uint16), "EPSG:32642", from_origin(500_000, 4_000_040, 10, 10))
     codes = _assemble(iter_mosaic_blocks([wide, small], grid), grid.shape, np.uint16)  # uint8 fits in uint16

@@ -231,3 +231,15 @@ def test_bounds_in_degrees_for_a_projected_crs_name_grid_bounds(tiny_pipeline, t
             f"grid.bounds: [69.0, 42.3, 69.1, 42.4] span only 0.1 x 0.1 units of {where}; they look like "
             "longitude/latitude: set grid.bounds_crs: EPSG:4326, or give the bounds in that CRS"), err
     assert not (tmp_path / "out").exists()
+
+
+def test_small_bounds_that_make_a_grid_of_two_cells_a_side_are_not_taken_for_degrees(tiny_pipeline):
+    # 150 m at 100 m cells spans less than two cells but snaps outwards to a 2 x 2 grid (a valid one)
+    from habitat.config import load_pipeline
+    from habitat.stages.runner import resolve_grid
+
+    data = yaml.safe_load(tiny_pipeline.read_text())
+    data["grid"].update(bounds=[100.0, 100.0, 250.0, 250.0], crs="EPSG:32642", resolution_m=100)
+    data["grid"].pop("bounds_crs", None)
+    tiny_pipeline.write_text(yaml.safe_dump(data))
+    assert resolve_grid(load_pipeline(tiny_pipeline)).shape == (2, 2)

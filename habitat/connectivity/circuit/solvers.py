@@ -489,7 +489,7 @@ def _openmp_serial(lib):
     LLVM's libomp), saved and restored here.
     """
     omp = None if lib is None or len(lib) < 3 else lib[2]
-    if omp is None:
+    if omp is None or not _omp_levels_per_thread(omp):
         yield
         return
     saved = omp[0]()
@@ -498,6 +498,35 @@ def _openmp_serial(lib):
         yield
     finally:
         omp[1](saved)
+
+
+_OMP_PER_THREAD: dict = {}
+
+
+def _omp_levels_per_thread(omp) -> bool:
+    """Whether OpenMP's max-active-levels setting is the calling thread's own (OpenMP 5.0; libgomp
+    since GCC 11, LLVM's libomp): set on another thread, it must not show here. Where it is
+    process-wide, two factor threads saving and restoring it could leave it at 0 for good, so
+    :func:`_openmp_serial` then leaves it alone. Probed once per library."""
+    key = id(omp[0])  # the getter is kept with the answer below, so its id is not reused
+    if key not in _OMP_PER_THREAD:
+        here = omp[0]()
+        set_there, read_here = threading.Event(), threading.Event()
+
+        def other() -> None:
+            omp[1](here + 1)
+            set_there.set()
+            read_here.wait()
+            omp[1](here)
+
+        probe = threading.Thread(target=other)
+        probe.start()
+        set_there.wait()
+        own = omp[0]() == here  # while the other thread holds here + 1
+        read_here.set()
+        probe.join()
+        _OMP_PER_THREAD[key] = (omp[0], own and omp[0]() == here)
+    return _OMP_PER_THREAD[key][1]
 
 
 def _cholmod_half_schur(lib, a, t):

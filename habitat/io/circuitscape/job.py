@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import gc
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from habitat.connectivity.circuit.solve import (pairwise_resistances, raster_pai
                                                 resolve_sources_grounds, solve_sources_grounds)
 
 from . import grids
+
+log = logging.getLogger(__name__)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -245,8 +248,9 @@ def _read_points(job, path, meta):
 
 
 def _read_on_grid(path, meta, what):
-    """A grid that must lie on the habitat grid: same shape, cell size and corner (within a third
-    of a cell, as Circuitscape 4's header match); a mismatch names the file and both headers."""
+    """A grid that must have the habitat grid's shape (a mismatch names both shapes and the file).
+    A header whose cell size or lower-left corner differs (by more than a third of a cell) is
+    warned about and read cell for cell, as Circuitscape 5 does (``read_polymap``)."""
     vals, own = grids.read_grid(path)
     if vals.shape != (meta.nrows, meta.ncols):
         raise InputFileError(f"{path}: {what} is {vals.shape[0]} x {vals.shape[1]} but the habitat "
@@ -254,10 +258,10 @@ def _read_on_grid(path, meta, what):
     if (not np.isclose(own.cellsize, meta.cellsize, rtol=1e-9, atol=0)
             or abs(own.xllcorner - meta.xllcorner) > meta.cellsize / 3
             or abs(own.yllcorner - meta.yllcorner) > meta.cellsize / 3):
-        raise InputFileError(
-            f"{path}: {what} has cellsize {own.cellsize:g} and lower-left corner ({own.xllcorner:g}, "
-            f"{own.yllcorner:g}) but the habitat grid has cellsize {meta.cellsize:g} and corner "
-            f"({meta.xllcorner:g}, {meta.yllcorner:g}); export it on the habitat grid")
+        log.warning("%s: %s has cellsize %g and lower-left corner (%g, %g) but the habitat grid has cellsize %g "
+                    "and corner (%g, %g); read cell for cell as the habitat grid's (export it on that grid to "
+                    "be sure the cells match)", path, what, own.cellsize, own.xllcorner, own.yllcorner,
+                    meta.cellsize, meta.xllcorner, meta.yllcorner)
     return vals
 
 

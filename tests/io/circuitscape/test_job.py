@@ -72,9 +72,6 @@ _BAD_JOBS = {
     "remove-src-or-gnd-unknown": (dict(scenario="advanced", extra="source_file = pts.asc\nground_file = pts.asc\n"
                                        "remove_src_or_gnd = rmvboth\n"), "remove_src_or_gnd = 'rmvboth' is unknown"),
     "habitat-file-a-folder": (dict(files={}, extra="habitat_file = sub\n"), "habitat_file = sub is a folder"),
-    "point-grid-shifted": (dict(files={"pts.asc": _SHIFTED}), "pts.asc: point grid has cellsize 1 and lower-left corner (5, 0)"),
-    "point-grid-cellsize": (dict(files={"pts.asc": _SHIFTED.replace("xllcorner 5", "xllcorner 0").replace(
-        "cellsize 1", "cellsize 0.5")}), "pts.asc: point grid has cellsize 0.5"),
     "point-table-empty": (dict(points="pts.txt", files={"pts.txt": ""}), "pts.txt: holds no data lines"),
     "point-table-two-columns": (dict(points="pts.txt", files={"pts.txt": "1 0.5\n2 2.5\n"}),
                                 "pts.txt: has 2 columns but needs 3 (value x y)"),
@@ -126,6 +123,28 @@ def test_good_job_of_the_bad_job_set_runs(tmp_path, capsys):
     assert code == 0, err
     res = np.loadtxt(tmp_path / "out" / "job_resistances.out")
     assert res[0, 1:].tolist() == [1, 2] and res[1, 2] > 0
+
+
+@pytest.mark.parametrize("header", [_HEADER.replace("xllcorner 0", "xllcorner 5"),
+                                    _HEADER.replace("cellsize 1", "cellsize 0.5")], ids=["shifted", "cellsize"])
+def test_point_grid_with_another_header_is_warned_about_and_read_cell_for_cell(tmp_path, capsys, header):
+    # Circuitscape 5 (read_polymap) warns and goes on; the cells are taken as the habitat grid's
+    ini = _bad_job(tmp_path, files={"pts.asc": header + "1 -9999 -9999\n-9999 -9999 2\n"})
+    code, _, err = cli_errors(["circuit", ini, "--output-dir", tmp_path / "out"], capsys)
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "pts.asc: point grid has cellsize" in line]
+    assert len(warned) == 1 and "Traceback" not in err, err
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "out" / "job_resistances.out"),
+                                  np.loadtxt(_good_resistances(tmp_path / "good")))
+
+
+def _good_resistances(folder):
+    folder.mkdir()
+    ini = _bad_job(folder)
+    from habitat.io.circuitscape import run_job
+
+    run_job(ini, output_dir=folder / "out")
+    return folder / "out" / "job_resistances.out"
 
 
 def test_output_folder_that_cannot_be_written_fails_before_solving(tmp_path, capsys):
