@@ -375,6 +375,10 @@ def _message(err: dict) -> str:
         return "unknown key; check its spelling (see the example in pipelines/demo.yaml)"
     if err["type"] == "missing":
         return "required key is missing"
+    if err["type"].endswith("_type") and "input" in err and err["input"] is None:
+        # a key written with nothing after its colon (YAML null): pydantic's "Input should be a
+        # valid dictionary" does not say that the value is missing
+        return "has no value (nothing after the colon); give its value or settings, or remove the key if it is optional"
     return err["msg"].removeprefix("Value error, ")
 
 

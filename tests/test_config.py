@@ -47,6 +47,17 @@ def test_schema_errors_name_key_paths(tmp_path):
     assert any("grid.resolution_m: Input should be greater than 0" in p for p in problems)
 
 
+def test_key_with_nothing_after_its_colon_says_so(tmp_path):
+    # "stages:" left empty in the YAML is null, not an empty mapping
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["stages"] = None
+    data["grid"] = None
+    _, problems = config_problems(_write(tmp_path, data))
+    path = tmp_path / "sub" / "p.yaml"
+    assert problems == [f"{path}: {key}: has no value (nothing after the colon); give its value or settings, or "
+                        "remove the key if it is optional" for key in ("grid", "stages")]
+
+
 def test_cross_field_checks_name_their_key(tmp_path):
     data = yaml.safe_load(yaml.safe_dump(BASE))
     data["inputs"]["landcover"].append({"path": "lc.tif", "year": 2020})

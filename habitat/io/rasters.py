@@ -46,6 +46,11 @@ def open_raster(path: str | os.PathLike) -> Iterator[rasterio.io.DatasetReader]:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             ds = rasterio.open(path)
     except RasterioIOError as exc:
+        if path.suffix.lower() in {".zip", ".gz", ".tgz", ".tar", ".7z", ".rar"}:
+            raise InputFileError(
+                f"{path}: an archive, not a raster; unpack it and give the path of the raster inside "
+                "(e.g. the .tif)"
+            ) from exc
         raise InputFileError(
             f"{path}: not a readable raster (corrupt or unsupported format); re-export it as "
             "GeoTIFF"

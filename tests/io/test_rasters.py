@@ -37,6 +37,21 @@ def test_corrupt_geotiff(tmp_path):
             read_band(ds)
 
 
+@pytest.mark.parametrize("name", ["landcover.zip", "landcover.tar.gz"])
+def test_archive_given_as_a_raster_says_to_unpack_it(tmp_path, name):
+    import zipfile
+
+    good = write_raster(np.ones((2, 3), np.uint8), tmp_path / "good.tif", GRID)
+    archive = tmp_path / name
+    with zipfile.ZipFile(archive, "w") as zf:  # the bytes of an archive; GDAL reads neither as a raster
+        zf.write(good, "good.tif")
+    with pytest.raises(InputFileError) as exc:
+        with open_raster(archive):
+            pass
+    assert str(exc.value) == (f"{archive}: an archive, not a raster; unpack it and give the path of the raster "
+                              "inside (e.g. the .tif)")
+
+
 def test_raster_without_crs(tmp_path):
     path = tmp_path / "nocrs.tif"
     with rasterio.open(path, "w", driver="GTiff", width=2, height=2, count=1, dtype="uint8",
