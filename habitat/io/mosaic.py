@@ -34,7 +34,7 @@ from pyproj import CRS, Transformer
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window
 
-from habitat.errors import InputFileError, InvalidParameterError, NoOverlapError
+from habitat.errors import CrosswalkError, InputFileError, InvalidParameterError, NoOverlapError
 from habitat.grid import GridSpec
 from habitat.io.align import _ALLOWED, choose_resampling
 from habitat.io.atomic import atomic_path
@@ -520,7 +520,10 @@ def iter_landcover_blocks(
             codes = np.full(block.shape, nodata, dtype=dtype)
             _warp_block(tiles, block, codes, nodata, Resampling[method], grid_wkt)
             fp = None if floodplain is None else floodplain[rows, cols]
-            classes = map_landcover(codes, crosswalk, floodplain=fp, nodata=nodata, unknown=unknown)
+            try:
+                classes = map_landcover(codes, crosswalk, floodplain=fp, nodata=nodata, unknown=unknown)
+            except CrosswalkError as exc:
+                raise _naming_the_tile(exc, tiles, block, crosswalk, dtype, nodata, method, grid_wkt) from exc
             frac = None
             if fractions:
                 fine_codes = np.full((block.height * factor, block.width * factor), nodata, dtype=dtype)
@@ -533,10 +536,28 @@ def iter_landcover_blocks(
                     _sample_fine(tile, grid, factor, rows.start * factor + pr_.start,
                                  cols.start * factor + pc_.start, fine_codes[pr_, pc_], transformers, nodata)
                 fine_fp = None if fp is None else np.repeat(np.repeat(fp, factor, 0), factor, 1)
-                fine_classes = map_landcover(fine_codes, crosswalk, floodplain=fine_fp, nodata=nodata,
-                                             unknown=unknown)
+                try:
+                    fine_classes = map_landcover(fine_codes, crosswalk, floodplain=fine_fp, nodata=nodata,
+                                                 unknown=unknown)
+                except CrosswalkError as exc:
+                    raise _naming_the_tile(exc, tiles, block, crosswalk, dtype, nodata, "nearest", grid_wkt) from exc
                 frac = class_fractions(fine_classes, factor)
             yield MosaicBlock(rows, cols, block, classes), frac
+
+
+def _naming_the_tile(exc: CrosswalkError, tiles: list[_Tile], block: GridSpec, crosswalk: Crosswalk, dtype,
+                     nodata, method: str, grid_wkt: str) -> CrosswalkError:
+    """``exc`` (codes of a mosaicked block the crosswalk does not know) naming the first tile
+    whose own codes in ``block`` hold them: each tile is warped alone onto the block again
+    (only when the error is raised)."""
+    for tile in tiles:
+        alone = np.full(block.shape, nodata, dtype=dtype)
+        _warp_block([tile], block, alone, nodata, Resampling[method], grid_wkt)
+        try:
+            map_landcover(alone, crosswalk, nodata=nodata)
+        except CrosswalkError:
+            return CrosswalkError(f"{tile.path}: {exc}")
+    return exc
 
 
 def _profile(grid: GridSpec, dtype, nodata, count: int = 1) -> dict:

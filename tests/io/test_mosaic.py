@@ -195,6 +195,22 @@ def test_tile_of_a_wider_type_holding_whole_codes_is_mosaicked(tmp_path, dtype):
     np.testing.assert_array_equal(codes, np.repeat([[10] * 4 + [20] * 4], 4, axis=0))
 
 
+def test_unknown_code_of_one_tile_names_that_tile(tmp_path):
+    from habitat.errors import CrosswalkError
+
+    grid = GridSpec.from_bounds((500_000, 4_000_000, 500_080, 4_000_040), "EPSG:32642", 10.0)
+    a = _write(tmp_path / "a.tif", np.full((4, 4), 10, np.uint8), "EPSG:32642", from_origin(500_000, 4_000_040, 10, 10))
+    values = np.full((4, 4), 20, np.uint8)
+    values[2, 1] = 99  # not an ESA WorldCover code
+    b = _write(tmp_path / "b.tif", values, "EPSG:32642", from_origin(500_040, 4_000_040, 10, 10))
+    cw = read_crosswalk("esa_worldcover")
+    with pytest.raises(CrosswalkError) as exc:
+        next(iter_landcover_blocks([a, b], grid, cw))
+    with pytest.raises(CrosswalkError) as alone:
+        map_landcover(values, cw)
+    assert str(exc.value) == f"{b}: {alone.value}"
+
+
 def test_reads_only_windows_never_a_whole_tile(tmp_path, monkeypatch):
     import habitat.io.mosaic as mosaic
 
