@@ -68,15 +68,12 @@ def vector_geometry_types(path: Path, layer: str | None) -> tuple[set[str], int,
 _ID_LAYERS = ("populations", "reporting_units", "protected_areas", "known_places")
 
 
-def _check_ids(key: str, path: Path, item: Any) -> list[str]:
-    """Every feature has its own, non-empty id; returns the ids."""
+def _check_ids(key: str, path: Path, item: Any, layer: str | None) -> list[str]:
+    """Every feature of ``layer`` has its own, non-empty id; returns the ids."""
     import pyogrio
 
-    from habitat.io.vectors import check_one_layer
-
     column = item.id_column
-    table = pyogrio.read_dataframe(path, layer=check_one_layer(path, item.layer), columns=[column],
-                                   read_geometry=False)
+    table = pyogrio.read_dataframe(path, layer=layer, columns=[column], read_geometry=False)
     raw = table[column]
     empty = raw.isna() | (raw.astype(str).str.strip() == "")
     if empty.any():
@@ -142,7 +139,10 @@ def _check_extent(key: str, path: Path, layer: str | None, grid: Any) -> None:
 def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any = None,
                   pipeline: Any = None) -> list[str] | None:
     path = Path(item.path)
-    kinds, n_features, fields = vector_geometry_types(path, getattr(item, "layer", None))
+    from habitat.io.vectors import check_one_layer
+
+    layer = check_one_layer(path, getattr(item, "layer", None))  # the layer every check below reads
+    kinds, n_features, fields = vector_geometry_types(path, layer)
     allowed, why = _GEOMETRY.get(name, (None, ""))
     if allowed is not None and n_features and kinds - set(allowed):
         raise InputFileError(f"{key}: {path.name} holds {', '.join(sorted(kinds - set(allowed)))} geometries; "
@@ -175,12 +175,10 @@ def _check_vector(key: str, name: str, item: Any, warnings: list[str], grid: Any
         raise ConfigError(f"stages.translocation.basin_column: column {basin!r} is not in {path.name} "
                           f"(columns: {', '.join(fields) or 'none'}); name the river layer's basin column")
     if name in _MUST_OVERLAP and n_features and kinds and grid is not None:
-        from habitat.io.vectors import check_one_layer
-
-        _check_extent(key, path, check_one_layer(path, getattr(item, "layer", None)), grid)
+        _check_extent(key, path, layer, grid)
     ids = None
     if name in _ID_LAYERS and n_features and item.id_column in fields:
-        ids = _check_ids(key, path, item)
+        ids = _check_ids(key, path, item, layer)
     if name == "populations" and n_features:
         _check_counts(key, path, item)
         if grid is not None:

@@ -207,8 +207,9 @@ def _warp_block(
         check_tile_values(tile.path, tile.band, src, src_nodata, out.dtype)
         # a tile of another type is warped in its own type, its nodata kept apart from the codes,
         # and cast after (GDAL casts a uint16 nodata 65535 into a uint8 destination as code 255)
-        fill = src_nodata if src.dtype != out.dtype else nodata
-        scratch = np.full(sub.shape, fill, dtype=src.dtype if src.dtype != out.dtype else out.dtype)
+        wide = src.dtype != out.dtype
+        fill = src_nodata if wide else nodata
+        scratch = np.full(sub.shape, fill, dtype=src.dtype if wide else out.dtype)
         reproject(
             source=src,
             destination=scratch,

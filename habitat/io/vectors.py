@@ -54,7 +54,7 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None) -> gpd.Geo
     except InputFileError:
         raise
     except Exception as exc:  # pyogrio/pyarrow raise many types; all mean "cannot read"
-        hint = f" (layers: {', '.join(_layers(path))})" if layer else ""
+        hint = f" (layers: {', '.join(name for name, _ in _layers(path))})" if layer else ""
         raise InputFileError(
             f"{path}: cannot be read as a vector layer{hint}: {str(exc).splitlines()[0][:160]}"
         ) from exc
@@ -71,10 +71,7 @@ def check_one_layer(path: str | os.PathLike, layer: str | None) -> str | None:
     message lists the layers to choose from."""
     if layer is not None:
         return layer
-    try:
-        listed_layers = pyogrio.list_layers(path)
-    except Exception:  # noqa: BLE001 - unreadable: the read that follows reports it
-        return None
+    listed_layers = _layers(Path(path))  # none when unreadable: the read that follows reports it
     spatial = [str(name) for name, kind in listed_layers if kind is not None]
     if len(spatial) == 1:
         return spatial[0] if len(listed_layers) > 1 else None
@@ -86,9 +83,10 @@ def check_one_layer(path: str | os.PathLike, layer: str | None) -> str | None:
     return None
 
 
-def _layers(path: Path) -> list[str]:
+def _layers(path: Path) -> list[tuple[str, str | None]]:
+    """(name, geometry type; None for a table without geometries) of each layer of ``path``."""
     try:
-        return [str(name) for name, _ in pyogrio.list_layers(path)]
+        return [(str(name), kind) for name, kind in pyogrio.list_layers(path)]
     except Exception:
         return []
 
